@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what lvit needs on Debian 12 (run as root). With --torch also PyTorch, for the
+# reference twin (tools/twin.py: regenerating test references, bench/bench_vs_torch.sh).
+set -euo pipefail
+pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy)
+for a in "$@"; do
+  case "$a" in
+    --torch) pkgs+=(python3-torch) ;;
+    *) echo "usage: $0 [--torch]" >&2; exit 2 ;;
+  esac
+done
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "installed: ${pkgs[*]}"

@@ -1,0 +1,164 @@
+#include "cli/args.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+
+const ArgSpec *args_find(const ArgSpec *specs, const char *name) {
+    for (const ArgSpec *s = specs; s->name; s++)
+        if (strcmp(s->name, name) == 0) return s;
+    return NULL;
+}
+
+static const char *type_hint(const ArgSpec *s) {
+    switch (s->type) {
+    case ARG_INT:
+    case ARG_I64: return "N";
+    case ARG_FLOAT: return "X";
+    case ARG_STR: return "S";
+    case ARG_CHOICE: return s->choices;
+    default: return "";
+    }
+}
+
+void args_print_help(const ArgSpec *specs, const char *cmd, const char *usage) {
+    printf("usage: lvit %s %s\n\noptions:\n", cmd, usage);
+    for (const ArgSpec *s = specs; s->name; s++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", s->name, type_hint(s));
+        printf("  %-28s %s", left, s->help);
+        switch (s->type) {
+        case ARG_INT: printf(" (default %d)", *(int *)s->dst); break;
+        case ARG_I64: printf(" (default %lld)", (long long)*(int64_t *)s->dst); break;
+        case ARG_FLOAT: printf(" (default %g)", *(float *)s->dst); break;
+        case ARG_STR:
+            if (*(const char **)s->dst) printf(" (default %s)", *(const char **)s->dst);
+            break;
+        case ARG_CHOICE: {
+            int k = *(int *)s->dst;
+            const char *c = s->choices;
+            for (int i = 0; i < k && c; i++) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
+            if (c) printf(" (default %.*s)", (int)(strchr(c, '|') ? strchr(c, '|') - c : (long)strlen(c)), c);
+            break;
+        }
+        default: break;
+        }
+        printf("\n");
+    }
+    printf("  %-28s %s\n", "--help", "show this help");
+}
+
+static int choice_index(const char *choices, const char *v) {
+    int i = 0;
+    size_t n = strlen(v);
+    for (const char *c = choices; c; i++) {
+        const char *e = strchr(c, '|');
+        size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (len == n && strncmp(c, v, n) == 0) return i;
+        c = e ? e + 1 : NULL;
+    }
+    return -1;
+}
+
+static void set_value(ArgSpec *s, const char *cmd, const char *v) {
+    char *end = NULL;
+    errno = 0;
+    switch (s->type) {
+    case ARG_INT:
+    case ARG_I64: {
+        long long x = strtoll(v, &end, 10);
+        if (errno || end == v || *end) DIE_USER("lvit %s: --%s expects an integer, got '%s'", cmd, s->name, v);
+        if (s->min < s->max && (x < s->min || x > s->max))
+            DIE_USER("lvit %s: --%s %lld is out of range [%.0f, %.0f]", cmd, s->name, x, s->min, s->max);
+        if (s->type == ARG_INT) *(int *)s->dst = (int)x;
+        else *(int64_t *)s->dst = x;
+        break;
+    }
+    case ARG_FLOAT: {
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x))
+            DIE_USER("lvit %s: --%s expects a number, got '%s'", cmd, s->name, v);
+        if (s->min < s->max && (x < s->min || x > s->max))
+            DIE_USER("lvit %s: --%s %g is out of range [%g, %g]", cmd, s->name, x, s->min, s->max);
+        *(float *)s->dst = (float)x;
+        break;
+    }
+    case ARG_STR: *(const char **)s->dst = v; break;
+    case ARG_CHOICE: {
+        int k = choice_index(s->choices, v);
+        if (k < 0) DIE_USER("lvit %s: --%s expects one of %s, got '%s'", cmd, s->name, s->choices, v);
+        *(int *)s->dst = k;
+        break;
+    }
+    case ARG_FLAG: break;
+    }
+}
+
+int args_parse(ArgSpec *specs, int argc, char **argv, int first, const char *cmd, const char *usage,
+               const char **pos, int maxpos) {
+    int npos = 0;
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            args_print_help(specs, cmd, usage);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
+            if (a[0] == '-' && a[1] && !(a[1] >= '0' && a[1] <= '9'))
+                DIE_USER("lvit %s: unknown option '%s' (see lvit %s --help)", cmd, a, cmd);
+            if (npos >= maxpos) DIE_USER("lvit %s: unexpected argument '%s' (see lvit %s --help)", cmd, a, cmd);
+            pos[npos++] = a;
+            continue;
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (len >= sizeof name) DIE_USER("lvit %s: unknown option '%s' (see lvit %s --help)", cmd, a, cmd);
+        memcpy(name, a + 2, len);
+        name[len] = 0;
+        ArgSpec *s = (ArgSpec *)args_find(specs, name);
+        if (!s) DIE_USER("lvit %s: unknown option '--%s' (see lvit %s --help)", cmd, name, cmd);
+        if (s->seen) DIE_USER("lvit %s: --%s given twice", cmd, name);
+        s->seen = 1;
+        if (s->type == ARG_FLAG) {
+            if (eq) DIE_USER("lvit %s: --%s takes no value", cmd, name);
+            *(int *)s->dst = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) DIE_USER("lvit %s: --%s needs a value (%s)", cmd, name, type_hint(s));
+        set_value(s, cmd, v);
+    }
+    return npos;
+}
+
+int args_parse_float_list(const char *s, float *out, int n) {
+    int k = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double x = strtod(p, &end);
+        if (errno || end == p || !isfinite(x) || k >= n) return -1;
+        out[k++] = (float)x;
+        if (*end == ',') p = end + 1;
+        else if (*end == 0) p = end;
+        else return -1;
+    }
+    return k ? k : -1;
+}
+
+int args_parse_grid(const char *s, int *h, int *w) {
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10);
+    if (errno || end == s || (*end != 'x' && *end != 'X')) return -1;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (errno || end == q || *end || a < 1 || b < 1 || a > 1000000 || b > 1000000) return -1;
+    *h = (int)a;
+    *w = (int)b;
+    return 0;
+}

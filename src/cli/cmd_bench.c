@@ -1,0 +1,66 @@
+/* lvit bench: time full training steps (forward, backward, AdamW) on synthetic data. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <omp.h>
+#include "cli/common.h"
+#include "cli/trainer.h"
+#include "core/check.h"
+#include "core/log.h"
+
+double cpu_sgemm_gflops(int n, double min_seconds);
+
+int cmd_bench(int argc, char **argv) {
+    ModelFlags mf = model_flags_default();
+    int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
+    int64_t seed = 1;
+    ArgSpec specs[] = {
+        MODEL_ARG_SPECS(mf),
+        {"batch", ARG_INT, &batch, "samples per step", NULL, 1, 1 << 20, 0},
+        {"steps", ARG_INT, &steps, "timed steps", NULL, 1, 1 << 30, 0},
+        {"warmup", ARG_INT, &warm, "untimed steps first", NULL, 0, 1 << 30, 0},
+        {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"seed", ARG_I64, &seed, "seed", NULL, 0, 9e18, 0},
+        {"no-peak", ARG_FLAG, &no_peak, "skip measuring the machine's sgemm rate", NULL, 0, 0, 0},
+        {"profile", ARG_FLAG, &profile, "time every kernel call and print the time per op", NULL, 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "bench", "[model options] [--batch B] [--steps N]", NULL, 0);
+    cli_set_threads(threads);
+    int H, W;
+    if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
+    Dataset ds;
+    dataset_synthetic(&ds, mf.vars, 64, H, W, (uint64_t)seed);
+    VitConfig cfg;
+    model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
+    cli_print_banner();
+    OptConfig oc = opt_default();
+    oc.total = warm + steps;
+    float lead = 6;
+    Trainer t;
+    const Kernels *k = profile ? kernels_profiled(kernels_cpu()) : kernels_cpu();
+    trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k);
+    for (int i = 0; i < warm; i++) trainer_step(&t);
+    if (profile) kernels_profile_reset();
+    double best = INFINITY, total = 0;
+    for (int i = 0; i < steps; i++) {
+        StepStats st = trainer_step(&t);
+        total += st.seconds;
+        if (st.seconds < best) best = st.seconds;
+        log_info("step %d: loss %.5f, %.1f ms", i + 1, st.loss, st.seconds * 1e3);
+    }
+    double mean = total / steps, tps = t.tokens_per_step / mean, gf = t.flops_per_step / mean / 1e9;
+    if (profile) kernels_profile_report(steps);
+    log_info("mean %.1f ms/step (best %.1f), %.2f GFLOP per step, %.1f GFLOP/s", mean * 1e3, best * 1e3,
+             t.flops_per_step / 1e9, gf);
+    if (!no_peak) {
+        double peak = cpu_sgemm_gflops(1024, 0.5);
+        log_info("machine sgemm (1024^3, %d threads): %.1f GFLOP/s; this step reaches %.0f%% of it", omp_get_max_threads(),
+                 peak, 100.0 * gf / peak);
+    }
+    printf("tokens/s: %.1f\n", tps);
+    trainer_free(&t);
+    vit_config_free(&cfg);
+    dataset_free(&ds);
+    return 0;
+}

@@ -1,0 +1,76 @@
+/* lvit info FILE: what a checkpoint or dataset holds; lvit init: a freshly initialized checkpoint. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/common.h"
+#include "core/check.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+
+int cmd_info(int argc, char **argv) {
+    int all = 0;
+    ArgSpec specs[] = {
+        {"all", ARG_FLAG, &all, "list every tensor (default: the first 20)", NULL, 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    const char *pos[1];
+    int n = args_parse(specs, argc, argv, 2, "info", "FILE.safetensors [--all]", pos, 1);
+    if (n != 1) DIE_USER("lvit info: expected one FILE (a .safetensors checkpoint)");
+    char err[1024];
+    StFile f;
+    if (st_open(&f, pos[0], err, sizeof err)) DIE_USER("%s", err);
+    int64_t total = 0;
+    for (int i = 0; i < f.n; i++) total += st_numel(&f.t[i]);
+    printf("%s: safetensors, %d tensors, %lld values (%.2fM)\n", pos[0], f.n, (long long)total, total / 1e6);
+    for (int i = 0; i < f.nmeta; i++) printf("  metadata %s = %s\n", f.meta_key[i], f.meta_val[i]);
+    const char *cj = st_meta(&f, "lvit.config");
+    if (cj) {
+        VitConfig c;
+        if (vit_config_from_json(&c, cj, err, sizeof err) == 0) {
+            printf("  model: %s channels, %d variables, grid %dx%d, patch %d -> %lld tokens; D=%d depth=%d heads=%d "
+                   "decoder depth=%d\n",
+                   vit_mode_name(c.mode), c.V, c.H, c.W, c.p, (long long)vit_S(&c), c.D, c.depth, c.NH, c.dec_depth);
+            vit_config_free(&c);
+        } else {
+            printf("  model: invalid configuration: %s\n", err);
+        }
+    }
+    for (int i = 0; i < f.n && (all || i < 20); i++) {
+        const StTensor *t = &f.t[i];
+        printf("  %-40s %-4s [", t->name, st_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++) printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+        printf("]\n");
+    }
+    if (!all && f.n > 20) printf("  ... %d more (--all to list them)\n", f.n - 20);
+    st_close(&f);
+    return 0;
+}
+
+int cmd_init(int argc, char **argv) {
+    ModelFlags mf = model_flags_default();
+    int64_t seed = 42;
+    const char *out = NULL;
+    ArgSpec specs[] = {
+        MODEL_ARG_SPECS(mf),
+        {"seed", ARG_I64, &seed, "initialization seed", NULL, 0, 9e18, 0},
+        {"output", ARG_STR, &out, "checkpoint to write (also -o)", NULL, 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-o")) argv[i] = "--output";
+    args_parse(specs, argc, argv, 2, "init", "[model options] [--seed S] -o FILE.safetensors", NULL, 0);
+    if (!out) DIE_USER("lvit init: -o FILE.safetensors is required");
+    int H, W;
+    if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
+    VitConfig cfg;
+    model_flags_to_config(&mf, mf.vars, H, W, &cfg, "init");
+    Vit m;
+    vit_init(&m, &cfg, 1, kernels_cpu());
+    vit_init_params(&m, (uint64_t)seed);
+    char err[1024];
+    if (ckpt_save_model(&m, NULL, NULL, NULL, out, err, sizeof err)) DIE_USER("%s", err);
+    printf("wrote %s: %d tensors, %lld parameters\n", out, m.nspecs, (long long)m.n_params);
+    vit_free(&m);
+    vit_config_free(&cfg);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/* lvit predict: run a trained model on one sample and write the forecast in physical units. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/common.h"
+#include "core/check.h"
+#include "core/json.h"
+#include "data/dataset.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+
+/* Rebuilds the synthetic dataset a run was trained on from its "lvit.data" description. */
+static void dataset_from_desc(Dataset *ds, const char *desc, int V, const char *path) {
+    char err[256];
+    JsonValue *d = desc ? json_parse(desc, strlen(desc), 1 << 16, "lvit.data", err, sizeof err) : NULL;
+    const char *src = json_as_string(json_get(d, "source"));
+    const char *grid = json_as_string(json_get(d, "grid"));
+    int64_t times, seed;
+    int H, W;
+    if (!src || strcmp(src, "synthetic") || !grid || args_parse_grid(grid, &H, &W) ||
+        json_as_int64(json_get(d, "times"), 1, 100000000, &times) ||
+        json_as_int64(json_get(d, "seed"), 0, INT64_MAX, &seed))
+        DIE_USER("%s: no usable \"lvit.data\" description of the training data (synthetic data only in this version)",
+                 path);
+    dataset_synthetic(ds, V, (int)times, H, W, (uint64_t)seed);
+    json_free(d);
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *run = NULL, *out = NULL;
+    int time = -1, threads = 0;
+    float lead = 6;
+    ArgSpec specs[] = {
+        {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        {"time", ARG_INT, &time, "index of the initial time (default: the first validation time)", NULL, -1, 1e9, 0},
+        {"lead", ARG_FLOAT, &lead, "lead time in hours", NULL, 0, 1e6, 0},
+        {"output", ARG_STR, &out, "output file .safetensors (also -o; required)", NULL, 0, 0, 0},
+        {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "-o")) argv[i] = "--output";
+    args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--time T] [--lead H] -o OUT.safetensors", NULL, 0);
+    if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
+    cli_set_threads(threads);
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", run);
+    VitConfig cfg;
+    float *mean, *std;
+    if (ckpt_load_config(path, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
+    if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", path);
+    char *desc = ckpt_load_data_desc(path);
+    Dataset ds;
+    dataset_from_desc(&ds, desc, cfg.V, path);
+    free(desc);
+    memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
+    memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
+
+    Sampler s;
+    if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+    if (time < 0) time = (int)floor(ds.T * 0.8 + 0.5);
+    if (time + s.lead_steps[0] >= ds.T)
+        DIE_USER("lvit predict: --time %d with --lead %g h needs times up to %d; the data has %d", time, lead,
+                 time + s.lead_steps[0], ds.T);
+    const Kernels *k = kernels_cpu();
+    Vit m;
+    vit_init(&m, &cfg, 1, k);
+    if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
+    HostBatch hb;
+    host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
+    dataset_lat_weights(&ds, hb.wlat, cfg.H);
+    host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
+    int64_t img = (int64_t)cfg.V * cfg.H * cfg.W;
+    float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + 1));
+    k->upload(dev, hb.x, img);
+    k->upload(dev + 2 * img, hb.lead, 1);
+    Batch b = {.B = 1, .x = dev, .y = NULL, .mask = NULL, .lead = dev + 2 * img, .wlat = NULL};
+    vit_forward(&m, &b);
+    vit_prediction(&m, dev + img, 1);
+    float *pred = xmalloc(sizeof(float) * (size_t)img);
+    k->download(pred, dev + img, img);
+
+    /* back to physical units on the data grid (padding removed) */
+    size_t plane = (size_t)ds.H * ds.W;
+    float *fc = xmalloc(sizeof(float) * cfg.V * plane), *truth = xmalloc(sizeof(float) * cfg.V * plane);
+    float *init = xmalloc(sizeof(float) * cfg.V * plane);
+    int t2 = time + s.lead_steps[0];
+    printf("forecast from time %d (+%g h): latitude-weighted RMSE, model vs persistence\n", time, lead);
+    for (int v = 0; v < cfg.V; v++) {
+        double se = 0, sp = 0, sw = 0;
+        for (int i = 0; i < ds.H; i++)
+            for (int j = 0; j < ds.W; j++) {
+                size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
+                fc[o] = pred[((size_t)v * cfg.H + i) * cfg.W + j] * ds.std[v] + ds.mean[v];
+                truth[o] = ds.data[((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j];
+                init[o] = ds.data[((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j];
+                double w = hb.wlat[i];
+                se += w * (fc[o] - truth[o]) * (fc[o] - truth[o]);
+                sp += w * (init[o] - truth[o]) * (init[o] - truth[o]);
+                sw += w;
+            }
+        printf("  %-12s %12.5g %12.5g\n", ds.names[v], sqrt(se / sw), sqrt(sp / sw));
+    }
+    StWriter *w = st_writer_new();
+    char meta[256];
+    snprintf(meta, sizeof meta, "{\"time_index\":%d,\"lead_hours\":%g}", time, lead);
+    st_writer_meta(w, "lvit.forecast", meta);
+    char *cj = vit_config_to_json(&cfg);
+    st_writer_meta(w, "lvit.config", cj);
+    free(cj);
+    int64_t shp[3] = {cfg.V, ds.H, ds.W}, sh_lat[1] = {ds.H}, sh_lon[1] = {ds.W};
+    st_writer_add(w, "forecast", ST_F32, 3, shp, fc);
+    st_writer_add(w, "truth", ST_F32, 3, shp, truth);
+    st_writer_add(w, "initial", ST_F32, 3, shp, init);
+    st_writer_add(w, "lat", ST_F32, 1, sh_lat, ds.lat);
+    st_writer_add(w, "lon", ST_F32, 1, sh_lon, ds.lon);
+    if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
+    printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
+    free(fc);
+    free(truth);
+    free(init);
+    free(pred);
+    k->free(dev);
+    host_batch_free(&hb);
+    vit_free(&m);
+    sampler_free(&s);
+    dataset_free(&ds);
+    vit_config_free(&cfg);
+    free(mean);
+    free(std);
+    return 0;
+}

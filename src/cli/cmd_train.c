@@ -1,0 +1,148 @@
+/* lvit train: train a model on a dataset, write RUN_DIR/model.safetensors and metrics.jsonl. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cli/common.h"
+#include "cli/trainer.h"
+#include "core/check.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "io/checkpoint.h"
+
+/* Resolves --data: only the built-in synthetic dataset until dataset files land. */
+static void open_dataset(Dataset *ds, const char *spec, const ModelFlags *mf, int times, uint64_t seed,
+                         const char *cmd) {
+    if (strcmp(spec, "synthetic") != 0)
+        DIE_USER("lvit %s: --data '%s': only the built-in 'synthetic' dataset is available in this version", cmd, spec);
+    int H, W;
+    if (args_parse_grid(mf->grid, &H, &W)) DIE_USER("lvit %s: --grid expects HxW (e.g. 32x64), got '%s'", cmd, mf->grid);
+    dataset_synthetic(ds, mf->vars, times, H, W, seed);
+}
+
+static void mkdir_p(const char *dir) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    if (mkdir(buf, 0755) && errno != EEXIST) DIE_USER("cannot create run directory '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) DIE_USER("run directory '%s' is not a directory", dir);
+}
+
+int cmd_train(int argc, char **argv) {
+    ModelFlags mf = model_flags_default();
+    OptConfig oc = opt_default();
+    const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
+    int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0;
+    int64_t steps = 200, warmup = -1, seed = 42;
+    float min_lr = -1, val_frac = 0.2f;
+    ArgSpec specs[] = {
+        {"data", ARG_STR, &data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
+        {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
+        {"steps", ARG_I64, &steps, "optimizer steps", NULL, 0, 1e12, 0},
+        {"batch", ARG_INT, &batch, "samples per step", NULL, 1, 1 << 20, 0},
+        {"lr", ARG_FLOAT, &oc.lr, "peak learning rate", NULL, 0, 10, 0},
+        {"min-lr", ARG_FLOAT, &min_lr, "final learning rate of the cosine schedule (default lr/10)", NULL, -1, 10, 0},
+        {"warmup", ARG_I64, &warmup, "linear warmup steps (default 5% of steps)", NULL, -1, 1e12, 0},
+        {"weight-decay", ARG_FLOAT, &oc.weight_decay, "AdamW weight decay (matrices only)", NULL, 0, 10, 0},
+        {"beta1", ARG_FLOAT, &oc.beta1, "AdamW beta1", NULL, 0, 0.999999, 0},
+        {"beta2", ARG_FLOAT, &oc.beta2, "AdamW beta2", NULL, 0, 0.999999, 0},
+        {"grad-clip", ARG_FLOAT, &oc.grad_clip, "max global gradient norm (0 = off)", NULL, 0, 1e9, 0},
+        MODEL_ARG_SPECS(mf),
+        {"leads", ARG_STR, &leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
+        {"times", ARG_INT, &times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
+        {"val-frac", ARG_FLOAT, &val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},
+        {"init", ARG_STR, &init, "start from the weights of this checkpoint (same configuration)", NULL, 0, 0, 0},
+        {"seed", ARG_I64, &seed, "seed of initialization and data order", NULL, 0, 9e18, 0},
+        {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"log-every", ARG_INT, &log_every, "print a progress line every N steps", NULL, 1, 1 << 30, 0},
+        {"quiet", ARG_FLAG, &quiet, "print only errors and the final summary", NULL, 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "train", "--run RUN_DIR [--data DATASET] [options]", NULL, 0);
+    if (!run) DIE_USER("lvit train: --run RUN_DIR is required (where model.safetensors and metrics.jsonl go)");
+    float lead_h[16];
+    int nlead = args_parse_float_list(leads, lead_h, 16);
+    if (nlead < 1) DIE_USER("lvit train: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
+    cli_set_threads(threads);
+    oc.total = steps;
+    oc.warmup = warmup >= 0 ? warmup : steps / 20;
+    oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
+
+    Dataset ds;
+    open_dataset(&ds, data, &mf, times, (uint64_t)seed, "train");
+    int t_split = (int)floor(ds.T * (1.0 - val_frac) + 0.5);
+    dataset_compute_stats(&ds, 0, t_split); /* normalization from the training period only */
+    VitConfig cfg;
+    model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
+    memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
+    mkdir_p(run);
+    if (quiet) log_set_quiet(1);
+    cli_print_banner();
+    log_info("data: %s, %d times; train [0,%d), validation [%d,%d)", ds.source, ds.T, t_split, t_split, ds.T);
+
+    Trainer t;
+    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu());
+    char err[1024];
+    if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run);
+    FILE *mf_out = fopen(path, "w");
+    if (!mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+    log_info("training %lld steps, batch %d, lr %g (warmup %lld, cosine to %g), %lld samples per epoch",
+             (long long)steps, batch, oc.lr, (long long)oc.warmup, oc.min_lr, (long long)t.train.n);
+    double t_start = now_sec(), t_log = t_start;
+    int64_t tok_since = 0;
+    float last_loss = NAN;
+    for (int64_t s = 0; s < steps; s++) {
+        StepStats st = trainer_step(&t);
+        last_loss = st.loss;
+        tok_since += t.tokens_per_step;
+        if (!isfinite(st.loss)) DIE("step %lld: loss is %g; lower --lr or check the data", (long long)s + 1, st.loss);
+        fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f}\n",
+                (long long)s + 1, st.loss, st.lr, st.grad_norm, st.seconds * 1e3, t.tokens_per_step / st.seconds);
+        if ((s + 1) % log_every == 0 || s + 1 == steps) {
+            fflush(mf_out);
+            double now = now_sec(), el = now - t_log, per = el / ((s % log_every) + 1);
+            char eta[32];
+            fmt_duration(eta, sizeof eta, per * (steps - s - 1));
+            log_info("step %6lld/%lld | loss %.5f | lr %.3e | grad norm %.3f | %7.1f ms/step | %8.0f tokens/s | ETA %s",
+                     (long long)s + 1, (long long)steps, st.loss, st.lr, st.grad_norm, per * 1e3, tok_since / el, eta);
+            t_log = now;
+            tok_since = 0;
+        }
+    }
+    if (fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+    double train_s = now_sec() - t_start;
+
+    double val = NAN;
+    if (t_split < ds.T) {
+        Sampler vs;
+        if (sampler_init(&vs, &ds, t_split, ds.T, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0) {
+            val = trainer_eval_loss(&t, &vs, 256);
+            sampler_free(&vs);
+        } else {
+            log_warn("no validation samples: %s", err);
+        }
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", run);
+    char desc[512];
+    snprintf(desc, sizeof desc, "{\"source\":\"%s\",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", data,
+             mf.grid, times, (long long)seed, val_frac);
+    if (ckpt_save_model(&t.model, ds.mean, ds.std, desc, path, err, sizeof err)) DIE("%s", err);
+    log_set_quiet(0);
+    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s", (long long)steps,
+             train_s, last_loss, val, path);
+    trainer_free(&t);
+    vit_config_free(&cfg);
+    dataset_free(&ds);
+    return 0;
+}

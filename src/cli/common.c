@@ -1,0 +1,45 @@
+#include "cli/common.h"
+#include <stdio.h>
+#include <string.h>
+#include <omp.h>
+#include "core/check.h"
+#include "core/cpu.h"
+#include "core/log.h"
+
+extern void openblas_set_num_threads(int);
+
+ModelFlags model_flags_default(void) {
+    ModelFlags mf = {.vars = 5, .patch = 2, .dim = 128, .depth = 4, .heads = 4, .dec_depth = 2, .channels = CH_AGG,
+                     .grid = "32x64"};
+    return mf;
+}
+
+void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig *c, const char *cmd) {
+    memset(c, 0, sizeof *c);
+    c->V = c->Vo = V;
+    /* the model grid is the data grid padded up to the patch: padded cells are masked */
+    c->H = (H + mf->patch - 1) / mf->patch * mf->patch;
+    c->W = (W + mf->patch - 1) / mf->patch * mf->patch;
+    c->p = mf->patch;
+    c->D = mf->dim;
+    c->depth = mf->depth;
+    c->NH = mf->heads;
+    c->dec_depth = mf->dec_depth;
+    c->mlp_ratio = 4;
+    c->mode = (ChannelMode)mf->channels;
+    vit_config_set_default_names(c);
+    char err[512];
+    if (vit_config_check(c, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+}
+
+void cli_set_threads(int threads) {
+    if (threads > 0) {
+        omp_set_num_threads(threads);
+        openblas_set_num_threads(threads);
+    }
+}
+
+void cli_print_banner(void) {
+    log_info("lvit %s | BLAS: OpenBLAS %s (%s) | %d threads", LVIT_VERSION, cpu_blas_corename(), cpu_blas_choice(),
+             omp_get_max_threads());
+}

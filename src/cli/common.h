@@ -1,0 +1,37 @@
+/* Flags shared by the commands that build a model. */
+#ifndef LVIT_CLI_COMMON_H
+#define LVIT_CLI_COMMON_H
+#include "cli/args.h"
+#include "model/vit.h"
+
+typedef struct ModelFlags {
+    int vars, patch, dim, depth, heads, dec_depth, channels;
+    const char *grid;
+} ModelFlags;
+
+ModelFlags model_flags_default(void);
+
+#define MODEL_ARG_SPECS(mf)                                                                            \
+    {"vars", ARG_INT, &(mf).vars, "variables (channels) of the synthetic data", NULL, 1, LVIT_MAX_VARS, 0}, \
+    {"grid", ARG_STR, &(mf).grid, "grid HxW of the synthetic data", NULL, 0, 0, 0},                    \
+    {"patch", ARG_INT, &(mf).patch, "patch size p", NULL, 1, 64, 0},                                   \
+    {"dim", ARG_INT, &(mf).dim, "embedding width D", NULL, 4, 65536, 0},                               \
+    {"depth", ARG_INT, &(mf).depth, "transformer blocks", NULL, 0, 1000, 0},                           \
+    {"heads", ARG_INT, &(mf).heads, "attention heads", NULL, 1, 4096, 0},                              \
+    {"decoder-depth", ARG_INT, &(mf).dec_depth, "hidden Linear+GELU layers of the head", NULL, 0, 100, 0}, \
+    {"channels", ARG_CHOICE, &(mf).channels, "channel handling: agg (cross-attention over variables) or multi (all V*L tokens)", "agg|multi", 0, 0, 0}
+
+/* Builds a model configuration from the flags and a grid (H, W); dies with exit 2 on bad values. */
+void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig *c, const char *cmd);
+/* Sets the OpenMP/BLAS thread count (0 = all cores). */
+void cli_set_threads(int threads);
+/* "lvit <version>: BLAS core ..., N threads" line. */
+void cli_print_banner(void);
+
+int cmd_train(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+
+#endif

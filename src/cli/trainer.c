@@ -1,0 +1,99 @@
+#include "cli/trainer.h"
+#include <math.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/log.h"
+
+static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
+
+void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
+                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k) {
+    memset(t, 0, sizeof *t);
+    t->ds = ds;
+    t->B = B;
+    parallel_init_single(&t->par);
+    char err[512];
+    if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
+        DIE_USER("training split: %s", err);
+    vit_init(&t->model, cfg, B, k);
+    vit_init_params(&t->model, seed);
+    adamw_init(&t->opt, &t->model, oc);
+
+    const VitConfig *c = &t->model.cfg;
+    int64_t img = (int64_t)B * c->V * c->H * c->W;
+    host_batch_init(&t->hb, B, c->V, c->H, c->W);
+    dataset_lat_weights(ds, t->hb.wlat, c->H);
+    t->batch_mem = k->alloc((size_t)(3 * img + B + c->H) * sizeof(float));
+    t->batch.B = B;
+    t->batch.x = t->batch_mem;
+    t->batch.y = t->batch_mem + img;
+    t->batch.mask = t->batch_mem + 2 * img;
+    t->batch.lead = t->batch_mem + 3 * img;
+    t->batch.wlat = t->batch_mem + 3 * img + B;
+    k->upload(t->batch.wlat, t->hb.wlat, c->H);
+
+    t->tokens_per_step = (int64_t)B * vit_S(c);
+    t->flops_per_step = 3.0 * B * vit_flops_per_sample(c);
+    int64_t np = t->model.n_params;
+    log_info("model: %s, V=%d grid %dx%d patch %d -> S=%lld tokens, D=%d depth=%d heads=%d decoder=%d, %.2fM parameters",
+             vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
+             c->dec_depth, np / 1e6);
+    log_info("memory (MiB): parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
+             mib(np), mib(np), mib(2 * np), mib(t->model.act_floats), mib(3 * img + B + c->H));
+}
+
+void trainer_free(Trainer *t) {
+    const Kernels *k = t->model.k;
+    k->free(t->batch_mem);
+    host_batch_free(&t->hb);
+    adamw_free(&t->opt, &t->model);
+    vit_free(&t->model);
+    sampler_free(&t->train);
+}
+
+void trainer_load_batch(Trainer *t, Sampler *s, int B) {
+    const Kernels *k = t->model.k;
+    const VitConfig *c = &t->model.cfg;
+    for (int i = 0; i < B; i++) host_batch_fill(&t->hb, i, s, sampler_next(s));
+    int64_t n = (int64_t)B * c->V * c->H * c->W;
+    k->upload(t->batch.x, t->hb.x, n);
+    k->upload(t->batch.y, t->hb.y, n);
+    k->upload(t->batch.mask, t->hb.mask, n);
+    k->upload(t->batch.lead, t->hb.lead, B);
+    t->batch.B = B;
+}
+
+StepStats trainer_step(Trainer *t) {
+    StepStats st;
+    double t0 = now_sec();
+    Vit *m = &t->model;
+    trainer_load_batch(t, &t->train, t->B);
+    m->k->zero(m->grad_mem, m->n_params);
+    st.loss = vit_forward(m, &t->batch);
+    vit_backward(m, &t->batch);
+    Comm *dp = &t->par.dp;
+    if (dp->size > 1) {
+        dp->ops->allreduce_sum(dp, m->grad_mem, m->n_params);
+        m->k->scale(m->grad_mem, 1.0f / dp->size, m->n_params);
+    }
+    st.grad_norm = opt_grad_norm(m);
+    st.lr = opt_lr_at(&t->opt.cfg, t->step);
+    adamw_step(&t->opt, m, st.lr, st.grad_norm);
+    t->step++;
+    st.seconds = now_sec() - t0;
+    return st;
+}
+
+double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
+    int64_t n = s->n < max_samples ? s->n : max_samples;
+    double sum = 0;
+    int64_t done = 0;
+    s->pos = 0;
+    while (done < n) {
+        int b = (int)(n - done < t->B ? n - done : t->B);
+        trainer_load_batch(t, s, b);
+        sum += (double)vit_forward(&t->model, &t->batch) * b;
+        done += b;
+    }
+    return done ? sum / done : NAN;
+}

@@ -1,0 +1,42 @@
+/* The training loop shared by `lvit train` and `lvit bench`. */
+#ifndef LVIT_TRAINER_H
+#define LVIT_TRAINER_H
+#include <stdio.h>
+#include "data/dataset.h"
+#include "model/vit.h"
+#include "optim/optim.h"
+#include "parallel/comm.h"
+
+typedef struct Trainer {
+    Vit model;
+    AdamW opt;
+    Parallel par;           /* single process until the distributed issue */
+    const Dataset *ds;
+    Sampler train;
+    HostBatch hb;
+    Batch batch;            /* backend copies of hb */
+    float *batch_mem;
+    int B;
+    int64_t step;           /* steps taken */
+    int64_t tokens_per_step;
+    double flops_per_step;  /* forward + backward model FLOPs */
+} Trainer;
+
+/* Sizes everything up front (model, optimizer, batch buffers); prints the memory plan. */
+void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
+                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k);
+void trainer_free(Trainer *t);
+
+typedef struct StepStats {
+    float loss, lr;
+    double grad_norm, seconds;
+} StepStats;
+
+/* One optimizer step on the next batch of the training sampler. */
+StepStats trainer_step(Trainer *t);
+/* Mean loss over (up to max_samples of) the samples of another sampler, without updating. */
+double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples);
+/* Load the next B samples of s into the backend batch. */
+void trainer_load_batch(Trainer *t, Sampler *s, int B);
+
+#endif

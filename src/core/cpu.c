@@ -1,0 +1,106 @@
+/* Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) can pick a slow kernel on recent Xeons ("Prescott",
+ * about 20 GFLOP/s per core instead of about 110 with SkylakeX), and environments may preset
+ * OPENBLAS_CORETYPE to something worse than the CPU supports. OpenBLAS reads the variable once,
+ * in its library constructor, so lvit decides from CPUID in a constructor of priority 101: with
+ * OpenBLAS linked statically that runs before OpenBLAS's own (default-priority) constructor.
+ * LVIT_BLAS_CORETYPE forces a choice; LVIT_BLAS_CORETYPE=keep leaves the environment alone. */
+#include "cpu.h"
+#include <cpuid.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+extern char *openblas_get_corename(void);
+
+static char g_choice[160] = "not set";
+
+void cpu_detect(CpuInfo *ci) {
+    memset(ci, 0, sizeof *ci);
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    unsigned maxleaf = a;
+    memcpy(ci->vendor + 0, &b, 4);
+    memcpy(ci->vendor + 4, &d, 4);
+    memcpy(ci->vendor + 8, &c, 4);
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        int osxsave = (c >> 27) & 1;
+        ci->fma = (c >> 12) & 1;
+        unsigned xcr0 = 0;
+        if (osxsave) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            xcr0 = lo;
+        }
+        int ymm_ok = (xcr0 & 6) == 6, zmm_ok = (xcr0 & 0xe6) == 0xe6;
+        if (maxleaf >= 7) {
+            __cpuid_count(7, 0, a, b, c, d);
+            ci->avx2 = ymm_ok && ((b >> 5) & 1);
+            ci->avx512f = zmm_ok && ((b >> 16) & 1);
+            ci->avx512dq = zmm_ok && ((b >> 17) & 1);
+            ci->avx512bw = zmm_ok && ((b >> 30) & 1);
+            ci->avx512vl = zmm_ok && ((b >> 31) & 1);
+        }
+        if (!ymm_ok) ci->fma = 0;
+    }
+    if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+        unsigned *br = (unsigned *)ci->brand;
+        for (unsigned i = 0; i < 3; i++) __get_cpuid(0x80000002 + i, &br[4 * i], &br[4 * i + 1], &br[4 * i + 2], &br[4 * i + 3]);
+        ci->brand[63] = 0;
+    }
+#endif
+}
+
+const char *cpu_blas_coretype(const CpuInfo *ci) {
+    if (ci->avx512f && ci->avx512bw && ci->avx512vl && ci->avx512dq) return "SkylakeX";
+    if (ci->avx2 && ci->fma) return strcmp(ci->vendor, "AuthenticAMD") == 0 ? "Zen" : "Haswell";
+    return NULL;
+}
+
+/* lvit's threads own their cores and meet at many short parallel regions per step: spinning
+ * between them is 5x faster than libgomp's default of going to sleep (1.8 s vs 0.32 s per
+ * bench step on 2 cores). A user's own OMP_WAIT_POLICY wins; set it to passive when running
+ * more threads than cores (oversubscribed MPI ranks). */
+static void cpu_omp_choose(void) { setenv("OMP_WAIT_POLICY", "active", 0); }
+
+__attribute__((constructor(101))) static void cpu_runtime_choose(void) {
+    cpu_omp_choose();
+    const char *force = getenv("LVIT_BLAS_CORETYPE");
+    const char *prev = getenv("OPENBLAS_CORETYPE");
+    if (force && strcmp(force, "keep") == 0) {
+        snprintf(g_choice, sizeof g_choice, "kept OPENBLAS_CORETYPE=%s (LVIT_BLAS_CORETYPE=keep)", prev ? prev : "(unset)");
+        return;
+    }
+    const char *want = force;
+    if (!want) {
+        CpuInfo ci;
+        cpu_detect(&ci);
+        want = cpu_blas_coretype(&ci);
+    }
+    if (!want) {
+        snprintf(g_choice, sizeof g_choice, "OpenBLAS autodetect (no AVX2/AVX-512)");
+        return;
+    }
+    if (prev && strcmp(prev, want) != 0)
+        snprintf(g_choice, sizeof g_choice, "%s from %s (overrides OPENBLAS_CORETYPE=%s)", want,
+                 force ? "LVIT_BLAS_CORETYPE" : "CPUID", prev);
+    else
+        snprintf(g_choice, sizeof g_choice, "%s from %s", want, force ? "LVIT_BLAS_CORETYPE" : "CPUID");
+    setenv("OPENBLAS_CORETYPE", want, 1);
+}
+
+const char *cpu_blas_corename(void) { return openblas_get_corename(); }
+const char *cpu_blas_choice(void) { return g_choice; }
+
+void cpu_blas_ensure(char **argv) {
+    const char *want = getenv("OPENBLAS_CORETYPE");
+    const char *have = openblas_get_corename();
+    if (!want || !have || strcasecmp(want, have) == 0) return;
+    /* A shared OpenBLAS initialized before our constructor: run again with the environment
+     * set (once; LVIT_BLAS_REEXEC stops a loop if OpenBLAS does not know the name). */
+    if (getenv("LVIT_BLAS_REEXEC")) return;
+    setenv("LVIT_BLAS_REEXEC", "1", 1);
+    execv("/proc/self/exe", argv);
+}

@@ -1,0 +1,218 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "data/dataset.h"
+
+void dataset_free(Dataset *ds) {
+    free(ds->names);
+    free(ds->lat);
+    free(ds->lon);
+    free(ds->hours);
+    free(ds->data);
+    free(ds->valid);
+    free(ds->mean);
+    free(ds->std);
+    memset(ds, 0, sizeof *ds);
+}
+
+void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
+    memset(ds, 0, sizeof *ds);
+    ds->V = V;
+    ds->T = T;
+    ds->H = H;
+    ds->W = W;
+    snprintf(ds->source, sizeof ds->source, "synthetic(V=%d,T=%d,grid=%dx%d,seed=%llu)", V, T, H, W,
+             (unsigned long long)seed);
+    ds->names = xcalloc((size_t)V, LVIT_VAR_NAME);
+    for (int v = 0; v < V; v++) snprintf(ds->names[v], LVIT_VAR_NAME, "var%d", v);
+    ds->lat = xmalloc(sizeof(float) * (size_t)H);
+    ds->lon = xmalloc(sizeof(float) * (size_t)W);
+    ds->hours = xmalloc(sizeof(double) * (size_t)T);
+    for (int i = 0; i < H; i++) ds->lat[i] = (float)(-90.0 + (i + 0.5) * 180.0 / H);
+    for (int j = 0; j < W; j++) ds->lon[j] = (float)(j * 360.0 / W);
+    for (int t = 0; t < T; t++) ds->hours[t] = 6.0 * t;
+
+    /* A few shared waves, each advected by its own latitude-dependent speed, mixed into the
+     * variables with fixed coefficients: the next state is a learnable function of the current
+     * state, and variables carry information about each other. */
+    enum { K = 6 };
+    Rng r;
+    rng_seed_stream(&r, seed, 0x5eed);
+    double amp[K], zonal[K], merid[K], phase[K], speed[K], mix[64][K];
+    double base[64], scale[64];
+    for (int k = 0; k < K; k++) {
+        amp[k] = 0.5 + rng_uniform(&r);
+        zonal[k] = 1 + (int)rng_below(&r, 5);
+        merid[k] = 1 + (int)rng_below(&r, 3);
+        phase[k] = 2 * M_PI * rng_uniform(&r);
+        speed[k] = (4.0 + 8.0 * rng_uniform(&r)) * (rng_uniform(&r) < 0.8 ? 1 : -1); /* degrees/6h */
+    }
+    for (int v = 0; v < 64; v++) {
+        for (int k = 0; k < K; k++) mix[v][k] = rng_normal(&r);
+        base[v] = 10.0 * rng_normal(&r);
+        scale[v] = pow(10.0, 2.0 * rng_uniform(&r) - 1.0); /* different units per variable */
+    }
+    size_t plane = (size_t)H * W;
+    ds->data = xmalloc(sizeof(float) * (size_t)T * V * plane);
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < H; i++) {
+            double la = ds->lat[i] * M_PI / 180.0, jet = cos(la) * cos(la);
+            double wave[K];
+            for (int j = 0; j < W; j++) {
+                double lo = ds->lon[j] * M_PI / 180.0;
+                for (int k = 0; k < K; k++) {
+                    double shift = speed[k] * jet * t * M_PI / 180.0;
+                    wave[k] = amp[k] * cos(zonal[k] * (lo - shift) + phase[k]) * sin(merid[k] * (la + M_PI / 2));
+                }
+                for (int v = 0; v < V; v++) {
+                    int vv = v % 64;
+                    double f = base[vv] + 3.0 * sin(la) * (1 + 0.1 * vv);
+                    for (int k = 0; k < K; k++) f += mix[vv][k] * wave[k];
+                    f += 0.3 * sin(0.05 * t + vv); /* slow seasonal-like drift */
+                    ds->data[(((size_t)t * V + v) * H + i) * W + j] = (float)(scale[vv] * f);
+                }
+            }
+        }
+    ds->mean = xcalloc((size_t)V, sizeof(float));
+    ds->std = xcalloc((size_t)V, sizeof(float));
+    dataset_compute_stats(ds, 0, T);
+}
+
+void dataset_compute_stats(Dataset *ds, int t0, int t1) {
+    size_t plane = (size_t)ds->H * ds->W;
+    for (int v = 0; v < ds->V; v++) {
+        double s = 0, s2 = 0;
+        int64_t n = 0;
+        for (int t = t0; t < t1; t++) {
+            size_t base = ((size_t)t * ds->V + v) * plane;
+            for (size_t c = 0; c < plane; c++) {
+                if (ds->valid && !ds->valid[base + c]) continue;
+                double x = ds->data[base + c];
+                s += x;
+                s2 += x * x;
+                n++;
+            }
+        }
+        double mean = n ? s / n : 0, var = n ? s2 / n - mean * mean : 0;
+        ds->mean[v] = (float)mean;
+        ds->std[v] = (float)(var > 1e-20 ? sqrt(var) : 1.0);
+    }
+}
+
+int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead, uint64_t seed,
+                 int shuffle, char *err, size_t errlen) {
+    memset(s, 0, sizeof *s);
+    s->ds = ds;
+    s->t0 = t0;
+    s->t1 = t1;
+    s->seed = seed;
+    s->shuffle = shuffle;
+    if (nlead < 1 || nlead > 16) {
+        snprintf(err, errlen, "--leads: expected 1 to 16 lead times, got %d", nlead);
+        return -1;
+    }
+    double dt = ds->T > 1 ? ds->hours[1] - ds->hours[0] : 6.0;
+    s->nlead = nlead;
+    for (int i = 0; i < nlead; i++) {
+        double k = leads_h[i] / dt;
+        if (leads_h[i] <= 0 || fabs(k - floor(k + 0.5)) > 1e-6) {
+            snprintf(err, errlen, "--leads: %g h is not a positive multiple of the data's time step (%g h)",
+                     leads_h[i], dt);
+            return -1;
+        }
+        s->lead_steps[i] = (int)floor(k + 0.5);
+        s->lead_hours[i] = leads_h[i];
+    }
+    s->idx = xmalloc(sizeof(int64_t) * (size_t)(t1 - t0 > 0 ? t1 - t0 : 1) * nlead);
+    for (int t = t0; t < t1; t++)
+        for (int li = 0; li < nlead; li++)
+            if (t + s->lead_steps[li] < t1) s->idx[s->n++] = (int64_t)t * nlead + li;
+    if (s->n == 0) {
+        snprintf(err, errlen, "no samples: times [%d,%d) are too few for the longest lead", t0, t1);
+        free(s->idx);
+        s->idx = NULL;
+        return -1;
+    }
+    s->pos = s->n; /* first call shuffles epoch 0 */
+    s->epoch = -1;
+    return 0;
+}
+
+void sampler_free(Sampler *s) {
+    free(s->idx);
+    s->idx = NULL;
+}
+
+int64_t sampler_next(Sampler *s) {
+    if (s->pos >= s->n) {
+        s->epoch++;
+        s->pos = 0;
+        if (s->shuffle) {
+            /* sort back to canonical order, then shuffle with the epoch's own stream, so the
+             * order of epoch e depends only on (seed, e) */
+            int64_t k = 0;
+            for (int t = s->t0; t < s->t1; t++)
+                for (int li = 0; li < s->nlead; li++)
+                    if (t + s->lead_steps[li] < s->t1) s->idx[k++] = (int64_t)t * s->nlead + li;
+            Rng r;
+            rng_seed_stream(&r, s->seed, 0xda7a0000ULL + (uint64_t)s->epoch);
+            rng_shuffle(&r, s->idx, s->n);
+        }
+    }
+    return s->idx[s->pos++];
+}
+
+void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp) {
+    hb->B = B;
+    hb->V = V;
+    hb->Hp = Hp;
+    hb->Wp = Wp;
+    size_t n = (size_t)B * V * Hp * Wp;
+    hb->x = xcalloc(n, sizeof(float));
+    hb->y = xcalloc(n, sizeof(float));
+    hb->mask = xcalloc(n, sizeof(float));
+    hb->lead = xcalloc((size_t)B, sizeof(float));
+    hb->wlat = xcalloc((size_t)Hp, sizeof(float));
+}
+
+void host_batch_free(HostBatch *hb) {
+    free(hb->x);
+    free(hb->y);
+    free(hb->mask);
+    free(hb->lead);
+    free(hb->wlat);
+    memset(hb, 0, sizeof *hb);
+}
+
+void dataset_lat_weights(const Dataset *ds, float *wlat, int Hp) {
+    double s = 0;
+    for (int i = 0; i < ds->H; i++) s += cos(ds->lat[i] * M_PI / 180.0);
+    double mean = s / ds->H;
+    for (int i = 0; i < Hp; i++) wlat[i] = i < ds->H ? (float)(cos(ds->lat[i] * M_PI / 180.0) / mean) : 0.0f;
+}
+
+void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
+    const Dataset *ds = s->ds;
+    int t = (int)(id / s->nlead), li = (int)(id % s->nlead), t2 = t + s->lead_steps[li];
+    size_t plane = (size_t)hb->Hp * hb->Wp, dplane = (size_t)ds->H * ds->W;
+    for (int v = 0; v < ds->V; v++) {
+        float mu = ds->mean[v], inv = 1.0f / ds->std[v];
+        float *x = hb->x + ((size_t)i * hb->V + v) * plane, *y = hb->y + ((size_t)i * hb->V + v) * plane;
+        float *m = hb->mask + ((size_t)i * hb->V + v) * plane;
+        const float *src = ds->data + ((size_t)t * ds->V + v) * dplane, *dst = ds->data + ((size_t)t2 * ds->V + v) * dplane;
+        const uint8_t *vs = ds->valid ? ds->valid + ((size_t)t * ds->V + v) * dplane : NULL;
+        const uint8_t *vd = ds->valid ? ds->valid + ((size_t)t2 * ds->V + v) * dplane : NULL;
+        for (int r = 0; r < hb->Hp; r++)
+            for (int c = 0; c < hb->Wp; c++) {
+                size_t o = (size_t)r * hb->Wp + c, q = (size_t)r * ds->W + c;
+                int in = r < ds->H && c < ds->W;
+                int okx = in && (!vs || vs[q]), oky = in && (!vd || vd[q]);
+                x[o] = okx ? (src[q] - mu) * inv : 0.0f;
+                y[o] = oky ? (dst[q] - mu) * inv : 0.0f;
+                m[o] = oky ? 1.0f : 0.0f;
+            }
+    }
+    hb->lead[i] = s->lead_hours[li] / 100.0f;
+}

@@ -1,0 +1,141 @@
+#include "io/checkpoint.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "io/safetensors.h"
+
+int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
+                    char *err, size_t errlen) {
+    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    m->k->download(host, m->param_mem, m->n_params);
+    StWriter *w = st_writer_new();
+    st_writer_meta(w, "format", "pt");
+    st_writer_meta(w, "lvit.version", LVIT_VERSION);
+    char *cfg = vit_config_to_json(&m->cfg);
+    st_writer_meta(w, "lvit.config", cfg);
+    free(cfg);
+    if (data) st_writer_meta(w, "lvit.data", data);
+    if (mean && std) {
+        JsonBuf b = {0};
+        json_buf_puts(&b, "{\"mean\":[");
+        for (int v = 0; v < m->cfg.V; v++) {
+            if (v) json_buf_puts(&b, ",");
+            json_buf_put_number(&b, mean[v]);
+        }
+        json_buf_puts(&b, "],\"std\":[");
+        for (int v = 0; v < m->cfg.V; v++) {
+            if (v) json_buf_puts(&b, ",");
+            json_buf_put_number(&b, std[v]);
+        }
+        json_buf_puts(&b, "]}");
+        st_writer_meta(w, "lvit.norm", b.s);
+        json_buf_free(&b);
+    }
+    for (int i = 0; i < m->nspecs; i++) {
+        const ParamSpec *ps = &m->specs[i];
+        st_writer_add(w, ps->name, ST_F32, ps->ndim, ps->shape, host + ps->offset);
+    }
+    int rc = st_writer_finish(w, path, err, errlen);
+    free(host);
+    return rc;
+}
+
+static int read_norm(const char *path, const char *text, int V, float **mean, float **std, char *err, size_t n) {
+    char jerr[256];
+    JsonValue *root = json_parse(text, strlen(text), 1 << 24, "lvit.norm", jerr, sizeof jerr);
+    if (!root) {
+        snprintf(err, n, "%s: metadata lvit.norm: %s", path, jerr);
+        return -1;
+    }
+    const JsonValue *mu = json_get(root, "mean"), *sd = json_get(root, "std");
+    int rc = -1;
+    if (json_len(mu) != (size_t)V || json_len(sd) != (size_t)V) {
+        snprintf(err, n, "%s: metadata lvit.norm needs \"mean\" and \"std\" lists of %d numbers", path, V);
+        goto done;
+    }
+    *mean = xmalloc(sizeof(float) * (size_t)V);
+    *std = xmalloc(sizeof(float) * (size_t)V);
+    for (int v = 0; v < V; v++) {
+        double a, b;
+        if (json_as_double(json_at(mu, v), &a) || json_as_double(json_at(sd, v), &b) || !(b > 0)) {
+            snprintf(err, n, "%s: metadata lvit.norm: variable %d needs a number mean and a positive std", path, v);
+            free(*mean);
+            free(*std);
+            *mean = *std = NULL;
+            goto done;
+        }
+        (*mean)[v] = (float)a;
+        (*std)[v] = (float)b;
+    }
+    rc = 0;
+done:
+    json_free(root);
+    return rc;
+}
+
+int ckpt_load_config(const char *path, VitConfig *cfg, float **mean, float **std, char *err, size_t errlen) {
+    StFile f;
+    if (st_open(&f, path, err, errlen)) return -1;
+    int rc = -1;
+    const char *cj = st_meta(&f, "lvit.config");
+    if (!cj) {
+        snprintf(err, errlen, "%s: no \"lvit.config\" in __metadata__ (the model configuration: vars, img_size, "
+                 "patch, dim, depth, heads, decoder_depth, channels)", path);
+        goto done;
+    }
+    char cerr[512];
+    if (vit_config_from_json(cfg, cj, cerr, sizeof cerr)) {
+        snprintf(err, errlen, "%s: %s", path, cerr);
+        goto done;
+    }
+    if (mean && std) {
+        *mean = *std = NULL;
+        const char *nj = st_meta(&f, "lvit.norm");
+        if (nj && read_norm(path, nj, cfg->V, mean, std, err, errlen)) {
+            vit_config_free(cfg);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    st_close(&f);
+    return rc;
+}
+
+int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
+    StFile f;
+    if (st_open(&f, path, err, errlen)) return -1;
+    int rc = -1;
+    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    for (int i = 0; i < m->nspecs; i++) {
+        const ParamSpec *ps = &m->specs[i];
+        if (!st_find(&f, ps->name)) {
+            snprintf(err, errlen, "%s: tensor '%s' is missing (the model needs %d tensors)", path, ps->name, m->nspecs);
+            goto done;
+        }
+        if (st_read_f32(&f, ps->name, host + ps->offset, ps->ndim, ps->shape, err, errlen)) goto done;
+    }
+    for (int i = 0; i < f.n; i++)
+        if (!vit_find_param(m, f.t[i].name)) {
+            snprintf(err, errlen, "%s: unexpected tensor '%s' (not part of this model configuration)", path, f.t[i].name);
+            goto done;
+        }
+    m->k->upload(m->param_mem, host, m->n_params);
+    rc = 0;
+done:
+    free(host);
+    st_close(&f);
+    return rc;
+}
+
+char *ckpt_load_data_desc(const char *path) {
+    StFile f;
+    char err[256];
+    if (st_open(&f, path, err, sizeof err)) return NULL;
+    const char *d = st_meta(&f, "lvit.data");
+    char *out = d ? xstrdup(d) : NULL;
+    st_close(&f);
+    return out;
+}

@@ -1,0 +1,21 @@
+/* Model checkpoints: safetensors with the ClimaX/timm state-dict names and PyTorch layouts,
+ * the model configuration and normalization statistics in __metadata__. */
+#ifndef LVIT_CHECKPOINT_H
+#define LVIT_CHECKPOINT_H
+#include <stddef.h>
+#include "model/vit.h"
+
+/* Writes every parameter (downloaded from the backend) under its state-dict name, atomically
+ * (temporary file, flush, fsync, rename). mean/std: [V] or NULL; data: JSON describing the
+ * training data ("lvit.data"), or NULL. */
+int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
+                    char *err, size_t errlen);
+/* The "lvit.data" metadata (caller frees), or NULL. */
+char *ckpt_load_data_desc(const char *path);
+/* Reads "lvit.config" (and "lvit.norm" when mean/std are given: [V] each, NULL if absent). */
+int ckpt_load_config(const char *path, VitConfig *cfg, float **mean, float **std, char *err, size_t errlen);
+/* Loads every parameter by name into m (same configuration); missing, extra or misshapen
+ * tensors are errors that name the tensor. */
+int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,120 @@
+/* Model configuration: checks with messages that say what would work, and its JSON form
+ * (the "lvit.config" metadata of checkpoints, read by the PyTorch twin too). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "model/vit.h"
+
+const char *vit_mode_name(ChannelMode m) { return m == CH_AGG ? "agg" : "multi"; }
+
+void vit_config_set_default_names(VitConfig *c) {
+    free(c->var_names);
+    c->var_names = xcalloc((size_t)(c->V > 0 ? c->V : 1), LVIT_VAR_NAME);
+    for (int v = 0; v < c->V; v++) snprintf(c->var_names[v], LVIT_VAR_NAME, "var%d", v);
+}
+
+void vit_config_copy(VitConfig *dst, const VitConfig *src) {
+    *dst = *src;
+    dst->var_names = xcalloc((size_t)(src->V > 0 ? src->V : 1), LVIT_VAR_NAME);
+    if (src->var_names) memcpy(dst->var_names, src->var_names, (size_t)src->V * LVIT_VAR_NAME);
+}
+
+void vit_config_free(VitConfig *c) {
+    free(c->var_names);
+    c->var_names = NULL;
+}
+
+int vit_config_check(const VitConfig *c, char *err, size_t n) {
+#define BAD(...) do { snprintf(err, n, __VA_ARGS__); return -1; } while (0)
+    if (c->V < 1 || c->V > LVIT_MAX_VARS) BAD("--vars: %d variables; expected 1..%d", c->V, LVIT_MAX_VARS);
+    if (c->Vo != c->V) BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
+    if (c->p < 1 || c->p > 64) BAD("--patch %d: expected 1..64", c->p);
+    if (c->H < c->p || c->W < c->p || c->H % c->p || c->W % c->p)
+        BAD("grid %dx%d is not a multiple of --patch %d (try a grid of %dx%d)", c->H, c->W, c->p,
+            (c->H + c->p - 1) / c->p * c->p, (c->W + c->p - 1) / c->p * c->p);
+    if (c->D < 4 || c->D % 4) BAD("--dim %d: must be a positive multiple of 4 (2-D sin-cos position embedding)", c->D);
+    if (c->NH < 1 || c->D % c->NH) BAD("--heads %d does not divide --dim %d", c->NH, c->D);
+    if (c->depth < 0 || c->depth > 1000) BAD("--depth %d: expected 0..1000", c->depth);
+    if (c->dec_depth < 0 || c->dec_depth > 100) BAD("--decoder-depth %d: expected 0..100", c->dec_depth);
+    if (c->mlp_ratio < 1 || c->mlp_ratio > 64) BAD("mlp ratio %d: expected 1..64", c->mlp_ratio);
+    if (vit_S(c) > ((int64_t)1 << 31)) BAD("sequence of %lld tokens is too long", (long long)vit_S(c));
+    return 0;
+#undef BAD
+}
+
+char *vit_config_to_json(const VitConfig *c) {
+    JsonBuf b = {0};
+    json_buf_puts(&b, "{\"vars\":[");
+    for (int v = 0; v < c->V; v++) {
+        if (v) json_buf_puts(&b, ",");
+        json_buf_put_string(&b, c->var_names[v]);
+    }
+    json_buf_printf(&b, "],\"img_size\":[%d,%d],\"patch\":%d,\"dim\":%d,\"depth\":%d,\"heads\":%d,"
+                        "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\"}",
+                    c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode));
+    return b.s;
+}
+
+static int get_int(const JsonValue *o, const char *key, int *out, char *err, size_t n) {
+    const JsonValue *v = json_get(o, key);
+    int64_t x;
+    if (json_as_int64(v, 0, 1000000000, &x) != 0) {
+        snprintf(err, n, "model config: \"%s\" missing or not a non-negative integer", key);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
+    memset(c, 0, sizeof *c);
+    char jerr[256];
+    JsonValue *root = json_parse(text, strlen(text), 1 << 20, "lvit.config", jerr, sizeof jerr);
+    if (!root) {
+        snprintf(err, n, "model config is not valid JSON: %s", jerr);
+        return -1;
+    }
+    int rc = -1;
+    const JsonValue *vars = json_get(root, "vars"), *img = json_get(root, "img_size"), *ch = json_get(root, "channels");
+    int64_t h = 0, w = 0;
+    if (!vars || json_len(vars) < 1 || json_len(img) != 2 || json_as_int64(json_at(img, 0), 1, 1000000, &h) ||
+        json_as_int64(json_at(img, 1), 1, 1000000, &w)) {
+        snprintf(err, n, "model config: \"vars\" (list of names) and \"img_size\" [H,W] are required");
+        goto done;
+    }
+    c->V = c->Vo = (int)json_len(vars);
+    if (c->V > LVIT_MAX_VARS) {
+        snprintf(err, n, "model config: %d variables, at most %d", c->V, LVIT_MAX_VARS);
+        goto done;
+    }
+    c->H = (int)h;
+    c->W = (int)w;
+    c->var_names = xcalloc((size_t)c->V, LVIT_VAR_NAME);
+    for (int v = 0; v < c->V; v++) {
+        const char *s = json_as_string(json_at(vars, v));
+        if (!s) {
+            snprintf(err, n, "model config: variable %d has no name", v);
+            goto done;
+        }
+        snprintf(c->var_names[v], LVIT_VAR_NAME, "%s", s);
+    }
+    if (get_int(root, "patch", &c->p, err, n) || get_int(root, "dim", &c->D, err, n) ||
+        get_int(root, "depth", &c->depth, err, n) || get_int(root, "heads", &c->NH, err, n) ||
+        get_int(root, "decoder_depth", &c->dec_depth, err, n))
+        goto done;
+    c->mlp_ratio = 4;
+    if (json_get(root, "mlp_ratio") && get_int(root, "mlp_ratio", &c->mlp_ratio, err, n)) goto done;
+    const char *mode = ch ? json_as_string(ch) : "agg";
+    if (!mode || (strcmp(mode, "agg") && strcmp(mode, "multi"))) {
+        snprintf(err, n, "model config: \"channels\" must be \"agg\" or \"multi\"");
+        goto done;
+    }
+    c->mode = strcmp(mode, "agg") == 0 ? CH_AGG : CH_MULTI;
+    rc = vit_config_check(c, err, n);
+done:
+    json_free(root);
+    if (rc) vit_config_free(c);
+    return rc;
+}

@@ -1,0 +1,128 @@
+/* The parameter table expanded at run time: state-dict specs, the flat layout, and the
+ * ClimaX-style initialization. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/rng.h"
+#include "model/vit.h"
+
+/* Builds m->fields and m->specs from VIT_PARAM_TABLE; every consumer (carving, checkpoints,
+ * optimizer decay flags, tests) reads these instead of listing tensors again. */
+void vit_build_specs(Vit *m) {
+    const VitConfig *c = &m->cfg;
+    int cap = 0;
+#define COUNT(f_, name_, reps_, mul_, add_, present_, init_, decay_, nd_, d0_, d1_, d2_, d3_) \
+    if (present_) cap += (reps_);
+    VIT_PARAM_TABLE(COUNT, c)
+#undef COUNT
+    m->specs = xcalloc((size_t)cap, sizeof(ParamSpec));
+    m->nspecs = 0;
+    int64_t off = 0;
+#define EXPAND(f_, name_, reps_, mul_, add_, present_, init_, decay_, nd_, d0_, d1_, d2_, d3_) \
+    {                                                                                          \
+        FieldSpec *fs = &m->fields[PF_##f_];                                                   \
+        fs->field_name = #f_;                                                                  \
+        fs->present = (present_);                                                              \
+        fs->decay = (decay_);                                                                  \
+        fs->offset = off;                                                                      \
+        fs->numel = 0;                                                                         \
+        if (fs->present) {                                                                     \
+            int64_t shp[4] = {(d0_), (d1_), (d2_), (d3_)};                                     \
+            int64_t ne = 1;                                                                    \
+            for (int i = 0; i < (nd_); i++) ne *= shp[i];                                      \
+            for (int r = 0; r < (reps_); r++) {                                                \
+                ParamSpec *ps = &m->specs[m->nspecs++];                                        \
+                snprintf(ps->name, sizeof ps->name, name_, r * (mul_) + (add_));               \
+                ps->field = PF_##f_;                                                           \
+                ps->rep = r;                                                                   \
+                ps->ndim = (nd_);                                                              \
+                memcpy(ps->shape, shp, sizeof shp);                                            \
+                ps->numel = ne;                                                                \
+                ps->offset = off;                                                              \
+                ps->init = (init_);                                                            \
+                ps->decay = (decay_);                                                          \
+                off += ne;                                                                     \
+                fs->numel += ne;                                                               \
+            }                                                                                  \
+        }                                                                                      \
+    }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-extra-args"
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    VIT_PARAM_TABLE(EXPAND, c)
+#pragma GCC diagnostic pop
+#undef EXPAND
+    m->n_params = off;
+}
+
+void vit_params_carve(const Vit *m, VitParams *out, float *mem) {
+#define CARVE(f, ...) out->f = m->fields[PF_##f].present ? mem + m->fields[PF_##f].offset : NULL;
+    VIT_PARAM_TABLE(CARVE, &m->cfg)
+#undef CARVE
+}
+
+const ParamSpec *vit_find_param(const Vit *m, const char *name) {
+    for (int i = 0; i < m->nspecs; i++)
+        if (strcmp(m->specs[i].name, name) == 0) return &m->specs[i];
+    return NULL;
+}
+
+/* MAE/ClimaX 1-D sin-cos embedding of one position into D values: sin half then cos half. */
+static void sincos_1d(float *out, int D, double pos) {
+    int half = D / 2;
+    for (int i = 0; i < half; i++) {
+        double omega = 1.0 / pow(10000.0, (double)i / half);
+        out[i] = (float)sin(pos * omega);
+        out[half + i] = (float)cos(pos * omega);
+    }
+}
+
+/* The random stream of a tensor depends only on the seed and its name, so a tensor's initial
+ * value does not change when other tensors are added, removed or sharded. */
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint64_t seed) {
+    Rng r;
+    rng_seed_stream(&r, seed, name_hash(ps->name));
+    switch (ps->init) {
+    case INIT_ZERO: memset(w, 0, (size_t)ps->numel * sizeof(float)); break;
+    case INIT_ONE:
+        for (int64_t i = 0; i < ps->numel; i++) w[i] = 1.0f;
+        break;
+    case INIT_TRUNC02:
+        for (int64_t i = 0; i < ps->numel; i++) w[i] = (float)rng_trunc_normal(&r, 0.02);
+        break;
+    case INIT_XAVIER: {
+        double bound = sqrt(6.0 / (double)(ps->shape[0] + ps->shape[1]));
+        for (int64_t i = 0; i < ps->numel; i++) w[i] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
+        break;
+    }
+    case INIT_VAR_SINCOS:
+        for (int v = 0; v < c->V; v++) sincos_1d(w + (int64_t)v * c->D, c->D, v);
+        break;
+    case INIT_POS_SINCOS: {
+        /* MAE get_2d_sincos_pos_embed: first half encodes the column, second half the row. */
+        int gh = c->H / c->p, gw = c->W / c->p;
+        for (int i = 0; i < gh; i++)
+            for (int j = 0; j < gw; j++) {
+                float *e = w + ((int64_t)i * gw + j) * c->D;
+                sincos_1d(e, c->D / 2, j);
+                sincos_1d(e + c->D / 2, c->D / 2, i);
+            }
+        break;
+    }
+    }
+}
+
+void vit_init_params(Vit *m, uint64_t seed) {
+    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    for (int i = 0; i < m->nspecs; i++) init_tensor(host + m->specs[i].offset, &m->specs[i], &m->cfg, seed);
+    m->k->upload(m->param_mem, host, m->n_params);
+    free(host);
+}

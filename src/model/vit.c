@@ -1,0 +1,248 @@
+/* Forward and backward of the ClimaX-layout ViT, once, over the kernel table. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include "core/check.h"
+#include "core/log.h"
+#include "model/vit.h"
+
+void vit_build_specs(Vit *m);
+
+static AttnDims block_attn_dims(const VitConfig *c, int B) {
+    AttnDims dm = {0};
+    dm.B = B;
+    dm.NH = c->NH;
+    dm.d = c->D / c->NH;
+    dm.Sq = dm.Sk = vit_S(c);
+    dm.q_stride = dm.k_stride = dm.v_stride = 3 * (int64_t)c->D;
+    dm.o_stride = c->D;
+    dm.scale = 1.0f / sqrtf((float)dm.d);
+    return dm;
+}
+
+/* Lays out every activation and scratch buffer for batch B; with mem == NULL only counts. */
+static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, float *mem) {
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
+    const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V;
+    int64_t off = 0;
+#define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += ((int64_t)(n) + 15) & ~(int64_t)15; } while (0)
+    TAKE(a->tok, B * V * L * D);
+    if (c->mode == CH_AGG) {
+        TAKE(a->agg_q, D);
+        TAKE(a->agg_kv, B * V * L * 2 * D);
+        TAKE(a->agg_probs, B * L * c->NH * V);
+        TAKE(a->agg_o, B * L * D);
+        TAKE(a->x0, BS * D);
+        TAKE(a->dagg, B * V * L * 2 * D);
+        TAKE(a->dtok, B * V * L * D);
+        TAKE(a->dagg_q, D);
+    } else {
+        a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = NULL;
+        a->x0 = a->tok; /* multi mode: the token embeddings are the sequence */
+    }
+    TAKE(a->ln1, nl * BS * D);
+    TAKE(a->ln1_mean, nl * BS);
+    TAKE(a->ln1_rstd, nl * BS);
+    TAKE(a->qkv, nl * BS * 3 * D);
+    TAKE(a->atty, nl * BS * D);
+    TAKE(a->lse, nl * B * c->NH * S);
+    TAKE(a->res1, nl * BS * D);
+    TAKE(a->ln2, nl * BS * D);
+    TAKE(a->ln2_mean, nl * BS);
+    TAKE(a->ln2_rstd, nl * BS);
+    TAKE(a->fc1, nl * BS * F);
+    TAKE(a->gelu, nl * BS * F);
+    TAKE(a->res2, nl * BS * D);
+    TAKE(a->lnf, BS * D);
+    TAKE(a->lnf_mean, BS);
+    TAKE(a->lnf_rstd, BS);
+    TAKE(a->head_pre, c->dec_depth * BS * D);
+    TAKE(a->head_act, c->dec_depth * BS * D);
+    TAKE(a->out, BS * E);
+    TAKE(a->dout, BS * E);
+    TAKE(a->dx, BS * D);
+    TAKE(a->dtmp, BS * D);
+    TAKE(a->dtmp2, BS * D);
+    TAKE(a->dbig, BS * (F > 3 * D ? F : 3 * D));
+    TAKE(a->dbig2, BS * F);
+    AttnDims dm = block_attn_dims(c, B);
+    int64_t ws = (int64_t)k->attn_ws_floats(&dm, omp_get_max_threads());
+    int64_t pe = patch_embed_ws_floats(B, c->V, c->H, c->W, c->p);
+    int64_t img = (int64_t)B * c->Vo * c->H * c->W;
+    if (pe > ws) ws = pe;
+    if (img > ws) ws = img;
+    a->ws_floats = ws;
+    TAKE(a->ws, ws);
+#undef TAKE
+    return off;
+}
+
+void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) {
+    memset(m, 0, sizeof *m);
+    vit_config_copy(&m->cfg, cfg);
+    m->B = B;
+    m->k = k;
+    vit_build_specs(m);
+    m->param_mem = k->alloc((size_t)m->n_params * sizeof(float));
+    m->grad_mem = k->alloc((size_t)m->n_params * sizeof(float));
+    vit_params_carve(m, &m->p, m->param_mem);
+    vit_params_carve(m, &m->g, m->grad_mem);
+    m->act_floats = carve_acts(&m->a, &m->cfg, B, k, NULL);
+    m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
+    carve_acts(&m->a, &m->cfg, B, k, m->act_mem);
+}
+
+void vit_free(Vit *m) {
+    m->k->free(m->param_mem);
+    m->k->free(m->grad_mem);
+    m->k->free(m->act_mem);
+    free(m->specs);
+    vit_config_free(&m->cfg);
+    memset(m, 0, sizeof *m);
+}
+
+float vit_forward(Vit *m, const Batch *b) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->cfg;
+    const VitParams *p = &m->p;
+    VitActs *a = &m->a;
+    const int B = b->B;
+    CHECK(B >= 1 && B <= m->B, "batch of %d samples, model sized for at most %d", B, m->B);
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
+    const int64_t BS = (int64_t)B * S, V = c->V;
+    const int64_t BSmax = (int64_t)m->B * S;
+
+    k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
+    if (c->mode == CH_AGG) {
+        /* in_proj rows [0,D) project the query, rows [D,3D) keys and values in one product */
+        k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, D, 0);
+        k->linear_fwd(a->agg_kv, a->tok, p->agg_in_w + D * D, p->agg_in_b + D, B * V * L, D, 2 * D, 0);
+        k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, c->NH, c->D);
+        k->linear_fwd(a->x0, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, D, D, 0);
+    }
+    k->pos_lead_fwd(a->x0, p->pos_embed, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+
+    AttnDims dm = block_attn_dims(c, B);
+    const float *x = a->x0;
+    for (int l = 0; l < c->depth; l++) {
+        float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
+        float *qkv = a->qkv + l * BSmax * 3 * D, *atty = a->atty + l * BSmax * D;
+        float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
+        float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
+        float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F, *res2 = a->res2 + l * BSmax * D;
+
+        k->layernorm_fwd(ln1, mean1, rstd1, x, p->n1_w + l * D, p->n1_b + l * D, BS, D, 1e-5f);
+        k->linear_fwd(qkv, ln1, p->qkv_w + l * 3 * D * D, p->qkv_b + l * 3 * D, BS, D, 3 * D, 0);
+        k->attn_fwd(atty, lse, qkv, qkv + D, qkv + 2 * D, &dm, a->ws);
+        k->copy(res1, x, BS * D);
+        k->linear_fwd(res1, atty, p->proj_w + l * D * D, p->proj_b + l * D, BS, D, D, 1);
+        k->layernorm_fwd(ln2, mean2, rstd2, res1, p->n2_w + l * D, p->n2_b + l * D, BS, D, 1e-5f);
+        k->linear_fwd(fc1, ln2, p->fc1_w + l * F * D, p->fc1_b + l * F, BS, D, F, 0);
+        k->gelu_fwd(gl, fc1, BS * F);
+        k->copy(res2, res1, BS * D);
+        k->linear_fwd(res2, gl, p->fc2_w + l * D * F, p->fc2_b + l * D, BS, F, D, 1);
+        x = res2;
+    }
+    k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
+    const float *h = a->lnf;
+    for (int j = 0; j < c->dec_depth; j++) {
+        float *pre = a->head_pre + j * BSmax * D, *act = a->head_act + j * BSmax * D;
+        k->linear_fwd(pre, h, p->head_w + j * D * D, p->head_b + j * D, BS, D, D, 0);
+        k->gelu_fwd(act, pre, BS * D);
+        h = act;
+    }
+    k->linear_fwd(a->out, h, p->out_w, p->out_b, BS, D, E, 0);
+    if (!b->y) return 0.0f;
+    return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat, B, c->Vo, c->H, c->W, c->p,
+                       c->mode == CH_MULTI, 1.0f, a->ws);
+}
+
+void vit_backward(Vit *m, const Batch *b) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->cfg;
+    const VitParams *p = &m->p, *g = &m->g;
+    VitActs *a = &m->a;
+    const int B = b->B;
+    CHECK(b->y, "vit_backward needs targets");
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
+    const int64_t BS = (int64_t)B * S, V = c->V;
+    const int64_t BSmax = (int64_t)m->B * S;
+
+    /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
+    float *dh = a->dtmp, *dpre = a->dtmp2;
+    const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * BSmax * D : a->lnf;
+    k->zero(dh, BS * D);
+    k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, BS, D, E);
+    for (int j = c->dec_depth - 1; j >= 0; j--) {
+        const float *hin = j ? a->head_act + (j - 1) * BSmax * D : a->lnf;
+        k->zero(dpre, BS * D);
+        k->gelu_bwd(dpre, dh, a->head_pre + j * BSmax * D, BS * D);
+        k->zero(dh, BS * D);
+        k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, BS, D, D);
+    }
+    float *dx = a->dx;
+    const float *x_last = c->depth ? a->res2 + (c->depth - 1) * BSmax * D : a->x0;
+    k->zero(dx, BS * D);
+    k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
+
+    AttnDims dm = block_attn_dims(c, B);
+    float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
+    for (int l = c->depth - 1; l >= 0; l--) {
+        const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
+        float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
+        float *qkv = a->qkv + l * BSmax * 3 * D, *atty = a->atty + l * BSmax * D;
+        float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
+        float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
+        float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F;
+
+        /* res2 = res1 + fc2(GELU(fc1(LN2(res1)))); dx holds d res2 and becomes d res1 */
+        k->zero(dbig2, BS * F);
+        k->linear_bwd(dbig2, g->fc2_w + l * D * F, g->fc2_b + l * D, dx, gl, p->fc2_w + l * D * F, BS, F, D);
+        k->zero(dbig, BS * F);
+        k->gelu_bwd(dbig, dbig2, fc1, BS * F);
+        k->zero(dln, BS * D);
+        k->linear_bwd(dln, g->fc1_w + l * F * D, g->fc1_b + l * F, dbig, ln2, p->fc1_w + l * F * D, BS, D, F);
+        k->layernorm_bwd(dx, g->n2_w + l * D, g->n2_b + l * D, dln, res1, p->n2_w + l * D, mean2, rstd2, BS, D);
+        /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
+        k->zero(datty, BS * D);
+        k->linear_bwd(datty, g->proj_w + l * D * D, g->proj_b + l * D, dx, atty, p->proj_w + l * D * D, BS, D, D);
+        k->zero(dbig, BS * 3 * D);
+        k->attn_bwd(dbig, dbig + D, dbig + 2 * D, datty, qkv, qkv + D, qkv + 2 * D, atty, lse, &dm, a->ws);
+        k->zero(dln, BS * D);
+        k->linear_bwd(dln, g->qkv_w + l * 3 * D * D, g->qkv_b + l * 3 * D, dbig, ln1, p->qkv_w + l * 3 * D * D, BS, D, 3 * D);
+        k->layernorm_bwd(dx, g->n1_w + l * D, g->n1_b + l * D, dln, xin, p->n1_w + l * D, mean1, rstd1, BS, D);
+    }
+    k->pos_lead_bwd(g->pos_embed, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+
+    const float *dtok = dx;
+    if (c->mode == CH_AGG) {
+        float *dagg_o = a->dtmp, *dkv = a->dagg, *dq = a->dagg_q;
+        k->zero(dagg_o, B * L * D);
+        k->linear_bwd(dagg_o, g->agg_out_w, g->agg_out_b, dx, a->agg_o, p->agg_out_w, B * L, D, D);
+        k->zero(dkv, B * V * L * 2 * D);
+        k->zero(dq, D);
+        k->var_attn_bwd(dq, dkv, dagg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, c->NH, c->D);
+        k->linear_bwd(g->var_query, g->agg_in_w, g->agg_in_b, dq, p->var_query, p->agg_in_w, 1, D, D);
+        float *dt = a->dtok;
+        k->zero(dt, B * V * L * D);
+        k->linear_bwd(dt, g->agg_in_w + D * D, g->agg_in_b + D, dkv, a->tok, p->agg_in_w + D * D, B * V * L, D, 2 * D);
+        dtok = dt;
+    }
+    k->patch_embed_bwd(g->tok_w, g->tok_b, g->var_embed, dtok, b->x, B, c->V, c->H, c->W, c->p, c->D, a->ws);
+}
+
+void vit_prediction(Vit *m, float *img, int B) {
+    const VitConfig *c = &m->cfg;
+    m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
+}
+
+double vit_flops_per_sample(const VitConfig *c) {
+    const double L = (double)vit_L(c), S = (double)vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c), V = c->V;
+    double f = 2.0 * V * L * c->p * c->p * D;                     /* patch embedding */
+    if (c->mode == CH_AGG) f += 2.0 * V * L * 2 * D * D + 4.0 * L * V * D + 2.0 * L * D * D;
+    f += c->depth * (2.0 * S * D * (3 * D + D + 2 * F) + 4.0 * S * S * D); /* blocks */
+    f += 2.0 * S * D * (c->dec_depth * D + E);                  /* head */
+    return f;
+}

@@ -1,0 +1,187 @@
+/* The ClimaX-layout vision transformer (ALGORITHMS.md section 1), written once over the
+ * kernel table. Dimension letters: B batch, V input variables, Vo output variables, H x W
+ * grid, p patch, L = (H/p)(W/p), S tokens in the sequence (L in agg mode, V*L in multi mode),
+ * D width, NH heads, d = D/NH, F = mlp_ratio*D, E head outputs per token. */
+#ifndef LVIT_VIT_H
+#define LVIT_VIT_H
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/kernels.h"
+
+#define LVIT_MAX_VARS 4096
+#define LVIT_VAR_NAME 64
+
+typedef enum { CH_AGG = 0, CH_MULTI = 1 } ChannelMode;
+
+typedef struct VitConfig {
+    int V, Vo;          /* input / output variables (Vo == V: forecasting maps a state to a state) */
+    int H, W;           /* grid the model sees (multiples of p) */
+    int p, D, depth, NH, dec_depth, mlp_ratio;
+    ChannelMode mode;
+    char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
+} VitConfig;
+
+static inline int64_t vit_L(const VitConfig *c) { return (int64_t)(c->H / c->p) * (c->W / c->p); }
+static inline int64_t vit_S(const VitConfig *c) { return c->mode == CH_AGG ? vit_L(c) : c->V * vit_L(c); }
+static inline int vit_E(const VitConfig *c) { return c->mode == CH_AGG ? c->p * c->p * c->Vo : c->p * c->p; }
+static inline int vit_F(const VitConfig *c) { return c->mlp_ratio * c->D; }
+
+/* Default names "var0", "var1", ... for V variables. */
+void vit_config_set_default_names(VitConfig *c);
+void vit_config_copy(VitConfig *dst, const VitConfig *src);
+void vit_config_free(VitConfig *c);
+/* 0 if the configuration is usable, else -1 with a message naming the flag and what works. */
+int vit_config_check(const VitConfig *c, char *err, size_t errlen);
+/* JSON of the configuration ("lvit.config" checkpoint metadata), caller frees. */
+char *vit_config_to_json(const VitConfig *c);
+int vit_config_from_json(VitConfig *c, const char *json, char *err, size_t errlen);
+const char *vit_mode_name(ChannelMode m);
+
+/* ---- the one list of parameters ----
+ * X(field, state-dict name pattern (%d = repeat index * mul + add), repeats, mul, add,
+ *   present in this config, init, weight decay, ndim, dim0, dim1, dim2, dim3)
+ * Each field is one contiguous block of `repeats` tensors; the state dict splits it.
+ * Weight decay only on the transformer's and head's matrices: never on biases, norms or
+ * embeddings (token_embeds, var_embed, pos_embed, var_query, lead_time_embed). */
+typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS } InitKind;
+
+#define VIT_PARAM_TABLE(X, c)                                                                          \
+    X(tok_w, "token_embeds.%d.proj.weight", (c)->V, 1, 0, 1, INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
+    X(tok_b, "token_embeds.%d.proj.bias", (c)->V, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
+    X(var_embed, "var_embed", 1, 0, 0, 1, INIT_VAR_SINCOS, 0, 3, 1, (c)->V, (c)->D, 1)                \
+    X(var_query, "var_query", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1)          \
+    X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
+    X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
+    X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(agg_out_b, "var_agg.out_proj.bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(pos_embed, "pos_embed", 1, 0, 0, 1, INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
+    X(lead_w, "lead_time_embed.weight", 1, 0, 0, 1, INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
+    X(lead_b, "lead_time_embed.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                  \
+    X(n1_w, "blocks.%d.norm1.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
+    X(n1_b, "blocks.%d.norm1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
+    X(qkv_w, "blocks.%d.attn.qkv.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
+    X(qkv_b, "blocks.%d.attn.qkv.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1)  \
+    X(proj_w, "blocks.%d.attn.proj.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(proj_b, "blocks.%d.attn.proj.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)    \
+    X(n2_w, "blocks.%d.norm2.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
+    X(n2_b, "blocks.%d.norm2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
+    X(fc1_w, "blocks.%d.mlp.fc1.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, vit_F(c), (c)->D, 1, 1) \
+    X(fc1_b, "blocks.%d.mlp.fc1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, vit_F(c), 1, 1, 1)     \
+    X(fc2_w, "blocks.%d.mlp.fc2.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_F(c), 1, 1) \
+    X(fc2_b, "blocks.%d.mlp.fc2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
+    X(norm_w, "norm.weight", 1, 0, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)                            \
+    X(norm_b, "norm.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                             \
+    X(head_w, "head.%d.weight", (c)->dec_depth, 2, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1)  \
+    X(head_b, "head.%d.bias", (c)->dec_depth, 2, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)            \
+    X(out_w, "head.%d.weight", 1, 0, 2 * (c)->dec_depth, 1, INIT_TRUNC02, 1, 2, vit_E(c), (c)->D, 1, 1) \
+    X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, 1, INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1)
+
+enum {
+#define VIT_FIELD_ENUM(f, ...) PF_##f,
+    VIT_PARAM_TABLE(VIT_FIELD_ENUM, (const VitConfig *)0) PF_COUNT
+#undef VIT_FIELD_ENUM
+};
+
+/* One pointer per field: parameters, their gradients and optimizer moments share this shape. */
+typedef struct VitParams {
+#define VIT_FIELD_PTR(f, ...) float *f;
+    VIT_PARAM_TABLE(VIT_FIELD_PTR, (const VitConfig *)0)
+#undef VIT_FIELD_PTR
+} VitParams;
+
+/* One state-dict tensor (a repeat of a field). */
+typedef struct ParamSpec {
+    char name[96];
+    int field, rep;         /* PF_* and repeat index */
+    int ndim;
+    int64_t shape[4];
+    int64_t offset, numel;  /* in floats, into the flat parameter buffer */
+    InitKind init;
+    int decay;
+} ParamSpec;
+
+/* Field-level layout (one contiguous block per field). */
+typedef struct FieldSpec {
+    const char *field_name;
+    int present, decay;
+    int64_t offset, numel;  /* whole block: all repeats */
+} FieldSpec;
+
+/* Forward activations and backward scratch, carved from one allocation. */
+typedef struct VitActs {
+    float *tok;          /* [B,V,L,D] patch + variable embedding (== x0 in multi mode) */
+    float *agg_q;        /* [D] projected variable query */
+    float *agg_kv;       /* [B,V,L,2,D] */
+    float *agg_probs;    /* [B,L,NH,V] */
+    float *agg_o;        /* [B,L,D] */
+    float *x0;           /* [B,S,D] block-0 input */
+    float *ln1, *ln1_mean, *ln1_rstd;   /* [depth][B,S,D], [depth][B,S] */
+    float *qkv;          /* [depth][B,S,3,NH,d] */
+    float *atty;         /* [depth][B,S,D] attention output (pre-projection) */
+    float *lse;          /* [depth][B,NH,S] */
+    float *res1;         /* [depth][B,S,D] */
+    float *ln2, *ln2_mean, *ln2_rstd;
+    float *fc1;          /* [depth][B,S,F] pre-GELU */
+    float *gelu;         /* [depth][B,S,F] */
+    float *res2;         /* [depth][B,S,D] block output */
+    float *lnf, *lnf_mean, *lnf_rstd;   /* [B,S,D], [B,S] */
+    float *head_pre;     /* [dec][B,S,D] */
+    float *head_act;     /* [dec][B,S,D] */
+    float *out;          /* [B,S,E] head output, token layout */
+    float *dout;         /* [B,S,E] dloss/dout */
+    /* backward scratch, shared by all layers */
+    float *dx;           /* [B,S,D] residual-stream gradient */
+    float *dtmp;         /* [B,S,D] */
+    float *dtmp2;        /* [B,S,D] */
+    float *dbig;         /* [B,S,max(F,3D)] */
+    float *dbig2;        /* [B,S,F] */
+    float *dagg;         /* agg: [B,V,L,2,D] dkv */
+    float *dtok;         /* agg: [B,V,L,D] */
+    float *dagg_q;       /* [D] */
+    float *ws;           /* kernel scratch: attention, patch im2col, loss */
+    int64_t ws_floats;
+} VitActs;
+
+/* A batch on the backend: normalized inputs and targets. */
+typedef struct Batch {
+    int B;
+    float *x;     /* [B,V,H,W] */
+    float *y;     /* [B,Vo,H,W] */
+    float *mask;  /* [B,Vo,H,W] 0/1, validity of the target cell */
+    float *lead;  /* [B] lead time in hours / 100 */
+    float *wlat;  /* [H] cos(lat)/mean cos(lat) */
+} Batch;
+
+typedef struct Vit {
+    VitConfig cfg;
+    int B;                  /* activations are sized for batches up to B */
+    const Kernels *k;
+    int nspecs;
+    ParamSpec *specs;       /* [nspecs], state-dict order */
+    FieldSpec fields[PF_COUNT];
+    int64_t n_params;
+    float *param_mem, *grad_mem;  /* [n_params] each */
+    VitParams p, g;
+    VitActs a;
+    float *act_mem;
+    int64_t act_floats;
+} Vit;
+
+void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);
+void vit_free(Vit *m);
+/* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */
+void vit_init_params(Vit *m, uint64_t seed);
+/* Point a VitParams at a flat buffer laid out like the parameters (gradients, moments). */
+void vit_params_carve(const Vit *m, VitParams *out, float *mem);
+/* Forward pass on b (b->B <= m->B). If b->y is set, returns the loss and prepares the
+ * backward pass (dloss/dout); otherwise returns 0. */
+float vit_forward(Vit *m, const Batch *b);
+/* Backward pass: ACCUMULATES parameter gradients into m->grad_mem (zero it first). */
+void vit_backward(Vit *m, const Batch *b);
+/* Prediction image [B,Vo,H,W] of the last forward pass. */
+void vit_prediction(Vit *m, float *img, int B);
+/* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */
+double vit_flops_per_sample(const VitConfig *c);
+const ParamSpec *vit_find_param(const Vit *m, const char *name);
+
+#endif

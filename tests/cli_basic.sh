@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Command-line behaviour of the real binary: exit codes, messages, files written.
+# usage: cli_basic.sh LVIT_BINARY SOURCE_DIR
+set -u
+LVIT=$1
+tmp=$(mktemp -d /tmp/lvit_cli_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok()   { pass=$((pass+1)); echo "ok   - $1"; }
+bad()  { fail=$((fail+1)); echo "FAIL - $1"; }
+# expect CODE "description" command...   (stdout+stderr kept in $tmp/out)
+expect() {
+  local code=$1 what=$2; shift 2
+  "$@" >"$tmp/out" 2>&1; local rc=$?
+  if [ "$rc" -eq "$code" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $code"; sed 's/^/    /' "$tmp/out" | tail -5; fi
+}
+has() { if grep -q -- "$1" "$tmp/out"; then ok "message mentions '$1'"; else bad "message lacks '$1'"; sed 's/^/    /' "$tmp/out" | tail -5; fi; }
+
+expect 0 "lvit help" "$LVIT" help;                     has "train"
+expect 2 "no command" "$LVIT"
+expect 2 "unknown command" "$LVIT" frobnicate;          has "unknown command 'frobnicate'"
+expect 0 "train --help" "$LVIT" train --help;           has "--channels"
+expect 2 "unknown flag" "$LVIT" train --run "$tmp/r" --bogus 3;  has "unknown option '--bogus'"
+expect 2 "malformed integer" "$LVIT" train --run "$tmp/r" --steps 12x;  has "--steps expects an integer"
+expect 2 "missing value" "$LVIT" train --run "$tmp/r" --lr;  has "--lr needs a value"
+expect 2 "bad choice" "$LVIT" train --run "$tmp/r" --channels both;  has "agg|multi"
+expect 2 "missing --run" "$LVIT" train --steps 1;       has "--run RUN_DIR is required"
+expect 2 "heads do not divide dim" "$LVIT" train --run "$tmp/r" --dim 32 --heads 3;  has "--heads 3 does not divide --dim 32"
+expect 2 "bad grid" "$LVIT" train --run "$tmp/r" --grid 32by64;  has "--grid expects HxW"
+expect 2 "bad leads" "$LVIT" train --run "$tmp/r" --leads 6,x;  has "--leads"
+expect 2 "lead not a multiple of the step" "$LVIT" train --run "$tmp/r" --leads 5 --steps 1;  has "not a positive multiple"
+expect 2 "out-of-range value" "$LVIT" train --run "$tmp/r" --batch 0;  has "out of range"
+expect 2 "unknown dataset" "$LVIT" train --run "$tmp/r" --data /nonexistent.nc;  has "/nonexistent.nc"
+expect 2 "run dir is a file" "$LVIT" train --run /etc/hostname --steps 1;  has "/etc/hostname"
+
+# a real (small) training run: files, metrics, learning
+expect 0 "train small model" "$LVIT" train --run "$tmp/run" --steps 80 --vars 3 --grid 16x32 --dim 32 --depth 2 \
+  --heads 2 --batch 4 --lr 2e-3 --log-every 20 --seed 3
+has "ms/step"; has "tokens/s"; has "ETA"
+[ -s "$tmp/run/model.safetensors" ] && ok "model.safetensors written" || bad "model.safetensors missing"
+ls "$tmp/run" | grep -q tmp && bad "temporary file left in run dir" || ok "no temporary files left"
+if /usr/bin/python3 - "$tmp/run/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 80, len(rows)
+assert [r["step"] for r in rows] == list(range(1, 81))
+for r in rows: assert {"loss", "lr", "grad_norm", "ms", "tokens_per_s"} <= set(r)
+first = sum(r["loss"] for r in rows[:10]) / 10
+last = sum(r["loss"] for r in rows[-10:]) / 10
+print("loss first 10 %.4f last 10 %.4f" % (first, last))
+assert last < 0.7 * first, "loss did not go down"
+PY
+then ok "metrics.jsonl: 80 valid lines, loss decreases"; else bad "metrics.jsonl"; fi
+
+expect 0 "info on the checkpoint" "$LVIT" info "$tmp/run/model.safetensors";  has "model: agg channels, 3 variables"; has "blocks.1.mlp.fc2.weight"
+expect 0 "predict" "$LVIT" predict --run "$tmp/run" --lead 6 -o "$tmp/pred.safetensors";  has "wrote"
+[ -s "$tmp/pred.safetensors" ] && ok "prediction written" || bad "prediction missing"
+expect 2 "predict past the end of the data" "$LVIT" predict --run "$tmp/run" --time 399 --lead 12 -o "$tmp/p2.safetensors";  has "--time 399"
+expect 0 "init writes a checkpoint" "$LVIT" init --channels multi --vars 2 --grid 8x8 --dim 16 --depth 1 --heads 2 -o "$tmp/init.safetensors"
+expect 0 "info on it" "$LVIT" info "$tmp/init.safetensors";  has "model: multi channels"
+
+expect 2 "info on a missing file" "$LVIT" info "$tmp/nope.safetensors";  has "nope.safetensors"
+head -c 100 "$tmp/run/model.safetensors" > "$tmp/trunc.safetensors"
+expect 2 "info on a truncated file" "$LVIT" info "$tmp/trunc.safetensors";  has "trunc.safetensors"
+expect 2 "--init with a checkpoint of another shape" "$LVIT" train --run "$tmp/r2" --steps 1 --init "$tmp/init.safetensors";  has "init.safetensors"
+
+# bench prints tokens/s as its last line
+expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
+tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
