@@ -7,7 +7,9 @@
 # Environment: LVIT (default build/lvit), PYTHON (default /usr/bin/python3, with torch),
 #              TWIN_STEPS (timed twin steps, default 10).
 # OPENBLAS_CORETYPE is set from the CPU's flags for both programs (SkylakeX with AVX-512 F/BW/VL,
-# Haswell with AVX2+FMA), overriding any preset; the twin runs with 1 and 2 threads, best counts.
+# Haswell with AVX2+FMA), overriding any preset; the twin runs with 1 and 2 threads, best counts,
+# with OMP_WAIT_POLICY=PASSIVE unless set: torch's spinning OpenMP threads otherwise fight
+# OpenBLAS's own pthreads for the 2 cores (2-thread agg step measured ~15-20% slower).
 # Exits non-zero if lvit fails (or the twin fails while torch is importable).
 set -uo pipefail
 
@@ -57,7 +59,8 @@ torch_rate=()
 if "$PYTHON" -c 'import torch' 2>/dev/null; then
   for t in 1 2; do
     echo "== torch, $t thread(s): $PYTHON tools/twin.py bench ${config[*]} $* --threads $t"
-    if ! OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t run_bench "$PYTHON" tools/twin.py bench \
+    if ! OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" \
+         run_bench "$PYTHON" tools/twin.py bench \
          "${config[@]}" "$@" --threads "$t" --steps "$TWIN_STEPS"; then
       echo "error: twin bench failed" >&2
       exit 1

@@ -52,7 +52,7 @@ assert last < 0.7 * first, "loss did not go down"
 PY
 then ok "metrics.jsonl: 80 valid lines, loss decreases"; else bad "metrics.jsonl"; fi
 
-expect 0 "info on the checkpoint" "$LVIT" info "$tmp/run/model.safetensors";  has "model: agg channels, 3 variables"; has "blocks.1.mlp.fc2.weight"
+expect 0 "info on the checkpoint" "$LVIT" info --all "$tmp/run/model.safetensors";  has "model: agg channels, 3 variables"; has "blocks.1.mlp.fc2.weight"
 expect 0 "predict" "$LVIT" predict --run "$tmp/run" --lead 6 -o "$tmp/pred.safetensors";  has "wrote"
 [ -s "$tmp/pred.safetensors" ] && ok "prediction written" || bad "prediction missing"
 expect 2 "predict past the end of the data" "$LVIT" predict --run "$tmp/run" --time 399 --lead 12 -o "$tmp/p2.safetensors";  has "--time 399"

@@ -378,7 +378,8 @@ def cmd_bench(a):
     tokens = a.batch * model.tokens_per_sample()
     nparam = sum(p.numel() for p in model.parameters())
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}")
     print(f"config: {json.dumps(cfg)}; {nparam} parameters; {tokens} tokens/step")
     for s in range(a.warmup):
         train_step(model, opt, s, tr, batch)

@@ -8,6 +8,32 @@
 #include "core/rng.h"
 #include "model/vit.h"
 
+/* PyTorch's state-dict order for the ClimaX module: the model's own parameters, then its
+ * submodules in registration order; inside a repeated module (token embed, block, head layer)
+ * its tensors in table order. */
+static int sd_group(const char *name) {
+    static const char *prefix[] = {"var_embed", "var_query", "pos_embed", "token_embeds.", "var_agg.",
+                                   "lead_time_embed.", "blocks.", "norm.", "head."};
+    static const int group[] = {0, 0, 0, 1, 2, 3, 4, 5, 6};
+    for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
+        if (strncmp(name, prefix[i], strlen(prefix[i])) == 0) return group[i];
+    return 7;
+}
+
+static int sd_index(const char *name) {
+    const char *dot = strchr(name, '.');
+    return dot && dot[1] >= '0' && dot[1] <= '9' ? atoi(dot + 1) : 0;
+}
+
+static int sd_cmp(const void *pa, const void *pb) {
+    const ParamSpec *a = pa, *b = pb;
+    int ga = sd_group(a->name), gb = sd_group(b->name);
+    if (ga != gb) return ga - gb;
+    int ia = sd_index(a->name), ib = sd_index(b->name);
+    if (ia != ib) return ia - ib;
+    return a->field - b->field;
+}
+
 /* Builds m->fields and m->specs from VIT_PARAM_TABLE; every consumer (carving, checkpoints,
  * optimizer decay flags, tests) reads these instead of listing tensors again. */
 void vit_build_specs(Vit *m) {
@@ -55,6 +81,7 @@ void vit_build_specs(Vit *m) {
 #pragma GCC diagnostic pop
 #undef EXPAND
     m->n_params = off;
+    qsort(m->specs, (size_t)m->nspecs, sizeof *m->specs, sd_cmp);
 }
 
 void vit_params_carve(const Vit *m, VitParams *out, float *mem) {

@@ -157,7 +157,7 @@ typedef struct Vit {
     int B;                  /* activations are sized for batches up to B */
     const Kernels *k;
     int nspecs;
-    ParamSpec *specs;       /* [nspecs], state-dict order */
+    ParamSpec *specs;       /* [nspecs], in PyTorch state-dict order (memory is field-major) */
     FieldSpec fields[PF_COUNT];
     int64_t n_params;
     float *param_mem, *grad_mem;  /* [n_params] each */
