@@ -64,6 +64,21 @@ head -c 100 "$tmp/run/model.safetensors" > "$tmp/trunc.safetensors"
 expect 2 "info on a truncated file" "$LVIT" info "$tmp/trunc.safetensors";  has "trunc.safetensors"
 expect 2 "--init with a checkpoint of another shape" "$LVIT" train --run "$tmp/r2" --steps 1 --init "$tmp/init.safetensors";  has "init.safetensors"
 
+# a grid that is not a multiple of the patch is padded with masked cells, never cropped
+expect 0 "train on a 15x30 grid with patch 4" "$LVIT" train --run "$tmp/pad" --steps 3 --vars 2 --grid 15x30 --patch 4 \
+  --dim 16 --depth 1 --heads 2 --batch 2 --times 40
+expect 0 "info shows the padded model grid" "$LVIT" info "$tmp/pad/model.safetensors";  has '"img_size":\[16,32\]'
+expect 0 "predict on the padded model" "$LVIT" predict --run "$tmp/pad" --time 30 -o "$tmp/pad.safetensors"
+if /usr/bin/python3 - "$tmp/pad.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert h["forecast"]["shape"] == [2, 15, 30], h["forecast"]["shape"]
+assert h["lat"]["shape"] == [15]
+PY
+then ok "prediction is on the 15x30 data grid (padding removed)"; else bad "prediction grid"; fi
+
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
 tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"

@@ -20,34 +20,16 @@
 #include "io/safetensors.h"
 #include "model/vit.h"
 #include "optim/optim.h"
-
-/* max|a-b| / max|b|: the relative error of a whole tensor */
-static double rel_err(const float *a, const float *b, int64_t n, int64_t *worst) {
-    double num = 0, den = 1e-30;
-    *worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > num) {
-            num = d;
-            *worst = i;
-        }
-        if (fabs(b[i]) > den) den = fabs(b[i]);
-    }
-    return num / den;
-}
+#include "util_test.h"
 
 static double g_worst; /* largest relative error seen by check_close since the last reset */
 
+/* Whole-tensor relative error max|got-want| / max|want| within tol (tests/util_test.c), and
+ * the worst error seen, for the report. */
 static int check_close(const char *what, const float *got, const float *want, int64_t n, double tol) {
-    int64_t w;
-    double e = rel_err(got, want, n, &w);
+    double e = tu_max_rel_err_ff(got, want, n, NULL);
     if (e > g_worst) g_worst = e;
-    if (e > tol || isnan(e)) {
-        print_error("%s: relative error %.3g > %.1g (worst index %lld: got %.8g want %.8g)\n", what, e, tol,
-                    (long long)w, got[w], want[w]);
-        return 0;
-    }
-    return 1;
+    return tu_close_ff(what, got, want, n, tol, __FILE__, __LINE__);
 }
 
 static float *read_tensor(StFile *f, const char *name, int64_t *n) {
@@ -375,6 +357,69 @@ static void test_checkpoint_roundtrip(void **s) {
     vit_config_free(&c);
 }
 
+static void test_config_json(void **s) {
+    (void)s;
+    VitConfig c = tiny_config(CH_MULTI), d;
+    c.residual = 1;
+    snprintf(c.var_names[1], LVIT_VAR_NAME, "t_850 \"quoted\"");
+    char *j = vit_config_to_json(&c), err[512];
+    assert_int_equal(vit_config_from_json(&d, j, err, sizeof err), 0);
+    assert_int_equal(d.V, 3);
+    assert_int_equal(d.H, 4);
+    assert_int_equal(d.W, 6);
+    assert_int_equal(d.mode, CH_MULTI);
+    assert_int_equal(d.residual, 1);
+    assert_int_equal(d.dec_depth, 1);
+    assert_string_equal(d.var_names[1], "t_850 \"quoted\"");
+    vit_config_free(&d);
+    free(j);
+    const char *bad[] = {
+        "{\"vars\":[\"a\"],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":3,\"decoder_depth\":0}",
+        "{\"vars\":[],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":2,\"decoder_depth\":0}",
+        "{\"vars\":[\"a\"],\"img_size\":[5,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":2,\"decoder_depth\":0}",
+        "{\"vars\":[\"a\"],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":2,\"decoder_depth\":0,\"channels\":\"x\"}",
+        "{\"vars\":[\"a\"],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":2,\"decoder_depth\":0,\"residual\":1}",
+        "{\"vars\":[\"a\"],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"heads\":2,\"decoder_depth\":0}",
+        "not json",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = 0;
+        assert_int_not_equal(vit_config_from_json(&d, bad[i], err, sizeof err), 0);
+        assert_true(strlen(err) > 10); /* says what is wrong */
+    }
+    vit_config_free(&c);
+}
+
+/* With a residual model the target is the normalized change, counted where both times are valid. */
+static void test_residual_targets(void **s) {
+    (void)s;
+    Dataset ds;
+    dataset_synthetic(&ds, 2, 10, 4, 6, 1);
+    ds.valid = calloc((size_t)10 * 2 * 4 * 6, 1);
+    memset(ds.valid, 1, (size_t)10 * 2 * 4 * 6);
+    ds.valid[0] = 0; /* t=0, v=0, cell 0 missing at the initial time only */
+    Sampler sm;
+    float lead = 6;
+    char err[256];
+    assert_int_equal(sampler_init(&sm, &ds, 0, 10, &lead, 1, 1, 0, err, sizeof err), 0);
+    HostBatch a, b;
+    host_batch_init(&a, 1, 2, 4, 6);
+    host_batch_init(&b, 1, 2, 4, 6);
+    b.residual = 1;
+    host_batch_fill(&a, 0, &sm, 0);
+    host_batch_fill(&b, 0, &sm, 0);
+    for (int i = 1; i < 2 * 4 * 6; i++) {
+        assert_float_equal(b.y[i], a.y[i] - a.x[i], 1e-6);
+        assert_float_equal(b.mask[i], 1.0f, 0);
+    }
+    assert_float_equal(a.mask[0], 1.0f, 0); /* direct target: valid at t+lead */
+    assert_float_equal(b.mask[0], 0.0f, 0); /* residual target: needs the initial value too */
+    host_batch_free(&a);
+    host_batch_free(&b);
+    sampler_free(&sm);
+    dataset_free(&ds);
+}
+
 static void test_lr_schedule(void **s) {
     (void)s;
     OptConfig oc = opt_default();
@@ -425,6 +470,7 @@ int main(void) {
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_table),     cmocka_unit_test(test_lr_schedule),
+        cmocka_unit_test(test_config_json),     cmocka_unit_test(test_residual_targets),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),

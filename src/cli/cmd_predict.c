@@ -92,7 +92,8 @@ int cmd_predict(int argc, char **argv) {
         for (int i = 0; i < ds.H; i++)
             for (int j = 0; j < ds.W; j++) {
                 size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
-                fc[o] = pred[((size_t)v * cfg.H + i) * cfg.W + j] * ds.std[v] + ds.mean[v];
+                size_t mo = ((size_t)v * cfg.H + i) * cfg.W + j;
+                fc[o] = (pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f)) * ds.std[v] + ds.mean[v];
                 truth[o] = ds.data[((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j];
                 init[o] = ds.data[((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j];
                 double w = hb.wlat[i];

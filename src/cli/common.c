@@ -27,6 +27,7 @@ void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig 
     c->dec_depth = mf->dec_depth;
     c->mlp_ratio = 4;
     c->mode = (ChannelMode)mf->channels;
+    c->residual = mf->residual;
     vit_config_set_default_names(c);
     char err[512];
     if (vit_config_check(c, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);

@@ -5,7 +5,7 @@
 #include "model/vit.h"
 
 typedef struct ModelFlags {
-    int vars, patch, dim, depth, heads, dec_depth, channels;
+    int vars, patch, dim, depth, heads, dec_depth, channels, residual;
     const char *grid;
 } ModelFlags;
 
@@ -19,7 +19,8 @@ ModelFlags model_flags_default(void);
     {"depth", ARG_INT, &(mf).depth, "transformer blocks", NULL, 0, 1000, 0},                           \
     {"heads", ARG_INT, &(mf).heads, "attention heads", NULL, 1, 4096, 0},                              \
     {"decoder-depth", ARG_INT, &(mf).dec_depth, "hidden Linear+GELU layers of the head", NULL, 0, 100, 0}, \
-    {"channels", ARG_CHOICE, &(mf).channels, "channel handling: agg (cross-attention over variables) or multi (all V*L tokens)", "agg|multi", 0, 0, 0}
+    {"channels", ARG_CHOICE, &(mf).channels, "channel handling: agg (cross-attention over variables) or multi (all V*L tokens)", "agg|multi", 0, 0, 0}, \
+    {"residual", ARG_FLAG, &(mf).residual, "predict the change from the input state (forecast = input + model output)", NULL, 0, 0, 0}
 
 /* Builds a model configuration from the flags and a grid (H, W); dies with exit 2 on bad values. */
 void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig *c, const char *cmd);

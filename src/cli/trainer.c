@@ -22,6 +22,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     const VitConfig *c = &t->model.cfg;
     int64_t img = (int64_t)B * c->V * c->H * c->W;
     host_batch_init(&t->hb, B, c->V, c->H, c->W);
+    t->hb.residual = c->residual;
     dataset_lat_weights(ds, t->hb.wlat, c->H);
     t->batch_mem = k->alloc((size_t)(3 * img + B + c->H) * sizeof(float));
     t->batch.B = B;

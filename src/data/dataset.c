@@ -210,7 +210,8 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
                 int in = r < ds->H && c < ds->W;
                 int okx = in && (!vs || vs[q]), oky = in && (!vd || vd[q]);
                 x[o] = okx ? (src[q] - mu) * inv : 0.0f;
-                y[o] = oky ? (dst[q] - mu) * inv : 0.0f;
+                if (hb->residual) oky = oky && okx;
+                y[o] = oky ? (dst[q] - mu) * inv - (hb->residual ? x[o] : 0.0f) : 0.0f;
                 m[o] = oky ? 1.0f : 0.0f;
             }
     }

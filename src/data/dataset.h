@@ -51,12 +51,14 @@ int64_t sampler_next(Sampler *s);
 /* Host-side batch buffers for the model grid (Hp x Wp, padded to the patch). */
 typedef struct HostBatch {
     int B, V, Hp, Wp;
+    int residual;                      /* targets are y - x (valid where both are) */
     float *x, *y, *mask, *lead, *wlat; /* [B,V,Hp,Wp] x3, [B], [Hp] */
 } HostBatch;
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
 void host_batch_free(HostBatch *hb);
-/* Fill slot i of the batch with sample id from the sampler: normalized, invalid and padded cells 0. */
+/* Fill slot i of the batch with sample id from the sampler: normalized, invalid and padded cells 0;
+ * with hb->residual the target is the change y - x and counts where both times are valid. */
 void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id);
 /* Latitude weights cos(lat)/mean(cos lat) over the dataset's rows; padded rows get 0. */
 void dataset_lat_weights(const Dataset *ds, float *wlat, int Hp);

@@ -52,8 +52,9 @@ char *vit_config_to_json(const VitConfig *c) {
         json_buf_put_string(&b, c->var_names[v]);
     }
     json_buf_printf(&b, "],\"img_size\":[%d,%d],\"patch\":%d,\"dim\":%d,\"depth\":%d,\"heads\":%d,"
-                        "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\"}",
-                    c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode));
+                        "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\",\"residual\":%s}",
+                    c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode),
+                    c->residual ? "true" : "false");
     return b.s;
 }
 
@@ -112,6 +113,12 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         goto done;
     }
     c->mode = strcmp(mode, "agg") == 0 ? CH_AGG : CH_MULTI;
+    const JsonValue *res = json_get(root, "residual");
+    if (res && res->type != JSON_BOOL) {
+        snprintf(err, n, "model config: \"residual\" must be true or false");
+        goto done;
+    }
+    c->residual = res ? res->boolean : 0;
     rc = vit_config_check(c, err, n);
 done:
     json_free(root);

@@ -18,6 +18,7 @@ typedef struct VitConfig {
     int H, W;           /* grid the model sees (multiples of p) */
     int p, D, depth, NH, dec_depth, mlp_ratio;
     ChannelMode mode;
+    int residual;       /* the model predicts the change: forecast = input + output (targets are y - x) */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
 } VitConfig;
 
