@@ -33,10 +33,6 @@ if [ "$twin_init" = 0 ]; then
     echo "       or pass --twin-init to use the twin's own init (development only)" >&2
     exit 1
   fi
-  if ! "$LVIT" init --help >/dev/null 2>&1; then
-    echo "error: '$LVIT init' is not available in this build (needed to write the initial checkpoint)" >&2
-    exit 1
-  fi
 fi
 
 tmp="$(mktemp -d)"
@@ -48,7 +44,11 @@ for mode in agg multi; do
   if [ "$twin_init" = 1 ]; then
     "$PYTHON" tools/twin.py init --channels "$mode" "${model_args[@]}" -o "$init"
   else
-    "$LVIT" init --channels "$mode" "${model_args[@]}" -o "$init"
+    if ! "$LVIT" init --channels "$mode" "${model_args[@]}" -o "$init" || [ ! -s "$init" ]; then
+      echo "error: '$LVIT init --channels $mode ${model_args[*]} -o FILE' failed or wrote nothing:" >&2
+      echo "       this build needs the init subcommand to write the initial checkpoint" >&2
+      exit 1
+    fi
   fi
   "$PYTHON" tools/twin.py parity --lvit-model "$init" --out "tests/data/parity_$mode.safetensors" --seed 1234
 done

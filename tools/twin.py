@@ -316,6 +316,8 @@ def cmd_parity(a):
     if "lvit.config" not in meta:
         raise SystemExit(f"{a.lvit_model}: no __metadata__ key 'lvit.config'")
     cfg = json.loads(meta["lvit.config"])
+    if cfg.get("residual"):  # the network is the same, but the target (y - x) is not modelled here
+        raise SystemExit(f"{a.lvit_model}: residual configs are not supported by the twin's parity")
     model = LvitTwin(cfg)
     model.load_state_dict(tensors, strict=True)  # a PyTorch user can load an lvit checkpoint
     model.double()
