@@ -69,6 +69,7 @@ int cmd_predict(int argc, char **argv) {
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
+    hb.residual = 0; /* the input state as it is: the residual is added back below */
     dataset_lat_weights(&ds, hb.wlat, cfg.H);
     host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
     int64_t img = (int64_t)cfg.V * cfg.H * cfg.W;

@@ -165,6 +165,7 @@ int64_t sampler_next(Sampler *s) {
 }
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp) {
+    memset(hb, 0, sizeof *hb);
     hb->B = B;
     hb->V = V;
     hb->Hp = Hp;
