@@ -2,7 +2,8 @@
 # Installs what lvit needs on Debian 12 (run as root). With --torch also PyTorch, for the
 # reference twin (tools/twin.py: regenerating test references, bench/bench_vs_torch.sh).
 set -euo pipefail
-pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy)
+pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
+      libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data)
 for a in "$@"; do
   case "$a" in
     --torch) pkgs+=(python3-torch) ;;
