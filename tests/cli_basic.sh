@@ -28,7 +28,7 @@ expect 2 "missing --run" "$LVIT" train --steps 1;       has "--run RUN_DIR is re
 expect 2 "heads do not divide dim" "$LVIT" train --run "$tmp/r" --dim 32 --heads 3;  has "--heads 3 does not divide --dim 32"
 expect 2 "bad grid" "$LVIT" train --run "$tmp/r" --grid 32by64;  has "--grid expects HxW"
 expect 2 "bad leads" "$LVIT" train --run "$tmp/r" --leads 6,x;  has "--leads"
-expect 2 "lead not a multiple of the step" "$LVIT" train --run "$tmp/r" --leads 5 --steps 1;  has "not a positive multiple"
+expect 2 "lead not a multiple of the step" "$LVIT" train --run "$tmp/r" --leads 5 --steps 1;  has "no two times 5 h apart"
 expect 2 "out-of-range value" "$LVIT" train --run "$tmp/r" --batch 0;  has "out of range"
 expect 2 "unknown dataset" "$LVIT" train --run "$tmp/r" --data /nonexistent.nc;  has "/nonexistent.nc"
 expect 2 "run dir is a file" "$LVIT" train --run /etc/hostname --steps 1;  has "/etc/hostname"

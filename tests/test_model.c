@@ -395,9 +395,10 @@ static void test_residual_targets(void **s) {
     (void)s;
     Dataset ds;
     dataset_synthetic(&ds, 2, 10, 4, 6, 1);
-    ds.valid = calloc((size_t)10 * 2 * 4 * 6, 1);
-    memset(ds.valid, 1, (size_t)10 * 2 * 4 * 6);
-    ds.valid[0] = 0; /* t=0, v=0, cell 0 missing at the initial time only */
+    uint8_t *valid = malloc((size_t)10 * 2 * 4 * 6);
+    memset(valid, 1, (size_t)10 * 2 * 4 * 6);
+    valid[0] = 0; /* t=0, v=0, cell 0 missing at the initial time only */
+    ds.valid = valid;
     Sampler sm;
     float lead = 6;
     char err[256];
@@ -418,6 +419,7 @@ static void test_residual_targets(void **s) {
     host_batch_free(&b);
     sampler_free(&sm);
     dataset_free(&ds);
+    free(valid);
 }
 
 static void test_lr_schedule(void **s) {

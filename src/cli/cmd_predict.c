@@ -60,9 +60,9 @@ int cmd_predict(int argc, char **argv) {
     Sampler s;
     if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err)) DIE_USER("lvit predict: %s", err);
     if (time < 0) time = (int)floor(ds.T * 0.8 + 0.5);
-    if (time + s.lead_steps[0] >= ds.T)
-        DIE_USER("lvit predict: --time %d with --lead %g h needs times up to %d; the data has %d", time, lead,
-                 time + s.lead_steps[0], ds.T);
+    if (time >= ds.T || s.target[(int64_t)time * s.nlead] < 0)
+        DIE_USER("lvit predict: --time %d with --lead %g h: the data (%d times) has no target time for it", time,
+                 lead, ds.T);
     const Kernels *k = kernels_cpu();
     Vit m;
     vit_init(&m, &cfg, 1, k);
@@ -86,7 +86,7 @@ int cmd_predict(int argc, char **argv) {
     size_t plane = (size_t)ds.H * ds.W;
     float *fc = xmalloc(sizeof(float) * cfg.V * plane), *truth = xmalloc(sizeof(float) * cfg.V * plane);
     float *init = xmalloc(sizeof(float) * cfg.V * plane);
-    int t2 = time + s.lead_steps[0];
+    int t2 = s.target[(int64_t)time * s.nlead];
     printf("forecast from time %d (+%g h): latitude-weighted RMSE, model vs persistence\n", time, lead);
     for (int v = 0; v < cfg.V; v++) {
         double se = 0, sp = 0, sw = 0;

@@ -7,15 +7,17 @@
 
 void dataset_free(Dataset *ds) {
     free(ds->names);
+    free(ds->units);
     free(ds->lat);
     free(ds->lon);
     free(ds->hours);
-    free(ds->data);
-    free(ds->valid);
     free(ds->mean);
     free(ds->std);
+    if (ds->release) ds->release(ds->owned);
     memset(ds, 0, sizeof *ds);
 }
+
+static void release_free(void *p) { free(p); }
 
 void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
     memset(ds, 0, sizeof *ds);
@@ -26,6 +28,7 @@ void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
     snprintf(ds->source, sizeof ds->source, "synthetic(V=%d,T=%d,grid=%dx%d,seed=%llu)", V, T, H, W,
              (unsigned long long)seed);
     ds->names = xcalloc((size_t)V, LVIT_VAR_NAME);
+    ds->units = xcalloc((size_t)V, 32);
     for (int v = 0; v < V; v++) snprintf(ds->names[v], LVIT_VAR_NAME, "var%d", v);
     ds->lat = xmalloc(sizeof(float) * (size_t)H);
     ds->lon = xmalloc(sizeof(float) * (size_t)W);
@@ -55,7 +58,10 @@ void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
         scale[v] = pow(10.0, 2.0 * rng_uniform(&r) - 1.0); /* different units per variable */
     }
     size_t plane = (size_t)H * W;
-    ds->data = xmalloc(sizeof(float) * (size_t)T * V * plane);
+    float *data = xmalloc(sizeof(float) * (size_t)T * V * plane);
+    ds->data = data;
+    ds->owned = data;
+    ds->release = release_free;
     for (int t = 0; t < T; t++)
         for (int i = 0; i < H; i++) {
             double la = ds->lat[i] * M_PI / 180.0, jet = cos(la) * cos(la);
@@ -71,12 +77,14 @@ void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
                     double f = base[vv] + 3.0 * sin(la) * (1 + 0.1 * vv);
                     for (int k = 0; k < K; k++) f += mix[vv][k] * wave[k];
                     f += 0.3 * sin(0.05 * t + vv); /* slow seasonal-like drift */
-                    ds->data[(((size_t)t * V + v) * H + i) * W + j] = (float)(scale[vv] * f);
+                    data[(((size_t)t * V + v) * H + i) * W + j] = (float)(scale[vv] * f);
                 }
             }
         }
     ds->mean = xcalloc((size_t)V, sizeof(float));
     ds->std = xcalloc((size_t)V, sizeof(float));
+    ds->t_train_end = T;
+    ds->t_val_end = T;
     dataset_compute_stats(ds, 0, T);
 }
 
@@ -101,6 +109,15 @@ void dataset_compute_stats(Dataset *ds, int t0, int t1) {
     }
 }
 
+/* Canonical order of the samples of [t0,t1): by initial time, then lead. */
+static int64_t list_samples(const Sampler *s, int64_t *idx) {
+    int64_t k = 0;
+    for (int t = s->t0; t < s->t1; t++)
+        for (int li = 0; li < s->nlead; li++)
+            if (s->target[(int64_t)t * s->nlead + li] >= 0) idx[k++] = (int64_t)t * s->nlead + li;
+    return k;
+}
+
 int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead, uint64_t seed,
                  int shuffle, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
@@ -113,36 +130,57 @@ int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *lea
         snprintf(err, errlen, "--leads: expected 1 to 16 lead times, got %d", nlead);
         return -1;
     }
-    double dt = ds->T > 1 ? ds->hours[1] - ds->hours[0] : 6.0;
-    s->nlead = nlead;
-    for (int i = 0; i < nlead; i++) {
-        double k = leads_h[i] / dt;
-        if (leads_h[i] <= 0 || fabs(k - floor(k + 0.5)) > 1e-6) {
-            snprintf(err, errlen, "--leads: %g h is not a positive multiple of the data's time step (%g h)",
-                     leads_h[i], dt);
-            return -1;
-        }
-        s->lead_steps[i] = (int)floor(k + 0.5);
-        s->lead_hours[i] = leads_h[i];
-    }
-    s->idx = xmalloc(sizeof(int64_t) * (size_t)(t1 - t0 > 0 ? t1 - t0 : 1) * nlead);
-    for (int t = t0; t < t1; t++)
-        for (int li = 0; li < nlead; li++)
-            if (t + s->lead_steps[li] < t1) s->idx[s->n++] = (int64_t)t * nlead + li;
-    if (s->n == 0) {
-        snprintf(err, errlen, "no samples: times [%d,%d) are too few for the longest lead", t0, t1);
-        free(s->idx);
-        s->idx = NULL;
+    if (t0 < 0 || t1 > ds->T || t0 >= t1) {
+        snprintf(err, errlen, "empty time range [%d,%d) of a dataset with %d times", t0, t1, ds->T);
         return -1;
     }
-    s->pos = s->n; /* first call shuffles epoch 0 */
+    s->nlead = nlead;
+    s->target = xmalloc(sizeof(int) * (size_t)ds->T * nlead);
+    for (int li = 0; li < nlead; li++) {
+        if (!(leads_h[li] > 0)) {
+            snprintf(err, errlen, "--leads: %g h is not a positive lead time", leads_h[li]);
+            sampler_free(s);
+            return -1;
+        }
+        s->lead_hours[li] = leads_h[li];
+        int found = 0;
+        for (int t = 0; t < ds->T; t++) {
+            int *tg = &s->target[(int64_t)t * nlead + li];
+            *tg = -1;
+            if (t < t0 || t >= t1) continue;
+            double want = ds->hours[t] + leads_h[li];
+            int lo = t + 1, hi = t1 - 1; /* binary search: times are strictly increasing */
+            while (lo <= hi) {
+                int mid = (lo + hi) / 2;
+                if (fabs(ds->hours[mid] - want) < 1e-3) {
+                    *tg = mid;
+                    found++;
+                    break;
+                }
+                if (ds->hours[mid] < want) lo = mid + 1;
+                else hi = mid - 1;
+            }
+        }
+        if (!found) {
+            double dt = ds->T > 1 ? ds->hours[1] - ds->hours[0] : 0;
+            snprintf(err, errlen, "--leads: no two times %g h apart inside times [%d,%d) (the data is %g-hourly)",
+                     leads_h[li], t0, t1, dt);
+            sampler_free(s);
+            return -1;
+        }
+    }
+    s->idx = xmalloc(sizeof(int64_t) * (size_t)(t1 - t0) * nlead);
+    s->n = list_samples(s, s->idx);
+    s->pos = s->n; /* the first call starts epoch 0 */
     s->epoch = -1;
     return 0;
 }
 
 void sampler_free(Sampler *s) {
     free(s->idx);
+    free(s->target);
     s->idx = NULL;
+    s->target = NULL;
 }
 
 int64_t sampler_next(Sampler *s) {
@@ -150,18 +188,21 @@ int64_t sampler_next(Sampler *s) {
         s->epoch++;
         s->pos = 0;
         if (s->shuffle) {
-            /* sort back to canonical order, then shuffle with the epoch's own stream, so the
-             * order of epoch e depends only on (seed, e) */
-            int64_t k = 0;
-            for (int t = s->t0; t < s->t1; t++)
-                for (int li = 0; li < s->nlead; li++)
-                    if (t + s->lead_steps[li] < s->t1) s->idx[k++] = (int64_t)t * s->nlead + li;
+            /* canonical order, then the epoch's own stream: epoch e depends only on (seed, e) */
+            list_samples(s, s->idx);
             Rng r;
             rng_seed_stream(&r, s->seed, 0xda7a0000ULL + (uint64_t)s->epoch);
             rng_shuffle(&r, s->idx, s->n);
         }
     }
     return s->idx[s->pos++];
+}
+
+void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours) {
+    int li = (int)(id % s->nlead);
+    *t = (int)(id / s->nlead);
+    *t2 = s->target[id];
+    *lead_hours = s->lead_hours[li];
 }
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp) {
@@ -196,7 +237,9 @@ void dataset_lat_weights(const Dataset *ds, float *wlat, int Hp) {
 
 void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
     const Dataset *ds = s->ds;
-    int t = (int)(id / s->nlead), li = (int)(id % s->nlead), t2 = t + s->lead_steps[li];
+    int t, t2;
+    float lead;
+    sampler_decode(s, id, &t, &t2, &lead);
     size_t plane = (size_t)hb->Hp * hb->Wp, dplane = (size_t)ds->H * ds->W;
     for (int v = 0; v < ds->V; v++) {
         float mu = ds->mean[v], inv = 1.0f / ds->std[v];
@@ -216,5 +259,5 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
                 m[o] = oky ? 1.0f : 0.0f;
             }
     }
-    hb->lead[i] = s->lead_hours[li] / 100.0f;
+    hb->lead[i] = lead / 100.0f;
 }

@@ -12,12 +12,17 @@
 typedef struct Dataset {
     int V, T, H, W;
     char (*names)[LVIT_VAR_NAME]; /* [V] */
+    char (*units)[32];            /* [V], "" when unknown */
     float *lat, *lon;             /* [H] degrees north, [W] degrees east */
-    double *hours;                /* [T] hours since the first time, increasing */
-    float *data;                  /* [T,V,H,W] physical units */
-    uint8_t *valid;               /* [T,V,H,W] 1 = observed; NULL = all valid */
+    double *hours;                /* [T] hours since 1970-01-01 (synthetic: since its start), increasing */
+    const float *data;            /* [T,V,H,W] physical units (memory-mapped for dataset files) */
+    const uint8_t *valid;         /* [T,V,H,W] 1 = observed; NULL = all valid */
+    const float *clim;            /* [V,H,W] per-cell training-period mean; NAN = never observed; may be NULL */
     float *mean, *std;            /* [V] over the training period */
+    int t_train_end, t_val_end;   /* split by time: train [0,a), validation [a,b), test [b,T) */
     char source[256];
+    void *owned;                  /* what dataset_free releases besides the arrays above */
+    void (*release)(void *owned);
 } Dataset;
 
 /* A deterministic synthetic "weather" dataset: smooth fields advected eastward by a
@@ -31,8 +36,8 @@ void dataset_compute_stats(Dataset *ds, int t0, int t1);
 typedef struct Sampler {
     const Dataset *ds;
     int nlead;
-    int lead_steps[16];   /* leads in time steps */
     float lead_hours[16];
+    int *target;          /* [T*nlead] time index of t + lead (-1: none inside the range) */
     int64_t n;            /* number of samples */
     int64_t *idx;         /* [n] sample ids, shuffled per epoch: id = t * nlead + lead index */
     int t0, t1;
@@ -41,12 +46,15 @@ typedef struct Sampler {
     int64_t epoch, pos;
 } Sampler;
 
-/* leads_h: lead times in hours; each must be a multiple of the time step. 0 or -1 + message. */
+/* leads_h: lead times in hours; a sample (t, lead) exists when the dataset has the time
+ * hours[t] + lead inside [t0, t1) (gaps in the time axis are fine). 0 or -1 + message. */
 int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead,
                  uint64_t seed, int shuffle, char *err, size_t errlen);
 void sampler_free(Sampler *s);
 /* Next sample id (reshuffles at the start of each epoch, deterministically from seed and epoch). */
 int64_t sampler_next(Sampler *s);
+/* The initial and target time indices and the lead of a sample id. */
+void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours);
 
 /* Host-side batch buffers for the model grid (Hp x Wp, padded to the patch). */
 typedef struct HostBatch {
