@@ -10,7 +10,9 @@ static void usage(FILE *f) {
             "lvit %s: vision transformers on multi-channel scientific images at long sequence length\n\n"
             "usage: lvit COMMAND [options]   (lvit COMMAND --help for its options)\n\n"
             "commands:\n"
+            "  convert   netCDF / Zarr / GRIB files -> an lvit dataset\n"
             "  train     train a model; writes RUN_DIR/model.safetensors and RUN_DIR/metrics.jsonl\n"
+            "  eval      forecast skill (RMSE, ACC) against persistence and climatology\n"
             "  predict   run a trained model on a sample and write the forecast\n"
             "  bench     time training steps on synthetic data (prints tokens/s last)\n"
             "  info      describe a checkpoint (.safetensors) or dataset\n"
@@ -32,6 +34,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

@@ -6,15 +6,22 @@
 #include "cli/common.h"
 #include "core/check.h"
 #include "core/json.h"
+#include "data/convert.h"
 #include "data/dataset.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 
-/* Rebuilds the synthetic dataset a run was trained on from its "lvit.data" description. */
+/* Reopens the data a run was trained on from its "lvit.data" description (a dataset file, or
+ * the synthetic data rebuilt from its parameters). */
 static void dataset_from_desc(Dataset *ds, const char *desc, int V, const char *path) {
-    char err[256];
+    char err[1024];
     JsonValue *d = desc ? json_parse(desc, strlen(desc), 1 << 16, "lvit.data", err, sizeof err) : NULL;
     const char *src = json_as_string(json_get(d, "source"));
+    if (src && strcmp(src, "synthetic") != 0) {
+        if (dataset_open(ds, src, err, sizeof err)) DIE_USER("%s (the data this model was trained on)", err);
+        json_free(d);
+        return;
+    }
     const char *grid = json_as_string(json_get(d, "grid"));
     int64_t times, seed;
     int H, W;

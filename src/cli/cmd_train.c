@@ -10,16 +10,24 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "data/convert.h"
 #include "io/checkpoint.h"
 
-/* Resolves --data: only the built-in synthetic dataset until dataset files land. */
-static void open_dataset(Dataset *ds, const char *spec, const ModelFlags *mf, int times, uint64_t seed,
+/* --data: the built-in synthetic data (split by --val-frac, statistics over its training part)
+ * or an lvit dataset file (split and statistics fixed by lvit convert). */
+static void open_dataset(Dataset *ds, const char *spec, const ModelFlags *mf, int times, uint64_t seed, float val_frac,
                          const char *cmd) {
-    if (strcmp(spec, "synthetic") != 0)
-        DIE_USER("lvit %s: --data '%s': only the built-in 'synthetic' dataset is available in this version", cmd, spec);
-    int H, W;
-    if (args_parse_grid(mf->grid, &H, &W)) DIE_USER("lvit %s: --grid expects HxW (e.g. 32x64), got '%s'", cmd, mf->grid);
-    dataset_synthetic(ds, mf->vars, times, H, W, seed);
+    if (strcmp(spec, "synthetic") == 0) {
+        int H, W;
+        if (args_parse_grid(mf->grid, &H, &W)) DIE_USER("lvit %s: --grid expects HxW (e.g. 32x64), got '%s'", cmd, mf->grid);
+        dataset_synthetic(ds, mf->vars, times, H, W, seed);
+        ds->t_train_end = (int)floor(ds->T * (1.0 - val_frac) + 0.5);
+        ds->t_val_end = ds->T;
+        dataset_compute_stats(ds, 0, ds->t_train_end);
+        return;
+    }
+    char err[1024];
+    if (dataset_open(ds, spec, err, sizeof err)) DIE_USER("lvit %s: --data: %s", cmd, err);
 }
 
 static void mkdir_p(const char *dir) {
@@ -77,16 +85,16 @@ int cmd_train(int argc, char **argv) {
     oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
 
     Dataset ds;
-    open_dataset(&ds, data, &mf, times, (uint64_t)seed, "train");
-    int t_split = (int)floor(ds.T * (1.0 - val_frac) + 0.5);
-    dataset_compute_stats(&ds, 0, t_split); /* normalization from the training period only */
+    open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
+    int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
     memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
     mkdir_p(run);
     if (quiet) log_set_quiet(1);
     cli_print_banner();
-    log_info("data: %s, %d times; train [0,%d), validation [%d,%d)", ds.source, ds.T, t_split, t_split, ds.T);
+    log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)", ds.source,
+             ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
     trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu());
@@ -124,9 +132,9 @@ int cmd_train(int argc, char **argv) {
     double train_s = now_sec() - t_start;
 
     double val = NAN;
-    if (t_split < ds.T) {
+    if (t_split < t_val) {
         Sampler vs;
-        if (sampler_init(&vs, &ds, t_split, ds.T, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0) {
+        if (sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0) {
             val = trainer_eval_loss(&t, &vs, 256);
             sampler_free(&vs);
         } else {
@@ -134,10 +142,13 @@ int cmd_train(int argc, char **argv) {
         }
     }
     snprintf(path, sizeof path, "%s/model.safetensors", run);
-    char desc[512];
-    snprintf(desc, sizeof desc, "{\"source\":\"%s\",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", data,
-             mf.grid, times, (long long)seed, val_frac);
-    if (ckpt_save_model(&t.model, ds.mean, ds.std, desc, path, err, sizeof err)) DIE("%s", err);
+    JsonBuf desc = {0};
+    json_buf_puts(&desc, "{\"source\":");
+    json_buf_put_string(&desc, data);
+    json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", mf.grid, times,
+                    (long long)seed, val_frac);
+    if (ckpt_save_model(&t.model, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
+    json_buf_free(&desc);
     log_set_quiet(0);
     log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s", (long long)steps,
              train_s, last_loss, val, path);

@@ -35,6 +35,8 @@ typedef struct ReadFilter {
     const char *const *vars;
     int nlevels;
     const double *levels;
+    int lenient;   /* 1: requested variables/levels absent from this file are skipped, not errors
+                      (several inputs: the converter checks that each was found in some file) */
 } ReadFilter;
 
 void series_list_free(SeriesList *l);

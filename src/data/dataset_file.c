@@ -1,0 +1,126 @@
+/* Opening an lvit dataset file: a safetensors file whose arrays training reads in place from
+ * the memory map (docs/formats.md, "Dataset"). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "data/convert.h"
+#include "io/safetensors.h"
+
+static void release_file(void *p) {
+    st_close(p);
+    free(p);
+}
+
+/* The array `name` as a pointer into the map, after checking dtype and shape. */
+static const void *mapped(const StFile *f, const char *name, StDtype dt, int ndim, const int64_t *shape, char *err,
+                          size_t errlen) {
+    const StTensor *t = st_find(f, name);
+    if (!t) {
+        snprintf(err, errlen, "%s: not an lvit dataset: array '%s' is missing", f->path, name);
+        return NULL;
+    }
+    int ok = t->dtype == dt && t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
+    if (!ok) {
+        snprintf(err, errlen, "%s: array '%s' has dtype %s and %d dims; expected %s with %d dims matching the others",
+                 f->path, name, st_dtype_name(t->dtype), t->ndim, st_dtype_name(dt), ndim);
+        return NULL;
+    }
+    if (t->begin % st_dtype_size(dt)) {
+        snprintf(err, errlen, "%s: array '%s' is not aligned in the file", f->path, name);
+        return NULL;
+    }
+    return f->data + t->begin;
+}
+
+int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
+    memset(ds, 0, sizeof *ds);
+    StFile *f = xcalloc(1, sizeof *f);
+    if (st_open(f, path, err, errlen)) {
+        free(f);
+        return -1;
+    }
+    JsonValue *meta = NULL;
+    const char *mj = st_meta(f, "lvit.dataset");
+    const StTensor *td = st_find(f, "data");
+    if (!mj || !td || td->ndim != 4) {
+        snprintf(err, errlen, "%s: not an lvit dataset (no lvit.dataset metadata or 4-D 'data'); make one with lvit convert",
+                 path);
+        goto fail;
+    }
+    if (td->shape[0] < 1 || td->shape[1] < 1 || td->shape[2] < 1 || td->shape[3] < 1 || td->shape[1] > LVIT_MAX_VARS ||
+        td->shape[0] > INT32_MAX || td->shape[2] > 100000 || td->shape[3] > 100000) {
+        snprintf(err, errlen, "%s: implausible dataset shape", path);
+        goto fail;
+    }
+    ds->T = (int)td->shape[0];
+    ds->V = (int)td->shape[1];
+    ds->H = (int)td->shape[2];
+    ds->W = (int)td->shape[3];
+    int64_t s4[4] = {ds->T, ds->V, ds->H, ds->W}, s3[3] = {ds->V, ds->H, ds->W}, sT[1] = {ds->T}, sV[1] = {ds->V},
+            sH[1] = {ds->H}, sW[1] = {ds->W};
+    const double *time, *lat, *lon, *mean, *sd;
+    if (!(ds->data = mapped(f, "data", ST_F32, 4, s4, err, errlen)) ||
+        !(ds->valid = mapped(f, "valid", ST_U8, 4, s4, err, errlen)) ||
+        !(ds->clim = mapped(f, "climatology", ST_F32, 3, s3, err, errlen)) ||
+        !(time = mapped(f, "time", ST_F64, 1, sT, err, errlen)) || !(lat = mapped(f, "lat", ST_F64, 1, sH, err, errlen)) ||
+        !(lon = mapped(f, "lon", ST_F64, 1, sW, err, errlen)) || !(mean = mapped(f, "mean", ST_F64, 1, sV, err, errlen)) ||
+        !(sd = mapped(f, "std", ST_F64, 1, sV, err, errlen)))
+        goto fail;
+    char jerr[256];
+    meta = json_parse(mj, strlen(mj), 1 << 24, "lvit.dataset", jerr, sizeof jerr);
+    const JsonValue *vars = json_get(meta, "vars"), *split = json_get(meta, "split");
+    int64_t a, b;
+    if (!meta || json_len(vars) != (size_t)ds->V || json_as_int64(json_get(split, "train_end"), 1, ds->T, &a) ||
+        json_as_int64(json_get(split, "val_end"), a, ds->T, &b)) {
+        snprintf(err, errlen, "%s: metadata lvit.dataset is invalid (%s)", path, meta ? "vars/split" : jerr);
+        goto fail;
+    }
+    ds->t_train_end = (int)a;
+    ds->t_val_end = (int)b;
+    ds->names = xcalloc((size_t)ds->V, LVIT_VAR_NAME);
+    ds->units = xcalloc((size_t)ds->V, 32);
+    ds->hours = xmalloc(sizeof(double) * (size_t)ds->T);
+    ds->lat = xmalloc(sizeof(float) * (size_t)ds->H);
+    ds->lon = xmalloc(sizeof(float) * (size_t)ds->W);
+    ds->mean = xmalloc(sizeof(float) * (size_t)ds->V);
+    ds->std = xmalloc(sizeof(float) * (size_t)ds->V);
+    for (int v = 0; v < ds->V; v++) {
+        const char *nm = json_as_string(json_get(json_at(vars, v), "name"));
+        const char *un = json_as_string(json_get(json_at(vars, v), "units"));
+        if (!nm || !nm[0] || !(sd[v] > 0) || !isfinite(mean[v])) {
+            snprintf(err, errlen, "%s: variable %d has no name or an invalid mean/std", path, v);
+            goto fail;
+        }
+        snprintf(ds->names[v], LVIT_VAR_NAME, "%s", nm);
+        snprintf(ds->units[v], 32, "%s", un ? un : "");
+        ds->mean[v] = (float)mean[v];
+        ds->std[v] = (float)sd[v];
+    }
+    for (int t = 0; t < ds->T; t++) {
+        ds->hours[t] = time[t];
+        if (!isfinite(time[t]) || (t && !(time[t] > time[t - 1]))) {
+            snprintf(err, errlen, "%s: times are not increasing at index %d", path, t);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < ds->H; i++) ds->lat[i] = (float)lat[i];
+    for (int j = 0; j < ds->W; j++) ds->lon[j] = (float)lon[j];
+    snprintf(ds->source, sizeof ds->source, "%s", path);
+    ds->owned = f;
+    ds->release = release_file;
+    json_free(meta);
+    return 0;
+fail:
+    json_free(meta);
+    ds->owned = f;
+    ds->release = release_file;
+    ds->data = NULL;
+    ds->valid = NULL;
+    ds->clim = NULL;
+    dataset_free(ds);
+    return -1;
+}

@@ -1,0 +1,635 @@
+/* Maps and loss curves as PNG: a tiny RGB8 canvas (rectangles, Bresenham lines, 5x7 text)
+ * plus libpng. See plot.h for the layouts and the error contract. */
+#include "eval/plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <png.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/json.h"
+
+const unsigned char PLOT_GREY[3] = {150, 150, 150};
+const unsigned char PLOT_TRAIN_RGB[3] = {31, 119, 180};
+const unsigned char PLOT_VAL_RGB[3] = {230, 100, 0};
+static const unsigned char WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0},
+                           GRID[3] = {225, 225, 225};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (!err || !errlen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------------- canvas */
+
+/* Limits the image to ~200 MB of RGB so that a huge grid fails cleanly instead of OOM. */
+enum { MAX_PIXELS = 1 << 26 };
+
+typedef struct Canvas {
+    int w, h;
+    unsigned char *px;       /* [h][w][3] */
+    int cx0, cy0, cx1, cy1;  /* clip rectangle, inclusive; lines inside the plot area use it */
+} Canvas;
+
+static int canvas_init(Canvas *c, int w, int h, char *err, size_t errlen) {
+    if (w < 1 || h < 1 || (int64_t)w * h > MAX_PIXELS) {
+        set_err(err, errlen, "image %dx%d is too large (limit %d pixels)", w, h, MAX_PIXELS);
+        return -1;
+    }
+    c->px = malloc((size_t)w * h * 3);
+    if (!c->px) {
+        set_err(err, errlen, "out of memory for a %dx%d image", w, h);
+        return -1;
+    }
+    memset(c->px, 255, (size_t)w * h * 3);
+    c->w = w, c->h = h;
+    c->cx0 = 0, c->cy0 = 0, c->cx1 = w - 1, c->cy1 = h - 1;
+    return 0;
+}
+
+static void put(Canvas *c, int x, int y, const unsigned char rgb[3]) {
+    if (x < c->cx0 || x > c->cx1 || y < c->cy0 || y > c->cy1) return;
+    memcpy(c->px + ((size_t)y * c->w + x) * 3, rgb, 3);
+}
+
+static void fill_rect(Canvas *c, int x, int y, int w, int h, const unsigned char rgb[3]) {
+    int x0 = x < c->cx0 ? c->cx0 : x, y0 = y < c->cy0 ? c->cy0 : y;
+    int x1 = x + w - 1 > c->cx1 ? c->cx1 : x + w - 1, y1 = y + h - 1 > c->cy1 ? c->cy1 : y + h - 1;
+    for (int yy = y0; yy <= y1; yy++)
+        for (int xx = x0; xx <= x1; xx++) memcpy(c->px + ((size_t)yy * c->w + xx) * 3, rgb, 3);
+}
+
+static void rect_outline(Canvas *c, int x, int y, int w, int h, const unsigned char rgb[3]) {
+    fill_rect(c, x, y, w, 1, rgb);
+    fill_rect(c, x, y + h - 1, w, 1, rgb);
+    fill_rect(c, x, y, 1, h, rgb);
+    fill_rect(c, x + w - 1, y, 1, h, rgb);
+}
+
+/* Bresenham over all octants; thick > 1 stamps a thick x thick square per point. */
+static void line(Canvas *c, int x0, int y0, int x1, int y1, int thick, const unsigned char rgb[3]) {
+    int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
+    int e = dx + dy;
+    for (;;) {
+        if (thick > 1) fill_rect(c, x0 - thick / 2, y0 - thick / 2, thick, thick, rgb);
+        else put(c, x0, y0, rgb);
+        if (x0 == x1 && y0 == y1) break;
+        int e2 = 2 * e;
+        if (e2 >= dy) e += dy, x0 += sx;
+        if (e2 <= dx) e += dx, y0 += sy;
+    }
+}
+
+/* ---------------------------------------------------------------- text */
+
+enum { GLYPH_W = 5, GLYPH_H = 7, ADVANCE = 6 };
+
+static int text_width(const char *s, int scale) {
+    size_t n = strlen(s);
+    return n ? (int)n * ADVANCE * scale - scale : 0;
+}
+
+/* Draws s with its top-left at (x, y); align -1/0/1 puts x at the left/centre/right of the text.
+ * Characters outside 32..126 are drawn as '?'. */
+static void text(Canvas *c, int x, int y, const char *s, int scale, int align, const unsigned char rgb[3]) {
+    if (!s) return;
+    int w = text_width(s, scale);
+    x -= align < 0 ? 0 : align == 0 ? w / 2 : w;
+    for (; *s; s++, x += ADVANCE * scale) {
+        int ch = (unsigned char)*s;
+        if (ch < 32 || ch > 126) ch = '?';
+        const unsigned char *g = plot_font5x7[ch - 32];
+        for (int col = 0; col < GLYPH_W; col++)
+            for (int row = 0; row < GLYPH_H; row++)
+                if (g[col] >> row & 1) fill_rect(c, x + col * scale, y + row * scale, scale, scale, rgb);
+    }
+}
+
+/* Three significant digits ("%.3g"), but positional between 1e-3 and 1e6 because "98500"
+ * and "20000" read better than "9.85e4" and "2e4"; exponents lose their zero padding. */
+static void fmt_num(char *buf, size_t n, double v) {
+    if (fabs(v) < 1e-300) v = 0;   /* no "-0" */
+    snprintf(buf, n, "%.3g", v);
+    double r = strtod(buf, NULL), a = fabs(r);
+    if (a >= 1e-3 && a < 1e6) {
+        int dec = 2 - (int)floor(log10(a));
+        snprintf(buf, n, "%.*f", dec < 0 ? 0 : dec, r);
+        if (strchr(buf, '.')) {   /* 2.50 -> 2.5, 3.00 -> 3 */
+            char *e = buf + strlen(buf) - 1;
+            while (*e == '0') *e-- = 0;
+            if (*e == '.') *e = 0;
+        }
+        return;
+    }
+    char *e = strchr(buf, 'e');
+    if (e) {   /* 1e+06 -> 1e6, 1e-05 -> 1e-5 */
+        char *d = e + 1, *src = d;
+        if (*src == '+') src++;
+        else if (*src == '-') *d++ = *src++;
+        while (*src == '0' && src[1]) src++;
+        memmove(d, src, strlen(src) + 1);
+    }
+}
+
+/* Text at scale 2 when it fits in width, else at scale 1 (long titles on narrow maps). */
+static void title_text(Canvas *c, int xc, int y, const char *s, int width, const unsigned char rgb[3]) {
+    if (!s) return;
+    int scale = text_width(s, 2) <= width ? 2 : 1;
+    text(c, xc, scale == 2 ? y : y + 4, s, scale, 0, rgb);
+}
+
+/* ---------------------------------------------------------------- colour maps */
+
+/* viridis (matplotlib, CC0) sampled at 16 evenly spaced points. */
+static const unsigned char VIRIDIS[16][3] = {
+    {68, 1, 84},    {72, 26, 108},  {71, 47, 125},  {65, 68, 135},  {57, 86, 140},   {49, 104, 142},
+    {42, 120, 142}, {35, 136, 142}, {31, 152, 139}, {34, 168, 132}, {53, 183, 121},  {84, 197, 104},
+    {122, 209, 81}, {165, 219, 54}, {210, 226, 27}, {253, 231, 37}};
+/* ColorBrewer RdBu (reversed so that negative is blue), 7 points with white in the middle. */
+static const unsigned char RDBU[7][3] = {{33, 102, 172},  {103, 169, 207}, {209, 229, 240}, {247, 247, 247},
+                                         {253, 219, 199}, {239, 138, 98},  {178, 24, 43}};
+
+void plot_colormap(double t, int diverging, unsigned char rgb[3]) {
+    if (isnan(t)) {
+        memcpy(rgb, PLOT_GREY, 3);
+        return;
+    }
+    const unsigned char(*tab)[3] = diverging ? RDBU : VIRIDIS;
+    int n = diverging ? 7 : 16;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double f = t * (n - 1);
+    int i = (int)f;
+    if (i >= n - 1) i = n - 2;
+    f -= i;
+    for (int k = 0; k < 3; k++) rgb[k] = (unsigned char)lround(tab[i][k] + f * (tab[i + 1][k] - tab[i][k]));
+}
+
+/* ---------------------------------------------------------------- PNG output */
+
+typedef struct PngErr {
+    char msg[256];
+} PngErr;
+
+static void png_on_error(png_structp png, png_const_charp msg) {
+    PngErr *pe = png_get_error_ptr(png);
+    snprintf(pe->msg, sizeof pe->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+/* Writes c to "<path>.tmp.<pid>", then renames it over path (atomic for readers). */
+static int write_png(const char *path, const Canvas *c, char *err, size_t errlen) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        set_err(err, errlen, "cannot write '%s': path too long", path);
+        return -1;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        set_err(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    PngErr pe = {{0}};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, NULL);
+        fclose(f);
+        remove(tmp);
+        set_err(err, errlen, "cannot write '%s': libpng initialisation failed", path);
+        return -1;
+    }
+    /* png and info are not modified after setjmp, so they need not be volatile. */
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        remove(tmp);
+        set_err(err, errlen, "cannot write '%s': libpng: %s", path, pe.msg);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < c->h; y++) png_write_row(png, c->px + (size_t)y * c->w * 3);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    /* A full disk often shows only at flush time, so both ferror and fclose are checked. */
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        int e = errno;
+        remove(tmp);
+        set_err(err, errlen, "cannot write '%s': %s", path, bad ? "write error" : strerror(e));
+        return -1;
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        remove(tmp);
+        set_err(err, errlen, "cannot write '%s': rename from '%s' failed: %s", path, tmp, strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- axes helpers */
+
+/* A 1-2-5 step giving about `target` intervals over range. */
+static double nice_step(double range, int target) {
+    if (!(range > 0)) return 1;
+    double raw = range / target, mag = pow(10, floor(log10(raw))), r = raw / mag;
+    return (r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10) * mag;
+}
+
+/* Degree ticks: 1-2-5 steps below 10 degrees, then the divisors of 360 people expect
+ * (15, 30, 45, 90), so that a 0..360 grid is labelled 0, 90E, 180, 90W. */
+static double degree_step(double range, int target) {
+    static const double steps[] = {10, 15, 20, 30, 45, 60, 90, 180};
+    double s = nice_step(range, target);
+    if (s < 10) return s;
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++)
+        if (range / steps[i] <= target + 0.5) return steps[i];
+    return 180;
+}
+
+/* "45N", "12.5S", "0" for latitudes; longitudes are first folded into (-180, 180]. */
+static void fmt_deg(char *buf, size_t n, double v, int is_lon) {
+    if (is_lon) {
+        v = fmod(v, 360);
+        if (v > 180) v -= 360;
+        if (v <= -180) v += 360;
+    }
+    char num[32];
+    fmt_num(num, sizeof num, fabs(v));
+    if (fabs(v) < 1e-9 || (is_lon && fabs(fabs(v) - 180) < 1e-9)) snprintf(buf, n, "%s", num);
+    else snprintf(buf, n, "%s%c", num, is_lon ? (v > 0 ? 'E' : 'W') : (v > 0 ? 'N' : 'S'));
+}
+
+/* ---------------------------------------------------------------- field maps */
+
+enum {
+    MARGIN = 10, TITLE_H = 30, PTITLE_H = 22, LAT_AXIS_W = 48, GAP_W = 24, LON_AXIS_H = 20,
+    BAR_H = 12, BELOW_BAR_H = 32, MIN_CELL = 4, MIN_MAP_W = 256
+};
+
+static int cell_ok(const PlotPanel *p, size_t i) {
+    return (!p->valid || p->valid[i]) && isfinite(p->values[i]);
+}
+
+int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, char *err, size_t errlen) {
+    if (!panels || npanels < 1 || npanels > PLOT_MAX_PANELS) {
+        set_err(err, errlen, "plot: need 1..%d panels, got %d", PLOT_MAX_PANELS, npanels);
+        return -1;
+    }
+    memset(out, 0, sizeof *out);
+    out->npanels = npanels;
+    int64_t x = MARGIN, maxh = 0;
+    for (int k = 0; k < npanels; k++) {
+        const PlotPanel *p = &panels[k];
+        if (p->H < 1 || p->W < 1 || p->H > 100000 || p->W > 100000 || !p->values || !p->lat || !p->lon) {
+            set_err(err, errlen, "plot: panel %d: need H, W in 1..100000 and values, lat, lon (got %dx%d)", k,
+                    p->H, p->W);
+            return -1;
+        }
+        int cell = (MIN_MAP_W + p->W - 1) / p->W;
+        if (cell < MIN_CELL) cell = MIN_CELL;
+        if ((int64_t)p->W * cell > MAX_PIXELS || (int64_t)p->H * cell > MAX_PIXELS) {
+            set_err(err, errlen, "plot: panel %d: %dx%d grid is too large to draw", k, p->H, p->W);
+            return -1;
+        }
+        PlotPanelLayout *L = &out->panel[k];
+        L->cell = cell;
+        L->x = (int)(x + LAT_AXIS_W), L->y = TITLE_H + PTITLE_H, L->w = p->W * cell, L->h = p->H * cell;
+        L->bar_x = L->x, L->bar_y = L->y + L->h + LON_AXIS_H, L->bar_w = L->w, L->bar_h = BAR_H;
+        L->flip_rows = p->H > 1 && p->lat[0] < p->lat[p->H - 1];
+        L->flip_cols = p->W > 1 && p->lon[0] > p->lon[p->W - 1];
+        x += LAT_AXIS_W + (int64_t)L->w + GAP_W;
+        if (L->h > maxh) maxh = L->h;
+        /* Colour range: explicit, or min/max of what will actually be coloured. */
+        double lo = p->vmin, hi = p->vmax;
+        if (!(lo != hi)) {
+            lo = INFINITY, hi = -INFINITY;
+            for (size_t i = 0; i < (size_t)p->H * p->W; i++)
+                if (cell_ok(p, i)) {
+                    if (p->values[i] < lo) lo = p->values[i];
+                    if (p->values[i] > hi) hi = p->values[i];
+                }
+            if (lo > hi) lo = 0, hi = 1;
+            else if (lo == hi) lo -= 0.5, hi += 0.5;
+        }
+        if (p->diverging) {   /* centre white on 0: an error of +e and -e look equally strong */
+            double a = fmax(fabs(lo), fabs(hi));
+            if (!(a > 0)) a = 1;
+            lo = -a, hi = a;
+        }
+        L->vmin = (float)lo, L->vmax = (float)hi;
+    }
+    x += MARGIN;
+    int64_t h = TITLE_H + PTITLE_H + maxh + LON_AXIS_H + BAR_H + BELOW_BAR_H;
+    if (x * h > MAX_PIXELS) {
+        set_err(err, errlen, "plot: image %lldx%lld is too large", (long long)x, (long long)h);
+        return -1;
+    }
+    out->width = (int)x, out->height = (int)h;
+    return 0;
+}
+
+/* Tick marks and labels for one axis of a map. v0 / v1 are the coordinates at the centres of
+ * the first / last drawn cell, which sit at pixel p0 / p1 along the axis. */
+static void map_ticks(Canvas *c, const PlotLayout *lay, int k, double v0, double v1, int is_lon) {
+    const PlotPanelLayout *L = &lay->panel[k];
+    int n = is_lon ? L->w / L->cell : L->h / L->cell;
+    double p0 = (is_lon ? L->x : L->y) + 0.5 * L->cell, p1 = p0 + (double)(n - 1) * L->cell;
+    double lo = fmin(v0, v1), hi = fmax(v0, v1);
+    char buf[32];
+    if (n == 1 || hi - lo < 1e-9) {   /* a single row/column: label it where it is */
+        fmt_deg(buf, sizeof buf, v0, is_lon);
+        if (is_lon) text(c, (int)p0, L->y + L->h + 6, buf, 1, 0, BLACK);
+        else text(c, L->x - 7, (int)p0 - 3, buf, 1, 1, BLACK);
+        return;
+    }
+    /* Longitude labels are wider, so fewer of them fit side by side. */
+    double step = degree_step(hi - lo, is_lon ? (L->w < 400 ? 4 : 6) : 5);
+    for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+        int pix = (int)lround(p0 + (v - v0) / (v1 - v0) * (p1 - p0));
+        fmt_deg(buf, sizeof buf, v, is_lon);
+        if (is_lon) {
+            fill_rect(c, pix, L->y + L->h, 1, 4, BLACK);
+            text(c, pix, L->y + L->h + 7, buf, 1, 0, BLACK);
+        } else {
+            fill_rect(c, L->x - 4, pix, 4, 1, BLACK);
+            text(c, L->x - 7, pix - 3, buf, 1, 1, BLACK);
+        }
+    }
+}
+
+int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, const char *title, char *err,
+                    size_t errlen) {
+    PlotLayout lay;
+    char why[256];
+    if (plot_fields_layout(panels, npanels, &lay, why, sizeof why)) {
+        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        return -1;
+    }
+    Canvas c;
+    if (canvas_init(&c, lay.width, lay.height, why, sizeof why)) {
+        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        return -1;
+    }
+    title_text(&c, lay.width / 2, 8, title, lay.width - 2 * MARGIN, BLACK);
+    for (int k = 0; k < npanels; k++) {
+        const PlotPanel *p = &panels[k];
+        const PlotPanelLayout *L = &lay.panel[k];
+        title_text(&c, L->x + L->w / 2, TITLE_H + 2, p->title, L->w + GAP_W, BLACK);
+        double lo = L->vmin, span = (double)L->vmax - L->vmin;
+        for (int r = 0; r < p->H; r++) {
+            int sr = L->flip_rows ? p->H - 1 - r : r;   /* screen row r shows data row sr */
+            for (int q = 0; q < p->W; q++) {
+                int sq = L->flip_cols ? p->W - 1 - q : q;
+                size_t i = (size_t)sr * p->W + sq;
+                unsigned char rgb[3];
+                if (cell_ok(p, i)) plot_colormap((p->values[i] - lo) / span, p->diverging, rgb);
+                else memcpy(rgb, PLOT_GREY, 3);
+                fill_rect(&c, L->x + q * L->cell, L->y + r * L->cell, L->cell, L->cell, rgb);
+            }
+        }
+        rect_outline(&c, L->x - 1, L->y - 1, L->w + 2, L->h + 2, BLACK);
+        int r0 = L->flip_rows ? p->H - 1 : 0, c0 = L->flip_cols ? p->W - 1 : 0;
+        map_ticks(&c, &lay, k, p->lat[r0], p->lat[p->H - 1 - r0], 0);
+        map_ticks(&c, &lay, k, p->lon[c0], p->lon[p->W - 1 - c0], 1);
+        /* Colour bar: column x has t = x / (w - 1), so the two end columns are exactly
+         * colormap(0) and colormap(1). */
+        for (int xb = 0; xb < L->bar_w; xb++) {
+            unsigned char rgb[3];
+            plot_colormap(L->bar_w > 1 ? (double)xb / (L->bar_w - 1) : 0.5, p->diverging, rgb);
+            fill_rect(&c, L->bar_x + xb, L->bar_y, 1, L->bar_h, rgb);
+        }
+        rect_outline(&c, L->bar_x - 1, L->bar_y - 1, L->bar_w + 2, L->bar_h + 2, BLACK);
+        char buf[32];
+        int ly = L->bar_y + L->bar_h + 4;
+        fmt_num(buf, sizeof buf, L->vmin);
+        text(&c, L->bar_x, ly, buf, 1, -1, BLACK);
+        fmt_num(buf, sizeof buf, 0.5 * ((double)L->vmin + L->vmax));
+        text(&c, L->bar_x + L->bar_w / 2, ly, buf, 1, 0, BLACK);
+        fmt_num(buf, sizeof buf, L->vmax);
+        text(&c, L->bar_x + L->bar_w - 1, ly, buf, 1, 1, BLACK);
+        if (p->units && *p->units) text(&c, L->bar_x + L->bar_w / 2, ly + 11, p->units, 1, 0, BLACK);
+    }
+    int rc = write_png(path, &c, err, errlen);
+    free(c.px);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- loss curves */
+
+typedef struct Axes {
+    double x0, x1;      /* step range */
+    double l0, l1;      /* log10 loss range (whole decades) */
+    double floor_pos;   /* smallest positive finite loss: what a loss <= 0 is clamped to */
+} Axes;
+
+static int to_px(const Axes *a, double x, double y, int *px, int *py) {
+    if (!isfinite(x) || !isfinite(y)) return 0;
+    if (y <= 0) y = a->floor_pos;
+    *px = (int)lround(PLOT_LOSS_X0 + (x - a->x0) / (a->x1 - a->x0) * (PLOT_LOSS_X1 - PLOT_LOSS_X0));
+    *py = (int)lround(PLOT_LOSS_Y1 - (log10(y) - a->l0) / (a->l1 - a->l0) * (PLOT_LOSS_Y1 - PLOT_LOSS_Y0));
+    return 1;
+}
+
+static void scan_range(const double *x, const double *y, int n, double *xlo, double *xhi, double *ylo,
+                       double *yhi) {
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) continue;
+        *xlo = fmin(*xlo, x[i]), *xhi = fmax(*xhi, x[i]);
+        if (y[i] > 0) *ylo = fmin(*ylo, y[i]), *yhi = fmax(*yhi, y[i]);
+    }
+}
+
+/* One series as a polyline; non-finite points break it. */
+static void series(Canvas *c, const Axes *a, const double *x, const double *y, int n, int thick, int marker,
+                   const unsigned char rgb[3]) {
+    int have = 0, px0 = 0, py0 = 0;
+    for (int i = 0; i < n; i++) {
+        int px, py;
+        if (!to_px(a, x[i], y[i], &px, &py)) {
+            have = 0;
+            continue;
+        }
+        if (have) line(c, px0, py0, px, py, thick, rgb);
+        else line(c, px, py, px, py, thick, rgb);
+        if (marker) fill_rect(c, px - 2, py - 2, 5, 5, rgb);
+        px0 = px, py0 = py, have = 1;
+    }
+}
+
+int plot_loss_png(const char *path, const double *step, const double *loss, int n, const double *val_step,
+                  const double *val_loss, int nval, const char *title, char *err, size_t errlen) {
+    if (n < 0 || nval < 0 || (n > 0 && (!step || !loss)) || (nval > 0 && (!val_step || !val_loss))) {
+        set_err(err, errlen, "cannot write '%s': bad loss arrays (n %d, nval %d)", path, n, nval);
+        return -1;
+    }
+    Axes a = {INFINITY, -INFINITY, 0, 0, 0};
+    double ylo = INFINITY, yhi = -INFINITY;
+    scan_range(step, loss, n, &a.x0, &a.x1, &ylo, &yhi);
+    scan_range(val_step, val_loss, nval, &a.x0, &a.x1, &ylo, &yhi);
+    if (!(ylo <= yhi)) {
+        set_err(err, errlen, "cannot write '%s': no positive finite loss to plot on a log scale", path);
+        return -1;
+    }
+    if (a.x0 == a.x1) a.x0 -= 1, a.x1 += 1;
+    a.floor_pos = ylo;
+    a.l0 = floor(log10(ylo) + 1e-9), a.l1 = ceil(log10(yhi) - 1e-9);
+    if (a.l1 <= a.l0) a.l1 = a.l0 + 1;
+
+    Canvas c;
+    char why[256];
+    if (canvas_init(&c, PLOT_LOSS_W, PLOT_LOSS_H, why, sizeof why)) {
+        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        return -1;
+    }
+    char buf[32];
+    /* y: decades, plus 2x and 5x when there are few decades, so short runs still get labels;
+     * the minor 2..9 multiples get grid lines only. */
+    int few = a.l1 - a.l0 <= 2;
+    for (int d = (int)a.l0; d <= (int)a.l1; d++)
+        for (int m = 1; m <= 9; m++) {
+            double v = m * pow(10, d);
+            int px, py;
+            if (log10(v) > a.l1 + 1e-9 || !to_px(&a, a.x0, v, &px, &py)) continue;
+            fill_rect(&c, PLOT_LOSS_X0, py, PLOT_LOSS_X1 - PLOT_LOSS_X0, 1, GRID);
+            if (m == 1 || (few && (m == 2 || m == 5))) {
+                fill_rect(&c, PLOT_LOSS_X0 - 5, py, 5, 1, BLACK);
+                fmt_num(buf, sizeof buf, v);
+                text(&c, PLOT_LOSS_X0 - 8, py - 3, buf, 1, 1, BLACK);
+            }
+        }
+    double xs = nice_step(a.x1 - a.x0, 6);
+    for (double v = ceil(a.x0 / xs - 1e-9) * xs; v <= a.x1 + xs * 1e-9; v += xs) {
+        int px, py;
+        to_px(&a, v, 1, &px, &py);
+        fill_rect(&c, px, PLOT_LOSS_Y0, 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0, GRID);
+        fill_rect(&c, px, PLOT_LOSS_Y1, 1, 5, BLACK);
+        fmt_num(buf, sizeof buf, v);
+        text(&c, px, PLOT_LOSS_Y1 + 9, buf, 1, 0, BLACK);
+    }
+    /* Curves are clipped to the frame: a clamped or rounded point must not spill onto labels. */
+    c.cx0 = PLOT_LOSS_X0, c.cx1 = PLOT_LOSS_X1, c.cy0 = PLOT_LOSS_Y0, c.cy1 = PLOT_LOSS_Y1;
+    series(&c, &a, step, loss, n, 1, 0, PLOT_TRAIN_RGB);
+    series(&c, &a, val_step, val_loss, nval, 2, 1, PLOT_VAL_RGB);
+    c.cx0 = 0, c.cy0 = 0, c.cx1 = c.w - 1, c.cy1 = c.h - 1;
+    rect_outline(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0, PLOT_LOSS_X1 - PLOT_LOSS_X0 + 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0 + 1,
+                 BLACK);
+    /* Legend in the top-right corner of the frame. */
+    int lw = 110, lh = nval > 0 ? 36 : 20, lx = PLOT_LOSS_X1 - lw - 8, ly = PLOT_LOSS_Y0 + 8;
+    fill_rect(&c, lx, ly, lw, lh, WHITE);
+    rect_outline(&c, lx, ly, lw, lh, BLACK);
+    fill_rect(&c, lx + 8, ly + 9, 24, 1, PLOT_TRAIN_RGB);
+    text(&c, lx + 40, ly + 6, "train", 1, -1, BLACK);
+    if (nval > 0) {
+        fill_rect(&c, lx + 8, ly + 25, 24, 2, PLOT_VAL_RGB);
+        fill_rect(&c, lx + 18, ly + 24, 5, 5, PLOT_VAL_RGB);
+        text(&c, lx + 40, ly + 22, "validation", 1, -1, BLACK);
+    }
+    title_text(&c, PLOT_LOSS_W / 2, 14, title, PLOT_LOSS_W - 20, BLACK);
+    text(&c, (PLOT_LOSS_X0 + PLOT_LOSS_X1) / 2, PLOT_LOSS_Y1 + 26, "step", 2, 0, BLACK);
+    text(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0 - 12, "loss (log scale)", 1, -1, BLACK);
+    int rc = write_png(path, &c, err, errlen);
+    free(c.px);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- metrics.jsonl */
+
+typedef struct Series {
+    double *x, *y;
+    int n, cap;
+} Series;
+
+static int series_push(Series *s, double x, double y) {
+    if (s->n == s->cap) {
+        if (s->cap > (1 << 29)) return -1;
+        int cap = s->cap ? 2 * s->cap : 1024;
+        double *nx = realloc(s->x, (size_t)cap * sizeof *nx);
+        if (!nx) return -1;
+        s->x = nx;
+        double *ny = realloc(s->y, (size_t)cap * sizeof *ny);
+        if (!ny) return -1;
+        s->y = ny, s->cap = cap;
+    }
+    s->x[s->n] = x, s->y[s->n] = y, s->n++;
+    return 0;
+}
+
+/* A number, or null (how lvit writes a NaN) -> NaN; anything else (or absence when
+ * required) is an error. Returns 1 when present, 0 when absent, -1 when of the wrong type. */
+static int get_num(const JsonValue *obj, const char *key, double *out) {
+    const JsonValue *v = json_get(obj, key);
+    if (!v) return 0;
+    if (v->type == JSON_NULL) {
+        *out = NAN;
+        return 1;
+    }
+    return json_as_double(v, out) ? -1 : 1;
+}
+
+int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *err, size_t errlen) {
+    FILE *f = fopen(metrics_path, "r");
+    if (!f) {
+        set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
+        return -1;
+    }
+    Series tr = {0}, va = {0};
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, rc = -1;
+    while ((len = getline(&buf, &cap, f)) >= 0) {
+        lineno++;
+        int blank = 1;
+        for (ssize_t i = 0; i < len && blank; i++) blank = buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r';
+        if (blank) continue;
+        char jerr[512];
+        JsonValue *v = json_parse(buf, (size_t)len, (size_t)1 << 20, NULL, jerr, sizeof jerr);
+        if (!v) {
+            /* The parser numbers lines within this one line; report the file's line instead. */
+            const char *what = strncmp(jerr, "line 1, ", 8) ? jerr : jerr + 8;
+            set_err(err, errlen, "%s: line %d, %s", metrics_path, lineno, what);
+            goto done;
+        }
+        double s = NAN, l = NAN, vl = NAN;
+        int hs = v->type == JSON_OBJECT ? get_num(v, "step", &s) : -1;
+        int hl = get_num(v, "loss", &l), hv = get_num(v, "val_loss", &vl);
+        json_free(v);
+        if (hs != 1 || !isfinite(s) || hl < 0 || hv < 0) {
+            set_err(err, errlen, "%s: line %d: expected an object with a numeric \"step\" and numeric \"loss\"/\"val_loss\"",
+                    metrics_path, lineno);
+            goto done;
+        }
+        if ((hl == 1 && series_push(&tr, s, l)) || (hv == 1 && series_push(&va, s, vl))) {
+            set_err(err, errlen, "%s: line %d: out of memory", metrics_path, lineno);
+            goto done;
+        }
+    }
+    if (ferror(f)) {
+        set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
+        goto done;
+    }
+    if (tr.n + va.n == 0) {
+        set_err(err, errlen, "%s: no \"loss\" or \"val_loss\" values", metrics_path);
+        goto done;
+    }
+    rc = plot_loss_png(png_path, tr.x, tr.y, tr.n, va.x, va.y, va.n, metrics_path, err, errlen);
+done:
+    free(buf);
+    fclose(f);
+    free(tr.x), free(tr.y), free(va.x), free(va.y);
+    return rc;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Real data end to end: convert the January 1996 storm analyses (netCDF with _FillValue, two
+# files whose variables are both called u / v), train briefly, evaluate, and check the
+# persistence and climatology baselines against the figures the data issue gives.
+# usage: cli_data.sh LVIT_BINARY SOURCE_DIR
+set -u
+LVIT=$1 SRC=$2
+storm="$SRC/../shared/data/ncl_storm_1996"
+[ -d "$storm" ] || storm=/usr/share/ncarg/data/cdf
+if [ ! -f "$storm/Tstorm.cdf" ]; then
+  echo "skip: no storm data in ../shared/data/ncl_storm_1996 or /usr/share/ncarg/data/cdf (apt-get install libncarg-data)"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+tmp=$(mktemp -d /tmp/lvit_data_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok()  { pass=$((pass+1)); echo "ok   - $1"; }
+bad() { fail=$((fail+1)); echo "FAIL - $1"; }
+expect() {
+  local code=$1 what=$2; shift 2
+  "$@" >"$tmp/out" 2>&1; local rc=$?
+  if [ "$rc" -eq "$code" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $code"; sed 's/^/    /' "$tmp/out" | tail -5; fi
+}
+has() { if grep -q -- "$1" "$tmp/out"; then ok "message mentions '$1'"; else bad "message lacks '$1'"; sed 's/^/    /' "$tmp/out" | tail -5; fi; }
+
+files=("$storm/Pstorm.cdf" "$storm/Tstorm.cdf" "$storm/Ustorm.cdf" "$storm/Vstorm.cdf" "$storm/U500storm.cdf" "$storm/V500storm.cdf")
+expect 0 "convert the storm files" "$LVIT" convert -o "$tmp/storm.lvd" "${files[@]}"
+has "two variables are called u"; has "u_u500storm"; has "train 40, validation 8, test 16 times"
+expect 0 "convert with explicit names" "$LVIT" convert -o "$tmp/storm2.lvd" "${files[@]}" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500
+has "u500"
+ls "$tmp" | grep -q '\.tmp\.' && bad "temporary file left" || ok "no temporary files left"
+expect 2 "missing input" "$LVIT" convert -o "$tmp/x.lvd" "$tmp/nope.nc";  has "nope.nc"
+expect 2 "unknown variable" "$LVIT" convert -o "$tmp/x.lvd" "$storm/Tstorm.cdf" --vars q;  has "q: no such variable"
+[ -e "$tmp/x.lvd" ] && bad "failed conversion left an output" || ok "failed conversion leaves no output"
+expect 2 "a text file" "$LVIT" convert -o "$tmp/x.lvd" "$SRC/README.md";  has "README.md"
+expect 2 "bad split" "$LVIT" convert -o "$tmp/x.lvd" "$storm/Tstorm.cdf" --split 0.9,0.2;  has "--split"
+expect 2 "train on a file that is not a dataset" "$LVIT" train --run "$tmp/r" --data "$SRC/README.md";  has "README.md"
+
+expect 0 "train 2 steps on the storm data" "$LVIT" train --data "$tmp/storm.lvd" --run "$tmp/run" --steps 2 --dim 16 \
+  --depth 1 --heads 2 --batch 4 --leads 6,24
+has "grid 33x36"
+expect 0 "eval" "$LVIT" eval --run "$tmp/run" --leads 6,24 --json "$tmp/eval.json"
+has "persistence"
+if /usr/bin/python3 - "$tmp/eval.json" <<'PY'
+import json, sys
+rows = {(r["var"], r["lead_h"]): r for r in json.load(open(sys.argv[1]))}
+assert len(rows) == 12, len(rows)
+for r in rows.values():
+    assert {"var", "lead_h", "rmse", "acc", "rmse_persistence", "rmse_climatology"} <= set(r)
+def near(x, want, tol):
+    assert abs(x - want) <= tol, (x, want)
+# the data issue's 24 h baselines on the test period (times 48-63), cells valid at both times
+near(rows[("t", 24)]["rmse_persistence"], 7.86, 0.005)
+near(rows[("t", 24)]["rmse_climatology"], 8.13, 0.005)
+near(rows[("p", 24)]["rmse_persistence"], 1248, 0.5)
+near(rows[("p", 24)]["rmse_climatology"], 1033, 0.5)
+print("baselines: t persistence %.4f climatology %.4f, p persistence %.2f climatology %.2f" % (
+    rows[("t", 24)]["rmse_persistence"], rows[("t", 24)]["rmse_climatology"],
+    rows[("p", 24)]["rmse_persistence"], rows[("p", 24)]["rmse_climatology"]))
+PY
+then ok "24 h baselines match the issue (t 7.86/8.13 K, p 1248/1033 Pa)"; else bad "baselines"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

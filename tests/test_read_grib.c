@@ -1,0 +1,475 @@
+/* Tests for src/data/read_grib.c: GRIB files built here from the ecCodes samples (exact
+ * round trips, scanning orders, valid time = date + step, bitmap-missing points, filters and
+ * every error), then the real files in shared/data when present (compared with the derived
+ * netCDF file, read directly with the netCDF C API). Files go to a mkdtemp directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <eccodes.h>
+#include <math.h>
+#include <netcdf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/series.h"
+
+#define assert_contains(hay, needle)                                                          \
+    do {                                                                                      \
+        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
+    } while (0)
+
+#define CODES_OK(call)                                                                        \
+    do {                                                                                      \
+        int e_ = (call);                                                                      \
+        if (e_) fail_msg("%s: %s", #call, codes_get_error_message(e_));                      \
+    } while (0)
+
+static char g_dir[64];
+static char g_paths[32][128];
+static int g_npaths;
+
+static const char *tmp_path(const char *name) {
+    assert_true(g_npaths < 32);
+    char *p = g_paths[g_npaths++];
+    snprintf(p, sizeof g_paths[0], "%s/%s", g_dir, name);
+    return p;
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/lvit_grib_XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < g_npaths; i++) unlink(g_paths[i]);
+    rmdir(g_dir);
+    return 0;
+}
+
+/* ---- synthetic fields ---- */
+
+/* One message: the field value at a point is field_value(), so the reader's output can be
+ * checked against its own lat/lon arrays whatever order the file stores. */
+typedef struct Spec {
+    const char *sample, *short_name, *level_type;
+    long level, date, time;
+    const char *step;
+    long ni, nj;
+    double lat0, lon0, dlat, dlon;
+    int jpos, ineg;
+    int ieee;    /* grid_ieee packing (GRIB2), else simple packing with 24 bits */
+    int missing; /* bitmap with two missing points (see is_missing) */
+    double offset;
+} Spec;
+
+static double field_value(double lat, double lon, double offset) { return 250.0 + 0.5 * lat + 0.25 * lon + offset; }
+static int is_missing(double lat, double lon) { return (lat == 50 && lon == 20) || (lat == 60 && lon == 40); }
+
+static void write_message(FILE *fp, const Spec *s) {
+    codes_handle *h = codes_grib_handle_new_from_samples(NULL, s->sample);
+    assert_non_null(h);
+    if (s->short_name) CODES_OK(codes_set_string(h, "shortName", s->short_name, &(size_t){strlen(s->short_name)}));
+    if (s->level_type) {
+        CODES_OK(codes_set_string(h, "typeOfLevel", s->level_type, &(size_t){strlen(s->level_type)}));
+        CODES_OK(codes_set_long(h, "level", s->level));
+    }
+    CODES_OK(codes_set_long(h, "dataDate", s->date));
+    CODES_OK(codes_set_long(h, "dataTime", s->time));
+    CODES_OK(codes_set_string(h, "stepRange", s->step, &(size_t){strlen(s->step)}));
+    if (s->ni) {
+        double lat1 = s->lat0 + (s->jpos ? 1 : -1) * s->dlat * (double)(s->nj - 1);
+        double lon1 = s->lon0 + (s->ineg ? -1 : 1) * s->dlon * (double)(s->ni - 1);
+        CODES_OK(codes_set_long(h, "Ni", s->ni));
+        CODES_OK(codes_set_long(h, "Nj", s->nj));
+        CODES_OK(codes_set_long(h, "jScansPositively", s->jpos));
+        CODES_OK(codes_set_long(h, "iScansNegatively", s->ineg));
+        CODES_OK(codes_set_double(h, "latitudeOfFirstGridPointInDegrees", s->lat0));
+        CODES_OK(codes_set_double(h, "latitudeOfLastGridPointInDegrees", lat1));
+        CODES_OK(codes_set_double(h, "longitudeOfFirstGridPointInDegrees", s->lon0));
+        CODES_OK(codes_set_double(h, "longitudeOfLastGridPointInDegrees", lon1));
+        CODES_OK(codes_set_double(h, "iDirectionIncrementInDegrees", s->dlon));
+        CODES_OK(codes_set_double(h, "jDirectionIncrementInDegrees", s->dlat));
+        if (s->ieee) CODES_OK(codes_set_string(h, "packingType", "grid_ieee", &(size_t){9}));
+        else CODES_OK(codes_set_long(h, "bitsPerValue", 24));
+        if (s->missing) {
+            CODES_OK(codes_set_long(h, "bitmapPresent", 1));
+            CODES_OK(codes_set_double(h, "missingValue", 9999));
+        }
+        size_t n = (size_t)(s->ni * s->nj);
+        double *v = malloc(n * sizeof *v);
+        assert_non_null(v);
+        for (long j = 0; j < s->nj; j++)
+            for (long i = 0; i < s->ni; i++) {
+                double lat = s->lat0 + (s->jpos ? 1 : -1) * s->dlat * (double)j;
+                double lon = s->lon0 + (s->ineg ? -1 : 1) * s->dlon * (double)i;
+                v[j * s->ni + i] = s->missing && is_missing(lat, lon) ? 9999 : field_value(lat, lon, s->offset);
+            }
+        CODES_OK(codes_set_double_array(h, "values", v, n));
+        free(v);
+    }
+    const void *msg;
+    size_t len;
+    CODES_OK(codes_get_message(h, &msg, &len));
+    assert_int_equal(fwrite(msg, 1, len, fp), len);
+    codes_handle_delete(h);
+}
+
+static const char *write_file(const char *name, const Spec *specs, int n) {
+    const char *path = tmp_path(name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (int i = 0; i < n; i++) write_message(fp, &specs[i]);
+    assert_int_equal(fclose(fp), 0);
+    return path;
+}
+
+static const VarSeries *find(const SeriesList *l, const char *name) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->s[i].name, name)) return &l->s[i];
+    fail_msg("series %s not found", name);
+    return NULL;
+}
+
+/* Values match field_value at the series' own coordinates, exactly; missing points are NAN. */
+static void check_field(const VarSeries *s, int t, double offset, int missing) {
+    for (int y = 0; y < s->H; y++)
+        for (int x = 0; x < s->W; x++) {
+            float got = s->values[((size_t)t * s->H + y) * s->W + x];
+            if (missing && is_missing(s->lat[y], s->lon[x])) {
+                if (!isnan(got)) fail_msg("%s t=%d lat %g lon %g: %g, expected NAN", s->name, t, s->lat[y], s->lon[x], got);
+            } else if (got != (float)field_value(s->lat[y], s->lon[x], offset)) {
+                fail_msg("%s t=%d lat %g lon %g: got %.9g want %.9g", s->name, t, s->lat[y], s->lon[x], got,
+                         field_value(s->lat[y], s->lon[x], offset));
+            }
+        }
+}
+
+static const Spec k_base = {.sample = "regular_ll_pl_grib2", .short_name = "t", .level_type = "isobaricInhPa",
+                            .level = 850, .date = 20200101, .time = 0, .step = "0", .ni = 4, .nj = 3,
+                            .lat0 = 60, .lon0 = 10, .dlat = 10, .dlon = 10, .ieee = 1};
+
+/* GRIB2, north to south, out-of-order valid times from different (date, time, step), two
+ * pressure levels and one single-level field, bitmap-missing points. */
+static void test_grib2_roundtrip(void **state) {
+    (void)state;
+    Spec sp[8];
+    int n = 0;
+    /* valid times: 2020-01-01 18:00 (12+6), 12:00 (0+12), 2020-01-02 00:00 (0+0) */
+    const long dates[3] = {20200101, 20200101, 20200102}, times[3] = {1200, 0, 0};
+    const char *steps[3] = {"6", "12", "0"};
+    const double offs[3] = {1, 0, 2}; /* = (valid hour - 12) / 6 */
+    for (int k = 0; k < 3; k++) {
+        sp[n] = k_base;
+        sp[n].date = dates[k], sp[n].time = times[k], sp[n].step = steps[k], sp[n].offset = offs[k];
+        sp[n++].missing = 1;
+        sp[n] = sp[n - 1];
+        sp[n].level = 500, sp[n].missing = 0, sp[n++].offset = offs[k] + 100;
+    }
+    for (int k = 0; k < 2; k++) {
+        sp[n] = k_base;
+        sp[n].sample = "regular_ll_sfc_grib2", sp[n].short_name = "msl", sp[n].level_type = NULL;
+        sp[n].date = dates[k], sp[n].time = times[k], sp[n].step = steps[k], sp[n++].offset = offs[k] + 1000;
+    }
+    const char *path = write_file("a.grib2", sp, n);
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(path, NULL, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 3);
+    const VarSeries *t850 = find(&l, "t_850"), *t500 = find(&l, "t_500"), *msl = find(&l, "msl");
+    assert_string_equal(t850->file_name, "t");
+    assert_string_equal(t850->units, "K");
+    assert_string_equal(t850->long_name, "Temperature");
+    assert_string_equal(t850->source, path);
+    assert_true(t850->level == 850 && t500->level == 500 && isnan(msl->level));
+    assert_string_equal(msl->file_name, "msl");
+    assert_int_equal(t850->T, 3);
+    assert_int_equal(msl->T, 2);
+    const double h0 = civil_to_hours(2020, 1, 1, 12, 0, 0);
+    for (int k = 0; k < 3; k++) {
+        assert_true(t850->time[k] == h0 + 6 * k);
+        assert_true(t500->time[k] == h0 + 6 * k);
+        check_field(t850, k, k, 1);
+        check_field(t500, k, k + 100, 0);
+    }
+    assert_true(msl->time[0] == h0 && msl->time[1] == h0 + 6);
+    check_field(msl, 0, 1000, 0);
+    check_field(msl, 1, 1001, 0);
+    const double lat[3] = {60, 50, 40}, lon[4] = {10, 20, 30, 40};
+    assert_true(t850->H == 3 && t850->W == 4);
+    for (int i = 0; i < 3; i++) assert_true(t850->lat[i] == lat[i]);
+    for (int i = 0; i < 4; i++) assert_true(t850->lon[i] == lon[i]);
+    int nnan = 0;
+    for (int i = 0; i < 3 * 3 * 4; i++) nnan += isnan(t850->values[i]);
+    assert_int_equal(nnan, 2 * 3);
+    series_list_free(&l);
+}
+
+/* GRIB1, simple packing, south to north and east to west; the filter keeps t at 850 only. */
+static void test_grib1_scanning_and_filter(void **state) {
+    (void)state;
+    Spec sp[4];
+    for (int k = 0; k < 4; k++) {
+        sp[k] = k_base;
+        sp[k].sample = "regular_ll_pl_grib1", sp[k].ieee = 0, sp[k].jpos = 1, sp[k].ineg = 1;
+        sp[k].lat0 = 40, sp[k].lon0 = 40, sp[k].missing = 1;
+    }
+    sp[0].date = 20231231, sp[0].time = 1800, sp[0].step = "6", sp[0].offset = 1; /* 2024-01-01 00:00 */
+    sp[1].offset = 2, sp[1].date = 20240101, sp[1].time = 600;                   /* 06:00 */
+    sp[2].level = 500;
+    sp[3].short_name = "z";
+    const char *path = write_file("b.grib1", sp, 4);
+    const char *vars[] = {"t"};
+    const double levels[] = {850};
+    ReadFilter f = {.nvars = 1, .vars = vars, .nlevels = 1, .levels = levels};
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(path, &f, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 1);
+    const VarSeries *s = &l.s[0];
+    assert_string_equal(s->name, "t_850");
+    assert_int_equal(s->T, 2);
+    assert_true(s->time[0] == civil_to_hours(2024, 1, 1, 0, 0, 0));
+    assert_true(s->time[1] == civil_to_hours(2024, 1, 1, 6, 0, 0));
+    const double lat[3] = {40, 50, 60}, lon[4] = {40, 30, 20, 10};
+    for (int i = 0; i < 3; i++) assert_true(s->lat[i] == lat[i]);
+    for (int i = 0; i < 4; i++) assert_true(s->lon[i] == lon[i]);
+    check_field(s, 0, 1, 1);
+    check_field(s, 1, 2, 1);
+    /* first stored point is the south-east corner: lat 40, lon 40 */
+    assert_true(s->values[0] == (float)field_value(40, 40, 1));
+    series_list_free(&l);
+}
+
+/* GRIB2 pressures that are not whole hPa come as isobaricInPa (ecCodes reports 5000 Pa as
+ * isobaricInhPa 50): 50 Pa is 0.5 hPa. Also a valid time with minutes (12:30 + 1 h). */
+static void test_isobaric_in_pa_and_minutes(void **state) {
+    (void)state;
+    Spec sp = k_base;
+    sp.level_type = "isobaricInPa", sp.level = 50, sp.time = 1230, sp.step = "1";
+    const char *path = write_file("pa.grib2", &sp, 1);
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(path, NULL, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0].name, "t_0.5");
+    assert_true(l.s[0].level == 0.5);
+    assert_true(l.s[0].time[0] == civil_to_hours(2020, 1, 1, 13, 30, 0));
+    check_field(&l.s[0], 0, 0, 0);
+    series_list_free(&l);
+}
+
+/* ---- errors: rc -1, a message naming the file and the problem, out untouched ---- */
+
+static void expect_error(const char *path, const ReadFilter *f, const char *want1, const char *want2) {
+    SeriesList l = {0};
+    VarSeries *keep = series_list_add(&l); /* an earlier reader's output must survive */
+    snprintf(keep->name, sizeof keep->name, "keep");
+    char err[512] = "";
+    assert_int_equal(read_grib(path, f, &l, err, sizeof err), -1);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0].name, "keep");
+    assert_contains(err, path);
+    assert_contains(err, want1);
+    if (want2) assert_contains(err, want2);
+    series_list_free(&l);
+}
+
+static void test_error_files(void **state) {
+    (void)state;
+    expect_error(tmp_path("does_not_exist.grib"), NULL, "cannot open", NULL);
+    const char *txt = tmp_path("text.grib");
+    FILE *fp = fopen(txt, "w");
+    assert_non_null(fp);
+    fputs("plain text, no message in here\n", fp);
+    fclose(fp);
+    expect_error(txt, NULL, "no GRIB message", NULL);
+    /* Text that contains the 4-byte GRIB marker: ecCodes finds a "message" and fails it. */
+    const char *fake = tmp_path("fake.grib");
+    fp = fopen(fake, "w");
+    assert_non_null(fp);
+    fputs("this is not a GRIB file\n", fp);
+    fclose(fp);
+    expect_error(fake, NULL, "message 1: cannot decode GRIB", "not a GRIB file?");
+    Spec sp = {.sample = "reduced_gg_pl_32_grib2", .step = "0", .date = 20200101};
+    const char *rgg = write_file("reduced.grib2", &sp, 1);
+    expect_error(rgg, NULL, "reduced_gg", "message 1");
+}
+
+static void test_error_filters(void **state) {
+    (void)state;
+    Spec sp[2] = {k_base, k_base};
+    sp[1].level = 500;
+    const char *path = write_file("filter.grib2", sp, 2);
+    const char *q[] = {"q"};
+    ReadFilter f = {.nvars = 1, .vars = q};
+    expect_error(path, &f, "variable 'q' not found", NULL);
+    const double lv[] = {300};
+    ReadFilter g = {.nlevels = 1, .levels = lv};
+    expect_error(path, &g, "300 hPa not found", NULL);
+}
+
+static void test_error_grids_duplicates_members(void **state) {
+    (void)state;
+    Spec sp[3] = {k_base, k_base, k_base};
+    sp[1].time = 600, sp[2].time = 1200, sp[2].ni = 5; /* third message on another grid */
+    expect_error(write_file("grids.grib2", sp, 3), NULL, "'t_850'", "grid differs from message 1");
+    Spec dup[3] = {k_base, k_base, k_base};
+    dup[1].time = 600;
+    dup[2].date = 20191231, dup[2].time = 1800, dup[2].step = "12"; /* same valid time as dup[1] */
+    expect_error(write_file("dup.grib2", dup, 3), NULL, "'t_850': duplicate valid time 2020-01-01T06:00",
+                 "messages 2 and 3");
+
+    /* Three ensemble members (GRIB2 product template 1) of one field. */
+    const char *path = tmp_path("ens.grib2");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (long m = 0; m < 3; m++) {
+        codes_handle *h = codes_grib_handle_new_from_samples(NULL, "regular_ll_pl_grib2");
+        assert_non_null(h);
+        CODES_OK(codes_set_long(h, "productDefinitionTemplateNumber", 1));
+        CODES_OK(codes_set_long(h, "numberOfForecastsInEnsemble", 3));
+        CODES_OK(codes_set_long(h, "perturbationNumber", m));
+        const void *msg;
+        size_t len;
+        CODES_OK(codes_get_message(h, &msg, &len));
+        assert_int_equal(fwrite(msg, 1, len, fp), len);
+        codes_handle_delete(h);
+    }
+    fclose(fp);
+    expect_error(path, NULL, "3 ensemble members", NULL);
+}
+
+/* ---- the real files in shared/data ---- */
+
+static int have_file(const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) return 1;
+    print_message("skipped: %s not present\n", path);
+    return 0;
+}
+
+#define NC_OK(call)                                                          \
+    do {                                                                     \
+        int e_ = (call);                                                     \
+        if (e_ != NC_NOERR) fail_msg("%s: %s", #call, nc_strerror(e_));      \
+    } while (0)
+
+/* IFS analyses + 6 h forecasts (GRIB1): 8 valid times; values against grib_to_netcdf's file. */
+static void test_real_ifs(void **state) {
+    (void)state;
+    const char *gp = LVIT_SHARED_DATA "/ifs_oper_2024-06/ifs_oper_pl_10deg_20240603-04.grib";
+    const char *np = LVIT_SHARED_DATA "/ifs_oper_2024-06/ifs_oper_pl_10deg_20240603-04.nc";
+    if (!have_file(gp) || !have_file(np)) return;
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(gp, NULL, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 30);
+    const char *vars[5] = {"t", "u", "v", "z", "r"};
+    const int levels[6] = {1000, 850, 700, 500, 400, 300};
+    const double h0 = civil_to_hours(2024, 6, 3, 0, 0, 0);
+    for (int v = 0; v < 5; v++)
+        for (int k = 0; k < 6; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s_%d", vars[v], levels[k]);
+            const VarSeries *s = find(&l, name);
+            assert_int_equal(s->T, 8);
+            assert_int_equal(s->H, 19);
+            assert_int_equal(s->W, 36);
+            assert_true(s->level == levels[k]);
+            for (int t = 0; t < 8; t++) assert_true(s->time[t] == h0 + 6 * t);
+            assert_true(s->lat[0] == 90 && s->lat[18] == -90 && s->lon[0] == 0 && s->lon[35] == 350);
+        }
+
+    int nc, dim, tv, latv, levv, timev;
+    NC_OK(nc_open(np, NC_NOWRITE, &nc));
+    size_t nt, nlat, nlev;
+    NC_OK(nc_inq_dimid(nc, "time", &dim));
+    NC_OK(nc_inq_dimlen(nc, dim, &nt));
+    NC_OK(nc_inq_dimid(nc, "latitude", &dim));
+    NC_OK(nc_inq_dimlen(nc, dim, &nlat));
+    NC_OK(nc_inq_dimid(nc, "level", &dim));
+    NC_OK(nc_inq_dimlen(nc, dim, &nlev));
+    assert_true(nt == 8 && nlat == 19 && nlev == 6);
+    float nclat[19];
+    int nclev[6], nctime[8];
+    NC_OK(nc_inq_varid(nc, "latitude", &latv));
+    NC_OK(nc_get_var_float(nc, latv, nclat));
+    NC_OK(nc_inq_varid(nc, "level", &levv));
+    NC_OK(nc_get_var_int(nc, levv, nclev));
+    NC_OK(nc_inq_varid(nc, "time", &timev));
+    NC_OK(nc_get_var_int(nc, timev, nctime));
+    const double nc0 = civil_to_hours(1900, 1, 1, 0, 0, 0);
+    const VarSeries *t850 = find(&l, "t_850");
+    for (int t = 0; t < 8; t++) assert_true(nc0 + nctime[t] == t850->time[t]);
+    int checked = 0;
+    for (int v = 0; v < 5; v++) {
+        double scale, offset;
+        NC_OK(nc_inq_varid(nc, vars[v], &tv));
+        NC_OK(nc_get_att_double(nc, tv, "scale_factor", &scale));
+        NC_OK(nc_get_att_double(nc, tv, "add_offset", &offset));
+        for (int k = 0; k < 6; k++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s_%d", vars[v], nclev[k]);
+            const VarSeries *s = find(&l, name);
+            for (int t = 0; t < 8; t += 3)
+                for (int y = 0; y < 19; y += 4)
+                    for (int x = 0; x < 36; x += 5) {
+                        int yn = -1; /* the netCDF latitude row of this GRIB row */
+                        for (int i = 0; i < 19; i++)
+                            if (fabs(nclat[i] - s->lat[y]) < 1e-4) yn = i;
+                        assert_true(yn >= 0);
+                        size_t idx[4] = {(size_t)t, (size_t)k, (size_t)yn, (size_t)x};
+                        short p;
+                        NC_OK(nc_get_var1_short(nc, tv, idx, &p));
+                        double want = p * scale + offset, got = s->values[((size_t)t * 19 + y) * 36 + x];
+                        if (fabs(got - want) > 0.51 * scale + 1e-5 * fabs(want))
+                            fail_msg("%s t=%d lat %g lon %g: grib %.7g netcdf %.7g", name, t, s->lat[y],
+                                     s->lon[x], got, want);
+                        checked++;
+                    }
+        }
+    }
+    NC_OK(nc_close(nc));
+    assert_true(checked > 1000);
+    series_list_free(&l);
+
+    /* filter: one variable at two levels */
+    const char *z[] = {"z"};
+    const double lv[] = {500, 850};
+    ReadFilter f = {.nvars = 1, .vars = z, .nlevels = 2, .levels = lv};
+    if (read_grib(gp, &f, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 2);
+    find(&l, "z_500");
+    find(&l, "z_850");
+    series_list_free(&l);
+}
+
+/* ERA5 EDA: 10 members of z and t at 500/850 hPa in one file: refused, naming the count. */
+static void test_real_era5_members(void **state) {
+    (void)state;
+    const char *gp = LVIT_SHARED_DATA "/era5_eda_2017/era5-levels-members.grib";
+    if (!have_file(gp)) return;
+    expect_error(gp, NULL, "10 ensemble members", "'z_500'");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grib2_roundtrip),
+        cmocka_unit_test(test_grib1_scanning_and_filter),
+        cmocka_unit_test(test_isobaric_in_pa_and_minutes),
+        cmocka_unit_test(test_error_files),
+        cmocka_unit_test(test_error_filters),
+        cmocka_unit_test(test_error_grids_duplicates_members),
+        cmocka_unit_test(test_real_ifs),
+        cmocka_unit_test(test_real_era5_members),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
