@@ -30,6 +30,8 @@ has "two variables are called u"; has "u_u500storm"; has "train 40, validation 8
 expect 0 "convert with explicit names" "$LVIT" convert -o "$tmp/storm2.lvd" "${files[@]}" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500
 has "u500"
 ls "$tmp" | grep -q '\.tmp\.' && bad "temporary file left" || ok "no temporary files left"
+expect 0 "--vars across several files" "$LVIT" convert -o "$tmp/tp.lvd" "${files[@]:0:3}" --vars t,p;  has "wrote .*: 2 variables"
+expect 2 "--vars naming a variable no file has" "$LVIT" convert -o "$tmp/x.lvd" "${files[@]:0:2}" --vars t,q;  has "'q' is in none of the inputs"
 expect 2 "missing input" "$LVIT" convert -o "$tmp/x.lvd" "$tmp/nope.nc";  has "nope.nc"
 expect 2 "unknown variable" "$LVIT" convert -o "$tmp/x.lvd" "$storm/Tstorm.cdf" --vars q;  has "q: no such variable"
 [ -e "$tmp/x.lvd" ] && bad "failed conversion left an output" || ok "failed conversion leaves no output"

@@ -161,6 +161,7 @@ static void make_field(void) {
             g_valid[i] = !(r < 6 && q < 6);
         }
     g_fc[20 * W + 20] = NAN;
+    g_fc[20 * W + 22] = INFINITY;   /* non-finite is treated as invalid too */
     /* The same field stored south-to-north. */
     for (int r = 0; r < H; r++)
         for (int q = 0; q < W; q++)
@@ -204,6 +205,7 @@ static void test_fields_png(void **state) {
     for (int k = 0; k < 3; k++)
         assert_rgb(&im, lay.panel[k].x + 2 * cell + 3, lay.panel[k].y + 2 * cell + 3, PLOT_GREY, 0, "masked cell");
     assert_rgb(&im, L1->x + 20 * cell + 4, L1->y + 20 * cell + 4, PLOT_GREY, 0, "NaN cell");
+    assert_rgb(&im, L1->x + 22 * cell + 4, L1->y + 20 * cell + 4, PLOT_GREY, 0, "Inf cell");
     /* A valid neighbour is not grey (the mask is not the whole map). */
     const unsigned char *nb = px(&im, L1->x + 21 * cell + 4, L1->y + 20 * cell + 4);
     assert_false(!memcmp(nb, PLOT_GREY, 3));
@@ -289,6 +291,17 @@ static void test_loss_png(void **state) {
     assert_true(nl > 300 && nr > 300);
     assert_true(ytr_left < ytr_right);   /* decreasing loss: higher on screen at the start */
     assert_true(count_rgb(&im, PLOT_LOSS_X0, PLOT_LOSS_Y0 + 60, PLOT_LOSS_X1, PLOT_LOSS_Y1, PLOT_VAL_RGB, NULL) > 200);
+    /* The zero loss at step 601 is clamped to the smallest positive loss: a spike down to
+     * near the bottom of the curve, where its neighbours are well above it. */
+    int col = (int)lround(PLOT_LOSS_X0 + 600.0 / 999 * (PLOT_LOSS_X1 - PLOT_LOSS_X0));
+    int low_spike = 0, low_near = 0;
+    for (int y = PLOT_LOSS_Y0; y <= PLOT_LOSS_Y1; y++) {
+        for (int dx = -1; dx <= 1; dx++)
+            if (!memcmp(px(&im, col + dx, y), PLOT_TRAIN_RGB, 3)) low_spike = y;
+        if (!memcmp(px(&im, col - 8, y), PLOT_TRAIN_RGB, 3) || !memcmp(px(&im, col + 8, y), PLOT_TRAIN_RGB, 3))
+            low_near = y;
+    }
+    if (!(low_spike > low_near + 20)) fail_msg("no clamped spike: %d vs %d", low_spike, low_near);
     /* No curve pixels leak outside the frame (legend sample excepted: it is inside). */
     assert_int_equal(count_rgb(&im, 0, PLOT_LOSS_Y1 + 1, im.w, im.h, PLOT_TRAIN_RGB, NULL), 0);
     /* Title and axis labels. */

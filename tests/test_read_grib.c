@@ -321,11 +321,13 @@ static void test_error_grids_duplicates_members(void **state) {
     Spec sp[3] = {k_base, k_base, k_base};
     sp[1].time = 600, sp[2].time = 1200, sp[2].ni = 5; /* third message on another grid */
     expect_error(write_file("grids.grib2", sp, 3), NULL, "'t_850'", "grid differs from message 1");
-    Spec dup[3] = {k_base, k_base, k_base};
-    dup[1].time = 600;
-    dup[2].date = 20191231, dup[2].time = 1800, dup[2].step = "12"; /* same valid time as dup[1] */
-    expect_error(write_file("dup.grib2", dup, 3), NULL, "'t_850': duplicate valid time 2020-01-01T06:00",
-                 "messages 2 and 3");
+    /* t_500 is fine and becomes a series before t_850 fails: that series must be freed. */
+    Spec dup[4] = {k_base, k_base, k_base, k_base};
+    dup[0].level = 500;
+    dup[2].time = 600;
+    dup[3].date = 20191231, dup[3].time = 1800, dup[3].step = "12"; /* same valid time as dup[2] */
+    expect_error(write_file("dup.grib2", dup, 4), NULL, "'t_850': duplicate valid time 2020-01-01T06:00",
+                 "messages 3 and 4");
 
     /* Three ensemble members (GRIB2 product template 1) of one field. */
     const char *path = tmp_path("ens.grib2");

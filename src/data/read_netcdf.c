@@ -334,7 +334,7 @@ static int read_field(Ctx *c, int varid, const ReadFilter *f, SeriesList *out) {
                 int found = 0;
                 for (size_t k = 0; k < L; k++)
                     if (fabs(lev[k] - f->levels[j]) < 1e-6) pick[k] = found = 1;
-                if (!found) {
+                if (!found && !f->lenient) {
                     fail(c, vname, "level %g hPa not in the file (dimension '%s' has %zu levels)", f->levels[j],
                          dl->name, L);
                     goto done;
@@ -450,6 +450,7 @@ int read_netcdf(const char *path, const ReadFilter *f, SeriesList *out, char *er
         for (int j = 0; j < f->nvars; j++) {
             int vid;
             if (nc_inq_varid(c.ncid, f->vars[j], &vid) != NC_NOERR) {
+                if (f->lenient) continue; /* another input may have it: the converter checks */
                 fail(&c, f->vars[j], "no such variable in the file");
                 goto done;
             }
