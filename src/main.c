@@ -14,6 +14,7 @@ static void usage(FILE *f) {
             "  train     train a model; writes RUN_DIR/model.safetensors and RUN_DIR/metrics.jsonl\n"
             "  eval      forecast skill (RMSE, ACC) against persistence and climatology\n"
             "  predict   run a trained model on a sample and write the forecast\n"
+            "  plot      loss curve of a run (maps: lvit predict --plot DIR)\n"
             "  bench     time training steps on synthetic data (prints tokens/s last)\n"
             "  info      describe a checkpoint (.safetensors) or dataset\n"
             "  init      write a freshly initialized checkpoint\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

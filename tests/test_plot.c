@@ -157,9 +157,10 @@ static void make_field(void) {
             int i = r * W + q;
             g_truth[i] = (float)(250 + g_lat[r] + 5 * sin(q * 0.3));
             g_fc[i] = g_truth[i] + (float)(3 * sin(r * 0.7 + q * 0.4));
-            g_errf[i] = g_fc[i] - g_truth[i];
+            g_errf[i] = g_fc[i] - g_truth[i] + 1;   /* biased: -2..4, drawn as -4..4 */
             g_valid[i] = !(r < 6 && q < 6);
         }
+    g_errf[30 * W + 30] = 0;   /* must be white */
     g_fc[20 * W + 20] = NAN;
     g_fc[20 * W + 22] = INFINITY;   /* non-finite is treated as invalid too */
     /* The same field stored south-to-north. */
@@ -221,7 +222,17 @@ static void test_fields_png(void **state) {
     assert_rgb(&im, L0->bar_x + L0->bar_w - 1, L0->bar_y + 6, viridis_end, 0, "viridis yellow end");
     assert_rgb(&im, L2->bar_x, L2->bar_y + 6, blue, 0, "diverging blue end");
     /* Diverging range is symmetric so that white is 0. */
-    assert_true(L2->vmin == -L2->vmax && L2->vmax > 0);
+    assert_true(L2->vmin == -L2->vmax && L2->vmax > 3.5f);
+    static const unsigned char white[3] = {247, 247, 247};
+    assert_rgb(&im, L2->x + 30 * cell + 4, L2->y + 30 * cell + 4, white, 0, "zero error");
+    /* min / mid / max labels under each bar. */
+    for (int k = 0; k < 3; k++) {
+        const PlotPanelLayout *L = &lay.panel[k];
+        int ly = L->bar_y + L->bar_h + 2;
+        assert_true(count_dark(&im, L->bar_x, ly, L->bar_x + 20, ly + 10) > 8);
+        assert_true(count_dark(&im, L->bar_x + L->bar_w / 2 - 10, ly, L->bar_x + L->bar_w / 2 + 10, ly + 10) > 8);
+        assert_true(count_dark(&im, L->bar_x + L->bar_w - 20, ly, L->bar_x + L->bar_w, ly + 10) > 8);
+    }
 
     /* North up: the truth grows northwards, so the top of the map (away from the masked
      * corner) is yellow-ish (red channel high), the bottom dark purple. */

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "data/convert.h"
 #include "data/dataset.h"
+#include "eval/plot.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 
@@ -34,8 +35,45 @@ static void dataset_from_desc(Dataset *ds, const char *desc, int V, const char *
     json_free(d);
 }
 
+/* One PNG per variable: truth, forecast (same colour range) and error (diverging, centred). */
+static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *fc, const float *truth, int time, int t2,
+                               float lead) {
+    size_t plane = (size_t)ds->H * ds->W;
+    double *lat = xmalloc(sizeof(double) * ds->H), *lon = xmalloc(sizeof(double) * ds->W);
+    for (int i = 0; i < ds->H; i++) lat[i] = ds->lat[i];
+    for (int j = 0; j < ds->W; j++) lon[j] = ds->lon[j];
+    float *errf = xmalloc(sizeof(float) * plane);
+    unsigned char *ok = xmalloc(plane);
+    char when[32], path[4096], title[256], err[1024];
+    hours_to_iso(ds->hours[time], when, sizeof when);
+    for (int v = 0; v < ds->V; v++) {
+        const float *f = fc + v * plane, *y = truth + v * plane;
+        float lo = INFINITY, hi = -INFINITY, emax = 0;
+        for (size_t c = 0; c < plane; c++) {
+            ok[c] = ds->valid ? ds->valid[((size_t)t2 * ds->V + v) * plane + c] : 1;
+            errf[c] = f[c] - y[c];
+            if (!ok[c]) continue;
+            lo = fminf(lo, fminf(f[c], y[c]));
+            hi = fmaxf(hi, fmaxf(f[c], y[c]));
+            emax = fmaxf(emax, fabsf(errf[c]));
+        }
+        const char *u = ds->units ? ds->units[v] : "";
+        PlotPanel p[3] = {
+            {.title = "truth", .values = y, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
+            {.title = "forecast", .values = f, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
+            {.title = "forecast - truth", .values = errf, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon,
+             .vmin = -emax, .vmax = emax, .diverging = 1, .units = u},
+        };
+        snprintf(path, sizeof path, "%s/%s_t%d_%gh.png", dir, ds->names[v], time, lead);
+        snprintf(title, sizeof title, "%s, +%g h from %s", ds->names[v], lead, when);
+        if (plot_fields_png(path, p, 3, title, err, sizeof err)) DIE_USER("lvit predict --plot: %s", err);
+        printf("wrote %s\n", path);
+    }
+    free(lat), free(lon), free(errf), free(ok);
+}
+
 int cmd_predict(int argc, char **argv) {
-    const char *run = NULL, *out = NULL;
+    const char *run = NULL, *out = NULL, *plot_dir = NULL;
     int time = -1, threads = 0;
     float lead = 6;
     ArgSpec specs[] = {
@@ -44,6 +82,7 @@ int cmd_predict(int argc, char **argv) {
         {"lead", ARG_FLOAT, &lead, "lead time in hours", NULL, 0, 1e6, 0},
         {"output", ARG_STR, &out, "output file .safetensors (also -o; required)", NULL, 0, 0, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"plot", ARG_STR, &plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     for (int i = 2; i < argc; i++)
@@ -126,6 +165,7 @@ int cmd_predict(int argc, char **argv) {
     st_writer_add(w, "lon", ST_F32, 1, sh_lon, ds.lon);
     if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
     printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
+    if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
     free(fc);
     free(truth);
     free(init);

@@ -109,29 +109,36 @@ static int get_grid(Ctx *c, codes_handle *h, Grid *g) {
         fail(c, "alternativeRowScanning=1 (boustrophedon rows) is not supported");
         return -1;
     }
-    /* Increments may be flagged absent (ijDirectionIncrementGiven=0); the extent and the
-     * point count then define them. */
-    int e = 0;
-    int di_missing = codes_is_missing(h, "iDirectionIncrementInDegrees", &e) || e;
-    if (di_missing || get_double(c, h, "iDirectionIncrementInDegrees", &g->di)) {
-        double span = g->ineg ? g->lon0 - g->lon1 : g->lon1 - g->lon0;
-        if (span < 0) span += 360.0;
-        g->di = g->ni > 1 ? span / (double)(g->ni - 1) : 0.0;
-    }
-    e = 0;
-    int dj_missing = codes_is_missing(h, "jDirectionIncrementInDegrees", &e) || e;
-    if (dj_missing || get_double(c, h, "jDirectionIncrementInDegrees", &g->dj))
-        g->dj = g->nj > 1 ? fabs(g->lat1 - g->lat0) / (double)(g->nj - 1) : 0.0;
-    if ((g->ni > 1 && !(g->di > 0)) || (g->nj > 1 && !(g->dj > 0))) {
-        fail(c, "grid increments are not positive (i %g, j %g degrees)", g->di, g->dj);
+    /* Coordinates come from the first and last points, which GRIB stores to the full
+     * resolution, not from the increments: GRIB1 keeps increments in millidegrees, so 0.28125
+     * is stored as 0.281 and would drift by 0.18 degrees over 640 columns. Increments, when
+     * given, must agree with the extent to within that rounding. */
+    double lat_span = g->lat1 - g->lat0;
+    if (g->nj > 1 && (lat_span == 0 || (lat_span > 0) != (g->jpos != 0))) {
+        fail(c, "latitudes %g to %g contradict jScansPositively=%ld", g->lat0, g->lat1, g->jpos);
         return -1;
     }
-    /* The last row must be where the increment says: catches a sign convention we misread. */
-    double want = g->lat0 + (g->jpos ? 1 : -1) * g->dj * (double)(g->nj - 1);
-    if (fabs(want - g->lat1) > 1e-3 + 1e-6 * (double)g->nj) {
-        fail(c, "latitudes do not follow the increment: first %g, last %g, %ld rows of %g "
-                "degrees (jScansPositively=%ld)", g->lat0, g->lat1, g->nj, g->dj, g->jpos);
+    double lon_span = g->ineg ? g->lon0 - g->lon1 : g->lon1 - g->lon0;
+    if (lon_span < 0) lon_span += 360.0;
+    g->dj = g->nj > 1 ? fabs(lat_span) / (double)(g->nj - 1) : 0.0;
+    g->di = g->ni > 1 ? lon_span / (double)(g->ni - 1) : 0.0;
+    if (g->ni > 1 && !(g->di > 0)) {
+        fail(c, "longitudes %g to %g give no extent for Ni=%ld", g->lon0, g->lon1, g->ni);
         return -1;
+    }
+    const char *inc_key[2] = {"iDirectionIncrementInDegrees", "jDirectionIncrementInDegrees"};
+    const double step[2] = {g->di, g->dj};
+    const long npts[2] = {g->ni, g->nj};
+    for (int k = 0; k < 2; k++) {
+        int e = 0;
+        if (npts[k] < 2 || codes_is_missing(h, inc_key[k], &e) || e) continue; /* not given */
+        double inc;
+        if (get_double(c, h, inc_key[k], &inc)) return -1;
+        if (fabs(inc - step[k]) > 1.5e-3) {
+            fail(c, "%s %g does not match the grid extent (%ld points, %g degrees apart)", inc_key[k],
+                 inc, npts[k], step[k]);
+            return -1;
+        }
     }
     return 0;
 }
@@ -148,7 +155,11 @@ static double micro(double x) { return round(x * 1e6) / 1e6; }
 
 static void grid_coords(const Grid *g, double *lat /* [nj] */, double *lon /* [ni] */) {
     for (long j = 0; j < g->nj; j++) lat[j] = micro(g->lat0 + (g->jpos ? 1 : -1) * g->dj * (double)j);
-    for (long i = 0; i < g->ni; i++) lon[i] = micro(g->lon0 + (g->ineg ? -1 : 1) * g->di * (double)i);
+    for (long i = 0; i < g->ni; i++) {
+        /* A row crossing the 0/360 (or -180/180) seam is wrapped back into [-180, 360). */
+        double x = micro(g->lon0 + (g->ineg ? -1 : 1) * g->di * (double)i);
+        lon[i] = x >= 360.0 ? x - 360.0 : x < -180.0 ? x + 360.0 : x;
+    }
 }
 
 static int name_in(const char *name, int n, const char *const *list) {

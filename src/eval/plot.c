@@ -267,7 +267,7 @@ static void fmt_deg(char *buf, size_t n, double v, int is_lon) {
         if (v > 180) v -= 360;
         if (v <= -180) v += 360;
     }
-    char num[32];
+    char num[16];   /* fmt_num writes at most 10 characters ("-1.23e-300") */
     fmt_num(num, sizeof num, fabs(v));
     if (fabs(v) < 1e-9 || (is_lon && fabs(fabs(v) - 180) < 1e-9)) snprintf(buf, n, "%s", num);
     else snprintf(buf, n, "%s%c", num, is_lon ? (v > 0 ? 'E' : 'W') : (v > 0 ? 'N' : 'S'));
@@ -514,7 +514,7 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
     double xs = nice_step(a.x1 - a.x0, 6);
     for (double v = ceil(a.x0 / xs - 1e-9) * xs; v <= a.x1 + xs * 1e-9; v += xs) {
         int px, py;
-        to_px(&a, v, 1, &px, &py);
+        if (!to_px(&a, v, 1, &px, &py)) continue;
         fill_rect(&c, px, PLOT_LOSS_Y0, 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0, GRID);
         fill_rect(&c, px, PLOT_LOSS_Y1, 1, 5, BLACK);
         fmt_num(buf, sizeof buf, v);
