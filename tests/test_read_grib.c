@@ -266,6 +266,22 @@ static void test_isobaric_in_pa_and_minutes(void **state) {
     series_list_free(&l);
 }
 
+/* GRIB1 stores increments in millidegrees (0.28125 -> 0.281): coordinates must follow the
+ * first/last points (0 .. 2.25), not accumulate the rounded increment (0 .. 2.248). */
+static void test_grib1_rounded_increment(void **state) {
+    (void)state;
+    Spec sp = k_base;
+    sp.sample = "regular_ll_pl_grib1", sp.ieee = 0, sp.ni = 9, sp.lon0 = 0, sp.dlon = 0.28125;
+    const char *path = write_file("inc.grib1", &sp, 1);
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(path, NULL, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 1);
+    for (int i = 0; i < 9; i++)
+        if (l.s[0].lon[i] != 0.28125 * i) fail_msg("lon[%d] = %.9g, want %.9g", i, l.s[0].lon[i], 0.28125 * i);
+    series_list_free(&l);
+}
+
 /* ---- errors: rc -1, a message naming the file and the problem, out untouched ---- */
 
 static void expect_error(const char *path, const ReadFilter *f, const char *want1, const char *want2) {
@@ -314,6 +330,20 @@ static void test_error_filters(void **state) {
     const double lv[] = {300};
     ReadFilter g = {.nlevels = 1, .levels = lv};
     expect_error(path, &g, "300 hPa not found", NULL);
+
+    /* Lenient (several inputs to the converter): absent names and levels are skipped. */
+    const char *tq[] = {"t", "q"};
+    const double lv2[] = {500, 300};
+    ReadFilter h = {.nvars = 2, .vars = tq, .nlevels = 2, .levels = lv2, .lenient = 1};
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(path, &h, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.s[0].name, "t_500");
+    ReadFilter none = {.nvars = 1, .vars = q, .lenient = 1};
+    if (read_grib(path, &none, &l, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(l.n, 1);
+    series_list_free(&l);
 }
 
 static void test_error_grids_duplicates_members(void **state) {
@@ -467,6 +497,7 @@ int main(void) {
         cmocka_unit_test(test_grib2_roundtrip),
         cmocka_unit_test(test_grib1_scanning_and_filter),
         cmocka_unit_test(test_isobaric_in_pa_and_minutes),
+        cmocka_unit_test(test_grib1_rounded_increment),
         cmocka_unit_test(test_error_files),
         cmocka_unit_test(test_error_filters),
         cmocka_unit_test(test_error_grids_duplicates_members),

@@ -471,7 +471,10 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
         goto done;
     }
     char names[256];
-    if (f && f->vars)
+    /* Lenient (several inputs): what this file lacks may come from another one; the
+     * converter checks that every requested variable and level was found somewhere. */
+    const int strict = !(f && f->lenient);
+    if (strict && f && f->vars)
         for (int i = 0; i < f->nvars; i++)
             if (!seen_vars[i]) {
                 list_names(&c, 1, names, sizeof names);
@@ -479,7 +482,7 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
                      names[0] ? names : "none");
                 goto done;
             }
-    if (f && f->levels)
+    if (strict && f && f->levels)
         for (int i = 0; i < f->nlevels; i++)
             if (!seen_levels[i]) {
                 list_names(&c, 0, names, sizeof names);
@@ -487,7 +490,7 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
                      f->levels[i], names[0] ? names : "none");
                 goto done;
             }
-    if (c.nvars == 0) {
+    if (c.nvars == 0 && strict) {
         fail(&c, "no field selected from %d messages", nmsg);
         goto done;
     }

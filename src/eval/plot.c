@@ -358,7 +358,10 @@ static void map_ticks(Canvas *c, const PlotLayout *lay, int k, double v0, double
     }
     /* Longitude labels are wider, so fewer of them fit side by side. */
     double step = degree_step(hi - lo, is_lon ? (L->w < 400 ? 4 : 6) : 5);
-    for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    /* Counted with an int, not accumulated: v += step (or a double counter) stalls at large magnitudes. */
+    double k0 = ceil(lo / step - 1e-9), k1 = floor(hi / step + 1e-9);
+    for (int i = 0; k0 + i <= k1 && i < 50; i++) {
+        double v = (k0 + i) * step;
         int pix = (int)lround(p0 + (v - v0) / (v1 - v0) * (p1 - p0));
         fmt_deg(buf, sizeof buf, v, is_lon);
         if (is_lon) {
@@ -498,21 +501,24 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
     char buf[32];
     /* y: decades, plus 2x and 5x when there are few decades, so short runs still get labels;
      * the minor 2..9 multiples get grid lines only. */
-    int few = a.l1 - a.l0 <= 2;
+    int few = a.l1 - a.l0 <= 2, every = (int)ceil((a.l1 - a.l0) / 8);   /* <= ~9 decade labels */
     for (int d = (int)a.l0; d <= (int)a.l1; d++)
         for (int m = 1; m <= 9; m++) {
             double v = m * pow(10, d);
             int px, py;
             if (log10(v) > a.l1 + 1e-9 || !to_px(&a, a.x0, v, &px, &py)) continue;
+            if (m > 1 && a.l1 - a.l0 > 12) continue;   /* minor grid lines would merge */
             fill_rect(&c, PLOT_LOSS_X0, py, PLOT_LOSS_X1 - PLOT_LOSS_X0, 1, GRID);
-            if (m == 1 || (few && (m == 2 || m == 5))) {
+            if ((m == 1 && (d - (int)a.l0) % every == 0) || (few && (m == 2 || m == 5))) {
                 fill_rect(&c, PLOT_LOSS_X0 - 5, py, 5, 1, BLACK);
                 fmt_num(buf, sizeof buf, v);
                 text(&c, PLOT_LOSS_X0 - 8, py - 3, buf, 1, 1, BLACK);
             }
         }
     double xs = nice_step(a.x1 - a.x0, 6);
-    for (double v = ceil(a.x0 / xs - 1e-9) * xs; v <= a.x1 + xs * 1e-9; v += xs) {
+    double k0 = ceil(a.x0 / xs - 1e-9), k1 = floor(a.x1 / xs + 1e-9);
+    for (int i = 0; k0 + i <= k1 && i < 50; i++) {   /* counted: v += xs can stall */
+        double v = (k0 + i) * xs;
         int px, py;
         if (!to_px(&a, v, 1, &px, &py)) continue;
         fill_rect(&c, px, PLOT_LOSS_Y0, 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0, GRID);
