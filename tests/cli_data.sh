@@ -63,5 +63,14 @@ print("baselines: t persistence %.4f climatology %.4f, p persistence %.2f climat
 PY
 then ok "24 h baselines match the issue (t 7.86/8.13 K, p 1248/1033 Pa)"; else bad "baselines"; fi
 
+expect 0 "predict to CF netCDF with maps" "$LVIT" predict --run "$tmp/run" --time 50 --lead 24 -o "$tmp/f.nc" --plot "$tmp"
+has "CF netCDF"
+if ncdump -h "$tmp/f.nc" > "$tmp/out" 2>&1; then ok "ncdump reads the forecast"; else bad "ncdump failed"; fi
+has "Conventions = \"CF-1.8\""; has "float u_u500storm(time, lat, lon)"; has "degrees_north"
+[ -s "$tmp/t_t50_24h.png" ] && ok "map written" || bad "no map"
+head -c 8 "$tmp/t_t50_24h.png" | od -An -c | grep -q "P   N   G" && ok "map is a PNG" || bad "map is not a PNG"
+expect 0 "loss curve" "$LVIT" plot --run "$tmp/run" -o "$tmp/loss.png";  has "loss.png"
+expect 2 "loss curve of a run without metrics" "$LVIT" plot --run "$tmp/nope";  has "metrics.jsonl"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -10,6 +10,7 @@
 #include "data/dataset.h"
 #include "eval/plot.h"
 #include "io/checkpoint.h"
+#include "io/forecast_nc.h"
 #include "io/safetensors.h"
 
 /* Reopens the data a run was trained on from its "lvit.data" description (a dataset file, or
@@ -80,7 +81,7 @@ int cmd_predict(int argc, char **argv) {
         {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
         {"time", ARG_INT, &time, "index of the initial time (default: the first validation time)", NULL, -1, 1e9, 0},
         {"lead", ARG_FLOAT, &lead, "lead time in hours", NULL, 0, 1e6, 0},
-        {"output", ARG_STR, &out, "output file .safetensors (also -o; required)", NULL, 0, 0, 0},
+        {"output", ARG_STR, &out, "output file: .nc for CF netCDF, else safetensors (also -o; required)", NULL, 0, 0, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {"plot", ARG_STR, &plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
@@ -133,7 +134,8 @@ int cmd_predict(int argc, char **argv) {
     float *fc = xmalloc(sizeof(float) * cfg.V * plane), *truth = xmalloc(sizeof(float) * cfg.V * plane);
     float *init = xmalloc(sizeof(float) * cfg.V * plane);
     int t2 = s.target[(int64_t)time * s.nlead];
-    printf("forecast from time %d (+%g h): latitude-weighted RMSE, model vs persistence\n", time, lead);
+    printf("forecast from time %d (+%g h): latitude-weighted RMSE over cells valid at both times, model vs persistence\n",
+           time, lead);
     for (int v = 0; v < cfg.V; v++) {
         double se = 0, sp = 0, sw = 0;
         for (int i = 0; i < ds.H; i++)
@@ -141,14 +143,31 @@ int cmd_predict(int argc, char **argv) {
                 size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
                 size_t mo = ((size_t)v * cfg.H + i) * cfg.W + j;
                 fc[o] = (pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f)) * ds.std[v] + ds.mean[v];
-                truth[o] = ds.data[((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j];
-                init[o] = ds.data[((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j];
+                size_t q0 = ((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j;
+                size_t q1 = ((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j;
+                int ok0 = !ds.valid || ds.valid[q0], ok1 = !ds.valid || ds.valid[q1];
+                truth[o] = ok1 ? ds.data[q1] : NAN;
+                init[o] = ok0 ? ds.data[q0] : NAN;
+                if (!ok0 || !ok1) continue; /* scores count cells observed at both times */
                 double w = hb.wlat[i];
                 se += w * (fc[o] - truth[o]) * (fc[o] - truth[o]);
                 sp += w * (init[o] - truth[o]) * (init[o] - truth[o]);
                 sw += w;
             }
         printf("  %-12s %12.5g %12.5g\n", ds.names[v], sqrt(se / sw), sqrt(sp / sw));
+    }
+    size_t olen = strlen(out);
+    if (olen > 3 && strcmp(out + olen - 3, ".nc") == 0) {
+        /* CF netCDF: the forecast, masked where the input state was not observed */
+        unsigned char *okm = xmalloc((size_t)cfg.V * plane);
+        for (int v = 0; v < cfg.V; v++)
+            for (size_t c = 0; c < plane; c++)
+                okm[(size_t)v * plane + c] = ds.valid ? ds.valid[((size_t)time * ds.V + v) * plane + c] : 1;
+        if (forecast_write_nc(out, &ds, fc, okm, ds.hours[time], ds.hours[t2], err, sizeof err)) DIE_USER("%s", err);
+        free(okm);
+        printf("wrote %s (CF netCDF, %d variables on %dx%d)\n", out, cfg.V, ds.H, ds.W);
+        if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
+        goto done;
     }
     StWriter *w = st_writer_new();
     char meta[256];
@@ -166,6 +185,7 @@ int cmd_predict(int argc, char **argv) {
     if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
     printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
     if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
+done:
     free(fc);
     free(truth);
     free(init);
