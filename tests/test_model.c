@@ -422,6 +422,59 @@ static void test_residual_targets(void **s) {
     free(valid);
 }
 
+/* Splits never leak: every sample of a split has both its times inside it. Shards of an epoch
+ * cover every sample exactly once; epochs reshuffle deterministically. */
+static void test_sampler_splits_and_shards(void **s) {
+    (void)s;
+    Dataset ds;
+    dataset_synthetic(&ds, 2, 64, 4, 6, 3);
+    float leads[2] = {6, 24};
+    char err[256];
+    int bounds[4] = {0, 40, 48, 64};
+    for (int k = 0; k < 3; k++) {
+        Sampler sm;
+        assert_int_equal(sampler_init(&sm, &ds, bounds[k], bounds[k + 1], leads, 2, 5, 1, err, sizeof err), 0);
+        for (int64_t i = 0; i < sm.n; i++) {
+            int t, t2;
+            float lead;
+            sampler_decode(&sm, sm.idx[i], &t, &t2, &lead);
+            assert_true(t >= bounds[k] && t2 < bounds[k + 1] && t2 > t);
+            assert_float_equal(ds.hours[t2] - ds.hours[t], lead, 1e-6);
+        }
+        sampler_free(&sm);
+    }
+    Sampler full, sh[3];
+    assert_int_equal(sampler_init(&full, &ds, 0, 40, leads, 2, 5, 1, err, sizeof err), 0);
+    int64_t n = full.n;
+    int *seen = calloc((size_t)ds.T * 2, sizeof(int));
+    int64_t *order = malloc(sizeof(int64_t) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) order[i] = sampler_next(&full);
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(sampler_init(&sh[r], &ds, 0, 40, leads, 2, 5, 1, err, sizeof err), 0);
+        sampler_shard(&sh[r], r, 3);
+        for (int64_t i = r; i < n; i += 3) {
+            int64_t id = sampler_next(&sh[r]);
+            assert_int_equal(id, order[i]); /* a shard is a slice of the common order */
+            seen[id]++;
+        }
+    }
+    for (int64_t i = 0; i < n; i++) assert_int_equal(seen[order[i]], 1);
+    /* the next epoch is a different order, the same on every run */
+    int64_t a = sampler_next(&full), differs = 0;
+    Sampler again;
+    assert_int_equal(sampler_init(&again, &ds, 0, 40, leads, 2, 5, 1, err, sizeof err), 0);
+    for (int64_t i = 0; i < n; i++) sampler_next(&again);
+    assert_int_equal(sampler_next(&again), a);
+    for (int64_t i = 1; i < n; i++) differs |= sampler_next(&full) != order[i];
+    assert_true(differs);
+    for (int r = 0; r < 3; r++) sampler_free(&sh[r]);
+    sampler_free(&full);
+    sampler_free(&again);
+    free(seen);
+    free(order);
+    dataset_free(&ds);
+}
+
 static void test_lr_schedule(void **s) {
     (void)s;
     OptConfig oc = opt_default();
@@ -473,6 +526,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_table),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_config_json),     cmocka_unit_test(test_residual_targets),
+        cmocka_unit_test(test_sampler_splits_and_shards),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),

@@ -33,6 +33,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     t->batch.wlat = t->batch_mem + 3 * img + B;
     k->upload(t->batch.wlat, t->hb.wlat, c->H);
 
+    prefetch_start(&t->prefetch, &t->train, B, c->V, c->H, c->W, c->residual);
     t->tokens_per_step = (int64_t)B * vit_S(c);
     t->flops_per_step = 3.0 * B * vit_flops_per_sample(c);
     int64_t np = t->model.n_params;
@@ -45,6 +46,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
 
 void trainer_free(Trainer *t) {
     const Kernels *k = t->model.k;
+    prefetch_stop(&t->prefetch);
     k->free(t->batch_mem);
     host_batch_free(&t->hb);
     adamw_free(&t->opt, &t->model);
@@ -52,23 +54,27 @@ void trainer_free(Trainer *t) {
     sampler_free(&t->train);
 }
 
-void trainer_load_batch(Trainer *t, Sampler *s, int B) {
+static void upload_batch(Trainer *t, const HostBatch *hb, int B) {
     const Kernels *k = t->model.k;
     const VitConfig *c = &t->model.cfg;
-    for (int i = 0; i < B; i++) host_batch_fill(&t->hb, i, s, sampler_next(s));
     int64_t n = (int64_t)B * c->V * c->H * c->W;
-    k->upload(t->batch.x, t->hb.x, n);
-    k->upload(t->batch.y, t->hb.y, n);
-    k->upload(t->batch.mask, t->hb.mask, n);
-    k->upload(t->batch.lead, t->hb.lead, B);
+    k->upload(t->batch.x, hb->x, n);
+    k->upload(t->batch.y, hb->y, n);
+    k->upload(t->batch.mask, hb->mask, n);
+    k->upload(t->batch.lead, hb->lead, B);
     t->batch.B = B;
+}
+
+void trainer_load_batch(Trainer *t, Sampler *s, int B) {
+    for (int i = 0; i < B; i++) host_batch_fill(&t->hb, i, s, sampler_next(s));
+    upload_batch(t, &t->hb, B);
 }
 
 StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
     Vit *m = &t->model;
-    trainer_load_batch(t, &t->train, t->B);
+    upload_batch(t, prefetch_next(&t->prefetch), t->B);
     m->k->zero(m->grad_mem, m->n_params);
     st.loss = vit_forward(m, &t->batch);
     vit_backward(m, &t->batch);

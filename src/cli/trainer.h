@@ -3,6 +3,7 @@
 #define LVIT_TRAINER_H
 #include <stdio.h>
 #include "data/dataset.h"
+#include "data/prefetch.h"
 #include "model/vit.h"
 #include "optim/optim.h"
 #include "parallel/comm.h"
@@ -13,7 +14,8 @@ typedef struct Trainer {
     Parallel par;           /* single process until the distributed issue */
     const Dataset *ds;
     Sampler train;
-    HostBatch hb;
+    Prefetch prefetch;      /* fills training batches from `train` in the background */
+    HostBatch hb;           /* evaluation batches */
     Batch batch;            /* backend copies of hb */
     float *batch_mem;
     int B;

@@ -173,7 +173,16 @@ int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *lea
     s->n = list_samples(s, s->idx);
     s->pos = s->n; /* the first call starts epoch 0 */
     s->epoch = -1;
+    s->nshards = 1;
     return 0;
+}
+
+void sampler_shard(Sampler *s, int shard, int nshards) {
+    CHECK(nshards >= 1 && shard >= 0 && shard < nshards, "sampler shard %d of %d", shard, nshards);
+    s->shard = shard;
+    s->nshards = nshards;
+    s->pos = s->n;
+    s->epoch = -1;
 }
 
 void sampler_free(Sampler *s) {
@@ -186,7 +195,8 @@ void sampler_free(Sampler *s) {
 int64_t sampler_next(Sampler *s) {
     if (s->pos >= s->n) {
         s->epoch++;
-        s->pos = 0;
+        s->pos = s->shard;
+        if (s->pos >= s->n) s->pos = 0; /* fewer samples than ranks: repeat rather than starve */
         if (s->shuffle) {
             /* canonical order, then the epoch's own stream: epoch e depends only on (seed, e) */
             list_samples(s, s->idx);
@@ -195,7 +205,9 @@ int64_t sampler_next(Sampler *s) {
             rng_shuffle(&r, s->idx, s->n);
         }
     }
-    return s->idx[s->pos++];
+    int64_t id = s->idx[s->pos];
+    s->pos += s->nshards;
+    return id;
 }
 
 void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours) {

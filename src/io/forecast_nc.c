@@ -31,7 +31,7 @@ int forecast_write_nc(const char *path, const Dataset *ds, const float *fc, cons
     float *buf = xmalloc(sizeof(float) * plane);
     double *lat = xmalloc(sizeof(double) * ds->H), *lon = xmalloc(sizeof(double) * ds->W);
     const float fill = 9.96921e36f; /* the netCDF default float fill value */
-    char iso[32], ref[64];
+    char iso[32], ref[128];
     NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
     NC(nc_def_dim(nc, "time", 1, &dt));
     NC(nc_def_dim(nc, "lat", (size_t)ds->H, &dlat));
