@@ -17,46 +17,11 @@
 #include <unistd.h>
 
 #include "eval/plot.h"
+#include "util_test.h"
 
-#define assert_contains(hay, needle)                                                          \
-    do {                                                                                      \
-        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
-    } while (0)
-
-static char g_dir[64];
-
-static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (!lstat(p, &st) && S_ISDIR(st.st_mode)) remove_tree(p);
-        else remove(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/lvit_plot_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
-}
-
-/* Number of entries in g_dir whose name contains ".tmp." (leftover temporaries). */
+/* Number of entries in tu_tmpdir() whose name contains ".tmp." (leftover temporaries). */
 static int count_temporaries(void) {
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(tu_tmpdir());
     assert_non_null(d);
     int n = 0;
     struct dirent *e;
@@ -183,7 +148,7 @@ static void test_fields_png(void **state) {
     PlotPanel p[3];
     make_panels(p);
     char path[256], err[512] = "";
-    path_in(path, sizeof path, "t2m.png");
+    tu_path(path, sizeof path, "t2m.png");
     if (plot_fields_png(path, p, 3, "2m temperature, lead 6 h", err, sizeof err)) fail_msg("%s", err);
     copy_example(path, "fields.png");
     PlotLayout lay;
@@ -262,8 +227,8 @@ static void test_fields_lat_ascending(void **state) {
     PlotPanel dn = {"t", g_truth, g_valid, H, W, g_lat, g_lon, 0, 0, 0, "K"};
     PlotPanel up = {"t", g_truth_up, g_valid_up, H, W, g_lat_up, g_lon, 0, 0, 0, "K"};
     char a[256], b[256], err[512];
-    path_in(a, sizeof a, "down.png");
-    path_in(b, sizeof b, "up.png");
+    tu_path(a, sizeof a, "down.png");
+    tu_path(b, sizeof b, "up.png");
     if (plot_fields_png(a, &dn, 1, "x", err, sizeof err)) fail_msg("%s", err);
     if (plot_fields_png(b, &up, 1, "x", err, sizeof err)) fail_msg("%s", err);
     Img ia = read_png(a), ib = read_png(b);
@@ -288,7 +253,7 @@ static void test_loss_png(void **state) {
     lo[600] = 0;     /* clamped to the smallest positive loss */
     for (int j = 0; j < NV; j++) vs[j] = 100 * (j + 1), vl[j] = 2.2 * exp(-vs[j] / 220.0) + 0.03;
     char path[256], err[512];
-    path_in(path, sizeof path, "loss.png");
+    tu_path(path, sizeof path, "loss.png");
     if (plot_loss_png(path, st, lo, N, vs, vl, NV, "training loss", err, sizeof err)) fail_msg("%s", err);
     copy_example(path, "loss.png");
     Img im = read_png(path);
@@ -331,8 +296,8 @@ static void test_loss_png(void **state) {
     /* Nothing positive to plot on a log axis. */
     double z[3] = {0, -1, NAN};
     assert_int_equal(plot_loss_png(path, st, z, 3, NULL, NULL, 0, "x", err, sizeof err), -1);
-    assert_contains(err, path);
-    assert_contains(err, "positive");
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, "positive");
 }
 
 static void write_text(const char *path, const char *s) {
@@ -345,8 +310,8 @@ static void write_text(const char *path, const char *s) {
 static void test_jsonl(void **state) {
     (void)state;
     char mp[256], png[256], err[512];
-    path_in(mp, sizeof mp, "metrics.jsonl");
-    path_in(png, sizeof png, "from_jsonl.png");
+    tu_path(mp, sizeof mp, "metrics.jsonl");
+    tu_path(png, sizeof png, "from_jsonl.png");
     write_text(mp, "{\"step\":1,\"loss\":2.5,\"lr\":0.001}\n"
                    "{\"step\":2,\"loss\":1.5,\"lr\":0.001}\n"
                    "\n"
@@ -363,20 +328,20 @@ static void test_jsonl(void **state) {
     remove(png);
     write_text(mp, "{\"step\":1,\"loss\":2.5}\n\n{\"step\":2,\"loss\":1.5,}\n{\"step\":3,\"loss\":1}\n");
     assert_int_equal(plot_loss_from_jsonl(mp, png, err, sizeof err), -1);
-    assert_contains(err, mp);
-    assert_contains(err, "line 3,");
+    TU_ASSERT_CONTAINS(err, mp);
+    TU_ASSERT_CONTAINS(err, "line 3,");
     assert_int_equal(access(png, F_OK), -1);
     /* Valid JSON of the wrong shape on line 2. */
     write_text(mp, "{\"step\":1,\"loss\":2.5}\n{\"loss\":\"high\"}\n");
     assert_int_equal(plot_loss_from_jsonl(mp, png, err, sizeof err), -1);
-    assert_contains(err, "line 2:");
+    TU_ASSERT_CONTAINS(err, "line 2:");
     write_text(mp, "[1,2]\n");
     assert_int_equal(plot_loss_from_jsonl(mp, png, err, sizeof err), -1);
-    assert_contains(err, "line 1:");
+    TU_ASSERT_CONTAINS(err, "line 1:");
     /* Missing file. */
-    path_in(mp, sizeof mp, "nope.jsonl");
+    tu_path(mp, sizeof mp, "nope.jsonl");
     assert_int_equal(plot_loss_from_jsonl(mp, png, err, sizeof err), -1);
-    assert_contains(err, mp);
+    TU_ASSERT_CONTAINS(err, mp);
 }
 
 static void test_write_errors(void **state) {
@@ -386,22 +351,22 @@ static void test_write_errors(void **state) {
     double st[2] = {1, 2}, lo[2] = {1, 0.5};
     char path[256], err[512];
     /* A directory that does not exist. */
-    path_in(path, sizeof path, "no/such/dir/map.png");
+    tu_path(path, sizeof path, "no/such/dir/map.png");
     strcpy(err, "");
     assert_int_equal(plot_fields_png(path, p, 3, "t", err, sizeof err), -1);
-    assert_contains(err, path);
+    TU_ASSERT_CONTAINS(err, path);
     strcpy(err, "");
     assert_int_equal(plot_loss_png(path, st, lo, 2, NULL, NULL, 0, "t", err, sizeof err), -1);
-    assert_contains(err, path);
+    TU_ASSERT_CONTAINS(err, path);
     /* The temporary can be written but the rename cannot (path is a non-empty directory):
      * the temporary must be removed again. */
-    path_in(path, sizeof path, "adir");
+    tu_path(path, sizeof path, "adir");
     assert_int_equal(mkdir(path, 0755), 0);
     char inner[300];
     snprintf(inner, sizeof inner, "%s/keep", path);
     write_text(inner, "x");
     assert_int_equal(plot_fields_png(path, p, 3, "t", err, sizeof err), -1);
-    assert_contains(err, path);
+    TU_ASSERT_CONTAINS(err, path);
     assert_int_equal(count_temporaries(), 0);
     assert_int_equal(plot_loss_png(path, st, lo, 2, st, lo, 2, "t", err, sizeof err), -1);
     assert_int_equal(count_temporaries(), 0);
@@ -409,7 +374,7 @@ static void test_write_errors(void **state) {
     assert_int_equal(plot_fields_png(path, p, 0, "t", err, sizeof err), -1);
     p[1].H = 0;
     assert_int_equal(plot_fields_png(path, p, 3, "t", err, sizeof err), -1);
-    assert_contains(err, "panel 1");
+    TU_ASSERT_CONTAINS(err, "panel 1");
 }
 
 static void test_colormap_and_font(void **state) {
@@ -444,5 +409,5 @@ int main(void) {
         cmocka_unit_test(test_loss_png),    cmocka_unit_test(test_jsonl),
         cmocka_unit_test(test_write_errors), cmocka_unit_test(test_colormap_and_font),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

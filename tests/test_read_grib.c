@@ -18,11 +18,7 @@
 #include <unistd.h>
 
 #include "data/series.h"
-
-#define assert_contains(hay, needle)                                                          \
-    do {                                                                                      \
-        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
-    } while (0)
+#include "util_test.h"
 
 #define CODES_OK(call)                                                                        \
     do {                                                                                      \
@@ -30,28 +26,15 @@
         if (e_) fail_msg("%s: %s", #call, codes_get_error_message(e_));                      \
     } while (0)
 
-static char g_dir[64];
 static char g_paths[32][128];
 static int g_npaths;
 
+/* A path in the temporary directory that stays valid for the rest of the run. */
 static const char *tmp_path(const char *name) {
     assert_true(g_npaths < 32);
     char *p = g_paths[g_npaths++];
-    snprintf(p, sizeof g_paths[0], "%s/%s", g_dir, name);
+    tu_path(p, sizeof g_paths[0], name);
     return p;
-}
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/lvit_grib_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    for (int i = 0; i < g_npaths; i++) unlink(g_paths[i]);
-    rmdir(g_dir);
-    return 0;
 }
 
 /* ---- synthetic fields ---- */
@@ -292,9 +275,9 @@ static void expect_error(const char *path, const ReadFilter *f, const char *want
     assert_int_equal(read_grib(path, f, &l, err, sizeof err), -1);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.s[0].name, "keep");
-    assert_contains(err, path);
-    assert_contains(err, want1);
-    if (want2) assert_contains(err, want2);
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, want1);
+    if (want2) TU_ASSERT_CONTAINS(err, want2);
     series_list_free(&l);
 }
 
@@ -504,5 +487,5 @@ int main(void) {
         cmocka_unit_test(test_real_ifs),
         cmocka_unit_test(test_real_era5_members),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -17,11 +17,8 @@
 #include <unistd.h>
 
 #include "data/series.h"
+#include "util_test.h"
 
-#define assert_contains(hay, needle)                                                          \
-    do {                                                                                      \
-        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
-    } while (0)
 #define NC(call)                                                                               \
     do {                                                                                       \
         int rc_ = (call);                                                                      \
@@ -34,37 +31,6 @@
  * of ours (an unclosed file) would still show through its other allocations. */
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:nclistnew\n"; }
-
-static char g_dir[64];
-
-static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static int setup(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/lvit_rnc_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-static int teardown(void **state) {
-    (void)state;
-    remove_tree(g_dir);
-    return 0;
-}
 
 static void put_text(int ncid, int varid, const char *name, const char *v) {
     NC(nc_put_att_text(ncid, varid, name, strlen(v), v));
@@ -115,7 +81,7 @@ static void make_classic(const char *p) {
 static void test_classic_fill(void **state) {
     (void)state;
     char p[256], err[1024];
-    path_in(p, sizeof p, "classic.nc");
+    tu_path(p, sizeof p, "classic.nc");
     make_classic(p);
     SeriesList l = {0};
     assert_int_equal(read_netcdf(p, NULL, &l, err, sizeof err), 0);
@@ -140,7 +106,7 @@ static void test_classic_fill(void **state) {
 static void test_nc4_packed_time(void **state) {
     (void)state;
     char p[256], err[1024];
-    path_in(p, sizeof p, "packed.nc");
+    tu_path(p, sizeof p, "packed.nc");
     int ncid, dt, dlat, dlon, vt, vlat, vlon, v;
     NC(nc_create(p, NC_CLOBBER | NC_NETCDF4, &ncid));
     NC(nc_def_dim(ncid, "time", 2, &dt));
@@ -214,7 +180,7 @@ static void make_levels(const char *p, const char *levname, const char *levunits
 static void test_levels_filter(void **state) {
     (void)state;
     char p[256], err[1024];
-    path_in(p, sizeof p, "levels.nc");
+    tu_path(p, sizeof p, "levels.nc");
     const double levs[3] = {1000, 850, 500};
     make_levels(p, "level", "hPa", levs);
     const double want[2] = {500, 850};
@@ -242,7 +208,7 @@ static void test_levels_filter(void **state) {
     series_list_free(&l);
 
     /* pressure in Pa under a name the reader does not know */
-    path_in(p, sizeof p, "levels_pa.nc");
+    tu_path(p, sizeof p, "levels_pa.nc");
     const double pa[3] = {100000, 85000, 50000};
     make_levels(p, "air_pressure", "Pa", pa);
     assert_int_equal(read_netcdf(p, &f, &l, err, sizeof err), 0);
@@ -255,7 +221,7 @@ static void test_levels_filter(void **state) {
 static void test_singleton_squeezed(void **state) {
     (void)state;
     char p[256], err[1024];
-    path_in(p, sizeof p, "singleton.nc");
+    tu_path(p, sizeof p, "singleton.nc");
     int ncid, dm, dlat, dlon, vlat, vlon, v;
     NC(nc_create(p, NC_CLOBBER, &ncid));
     NC(nc_def_dim(ncid, "member", 1, &dm));
@@ -283,7 +249,7 @@ static void test_singleton_squeezed(void **state) {
 static void test_nczarr(void **state) {
     (void)state;
     char dir[256], url[512], err[1024];
-    path_in(dir, sizeof dir, "store.zarr");
+    tu_path(dir, sizeof dir, "store.zarr");
     snprintf(url, sizeof url, "file://%s#mode=nczarr,file", dir);
     int ncid, dlat, dlon, vlat, vlon, v;
     NC(nc_create(url, NC_CLOBBER | NC_NETCDF4, &ncid));
@@ -331,7 +297,7 @@ static void write_str(const char *dir, const char *name, const char *s) { write_
 static void test_xarray_zarr(void **state) {
     (void)state;
     char d[256], sub[300], err[1024];
-    path_in(d, sizeof d, "xr.zarr");
+    tu_path(d, sizeof d, "xr.zarr");
     assert_int_equal(mkdir(d, 0755), 0);
     write_str(d, ".zgroup", "{\"zarr_format\": 2}");
     write_str(d, ".zattrs", "{}");
@@ -401,7 +367,7 @@ static void make_storm(const char *p, const char *reftime) {
 static void test_storm_reftime(void **state) {
     (void)state;
     char p[256], err[1024], iso[32];
-    path_in(p, sizeof p, "storm.cdf");
+    tu_path(p, sizeof p, "storm.cdf");
     make_storm(p, "1996 01 05 00:00");
     SeriesList l = {0};
     assert_int_equal(read_netcdf(p, NULL, &l, err, sizeof err), 0);
@@ -412,11 +378,11 @@ static void test_storm_reftime(void **state) {
     assert_true(l.s[0].time[2] - l.s[0].time[0] == 12);
     series_list_free(&l);
     /* a reftime that does not parse leaves the time without units: an error */
-    path_in(p, sizeof p, "storm_bad.cdf");
+    tu_path(p, sizeof p, "storm_bad.cdf");
     make_storm(p, "yesterday");
     assert_int_equal(read_netcdf(p, NULL, &l, err, sizeof err), -1);
-    assert_contains(err, p);
-    assert_contains(err, "timestep");
+    TU_ASSERT_CONTAINS(err, p);
+    TU_ASSERT_CONTAINS(err, "timestep");
     assert_int_equal(l.n, 0);
 }
 
@@ -462,58 +428,58 @@ static void expect_error(const char *p, const ReadFilter *f, const char *var, co
     char err[1024];
     SeriesList l = {0};
     char ok[256];
-    path_in(ok, sizeof ok, "classic.nc");
+    tu_path(ok, sizeof ok, "classic.nc");
     make_classic(ok);
     assert_int_equal(read_netcdf(ok, NULL, &l, err, sizeof err), 0);
     assert_int_equal(l.n, 1);
     assert_int_equal(read_netcdf(p, f, &l, err, sizeof err), -1);
     assert_int_equal(l.n, 1); /* series of the failed file removed, earlier ones kept */
-    assert_contains(err, p);
-    if (var) assert_contains(err, var);
-    assert_contains(err, what);
+    TU_ASSERT_CONTAINS(err, p);
+    if (var) TU_ASSERT_CONTAINS(err, var);
+    TU_ASSERT_CONTAINS(err, what);
     series_list_free(&l);
 }
 
 static void test_errors(void **state) {
     (void)state;
     char p[256];
-    path_in(p, sizeof p, "does_not_exist.nc");
+    tu_path(p, sizeof p, "does_not_exist.nc");
     expect_error(p, NULL, NULL, "no such file");
-    path_in(p, sizeof p, "text.nc");
-    write_str(g_dir, "text.nc", "this is not netCDF\n");
+    tu_path(p, sizeof p, "text.nc");
+    write_str(tu_tmpdir(), "text.nc", "this is not netCDF\n");
     expect_error(p, NULL, NULL, "not a netCDF file");
-    path_in(p, sizeof p, "emptydir");
+    tu_path(p, sizeof p, "emptydir");
     assert_int_equal(mkdir(p, 0755), 0);
     expect_error(p, NULL, NULL, "Zarr");
 
-    path_in(p, sizeof p, "nolatlon.nc");
+    tu_path(p, sizeof p, "nolatlon.nc");
     make_bad(p, E_NOLATLON);
     expect_error(p, NULL, NULL, "no variable on a latitude-longitude grid");
     const char *h[1] = {"height"};
     ReadFilter fh = {.nvars = 1, .vars = h};
     expect_error(p, &fh, "height", "not a field on a latitude-longitude grid");
 
-    path_in(p, sizeof p, "timeunits.nc");
+    tu_path(p, sizeof p, "timeunits.nc");
     make_bad(p, E_TIMEUNITS);
     expect_error(p, NULL, "time", "fortnights");
     const char *unk[2] = {"agood", "sp"};
     ReadFilter fu = {.nvars = 2, .vars = unk};
     expect_error(p, &fu, "sp", "no such variable");
 
-    path_in(p, sizeof p, "calendar.nc");
+    tu_path(p, sizeof p, "calendar.nc");
     make_bad(p, E_CALENDAR);
     expect_error(p, NULL, "time", "calendar 'noleap'");
-    path_in(p, sizeof p, "nan.nc");
+    tu_path(p, sizeof p, "nan.nc");
     make_bad(p, E_NAN);
     expect_error(p, NULL, "tp", "NaN where no fill value is declared");
-    path_in(p, sizeof p, "extra.nc");
+    tu_path(p, sizeof p, "extra.nc");
     make_bad(p, E_EXTRA);
     expect_error(p, NULL, "tp", "extra dimension 'member' of size 2");
-    path_in(p, sizeof p, "decreasing.nc");
+    tu_path(p, sizeof p, "decreasing.nc");
     make_bad(p, E_DECREASING);
     expect_error(p, NULL, "time", "strictly increasing");
 
-    path_in(p, sizeof p, "levels.nc");
+    tu_path(p, sizeof p, "levels.nc");
     const double levs[3] = {1000, 850, 500};
     make_levels(p, "level", "hPa", levs);
     const double want[2] = {500, 700};
@@ -562,9 +528,9 @@ static void test_shared_era5_members(void **state) {
     SeriesList l = {0};
     assert_int_equal(read_netcdf(p, NULL, &l, err, sizeof err), -1);
     assert_int_equal(l.n, 0);
-    assert_contains(err, p);
-    assert_contains(err, ": z: ");
-    assert_contains(err, "extra dimension 'number' of size 10");
+    TU_ASSERT_CONTAINS(err, p);
+    TU_ASSERT_CONTAINS(err, ": z: ");
+    TU_ASSERT_CONTAINS(err, "extra dimension 'number' of size 10");
 }
 
 static void test_shared_eraint(void **state) {
@@ -610,5 +576,5 @@ int main(void) {
         cmocka_unit_test(test_errors),              cmocka_unit_test(test_shared_storm),
         cmocka_unit_test(test_shared_era5_members), cmocka_unit_test(test_shared_eraint),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

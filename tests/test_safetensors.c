@@ -21,33 +21,7 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "io/safetensors.h"
-
-#define assert_contains(hay, needle)                                                   \
-    do {                                                                               \
-        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
-    } while (0)
-
-static char g_dir[64];
-
-static void path_in(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
-
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat sb;
-        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            chmod(p, 0755);
-            remove_tree(p);
-        } else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+#include "util_test.h"
 
 static int count_entries(const char *dir, const char *containing) {
     DIR *d = opendir(dir);
@@ -59,12 +33,6 @@ static int count_entries(const char *dir, const char *containing) {
     closedir(d);
     return n;
 }
-
-static int group_setup(void **state) {
-    strcpy(g_dir, "/tmp/lvit_test_st_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-static int group_teardown(void **state) { remove_tree(g_dir); return 0; }
 
 static void write_bytes(const char *path, const void *p, size_t n) {
     FILE *fp = fopen(path, "wb");
@@ -114,8 +82,8 @@ static void expect_reject_n(const char *text, size_t len, const char *what) {
     char err[512];
     JsonValue *v = parse_exact(text, len, err, sizeof err);
     if (v) fail_msg("accepted invalid JSON %s", text);
-    assert_contains(err, "t.json");
-    if (what) assert_contains(err, what);
+    TU_ASSERT_CONTAINS(err, "t.json");
+    if (what) TU_ASSERT_CONTAINS(err, what);
 }
 static void expect_reject(const char *text, const char *what) { expect_reject_n(text, strlen(text), what); }
 
@@ -261,7 +229,7 @@ static void test_json_rejects(void **state) {
             json_free(v);
         } else {
             assert_null(v);
-            assert_contains(err, "nesting");
+            TU_ASSERT_CONTAINS(err, "nesting");
         }
     }
     /* Deep nesting through objects fails the same way, and frees what it built. */
@@ -271,10 +239,10 @@ static void test_json_rejects(void **state) {
 
     char err[512];
     assert_null(json_parse("[1,2,3]", 7, 6, "big.json", err, sizeof err));
-    assert_contains(err, "big.json");
-    assert_contains(err, "exceeds");
+    TU_ASSERT_CONTAINS(err, "big.json");
+    TU_ASSERT_CONTAINS(err, "exceeds");
     assert_null(parse_exact("[1,\n  2,]", 9, err, sizeof err));
-    assert_contains(err, "line 2, column 5");
+    TU_ASSERT_CONTAINS(err, "line 2, column 5");
 }
 
 static void test_json_buf(void **state) {
@@ -323,8 +291,8 @@ static void expect_open_fails(const char *path, const char *what) {
         st_close(&f);
         fail_msg("st_open accepted %s", path);
     }
-    assert_contains(err, path);
-    if (what) assert_contains(err, what);
+    TU_ASSERT_CONTAINS(err, path);
+    if (what) TU_ASSERT_CONTAINS(err, what);
     assert_null(f.t);
     assert_null(f.map);
     st_close(&f);   /* harmless after a failed open */
@@ -332,7 +300,7 @@ static void expect_open_fails(const char *path, const char *what) {
 
 static void test_st_roundtrip(void **state) {
     char path[256], err[512];
-    path_in(path, sizeof path, "rt.safetensors");
+    tu_path(path, sizeof path, "rt.safetensors");
     const float w[6] = {1.0f, -2.5f, 0.1f, 3e38f, -0.0f, 1e-40f};
     const uint16_t bf[4] = {0x3f80, 0xc040, 0x7f80, 0x0001};
     const int64_t steps[3] = {-1, INT64_MAX, 42};
@@ -356,7 +324,7 @@ static void test_st_roundtrip(void **state) {
     st_writer_meta(wr, "format", "lvit");   /* replaces */
     for (int k = 0; k < NT; k++) st_writer_add(wr, T[k].name, T[k].dt, T[k].ndim, T[k].shape, T[k].data);
     if (st_writer_finish(wr, path, err, sizeof err)) fail_msg("%s", err);
-    assert_int_equal(count_entries(g_dir, ".tmp."), 0);
+    assert_int_equal(count_entries(tu_tmpdir(), ".tmp."), 0);
 
     StFile f;
     if (st_open(&f, path, err, sizeof err)) fail_msg("%s", err);
@@ -412,7 +380,7 @@ static void test_st_roundtrip(void **state) {
 
 static void test_st_header_alignment(void **state) {
     char path[256], err[512], name[32];
-    path_in(path, sizeof path, "align.safetensors");
+    tu_path(path, sizeof path, "align.safetensors");
     const float x = 1.0f;
     const int64_t one = 1;
     for (int len = 1; len <= 16; len++) {
@@ -443,7 +411,7 @@ static void expect_f32_bits(float got, float want, const char *what, int k) {
 
 static void test_st_read_f32_conversions(void **state) {
     char path[256], err[512];
-    path_in(path, sizeof path, "conv.safetensors");
+    tu_path(path, sizeof path, "conv.safetensors");
     const uint16_t h[] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x7c00, 0xfc00,
                           0x7e00, 0x8000, 0x3555, 0x8001};
     const float h_want[] = {1.0f, -2.0f, 65504.0f, 0x1p-24f, 0x1.ff8p-15f, 0x1p-14f, INFINITY,
@@ -475,13 +443,13 @@ static void test_st_read_f32_conversions(void **state) {
     assert_int_equal(st_read_f32(&sf, "f", out, 1, &nf, err, sizeof err), 0);
     for (int k = 0; k < nf; k++) expect_f32_bits(out[k], f[k], "F32", k);
     assert_int_equal(st_read_f32(&sf, "big", out, 1, &nbig, err, sizeof err), -1);
-    assert_contains(err, "float32 range");
+    TU_ASSERT_CONTAINS(err, "float32 range");
     st_close(&sf);
 }
 
 static void test_st_read_f32_errors(void **state) {
     char path[256], err[512];
-    path_in(path, sizeof path, "shape.safetensors");
+    tu_path(path, sizeof path, "shape.safetensors");
     const float x[6] = {0};
     const int64_t steps[2] = {1, 2};
     const int64_t s23[2] = {2, 3}, s32[2] = {3, 2}, s6[1] = {6}, s2[1] = {2};
@@ -493,16 +461,16 @@ static void test_st_read_f32_errors(void **state) {
     if (st_open(&f, path, err, sizeof err)) fail_msg("%s", err);
     float out[6];
     assert_int_equal(st_read_f32(&f, "w", out, 2, s32, err, sizeof err), -1);
-    assert_contains(err, path);
-    assert_contains(err, "'w'");
-    assert_contains(err, "[3, 2]");
-    assert_contains(err, "F32 [2, 3]");
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, "'w'");
+    TU_ASSERT_CONTAINS(err, "[3, 2]");
+    TU_ASSERT_CONTAINS(err, "F32 [2, 3]");
     assert_int_equal(st_read_f32(&f, "w", out, 1, s6, err, sizeof err), -1);
-    assert_contains(err, "[6]");
+    TU_ASSERT_CONTAINS(err, "[6]");
     assert_int_equal(st_read_f32(&f, "steps", out, 1, s2, err, sizeof err), -1);
-    assert_contains(err, "I64 [2]");
+    TU_ASSERT_CONTAINS(err, "I64 [2]");
     assert_int_equal(st_read_f32(&f, "nope", out, 1, s2, err, sizeof err), -1);
-    assert_contains(err, "no tensor named 'nope'");
+    TU_ASSERT_CONTAINS(err, "no tensor named 'nope'");
     assert_int_equal(st_read_f32(&f, "w", out, 2, s23, err, sizeof err), 0);
     st_close(&f);
 }
@@ -522,7 +490,7 @@ static void write_small(const char *path, float scale) {
 
 static void test_st_overwrite(void **state) {
     char path[256];
-    path_in(path, sizeof path, "over.safetensors");
+    tu_path(path, sizeof path, "over.safetensors");
     write_small(path, 1.0f);
     size_t n1, n2;
     uint8_t *one = read_bytes(path, &n1);
@@ -530,29 +498,29 @@ static void test_st_overwrite(void **state) {
     uint8_t *two = read_bytes(path, &n2);
     assert_int_equal(n1, n2);
     assert_true(memcmp(one, two, n1) != 0);
-    assert_int_equal(count_entries(g_dir, ".tmp."), 0);
+    assert_int_equal(count_entries(tu_tmpdir(), ".tmp."), 0);
     free(one);
     free(two);
 }
 
 static void test_st_write_missing_dir(void **state) {
     char path[256], err[512];
-    path_in(path, sizeof path, "no/such/dir/x.safetensors");
-    int before = count_entries(g_dir, "");
+    tu_path(path, sizeof path, "no/such/dir/x.safetensors");
+    int before = count_entries(tu_tmpdir(), "");
     const float x = 1;
     const int64_t one = 1;
     StWriter *w = st_writer_new();
     st_writer_add(w, "x", ST_F32, 1, &one, &x);
     assert_int_equal(st_writer_finish(w, path, err, sizeof err), -1);
-    assert_contains(err, path);
-    assert_contains(err, strerror(ENOENT));
-    assert_int_equal(count_entries(g_dir, ""), before);
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, strerror(ENOENT));
+    assert_int_equal(count_entries(tu_tmpdir(), ""), before);
 }
 
 static void test_st_write_readonly_dir(void **state) {
     if (geteuid() == 0) skip();   /* root ignores directory permissions */
     char dir[256], path[300], err[512];
-    path_in(dir, sizeof dir, "ro");
+    tu_path(dir, sizeof dir, "ro");
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(path, sizeof path, "%s/x.safetensors", dir);
     write_small(path, 1.0f);
@@ -566,8 +534,8 @@ static void test_st_write_readonly_dir(void **state) {
     int rc = st_writer_finish(w, path, err, sizeof err);
     chmod(dir, 0755);
     assert_int_equal(rc, -1);
-    assert_contains(err, path);
-    assert_contains(err, strerror(EACCES));
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, strerror(EACCES));
     uint8_t *now = read_bytes(path, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(old, now, n1);
@@ -580,7 +548,7 @@ static void test_st_write_readonly_dir(void **state) {
    must leave the previous checkpoint intact and no temporary file behind. */
 static void test_st_write_failure_keeps_old(void **state) {
     char path[256], err[512];
-    path_in(path, sizeof path, "keep.safetensors");
+    tu_path(path, sizeof path, "keep.safetensors");
     write_small(path, 1.0f);
     size_t n1, n2;
     uint8_t *old = read_bytes(path, &n1);
@@ -598,20 +566,20 @@ static void test_st_write_failure_keeps_old(void **state) {
     setrlimit(RLIMIT_FSIZE, &saved);
     signal(SIGXFSZ, old_handler);
     assert_int_equal(rc, -1);
-    assert_contains(err, path);
-    assert_contains(err, strerror(EFBIG));
+    TU_ASSERT_CONTAINS(err, path);
+    TU_ASSERT_CONTAINS(err, strerror(EFBIG));
     uint8_t *now = read_bytes(path, &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(old, now, n1);
-    assert_int_equal(count_entries(g_dir, ".tmp."), 0);
+    assert_int_equal(count_entries(tu_tmpdir(), ".tmp."), 0);
     free(old);
     free(now);
 }
 
 static void test_st_truncated_prefixes(void **state) {
     char src[256], path[256];
-    path_in(src, sizeof src, "full.safetensors");
-    path_in(path, sizeof path, "trunc.safetensors");
+    tu_path(src, sizeof src, "full.safetensors");
+    tu_path(path, sizeof path, "trunc.safetensors");
     write_small(src, 1.0f);
     size_t n;
     uint8_t *raw = read_bytes(src, &n);
@@ -686,7 +654,7 @@ static void test_st_malformed(void **state) {
         {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", "[begin, end]"},
     };
     char path[256];
-    path_in(path, sizeof path, "bad.safetensors");
+    tu_path(path, sizeof path, "bad.safetensors");
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         write_raw(path, cases[k].header, 16);
         expect_open_fails(path, cases[k].what);
@@ -723,8 +691,8 @@ static void test_st_malformed(void **state) {
     memset(p, 0xff, 8);                 /* 2^64 - 1 */
     write_bytes(path, p, sizeof p);
     expect_open_fails(path, "exceeds");
-    expect_open_fails(g_dir, "not a regular file");
-    path_in(path, sizeof path, "does-not-exist.safetensors");
+    expect_open_fails(tu_tmpdir(), "not a regular file");
+    tu_path(path, sizeof path, "does-not-exist.safetensors");
     expect_open_fails(path, strerror(ENOENT));
 }
 
@@ -732,7 +700,7 @@ static void test_st_malformed(void **state) {
    makes that cheap to test. */
 static void test_st_header_limit(void **state) {
     char path[256];
-    path_in(path, sizeof path, "huge.safetensors");
+    tu_path(path, sizeof path, "huge.safetensors");
     uint64_t hl = ST_MAX_HEADER + 1;
     uint8_t len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (uint8_t)(hl >> (8 * k));
@@ -750,8 +718,8 @@ static void test_st_header_limit(void **state) {
    whose tensors lie inside the data buffer or an error naming the file. */
 static void test_st_fuzz_header(void **state) {
     char src[256], path[256], err[1024];
-    path_in(src, sizeof src, "fuzzsrc.safetensors");
-    path_in(path, sizeof path, "fuzz.safetensors");
+    tu_path(src, sizeof src, "fuzzsrc.safetensors");
+    tu_path(path, sizeof path, "fuzz.safetensors");
     write_small(src, 1.0f);
     size_t n;
     uint8_t *raw = read_bytes(src, &n);
@@ -775,7 +743,7 @@ static void test_st_fuzz_header(void **state) {
                 st_close(&f);
             } else {
                 rejected++;
-                assert_contains(err, path);
+                TU_ASSERT_CONTAINS(err, path);
                 assert_true(strlen(err) > strlen(path) + 2);
             }
         }
@@ -806,5 +774,5 @@ int main(void) {
         cmocka_unit_test(test_st_header_limit),
         cmocka_unit_test(test_st_fuzz_header),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

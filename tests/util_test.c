@@ -1,8 +1,12 @@
 #include "util_test.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int g_quiet = 0;
 
@@ -218,4 +222,44 @@ int tu_grad_check(const char *what, tu_loss_fn loss, void *ctx, double *x, const
 int tu_grad_check_f(const char *what, tu_loss_fn loss, void *ctx, float *x, const float *grad,
                     int64_t n, int nsample, float h, double tol, const char *file, int line) {
     return grad_impl(what, loss, ctx, x, 1, grad, n, nsample, h, tol, file, line);
+}
+
+/* ---------------------------------------------------------------- temporary files */
+
+static char g_tmpdir[64];
+
+const char *tu_tmpdir(void) { return g_tmpdir; }
+
+int tu_tmpdir_setup(void **state) {
+    (void)state;
+    snprintf(g_tmpdir, sizeof g_tmpdir, "/tmp/lvit_test_XXXXXX");
+    return mkdtemp(g_tmpdir) ? 0 : -1;
+}
+
+int tu_tmpdir_teardown(void **state) {
+    (void)state;
+    tu_remove_tree(g_tmpdir);
+    return 0;
+}
+
+void tu_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_tmpdir, name); }
+
+void tu_remove_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            chmod(p, 0755); /* a test may have made it read-only */
+            tu_remove_tree(p);
+        } else {
+            unlink(p);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
 }

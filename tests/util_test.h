@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -89,5 +90,22 @@ int tu_grad_check_f(const char *what, tu_loss_fn loss, void *ctx, float *x /* [n
 /* sum_i out_i R_i, the loss whose gradient w.r.t. out is R. */
 double tu_dot(const double *out /* [n] */, const double *R /* [n] */, int64_t n);
 double tu_dot_f(const float *out /* [n] */, const double *R /* [n] */, int64_t n);
+
+/* ---- strings and temporary files ---- */
+#define TU_ASSERT_CONTAINS(hay, needle)                                                       \
+    do {                                                                                      \
+        if (!strstr((hay), (needle))) fail_msg("expected \"%s\" in \"%s\"", (needle), (hay)); \
+    } while (0)
+
+/* A fresh "/tmp/lvit_test_XXXXXX" directory (mkdtemp), made by tu_tmpdir_setup and removed
+ * with everything in it by tu_tmpdir_teardown; both fit cmocka's group or per-test setup
+ * and teardown slots. tu_tmpdir() is its path ("" before the first setup). */
+const char *tu_tmpdir(void);
+int tu_tmpdir_setup(void **state);
+int tu_tmpdir_teardown(void **state);
+void tu_path(char *buf, size_t n, const char *name); /* tu_tmpdir() + "/" + name */
+/* Removes dir and everything under it (subdirectories are made writable first); a missing
+ * dir is not an error. */
+void tu_remove_tree(const char *dir);
 
 #endif
