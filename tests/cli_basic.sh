@@ -70,6 +70,44 @@ assert h["lat"]["shape"] == [15]
 PY
 then ok "prediction is on the 15x30 data grid (padding removed)"; else bad "prediction grid"; fi
 
+# validation during training: val_loss in metrics.jsonl, the best weights kept
+expect 0 "train with --val-every" "$LVIT" train --run "$tmp/val" --steps 12 --vars 2 --grid 8x16 --dim 16 --depth 1 \
+  --heads 2 --batch 2 --times 40 --val-every 4 --log-every 6
+has "validation loss every 4 steps"; has "kept the weights of step"
+if /usr/bin/python3 - "$tmp/val/metrics.jsonl" "$tmp/out" <<'PY'
+import json, re, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+v = {r["step"]: r["val_loss"] for r in rows if "val_loss" in r}
+assert sorted(v) == [4, 8, 12], v
+best = min(v, key=v.get)
+m = re.search(r"kept the weights of step (\d+) \(validation loss ([0-9.]+)", open(sys.argv[2]).read())
+assert int(m.group(1)) == best and abs(float(m.group(2)) - v[best]) < 1e-5, (m.groups(), v)
+PY
+then ok "val_loss at steps 4, 8, 12; the kept step has the lowest"; else bad "validation lines"; fi
+small=(--vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --times 40 --steps 12 --quiet)
+"$LVIT" train --run "$tmp/nv" "${small[@]}" >/dev/null 2>&1
+"$LVIT" train --run "$tmp/lv" "${small[@]}" --val-every 3 --keep last >/dev/null 2>&1
+cmp -s "$tmp/nv/model.safetensors" "$tmp/lv/model.safetensors" && ok "validation does not change training (--keep last is bit-identical)" \
+  || bad "weights differ with validation on"
+"$LVIT" train --run "$tmp/ev" "${small[@]}" --val-every 3 --keep last --ema 0.9 >/dev/null 2>&1
+if /usr/bin/python3 - "$tmp/nv" "$tmp/ev" <<'PY'
+import json, struct, sys
+def rows(d): return [json.loads(l) for l in open(d + "/metrics.jsonl")]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+assert [r["loss"] for r in a] == [r["loss"] for r in b], "training losses changed"
+def tensors(d):
+    raw = open(d + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
+    return {k: raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
+ta, tb = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert ta.keys() == tb.keys() and any(ta[k] != tb[k] for k in ta), "EMA weights equal the trained ones"
+PY
+then ok "--ema: same training losses, different (averaged) saved weights"; else bad "--ema"; fi
+expect 0 "loss curve with validation" "$LVIT" plot --run "$tmp/val" -o "$tmp/val/loss.png"
+expect 2 "--keep best without validation data" "$LVIT" train --run "$tmp/v2" --steps 2 --vars 2 --grid 8x16 --dim 16 \
+  --depth 1 --heads 2 --batch 2 --times 40 --val-frac 0 --keep best;  has "--keep best needs validation samples"
+expect 2 "--keep with a bad choice" "$LVIT" train --run "$tmp/v2" --keep first;  has "best|last"
+
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
 tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"

@@ -48,7 +48,7 @@ static void test_table_complete(void **state) {
 #define HAS(f) assert_true(K->f != NULL)
     HAS(alloc), HAS(free), HAS(zero), HAS(copy), HAS(upload), HAS(download);
     HAS(linear_fwd), HAS(linear_bwd), HAS(layernorm_fwd), HAS(layernorm_bwd);
-    HAS(gelu_fwd), HAS(gelu_bwd), HAS(add_inplace), HAS(patch_embed_fwd);
+    HAS(gelu_fwd), HAS(gelu_bwd), HAS(add_inplace), HAS(lerp), HAS(patch_embed_fwd);
     HAS(patch_embed_bwd), HAS(pos_lead_fwd), HAS(pos_lead_bwd), HAS(var_attn_fwd);
     HAS(var_attn_bwd), HAS(unpatchify), HAS(mse_loss), HAS(sumsq), HAS(scale), HAS(adamw);
     HAS(attn_ws_floats), HAS(attn_fwd), HAS(attn_bwd), HAS(attn_merge);
@@ -310,6 +310,9 @@ static void test_add_scale(void **state) {
     TU_ASSERT_CLOSE(y, ref, n, 1e-7);
     K->scale(y, -0.37f, n);
     for (int64_t i = 0; i < n; i++) ref[i] *= -0.37;
+    TU_ASSERT_CLOSE(y, ref, n, 1e-6);
+    K->lerp(y, x, 0.01f, n); /* one EMA update with decay 0.99 */
+    for (int64_t i = 0; i < n; i++) ref[i] = ref[i] + 0.01 * ((double)x[i] - ref[i]);
     TU_ASSERT_CLOSE(y, ref, n, 1e-6);
     free(y), free(x), free(y0), free(ref);
 }

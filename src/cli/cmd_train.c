@@ -48,9 +48,10 @@ int cmd_train(int argc, char **argv) {
     ModelFlags mf = model_flags_default();
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
-    int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0;
+    int keep = 0; /* auto|best|last */
+    int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
-    float min_lr = -1, val_frac = 0.2f;
+    float min_lr = -1, val_frac = 0.2f, ema = 0;
     ArgSpec specs[] = {
         {"data", ARG_STR, &data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
         {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
@@ -67,6 +68,10 @@ int cmd_train(int argc, char **argv) {
         {"leads", ARG_STR, &leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
         {"times", ARG_INT, &times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
         {"val-frac", ARG_FLOAT, &val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},
+        {"ema", ARG_FLOAT, &ema, "keep an exponential moving average of the weights with this decay (e.g. 0.99; 0 = off); validation and model.safetensors use it", NULL, 0, 0.999999, 0},
+        {"val-every", ARG_INT, &val_every, "validation loss every N steps, logged as val_loss (0 = at the end only)", NULL, 0, 1 << 30, 0},
+        {"val-samples", ARG_INT, &val_samples, "validation samples per evaluation (the first N of a fixed order)", NULL, 1, 1 << 30, 0},
+        {"keep", ARG_CHOICE, &keep, "weights in model.safetensors: best (lowest validation loss; the default with --val-every) or last", "auto|best|last", 0, 0, 0},
         {"init", ARG_STR, &init, "start from the weights of this checkpoint (same configuration)", NULL, 0, 0, 0},
         {"seed", ARG_I64, &seed, "seed of initialization and data order", NULL, 0, 9e18, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
@@ -101,13 +106,33 @@ int cmd_train(int argc, char **argv) {
     char err[1024];
     if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
 
+    /* validation: a fixed sample order, evaluated every --val-every steps and at the end */
+    Sampler vs = {0};
+    int have_val = 0;
+    if (t_split < t_val) {
+        if (sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0)
+            have_val = 1;
+        else
+            log_warn("no validation samples: %s", err);
+    }
+    int keep_best = keep == 1 || (keep == 0 && val_every > 0);
+    if (keep_best && !have_val) DIE_USER("lvit train: --keep best needs validation samples, and %s has none", data);
+    if (keep_best && val_every == 0) val_every = (int)(steps < 10 ? 1 : steps / 10);
+    Vit *m = &t.model;
+    if (ema > 0) trainer_enable_ema(&t, ema);
+    float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
+    double best_val = INFINITY;
+    int64_t best_step = 0;
+
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
     FILE *mf_out = fopen(path, "w");
     if (!mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     log_info("training %lld steps, batch %d, lr %g (warmup %lld, cosine to %g), %lld samples per epoch",
              (long long)steps, batch, oc.lr, (long long)oc.warmup, oc.min_lr, (long long)t.train.n);
-    double t_start = now_sec(), t_log = t_start;
+    if (val_every && have_val) log_info("validation loss every %d steps on %lld samples; keeping the %s%s weights", val_every,
+                            (long long)(vs.n < val_samples ? vs.n : val_samples), keep_best ? "best" : "last", ema > 0 ? " EMA" : "");
+    double t_start = now_sec(), t_log = t_start, val = NAN;
     int64_t tok_since = 0;
     float last_loss = NAN;
     for (int64_t s = 0; s < steps; s++) {
@@ -115,31 +140,46 @@ int cmd_train(int argc, char **argv) {
         last_loss = st.loss;
         tok_since += t.tokens_per_step;
         if (!isfinite(st.loss)) DIE("step %lld: loss is %g; lower --lr or check the data", (long long)s + 1, st.loss);
-        fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f}\n",
+        int do_val = have_val && ((val_every && (s + 1) % val_every == 0) || s + 1 == steps);
+        if (do_val) {
+            trainer_use_ema(&t, 1);
+            val = trainer_eval_loss(&t, &vs, val_samples);
+            if (best && val < best_val) {
+                best_val = val;
+                best_step = s + 1;
+                m->k->copy(best, m->param_mem, m->n_params);
+            }
+            trainer_use_ema(&t, 0);
+        }
+        fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f",
                 (long long)s + 1, st.loss, st.lr, st.grad_norm, st.seconds * 1e3, t.tokens_per_step / st.seconds);
+        if (do_val) fprintf(mf_out, ",\"val_loss\":%.8g", val);
+        fputs("}\n", mf_out);
         if ((s + 1) % log_every == 0 || s + 1 == steps) {
             fflush(mf_out);
             double now = now_sec(), el = now - t_log, per = el / ((s % log_every) + 1);
             char eta[32];
             fmt_duration(eta, sizeof eta, per * (steps - s - 1));
-            log_info("step %6lld/%lld | loss %.5f | lr %.3e | grad norm %.3f | %7.1f ms/step | %8.0f tokens/s | ETA %s",
-                     (long long)s + 1, (long long)steps, st.loss, st.lr, st.grad_norm, per * 1e3, tok_since / el, eta);
+            char vbuf[48] = "";
+            if (do_val) snprintf(vbuf, sizeof vbuf, " | val %.5f", val);
+            log_info("step %6lld/%lld | loss %.5f%s | lr %.3e | grad norm %.3f | %7.1f ms/step | %8.0f tokens/s | ETA %s",
+                     (long long)s + 1, (long long)steps, st.loss, vbuf, st.lr, st.grad_norm, per * 1e3, tok_since / el, eta);
             t_log = now;
             tok_since = 0;
+        } else if (do_val) {
+            log_info("step %6lld/%lld | validation loss %.5f", (long long)s + 1, (long long)steps, val);
         }
     }
     if (fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     double train_s = now_sec() - t_start;
-
-    double val = NAN;
-    if (t_split < t_val) {
-        Sampler vs;
-        if (sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0) {
-            val = trainer_eval_loss(&t, &vs, 256);
-            sampler_free(&vs);
-        } else {
-            log_warn("no validation samples: %s", err);
-        }
+    if (have_val) sampler_free(&vs);
+    trainer_use_ema(&t, 1); /* the saved weights are the EMA's (the best of them with --keep best) */
+    if (best) {
+        m->k->copy(m->param_mem, best, m->n_params);
+        m->k->free(best);
+        log_info("kept the weights of step %lld (validation loss %.5f; last step %.5f)", (long long)best_step, best_val,
+                 val);
+        val = best_val;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", run);
     JsonBuf desc = {0};

@@ -48,6 +48,7 @@ void trainer_free(Trainer *t) {
     const Kernels *k = t->model.k;
     prefetch_stop(&t->prefetch);
     k->free(t->batch_mem);
+    if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
     adamw_free(&t->opt, &t->model);
     vit_free(&t->model);
@@ -86,9 +87,35 @@ StepStats trainer_step(Trainer *t) {
     st.grad_norm = opt_grad_norm(m);
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
     adamw_step(&t->opt, m, st.lr, st.grad_norm);
+    if (t->ema) {
+        float d = (1.0f + t->step) / (10.0f + t->step);
+        if (d > t->ema_decay) d = t->ema_decay;
+        m->k->lerp(t->ema, m->param_mem, 1.0f - d, m->n_params);
+    }
     t->step++;
     st.seconds = now_sec() - t0;
     return st;
+}
+
+void trainer_enable_ema(Trainer *t, float decay) {
+    Vit *m = &t->model;
+    size_t bytes = (size_t)m->n_params * sizeof(float);
+    t->ema = m->k->alloc(bytes);
+    t->ema_swap = m->k->alloc(bytes);
+    t->ema_decay = decay;
+    m->k->copy(t->ema, m->param_mem, m->n_params);
+}
+
+void trainer_use_ema(Trainer *t, int on) {
+    Vit *m = &t->model;
+    if (!t->ema || on == t->ema_in_model) return;
+    if (on) {
+        m->k->copy(t->ema_swap, m->param_mem, m->n_params);
+        m->k->copy(m->param_mem, t->ema, m->n_params);
+    } else {
+        m->k->copy(m->param_mem, t->ema_swap, m->n_params);
+    }
+    t->ema_in_model = on;
 }
 
 double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {

@@ -18,6 +18,9 @@ typedef struct Trainer {
     HostBatch hb;           /* evaluation batches */
     Batch batch;            /* backend copies of hb */
     float *batch_mem;
+    float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
+    float ema_decay;
+    int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
     int B;
     int64_t step;           /* steps taken */
     int64_t tokens_per_step;
@@ -33,6 +36,13 @@ typedef struct StepStats {
     float loss, lr;
     double grad_norm, seconds;
 } StepStats;
+
+/* Keep an exponential moving average of the weights, updated after every step with decay
+ * min(decay, (1 + step) / (10 + step)); allocates its two buffers now. */
+void trainer_enable_ema(Trainer *t, float decay);
+/* on = 1: put the EMA weights into the model (the trained weights are set aside); on = 0: put
+ * the trained weights back. Without an EMA this does nothing. */
+void trainer_use_ema(Trainer *t, int on);
 
 /* One optimizer step on the next batch of the training sampler. */
 StepStats trainer_step(Trainer *t);

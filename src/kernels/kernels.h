@@ -49,6 +49,8 @@ typedef struct Kernels {
     void (*gelu_bwd)(float *din, const float *dout, const float *in, int64_t n);
     /* y += x */
     void (*add_inplace)(float *y, const float *x, int64_t n);
+    /* y += a * (x - y)   (exponential moving average of the weights: a = 1 - decay) */
+    void (*lerp)(float *y, const float *x, float a, int64_t n);
 
     /* ---- embeddings ----
      * Per-variable patch embedding (Conv2d 1->D, kernel = stride = p, row-major tokens)

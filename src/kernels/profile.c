@@ -6,12 +6,12 @@
 
 enum {
     P_zero, P_copy, P_linear_fwd, P_linear_bwd, P_layernorm_fwd, P_layernorm_bwd, P_gelu_fwd, P_gelu_bwd,
-    P_add_inplace, P_patch_embed_fwd, P_patch_embed_bwd, P_pos_lead_fwd, P_pos_lead_bwd, P_var_attn_fwd,
+    P_add_inplace, P_lerp, P_patch_embed_fwd, P_patch_embed_bwd, P_pos_lead_fwd, P_pos_lead_bwd, P_var_attn_fwd,
     P_var_attn_bwd, P_unpatchify, P_mse_loss, P_sumsq, P_scale, P_adamw, P_attn_fwd, P_attn_bwd, P_attn_merge, P_N
 };
 static const char *g_names[P_N] = {
     "zero", "copy", "linear_fwd", "linear_bwd", "layernorm_fwd", "layernorm_bwd", "gelu_fwd", "gelu_bwd",
-    "add_inplace", "patch_embed_fwd", "patch_embed_bwd", "pos_lead_fwd", "pos_lead_bwd", "var_attn_fwd",
+    "add_inplace", "lerp", "patch_embed_fwd", "patch_embed_bwd", "pos_lead_fwd", "pos_lead_bwd", "var_attn_fwd",
     "var_attn_bwd", "unpatchify", "mse_loss", "sumsq", "scale", "adamw", "attn_fwd", "attn_bwd", "attn_merge"};
 static double g_time[P_N];
 static long g_calls[P_N];
@@ -64,6 +64,7 @@ static float p_mse_loss(float *dpred, const float *pred, const float *y, const f
                         int Vo, int H, int W, int p, int multi, float dloss, float *ws) {
     T0; float r = g_base->mse_loss(dpred, pred, y, mask, wlat, B, Vo, H, W, p, multi, dloss, ws); T1(P_mse_loss); return r;
 }
+static void p_lerp(float *y, const float *x, float a, int64_t n) { T0; g_base->lerp(y, x, a, n); T1(P_lerp); }
 static double p_sumsq(const float *x, int64_t n) { T0; double r = g_base->sumsq(x, n); T1(P_sumsq); return r; }
 static void p_scale(float *x, float s, int64_t n) { T0; g_base->scale(x, s, n); T1(P_scale); }
 static void p_adamw(float *p, float *m, float *v, const float *g, int64_t n, float lr, float b1, float b2, float eps,
@@ -86,7 +87,7 @@ const Kernels *kernels_profiled(const Kernels *base) {
     g_prof = *base;
 #define SET(f) g_prof.f = p_##f;
     SET(zero) SET(copy) SET(linear_fwd) SET(linear_bwd) SET(layernorm_fwd) SET(layernorm_bwd) SET(gelu_fwd)
-    SET(gelu_bwd) SET(add_inplace) SET(patch_embed_fwd) SET(patch_embed_bwd) SET(pos_lead_fwd) SET(pos_lead_bwd)
+    SET(gelu_bwd) SET(add_inplace) SET(lerp) SET(patch_embed_fwd) SET(patch_embed_bwd) SET(pos_lead_fwd) SET(pos_lead_bwd)
     SET(var_attn_fwd) SET(var_attn_bwd) SET(unpatchify) SET(mse_loss) SET(sumsq) SET(scale) SET(adamw) SET(attn_fwd)
     SET(attn_bwd) SET(attn_merge)
 #undef SET

@@ -23,6 +23,7 @@ static const Kernels g_cpu = {
     .gelu_fwd = gelu_fwd_cpu,
     .gelu_bwd = gelu_bwd_cpu,
     .add_inplace = add_inplace_cpu,
+    .lerp = lerp_cpu,
     .patch_embed_fwd = patch_embed_fwd_cpu,
     .patch_embed_bwd = patch_embed_bwd_cpu,
     .pos_lead_fwd = pos_lead_fwd_cpu,

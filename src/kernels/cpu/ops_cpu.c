@@ -336,6 +336,11 @@ void add_inplace_cpu(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+void lerp_cpu(float *y, const float *x, float a, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (parallel : n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) y[i] += a * (x[i] - y[i]);
+}
+
 /* ---------------------------------------------------------------- optimizer */
 
 /* A fixed number of chunks (not one per thread) keeps the sum independent of the thread

@@ -45,6 +45,7 @@ void gelu_fwd_cpu(float *out /* [n] */, const float *in /* [n] */, int64_t n);
 void gelu_bwd_cpu(float *din /* [n] */, const float *dout /* [n] */, const float *in /* [n] */,
                   int64_t n);
 void add_inplace_cpu(float *y /* [n] */, const float *x /* [n] */, int64_t n);
+void lerp_cpu(float *y /* [n] */, const float *x /* [n] */, float a, int64_t n);
 
 double sumsq_cpu(const float *x /* [n] */, int64_t n);
 void scale_cpu(float *x /* [n] */, float s, int64_t n);
