@@ -2,19 +2,20 @@
 # The default job: real 6-hourly analyses of the January 1996 North American blizzard (Debian's
 # libncarg-data; 6 fields, 64 times, 33x36 grid with masked corners) -> lvit dataset -> train ->
 # skill against persistence and climatology on the held-out test period -> maps and loss curve.
-# usage: scripts/storm-demo.sh [RUN_DIR]   (LVIT=path/to/lvit, default build/lvit)
+# usage: scripts/storm-demo.sh [RUN_DIR]   (LVIT=path/to/lvit, default build/lvit; STORM_DIR=folder of *storm.cdf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LVIT=${LVIT:-build/lvit}
 run=${1:-runs/storm}
-S=/usr/share/ncarg/data/cdf
+S=${STORM_DIR:-/usr/share/ncarg/data/cdf}
 [ -f "$S/Tstorm.cdf" ] || { echo "storm data not found in $S: apt-get install libncarg-data" >&2; exit 2; }
 mkdir -p "$run"
 # times 0-39 train, 40-47 validation, 48-63 test; the 500 hPa winds get their own names
 "$LVIT" convert -o "$run/storm.lvd" "$S/Pstorm.cdf" "$S/Tstorm.cdf" "$S/Ustorm.cdf" "$S/Vstorm.cdf" \
   "$S/U500storm.cdf" "$S/V500storm.cdf" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500 --split 0.625,0.125
+# a 0.2 M-parameter model, leads 6-24 h; the validation period picks the best of every 50 steps
 "$LVIT" train --data "$run/storm.lvd" --run "$run" --leads 6,12,18,24 --steps 800 --lr 1e-3 --dim 64 --depth 3 \
-  --heads 4 --patch 2 --batch 8 --weight-decay 0.05 --log-every 100
+  --heads 4 --patch 2 --batch 8 --weight-decay 0.05 --val-every 50 --log-every 100
 "$LVIT" eval --run "$run" --split test --leads 6,24 --json "$run/skill.json"
 "$LVIT" predict --run "$run" --time 50 --lead 24 -o "$run/forecast.nc" --plot "$run" > /dev/null
 "$LVIT" plot --run "$run" -o "$run/loss.png" > /dev/null

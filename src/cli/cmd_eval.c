@@ -168,6 +168,22 @@ int cmd_eval(int argc, char **argv) {
             json_buf_puts(&jb, "}");
         }
     json_buf_puts(&jb, "\n]\n");
+    /* one line per lead: where the model beats both baselines */
+    for (int li = 0; li < nlead; li++) {
+        char miss[512] = "";
+        int wins = 0;
+        for (int v = 0; v < ds.V; v++) {
+            VarSkill *vs = &sk[li * ds.V + v];
+            double r = skill_rmse_wb1(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
+                   rc = skill_rmse_wb1(&vs->climatology);
+            if (r < rp && r < rc)
+                wins++;
+            else
+                snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%s", *miss ? ", " : "", ds.names[v]);
+        }
+        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s\n", lead_h[li], wins,
+               ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "");
+    }
     if (json) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp.%d", json, (int)getpid());
