@@ -475,6 +475,47 @@ static void test_sampler_splits_and_shards(void **s) {
     dataset_free(&ds);
 }
 
+/* Sequence-parallel row bands: each band holds exactly the rows of the full batch (padding
+ * rows included), and the bands of the ranks cover the grid once. */
+static void test_batch_row_bands(void **s) {
+    (void)s;
+    Dataset ds;
+    dataset_synthetic(&ds, 3, 20, 7, 6, 4); /* 7 rows: padded to 8 for patch 2 */
+    dataset_compute_stats(&ds, 0, 16);
+    float leads[1] = {6};
+    char err[256];
+    Sampler sm;
+    assert_int_equal(sampler_init(&sm, &ds, 0, 16, leads, 1, 5, 1, err, sizeof err), 0);
+    const int B = 2, V = 3, Hp = 8, Wp = 6;
+    HostBatch full;
+    host_batch_init(&full, B, V, Hp, Wp);
+    for (int i = 0; i < B; i++) host_batch_fill(&full, i, &sm, sm.idx[i + 3]);
+    const int bands[5] = {0, 2, 4, 6, 8}; /* 4 ranks, one patch row each */
+    int covered[8] = {0};
+    for (int r = 0; r < 4; r++) {
+        HostBatch hb;
+        int r0 = bands[r], nr = bands[r + 1] - bands[r];
+        host_batch_init_rows(&hb, B, V, Hp, Wp, r0, nr);
+        for (int i = 0; i < B; i++) host_batch_fill(&hb, i, &sm, sm.idx[i + 3]);
+        for (int bv = 0; bv < B * V; bv++)
+            for (int row = 0; row < nr; row++) {
+                size_t a = ((size_t)bv * nr + row) * Wp, f = ((size_t)bv * Hp + r0 + row) * Wp;
+                assert_memory_equal(hb.x + a, full.x + f, sizeof(float) * Wp);
+                assert_memory_equal(hb.y + a, full.y + f, sizeof(float) * Wp);
+                assert_memory_equal(hb.mask + a, full.mask + f, sizeof(float) * Wp);
+            }
+        assert_memory_equal(hb.lead, full.lead, sizeof(float) * B);
+        for (int row = r0; row < r0 + nr; row++) covered[row]++;
+        host_batch_free(&hb);
+    }
+    for (int row = 0; row < Hp; row++) assert_int_equal(covered[row], 1);
+    /* the padding row (7) is masked in the band that holds it */
+    for (int c = 0; c < Wp; c++) assert_true(full.mask[(size_t)7 * Wp + c] == 0.0f);
+    host_batch_free(&full);
+    sampler_free(&sm);
+    dataset_free(&ds);
+}
+
 static void test_lr_schedule(void **s) {
     (void)s;
     OptConfig oc = opt_default();
@@ -526,7 +567,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_param_table),     cmocka_unit_test(test_lr_schedule),
         cmocka_unit_test(test_config_json),     cmocka_unit_test(test_residual_targets),
-        cmocka_unit_test(test_sampler_splits_and_shards),
+        cmocka_unit_test(test_sampler_splits_and_shards), cmocka_unit_test(test_batch_row_bands),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),

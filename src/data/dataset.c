@@ -217,13 +217,18 @@ void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_h
     *lead_hours = s->lead_hours[li];
 }
 
-void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp) {
+void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp) { host_batch_init_rows(hb, B, V, Hp, Wp, 0, Hp); }
+
+void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows) {
+    CHECK(row0 >= 0 && nrows >= 1 && row0 + nrows <= Hp, "rows [%d, %d) of a grid of %d rows", row0, row0 + nrows, Hp);
     memset(hb, 0, sizeof *hb);
     hb->B = B;
     hb->V = V;
     hb->Hp = Hp;
     hb->Wp = Wp;
-    size_t n = (size_t)B * V * Hp * Wp;
+    hb->row0 = row0;
+    hb->nrows = nrows;
+    size_t n = (size_t)B * V * nrows * Wp;
     hb->x = xcalloc(n, sizeof(float));
     hb->y = xcalloc(n, sizeof(float));
     hb->mask = xcalloc(n, sizeof(float));
@@ -252,7 +257,7 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
     int t, t2;
     float lead;
     sampler_decode(s, id, &t, &t2, &lead);
-    size_t plane = (size_t)hb->Hp * hb->Wp, dplane = (size_t)ds->H * ds->W;
+    size_t plane = (size_t)hb->nrows * hb->Wp, dplane = (size_t)ds->H * ds->W;
     for (int v = 0; v < ds->V; v++) {
         float mu = ds->mean[v], inv = 1.0f / ds->std[v];
         float *x = hb->x + ((size_t)i * hb->V + v) * plane, *y = hb->y + ((size_t)i * hb->V + v) * plane;
@@ -260,9 +265,9 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
         const float *src = ds->data + ((size_t)t * ds->V + v) * dplane, *dst = ds->data + ((size_t)t2 * ds->V + v) * dplane;
         const uint8_t *vs = ds->valid ? ds->valid + ((size_t)t * ds->V + v) * dplane : NULL;
         const uint8_t *vd = ds->valid ? ds->valid + ((size_t)t2 * ds->V + v) * dplane : NULL;
-        for (int r = 0; r < hb->Hp; r++)
+        for (int r = hb->row0; r < hb->row0 + hb->nrows; r++)
             for (int c = 0; c < hb->Wp; c++) {
-                size_t o = (size_t)r * hb->Wp + c, q = (size_t)r * ds->W + c;
+                size_t o = (size_t)(r - hb->row0) * hb->Wp + c, q = (size_t)r * ds->W + c;
                 int in = r < ds->H && c < ds->W;
                 int okx = in && (!vs || vs[q]), oky = in && (!vd || vd[q]);
                 x[o] = okx ? (src[q] - mu) * inv : 0.0f;

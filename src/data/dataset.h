@@ -61,14 +61,19 @@ void sampler_shard(Sampler *s, int shard, int nshards);
 /* The initial and target time indices and the lead of a sample id. */
 void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours);
 
-/* Host-side batch buffers for the model grid (Hp x Wp, padded to the patch). */
+/* Host-side batch buffers for the model grid (Hp x Wp, padded to the patch), or for a band
+ * of its rows [row0, row0 + nrows) (a sequence-parallel rank's tokens in row-major order:
+ * whole patch rows), so a rank reads only its own part of every field. */
 typedef struct HostBatch {
     int B, V, Hp, Wp;
+    int row0, nrows;                   /* the rows held: all of them unless host_batch_init_rows */
     int residual;                      /* targets are y - x (valid where both are) */
-    float *x, *y, *mask, *lead, *wlat; /* [B,V,Hp,Wp] x3, [B], [Hp] */
+    float *x, *y, *mask, *lead, *wlat; /* [B,V,nrows,Wp] x3, [B], [Hp] (all rows) */
 } HostBatch;
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
+/* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0, row0 + nrows <= Hp). */
+void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows);
 void host_batch_free(HostBatch *hb);
 /* Fill slot i of the batch with sample id from the sampler: normalized, invalid and padded cells 0;
  * with hb->residual the target is the change y - x and counts where both times are valid. */
