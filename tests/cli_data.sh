@@ -5,16 +5,10 @@
 # usage: cli_data.sh LVIT_BINARY SOURCE_DIR
 set -u
 LVIT=$1 SRC=$2
-storm="$SRC/../shared/data/ncl_storm_1996"
-[ -d "$storm" ] || storm=/usr/share/ncarg/data/cdf
-if [ ! -f "$storm/Tstorm.cdf" ]; then
-  echo "skip: no storm data in ../shared/data/ncl_storm_1996 or /usr/share/ncarg/data/cdf (apt-get install libncarg-data)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+. "$(dirname "$0")/lib_cli.sh"
+storm_or_skip "$SRC"
 tmp=$(mktemp -d /tmp/lvit_data_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-. "$(dirname "$0")/lib_cli.sh"
 
 files=("$storm/Pstorm.cdf" "$storm/Tstorm.cdf" "$storm/Ustorm.cdf" "$storm/Vstorm.cdf" "$storm/U500storm.cdf" "$storm/V500storm.cdf")
 expect 0 "convert the storm files" "$LVIT" convert -o "$tmp/storm.lvd" "${files[@]}"

@@ -9,3 +9,14 @@ expect() {
   if [ "$rc" -eq "$code" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $code"; sed 's/^/    /' "$tmp/out" | tail -5; fi
 }
 has() { if grep -q -- "$1" "$tmp/out"; then ok "message mentions '$1'"; else bad "message lacks '$1'"; sed 's/^/    /' "$tmp/out" | tail -5; fi; }
+# storm_or_skip SOURCE_DIR: sets $storm to the folder with the 1996 storm files (../shared/data
+# first, then Debian's libncarg-data), or prints a skip line and exits 0 when neither has them.
+storm_or_skip() {
+  storm="$1/../shared/data/ncl_storm_1996"
+  [ -d "$storm" ] || storm=/usr/share/ncarg/data/cdf
+  if [ ! -f "$storm/Tstorm.cdf" ]; then
+    echo "skip: no storm data in ../shared/data/ncl_storm_1996 or /usr/share/ncarg/data/cdf (apt-get install libncarg-data)"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+  fi
+}

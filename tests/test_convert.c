@@ -19,20 +19,8 @@
 
 #include "core/log.h"
 #include "data/convert.h"
+#include "util_nc.h"
 #include "util_test.h"
-
-#define NC(call)                                                                                     \
-    do {                                                                                             \
-        int rc_ = (call);                                                                            \
-        if (rc_ != NC_NOERR) fail_msg("%s:%d: %s: %s", __FILE__, __LINE__, #call, nc_strerror(rc_)); \
-    } while (0)
-
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:nclistnew\n"; }
-
-static void put_text(int ncid, int varid, const char *name, const char *v) {
-    NC(nc_put_att_text(ncid, varid, name, strlen(v), v));
-}
 
 enum { MAXN = 16 };
 static const float FILL = -9999.f;
@@ -63,16 +51,16 @@ static void make_file(const char *path, const FileSpec *f) {
     NC(nc_def_dim(ncid, "lat", (size_t)f->H, &dy));
     NC(nc_def_dim(ncid, "lon", (size_t)f->W, &dx));
     NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-    put_text(ncid, vt, "units", "hours since 2000-01-01 00:00:00");
+    tu_nc_put_text(ncid, vt, "units", "hours since 2000-01-01 00:00:00");
     NC(nc_def_var(ncid, "lat", NC_DOUBLE, 1, &dy, &vy));
-    put_text(ncid, vy, "units", "degrees_north");
+    tu_nc_put_text(ncid, vy, "units", "degrees_north");
     NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, &dx, &vx));
-    put_text(ncid, vx, "units", "degrees_east");
+    tu_nc_put_text(ncid, vx, "units", "degrees_east");
     int dims[3] = {dt, dy, dx};
     for (int k = 0; k < f->nv; k++) {
         NC(nc_def_var(ncid, f->names[k], NC_FLOAT, 3, dims, &v[k]));
         NC(nc_put_att_float(ncid, v[k], "_FillValue", NC_FLOAT, 1, &FILL));
-        put_text(ncid, v[k], "units", "K");
+        tu_nc_put_text(ncid, v[k], "units", "K");
     }
     NC(nc_enddef(ncid));
     NC(nc_put_var_double(ncid, vy, f->lat));
@@ -116,6 +104,14 @@ static int var_index(const Dataset *ds, const char *name) {
     return -1;
 }
 
+/* Converts the inputs to tmpdir/out_name and opens the result. */
+static void convert_open(const char *out_name, int n, const char *const *in, const ConvertOptions *o, Dataset *ds) {
+    char out[256], err[1024];
+    tu_path(out, sizeof out, out_name);
+    if (convert_files(out, n, in, o, err, sizeof err)) fail_msg("convert: %s", err);
+    if (dataset_open(ds, out, err, sizeof err)) fail_msg("open: %s", err);
+}
+
 /* Every valid value equals field() at its canonical position; returns the invalid count. */
 static int check_values(const Dataset *ds, int v, int var_id, double h0) {
     int invalid = 0;
@@ -144,11 +140,10 @@ static const double H2000 = 262968.0;
  * the times that every variable has. */
 static void test_split_files_orders_and_intersection(void **state) {
     (void)state;
-    char a[256], b[256], c[256], out[256], err[1024];
+    char a[256], b[256], c[256];
     tu_path(a, sizeof a, "t_part1.nc");
     tu_path(b, sizeof b, "t_part2.nc");
     tu_path(c, sizeof c, "uv.nc");
-    tu_path(out, sizeof out, "split.lvd");
     const char *tn[1] = {"t"}, *uv[2] = {"u", "v"};
     const int t_id[1] = {0}, uv_id[2] = {1, 2};
     const double lat_sn[3] = {-30, 0, 30}, lat_ns[3] = {30, 0, -30};
@@ -163,10 +158,8 @@ static void test_split_files_orders_and_intersection(void **state) {
     make_file(c, &f3);
     const char *in[3] = {c, b, a}; /* order of the inputs does not matter */
     ConvertOptions o = opts();
-    assert_int_equal(convert_files(out, 3, in, &o, err, sizeof err), 0);
-
     Dataset ds;
-    if (dataset_open(&ds, out, err, sizeof err)) fail_msg("%s", err);
+    convert_open("split.lvd", 3, in, &o, &ds);
     assert_int_equal(ds.V, 3);
     assert_int_equal(ds.T, 7); /* hour 0 only in t: dropped */
     assert_int_equal(ds.H, 3);
@@ -214,14 +207,12 @@ static void test_split_files_orders_and_intersection(void **state) {
 }
 
 /* A regional grid (130W..60W) stored as 230..300 in one file and as -130..-60 in the other is
- * one grid, kept in -180..180; a cell that is missing at every training time has no
- * climatology (NaN) and counts nowhere. */
+ * one grid, kept in -180..180. */
 static void test_regional_lon_conventions(void **state) {
     (void)state;
-    char a[256], b[256], out[256], err[1024];
+    char a[256], b[256];
     tu_path(a, sizeof a, "reg_a.nc");
     tu_path(b, sizeof b, "reg_b.nc");
-    tu_path(out, sizeof out, "reg.lvd");
     const char *na[1] = {"p"}, *nb[1] = {"q"};
     const int ia[1] = {0}, ib[1] = {1};
     const double lat[2] = {50, 40}, lon_e[3] = {230, 265, 300}, lon_w[3] = {-130, -95, -60}, h[4] = {0, 6, 12, 18};
@@ -230,9 +221,8 @@ static void test_regional_lon_conventions(void **state) {
     make_file(b, &fb);
     const char *in[2] = {a, b};
     ConvertOptions o = opts();
-    assert_int_equal(convert_files(out, 2, in, &o, err, sizeof err), 0);
     Dataset ds;
-    if (dataset_open(&ds, out, err, sizeof err)) fail_msg("%s", err);
+    convert_open("reg.lvd", 2, in, &o, &ds);
     assert_int_equal(ds.V, 2);
     assert_true(ds.lon[0] == -130 && ds.lon[1] == -95 && ds.lon[2] == -60);
     assert_int_equal(check_values(&ds, var_index(&ds, "p"), 0, H2000), 0);
@@ -244,10 +234,9 @@ static void test_regional_lon_conventions(void **state) {
  * file, or as --rename says. */
 static void test_same_name_two_files(void **state) {
     (void)state;
-    char a[256], b[256], out[256], err[1024];
+    char a[256], b[256];
     tu_path(a, sizeof a, "Ustorm.nc");
     tu_path(b, sizeof b, "U500storm.nc");
-    tu_path(out, sizeof out, "names.lvd");
     const char *nu[1] = {"u"};
     const int i0[1] = {0}, i1[1] = {1};
     const double lat[2] = {50, 40}, lon[2] = {-100, -90}, h[4] = {0, 6, 12, 18};
@@ -256,17 +245,15 @@ static void test_same_name_two_files(void **state) {
     make_file(b, &fb);
     const char *in[2] = {a, b};
     ConvertOptions o = opts();
-    assert_int_equal(convert_files(out, 2, in, &o, err, sizeof err), 0);
     Dataset ds;
-    if (dataset_open(&ds, out, err, sizeof err)) fail_msg("%s", err);
+    convert_open("names.lvd", 2, in, &o, &ds);
     assert_int_equal(check_values(&ds, var_index(&ds, "u"), 0, H2000), 0);
     assert_int_equal(check_values(&ds, var_index(&ds, "u_u500storm"), 1, H2000), 0);
     dataset_free(&ds);
 
     const char *ren[1] = {"U500storm.nc:u=u500"};
     o.nrename = 1, o.rename = ren;
-    assert_int_equal(convert_files(out, 2, in, &o, err, sizeof err), 0);
-    if (dataset_open(&ds, out, err, sizeof err)) fail_msg("%s", err);
+    convert_open("names.lvd", 2, in, &o, &ds);
     assert_int_equal(check_values(&ds, var_index(&ds, "u"), 0, H2000), 0);
     assert_int_equal(check_values(&ds, var_index(&ds, "u500"), 1, H2000), 0);
     dataset_free(&ds);

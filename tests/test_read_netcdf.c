@@ -17,33 +17,17 @@
 #include <unistd.h>
 
 #include "data/series.h"
+#include "util_nc.h"
 #include "util_test.h"
-
-#define NC(call)                                                                               \
-    do {                                                                                       \
-        int rc_ = (call);                                                                      \
-        if (rc_ != NC_NOERR) fail_msg("%s:%d: %s: %s", __FILE__, __LINE__, #call, nc_strerror(rc_)); \
-    } while (0)
-
-/* libnetcdf 4.9.0 leaks small lists (nclistnew) on every NCZarr open and variable definition;
- * not ours to fix, so LeakSanitizer ignores exactly those under LVIT_SANITIZE builds (the default
- * fast unwinder records only two frames, so the allocator is the one name it can match). A leak
- * of ours (an unclosed file) would still show through its other allocations. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:nclistnew\n"; }
-
-static void put_text(int ncid, int varid, const char *name, const char *v) {
-    NC(nc_put_att_text(ncid, varid, name, strlen(v), v));
-}
 
 /* lat (3, north to south) and lon (4, -180..90) coordinate variables; dims returned. */
 static void def_grid(int ncid, int *dlat, int *dlon, int *vlat, int *vlon) {
     NC(nc_def_dim(ncid, "lat", 3, dlat));
     NC(nc_def_dim(ncid, "lon", 4, dlon));
     NC(nc_def_var(ncid, "lat", NC_FLOAT, 1, dlat, vlat));
-    put_text(ncid, *vlat, "units", "degrees_north");
+    tu_nc_put_text(ncid, *vlat, "units", "degrees_north");
     NC(nc_def_var(ncid, "lon", NC_DOUBLE, 1, dlon, vlon));
-    put_text(ncid, *vlon, "units", "degrees_east");
+    tu_nc_put_text(ncid, *vlon, "units", "degrees_east");
 }
 static void put_grid(int ncid, int vlat, int vlon) {
     static const float la[3] = {10, 0, -10};
@@ -67,8 +51,8 @@ static void make_classic(const char *p) {
     NC(nc_def_var(ncid, "t2m", NC_FLOAT, 2, dims, &v));
     float fill = -999.f;
     NC(nc_put_att_float(ncid, v, "_FillValue", NC_FLOAT, 1, &fill));
-    put_text(ncid, v, "units", "K");
-    put_text(ncid, v, "long_name", "2 metre temperature");
+    tu_nc_put_text(ncid, v, "units", "K");
+    tu_nc_put_text(ncid, v, "long_name", "2 metre temperature");
     NC(nc_enddef(ncid));
     put_grid(ncid, vlat, vlon);
     float x[12];
@@ -111,8 +95,8 @@ static void test_nc4_packed_time(void **state) {
     NC(nc_create(p, NC_CLOBBER | NC_NETCDF4, &ncid));
     NC(nc_def_dim(ncid, "time", 2, &dt));
     NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-    put_text(ncid, vt, "units", "days since 2000-01-01 06:00:00");
-    put_text(ncid, vt, "calendar", "proleptic_gregorian");
+    tu_nc_put_text(ncid, vt, "units", "days since 2000-01-01 06:00:00");
+    tu_nc_put_text(ncid, vt, "calendar", "proleptic_gregorian");
     def_grid(ncid, &dlat, &dlon, &vlat, &vlon);
     int dims[3] = {dt, dlat, dlon};
     NC(nc_def_var(ncid, "msl", NC_SHORT, 3, dims, &v));
@@ -157,10 +141,10 @@ static void make_levels(const char *p, const char *levname, const char *levunits
     NC(nc_create(p, NC_CLOBBER | NC_64BIT_OFFSET, &ncid));
     NC(nc_def_dim(ncid, "time", 2, &dt));
     NC(nc_def_var(ncid, "time", NC_INT, 1, &dt, &vt));
-    put_text(ncid, vt, "units", "hours since 1970-01-01");
+    tu_nc_put_text(ncid, vt, "units", "hours since 1970-01-01");
     NC(nc_def_dim(ncid, levname, 3, &dl));
     NC(nc_def_var(ncid, levname, NC_DOUBLE, 1, &dl, &vl));
-    if (levunits) put_text(ncid, vl, "units", levunits);
+    if (levunits) tu_nc_put_text(ncid, vl, "units", levunits);
     def_grid(ncid, &dlat, &dlon, &vlat, &vlon);
     int dims[4] = {dt, dl, dlat, dlon};
     NC(nc_def_var(ncid, "z", NC_FLOAT, 4, dims, &v));
@@ -258,7 +242,7 @@ static void test_nczarr(void **state) {
     NC(nc_def_var(ncid, "sst", NC_FLOAT, 2, dims, &v));
     float fill = 1e20f;
     NC(nc_def_var_fill(ncid, v, 0, &fill));
-    put_text(ncid, v, "units", "K");
+    tu_nc_put_text(ncid, v, "units", "K");
     NC(nc_enddef(ncid));
     put_grid(ncid, vlat, vlon);
     float x[12];
@@ -402,8 +386,8 @@ static void make_bad(const char *p, ErrKind k) {
     }
     NC(nc_def_dim(ncid, "time", 2, &dt));
     NC(nc_def_var(ncid, "time", NC_DOUBLE, 1, &dt, &vt));
-    put_text(ncid, vt, "units", k == E_TIMEUNITS ? "fortnights since 2000-01-01" : "hours since 2000-01-01");
-    if (k == E_CALENDAR) put_text(ncid, vt, "calendar", "noleap");
+    tu_nc_put_text(ncid, vt, "units", k == E_TIMEUNITS ? "fortnights since 2000-01-01" : "hours since 2000-01-01");
+    if (k == E_CALENDAR) tu_nc_put_text(ncid, vt, "calendar", "noleap");
     def_grid(ncid, &dlat, &dlon, &vlat, &vlon);
     NC(nc_def_dim(ncid, "member", 2, &dm));
     int dims4[4] = {dt, dm, dlat, dlon}, dims3[3] = {dt, dlat, dlon};
