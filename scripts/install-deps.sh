@@ -3,7 +3,8 @@
 # reference twin (tools/twin.py: regenerating test references, bench/bench_vs_torch.sh).
 set -euo pipefail
 pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
-      libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data)
+      libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data
+      libopenmpi-dev openmpi-bin)
 for a in "$@"; do
   case "$a" in
     --torch) pkgs+=(python3-torch) ;;

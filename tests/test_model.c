@@ -546,7 +546,9 @@ static void test_determinism(void **s) {
     float losses[2][6];
     for (int run = 0; run < 2; run++) {
         Trainer t;
-        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, 4, 77, kernels_cpu());
+        Parallel par;
+        parallel_init_single(&par);
+        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, 4, 77, kernels_cpu(), &par);
         for (int i = 0; i < 6; i++) losses[run][i] = trainer_step(&t).loss;
         if (!first) {
             first = malloc(sizeof(float) * (size_t)t.model.n_params);

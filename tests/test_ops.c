@@ -657,7 +657,7 @@ static void test_mse_loss(void **state) {
             c.mask = masked ? tu_to_double(mask, UN) : NULL;
             tu_fill_const(dpred, UN, NAN); /* dpred is overwritten, not accumulated */
             float loss = K->mse_loss(dpred, pred, y, masked ? mask : NULL, wlat, UB, UV, UH,
-                                     UW, UP, multi, 0.7f, ws);
+                                     UW, UP, multi, 0.7f, 0.0, ws);
             double rl = ref_mse(&c) / 0.7;
             if (!(fabs(loss - rl) <= 1e-6 * rl))
                 fail_msg("mse loss %.9g vs %.9g (multi %d mask %d)", (double)loss, rl, multi,
@@ -665,10 +665,26 @@ static void test_mse_loss(void **state) {
             TU_ASSERT_GRAD(ref_mse, &c, c.pred, dpred, UN, TOL_GRAD);
             free(c.mask);
         }
+    /* data parallel: each half of the batch with the global mask sum as denominator gives
+     * losses that add up to the whole batch's, and the same gradients */
+    for (int multi = 0; multi < 2; multi++) {
+        float full = K->mse_loss(dpred, pred, y, mask, wlat, UB, UV, UH, UW, UP, multi, 1.0f, 0.0, ws);
+        double msum = 0;
+        for (int i = 0; i < UN; i++) msum += mask[i];
+        float *dhalf = tu_falloc(UN);
+        const int half = UN / UB; /* one sample: [Vo,H,W] image, [T,E] tokens of the same size */
+        double sum = 0;
+        for (int b = 0; b < UB; b++)
+            sum += K->mse_loss(dhalf + b * half, pred + b * half, y + b * half, mask + b * half, wlat, 1, UV, UH, UW,
+                               UP, multi, 1.0f, msum, ws);
+        if (!(fabs(sum - full) <= 1e-6 * full)) fail_msg("split losses add to %.9g, whole batch %.9g", sum, (double)full);
+        TU_ASSERT_CLOSE_FF(dhalf, dpred, UN, 1e-6);
+        free(dhalf);
+    }
     /* all cells masked out: loss 0 and a zero gradient, not NaN */
     float *zero_mask = tu_falloc(UN);
     tu_fill_const(dpred, UN, NAN);
-    float loss = K->mse_loss(dpred, pred, y, zero_mask, wlat, UB, UV, UH, UW, UP, 0, 1.0f, ws);
+    float loss = K->mse_loss(dpred, pred, y, zero_mask, wlat, UB, UV, UH, UW, UP, 0, 1.0f, 0.0, ws);
     assert_true(loss == 0.0f);
     for (int i = 0; i < UN; i++)
         if (dpred[i] != 0.0f) fail_msg("dpred[%d] = %g with an all-zero mask", i, (double)dpred[i]);
@@ -714,7 +730,7 @@ static float *reductions(void) {
     float *pred = rnd(nimg, 77), *yy = rnd(nimg, 78), *ws = tu_falloc(nimg), wl[DH];
     float *dpred = tu_falloc(nimg);
     tu_fill_uniform(wl, DH, 79, 0.1f, 1.5f);
-    *o++ = K->mse_loss(dpred, pred, yy, NULL, wl, DB, DVO, DH, DW, DP, 0, 1.0f, ws);
+    *o++ = K->mse_loss(dpred, pred, yy, NULL, wl, DB, DVO, DH, DW, DP, 0, 1.0f, 0.0, ws);
     *o++ = (float)K->sumsq(kv, nkv);
     float lead[DB] = {0.06f, 0.12f};
     K->pos_lead_bwd(o, o + DL * DD, o + DL * DD + DD, kv, lead, DB, 3 * DL, DL, DD);

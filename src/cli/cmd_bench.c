@@ -39,7 +39,9 @@ int cmd_bench(int argc, char **argv) {
     float lead = 6;
     Trainer t;
     const Kernels *k = profile ? kernels_profiled(kernels_cpu()) : kernels_cpu();
-    trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k);
+    Parallel par; /* one process (the distributed benchmark is bench/) */
+    parallel_init_single(&par);
+    trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
     double best = INFINITY, total = 0;

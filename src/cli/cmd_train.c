@@ -49,6 +49,7 @@ int cmd_train(int argc, char **argv) {
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
+    int dp = 0, sp = 1;
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0;
@@ -56,7 +57,9 @@ int cmd_train(int argc, char **argv) {
         {"data", ARG_STR, &data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
         {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
         {"steps", ARG_I64, &steps, "optimizer steps", NULL, 0, 1e12, 0},
-        {"batch", ARG_INT, &batch, "samples per step", NULL, 1, 1 << 20, 0},
+        {"batch", ARG_INT, &batch, "samples per step (the global batch, split over --dp)", NULL, 1, 1 << 20, 0},
+        {"dp", ARG_INT, &dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0},
+        {"sp", ARG_INT, &sp, "sequence-parallel degree under mpirun/srun", NULL, 1, 1 << 20, 0},
         {"lr", ARG_FLOAT, &oc.lr, "peak learning rate", NULL, 0, 10, 0},
         {"min-lr", ARG_FLOAT, &min_lr, "final learning rate of the cosine schedule (default lr/10)", NULL, -1, 10, 0},
         {"warmup", ARG_I64, &warmup, "linear warmup steps (default 5% of steps)", NULL, -1, 1e12, 0},
@@ -84,6 +87,13 @@ int cmd_train(int argc, char **argv) {
     float lead_h[16];
     int nlead = args_parse_float_list(leads, lead_h, 16);
     if (nlead < 1) DIE_USER("lvit train: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
+    Parallel par;
+    parallel_init(&par, dp, sp, "train");
+    if (par.sp.size > 1) parallel_refuse(&par, "lvit train: --sp %d: sequence parallelism is not implemented yet; use --dp", sp);
+    if (batch % par.dp.size)
+        parallel_refuse(&par, "lvit train: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",
+                        batch, par.dp.size, (batch / par.dp.size + 1) * par.dp.size);
+    const int io = par.world.rank == 0; /* rank 0 writes files */
     cli_set_threads(threads);
     oc.total = steps;
     oc.warmup = warmup >= 0 ? warmup : steps / 20;
@@ -95,14 +105,14 @@ int cmd_train(int argc, char **argv) {
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
     memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
-    mkdir_p(run);
+    if (io) mkdir_p(run);
     if (quiet) log_set_quiet(1);
     cli_print_banner();
     log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)", ds.source,
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
-    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu());
+    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu(), &par);
     char err[1024];
     if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
 
@@ -126,8 +136,8 @@ int cmd_train(int argc, char **argv) {
 
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
-    FILE *mf_out = fopen(path, "w");
-    if (!mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+    FILE *mf_out = io ? fopen(path, "w") : NULL;
+    if (io && !mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     log_info("training %lld steps, batch %d, lr %g (warmup %lld, cosine to %g), %lld samples per epoch",
              (long long)steps, batch, oc.lr, (long long)oc.warmup, oc.min_lr, (long long)t.train.n);
     if (val_every && have_val) log_info("validation loss every %d steps on %lld samples; keeping the %s%s weights", val_every,
@@ -151,12 +161,14 @@ int cmd_train(int argc, char **argv) {
             }
             trainer_use_ema(&t, 0);
         }
-        fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f",
-                (long long)s + 1, st.loss, st.lr, st.grad_norm, st.seconds * 1e3, t.tokens_per_step / st.seconds);
-        if (do_val) fprintf(mf_out, ",\"val_loss\":%.8g", val);
-        fputs("}\n", mf_out);
+        if (mf_out) {
+            fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f",
+                    (long long)s + 1, st.loss, st.lr, st.grad_norm, st.seconds * 1e3, t.tokens_per_step / st.seconds);
+            if (do_val) fprintf(mf_out, ",\"val_loss\":%.8g", val);
+            fputs("}\n", mf_out);
+        }
         if ((s + 1) % log_every == 0 || s + 1 == steps) {
-            fflush(mf_out);
+            if (mf_out) fflush(mf_out);
             double now = now_sec(), el = now - t_log, per = el / ((s % log_every) + 1);
             char eta[32];
             fmt_duration(eta, sizeof eta, per * (steps - s - 1));
@@ -170,7 +182,7 @@ int cmd_train(int argc, char **argv) {
             log_info("step %6lld/%lld | validation loss %.5f", (long long)s + 1, (long long)steps, val);
         }
     }
-    if (fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+    if (mf_out && fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     double train_s = now_sec() - t_start;
     if (have_val) sampler_free(&vs);
     trainer_use_ema(&t, 1); /* the saved weights are the EMA's (the best of them with --keep best) */
@@ -187,7 +199,7 @@ int cmd_train(int argc, char **argv) {
     json_buf_put_string(&desc, data);
     json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", mf.grid, times,
                     (long long)seed, val_frac);
-    if (ckpt_save_model(&t.model, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
+    if (io && ckpt_save_model(&t.model, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
     json_buf_free(&desc);
     log_set_quiet(0);
     log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s", (long long)steps,
@@ -195,5 +207,6 @@ int cmd_train(int argc, char **argv) {
     trainer_free(&t);
     vit_config_free(&cfg);
     dataset_free(&ds);
+    parallel_finalize(&par);
     return 0;
 }

@@ -7,16 +7,23 @@
 static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
 
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
-                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k) {
+                  int train_t1, const float *leads_h, int nlead, int Bg, uint64_t seed, const Kernels *k,
+                  Parallel *par) {
     memset(t, 0, sizeof *t);
     t->ds = ds;
+    t->par = par;
+    CHECK(Bg % par->dp.size == 0, "batch %d is not divisible by dp %d", Bg, par->dp.size);
+    const int B = Bg / par->dp.size;
     t->B = B;
-    parallel_init_single(&t->par);
+    t->B_global = Bg;
     char err[512];
     if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
+    sampler_shard(&t->train, par->dp.rank, par->dp.size);
     vit_init(&t->model, cfg, B, k);
     vit_init_params(&t->model, seed);
+    /* every rank initializes the same way; the broadcast makes that a guarantee */
+    if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
     adamw_init(&t->opt, &t->model, oc);
 
     const VitConfig *c = &t->model.cfg;
@@ -34,13 +41,16 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     k->upload(t->batch.wlat, t->hb.wlat, c->H);
 
     prefetch_start(&t->prefetch, &t->train, B, c->V, c->H, c->W, c->residual);
-    t->tokens_per_step = (int64_t)B * vit_S(c);
-    t->flops_per_step = 3.0 * B * vit_flops_per_sample(c);
+    t->tokens_per_step = (int64_t)Bg * vit_S(c);
+    t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
     int64_t np = t->model.n_params;
     log_info("model: %s, V=%d grid %dx%d patch %d -> S=%lld tokens, D=%d depth=%d heads=%d decoder=%d, %.2fM parameters",
              vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
              c->dec_depth, np / 1e6);
-    log_info("memory (MiB): parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
+    if (par->world.size > 1)
+        log_info("parallel: %d processes (MPI), dp %d x sp %d; %d samples per rank per step", par->world.size,
+                 par->dp.size, par->sp.size, B);
+    log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
              mib(np), mib(np), mib(2 * np), mib(t->model.act_floats), mib(3 * img + B + c->H));
 }
 
@@ -71,18 +81,36 @@ void trainer_load_batch(Trainer *t, Sampler *s, int B) {
     upload_batch(t, &t->hb, B);
 }
 
+static double mask_sum(const HostBatch *hb, int B) {
+    double s = 0;
+    int64_t n = (int64_t)B * hb->V * hb->nrows * hb->Wp;
+    for (int64_t i = 0; i < n; i++) s += hb->mask[i];
+    return s;
+}
+
 StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
     Vit *m = &t->model;
-    upload_batch(t, prefetch_next(&t->prefetch), t->B);
+    Comm *dp = &t->par->dp;
+    const HostBatch *hb = prefetch_next(&t->prefetch);
+    upload_batch(t, hb, t->B);
+    /* the loss is normalized by the mask sum of the global batch, so the ranks' losses and
+     * gradients add up to the single-process ones: sum over dp, no averaging */
+    double denom = 0;
+    if (dp->size > 1) {
+        denom = mask_sum(hb, t->B);
+        dp->ops->allreduce_sum_f64(dp, &denom, 1);
+    }
+    t->batch.loss_denom = denom;
     m->k->zero(m->grad_mem, m->n_params);
     st.loss = vit_forward(m, &t->batch);
     vit_backward(m, &t->batch);
-    Comm *dp = &t->par.dp;
     if (dp->size > 1) {
         dp->ops->allreduce_sum(dp, m->grad_mem, m->n_params);
-        m->k->scale(m->grad_mem, 1.0f / dp->size, m->n_params);
+        double l = st.loss;
+        dp->ops->allreduce_sum_f64(dp, &l, 1);
+        st.loss = (float)l;
     }
     st.grad_norm = opt_grad_norm(m);
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
@@ -119,15 +147,25 @@ void trainer_use_ema(Trainer *t, int on) {
 }
 
 double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
+    Comm *dp = &t->par->dp;
     int64_t n = s->n < max_samples ? s->n : max_samples;
-    double sum = 0;
+    /* this rank's share of the first n samples: positions rank, rank + dp, ... */
+    int64_t mine = n > dp->rank ? (n - dp->rank + dp->size - 1) / dp->size : 0;
+    double acc[2] = {0, 0}; /* weighted squared error, mask sum */
     int64_t done = 0;
-    s->pos = 0;
-    while (done < n) {
-        int b = (int)(n - done < t->B ? n - done : t->B);
+    s->pos = dp->rank;
+    int nshards = s->nshards;
+    s->nshards = dp->size;
+    while (done < mine) {
+        int b = (int)(mine - done < t->B ? mine - done : t->B);
         trainer_load_batch(t, s, b);
-        sum += (double)vit_forward(&t->model, &t->batch) * b;
+        double ms = mask_sum(&t->hb, b);
+        t->batch.loss_denom = 0;
+        acc[0] += (double)vit_forward(&t->model, &t->batch) * ms;
+        acc[1] += ms;
         done += b;
     }
-    return done ? sum / done : NAN;
+    s->nshards = nshards;
+    if (dp->size > 1) dp->ops->allreduce_sum_f64(dp, acc, 2);
+    return acc[1] > 0 ? acc[0] / acc[1] : NAN;
 }

@@ -11,7 +11,7 @@
 typedef struct Trainer {
     Vit model;
     AdamW opt;
-    Parallel par;           /* single process until the distributed issue */
+    Parallel *par;          /* the mesh: samples are split over par->dp */
     const Dataset *ds;
     Sampler train;
     Prefetch prefetch;      /* fills training batches from `train` in the background */
@@ -21,15 +21,19 @@ typedef struct Trainer {
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
-    int B;
+    int B;                  /* samples per step on this rank (the global batch / dp) */
+    int B_global;
     int64_t step;           /* steps taken */
     int64_t tokens_per_step;
     double flops_per_step;  /* forward + backward model FLOPs */
 } Trainer;
 
-/* Sizes everything up front (model, optimizer, batch buffers); prints the memory plan. */
+/* Sizes everything up front (model, optimizer, batch buffers); prints the memory plan. B is
+ * the global batch: each data-parallel rank takes B / dp samples of it (B % dp == 0), so a
+ * step sees the same samples and, up to rounding, gives the same update at every dp. */
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
-                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k);
+                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k,
+                  Parallel *par);
 void trainer_free(Trainer *t);
 
 typedef struct StepStats {
@@ -46,7 +50,9 @@ void trainer_use_ema(Trainer *t, int on);
 
 /* One optimizer step on the next batch of the training sampler. */
 StepStats trainer_step(Trainer *t);
-/* Mean loss over (up to max_samples of) the samples of another sampler, without updating. */
+/* Loss over (up to max_samples of) the samples of another sampler, without updating: the
+ * latitude-weighted squared error summed over all of them divided by their mask sum (so it
+ * does not depend on how they are batched or split over ranks). Collective over par->dp. */
 double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples);
 /* Load the next B samples of s into the backend batch. */
 void trainer_load_batch(Trainer *t, Sampler *s, int B);

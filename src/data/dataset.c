@@ -171,7 +171,7 @@ int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *lea
     }
     s->idx = xmalloc(sizeof(int64_t) * (size_t)(t1 - t0) * nlead);
     s->n = list_samples(s, s->idx);
-    s->pos = s->n; /* the first call starts epoch 0 */
+    s->pos = 0;
     s->epoch = -1;
     s->nshards = 1;
     return 0;
@@ -181,8 +181,7 @@ void sampler_shard(Sampler *s, int shard, int nshards) {
     CHECK(nshards >= 1 && shard >= 0 && shard < nshards, "sampler shard %d of %d", shard, nshards);
     s->shard = shard;
     s->nshards = nshards;
-    s->pos = s->n;
-    s->epoch = -1;
+    s->pos = shard;
 }
 
 void sampler_free(Sampler *s) {
@@ -193,10 +192,9 @@ void sampler_free(Sampler *s) {
 }
 
 int64_t sampler_next(Sampler *s) {
-    if (s->pos >= s->n) {
-        s->epoch++;
-        s->pos = s->shard;
-        if (s->pos >= s->n) s->pos = 0; /* fewer samples than ranks: repeat rather than starve */
+    int64_t e = s->pos / s->n;
+    if (e != s->epoch) {
+        s->epoch = e;
         if (s->shuffle) {
             /* canonical order, then the epoch's own stream: epoch e depends only on (seed, e) */
             list_samples(s, s->idx);
@@ -205,7 +203,7 @@ int64_t sampler_next(Sampler *s) {
             rng_shuffle(&r, s->idx, s->n);
         }
     }
-    int64_t id = s->idx[s->pos];
+    int64_t id = s->idx[s->pos % s->n];
     s->pos += s->nshards;
     return id;
 }

@@ -43,8 +43,10 @@ typedef struct Sampler {
     int t0, t1;
     uint64_t seed;
     int shuffle;
-    int64_t epoch, pos;   /* pos: position in the epoch's order (this rank's next one) */
-    int shard, nshards;   /* this rank takes positions shard, shard + nshards, ... of every epoch */
+    int64_t epoch;        /* the epoch whose order idx holds (-1: none yet) */
+    int64_t pos;          /* this rank's next position in the stream of all epochs' orders, one
+                           * after the other: epoch pos / n, position pos % n of its order */
+    int shard, nshards;   /* this rank takes stream positions shard, shard + nshards, ... */
 } Sampler;
 
 /* leads_h: lead times in hours; a sample (t, lead) exists when the dataset has the time
@@ -55,8 +57,9 @@ void sampler_free(Sampler *s);
 /* Next sample id (reshuffles at the start of each epoch, deterministically from seed and epoch). */
 int64_t sampler_next(Sampler *s);
 /* Data parallelism: every rank builds the same sampler (same seed) and keeps every nshards-th
- * sample of each epoch's order from position shard on, so the ranks together see every sample
- * of an epoch exactly once and read only their own. */
+ * sample of the stream of epochs from position shard on. Consecutive groups of nshards stream
+ * positions are one global batch row each, so the ranks together take exactly the samples a
+ * single process would take, epoch boundaries included, and read only their own. */
 void sampler_shard(Sampler *s, int shard, int nshards);
 /* The initial and target time indices and the lead of a sample id. */
 void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours);

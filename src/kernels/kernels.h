@@ -91,13 +91,14 @@ typedef struct Kernels {
     void (*unpatchify)(float *img, const float *pred, int B, int Vo, int H, int W, int p,
                        int multi);
     /* Latitude-weighted masked MSE, fused with its gradient:
-     *   loss = sum_{b,v,h,w} wlat[h] m (img - y)^2 / sum m
-     * returns the loss (host float) and writes dpred [B,T,E] (token layout, overwritten),
-     * scaled by dloss. mask [B,Vo,H,W] is 0/1 (NULL = all valid), wlat [H].
-     * ws: at least B*Vo*H*W floats. */
+     *   loss = sum_{b,v,h,w} wlat[h] m (img - y)^2 / denom,   denom = sum m unless denom > 0
+     * (under data or sequence parallelism the caller passes the mask sum of the global batch,
+     * so the local losses and gradients add up to the global ones). Returns the loss (host
+     * float) and writes dpred [B,T,E] (token layout, overwritten), scaled by dloss.
+     * mask [B,Vo,H,W] is 0/1 (NULL = all valid), wlat [H]. ws: at least B*Vo*H*W floats. */
     float (*mse_loss)(float *dpred, const float *pred, const float *y, const float *mask,
                       const float *wlat, int B, int Vo, int H, int W, int p, int multi,
-                      float dloss, float *ws);
+                      float dloss, double denom, float *ws);
 
     /* ---- optimizer ----
      * sum of squares of x[0..n) (host double), for the global gradient norm. */

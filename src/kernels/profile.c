@@ -61,8 +61,8 @@ static void p_unpatchify(float *img, const float *pred, int B, int Vo, int H, in
     T0; g_base->unpatchify(img, pred, B, Vo, H, W, p, multi); T1(P_unpatchify);
 }
 static float p_mse_loss(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
-                        int Vo, int H, int W, int p, int multi, float dloss, float *ws) {
-    T0; float r = g_base->mse_loss(dpred, pred, y, mask, wlat, B, Vo, H, W, p, multi, dloss, ws); T1(P_mse_loss); return r;
+                        int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws) {
+    T0; float r = g_base->mse_loss(dpred, pred, y, mask, wlat, B, Vo, H, W, p, multi, dloss, denom, ws); T1(P_mse_loss); return r;
 }
 static void p_lerp(float *y, const float *x, float a, int64_t n) { T0; g_base->lerp(y, x, a, n); T1(P_lerp); }
 static double p_sumsq(const float *x, int64_t n) { T0; double r = g_base->sumsq(x, n); T1(P_sumsq); return r; }

@@ -156,7 +156,7 @@ float vit_forward(Vit *m, const Batch *b) {
     k->linear_fwd(a->out, h, p->out_w, p->out_b, BS, D, E, 0);
     if (!b->y) return 0.0f;
     return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat, B, c->Vo, c->H, c->W, c->p,
-                       c->mode == CH_MULTI, 1.0f, a->ws);
+                       c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }
 
 void vit_backward(Vit *m, const Batch *b) {

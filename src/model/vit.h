@@ -151,6 +151,8 @@ typedef struct Batch {
     float *mask;  /* [B,Vo,H,W] 0/1, validity of the target cell */
     float *lead;  /* [B] lead time in hours / 100 */
     float *wlat;  /* [H] cos(lat)/mean cos(lat) */
+    double loss_denom; /* the loss is sum(wlat m err^2) / loss_denom; 0 = this batch's mask sum.
+                        * Data/sequence-parallel ranks pass the global batch's mask sum. */
 } Batch;
 
 typedef struct Vit {

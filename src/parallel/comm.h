@@ -33,11 +33,31 @@ struct Comm {
 /* A communicator of one process: every collective is a copy (or nothing). */
 void comm_single_init(Comm *c);
 
-/* The communicators each module needs (mesh axes). World size 1: all are single. */
+/* The mesh: world = dp x sp, sp fastest (the ranks of one sequence-parallel group are
+ * consecutive, so on one node when ranks fill nodes in order): world rank = dp_rank * sp + sp_rank.
+ * Tensor, pipeline and channel axes are added the same way by the model-parallel issue. World
+ * size 1: every communicator is the single-process one, the same code path. */
 typedef struct Parallel {
     Comm world, dp, sp;
+    int mpi;              /* 1 when the MPI backend is in use */
 } Parallel;
 
 void parallel_init_single(Parallel *p);
+
+/* The number of processes the launcher (mpirun, srun, any PMI) started, from its environment
+ * (1 when not launched by one). */
+int parallel_launched_size(void);
+/* Whether this binary has the MPI backend. */
+int parallel_have_mpi(void);
+/* Start-up for `lvit train` and `lvit bench`: single process when the launcher started one
+ * process, else MPI, with the mesh split into dp x sp. A layout that cannot work (dp * sp is
+ * not the world size, MPI missing) is refused here: rank 0 prints err's message and every rank
+ * exits 2, nobody hangs. Installs the abort hook so a fatal error on any rank stops the job. */
+void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
+/* Waits for every rank and shuts the backend down (call before returning from the command). */
+void parallel_finalize(Parallel *p);
+/* Refuse a layout after parallel_init: rank 0 prints "lvit CMD: MESSAGE", every rank exits 2
+ * (every rank must call it: the checks are deterministic and the same on every rank). */
+_Noreturn void parallel_refuse(Parallel *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

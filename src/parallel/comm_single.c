@@ -34,9 +34,3 @@ void comm_single_init(Comm *c) {
     c->rank = 0;
     c->size = 1;
 }
-
-void parallel_init_single(Parallel *p) {
-    comm_single_init(&p->world);
-    comm_single_init(&p->dp);
-    comm_single_init(&p->sp);
-}

@@ -283,7 +283,7 @@ enum { MSE_CHUNKS = 64 };
 
 float mse_loss_cpu(float *dpred, const float *pred, const float *y, const float *mask,
                    const float *wlat, int B, int Vo, int H, int W, int p, int multi, float dloss,
-                   float *ws) {
+                   double denom, float *ws) {
     const int64_t rows = (int64_t)B * Vo * H;
     if (rows <= 0 || W <= 0) return 0.0f;
     unpatchify_cpu(ws, pred, B, Vo, H, W, p, multi);
@@ -328,6 +328,7 @@ float mse_loss_cpu(float *dpred, const float *pred, const float *y, const float 
         loss += part[c][0];
         msum += part[c][1];
     }
+    if (denom > 0.0) msum = denom;
     if (msum == 0.0) {
         zero_cpu(dpred, rows * W);
         return 0.0f;

@@ -89,6 +89,6 @@ void unpatchify_cpu(float *img /* [B,Vo,H,W] */, const float *pred /* [B,T,E] */
 float mse_loss_cpu(float *dpred /* [B,T,E] */, const float *pred /* [B,T,E] */,
                    const float *y /* [B,Vo,H,W] */, const float *mask /* [B,Vo,H,W] or NULL */,
                    const float *wlat /* [H] */, int B, int Vo, int H, int W, int p, int multi,
-                   float dloss, float *ws /* [B*Vo*H*W] */);
+                   float dloss, double denom, float *ws /* [B*Vo*H*W] */);
 
 #endif

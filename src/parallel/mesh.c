@@ -1,0 +1,78 @@
+/* Start-up and the mesh, independent of the backend. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "core/check.h"
+#include "core/log.h"
+#include "parallel/comm.h"
+#include "parallel/comm_mpi.h"
+
+int parallel_launched_size(void) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS_WORLD",
+                                 "SLURM_NTASKS", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        /* srun sets SLURM_NTASKS also in the batch shell; only count it inside a task */
+        if (i == 4 && !getenv("SLURM_PROCID")) continue;
+        if (v && atoi(v) > 0) return atoi(v);
+    }
+    return 1;
+}
+
+void parallel_init_single(Parallel *p) {
+    comm_single_init(&p->world);
+    comm_single_init(&p->dp);
+    comm_single_init(&p->sp);
+    p->mpi = 0;
+}
+
+void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
+    int n = parallel_launched_size();
+    if (n == 1) {
+        parallel_init_single(p);
+        if (dp > 1 || sp > 1) parallel_refuse(p, "lvit %s: --dp %d --sp %d needs %d processes, but this is one process; launch "
+                                          "with mpirun -np %d (or srun -n %d)", cmd, dp, sp, dp * sp, dp * sp, dp * sp);
+        return;
+    }
+    if (!parallel_have_mpi())
+        DIE_USER("lvit %s: started as %d processes, but this lvit was built without MPI (install libopenmpi-dev "
+                 "and rebuild)", cmd, n);
+    comm_mpi_init_world(&p->world);
+    p->mpi = 1;
+    lvit_set_rank(p->world.rank);
+    lvit_set_abort(comm_mpi_abort_world);
+    int W = p->world.size;
+    if (dp <= 0 && sp <= 0) dp = W, sp = 1;          /* default: all data parallel */
+    else if (dp <= 0 && W % sp == 0) dp = W / sp;
+    else if (sp <= 0 && W % dp == 0) sp = W / dp;
+    if (dp <= 0 || sp <= 0 || dp * sp != W)
+        parallel_refuse(p, "lvit %s: --dp %d --sp %d does not match %d processes: dp x sp must equal the number of "
+                           "processes (e.g. --dp %d --sp 1)", cmd, dp, sp, W, W);
+    int r = p->world.rank;
+    comm_mpi_split(&p->world, &p->dp, r % sp, r / sp); /* same sp_rank: the data-parallel replicas */
+    comm_mpi_split(&p->world, &p->sp, r / sp, r % sp); /* same dp_rank: one sequence-parallel group */
+}
+
+void parallel_finalize(Parallel *p) {
+    if (!p->mpi) return;
+    p->world.ops->barrier(&p->world);
+    comm_mpi_free(&p->sp);
+    comm_mpi_free(&p->dp);
+    comm_mpi_finalize();
+    p->mpi = 0;
+}
+
+void parallel_refuse(Parallel *p, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->world.rank == 0) {
+        fflush(stdout);
+        fprintf(stderr, "lvit: error: %s\n", msg);
+        fflush(stderr);
+    }
+    if (p->mpi) comm_mpi_finalize();
+    exit(LVIT_EXIT_USAGE);
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# lvit train under mpirun: refused layouts exit 2 on every rank without hanging, and a
+# data-parallel run writes the same losses and weights as the single process (rank 0 writes).
+# usage: cli_mpi.sh LVIT_BINARY SOURCE_DIR
+set -u
+LVIT=$1
+. "$(dirname "$0")/lib_cli.sh"
+MPIRUN=$(command -v mpirun || true)
+if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
+  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+tmp=$(mktemp -d /tmp/lvit_mpi_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+mpi() { local np=$1; shift; timeout 120 "$MPIRUN" --oversubscribe -np "$np" "$@"; }
+small=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
+
+expect 2 "--dp 2 in one process" "$LVIT" train --run "$tmp/a" --dp 2;  has "needs 2 processes"; has "mpirun -np 2"
+expect 2 "3 processes for --dp 2" mpi 3 "$LVIT" train --run "$tmp/a" --dp 2;  has "does not match 3 processes"
+[ "$(grep -c 'does not match' "$tmp/out")" -eq 1 ] && ok "the refusal is printed once (rank 0)" || bad "refusal printed $(grep -c 'does not match' "$tmp/out") times"
+expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" --batch 6;  has "--batch 6 is the global batch"
+expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
+
+expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
+for np in 2 4; do
+  expect 0 "mpirun -np $np (data parallel)" mpi $np "$LVIT" train --run "$tmp/p$np" "${small[@]}"
+  has "dp $np x sp 1"
+  [ "$(grep -c '^step ' "$tmp/out")" -eq 2 ] && ok "progress printed by rank 0 only" || bad "progress lines: $(grep -c '^step ' "$tmp/out")"
+  if /usr/bin/python3 - "$tmp/p1" "$tmp/p$np" <<'PY'
+import json, struct, sys
+def rows(d): return [json.loads(l) for l in open(d + "/metrics.jsonl")]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+assert len(a) == len(b) == 20
+for x, y in zip(a, b):
+    assert abs(x["loss"] - y["loss"]) <= 1e-4 * abs(x["loss"]), (x["step"], x["loss"], y["loss"])
+    if "val_loss" in x:
+        assert abs(x["val_loss"] - y["val_loss"]) <= 1e-4 * x["val_loss"], (x["val_loss"], y["val_loss"])
+def tensors(d):
+    raw = open(d + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
+    out = {}
+    for k, v in h.items():
+        s, e = v["data_offsets"]; buf = raw[8 + n + s: 8 + n + e]
+        out[k] = struct.unpack("<%df" % (len(buf) // 4), buf)
+    return out
+ta, tb = tensors(sys.argv[1]), tensors(sys.argv[2])
+worst = 0.0
+for k in ta:
+    scale = max(max(abs(v) for v in ta[k]), 1e-30)
+    worst = max(worst, max(abs(p - q) for p, q in zip(ta[k], tb[k])) / scale)
+assert worst < 1e-4, worst
+print("worst parameter rel diff %.2e" % worst)
+PY
+  then ok "np $np: same losses, validation losses and weights as one process (1e-4)"; else bad "np $np differs from one process"; fi
+done
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
