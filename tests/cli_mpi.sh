@@ -24,9 +24,10 @@ expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" -
 expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for np in 2 4; do
-  expect 0 "mpirun -np $np (data parallel)" mpi $np "$LVIT" train --run "$tmp/p$np" "${small[@]}"
-  has "dp $np x sp 1"
+for np in 2 4 2z; do
+  zero=(); [ "$np" = 2z ] && zero=(--zero 1)
+  expect 0 "mpirun -np ${np%z} (data parallel ${zero[*]})" mpi "${np%z}" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${zero[@]}"
+  has "dp ${np%z} x sp 1"
   [ "$(grep -c '^step ' "$tmp/out")" -eq 2 ] && ok "progress printed by rank 0 only" || bad "progress lines: $(grep -c '^step ' "$tmp/out")"
   if /usr/bin/python3 - "$tmp/p1" "$tmp/p$np" <<'PY'
 import json, struct, sys

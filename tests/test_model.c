@@ -165,7 +165,7 @@ static void parity_training(const char *file) {
         loss[s] = vit_forward(m, &r.b);
         vit_backward(m, &r.b);
         lr[s] = opt_lr_at(&oc, s);
-        adamw_step(&opt, m, lr[s], opt_grad_norm(m));
+        adamw_step(&opt, m, m->grad_mem, lr[s], opt_grad_norm(m));
     }
     g_worst = 0;
     int ok = check_close("learning rates", lr, want_lr, steps, 1e-6);

@@ -49,7 +49,7 @@ int cmd_train(int argc, char **argv) {
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
-    int dp = 0, sp = 1;
+    int dp = 0, sp = 1, zero = 0;
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0;
@@ -59,6 +59,7 @@ int cmd_train(int argc, char **argv) {
         {"steps", ARG_I64, &steps, "optimizer steps", NULL, 0, 1e12, 0},
         {"batch", ARG_INT, &batch, "samples per step (the global batch, split over --dp)", NULL, 1, 1 << 20, 0},
         {"dp", ARG_INT, &dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0},
+        {"zero", ARG_INT, &zero, "ZeRO stage of the data-parallel optimizer: 0 = replicated, 1 = AdamW state sharded over dp", NULL, 0, 1, 0},
         {"sp", ARG_INT, &sp, "sequence-parallel degree under mpirun/srun", NULL, 1, 1 << 20, 0},
         {"lr", ARG_FLOAT, &oc.lr, "peak learning rate", NULL, 0, 10, 0},
         {"min-lr", ARG_FLOAT, &min_lr, "final learning rate of the cosine schedule (default lr/10)", NULL, -1, 10, 0},
@@ -89,6 +90,7 @@ int cmd_train(int argc, char **argv) {
     if (nlead < 1) DIE_USER("lvit train: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
     Parallel par;
     parallel_init(&par, dp, sp, "train");
+    par.zero = zero;
     if (par.sp.size > 1) parallel_refuse(&par, "lvit train: --sp %d: sequence parallelism is not implemented yet; use --dp", sp);
     if (batch % par.dp.size)
         parallel_refuse(&par, "lvit train: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",

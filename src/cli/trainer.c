@@ -20,11 +20,19 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
-    vit_init(&t->model, cfg, B, k);
+    const int P = par->dp.size, zero = par->zero >= 1 && P > 1;
+    vit_init_padded(&t->model, cfg, B, k, zero ? P : 1);
     vit_init_params(&t->model, seed);
     /* every rank initializes the same way; the broadcast makes that a guarantee */
     if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
-    adamw_init(&t->opt, &t->model, oc);
+    if (zero) {
+        t->shard = (t->model.n_params + P - 1) / P;
+        int64_t lo = (int64_t)par->dp.rank * t->shard;
+        adamw_init_range(&t->opt, &t->model, oc, lo, lo + t->shard);
+        t->gshard = k->alloc((size_t)t->shard * sizeof(float));
+    } else {
+        adamw_init(&t->opt, &t->model, oc);
+    }
 
     const VitConfig *c = &t->model.cfg;
     int64_t img = (int64_t)B * c->V * c->H * c->W;
@@ -51,13 +59,14 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         log_info("parallel: %d processes (MPI), dp %d x sp %d; %d samples per rank per step", par->world.size,
                  par->dp.size, par->sp.size, B);
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
-             mib(np), mib(np), mib(2 * np), mib(t->model.act_floats), mib(3 * img + B + c->H));
+             mib(np), mib(np), mib(2 * (t->opt.hi - t->opt.lo)), mib(t->model.act_floats), mib(3 * img + B + c->H));
 }
 
 void trainer_free(Trainer *t) {
     const Kernels *k = t->model.k;
     prefetch_stop(&t->prefetch);
     k->free(t->batch_mem);
+    if (t->gshard) k->free(t->gshard);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
     adamw_free(&t->opt, &t->model);
@@ -107,14 +116,24 @@ StepStats trainer_step(Trainer *t) {
     st.loss = vit_forward(m, &t->batch);
     vit_backward(m, &t->batch);
     if (dp->size > 1) {
-        dp->ops->allreduce_sum(dp, m->grad_mem, m->n_params);
         double l = st.loss;
         dp->ops->allreduce_sum_f64(dp, &l, 1);
         st.loss = (float)l;
     }
-    st.grad_norm = opt_grad_norm(m);
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
-    adamw_step(&t->opt, m, st.lr, st.grad_norm);
+    if (t->gshard) {
+        /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
+        dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
+        double ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
+        dp->ops->allreduce_sum_f64(dp, &ss, 1);
+        st.grad_norm = sqrt(ss);
+        adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
+        dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
+    } else {
+        if (dp->size > 1) dp->ops->allreduce_sum(dp, m->grad_mem, m->n_params);
+        st.grad_norm = opt_grad_norm(m);
+        adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
+    }
     if (t->ema) {
         float d = (1.0f + t->step) / (10.0f + t->step);
         if (d > t->ema_decay) d = t->ema_decay;

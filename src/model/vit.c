@@ -79,14 +79,17 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     return off;
 }
 
-void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) {
+void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) { vit_init_padded(m, cfg, B, k, 1); }
+
+void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple) {
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
     m->B = B;
     m->k = k;
     vit_build_specs(m);
-    m->param_mem = k->alloc((size_t)m->n_params * sizeof(float));
-    m->grad_mem = k->alloc((size_t)m->n_params * sizeof(float));
+    int64_t cap = (m->n_params + multiple - 1) / multiple * multiple;
+    m->param_mem = k->alloc((size_t)cap * sizeof(float));
+    m->grad_mem = k->alloc((size_t)cap * sizeof(float));
     vit_params_carve(m, &m->p, m->param_mem);
     vit_params_carve(m, &m->g, m->grad_mem);
     m->act_floats = carve_acts(&m->a, &m->cfg, B, k, NULL);

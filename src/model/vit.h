@@ -171,6 +171,9 @@ typedef struct Vit {
 } Vit;
 
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);
+/* As vit_init, with param_mem and grad_mem sized up to a multiple of `multiple` floats (the
+ * zero tail lets ZeRO split the flat vectors into equal shards). */
+void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple);
 void vit_free(Vit *m);
 /* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */
 void vit_init_params(Vit *m, uint64_t seed);

@@ -16,10 +16,16 @@ float opt_lr_at(const OptConfig *c, int64_t step) {
     return (float)(c->min_lr + 0.5 * (c->lr - c->min_lr) * (1.0 + cos(M_PI * t)));
 }
 
-void adamw_init(AdamW *o, const Vit *m, const OptConfig *c) {
+void adamw_init(AdamW *o, const Vit *m, const OptConfig *c) { adamw_init_range(o, m, c, 0, m->n_params); }
+
+void adamw_init_range(AdamW *o, const Vit *m, const OptConfig *c, int64_t lo, int64_t hi) {
+    CHECK(lo >= 0 && hi >= lo, "optimizer range [%lld, %lld)", (long long)lo, (long long)hi);
     o->cfg = *c;
-    o->m = m->k->alloc((size_t)m->n_params * sizeof(float));
-    o->v = m->k->alloc((size_t)m->n_params * sizeof(float));
+    o->lo = lo;
+    o->hi = hi;
+    size_t bytes = (size_t)(hi > lo ? hi - lo : 1) * sizeof(float);
+    o->m = m->k->alloc(bytes);
+    o->v = m->k->alloc(bytes);
     o->t = 0;
 }
 
@@ -31,18 +37,22 @@ void adamw_free(AdamW *o, const Vit *m) {
 
 double opt_grad_norm(const Vit *m) { return sqrt(m->k->sumsq(m->grad_mem, m->n_params)); }
 
-void adamw_step(AdamW *o, Vit *m, float lr, double grad_norm) {
+void adamw_step(AdamW *o, Vit *m, float *g, float lr, double grad_norm) {
     const OptConfig *c = &o->cfg;
+    const int64_t hi = o->hi < m->n_params ? o->hi : m->n_params;
     /* torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1 */
     double coef = c->grad_clip / (grad_norm + 1e-6);
-    if (c->grad_clip > 0 && coef < 1.0) m->k->scale(m->grad_mem, (float)coef, m->n_params);
+    if (c->grad_clip > 0 && coef < 1.0 && hi > o->lo) m->k->scale(g, (float)coef, hi - o->lo);
     o->t++;
     float bc1 = 1.0f - powf(c->beta1, (float)o->t), bc2 = 1.0f - powf(c->beta2, (float)o->t);
-    /* one call per field: decay is a property of the field in the parameter table */
+    /* one call per field (the part of it in [lo, hi)): decay is a property of the field */
     for (int f = 0; f < PF_COUNT; f++) {
         const FieldSpec *fs = &m->fields[f];
         if (!fs->present || fs->numel == 0) continue;
-        m->k->adamw(m->param_mem + fs->offset, o->m + fs->offset, o->v + fs->offset, m->grad_mem + fs->offset,
-                    fs->numel, lr, c->beta1, c->beta2, c->eps, fs->decay ? c->weight_decay : 0.0f, bc1, bc2);
+        int64_t a = fs->offset > o->lo ? fs->offset : o->lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
+        if (a >= b) continue;
+        int64_t r = a - o->lo;
+        m->k->adamw(m->param_mem + a, o->m + r, o->v + r, g + r, b - a, lr, c->beta1, c->beta2, c->eps,
+                    fs->decay ? c->weight_decay : 0.0f, bc1, bc2);
     }
 }

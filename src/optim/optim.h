@@ -13,7 +13,9 @@ typedef struct OptConfig {
 
 typedef struct AdamW {
     OptConfig cfg;
-    float *m, *v;           /* [n_params] moments, laid out like the parameters */
+    int64_t lo, hi;         /* the parameters [lo, hi) of the flat vector this optimizer updates
+                             * (all of them, or this rank's ZeRO shard) */
+    float *m, *v;           /* [hi - lo] moments, laid out like the parameters */
     int64_t t;              /* updates taken */
 } AdamW;
 
@@ -21,10 +23,15 @@ OptConfig opt_default(void);
 /* Step s (0-based): linear warmup to lr over `warmup` steps, then cosine to min_lr at `total`. */
 float opt_lr_at(const OptConfig *c, int64_t step);
 void adamw_init(AdamW *o, const Vit *m, const OptConfig *c);
+/* Only the parameters [lo, hi) (ZeRO-1: this rank's shard; hi may pass n_params, the rest is
+ * padding and never touched). */
+void adamw_init_range(AdamW *o, const Vit *m, const OptConfig *c, int64_t lo, int64_t hi);
 void adamw_free(AdamW *o, const Vit *m);
 /* Global L2 norm of the gradients (before clipping). */
 double opt_grad_norm(const Vit *m);
-/* Clip (PyTorch clip_grad_norm_ semantics, given the norm) and take one AdamW step at lr. */
-void adamw_step(AdamW *o, Vit *m, float lr, double grad_norm);
+/* Clip (PyTorch clip_grad_norm_ semantics, given the global norm) and take one AdamW step at
+ * lr on the parameters [o->lo, o->hi); g [hi - lo] are their gradients (m->grad_mem + lo for
+ * the whole model; clipping scales g in place). */
+void adamw_step(AdamW *o, Vit *m, float *g, float lr, double grad_norm);
 
 #endif

@@ -40,6 +40,8 @@ void comm_single_init(Comm *c);
 typedef struct Parallel {
     Comm world, dp, sp;
     int mpi;              /* 1 when the MPI backend is in use */
+    int zero;             /* data-parallel optimizer: 0 = gradient all-reduce, replicated AdamW;
+                           * 1 = ZeRO-1 (reduce-scatter, AdamW on the own shard, all-gather) */
 } Parallel;
 
 void parallel_init_single(Parallel *p);

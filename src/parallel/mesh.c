@@ -24,6 +24,7 @@ void parallel_init_single(Parallel *p) {
     comm_single_init(&p->dp);
     comm_single_init(&p->sp);
     p->mpi = 0;
+    p->zero = 0;
 }
 
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
@@ -39,6 +40,7 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
                  "and rebuild)", cmd, n);
     comm_mpi_init_world(&p->world);
     p->mpi = 1;
+    p->zero = 0;
     lvit_set_rank(p->world.rank);
     lvit_set_abort(comm_mpi_abort_world);
     int W = p->world.size;
