@@ -96,13 +96,22 @@ static uint8_t *mask_some_cells(Dataset *ds) {
 }
 
 static VitConfig small_config(void) {
-    VitConfig c = {.V = 3, .Vo = 3, .H = 8, .W = 12, .p = 2, .D = 16, .depth = 2, .NH = 2, .dec_depth = 1,
+    VitConfig c = {.V = 3, .Vo = 3, .H = 8, .W = 12, .p = 2, .D = 16, .depth = 2, .NH = 4, .dec_depth = 1,
                    .mlp_ratio = 4, .mode = CH_AGG};
     vit_config_set_default_names(&c);
     return c;
 }
 
-static void dp_matches_single(ChannelMode mode, int zero) {
+typedef struct Layout {
+    int dp, sp, sp_mode, zero;
+} Layout;
+
+static void matches_single(ChannelMode mode, Layout ly) {
+    Parallel lp;
+    parallel_init(&lp, ly.dp, ly.sp, "test_parallel");
+    lp.sp_mode = ly.sp_mode;
+    lp.zero = ly.zero;
+    const int zero = ly.zero;
     Dataset ds;
     dataset_synthetic(&ds, 3, 48, 8, 12, 5);
     uint8_t *valid = mask_some_cells(&ds);
@@ -119,10 +128,8 @@ static void dp_matches_single(ChannelMode mode, int zero) {
     parallel_init_single(&single);
     Trainer ref, dp;
     trainer_init(&ref, &c, &oc, &ds, 0, 40, leads, 2, B, 11, kernels_cpu(), &single);
-    g_par.zero = zero;
-    trainer_init(&dp, &c, &oc, &ds, 0, 40, leads, 2, B, 11, kernels_cpu(), &g_par);
-    g_par.zero = 0;
-    assert_int_equal(dp.B * g_par.dp.size, B);
+    trainer_init(&dp, &c, &oc, &ds, 0, 40, leads, 2, B, 11, kernels_cpu(), &lp);
+    assert_int_equal(dp.B * lp.dp.size, B);
     const int64_t np = ref.model.n_params;
     for (int s = 0; s < steps; s++) {
         StepStats a = trainer_step(&ref), b = trainer_step(&dp);
@@ -132,12 +139,13 @@ static void dp_matches_single(ChannelMode mode, int zero) {
             const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = ref.model.grad_mem + dp.opt.lo;
             int64_t ng = dp.gshard ? (dp.opt.hi < np ? dp.opt.hi : np) - dp.opt.lo : np;
             double e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
-            if (!(e <= 1e-5)) fail_msg("step 1 gradients: max rel err %.3g (dp %d, zero %d)", e, g_par.dp.size, zero);
+            if (!(e <= 1e-5)) fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d mode %d zero %d)", e, ly.dp, ly.sp, ly.sp_mode, zero);
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("dp %d zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n", g_par.dp.size,
-                              zero, b.loss, a.loss, e);
+                print_message("%s dp %d sp %d %s zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n",
+                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.sp_mode ? "lss" : "ulysses", zero,
+                              b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -157,22 +165,30 @@ static void dp_matches_single(ChannelMode mode, int zero) {
     ds.valid = NULL;
     free(valid);
     dataset_free(&ds);
+    parallel_free(&lp);
 }
 
-static void test_dp_agg(void **state) { (void)state, dp_matches_single(CH_AGG, 0); }
-static void test_dp_multi(void **state) { (void)state, dp_matches_single(CH_MULTI, 0); }
-static void test_zero1_agg(void **state) { (void)state, dp_matches_single(CH_AGG, 1); }
-static void test_zero1_multi(void **state) { (void)state, dp_matches_single(CH_MULTI, 1); }
+/* every layout of this world size: dp only (replicated and ZeRO-1), sp only in each mode, dp x sp */
+static void every_layout(ChannelMode mode) {
+    const int P = g_par.world.size;
+    for (int sp = 1; sp <= P; sp *= 2) {
+        if (P % sp) continue;
+        for (int spm = 0; spm < (sp > 1 ? 2 : 1); spm++)
+            for (int zero = 0; zero < (P / sp > 1 ? 2 : 1); zero++)
+                matches_single(mode, (Layout){P / sp, sp, spm, zero});
+    }
+}
+
+static void test_layouts_agg(void **state) { (void)state, every_layout(CH_AGG); }
+static void test_layouts_multi(void **state) { (void)state, every_layout(CH_MULTI); }
 
 int main(void) {
     parallel_init(&g_par, 0, 1, "test_parallel");
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectives),
-        cmocka_unit_test(test_dp_agg),
-        cmocka_unit_test(test_dp_multi),
-        cmocka_unit_test(test_zero1_agg),
-        cmocka_unit_test(test_zero1_multi),
+        cmocka_unit_test(test_layouts_agg),
+        cmocka_unit_test(test_layouts_multi),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     /* a failure on one rank fails the job: the ranks agree on the result before finishing */

@@ -21,7 +21,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     const int P = par->dp.size, zero = par->zero >= 1 && P > 1;
-    vit_init_padded(&t->model, cfg, B, k, zero ? P : 1);
+    vit_init_seq(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &par->sp : NULL, (SpMode)par->sp_mode);
     vit_init_params(&t->model, seed);
     /* every rank initializes the same way; the broadcast makes that a guarantee */
     if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
@@ -35,8 +35,9 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     }
 
     const VitConfig *c = &t->model.cfg;
-    int64_t img = (int64_t)B * c->V * c->H * c->W;
-    host_batch_init(&t->hb, B, c->V, c->H, c->W);
+    const VitConfig *lc = &t->model.lc; /* this rank's rows */
+    int64_t img = (int64_t)B * c->V * lc->H * c->W;
+    host_batch_init_rows(&t->hb, B, c->V, c->H, c->W, t->model.row0, lc->H);
     t->hb.residual = c->residual;
     dataset_lat_weights(ds, t->hb.wlat, c->H);
     t->batch_mem = k->alloc((size_t)(3 * img + B + c->H) * sizeof(float));
@@ -48,7 +49,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     t->batch.wlat = t->batch_mem + 3 * img + B;
     k->upload(t->batch.wlat, t->hb.wlat, c->H);
 
-    prefetch_start(&t->prefetch, &t->train, B, c->V, c->H, c->W, c->residual);
+    prefetch_start_rows(&t->prefetch, &t->train, B, c->V, c->H, c->W, t->model.row0, lc->H, c->residual);
     t->tokens_per_step = (int64_t)Bg * vit_S(c);
     t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
     int64_t np = t->model.n_params;
@@ -56,8 +57,9 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
              vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
              c->dec_depth, np / 1e6);
     if (par->world.size > 1)
-        log_info("parallel: %d processes (MPI), dp %d x sp %d; %d samples per rank per step", par->world.size,
-                 par->dp.size, par->sp.size, B);
+        log_info("parallel: %d processes (MPI), dp %d x sp %d%s%s; %d samples and %lld tokens of each per rank",
+                 par->world.size, par->dp.size, par->sp.size, par->sp.size > 1 ? ", sequence parallel " : "",
+                 par->sp.size > 1 ? (par->sp_mode == SP_LSS ? "lss" : "ulysses") : "", B, (long long)vit_S(lc));
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
              mib(np), mib(np), mib(2 * (t->opt.hi - t->opt.lo)), mib(t->model.act_floats), mib(3 * img + B + c->H));
 }
@@ -77,7 +79,7 @@ void trainer_free(Trainer *t) {
 static void upload_batch(Trainer *t, const HostBatch *hb, int B) {
     const Kernels *k = t->model.k;
     const VitConfig *c = &t->model.cfg;
-    int64_t n = (int64_t)B * c->V * c->H * c->W;
+    int64_t n = (int64_t)B * c->V * t->model.lc.H * c->W;
     k->upload(t->batch.x, hb->x, n);
     k->upload(t->batch.y, hb->y, n);
     k->upload(t->batch.mask, hb->mask, n);
@@ -101,28 +103,29 @@ StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
     Vit *m = &t->model;
-    Comm *dp = &t->par->dp;
+    Comm *dp = &t->par->dp, *sp = &t->par->sp, *w = &t->par->world;
     const HostBatch *hb = prefetch_next(&t->prefetch);
     upload_batch(t, hb, t->B);
     /* the loss is normalized by the mask sum of the global batch, so the ranks' losses and
      * gradients add up to the single-process ones: sum over dp, no averaging */
     double denom = 0;
-    if (dp->size > 1) {
+    if (w->size > 1) { /* over the samples of dp and the rows of sp */
         denom = mask_sum(hb, t->B);
-        dp->ops->allreduce_sum_f64(dp, &denom, 1);
+        w->ops->allreduce_sum_f64(w, &denom, 1);
     }
     t->batch.loss_denom = denom;
     m->k->zero(m->grad_mem, m->n_params);
     st.loss = vit_forward(m, &t->batch);
     vit_backward(m, &t->batch);
-    if (dp->size > 1) {
+    if (w->size > 1) {
         double l = st.loss;
-        dp->ops->allreduce_sum_f64(dp, &l, 1);
+        w->ops->allreduce_sum_f64(w, &l, 1);
         st.loss = (float)l;
     }
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
     if (t->gshard) {
         /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
+        if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
         dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
         double ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
         dp->ops->allreduce_sum_f64(dp, &ss, 1);
@@ -130,7 +133,8 @@ StepStats trainer_step(Trainer *t) {
         adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
         dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
     } else {
-        if (dp->size > 1) dp->ops->allreduce_sum(dp, m->grad_mem, m->n_params);
+        /* weight gradients summed over the sequence chunks and the replicas in one all-reduce */
+        if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
         st.grad_norm = opt_grad_norm(m);
         adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }
@@ -185,6 +189,7 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
         done += b;
     }
     s->nshards = nshards;
-    if (dp->size > 1) dp->ops->allreduce_sum_f64(dp, acc, 2);
+    Comm *w = &t->par->world;
+    if (w->size > 1) w->ops->allreduce_sum_f64(w, acc, 2);
     return acc[1] > 0 ? acc[0] / acc[1] : NAN;
 }

@@ -20,11 +20,15 @@ static void *prefetch_main(void *arg) {
 }
 
 void prefetch_start(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int residual) {
+    prefetch_start_rows(p, s, B, V, Hp, Wp, 0, Hp, residual);
+}
+
+void prefetch_start_rows(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int row0, int nrows, int residual) {
     memset(p, 0, sizeof *p);
     p->s = s;
     p->held = -1;
     for (int i = 0; i < 2; i++) {
-        host_batch_init(&p->buf[i], B, V, Hp, Wp);
+        host_batch_init_rows(&p->buf[i], B, V, Hp, Wp, row0, nrows);
         p->buf[i].residual = residual;
     }
     pthread_mutex_init(&p->mu, NULL);

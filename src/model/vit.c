@@ -10,20 +10,8 @@
 
 void vit_build_specs(Vit *m);
 
-static AttnDims block_attn_dims(const VitConfig *c, int B) {
-    AttnDims dm = {0};
-    dm.B = B;
-    dm.NH = c->NH;
-    dm.d = c->D / c->NH;
-    dm.Sq = dm.Sk = vit_S(c);
-    dm.q_stride = dm.k_stride = dm.v_stride = 3 * (int64_t)c->D;
-    dm.o_stride = c->D;
-    dm.scale = 1.0f / sqrtf((float)dm.d);
-    return dm;
-}
-
 /* Lays out every activation and scratch buffer for batch B; with mem == NULL only counts. */
-static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, float *mem) {
+static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, SeqAttn *sa, float *mem) {
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
     const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V;
     int64_t off = 0;
@@ -67,7 +55,11 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->dtmp2, BS * D);
     TAKE(a->dbig, BS * (F > 3 * D ? F : 3 * D));
     TAKE(a->dbig2, BS * F);
-    AttnDims dm = block_attn_dims(c, B);
+    AttnDims dm;
+    seq_attn_plan(sa, sa->sp, sa->mode, B, c->NH, (int)(D / c->NH), S, &dm);
+    float *sa_mem;
+    TAKE(sa_mem, seq_attn_floats(sa, (int)nl));
+    if (mem) seq_attn_carve(sa, sa_mem, (int)nl);
     int64_t ws = (int64_t)k->attn_ws_floats(&dm, omp_get_max_threads());
     int64_t pe = patch_embed_ws_floats(B, c->V, c->H, c->W, c->p);
     int64_t img = (int64_t)B * c->Vo * c->H * c->W;
@@ -82,8 +74,20 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) { vit_init_padded(m, cfg, B, k, 1); }
 
 void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple) {
+    vit_init_seq(m, cfg, B, k, multiple, NULL, SP_ULYSSES);
+}
+
+void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, Comm *sp, SpMode mode) {
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
+    vit_config_copy(&m->lc, cfg);
+    const int P = sp ? sp->size : 1, r = sp ? sp->rank : 0;
+    CHECK(cfg->H % (cfg->p * P) == 0, "sequence parallel: %d patch rows over %d ranks", cfg->H / cfg->p, P);
+    m->lc.H = cfg->H / P;
+    m->row0 = r * m->lc.H;
+    m->l0 = (int64_t)r * vit_L(&m->lc);
+    m->sa.sp = sp;
+    m->sa.mode = mode;
     m->B = B;
     m->k = k;
     vit_build_specs(m);
@@ -92,9 +96,9 @@ void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int 
     m->grad_mem = k->alloc((size_t)cap * sizeof(float));
     vit_params_carve(m, &m->p, m->param_mem);
     vit_params_carve(m, &m->g, m->grad_mem);
-    m->act_floats = carve_acts(&m->a, &m->cfg, B, k, NULL);
+    m->act_floats = carve_acts(&m->a, &m->lc, B, k, &m->sa, NULL);
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
-    carve_acts(&m->a, &m->cfg, B, k, m->act_mem);
+    carve_acts(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
 }
 
 void vit_free(Vit *m) {
@@ -103,12 +107,13 @@ void vit_free(Vit *m) {
     m->k->free(m->act_mem);
     free(m->specs);
     vit_config_free(&m->cfg);
+    vit_config_free(&m->lc);
     memset(m, 0, sizeof *m);
 }
 
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
-    const VitConfig *c = &m->cfg;
+    const VitConfig *c = &m->lc;
     const VitParams *p = &m->p;
     VitActs *a = &m->a;
     const int B = b->B;
@@ -125,9 +130,8 @@ float vit_forward(Vit *m, const Batch *b) {
         k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, c->NH, c->D);
         k->linear_fwd(a->x0, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, D, D, 0);
     }
-    k->pos_lead_fwd(a->x0, p->pos_embed, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+    k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
 
-    AttnDims dm = block_attn_dims(c, B);
     const float *x = a->x0;
     for (int l = 0; l < c->depth; l++) {
         float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
@@ -138,7 +142,7 @@ float vit_forward(Vit *m, const Batch *b) {
 
         k->layernorm_fwd(ln1, mean1, rstd1, x, p->n1_w + l * D, p->n1_b + l * D, BS, D, 1e-5f);
         k->linear_fwd(qkv, ln1, p->qkv_w + l * 3 * D * D, p->qkv_b + l * 3 * D, BS, D, 3 * D, 0);
-        k->attn_fwd(atty, lse, qkv, qkv + D, qkv + 2 * D, &dm, a->ws);
+        seq_attn_fwd(&m->sa, k, l, B, atty, lse, qkv, a->ws);
         k->copy(res1, x, BS * D);
         k->linear_fwd(res1, atty, p->proj_w + l * D * D, p->proj_b + l * D, BS, D, D, 1);
         k->layernorm_fwd(ln2, mean2, rstd2, res1, p->n2_w + l * D, p->n2_b + l * D, BS, D, 1e-5f);
@@ -158,13 +162,13 @@ float vit_forward(Vit *m, const Batch *b) {
     }
     k->linear_fwd(a->out, h, p->out_w, p->out_b, BS, D, E, 0);
     if (!b->y) return 0.0f;
-    return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat, B, c->Vo, c->H, c->W, c->p,
+    return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }
 
 void vit_backward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
-    const VitConfig *c = &m->cfg;
+    const VitConfig *c = &m->lc;
     const VitParams *p = &m->p, *g = &m->g;
     VitActs *a = &m->a;
     const int B = b->B;
@@ -190,7 +194,6 @@ void vit_backward(Vit *m, const Batch *b) {
     k->zero(dx, BS * D);
     k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
 
-    AttnDims dm = block_attn_dims(c, B);
     float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
     for (int l = c->depth - 1; l >= 0; l--) {
         const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
@@ -211,13 +214,12 @@ void vit_backward(Vit *m, const Batch *b) {
         /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
         k->zero(datty, BS * D);
         k->linear_bwd(datty, g->proj_w + l * D * D, g->proj_b + l * D, dx, atty, p->proj_w + l * D * D, BS, D, D);
-        k->zero(dbig, BS * 3 * D);
-        k->attn_bwd(dbig, dbig + D, dbig + 2 * D, datty, qkv, qkv + D, qkv + 2 * D, atty, lse, &dm, a->ws);
+        seq_attn_bwd(&m->sa, k, l, B, dbig, datty, qkv, atty, lse, a->ws);
         k->zero(dln, BS * D);
         k->linear_bwd(dln, g->qkv_w + l * 3 * D * D, g->qkv_b + l * 3 * D, dbig, ln1, p->qkv_w + l * 3 * D * D, BS, D, 3 * D);
         k->layernorm_bwd(dx, g->n1_w + l * D, g->n1_b + l * D, dln, xin, p->n1_w + l * D, mean1, rstd1, BS, D);
     }
-    k->pos_lead_bwd(g->pos_embed, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+    k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
 
     const float *dtok = dx;
     if (c->mode == CH_AGG) {
@@ -237,7 +239,7 @@ void vit_backward(Vit *m, const Batch *b) {
 }
 
 void vit_prediction(Vit *m, float *img, int B) {
-    const VitConfig *c = &m->cfg;
+    const VitConfig *c = &m->lc;
     m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
 }
 

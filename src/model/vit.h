@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "kernels/kernels.h"
+#include "parallel/seq_attn.h"
 
 #define LVIT_MAX_VARS 4096
 #define LVIT_VAR_NAME 64
@@ -156,7 +157,11 @@ typedef struct Batch {
 } Batch;
 
 typedef struct Vit {
-    VitConfig cfg;
+    VitConfig cfg;          /* the model (parameter shapes, checkpoint) */
+    VitConfig lc;           /* what this rank computes: cfg with H = the rows of its sequence chunk */
+    int row0;               /* sequence parallel: first image row (and wlat row) of this rank */
+    int64_t l0;             /* ... and first patch index (pos_embed row) */
+    SeqAttn sa;             /* attention over the sequence-parallel group (plain with one rank) */
     int B;                  /* activations are sized for batches up to B */
     const Kernels *k;
     int nspecs;
@@ -174,6 +179,11 @@ void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);
 /* As vit_init, with param_mem and grad_mem sized up to a multiple of `multiple` floats (the
  * zero tail lets ZeRO split the flat vectors into equal shards). */
 void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple);
+/* Sequence parallel: this rank computes the image rows [rank*H/P, (rank+1)*H/P) of the padded
+ * grid (whole patch rows: (H/p) % P == 0; ulysses also NH % P == 0; the caller checks and says
+ * what would work), batches carry only those rows (wlat stays [H]), and attention runs over
+ * the group's whole sequence in the given mode. sp = NULL: one rank. */
+void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, Comm *sp, SpMode mode);
 void vit_free(Vit *m);
 /* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */
 void vit_init_params(Vit *m, uint64_t seed);

@@ -40,6 +40,7 @@ void comm_single_init(Comm *c);
 typedef struct Parallel {
     Comm world, dp, sp;
     int mpi;              /* 1 when the MPI backend is in use */
+    int sp_mode;          /* SpMode of the sequence-parallel attention (parallel/seq_attn.h) */
     int zero;             /* data-parallel optimizer: 0 = gradient all-reduce, replicated AdamW;
                            * 1 = ZeRO-1 (reduce-scatter, AdamW on the own shard, all-gather) */
 } Parallel;
@@ -58,6 +59,9 @@ int parallel_have_mpi(void);
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
 /* Waits for every rank and shuts the backend down (call before returning from the command). */
 void parallel_finalize(Parallel *p);
+/* Releases the mesh's communicators but keeps the backend running (another parallel_init may
+ * follow: tests build several layouts in one job). */
+void parallel_free(Parallel *p);
 /* Refuse a layout after parallel_init: rank 0 prints "lvit CMD: MESSAGE", every rank exits 2
  * (every rank must call it: the checks are deterministic and the same on every rank). */
 _Noreturn void parallel_refuse(Parallel *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

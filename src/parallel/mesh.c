@@ -25,6 +25,7 @@ void parallel_init_single(Parallel *p) {
     comm_single_init(&p->sp);
     p->mpi = 0;
     p->zero = 0;
+    p->sp_mode = 0;
 }
 
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
@@ -41,6 +42,7 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     comm_mpi_init_world(&p->world);
     p->mpi = 1;
     p->zero = 0;
+    p->sp_mode = 0;
     lvit_set_rank(p->world.rank);
     lvit_set_abort(comm_mpi_abort_world);
     int W = p->world.size;
@@ -55,13 +57,19 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     comm_mpi_split(&p->world, &p->sp, r / sp, r % sp); /* same dp_rank: one sequence-parallel group */
 }
 
-void parallel_finalize(Parallel *p) {
+void parallel_free(Parallel *p) {
     if (!p->mpi) return;
     p->world.ops->barrier(&p->world);
     comm_mpi_free(&p->sp);
     comm_mpi_free(&p->dp);
-    comm_mpi_finalize();
+    comm_mpi_free(&p->world);
     p->mpi = 0;
+}
+
+void parallel_finalize(Parallel *p) {
+    int mpi = p->mpi;
+    parallel_free(p);
+    if (mpi) comm_mpi_finalize();
 }
 
 void parallel_refuse(Parallel *p, const char *fmt, ...) {

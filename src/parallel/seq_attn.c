@@ -1,0 +1,151 @@
+/* Sequence-parallel attention: Ulysses and LSS over the communicator interface.
+ * The pack/unpack loops move whole rows (memcpy on the CPU backend; the GPU backend will
+ * need them as kernels). */
+#include "parallel/seq_attn.h"
+#include <math.h>
+#include <string.h>
+#include "core/check.h"
+
+static void cp(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+static AttnDims dims(const SeqAttn *s, int B) {
+    AttnDims dm = {0};
+    const int64_t D = (int64_t)s->NH * s->d, S = s->S_loc * s->P;
+    dm.B = B;
+    dm.d = s->d;
+    dm.scale = 1.0f / sqrtf((float)s->d);
+    if (s->P == 1) {
+        dm.NH = s->NH;
+        dm.Sq = dm.Sk = s->S_loc;
+        dm.q_stride = dm.k_stride = dm.v_stride = 3 * D;
+        dm.o_stride = D;
+    } else if (s->mode == SP_ULYSSES) {
+        const int64_t hd = D / s->P;
+        dm.NH = s->NH / s->P;
+        dm.Sq = dm.Sk = S;
+        dm.q_stride = dm.k_stride = dm.v_stride = 3 * hd;
+        dm.o_stride = hd;
+    } else {
+        dm.NH = s->NH;
+        dm.Sq = s->S_loc;
+        dm.Sk = S;
+        dm.q_stride = 3 * D;
+        dm.k_stride = dm.v_stride = 2 * D;
+        dm.o_stride = D;
+    }
+    return dm;
+}
+
+void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims) {
+    memset(s, 0, sizeof *s);
+    s->sp = sp;
+    s->mode = mode;
+    s->P = sp ? sp->size : 1;
+    s->Bmax = Bmax;
+    s->NH = NH;
+    s->d = d;
+    s->S_loc = S_loc;
+    const int64_t D = (int64_t)NH * d, S = S_loc * s->P;
+    if (s->P > 1 && mode == SP_ULYSSES) {
+        CHECK(NH % s->P == 0, "ulysses: %d heads over %d ranks", NH, s->P);
+        s->save_per_layer = (int64_t)Bmax * S_loc * D;    /* oh [B,S,NH/P,d] */
+        s->scratch_floats = (int64_t)Bmax * S_loc * 3 * D; /* one fused q,k,v message */
+    } else if (s->P > 1) {
+        s->save_per_layer = (int64_t)Bmax * S * 2 * D;     /* everybody's K,V */
+        s->scratch_floats = (int64_t)Bmax * S * 2 * D;
+    }
+    *kernel_dims = dims(s, Bmax);
+}
+
+int64_t seq_attn_floats(const SeqAttn *s, int depth) { return depth * s->save_per_layer + 2 * s->scratch_floats; }
+
+void seq_attn_carve(SeqAttn *s, float *mem, int depth) {
+    if (s->P == 1) return;
+    s->save = mem;
+    s->buf1 = mem + depth * s->save_per_layer;
+    s->buf2 = s->buf1 + s->scratch_floats;
+}
+
+/* ---- Ulysses ---- */
+
+/* blocks[j] = heads group j of every row of x [rows, nt, NH*d] (nt = 3 for q,k,v; 1 for o) */
+static void split_heads(float *blocks, const float *x, int64_t rows, int nt, int P, int64_t D) {
+    const int64_t hd = D / P, blk = rows * nt * hd;
+    for (int j = 0; j < P; j++)
+        for (int64_t r = 0; r < rows * nt; r++) cp(blocks + j * blk + r * hd, x + r * D + j * hd, hd);
+}
+static void join_heads(float *x, const float *blocks, int64_t rows, int nt, int P, int64_t D) {
+    const int64_t hd = D / P, blk = rows * nt * hd;
+    for (int j = 0; j < P; j++)
+        for (int64_t r = 0; r < rows * nt; r++) cp(x + r * D + j * hd, blocks + j * blk + r * hd, hd);
+}
+/* full [B,S,w] <-> chunks[i] [B,S_loc,w] (rank i's tokens) */
+static void chunks_to_full(float *full, const float *chunks, int B, int64_t S_loc, int P, int64_t w) {
+    const int64_t blk = (int64_t)B * S_loc * w, S = S_loc * P;
+    for (int i = 0; i < P; i++)
+        for (int b = 0; b < B; b++) cp(full + ((int64_t)b * S + i * S_loc) * w, chunks + i * blk + b * S_loc * w, S_loc * w);
+}
+static void full_to_chunks(float *chunks, const float *full, int B, int64_t S_loc, int P, int64_t w) {
+    const int64_t blk = (int64_t)B * S_loc * w, S = S_loc * P;
+    for (int i = 0; i < P; i++)
+        for (int b = 0; b < B; b++) cp(chunks + i * blk + b * S_loc * w, full + ((int64_t)b * S + i * S_loc) * w, S_loc * w);
+}
+
+void seq_attn_fwd(SeqAttn *s, const Kernels *k, int layer, int B, float *o, float *lse, float *qkv, float *ws) {
+    AttnDims dm = dims(s, B);
+    const int P = s->P;
+    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc;
+    if (P == 1) {
+        k->attn_fwd(o, lse, qkv, qkv + D, qkv + 2 * D, &dm, ws);
+        return;
+    }
+    Comm *c = s->sp;
+    float *save = s->save + layer * s->save_per_layer;
+    if (s->mode == SP_ULYSSES) {
+        const int64_t hd = D / P;
+        split_heads(s->buf1, qkv, rows, 3, P, D);
+        c->ops->alltoall(c, s->buf2, s->buf1, rows * 3 * hd);
+        chunks_to_full(qkv, s->buf2, B, s->S_loc, P, 3 * hd); /* qkv is now [B,S,3,NH/P,d] */
+        k->attn_fwd(save, lse, qkv, qkv + hd, qkv + 2 * hd, &dm, ws);
+        full_to_chunks(s->buf1, save, B, s->S_loc, P, hd);
+        c->ops->alltoall(c, s->buf2, s->buf1, rows * hd);
+        join_heads(o, s->buf2, rows, 1, P, D);
+    } else {
+        for (int64_t r = 0; r < rows; r++) cp(s->buf2 + r * 2 * D, qkv + r * 3 * D + D, 2 * D);
+        c->ops->allgather(c, s->buf1, s->buf2, rows * 2 * D);
+        chunks_to_full(save, s->buf1, B, s->S_loc, P, 2 * D);
+        k->attn_fwd(o, lse, qkv, save, save + D, &dm, ws);
+    }
+}
+
+void seq_attn_bwd(SeqAttn *s, const Kernels *k, int layer, int B, float *dqkv, const float *dout, const float *qkv,
+                  const float *o, const float *lse, float *ws) {
+    AttnDims dm = dims(s, B);
+    const int P = s->P;
+    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc;
+    k->zero(dqkv, rows * 3 * D);
+    if (P == 1) {
+        k->attn_bwd(dqkv, dqkv + D, dqkv + 2 * D, dout, qkv, qkv + D, qkv + 2 * D, o, lse, &dm, ws);
+        return;
+    }
+    Comm *c = s->sp;
+    const float *save = s->save + layer * s->save_per_layer;
+    if (s->mode == SP_ULYSSES) {
+        const int64_t hd = D / P;
+        split_heads(s->buf1, dout, rows, 1, P, D);
+        c->ops->alltoall(c, s->buf2, s->buf1, rows * hd);
+        chunks_to_full(s->buf1, s->buf2, B, s->S_loc, P, hd); /* d oh [B,S,NH/P,d] */
+        /* dqkv (zero, the same size) holds d qkvh [B,S,3,NH/P,d] for a moment */
+        k->attn_bwd(dqkv, dqkv + hd, dqkv + 2 * hd, s->buf1, qkv, qkv + hd, qkv + 2 * hd, save, lse, &dm, ws);
+        full_to_chunks(s->buf2, dqkv, B, s->S_loc, P, 3 * hd);
+        c->ops->alltoall(c, s->buf1, s->buf2, rows * 3 * hd);
+        join_heads(dqkv, s->buf1, rows, 3, P, D);
+    } else {
+        float *dkv = s->buf1; /* [B,S,2,NH,d] for everybody's keys */
+        k->zero(dkv, (int64_t)B * s->S_loc * P * 2 * D);
+        k->attn_bwd(dqkv, dkv, dkv + D, dout, qkv, save, save + D, o, lse, &dm, ws);
+        full_to_chunks(s->buf2, dkv, B, s->S_loc, P, 2 * D);
+        c->ops->reduce_scatter(c, s->buf1, s->buf2, rows * 2 * D);
+        for (int64_t r = 0; r < rows; r++) cp(dqkv + r * 3 * D + D, s->buf1 + r * 2 * D, 2 * D);
+    }
+}

@@ -1,0 +1,45 @@
+/* Exact attention over a sequence split across the ranks of a sequence-parallel group
+ * (ALGORITHMS.md section 3). Each rank holds S_loc = S / P tokens of every sample, in the
+ * block layout qkv [B, S_loc, 3, NH, d]; the global sequence is the ranks' chunks one after
+ * the other (attention is exact and not causal, so only the set of keys matters).
+ *   ulysses: all-to-all q, k, v (one fused message) from token-sharded to head-sharded, local
+ *            attention of NH/P heads over all S tokens, all-to-all back. Needs NH % P == 0.
+ *   lss:     one all-gather of [K|V]; every rank computes complete attention rows for its own
+ *            queries; backward reduce-scatters dK, dV to their owners. No head constraint.
+ * With P = 1 both are the plain kernel. Buffers come from the caller's single allocation. */
+#ifndef LVIT_SEQ_ATTN_H
+#define LVIT_SEQ_ATTN_H
+#include <stdint.h>
+#include "kernels/kernels.h"
+#include "parallel/comm.h"
+
+typedef enum { SP_ULYSSES = 0, SP_LSS = 1 } SpMode;
+#define SP_MODE_CHOICES "ulysses|lss"
+
+typedef struct SeqAttn {
+    Comm *sp;
+    SpMode mode;
+    int P, Bmax, NH, d;
+    int64_t S_loc;
+    float *save;           /* [depth][save_per_layer]: ulysses oh [B,S,NH/P,d]; lss [K|V] [B,S,2,NH,d] */
+    int64_t save_per_layer;
+    float *buf1, *buf2;    /* scratch [scratch_floats] each */
+    int64_t scratch_floats;
+} SeqAttn;
+
+/* Sizes for batch Bmax; the caller allocates depth * save_per_layer + 2 * scratch floats and
+ * calls seq_attn_carve. Also returns the attention dims the kernels will see (for their
+ * workspace size). */
+void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims);
+int64_t seq_attn_floats(const SeqAttn *s, int depth);
+void seq_attn_carve(SeqAttn *s, float *mem, int depth);
+
+/* o [B,S_loc,NH,d] and lse [B,NH,S_loc] (the layout the caller stores; for ulysses lse holds
+ * the head-sharded [B,NH/P,S], the same size) from qkv [B,S_loc,3,NH,d]. With ulysses qkv is
+ * replaced by its head-sharded form [B,S,3,NH/P,d], which is what the backward pass needs. */
+void seq_attn_fwd(SeqAttn *s, const Kernels *k, int layer, int B, float *o, float *lse, float *qkv, float *ws);
+/* dqkv [B,S_loc,3,NH,d] (overwritten) from dout [B,S_loc,NH,d] and the forward's saved state. */
+void seq_attn_bwd(SeqAttn *s, const Kernels *k, int layer, int B, float *dqkv, const float *dout, const float *qkv,
+                  const float *o, const float *lse, float *ws);
+
+#endif
