@@ -144,7 +144,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
                 print_message("%s dp %d sp %d %s zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n",
-                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.sp_mode ? "lss" : "ulysses", zero,
+                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, sp_mode_name((SpMode)ly.sp_mode), zero,
                               b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
@@ -173,7 +173,7 @@ static void every_layout(ChannelMode mode) {
     const int P = g_par.world.size;
     for (int sp = 1; sp <= P; sp *= 2) {
         if (P % sp) continue;
-        for (int spm = 0; spm < (sp > 1 ? 2 : 1); spm++)
+        for (int spm = 0; spm < (sp > 1 ? 3 : 1); spm++)
             for (int zero = 0; zero < (P / sp > 1 ? 2 : 1); zero++)
                 matches_single(mode, (Layout){P / sp, sp, spm, zero});
     }

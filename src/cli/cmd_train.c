@@ -61,7 +61,7 @@ int cmd_train(int argc, char **argv) {
         {"dp", ARG_INT, &dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0},
         {"zero", ARG_INT, &zero, "ZeRO stage of the data-parallel optimizer: 0 = replicated, 1 = AdamW state sharded over dp", NULL, 0, 1, 0},
         {"sp", ARG_INT, &sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0},
-        {"sp-mode", ARG_CHOICE, &sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0) or lss (all-gather K,V)", SP_MODE_CHOICES, 0, 0, 0},
+        {"sp-mode", ARG_CHOICE, &sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V) or ring (K,V passed around)", SP_MODE_CHOICES, 0, 0, 0},
         {"lr", ARG_FLOAT, &oc.lr, "peak learning rate", NULL, 0, 10, 0},
         {"min-lr", ARG_FLOAT, &min_lr, "final learning rate of the cosine schedule (default lr/10)", NULL, -1, 10, 0},
         {"warmup", ARG_I64, &warmup, "linear warmup steps (default 5% of steps)", NULL, -1, 1e12, 0},

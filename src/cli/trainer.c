@@ -59,7 +59,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (par->world.size > 1)
         log_info("parallel: %d processes (MPI), dp %d x sp %d%s%s; %d samples and %lld tokens of each per rank",
                  par->world.size, par->dp.size, par->sp.size, par->sp.size > 1 ? ", sequence parallel " : "",
-                 par->sp.size > 1 ? (par->sp_mode == SP_LSS ? "lss" : "ulysses") : "", B, (long long)vit_S(lc));
+                 par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc));
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
              mib(np), mib(np), mib(2 * (t->opt.hi - t->opt.lo)), mib(t->model.act_floats), mib(3 * img + B + c->H));
 }

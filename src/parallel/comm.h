@@ -8,6 +8,12 @@
 
 typedef struct Comm Comm;
 
+/* A pending point-to-point exchange (opaque: the backend's request handles). */
+typedef struct CommReq {
+    unsigned char opaque[32];
+    int active;
+} CommReq;
+
 typedef struct CommOps {
     const char *name;
     void (*allreduce_sum)(Comm *c, float *buf, int64_t n);         /* in place */
@@ -19,6 +25,10 @@ typedef struct CommOps {
     /* block j of send [size*n] goes to rank j, block i of recv comes from rank i */
     void (*alltoall)(Comm *c, float *recv, const float *send, int64_t n);
     void (*bcast)(Comm *c, float *buf, int64_t n, int root);
+    /* Non-blocking: send [n] to rank dst and receive [n] from rank src (tag tells concurrent
+     * exchanges apart); both buffers stay untouched until wait. */
+    void (*sendrecv_start)(Comm *c, float *recv, const float *send, int64_t n, int dst, int src, int tag, CommReq *r);
+    void (*wait)(Comm *c, CommReq *r);
     void (*barrier)(Comm *c);
     void (*abort)(Comm *c, int code); /* does not return */
 } CommOps;

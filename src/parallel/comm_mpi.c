@@ -70,6 +70,28 @@ static void mpi_bcast(Comm *c, float *buf, int64_t n, int root) {
 
 static void mpi_barrier(Comm *c) { MPI_Barrier(mc(c)); }
 
+_Static_assert(2 * sizeof(MPI_Request) <= sizeof(((CommReq *)0)->opaque), "CommReq too small for two MPI_Requests");
+
+static void mpi_sendrecv_start(Comm *c, float *recv, const float *send, int64_t n, int dst, int src, int tag,
+                               CommReq *r) {
+    int k = block(n, "send/receive");
+    MPI_Request q[2];
+    MPI_Irecv(recv, k, MPI_FLOAT, src, tag, mc(c), &q[0]);
+    MPI_Isend(send, k, MPI_FLOAT, dst, tag, mc(c), &q[1]);
+    memcpy(r->opaque, q, sizeof q);
+    r->active = 1;
+    count(c, (double)n, sizeof(float));
+}
+
+static void mpi_wait(Comm *c, CommReq *r) {
+    (void)c;
+    if (!r->active) return;
+    MPI_Request q[2];
+    memcpy(q, r->opaque, sizeof q);
+    MPI_Waitall(2, q, MPI_STATUSES_IGNORE);
+    r->active = 0;
+}
+
 static _Noreturn void mpi_abort(Comm *c, int code) {
     (void)c;
     MPI_Abort(MPI_COMM_WORLD, code);
@@ -85,6 +107,8 @@ static const CommOps mpi_ops = {
     .alltoall = mpi_alltoall,
     .bcast = mpi_bcast,
     .barrier = mpi_barrier,
+    .sendrecv_start = mpi_sendrecv_start,
+    .wait = mpi_wait,
     .abort = mpi_abort,
 };
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include "core/check.h"
 
+const char *sp_mode_name(SpMode m) { return m == SP_RING ? "ring" : m == SP_LSS ? "lss" : "ulysses"; }
+
 static void cp(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
 
 static AttnDims dims(const SeqAttn *s, int B) {
@@ -28,7 +30,7 @@ static AttnDims dims(const SeqAttn *s, int B) {
     } else {
         dm.NH = s->NH;
         dm.Sq = s->S_loc;
-        dm.Sk = S;
+        dm.Sk = s->mode == SP_RING ? s->S_loc : S;
         dm.q_stride = 3 * D;
         dm.k_stride = dm.v_stride = 2 * D;
         dm.o_stride = D;
@@ -50,9 +52,12 @@ void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, i
         CHECK(NH % s->P == 0, "ulysses: %d heads over %d ranks", NH, s->P);
         s->save_per_layer = (int64_t)Bmax * S_loc * D;    /* oh [B,S,NH/P,d] */
         s->scratch_floats = (int64_t)Bmax * S_loc * 3 * D; /* one fused q,k,v message */
-    } else if (s->P > 1) {
+    } else if (s->P > 1 && mode == SP_LSS) {
         s->save_per_layer = (int64_t)Bmax * S * 2 * D;     /* everybody's K,V */
         s->scratch_floats = (int64_t)Bmax * S * 2 * D;
+    } else if (s->P > 1) {
+        /* ring: buf1 = two K,V chunks and two dK,dV chunks; buf2 = a partial o and lse */
+        s->scratch_floats = (int64_t)Bmax * S_loc * 8 * D;
     }
     *kernel_dims = dims(s, Bmax);
 }
@@ -91,12 +96,74 @@ static void full_to_chunks(float *chunks, const float *full, int B, int64_t S_lo
         for (int b = 0; b < B; b++) cp(chunks + i * blk + b * S_loc * w, full + ((int64_t)b * S + i * S_loc) * w, S_loc * w);
 }
 
+/* ---- ring ---- */
+
+enum { TAG_KV = 1, TAG_DKV = 2 };
+
+static void own_kv(float *kv, const float *qkv, int64_t rows, int64_t D) {
+    for (int64_t r = 0; r < rows; r++) cp(kv + r * 2 * D, qkv + r * 3 * D + D, 2 * D);
+}
+
+static void ring_fwd(SeqAttn *s, const Kernels *k, int B, float *o, float *lse, const float *qkv, float *ws) {
+    AttnDims dm = dims(s, B);
+    Comm *c = s->sp;
+    const int P = s->P, r = c->rank;
+    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc, n = rows * 2 * D;
+    float *cur = s->buf1, *nxt = s->buf1 + n, *op = s->buf2, *lp = s->buf2 + rows * D;
+    own_kv(cur, qkv, rows, D);
+    for (int step = 0; step < P; step++) {
+        CommReq req = {0};
+        if (step < P - 1) c->ops->sendrecv_start(c, nxt, cur, n, (r + 1) % P, (r + P - 1) % P, TAG_KV, &req);
+        if (step == 0) {
+            k->attn_fwd(o, lse, qkv, cur, cur + D, &dm, ws);
+        } else {
+            k->attn_fwd(op, lp, qkv, cur, cur + D, &dm, ws);
+            k->attn_merge(o, lse, op, lp, &dm);
+        }
+        if (step < P - 1) {
+            c->ops->wait(c, &req);
+            float *t = cur;
+            cur = nxt, nxt = t;
+        }
+    }
+}
+
+static void ring_bwd(SeqAttn *s, const Kernels *k, int B, float *dqkv, const float *dout, const float *qkv,
+                     const float *o, const float *lse, float *ws) {
+    AttnDims dm = dims(s, B);
+    Comm *c = s->sp;
+    const int P = s->P, r = c->rank;
+    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc, n = rows * 2 * D;
+    float *cur = s->buf1, *nxt = cur + n, *dcur = nxt + n, *dnxt = dcur + n;
+    own_kv(cur, qkv, rows, D);
+    k->zero(dcur, n);
+    for (int step = 0; step < P; step++) {
+        /* chunk (r - step) mod P is here: add this rank's queries' share of its dK, dV */
+        CommReq kreq = {0}, dreq = {0};
+        if (step < P - 1) c->ops->sendrecv_start(c, nxt, cur, n, (r + 1) % P, (r + P - 1) % P, TAG_KV, &kreq);
+        k->attn_bwd(dqkv, dcur, dcur + D, dout, qkv, cur, cur + D, o, lse, &dm, ws);
+        c->ops->sendrecv_start(c, dnxt, dcur, n, (r + 1) % P, (r + P - 1) % P, TAG_DKV, &dreq);
+        c->ops->wait(c, &kreq);
+        c->ops->wait(c, &dreq);
+        float *t = cur;
+        cur = nxt, nxt = t;
+        t = dcur;
+        dcur = dnxt, dnxt = t;
+    }
+    /* after P passes the own chunk is back with everybody's contributions */
+    for (int64_t i = 0; i < rows; i++) cp(dqkv + i * 3 * D + D, dcur + i * 2 * D, 2 * D);
+}
+
 void seq_attn_fwd(SeqAttn *s, const Kernels *k, int layer, int B, float *o, float *lse, float *qkv, float *ws) {
     AttnDims dm = dims(s, B);
     const int P = s->P;
     const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc;
     if (P == 1) {
         k->attn_fwd(o, lse, qkv, qkv + D, qkv + 2 * D, &dm, ws);
+        return;
+    }
+    if (s->mode == SP_RING) {
+        ring_fwd(s, k, B, o, lse, qkv, ws);
         return;
     }
     Comm *c = s->sp;
@@ -126,6 +193,10 @@ void seq_attn_bwd(SeqAttn *s, const Kernels *k, int layer, int B, float *dqkv, c
     k->zero(dqkv, rows * 3 * D);
     if (P == 1) {
         k->attn_bwd(dqkv, dqkv + D, dqkv + 2 * D, dout, qkv, qkv + D, qkv + 2 * D, o, lse, &dm, ws);
+        return;
+    }
+    if (s->mode == SP_RING) {
+        ring_bwd(s, k, B, dqkv, dout, qkv, o, lse, ws);
         return;
     }
     Comm *c = s->sp;

@@ -6,6 +6,10 @@
  *            attention of NH/P heads over all S tokens, all-to-all back. Needs NH % P == 0.
  *   lss:     one all-gather of [K|V]; every rank computes complete attention rows for its own
  *            queries; backward reduce-scatters dK, dV to their owners. No head constraint.
+ *   ring:    the [K|V] chunks travel around the ring (non-blocking send/receive of the next
+ *            chunk while the current one is computed), partial results merged by log-sum-exp;
+ *            backward sends each chunk round again with its dK, dV, which arrive home complete.
+ *            Nothing grows with P: the memory of one chunk and its neighbour.
  * With P = 1 both are the plain kernel. Buffers come from the caller's single allocation. */
 #ifndef LVIT_SEQ_ATTN_H
 #define LVIT_SEQ_ATTN_H
@@ -13,8 +17,9 @@
 #include "kernels/kernels.h"
 #include "parallel/comm.h"
 
-typedef enum { SP_ULYSSES = 0, SP_LSS = 1 } SpMode;
-#define SP_MODE_CHOICES "ulysses|lss"
+typedef enum { SP_ULYSSES = 0, SP_LSS = 1, SP_RING = 2 } SpMode;
+#define SP_MODE_CHOICES "ulysses|lss|ring"
+const char *sp_mode_name(SpMode m);
 
 typedef struct SeqAttn {
     Comm *sp;
