@@ -179,6 +179,46 @@ static void every_layout(ChannelMode mode) {
     }
 }
 
+/* Bytes one training step sends over the sequence-parallel communicator, per rank, against the
+ * formulas of ALGORITHMS.md section 3 (elements per layer, forward + backward; rows = B * S_loc):
+ *   ulysses 8 rows D (P-1)/P;  lss 4 rows D (P-1);  ring 2 rows D (P-1) forward + 2 rows D (2P-1) backward */
+static void test_volumes(void **state) {
+    (void)state;
+    const int P = g_par.world.size;
+    if (P == 1) return;
+    Dataset ds;
+    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
+    dataset_compute_stats(&ds, 0, 40);
+    VitConfig c = small_config();
+    OptConfig oc = opt_default();
+    float lead = 6;
+    const int B = 2;
+    for (int mode = 0; mode < 3; mode++)
+        for (int multi = 0; multi < 2; multi++) {
+            Parallel lp;
+            parallel_init(&lp, 1, P, "test_parallel");
+            lp.sp_mode = mode;
+            c.mode = multi ? CH_MULTI : CH_AGG;
+            Trainer t;
+            trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+            int64_t before = lp.sp.bytes_sent;
+            trainer_step(&t);
+            double rows = (double)B * vit_S(&t.model.lc), D = c.D, per_layer;
+            if (mode == SP_ULYSSES) per_layer = 8 * rows * D * (P - 1) / P;
+            else if (mode == SP_LSS) per_layer = 4 * rows * D * (P - 1);
+            else per_layer = 2 * rows * D * (P - 1) + 2 * rows * D * (2 * P - 1);
+            int64_t want = (int64_t)(c.depth * per_layer * sizeof(float) + 0.5), got = lp.sp.bytes_sent - before;
+            if (g_par.world.rank == 0)
+                print_message("%s %s sp %d: %lld bytes per rank per step (formula %lld)\n", sp_mode_name((SpMode)mode),
+                              multi ? "multi" : "agg", P, (long long)got, (long long)want);
+            assert_int_equal(got, want);
+            trainer_free(&t);
+            parallel_free(&lp);
+        }
+    vit_config_free(&c);
+    dataset_free(&ds);
+}
+
 static void test_layouts_agg(void **state) { (void)state, every_layout(CH_AGG); }
 static void test_layouts_multi(void **state) { (void)state, every_layout(CH_MULTI); }
 
@@ -187,6 +227,7 @@ int main(void) {
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectives),
+        cmocka_unit_test(test_volumes),
         cmocka_unit_test(test_layouts_agg),
         cmocka_unit_test(test_layouts_multi),
     };
