@@ -1,6 +1,7 @@
 /* lvit bench: time full training steps (forward, backward, AdamW) on synthetic data. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <omp.h>
 #include "cli/common.h"
@@ -13,6 +14,7 @@ double cpu_sgemm_gflops(int n, double min_seconds);
 int cmd_bench(int argc, char **argv) {
     ModelFlags mf = model_flags_default();
     int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
+    DistFlags df = {0, 1, 0, 0};
     int64_t seed = 1;
     ArgSpec specs[] = {
         MODEL_ARG_SPECS(mf),
@@ -22,10 +24,13 @@ int cmd_bench(int argc, char **argv) {
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {"seed", ARG_I64, &seed, "seed", NULL, 0, 9e18, 0},
         {"no-peak", ARG_FLAG, &no_peak, "skip measuring the machine's sgemm rate", NULL, 0, 0, 0},
+        DIST_ARG_SPECS(df),
         {"profile", ARG_FLAG, &profile, "time every kernel call and print the time per op", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 2, "bench", "[model options] [--batch B] [--steps N]", NULL, 0);
+    Parallel par;
+    cli_parallel_init(&par, &df, "bench");
     cli_set_threads(threads);
     int H, W;
     if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
@@ -33,17 +38,17 @@ int cmd_bench(int argc, char **argv) {
     dataset_synthetic(&ds, mf.vars, 64, H, W, (uint64_t)seed);
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
+    cli_parallel_check(&par, &cfg, batch, "bench");
     cli_print_banner();
     OptConfig oc = opt_default();
     oc.total = warm + steps;
     float lead = 6;
     Trainer t;
     const Kernels *k = profile ? kernels_profiled(kernels_cpu()) : kernels_cpu();
-    Parallel par; /* one process (the distributed benchmark is bench/) */
-    parallel_init_single(&par);
     trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
+    int64_t sent0 = par.world.bytes_sent + par.dp.bytes_sent + par.sp.bytes_sent;
     double best = INFINITY, total = 0;
     for (int i = 0; i < steps; i++) {
         StepStats st = trainer_step(&t);
@@ -60,9 +65,28 @@ int cmd_bench(int argc, char **argv) {
         log_info("machine sgemm (1024^3, %d threads): %.1f GFLOP/s; this step reaches %.0f%% of it", omp_get_max_threads(),
                  peak, 100.0 * gf / peak);
     }
-    printf("tokens/s: %.1f\n", tps);
+    if (par.world.size > 1) {
+        /* per rank: step time, bytes sent, planned memory (everything is allocated up front) */
+        const int P = par.world.size;
+        float mine[4] = {(float)(mean * 1e3),
+                         (float)((par.world.bytes_sent + par.dp.bytes_sent + par.sp.bytes_sent - sent0) / 1048576.0 / steps),
+                         (float)(t.model.act_floats * 4.0 / 1048576.0),
+                         (float)((2.0 * t.model.n_params + 2.0 * (t.opt.hi - t.opt.lo)) * 4.0 / 1048576.0)};
+        float *all = xcalloc((size_t)P * 4, sizeof(float));
+        par.world.ops->allgather(&par.world, all, mine, 4);
+        double worst = 0;
+        log_info("%-5s %10s %14s %18s %16s", "rank", "ms/step", "MiB sent/step", "activations MiB", "params+opt MiB");
+        for (int r = 0; r < P; r++) {
+            log_info("%-5d %10.1f %14.3f %18.1f %16.1f", r, all[r * 4], all[r * 4 + 1], all[r * 4 + 2], all[r * 4 + 3]);
+            if (all[r * 4] > worst) worst = all[r * 4];
+        }
+        tps = t.tokens_per_step / (worst / 1e3); /* a step ends when the slowest rank is done */
+        free(all);
+    }
+    if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
     trainer_free(&t);
     vit_config_free(&cfg);
     dataset_free(&ds);
+    parallel_finalize(&par);
     return 0;
 }

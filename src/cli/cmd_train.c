@@ -49,7 +49,7 @@ int cmd_train(int argc, char **argv) {
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
-    int dp = 0, sp = 1, zero = 0, sp_mode = 0;
+    DistFlags df = {0, 1, 0, 0};
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0;
@@ -58,10 +58,7 @@ int cmd_train(int argc, char **argv) {
         {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
         {"steps", ARG_I64, &steps, "optimizer steps", NULL, 0, 1e12, 0},
         {"batch", ARG_INT, &batch, "samples per step (the global batch, split over --dp)", NULL, 1, 1 << 20, 0},
-        {"dp", ARG_INT, &dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0},
-        {"zero", ARG_INT, &zero, "ZeRO stage of the data-parallel optimizer: 0 = replicated, 1 = AdamW state sharded over dp", NULL, 0, 1, 0},
-        {"sp", ARG_INT, &sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0},
-        {"sp-mode", ARG_CHOICE, &sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V) or ring (K,V passed around)", SP_MODE_CHOICES, 0, 0, 0},
+        DIST_ARG_SPECS(df),
         {"lr", ARG_FLOAT, &oc.lr, "peak learning rate", NULL, 0, 10, 0},
         {"min-lr", ARG_FLOAT, &min_lr, "final learning rate of the cosine schedule (default lr/10)", NULL, -1, 10, 0},
         {"warmup", ARG_I64, &warmup, "linear warmup steps (default 5% of steps)", NULL, -1, 1e12, 0},
@@ -90,12 +87,7 @@ int cmd_train(int argc, char **argv) {
     int nlead = args_parse_float_list(leads, lead_h, 16);
     if (nlead < 1) DIE_USER("lvit train: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
     Parallel par;
-    parallel_init(&par, dp, sp, "train");
-    par.zero = zero;
-    par.sp_mode = sp_mode;
-    if (batch % par.dp.size)
-        parallel_refuse(&par, "lvit train: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",
-                        batch, par.dp.size, (batch / par.dp.size + 1) * par.dp.size);
+    cli_parallel_init(&par, &df, "train");
     const int io = par.world.rank == 0; /* rank 0 writes files */
     cli_set_threads(threads);
     oc.total = steps;
@@ -107,15 +99,7 @@ int cmd_train(int argc, char **argv) {
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
-    if (par.sp.size > 1) {
-        int rows = cfg.H / cfg.p, P = par.sp.size;
-        if (rows % P)
-            parallel_refuse(&par, "lvit train: --sp %d does not divide the %d patch rows of the %dx%d grid (patch %d): each "
-                            "rank takes whole patch rows; use an --sp that divides %d", P, rows, cfg.H, cfg.W, cfg.p, rows);
-        if (sp_mode == SP_ULYSSES && cfg.NH % P)
-            parallel_refuse(&par, "lvit train: --sp-mode ulysses splits the %d heads over --sp %d ranks, which does not "
-                            "divide them; use --sp-mode lss, or an --sp that divides %d", cfg.NH, P, cfg.NH);
-    }
+    cli_parallel_check(&par, &cfg, batch, "train");
     memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
     if (io) mkdir_p(run);
     if (quiet) log_set_quiet(1);

@@ -44,3 +44,25 @@ void cli_print_banner(void) {
     log_info("lvit %s | BLAS: OpenBLAS %s (%s) | %d threads", LVIT_VERSION, cpu_blas_corename(), cpu_blas_choice(),
              omp_get_max_threads());
 }
+
+void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
+    parallel_init(par, df->dp, df->sp, cmd);
+    par->zero = df->zero;
+    par->sp_mode = df->sp_mode;
+}
+
+void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd) {
+    if (batch % par->dp.size)
+        parallel_refuse(par, "lvit %s: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",
+                        cmd, batch, par->dp.size, (batch / par->dp.size + 1) * par->dp.size);
+    if (par->sp.size > 1) {
+        int rows = cfg->H / cfg->p, P = par->sp.size;
+        if (rows % P)
+            parallel_refuse(par, "lvit %s: --sp %d does not divide the %d patch rows of the %dx%d grid (patch %d): each "
+                            "rank takes whole patch rows; use an --sp that divides %d", cmd, P, rows, cfg->H, cfg->W,
+                            cfg->p, rows);
+        if (par->sp_mode == SP_ULYSSES && cfg->NH % P)
+            parallel_refuse(par, "lvit %s: --sp-mode ulysses splits the %d heads over --sp %d ranks, which does not "
+                            "divide them; use --sp-mode lss or ring, or an --sp that divides %d", cmd, cfg->NH, P, cfg->NH);
+    }
+}

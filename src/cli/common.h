@@ -29,6 +29,20 @@ void cli_set_threads(int threads);
 /* "lvit <version>: BLAS core ..., N threads" line. */
 void cli_print_banner(void);
 
+/* The distributed flags of train and bench, and the start-up that checks them against the
+ * model: the mesh from the launcher, then layouts that cannot work refused on every rank
+ * (exit 2) with what would. */
+typedef struct DistFlags {
+    int dp, sp, sp_mode, zero;
+} DistFlags;
+#define DIST_ARG_SPECS(df) \
+    {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0}, \
+    {"sp", ARG_INT, &(df).sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0}, \
+    {"sp-mode", ARG_CHOICE, &(df).sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V) or ring (K,V passed around)", SP_MODE_CHOICES, 0, 0, 0}, \
+    {"zero", ARG_INT, &(df).zero, "ZeRO stage of the data-parallel optimizer: 0 = replicated, 1 = AdamW state sharded over dp", NULL, 0, 1, 0}
+void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
+void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd);
+
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);
