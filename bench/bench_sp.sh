@@ -23,7 +23,7 @@ row() { # mode np output
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 OMP_NUM_THREADS=2 "$LVIT" bench "${cfg[@]}" > "$out" 2>&1; row none 1 "$out"
-for mode in ulysses lss ring; do
+for mode in ulysses lss ring usp; do
   for np in 2 4; do
     OMP_NUM_THREADS=$((np > 2 ? 1 : 1)) OMP_WAIT_POLICY=passive timeout 600 mpirun --oversubscribe -np "$np" \
       "$LVIT" bench "${cfg[@]}" --sp "$np" --sp-mode "$mode" > "$out" 2>&1 || { echo "$mode np $np failed:"; tail -5 "$out"; exit 1; }

@@ -111,6 +111,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
     parallel_init(&lp, ly.dp, ly.sp, "test_parallel");
     lp.sp_mode = ly.sp_mode;
     lp.zero = ly.zero;
+    if (ly.sp_mode == SP_USP) parallel_split_sp(&lp, 2);
     const int zero = ly.zero;
     Dataset ds;
     dataset_synthetic(&ds, 3, 48, 8, 12, 5);
@@ -173,7 +174,7 @@ static void every_layout(ChannelMode mode) {
     const int P = g_par.world.size;
     for (int sp = 1; sp <= P; sp *= 2) {
         if (P % sp) continue;
-        for (int spm = 0; spm < (sp > 1 ? 3 : 1); spm++)
+        for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
             for (int zero = 0; zero < (P / sp > 1 ? 2 : 1); zero++)
                 matches_single(mode, (Layout){P / sp, sp, spm, zero});
     }
@@ -181,7 +182,9 @@ static void every_layout(ChannelMode mode) {
 
 /* Bytes one training step sends over the sequence-parallel communicator, per rank, against the
  * formulas of ALGORITHMS.md section 3 (elements per layer, forward + backward; rows = B * S_loc):
- *   ulysses 8 rows D (P-1)/P;  lss 4 rows D (P-1);  ring 2 rows D (P-1) forward + 2 rows D (2P-1) backward */
+ *   ulysses 8 rows D (P-1)/P;  lss 4 rows D (P-1);  ring 2 rows D (P-1) forward + 2 rows D (2P-1) backward;
+ *   usp with groups of u and R = P/u: ulysses over u plus ring over R of the group's tokens and
+ *   heads (u rows, D/u): 8 rows D (u-1)/u + 2 rows D (R-1) + 2 rows D (2R-1) */
 static void test_volumes(void **state) {
     (void)state;
     const int P = g_par.world.size;
@@ -193,21 +196,26 @@ static void test_volumes(void **state) {
     OptConfig oc = opt_default();
     float lead = 6;
     const int B = 2;
-    for (int mode = 0; mode < 3; mode++)
+    for (int mode = 0; mode < 4; mode++)
         for (int multi = 0; multi < 2; multi++) {
             Parallel lp;
             parallel_init(&lp, 1, P, "test_parallel");
             lp.sp_mode = mode;
+            if (mode == SP_USP) parallel_split_sp(&lp, 2);
             c.mode = multi ? CH_MULTI : CH_AGG;
             Trainer t;
             trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
-            int64_t before = lp.sp.bytes_sent;
+            int64_t before = lp.sp.bytes_sent + lp.spu.bytes_sent + lp.spr.bytes_sent;
             trainer_step(&t);
             double rows = (double)B * vit_S(&t.model.lc), D = c.D, per_layer;
             if (mode == SP_ULYSSES) per_layer = 8 * rows * D * (P - 1) / P;
             else if (mode == SP_LSS) per_layer = 4 * rows * D * (P - 1);
-            else per_layer = 2 * rows * D * (P - 1) + 2 * rows * D * (2 * P - 1);
-            int64_t want = (int64_t)(c.depth * per_layer * sizeof(float) + 0.5), got = lp.sp.bytes_sent - before;
+            else if (mode == SP_RING) per_layer = 2 * rows * D * (P - 1) + 2 * rows * D * (2 * P - 1);
+            else {
+                const int u = 2, R = P / u;
+                per_layer = 8 * rows * D * (u - 1) / u + 2 * rows * D * (R - 1) + 2 * rows * D * (2 * R - 1);
+            }
+            int64_t want = (int64_t)(c.depth * per_layer * sizeof(float) + 0.5), got = lp.sp.bytes_sent + lp.spu.bytes_sent + lp.spr.bytes_sent - before;
             if (g_par.world.rank == 0)
                 print_message("%s %s sp %d: %lld bytes per rank per step (formula %lld)\n", sp_mode_name((SpMode)mode),
                               multi ? "multi" : "agg", P, (long long)got, (long long)want);

@@ -49,7 +49,7 @@ int cmd_train(int argc, char **argv) {
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
-    DistFlags df = {0, 1, 0, 0};
+    DistFlags df = {.sp = 1};
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0;

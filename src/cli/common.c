@@ -49,6 +49,7 @@ void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
     parallel_init(par, df->dp, df->sp, cmd);
     par->zero = df->zero;
     par->sp_mode = df->sp_mode;
+    par->sp_u = df->sp_u;
 }
 
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd) {
@@ -63,6 +64,18 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
                             cfg->p, rows);
         if (par->sp_mode == SP_ULYSSES && cfg->NH % P)
             parallel_refuse(par, "lvit %s: --sp-mode ulysses splits the %d heads over --sp %d ranks, which does not "
-                            "divide them; use --sp-mode lss or ring, or an --sp that divides %d", cmd, cfg->NH, P, cfg->NH);
+                            "divide them; use --sp-mode lss, ring or usp, or an --sp that divides %d", cmd, cfg->NH, P,
+                            cfg->NH);
+        if (par->sp_mode == SP_USP) {
+            int u = par->sp_u;
+            if (u == 0)
+                for (int c = P - 1; c >= 1 && !u; c--) u = (P % c == 0 && cfg->NH % c == 0) ? c : 0;
+            if (P % u || cfg->NH % u)
+                parallel_refuse(par, "lvit %s: --sp-ulysses %d must divide both --sp %d and the %d heads", cmd, u, P,
+                                cfg->NH);
+            par->sp_u = u;
+            parallel_split_sp(par, u);
+            log_info("usp: ulysses inside groups of %d ranks, ring across %d groups", u, P / u);
+        }
     }
 }

@@ -21,7 +21,8 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     const int P = par->dp.size, zero = par->zero >= 1 && P > 1;
-    vit_init_seq(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &par->sp : NULL, (SpMode)par->sp_mode);
+    SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
+    vit_init_seq(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL);
     vit_init_params(&t->model, seed);
     /* every rank initializes the same way; the broadcast makes that a guarantee */
     if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);

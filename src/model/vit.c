@@ -56,7 +56,7 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->dbig, BS * (F > 3 * D ? F : 3 * D));
     TAKE(a->dbig2, BS * F);
     AttnDims dm;
-    seq_attn_plan(sa, sa->sp, sa->mode, B, c->NH, (int)(D / c->NH), S, &dm);
+    seq_attn_plan(sa, B, c->NH, (int)(D / c->NH), S, &dm);
     float *sa_mem;
     TAKE(sa_mem, seq_attn_floats(sa, (int)nl));
     if (mem) seq_attn_carve(sa, sa_mem, (int)nl);
@@ -74,10 +74,11 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) { vit_init_padded(m, cfg, B, k, 1); }
 
 void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple) {
-    vit_init_seq(m, cfg, B, k, multiple, NULL, SP_ULYSSES);
+    vit_init_seq(m, cfg, B, k, multiple, NULL);
 }
 
-void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, Comm *sp, SpMode mode) {
+void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g) {
+    Comm *sp = g ? g->sp : NULL;
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
     vit_config_copy(&m->lc, cfg);
@@ -87,7 +88,9 @@ void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
     m->row0 = r * m->lc.H;
     m->l0 = (int64_t)r * vit_L(&m->lc);
     m->sa.sp = sp;
-    m->sa.mode = mode;
+    m->sa.spu = g ? g->spu : NULL;
+    m->sa.spr = g ? g->spr : NULL;
+    m->sa.mode = g ? g->mode : SP_ULYSSES;
     m->B = B;
     m->k = k;
     vit_build_specs(m);

@@ -182,8 +182,8 @@ void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int 
 /* Sequence parallel: this rank computes the image rows [rank*H/P, (rank+1)*H/P) of the padded
  * grid (whole patch rows: (H/p) % P == 0; ulysses also NH % P == 0; the caller checks and says
  * what would work), batches carry only those rows (wlat stays [H]), and attention runs over
- * the group's whole sequence in the given mode. sp = NULL: one rank. */
-void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, Comm *sp, SpMode mode);
+ * the group's whole sequence in its mode. g = NULL: one rank. */
+void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g);
 void vit_free(Vit *m);
 /* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */
 void vit_init_params(Vit *m, uint64_t seed);

@@ -49,7 +49,9 @@ void comm_single_init(Comm *c);
  * size 1: every communicator is the single-process one, the same code path. */
 typedef struct Parallel {
     Comm world, dp, sp;
+    Comm spu, spr;        /* usp: ulysses groups inside sp and the ring across them (parallel_split_sp) */
     int mpi;              /* 1 when the MPI backend is in use */
+    int sp_u;             /* usp: ranks per ulysses group (0 = choose) */
     int sp_mode;          /* SpMode of the sequence-parallel attention (parallel/seq_attn.h) */
     int zero;             /* data-parallel optimizer: 0 = gradient all-reduce, replicated AdamW;
                            * 1 = ZeRO-1 (reduce-scatter, AdamW on the own shard, all-gather) */
@@ -69,6 +71,9 @@ int parallel_have_mpi(void);
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
 /* Waits for every rank and shuts the backend down (call before returning from the command). */
 void parallel_finalize(Parallel *p);
+/* usp: split every sp group into ulysses groups of u consecutive ranks (spu) and rings of the
+ * ranks at the same place in their group (spr). u must divide sp. */
+void parallel_split_sp(Parallel *p, int u);
 /* Releases the mesh's communicators but keeps the backend running (another parallel_init may
  * follow: tests build several layouts in one job). */
 void parallel_free(Parallel *p);

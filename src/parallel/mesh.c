@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core/check.h"
 #include "core/log.h"
 #include "parallel/comm.h"
@@ -20,9 +21,12 @@ int parallel_launched_size(void) {
 }
 
 void parallel_init_single(Parallel *p) {
+    memset(p, 0, sizeof *p);
     comm_single_init(&p->world);
     comm_single_init(&p->dp);
     comm_single_init(&p->sp);
+    comm_single_init(&p->spu);
+    comm_single_init(&p->spr);
     p->mpi = 0;
     p->zero = 0;
     p->sp_mode = 0;
@@ -39,6 +43,7 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     if (!parallel_have_mpi())
         DIE_USER("lvit %s: started as %d processes, but this lvit was built without MPI (install libopenmpi-dev "
                  "and rebuild)", cmd, n);
+    memset(p, 0, sizeof *p);
     comm_mpi_init_world(&p->world);
     p->mpi = 1;
     p->zero = 0;
@@ -57,9 +62,22 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     comm_mpi_split(&p->world, &p->sp, r / sp, r % sp); /* same dp_rank: one sequence-parallel group */
 }
 
+void parallel_split_sp(Parallel *p, int u) {
+    CHECK(u >= 1 && p->sp.size % u == 0, "usp: groups of %d do not divide sp %d", u, p->sp.size);
+    if (!p->mpi) {
+        comm_single_init(&p->spu);
+        comm_single_init(&p->spr);
+        return;
+    }
+    int r = p->sp.rank;
+    comm_mpi_split(&p->sp, &p->spu, r / u, r % u);
+    comm_mpi_split(&p->sp, &p->spr, r % u, r / u);
+}
+
 void parallel_free(Parallel *p) {
     if (!p->mpi) return;
     p->world.ops->barrier(&p->world);
+    if (p->spu.impl) comm_mpi_free(&p->spu), comm_mpi_free(&p->spr);
     comm_mpi_free(&p->sp);
     comm_mpi_free(&p->dp);
     comm_mpi_free(&p->world);

@@ -6,7 +6,9 @@
 #include <string.h>
 #include "core/check.h"
 
-const char *sp_mode_name(SpMode m) { return m == SP_RING ? "ring" : m == SP_LSS ? "lss" : "ulysses"; }
+const char *sp_mode_name(SpMode m) {
+    return m == SP_USP ? "usp" : m == SP_RING ? "ring" : m == SP_LSS ? "lss" : "ulysses";
+}
 
 static void cp(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
 
@@ -21,6 +23,14 @@ static AttnDims dims(const SeqAttn *s, int B) {
         dm.Sq = dm.Sk = s->S_loc;
         dm.q_stride = dm.k_stride = dm.v_stride = 3 * D;
         dm.o_stride = D;
+    } else if (s->mode == SP_USP) { /* the ring part: NH/u heads of the group's u chunks */
+        const int u = s->spu->size;
+        const int64_t hd = D / u;
+        dm.NH = s->NH / u;
+        dm.Sq = dm.Sk = s->S_loc * u;
+        dm.q_stride = 3 * hd;
+        dm.k_stride = dm.v_stride = 2 * hd;
+        dm.o_stride = hd;
     } else if (s->mode == SP_ULYSSES) {
         const int64_t hd = D / s->P;
         dm.NH = s->NH / s->P;
@@ -38,9 +48,13 @@ static AttnDims dims(const SeqAttn *s, int B) {
     return dm;
 }
 
-void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims) {
+void seq_attn_plan(SeqAttn *s, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims) {
+    Comm *sp = s->sp, *spu = s->spu, *spr = s->spr;
+    SpMode mode = s->mode;
     memset(s, 0, sizeof *s);
     s->sp = sp;
+    s->spu = spu;
+    s->spr = spr;
     s->mode = mode;
     s->P = sp ? sp->size : 1;
     s->Bmax = Bmax;
@@ -56,8 +70,12 @@ void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, i
         s->save_per_layer = (int64_t)Bmax * S * 2 * D;     /* everybody's K,V */
         s->scratch_floats = (int64_t)Bmax * S * 2 * D;
     } else if (s->P > 1) {
-        /* ring: buf1 = two K,V chunks and two dK,dV chunks; buf2 = a partial o and lse */
+        /* ring: buf1 = two K,V chunks and two dK,dV chunks; buf2 = a partial o and lse (usp: the
+         * same for the group's head shard, and the ulysses messages) */
+        CHECK(mode != SP_USP || (spu && spr && NH % spu->size == 0 && spu->size * spr->size == s->P),
+              "usp: groups of %d over %d ranks, %d heads", spu ? spu->size : 0, s->P, NH);
         s->scratch_floats = (int64_t)Bmax * S_loc * 8 * D;
+        if (mode == SP_USP) s->save_per_layer = (int64_t)Bmax * S_loc * D; /* oh of the group's heads */
     }
     *kernel_dims = dims(s, Bmax);
 }
@@ -104,21 +122,23 @@ static void own_kv(float *kv, const float *qkv, int64_t rows, int64_t D) {
     for (int64_t r = 0; r < rows; r++) cp(kv + r * 2 * D, qkv + r * 3 * D + D, 2 * D);
 }
 
-static void ring_fwd(SeqAttn *s, const Kernels *k, int B, float *o, float *lse, const float *qkv, float *ws) {
-    AttnDims dm = dims(s, B);
-    Comm *c = s->sp;
-    const int P = s->P, r = c->rank;
-    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc, n = rows * 2 * D;
-    float *cur = s->buf1, *nxt = s->buf1 + n, *op = s->buf2, *lp = s->buf2 + rows * D;
-    own_kv(cur, qkv, rows, D);
+/* Ring attention of q [rows = B*S_c tokens, 3, H] (H = dm->NH * d; k, v parts of the same
+ * rows are this rank's chunk) against every chunk of the ring c. kvbuf holds 4 chunks of
+ * [rows, 2, H], obuf rows*H + B*NH*S_c floats. */
+static void ring_fwd(Comm *c, const Kernels *k, const AttnDims *dm, int64_t rows, float *kvbuf, float *obuf, float *o,
+                     float *lse, const float *qkv, float *ws) {
+    const int P = c->size, r = c->rank;
+    const int64_t H = (int64_t)dm->NH * dm->d, n = rows * 2 * H;
+    float *cur = kvbuf, *nxt = kvbuf + n, *op = obuf, *lp = obuf + rows * H;
+    own_kv(cur, qkv, rows, H);
     for (int step = 0; step < P; step++) {
         CommReq req = {0};
         if (step < P - 1) c->ops->sendrecv_start(c, nxt, cur, n, (r + 1) % P, (r + P - 1) % P, TAG_KV, &req);
         if (step == 0) {
-            k->attn_fwd(o, lse, qkv, cur, cur + D, &dm, ws);
+            k->attn_fwd(o, lse, qkv, cur, cur + H, dm, ws);
         } else {
-            k->attn_fwd(op, lp, qkv, cur, cur + D, &dm, ws);
-            k->attn_merge(o, lse, op, lp, &dm);
+            k->attn_fwd(op, lp, qkv, cur, cur + H, dm, ws);
+            k->attn_merge(o, lse, op, lp, dm);
         }
         if (step < P - 1) {
             c->ops->wait(c, &req);
@@ -128,20 +148,20 @@ static void ring_fwd(SeqAttn *s, const Kernels *k, int B, float *o, float *lse, 
     }
 }
 
-static void ring_bwd(SeqAttn *s, const Kernels *k, int B, float *dqkv, const float *dout, const float *qkv,
-                     const float *o, const float *lse, float *ws) {
-    AttnDims dm = dims(s, B);
-    Comm *c = s->sp;
-    const int P = s->P, r = c->rank;
-    const int64_t D = (int64_t)s->NH * s->d, rows = (int64_t)B * s->S_loc, n = rows * 2 * D;
-    float *cur = s->buf1, *nxt = cur + n, *dcur = nxt + n, *dnxt = dcur + n;
-    own_kv(cur, qkv, rows, D);
+/* dqkv [rows, 3, H]: the q part accumulates, the k, v part is overwritten with this chunk's
+ * complete dK, dV. */
+static void ring_bwd(Comm *c, const Kernels *k, const AttnDims *dm, int64_t rows, float *kvbuf, float *dqkv,
+                     const float *dout, const float *qkv, const float *o, const float *lse, float *ws) {
+    const int P = c->size, r = c->rank;
+    const int64_t H = (int64_t)dm->NH * dm->d, n = rows * 2 * H;
+    float *cur = kvbuf, *nxt = cur + n, *dcur = nxt + n, *dnxt = dcur + n;
+    own_kv(cur, qkv, rows, H);
     k->zero(dcur, n);
     for (int step = 0; step < P; step++) {
         /* chunk (r - step) mod P is here: add this rank's queries' share of its dK, dV */
         CommReq kreq = {0}, dreq = {0};
         if (step < P - 1) c->ops->sendrecv_start(c, nxt, cur, n, (r + 1) % P, (r + P - 1) % P, TAG_KV, &kreq);
-        k->attn_bwd(dqkv, dcur, dcur + D, dout, qkv, cur, cur + D, o, lse, &dm, ws);
+        k->attn_bwd(dqkv, dcur, dcur + H, dout, qkv, cur, cur + H, o, lse, dm, ws);
         c->ops->sendrecv_start(c, dnxt, dcur, n, (r + 1) % P, (r + P - 1) % P, TAG_DKV, &dreq);
         c->ops->wait(c, &kreq);
         c->ops->wait(c, &dreq);
@@ -151,7 +171,7 @@ static void ring_bwd(SeqAttn *s, const Kernels *k, int B, float *dqkv, const flo
         dcur = dnxt, dnxt = t;
     }
     /* after P passes the own chunk is back with everybody's contributions */
-    for (int64_t i = 0; i < rows; i++) cp(dqkv + i * 3 * D + D, dcur + i * 2 * D, 2 * D);
+    for (int64_t i = 0; i < rows; i++) cp(dqkv + i * 3 * H + H, dcur + i * 2 * H, 2 * H);
 }
 
 void seq_attn_fwd(SeqAttn *s, const Kernels *k, int layer, int B, float *o, float *lse, float *qkv, float *ws) {
@@ -163,7 +183,21 @@ void seq_attn_fwd(SeqAttn *s, const Kernels *k, int layer, int B, float *o, floa
         return;
     }
     if (s->mode == SP_RING) {
-        ring_fwd(s, k, B, o, lse, qkv, ws);
+        ring_fwd(s->sp, k, &dm, rows, s->buf1, s->buf2, o, lse, qkv, ws);
+        return;
+    }
+    if (s->mode == SP_USP) {
+        Comm *cu = s->spu;
+        const int u = cu->size;
+        const int64_t hd = D / u;
+        float *oh = s->save + layer * s->save_per_layer;
+        split_heads(s->buf1, qkv, rows, 3, u, D);
+        cu->ops->alltoall(cu, s->buf2, s->buf1, rows * 3 * hd);
+        chunks_to_full(qkv, s->buf2, B, s->S_loc, u, 3 * hd); /* [B, u*S_loc, 3, NH/u, d] */
+        ring_fwd(s->spr, k, &dm, rows * u, s->buf1, s->buf2, oh, lse, qkv, ws);
+        full_to_chunks(s->buf1, oh, B, s->S_loc, u, hd);
+        cu->ops->alltoall(cu, s->buf2, s->buf1, rows * hd);
+        join_heads(o, s->buf2, rows, 1, u, D);
         return;
     }
     Comm *c = s->sp;
@@ -196,7 +230,23 @@ void seq_attn_bwd(SeqAttn *s, const Kernels *k, int layer, int B, float *dqkv, c
         return;
     }
     if (s->mode == SP_RING) {
-        ring_bwd(s, k, B, dqkv, dout, qkv, o, lse, ws);
+        ring_bwd(s->sp, k, &dm, rows, s->buf1, dqkv, dout, qkv, o, lse, ws);
+        return;
+    }
+    if (s->mode == SP_USP) {
+        Comm *cu = s->spu;
+        const int u = cu->size;
+        const int64_t hd = D / u;
+        const float *oh = s->save + layer * s->save_per_layer;
+        float *doh = s->buf2, *msg = s->buf2 + rows * D;
+        split_heads(s->buf1, dout, rows, 1, u, D);
+        cu->ops->alltoall(cu, msg, s->buf1, rows * hd);
+        chunks_to_full(doh, msg, B, s->S_loc, u, hd);
+        /* dqkv (zero, the same size) holds the group's d qkvh for a moment */
+        ring_bwd(s->spr, k, &dm, rows * u, s->buf1, dqkv, doh, qkv, oh, lse, ws);
+        full_to_chunks(s->buf2, dqkv, B, s->S_loc, u, 3 * hd);
+        cu->ops->alltoall(cu, s->buf1, s->buf2, rows * 3 * hd);
+        join_heads(dqkv, s->buf1, rows, 3, u, D);
         return;
     }
     Comm *c = s->sp;

@@ -10,6 +10,8 @@
  *            chunk while the current one is computed), partial results merged by log-sum-exp;
  *            backward sends each chunk round again with its dK, dV, which arrive home complete.
  *            Nothing grows with P: the memory of one chunk and its neighbour.
+ *   usp:     2-D: ulysses inside groups of u consecutive ranks (fast links), ring across the
+ *            P/u groups among the ranks that hold the same heads. Needs NH % u == 0.
  * With P = 1 both are the plain kernel. Buffers come from the caller's single allocation. */
 #ifndef LVIT_SEQ_ATTN_H
 #define LVIT_SEQ_ATTN_H
@@ -17,12 +19,19 @@
 #include "kernels/kernels.h"
 #include "parallel/comm.h"
 
-typedef enum { SP_ULYSSES = 0, SP_LSS = 1, SP_RING = 2 } SpMode;
-#define SP_MODE_CHOICES "ulysses|lss|ring"
+typedef enum { SP_ULYSSES = 0, SP_LSS = 1, SP_RING = 2, SP_USP = 3 } SpMode;
+#define SP_MODE_CHOICES "ulysses|lss|ring|usp"
 const char *sp_mode_name(SpMode m);
+
+/* The communicators of a sequence-parallel group and its mode (spu, spr: usp only). */
+typedef struct SeqGroup {
+    Comm *sp, *spu, *spr;
+    SpMode mode;
+} SeqGroup;
 
 typedef struct SeqAttn {
     Comm *sp;
+    Comm *spu, *spr;       /* usp: the ulysses group (u consecutive ranks) and the ring across groups */
     SpMode mode;
     int P, Bmax, NH, d;
     int64_t S_loc;
@@ -32,10 +41,10 @@ typedef struct SeqAttn {
     int64_t scratch_floats;
 } SeqAttn;
 
-/* Sizes for batch Bmax; the caller allocates depth * save_per_layer + 2 * scratch floats and
- * calls seq_attn_carve. Also returns the attention dims the kernels will see (for their
- * workspace size). */
-void seq_attn_plan(SeqAttn *s, Comm *sp, SpMode mode, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims);
+/* Sizes for batch Bmax, for the communicators and mode already in s (sp NULL: one rank); the
+ * caller allocates depth * save_per_layer + 2 * scratch floats and calls seq_attn_carve. Also
+ * returns the attention dims the kernels will see (for their workspace size). */
+void seq_attn_plan(SeqAttn *s, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims);
 int64_t seq_attn_floats(const SeqAttn *s, int depth);
 void seq_attn_carve(SeqAttn *s, float *mem, int depth);
 
