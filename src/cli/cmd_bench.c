@@ -48,7 +48,7 @@ int cmd_bench(int argc, char **argv) {
     trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
-    int64_t sent0 = par.world.bytes_sent + par.dp.bytes_sent + par.sp.bytes_sent;
+    int64_t sent0 = parallel_bytes_sent(&par);
     double best = INFINITY, total = 0;
     for (int i = 0; i < steps; i++) {
         StepStats st = trainer_step(&t);
@@ -69,7 +69,7 @@ int cmd_bench(int argc, char **argv) {
         /* per rank: step time, bytes sent, planned memory (everything is allocated up front) */
         const int P = par.world.size;
         float mine[4] = {(float)(mean * 1e3),
-                         (float)((par.world.bytes_sent + par.dp.bytes_sent + par.sp.bytes_sent - sent0) / 1048576.0 / steps),
+                         (float)((parallel_bytes_sent(&par) - sent0) / 1048576.0 / steps),
                          (float)(t.model.act_floats * 4.0 / 1048576.0),
                          (float)((2.0 * t.model.n_params + 2.0 * (t.opt.hi - t.opt.lo)) * 4.0 / 1048576.0)};
         float *all = xcalloc((size_t)P * 4, sizeof(float));

@@ -199,10 +199,10 @@ int cmd_train(int argc, char **argv) {
     json_buf_free(&desc);
     log_set_quiet(0);
     if (par.world.size > 1) {
-        double mib = (par.world.bytes_sent + par.dp.bytes_sent + par.sp.bytes_sent) / 1048576.0;
-        log_info("communication (rank 0): %.3f MiB sent per step (%.1f MiB in all: data parallel %.1f, sequence "
-                 "parallel %.1f, world %.1f)", mib / steps, mib, par.dp.bytes_sent / 1048576.0,
-                 par.sp.bytes_sent / 1048576.0, par.world.bytes_sent / 1048576.0);
+        double mib = parallel_bytes_sent(&par) / 1048576.0, spm = (par.sp.bytes_sent + par.spu.bytes_sent + par.spr.bytes_sent) / 1048576.0;
+        log_info("communication (rank 0, validation included): %.3f MiB sent per step (%.1f MiB in all: data "
+                 "parallel %.1f, sequence parallel %.1f, gradients and loss over all ranks %.1f)", mib / steps, mib,
+                 par.dp.bytes_sent / 1048576.0, spm, par.world.bytes_sent / 1048576.0);
     }
     log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s", (long long)steps,
              train_s, last_loss, val, path);

@@ -1,10 +1,36 @@
 #include "cli/trainer.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
 
 static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
+
+/* Gradient reduction overlapped with the backward pass: as vit_backward finishes the head and
+ * then each block, their gradients (contiguous per-layer slices of the field-major table) go
+ * into non-blocking all-reduces over dp x sp; the embeddings, final after the pass, follow. */
+static void reduce_start(Trainer *t, int64_t off, int64_t n) {
+    Comm *w = &t->par->world;
+    if (n <= 0) return;
+    CHECK(t->nreq < t->maxreq, "more gradient buckets than planned (%d)", t->maxreq);
+    w->ops->allreduce_start(w, t->model.grad_mem + off, n, &t->reqs[t->nreq++]);
+}
+
+static void grads_ready(void *ctx, int layer) {
+    Trainer *t = ctx;
+    const Vit *m = &t->model;
+    if (layer == m->cfg.depth) {
+        reduce_start(t, m->fields[PF_norm_w].offset, m->n_params - m->fields[PF_norm_w].offset);
+    } else {
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            int64_t per = m->fields[f].numel / m->cfg.depth;
+            reduce_start(t, m->fields[f].offset + layer * per, per);
+        }
+    }
+    Comm *w = &t->par->world;
+    for (int i = 0; i < t->nreq; i++) w->ops->test(w, &t->reqs[i]); /* let them progress */
+}
 
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
                   int train_t1, const float *leads_h, int nlead, int Bg, uint64_t seed, const Kernels *k,
@@ -26,6 +52,12 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     vit_init_params(&t->model, seed);
     /* every rank initializes the same way; the broadcast makes that a guarantee */
     if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
+    if (!zero && par->world.size > 1) {
+        t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
+        t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
+        t->model.grads_ready = grads_ready;
+        t->model.grads_ready_ctx = t;
+    }
     if (zero) {
         t->shard = (t->model.n_params + P - 1) / P;
         int64_t lo = (int64_t)par->dp.rank * t->shard;
@@ -70,6 +102,7 @@ void trainer_free(Trainer *t) {
     prefetch_stop(&t->prefetch);
     k->free(t->batch_mem);
     if (t->gshard) k->free(t->gshard);
+    free(t->reqs);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
     adamw_free(&t->opt, &t->model);
@@ -117,7 +150,12 @@ StepStats trainer_step(Trainer *t) {
     t->batch.loss_denom = denom;
     m->k->zero(m->grad_mem, m->n_params);
     st.loss = vit_forward(m, &t->batch);
+    t->nreq = 0;
     vit_backward(m, &t->batch);
+    if (t->reqs) { /* the last bucket: the embeddings; then everything must have arrived */
+        reduce_start(t, 0, m->fields[PF_n1_w].offset);
+        for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
+    }
     if (w->size > 1) {
         double l = st.loss;
         w->ops->allreduce_sum_f64(w, &l, 1);
@@ -134,8 +172,8 @@ StepStats trainer_step(Trainer *t) {
         adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
         dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
     } else {
-        /* weight gradients summed over the sequence chunks and the replicas in one all-reduce */
-        if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
+        /* weight gradients summed over the sequence chunks and the replicas (done above,
+         * overlapped with the backward pass) */
         st.grad_norm = opt_grad_norm(m);
         adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }

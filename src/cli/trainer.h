@@ -20,6 +20,8 @@ typedef struct Trainer {
     float *batch_mem;
     float *gshard;          /* ZeRO-1: [shard] this rank's reduced gradients, else NULL */
     int64_t shard;          /* ZeRO-1: parameters per rank (n_params rounded up to dp) */
+    CommReq *reqs;          /* gradient all-reduces in flight during the backward pass */
+    int nreq, maxreq;
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */

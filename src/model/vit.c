@@ -196,6 +196,7 @@ void vit_backward(Vit *m, const Batch *b) {
     const float *x_last = c->depth ? a->res2 + (c->depth - 1) * BSmax * D : a->x0;
     k->zero(dx, BS * D);
     k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
+    if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, c->depth);
 
     float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
     for (int l = c->depth - 1; l >= 0; l--) {
@@ -221,6 +222,7 @@ void vit_backward(Vit *m, const Batch *b) {
         k->zero(dln, BS * D);
         k->linear_bwd(dln, g->qkv_w + l * 3 * D * D, g->qkv_b + l * 3 * D, dbig, ln1, p->qkv_w + l * 3 * D * D, BS, D, 3 * D);
         k->layernorm_bwd(dx, g->n1_w + l * D, g->n1_b + l * D, dln, xin, p->n1_w + l * D, mean1, rstd1, BS, D);
+        if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
     k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
 

@@ -173,6 +173,11 @@ typedef struct Vit {
     VitActs a;
     float *act_mem;
     int64_t act_floats;
+    /* Called by vit_backward when gradients become final: layer = depth after the head and
+     * the final norm, then layer = depth-1 ... 0 after each block (data parallelism starts
+     * reducing them while the backward pass goes on). NULL: not called. */
+    void (*grads_ready)(void *ctx, int layer);
+    void *grads_ready_ctx;
 } Vit;
 
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);

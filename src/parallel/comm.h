@@ -29,6 +29,9 @@ typedef struct CommOps {
      * exchanges apart); both buffers stay untouched until wait. */
     void (*sendrecv_start)(Comm *c, float *recv, const float *send, int64_t n, int dst, int src, int tag, CommReq *r);
     void (*wait)(Comm *c, CommReq *r);
+    /* Non-blocking in-place sum; finish with wait. test lets it progress (1 when done). */
+    void (*allreduce_start)(Comm *c, float *buf, int64_t n, CommReq *r);
+    int (*test)(Comm *c, CommReq *r);
     void (*barrier)(Comm *c);
     void (*abort)(Comm *c, int code); /* does not return */
 } CommOps;
@@ -71,6 +74,8 @@ int parallel_have_mpi(void);
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
 /* Waits for every rank and shuts the backend down (call before returning from the command). */
 void parallel_finalize(Parallel *p);
+/* Bytes this rank has sent over all the mesh's communicators. */
+int64_t parallel_bytes_sent(const Parallel *p);
 /* usp: split every sp group into ulysses groups of u consecutive ranks (spu) and rings of the
  * ranks at the same place in their group (spr). u must divide sp. */
 void parallel_split_sp(Parallel *p, int u);

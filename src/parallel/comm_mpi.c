@@ -79,17 +79,39 @@ static void mpi_sendrecv_start(Comm *c, float *recv, const float *send, int64_t 
     MPI_Irecv(recv, k, MPI_FLOAT, src, tag, mc(c), &q[0]);
     MPI_Isend(send, k, MPI_FLOAT, dst, tag, mc(c), &q[1]);
     memcpy(r->opaque, q, sizeof q);
-    r->active = 1;
+    r->active = 2;
     count(c, (double)n, sizeof(float));
 }
 
+/* r->active holds how many MPI requests opaque has (1: a collective, 2: a send/receive pair) */
 static void mpi_wait(Comm *c, CommReq *r) {
     (void)c;
     if (!r->active) return;
     MPI_Request q[2];
     memcpy(q, r->opaque, sizeof q);
-    MPI_Waitall(2, q, MPI_STATUSES_IGNORE);
+    MPI_Waitall(r->active, q, MPI_STATUSES_IGNORE);
     r->active = 0;
+}
+
+static int mpi_test(Comm *c, CommReq *r) {
+    (void)c;
+    if (!r->active) return 1;
+    MPI_Request q[2];
+    memcpy(q, r->opaque, sizeof q);
+    int done = 0;
+    MPI_Testall(r->active, q, &done, MPI_STATUSES_IGNORE);
+    memcpy(r->opaque, q, sizeof q); /* completed requests become MPI_REQUEST_NULL */
+    if (done) r->active = 0;
+    return done;
+}
+
+static void mpi_allreduce_start(Comm *c, float *buf, int64_t n, CommReq *r) {
+    int k = block(n, "non-blocking all-reduce");
+    MPI_Request q[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    MPI_Iallreduce(MPI_IN_PLACE, buf, k, MPI_FLOAT, MPI_SUM, mc(c), &q[0]);
+    memcpy(r->opaque, q, sizeof q);
+    r->active = 1;
+    count(c, 2.0 * (c->size - 1) / c->size * n, sizeof(float));
 }
 
 static _Noreturn void mpi_abort(Comm *c, int code) {
@@ -109,6 +131,8 @@ static const CommOps mpi_ops = {
     .barrier = mpi_barrier,
     .sendrecv_start = mpi_sendrecv_start,
     .wait = mpi_wait,
+    .allreduce_start = mpi_allreduce_start,
+    .test = mpi_test,
     .abort = mpi_abort,
 };
 

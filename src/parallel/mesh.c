@@ -62,6 +62,10 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     comm_mpi_split(&p->world, &p->sp, r / sp, r % sp); /* same dp_rank: one sequence-parallel group */
 }
 
+int64_t parallel_bytes_sent(const Parallel *p) {
+    return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->spu.bytes_sent + p->spr.bytes_sent;
+}
+
 void parallel_split_sp(Parallel *p, int u) {
     CHECK(u >= 1 && p->sp.size % u == 0, "usp: groups of %d do not divide sp %d", u, p->sp.size);
     if (!p->mpi) {
