@@ -25,6 +25,12 @@ expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  ha
 expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
 expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
 
+# an error on one rank stops the whole job (no rank left waiting in a collective)
+start=$(date +%s)
+expect 1 "rank 1 fails at step 3" env LVIT_FAULT=1:3 timeout 60 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/f" "${small[@]}"
+has "\[rank 1\].*injected fault"
+[ $(( $(date +%s) - start )) -lt 30 ] && ok "the other rank stopped within 30 s" || bad "the job took $(( $(date +%s) - start )) s to stop"
+
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
 for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2"; do
   set -- $lay; np=$1; shift; extra=("$@")

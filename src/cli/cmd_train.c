@@ -141,7 +141,13 @@ int cmd_train(int argc, char **argv) {
     double t_start = now_sec(), t_log = t_start, val = NAN;
     int64_t tok_since = 0;
     float last_loss = NAN;
+    /* fault injection for the tests: LVIT_FAULT=RANK:STEP stops that rank with an error there */
+    int fault_rank = -1;
+    long long fault_step = -1;
+    const char *fault = getenv("LVIT_FAULT");
+    if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) != 2) DIE_USER("LVIT_FAULT expects RANK:STEP, got '%s'", fault);
     for (int64_t s = 0; s < steps; s++) {
+        if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
         StepStats st = trainer_step(&t);
         last_loss = st.loss;
         tok_since += t.tokens_per_step;
