@@ -78,6 +78,27 @@ static void test_collectives(void **state) {
         w->ops->bcast(w, recv, n, P - 1);
         for (int64_t i = 0; i < n; i++) ref[i] = val_at(P - 1, i);
         assert_memory_equal(recv, ref, sizeof(float) * (size_t)n);
+        /* ring exchange: send to the next rank, receive from the previous */
+        for (int64_t i = 0; i < n; i++) send[i] = val_at(r, i);
+        CommReq q = {0};
+        w->ops->sendrecv_start(w, recv, send, n, (r + 1) % P, (r + P - 1) % P, 7, &q);
+        w->ops->wait(w, &q);
+        for (int64_t i = 0; i < n; i++) ref[i] = val_at((r + P - 1) % P, i);
+        assert_memory_equal(recv, ref, sizeof(float) * (size_t)n);
+        /* non-blocking all-reduce, two in flight */
+        for (int64_t i = 0; i < n; i++) recv[i] = val_at(r, i), send[i] = val_at(r, i + 5);
+        CommReq q1 = {0}, q2 = {0};
+        w->ops->allreduce_start(w, recv, n, &q1);
+        w->ops->allreduce_start(w, send, n, &q2);
+        while (!w->ops->test(w, &q2)) {
+        }
+        w->ops->wait(w, &q1);
+        for (int64_t i = 0; i < n; i++) {
+            double s1 = 0, s2 = 0;
+            for (int qq = 0; qq < P; qq++) s1 += val_at(qq, i), s2 += val_at(qq, i + 5);
+            if (fabs(recv[i] - s1) > 1e-5 * (fabs(s1) + 1) || fabs(send[i] - s2) > 1e-5 * (fabs(s2) + 1))
+                fail_msg("non-blocking all-reduce n=%lld [%lld]", (long long)n, (long long)i);
+        }
         free(send), free(recv), free(ref);
     }
     w->ops->barrier(w);
