@@ -114,6 +114,25 @@ void vit_free(Vit *m) {
     memset(m, 0, sizeof *m);
 }
 
+void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
+    const int64_t D = c->D, F = vit_F(c);
+    o->n1_w = t->n1_w + l * D, o->n1_b = t->n1_b + l * D;
+    o->qkv_w = t->qkv_w + l * 3 * D * D, o->qkv_b = t->qkv_b + l * 3 * D;
+    o->proj_w = t->proj_w + l * D * D, o->proj_b = t->proj_b + l * D;
+    o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
+    o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
+    o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
+}
+
+static void block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g) {
+    if (m->block_at) {
+        m->block_at(m->block_at_ctx, l, backward, p, g);
+        return;
+    }
+    vit_block_view(&m->p, &m->cfg, l, p);
+    if (g) vit_block_view(&m->g, &m->cfg, l, g);
+}
+
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -142,17 +161,19 @@ float vit_forward(Vit *m, const Batch *b) {
         float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
         float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
         float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F, *res2 = a->res2 + l * BSmax * D;
+        BlockParams bp;
+        block_at(m, l, 0, &bp, NULL);
 
-        k->layernorm_fwd(ln1, mean1, rstd1, x, p->n1_w + l * D, p->n1_b + l * D, BS, D, 1e-5f);
-        k->linear_fwd(qkv, ln1, p->qkv_w + l * 3 * D * D, p->qkv_b + l * 3 * D, BS, D, 3 * D, 0);
+        k->layernorm_fwd(ln1, mean1, rstd1, x, bp.n1_w, bp.n1_b, BS, D, 1e-5f);
+        k->linear_fwd(qkv, ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * D, 0);
         seq_attn_fwd(&m->sa, k, l, B, atty, lse, qkv, a->ws);
         k->copy(res1, x, BS * D);
-        k->linear_fwd(res1, atty, p->proj_w + l * D * D, p->proj_b + l * D, BS, D, D, 1);
-        k->layernorm_fwd(ln2, mean2, rstd2, res1, p->n2_w + l * D, p->n2_b + l * D, BS, D, 1e-5f);
-        k->linear_fwd(fc1, ln2, p->fc1_w + l * F * D, p->fc1_b + l * F, BS, D, F, 0);
+        k->linear_fwd(res1, atty, bp.proj_w, bp.proj_b, BS, D, D, 1);
+        k->layernorm_fwd(ln2, mean2, rstd2, res1, bp.n2_w, bp.n2_b, BS, D, 1e-5f);
+        k->linear_fwd(fc1, ln2, bp.fc1_w, bp.fc1_b, BS, D, F, 0);
         k->gelu_fwd(gl, fc1, BS * F);
         k->copy(res2, res1, BS * D);
-        k->linear_fwd(res2, gl, p->fc2_w + l * D * F, p->fc2_b + l * D, BS, F, D, 1);
+        k->linear_fwd(res2, gl, bp.fc2_w, bp.fc2_b, BS, F, D, 1);
         x = res2;
     }
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
@@ -206,22 +227,24 @@ void vit_backward(Vit *m, const Batch *b) {
         float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
         float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
         float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F;
+        BlockParams bp, bg;
+        block_at(m, l, 1, &bp, &bg);
 
         /* res2 = res1 + fc2(GELU(fc1(LN2(res1)))); dx holds d res2 and becomes d res1 */
         k->zero(dbig2, BS * F);
-        k->linear_bwd(dbig2, g->fc2_w + l * D * F, g->fc2_b + l * D, dx, gl, p->fc2_w + l * D * F, BS, F, D);
+        k->linear_bwd(dbig2, bg.fc2_w, bg.fc2_b, dx, gl, bp.fc2_w, BS, F, D);
         k->zero(dbig, BS * F);
         k->gelu_bwd(dbig, dbig2, fc1, BS * F);
         k->zero(dln, BS * D);
-        k->linear_bwd(dln, g->fc1_w + l * F * D, g->fc1_b + l * F, dbig, ln2, p->fc1_w + l * F * D, BS, D, F);
-        k->layernorm_bwd(dx, g->n2_w + l * D, g->n2_b + l * D, dln, res1, p->n2_w + l * D, mean2, rstd2, BS, D);
+        k->linear_bwd(dln, bg.fc1_w, bg.fc1_b, dbig, ln2, bp.fc1_w, BS, D, F);
+        k->layernorm_bwd(dx, bg.n2_w, bg.n2_b, dln, res1, bp.n2_w, mean2, rstd2, BS, D);
         /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
         k->zero(datty, BS * D);
-        k->linear_bwd(datty, g->proj_w + l * D * D, g->proj_b + l * D, dx, atty, p->proj_w + l * D * D, BS, D, D);
+        k->linear_bwd(datty, bg.proj_w, bg.proj_b, dx, atty, bp.proj_w, BS, D, D);
         seq_attn_bwd(&m->sa, k, l, B, dbig, datty, qkv, atty, lse, a->ws);
         k->zero(dln, BS * D);
-        k->linear_bwd(dln, g->qkv_w + l * 3 * D * D, g->qkv_b + l * 3 * D, dbig, ln1, p->qkv_w + l * 3 * D * D, BS, D, 3 * D);
-        k->layernorm_bwd(dx, g->n1_w + l * D, g->n1_b + l * D, dln, xin, p->n1_w + l * D, mean1, rstd1, BS, D);
+        k->linear_bwd(dln, bg.qkv_w, bg.qkv_b, dbig, ln1, bp.qkv_w, BS, D, 3 * D);
+        k->layernorm_bwd(dx, bg.n1_w, bg.n1_b, dln, xin, bp.n1_w, mean1, rstd1, BS, D);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
     k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);

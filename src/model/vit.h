@@ -91,6 +91,13 @@ typedef struct VitParams {
 #undef VIT_FIELD_PTR
 } VitParams;
 
+/* The parameters (or gradients) of one transformer block. The model reads them through
+ * vit_block (below), never by indexing the fields, so that a block can live elsewhere (ZeRO-3 /
+ * FSDP gathers one block's shards into a buffer just before use). */
+typedef struct BlockParams {
+    float *n1_w, *n1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *n2_w, *n2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+} BlockParams;
+
 /* One state-dict tensor (a repeat of a field). */
 typedef struct ParamSpec {
     char name[96];
@@ -178,6 +185,10 @@ typedef struct Vit {
      * reducing them while the backward pass goes on). NULL: not called. */
     void (*grads_ready)(void *ctx, int layer);
     void *grads_ready_ctx;
+    /* Where block `layer`'s parameters (and, in the backward pass, gradients) are; NULL: in
+     * param_mem / grad_mem (vit_block_view). */
+    void (*block_at)(void *ctx, int layer, int backward, BlockParams *p, BlockParams *g);
+    void *block_at_ctx;
 } Vit;
 
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);
@@ -204,5 +215,7 @@ void vit_prediction(Vit *m, float *img, int B);
 /* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */
 double vit_flops_per_sample(const VitConfig *c);
 const ParamSpec *vit_find_param(const Vit *m, const char *name);
+/* Block `layer` of a field-major table (parameters, gradients or moments carved like them). */
+void vit_block_view(const VitParams *t, const VitConfig *c, int layer, BlockParams *out);
 
 #endif
