@@ -50,6 +50,7 @@ void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
     par->zero = df->zero;
     par->sp_mode = df->sp_mode;
     par->sp_u = df->sp_u;
+    par->no_overlap = df->no_overlap;
 }
 
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd) {

@@ -52,7 +52,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     vit_init_params(&t->model, seed);
     /* every rank initializes the same way; the broadcast makes that a guarantee */
     if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
-    if (!zero && par->world.size > 1) {
+    if (!zero && par->world.size > 1 && !par->no_overlap) {
         t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
         t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
         t->model.grads_ready = grads_ready;
@@ -172,8 +172,9 @@ StepStats trainer_step(Trainer *t) {
         adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
         dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
     } else {
-        /* weight gradients summed over the sequence chunks and the replicas (done above,
-         * overlapped with the backward pass) */
+        /* weight gradients summed over the sequence chunks and the replicas (above, overlapped
+         * with the backward pass, unless --no-overlap) */
+        if (w->size > 1 && !t->reqs) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
         st.grad_norm = opt_grad_norm(m);
         adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }

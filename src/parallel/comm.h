@@ -54,6 +54,7 @@ typedef struct Parallel {
     Comm world, dp, sp;
     Comm spu, spr;        /* usp: ulysses groups inside sp and the ring across them (parallel_split_sp) */
     int mpi;              /* 1 when the MPI backend is in use */
+    int no_overlap;       /* reduce gradients after the backward pass, in one all-reduce */
     int sp_u;             /* usp: ranks per ulysses group (0 = choose) */
     int sp_mode;          /* SpMode of the sequence-parallel attention (parallel/seq_attn.h) */
     int zero;             /* data-parallel optimizer: 0 = gradient all-reduce, replicated AdamW;
