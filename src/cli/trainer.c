@@ -20,8 +20,8 @@ static void reduce_start(Trainer *t, int64_t off, int64_t n) {
 static void grads_ready(void *ctx, int layer) {
     Trainer *t = ctx;
     const Vit *m = &t->model;
-    if (layer == m->cfg.depth) {
-        reduce_start(t, m->fields[PF_norm_w].offset, m->n_params - m->fields[PF_norm_w].offset);
+    if (layer == m->cfg.depth) { /* memory: [before the blocks][after the blocks][blocks] */
+        reduce_start(t, m->fields[PF_norm_w].offset, m->fields[PF_n1_w].offset - m->fields[PF_norm_w].offset);
     } else {
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
             int64_t per = m->fields[f].numel / m->cfg.depth;
@@ -153,7 +153,7 @@ StepStats trainer_step(Trainer *t) {
     t->nreq = 0;
     vit_backward(m, &t->batch);
     if (t->reqs) { /* the last bucket: the embeddings; then everything must have arrived */
-        reduce_start(t, 0, m->fields[PF_n1_w].offset);
+        reduce_start(t, 0, m->fields[PF_norm_w].offset);
         for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
     }
     if (w->size > 1) {

@@ -46,8 +46,10 @@ void vit_build_specs(Vit *m) {
     m->specs = xcalloc((size_t)cap, sizeof(ParamSpec));
     m->nspecs = 0;
     int64_t off = 0;
+    /* memory: the fields outside the blocks first, then the block fields, so that the blocks are
+     * one region at the end (ZeRO-3 keeps them sharded and allocates only what comes before) */
 #define EXPAND(f_, name_, reps_, mul_, add_, present_, init_, decay_, nd_, d0_, d1_, d2_, d3_) \
-    {                                                                                          \
+    if ((PF_##f_ >= PF_n1_w && PF_##f_ <= PF_fc2_b) == pass) {                                 \
         FieldSpec *fs = &m->fields[PF_##f_];                                                   \
         fs->field_name = #f_;                                                                  \
         fs->present = (present_);                                                              \
@@ -77,7 +79,9 @@ void vit_build_specs(Vit *m) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-extra-args"
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    VIT_PARAM_TABLE(EXPAND, c)
+    for (int pass = 0; pass < 2; pass++) {
+        VIT_PARAM_TABLE(EXPAND, c)
+    }
 #pragma GCC diagnostic pop
 #undef EXPAND
     m->n_params = off;
