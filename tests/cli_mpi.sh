@@ -23,6 +23,8 @@ expect 2 "3 processes for --dp 2" mpi 3 "$LVIT" train --run "$tmp/a" --dp 2;  ha
 expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" --batch 6;  has "--batch 6 is the global batch"
 expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
 expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
+expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
+expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 use --keep last"
 expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
 
 # an error on one rank stops the whole job (no rank left waiting in a collective)
@@ -32,7 +34,7 @@ has "\[rank 1\].*injected fault"
 [ $(( $(date +%s) - start )) -lt 30 ] && ok "the other rank stopped within 30 s" || bad "the job took $(( $(date +%s) - start )) s to stop"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2"; do
+for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last"; do
   set -- $lay; np=$1; shift; extra=("$@")
   expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
   has "parallel: $np processes"

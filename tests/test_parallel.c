@@ -157,10 +157,28 @@ static void matches_single(ChannelMode mode, Layout ly) {
         StepStats a = trainer_step(&ref), b = trainer_step(&dp);
         if (s == 0) {
             if (fabs(a.loss - b.loss) > 1e-5 * fabs(a.loss)) fail_msg("step 1 loss %.9g vs single %.9g", b.loss, a.loss);
-            /* with ZeRO-1 this rank holds the reduced gradients of its shard only */
-            const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = ref.model.grad_mem + dp.opt.lo;
-            int64_t ng = dp.gshard ? (dp.opt.hi < np ? dp.opt.hi : np) - dp.opt.lo : np;
-            double e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
+            /* with ZeRO-1 this rank holds the reduced gradients of its shard only; with ZeRO-3 the
+             * replicated part in grad_mem and each block's shard in fsdp.gshard */
+            double e;
+            if (dp.fsdp.on) {
+                e = tu_max_rel_err_ff(dp.model.grad_mem, ref.model.grad_mem, dp.model.n_alloc, NULL);
+                const Fsdp *z = &dp.fsdp;
+                float *want = tu_falloc(c.depth * z->sb);
+                for (int l = 0; l < c.depth; l++)
+                    for (int64_t i = 0; i < z->sb; i++) {
+                        int64_t cpos = (int64_t)lp.dp.rank * z->sb + i;
+                        for (int f = PF_n1_w; f <= PF_fc2_b; f++)
+                            if (cpos >= z->bo[f] && cpos < z->bo[f] + z->per[f])
+                                want[l * z->sb + i] = ref.model.grad_mem[ref.model.fields[f].offset + l * z->per[f] + cpos - z->bo[f]];
+                    }
+                double eb = tu_max_rel_err_ff(z->gshard, want, c.depth * z->sb, NULL);
+                if (eb > e) e = eb;
+                free(want);
+            } else {
+                const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = ref.model.grad_mem + dp.opt.lo;
+                int64_t ng = dp.gshard ? (dp.opt.hi < np ? dp.opt.hi : np) - dp.opt.lo : np;
+                e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
+            }
             if (!(e <= 1e-5)) fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d mode %d zero %d)", e, ly.dp, ly.sp, ly.sp_mode, zero);
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
@@ -171,7 +189,10 @@ static void matches_single(ChannelMode mode, Layout ly) {
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
-    double e = tu_max_rel_err_ff(dp.model.param_mem, ref.model.param_mem, np, NULL);
+    float *full = tu_falloc(np);
+    trainer_full_params(&dp, full);
+    double e = tu_max_rel_err_ff(full, ref.model.param_mem, np, NULL);
+    free(full);
     if (!(e <= 1e-4)) fail_msg("parameters after %d steps: max rel err %.3g", steps, e);
     /* validation over another split: the same number whatever the batching and the ranks */
     Sampler va, vb;
@@ -196,8 +217,8 @@ static void every_layout(ChannelMode mode) {
     for (int sp = 1; sp <= P; sp *= 2) {
         if (P % sp) continue;
         for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
-            for (int zero = 0; zero < (P / sp > 1 ? 2 : 1); zero++)
-                matches_single(mode, (Layout){P / sp, sp, spm, zero});
+            for (int zero = 0; zero < (P / sp > 1 ? 3 : 1); zero++)
+                matches_single(mode, (Layout){P / sp, sp, spm, zero == 2 ? 3 : zero});
     }
 }
 

@@ -110,6 +110,7 @@ int cmd_train(int argc, char **argv) {
     Trainer t;
     trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu(), &par);
     char err[1024];
+    if (init && par.zero == 3) parallel_refuse(&par, "lvit train: --init with --zero 3 is not supported yet; use --zero 1");
     if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
 
     /* validation: a fixed sample order, evaluated every --val-every steps and at the end */
@@ -125,6 +126,9 @@ int cmd_train(int argc, char **argv) {
     if (keep_best && !have_val) DIE_USER("lvit train: --keep best needs validation samples, and %s has none", data);
     if (keep_best && val_every == 0) val_every = (int)(steps < 10 ? 1 : steps / 10);
     Vit *m = &t.model;
+    if (t.fsdp.on && (ema > 0 || keep_best))
+        parallel_refuse(&par, "lvit train: --ema and --keep best (the default with --val-every) need the whole model on "
+                        "every rank; with --zero 3 use --keep last and no --ema");
     if (ema > 0) trainer_enable_ema(&t, ema);
     float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
     double best_val = INFINITY;
@@ -201,7 +205,10 @@ int cmd_train(int argc, char **argv) {
     json_buf_put_string(&desc, data);
     json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", mf.grid, times,
                     (long long)seed, val_frac);
-    if (io && ckpt_save_model(&t.model, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
+    float *full = xmalloc((size_t)t.model.n_params * sizeof(float));
+    trainer_full_params(&t, full); /* collective under ZeRO-3 */
+    if (io && ckpt_save_model_host(&t.model, full, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
+    free(full);
     json_buf_free(&desc);
     log_set_quiet(0);
     if (par.world.size > 1) {

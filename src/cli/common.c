@@ -54,6 +54,8 @@ void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
 }
 
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd) {
+    if (par->zero == 2)
+        parallel_refuse(par, "lvit %s: --zero 2 is not a stage lvit has: use 1 (AdamW state sharded) or 3 (FSDP)", cmd);
     if (batch % par->dp.size)
         parallel_refuse(par, "lvit %s: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",
                         cmd, batch, par->dp.size, (batch / par->dp.size + 1) * par->dp.size);

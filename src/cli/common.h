@@ -41,7 +41,7 @@ typedef struct DistFlags {
     {"sp-mode", ARG_CHOICE, &(df).sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V), ring (K,V passed around) or usp (ulysses in groups, ring across)", SP_MODE_CHOICES, 0, 0, 0}, \
     {"sp-ulysses", ARG_INT, &(df).sp_u, "usp: ranks per ulysses group, ring across the groups (0 = the largest divisor of sp and the heads below sp)", NULL, 0, 1 << 20, 0}, \
     {"no-overlap", ARG_FLAG, &(df).no_overlap, "reduce gradients after the backward pass instead of during it (for comparison)", NULL, 0, 0, 0}, \
-    {"zero", ARG_INT, &(df).zero, "ZeRO stage of the data-parallel optimizer: 0 = replicated, 1 = AdamW state sharded over dp", NULL, 0, 1, 0}
+    {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd);
 

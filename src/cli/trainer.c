@@ -32,6 +32,13 @@ static void grads_ready(void *ctx, int layer) {
     for (int i = 0; i < t->nreq; i++) w->ops->test(w, &t->reqs[i]); /* let them progress */
 }
 
+static void state_floats(const Trainer *t, int64_t *params, int64_t *opt) {
+    const Fsdp *z = &t->fsdp;
+    int64_t sharded = z->on ? t->model.cfg.depth * z->sb : 0;
+    *params = t->model.n_alloc + sharded + (z->on ? 2 * t->par->dp.size * z->sb : 0); /* + one gathered block */
+    *opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
+}
+
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
                   int train_t1, const float *leads_h, int nlead, int Bg, uint64_t seed, const Kernels *k,
                   Parallel *par) {
@@ -46,13 +53,19 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
-    const int P = par->dp.size, zero = par->zero >= 1 && P > 1;
+    const int P = par->dp.size, zero3 = par->zero >= 3 && P > 1, zero = par->zero >= 1 && P > 1 && !zero3;
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
-    vit_init_seq(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL);
-    vit_init_params(&t->model, seed);
-    /* every rank initializes the same way; the broadcast makes that a guarantee */
-    if (par->world.size > 1) par->world.ops->bcast(&par->world, t->model.param_mem, t->model.n_params, 0);
-    if (!zero && par->world.size > 1 && !par->no_overlap) {
+    vit_init_ext(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3);
+    /* every rank initializes the same way (deterministic streams per tensor) */
+    float *host = xmalloc((size_t)t->model.n_params * sizeof(float));
+    vit_init_params_host(&t->model, seed, host);
+    k->upload(t->model.param_mem, host, t->model.n_alloc);
+    if (zero3) {
+        t->fsdp.on = 1;
+        fsdp_init(t, host);
+    }
+    free(host);
+    if (!zero && !zero3 && par->world.size > 1 && !par->no_overlap) {
         t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
         t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
         t->model.grads_ready = grads_ready;
@@ -64,7 +77,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         adamw_init_range(&t->opt, &t->model, oc, lo, lo + t->shard);
         t->gshard = k->alloc((size_t)t->shard * sizeof(float));
     } else {
-        adamw_init(&t->opt, &t->model, oc);
+        adamw_init_range(&t->opt, &t->model, oc, 0, t->model.n_alloc);
     }
 
     const VitConfig *c = &t->model.cfg;
@@ -85,7 +98,8 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     prefetch_start_rows(&t->prefetch, &t->train, B, c->V, c->H, c->W, t->model.row0, lc->H, c->residual);
     t->tokens_per_step = (int64_t)Bg * vit_S(c);
     t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
-    int64_t np = t->model.n_params;
+    int64_t np = t->model.n_params, held, opt_floats;
+    state_floats(t, &held, &opt_floats);
     log_info("model: %s, V=%d grid %dx%d patch %d -> S=%lld tokens, D=%d depth=%d heads=%d decoder=%d, %.2fM parameters",
              vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
              c->dec_depth, np / 1e6);
@@ -94,7 +108,8 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
                  par->world.size, par->dp.size, par->sp.size, par->sp.size > 1 ? ", sequence parallel " : "",
                  par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc));
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
-             mib(np), mib(np), mib(2 * (t->opt.hi - t->opt.lo)), mib(t->model.act_floats), mib(3 * img + B + c->H));
+             mib(held), mib(held), mib(opt_floats), mib(t->model.act_floats),
+             mib(3 * img + B + c->H));
 }
 
 void trainer_free(Trainer *t) {
@@ -103,6 +118,7 @@ void trainer_free(Trainer *t) {
     k->free(t->batch_mem);
     if (t->gshard) k->free(t->gshard);
     free(t->reqs);
+    if (t->fsdp.on) fsdp_free(t);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
     adamw_free(&t->opt, &t->model);
@@ -148,7 +164,7 @@ StepStats trainer_step(Trainer *t) {
         w->ops->allreduce_sum_f64(w, &denom, 1);
     }
     t->batch.loss_denom = denom;
-    m->k->zero(m->grad_mem, m->n_params);
+    m->k->zero(m->grad_mem, m->n_alloc);
     st.loss = vit_forward(m, &t->batch);
     t->nreq = 0;
     vit_backward(m, &t->batch);
@@ -162,7 +178,9 @@ StepStats trainer_step(Trainer *t) {
         st.loss = (float)l;
     }
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
-    if (t->gshard) {
+    if (t->fsdp.on) {
+        fsdp_update(t, &st);
+    } else if (t->gshard) {
         /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
         if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
         dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
@@ -186,6 +204,17 @@ StepStats trainer_step(Trainer *t) {
     t->step++;
     st.seconds = now_sec() - t0;
     return st;
+}
+
+int64_t trainer_state_floats(const Trainer *t) {
+    int64_t p, o;
+    state_floats(t, &p, &o);
+    return 2 * p + o;
+}
+
+void trainer_full_params(Trainer *t, float *host) {
+    if (t->fsdp.on) fsdp_full_params(t, host);
+    else t->model.k->download(host, t->model.param_mem, t->model.n_params);
 }
 
 void trainer_enable_ema(Trainer *t, float decay) {
@@ -219,12 +248,22 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
     s->pos = dp->rank;
     int nshards = s->nshards;
     s->nshards = dp->size;
-    while (done < mine) {
-        int b = (int)(mine - done < t->B ? mine - done : t->B);
+    /* under ZeRO-3 every forward gathers blocks over dp: all dp ranks run as many batches as
+     * the busiest one (a rank with nothing left runs one sample again and does not count it) */
+    int64_t most = (n + dp->size - 1) / dp->size, batches = 0, need = t->fsdp.on ? (most + t->B - 1) / t->B : 0;
+    while (done < mine || batches < need) {
+        int b = (int)(mine - done < t->B ? mine - done : t->B), dummy = b <= 0;
+        if (dummy) {
+            s->pos = 0;
+            b = 1;
+        }
         trainer_load_batch(t, s, b);
         double ms = mask_sum(&t->hb, b);
         t->batch.loss_denom = 0;
-        acc[0] += (double)vit_forward(&t->model, &t->batch) * ms;
+        double l = vit_forward(&t->model, &t->batch);
+        batches++;
+        if (dummy) continue;
+        acc[0] += l * ms;
         acc[1] += ms;
         done += b;
     }

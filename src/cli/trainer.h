@@ -8,6 +8,15 @@
 #include "optim/optim.h"
 #include "parallel/comm.h"
 
+/* ZeRO-3 state (trainer_fsdp.c) */
+typedef struct Fsdp {
+    int on;
+    int64_t bl, sb;                      /* block parameters, shard size (bl rounded up to dp) */
+    int64_t bo[PF_COUNT], per[PF_COUNT]; /* block-local offset and size of each block field */
+    float *pshard, *gshard, *m, *v;      /* [depth][sb] this rank's shards and AdamW moments */
+    float *gb, *gg;                      /* [dp*sb] one gathered block and its gradients */
+} Fsdp;
+
 typedef struct Trainer {
     Vit model;
     AdamW opt;
@@ -22,6 +31,7 @@ typedef struct Trainer {
     int64_t shard;          /* ZeRO-1: parameters per rank (n_params rounded up to dp) */
     CommReq *reqs;          /* gradient all-reduces in flight during the backward pass */
     int nreq, maxreq;
+    Fsdp fsdp;
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
@@ -51,6 +61,17 @@ void trainer_enable_ema(Trainer *t, float decay);
 /* on = 1: put the EMA weights into the model (the trained weights are set aside); on = 0: put
  * the trained weights back. Without an EMA this does nothing. */
 void trainer_use_ema(Trainer *t, int on);
+
+/* ZeRO-3 (trainer_fsdp.c): shards from host [n_params]; the update after the backward pass;
+ * every parameter into host [n_params] (collective over dp). */
+void fsdp_init(Trainer *t, const float *host);
+void fsdp_free(Trainer *t);
+void fsdp_update(Trainer *t, StepStats *st);
+void fsdp_full_params(Trainer *t, float *host);
+/* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
+int64_t trainer_state_floats(const Trainer *t);
+/* Every parameter into host [n_params], whatever the sharding (collective under ZeRO-3). */
+void trainer_full_params(Trainer *t, float *host);
 
 /* One optimizer step on the next batch of the training sampler. */
 StepStats trainer_step(Trainer *t);

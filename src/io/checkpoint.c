@@ -8,8 +8,16 @@
 
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen) {
+    CHECK(m->n_alloc == m->n_params, "ckpt_save_model with external blocks: use ckpt_save_model_host");
     float *host = xmalloc((size_t)m->n_params * sizeof(float));
     m->k->download(host, m->param_mem, m->n_params);
+    int rc = ckpt_save_model_host(m, host, mean, std, data, path, err, errlen);
+    free(host);
+    return rc;
+}
+
+int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, const float *std, const char *data,
+                         const char *path, char *err, size_t errlen) {
     StWriter *w = st_writer_new();
     st_writer_meta(w, "format", "pt");
     st_writer_meta(w, "lvit.version", LVIT_VERSION);
@@ -37,9 +45,7 @@ int ckpt_save_model(const Vit *m, const float *mean, const float *std, const cha
         const ParamSpec *ps = &m->specs[i];
         st_writer_add(w, ps->name, ST_F32, ps->ndim, ps->shape, host + ps->offset);
     }
-    int rc = st_writer_finish(w, path, err, errlen);
-    free(host);
-    return rc;
+    return st_writer_finish(w, path, err, errlen);
 }
 
 static int read_norm(const char *path, const char *text, int V, float **mean, float **std, char *err, size_t n) {

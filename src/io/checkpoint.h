@@ -10,6 +10,9 @@
  * training data ("lvit.data"), or NULL. */
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen);
+/* The same from host [n_params] laid out like the parameters (ZeRO-3 assembles it). */
+int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, const float *std, const char *data,
+                         const char *path, char *err, size_t errlen);
 /* The "lvit.data" metadata (caller frees), or NULL. */
 char *ckpt_load_data_desc(const char *path);
 /* Reads "lvit.config" (and "lvit.norm" when mean/std are given: [V] each, NULL if absent). */

@@ -151,9 +151,14 @@ static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint6
     }
 }
 
-void vit_init_params(Vit *m, uint64_t seed) {
-    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+void vit_init_params_host(const Vit *m, uint64_t seed, float *host) {
     for (int i = 0; i < m->nspecs; i++) init_tensor(host + m->specs[i].offset, &m->specs[i], &m->cfg, seed);
+}
+
+void vit_init_params(Vit *m, uint64_t seed) {
+    CHECK(m->n_alloc == m->n_params, "vit_init_params with external blocks: use vit_init_params_host");
+    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    vit_init_params_host(m, seed, host);
     m->k->upload(m->param_mem, host, m->n_params);
     free(host);
 }

@@ -78,6 +78,11 @@ void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int 
 }
 
 void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g) {
+    vit_init_ext(m, cfg, B, k, multiple, g, 0);
+}
+
+void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
+                  int external_blocks) {
     Comm *sp = g ? g->sp : NULL;
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
@@ -94,11 +99,18 @@ void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
     m->B = B;
     m->k = k;
     vit_build_specs(m);
-    int64_t cap = (m->n_params + multiple - 1) / multiple * multiple;
-    m->param_mem = k->alloc((size_t)cap * sizeof(float));
-    m->grad_mem = k->alloc((size_t)cap * sizeof(float));
+    m->n_alloc = external_blocks ? m->fields[PF_n1_w].offset : m->n_params;
+    int64_t cap = (m->n_alloc + multiple - 1) / multiple * multiple;
+    m->param_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
+    m->grad_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
     vit_params_carve(m, &m->p, m->param_mem);
     vit_params_carve(m, &m->g, m->grad_mem);
+    if (external_blocks) {
+        VitParams *t[2] = {&m->p, &m->g};
+        for (int i = 0; i < 2; i++)
+            t[i]->n1_w = t[i]->n1_b = t[i]->qkv_w = t[i]->qkv_b = t[i]->proj_w = t[i]->proj_b = t[i]->n2_w =
+                t[i]->n2_b = t[i]->fc1_w = t[i]->fc1_b = t[i]->fc2_w = t[i]->fc2_b = NULL;
+    }
     m->act_floats = carve_acts(&m->a, &m->lc, B, k, &m->sa, NULL);
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
     carve_acts(&m->a, &m->lc, B, k, &m->sa, m->act_mem);

@@ -175,7 +175,9 @@ typedef struct Vit {
     ParamSpec *specs;       /* [nspecs], in PyTorch state-dict order (memory is field-major) */
     FieldSpec fields[PF_COUNT];
     int64_t n_params;
-    float *param_mem, *grad_mem;  /* [n_params] each */
+    int64_t n_alloc;              /* parameters held in param_mem / grad_mem: n_params, or with
+                                   * external blocks (ZeRO-3) those before the block region */
+    float *param_mem, *grad_mem;  /* [n_alloc (rounded up)] each */
     VitParams p, g;
     VitActs a;
     float *act_mem;
@@ -200,6 +202,12 @@ void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int 
  * what would work), batches carry only those rows (wlat stays [H]), and attention runs over
  * the group's whole sequence in its mode. g = NULL: one rank. */
 void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g);
+/* external_blocks: param_mem / grad_mem hold only the parameters outside the blocks (memory puts
+ * the block fields last); the blocks come through block_at, which must be set. */
+void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
+                  int external_blocks);
+/* Initial values of every parameter into host [n_params] (what vit_init_params uploads). */
+void vit_init_params_host(const Vit *m, uint64_t seed, float *host);
 void vit_free(Vit *m);
 /* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */
 void vit_init_params(Vit *m, uint64_t seed);

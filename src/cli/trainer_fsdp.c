@@ -1,0 +1,127 @@
+/* ZeRO-3 / FSDP over the data-parallel ranks (--zero 3): every block's parameters live only as
+ * shards; a block is all-gathered into one buffer just before its forward (and again before its
+ * backward) and dropped after; its gradients are reduce-scattered into the shards as soon as
+ * the block's backward is done. The parameters outside the blocks (embeddings, head: small)
+ * stay replicated and are all-reduced.
+ * A block's shard layout: the block's 12 slices (n1_w ... fc2_b) one after the other (length
+ * bl), padded to dp * sb; rank j holds [j*sb, (j+1)*sb). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/trainer.h"
+#include "core/check.h"
+
+static float **bp_slot(BlockParams *b, int f) {
+    float **s[12] = {&b->n1_w, &b->n1_b, &b->qkv_w, &b->qkv_b, &b->proj_w, &b->proj_b,
+                     &b->n2_w, &b->n2_b, &b->fc1_w, &b->fc1_b, &b->fc2_w, &b->fc2_b};
+    return s[f - PF_n1_w];
+}
+
+static void block_at(void *ctx, int layer, int backward, BlockParams *p, BlockParams *g) {
+    Trainer *t = ctx;
+    Fsdp *z = &t->fsdp;
+    Comm *dp = &t->par->dp;
+    dp->ops->allgather(dp, z->gb, z->pshard + layer * z->sb, z->sb);
+    for (int f = PF_n1_w; f <= PF_fc2_b; f++) *bp_slot(p, f) = z->gb + z->bo[f];
+    if (backward) {
+        t->model.k->zero(z->gg, (int64_t)dp->size * z->sb);
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) *bp_slot(g, f) = z->gg + z->bo[f];
+    }
+}
+
+static void grads_ready(void *ctx, int layer) {
+    Trainer *t = ctx;
+    Fsdp *z = &t->fsdp;
+    if (layer == t->model.cfg.depth) return; /* head: reduced with the other replicated ones */
+    Comm *dp = &t->par->dp, *sp = &t->par->sp;
+    if (sp->size > 1) sp->ops->allreduce_sum(sp, z->gg, z->bl);
+    dp->ops->reduce_scatter(dp, z->gshard + layer * z->sb, z->gg, z->sb);
+}
+
+/* this rank's part of block-local range [a, b) of field f: shard offsets [e0, e0 + n) */
+static int64_t mine(const Fsdp *z, int rank, int f, int64_t *e0, int64_t *src) {
+    int64_t lo = (int64_t)rank * z->sb, hi = lo + z->sb;
+    int64_t a = z->bo[f] > lo ? z->bo[f] : lo, b = z->bo[f] + z->per[f] < hi ? z->bo[f] + z->per[f] : hi;
+    if (a >= b) return 0;
+    *e0 = a - lo;
+    *src = a - z->bo[f];
+    return b - a;
+}
+
+void fsdp_init(Trainer *t, const float *host) {
+    Fsdp *z = &t->fsdp;
+    Vit *m = &t->model;
+    const Kernels *k = m->k;
+    const int P = t->par->dp.size, r = t->par->dp.rank, depth = m->cfg.depth;
+    z->bl = 0;
+    for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+        z->per[f] = m->fields[f].numel / depth;
+        z->bo[f] = z->bl;
+        z->bl += z->per[f];
+    }
+    z->sb = (z->bl + P - 1) / P;
+    size_t shard = (size_t)depth * z->sb * sizeof(float), full = (size_t)P * z->sb * sizeof(float);
+    z->pshard = k->alloc(shard);
+    z->gshard = k->alloc(shard);
+    z->m = k->alloc(shard);
+    z->v = k->alloc(shard);
+    z->gb = k->alloc(full);
+    z->gg = k->alloc(full);
+    for (int l = 0; l < depth; l++)
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            int64_t e0, src, n = mine(z, r, f, &e0, &src);
+            if (n) k->upload(z->pshard + l * z->sb + e0, host + m->fields[f].offset + l * z->per[f] + src, n);
+        }
+    m->block_at = block_at;
+    m->block_at_ctx = t;
+    m->grads_ready = grads_ready;
+    m->grads_ready_ctx = t;
+}
+
+void fsdp_free(Trainer *t) {
+    const Kernels *k = t->model.k;
+    Fsdp *z = &t->fsdp;
+    k->free(z->pshard), k->free(z->gshard), k->free(z->m), k->free(z->v), k->free(z->gb), k->free(z->gg);
+    memset(z, 0, sizeof *z);
+}
+
+void fsdp_update(Trainer *t, StepStats *st) {
+    Fsdp *z = &t->fsdp;
+    Vit *m = &t->model;
+    const Kernels *k = m->k;
+    Comm *w = &t->par->world, *dp = &t->par->dp;
+    const int depth = m->cfg.depth, r = dp->rank;
+    if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_alloc); /* the replicated parameters */
+    double ss = k->sumsq(z->gshard, depth * z->sb); /* the shards are disjoint over dp */
+    dp->ops->allreduce_sum_f64(dp, &ss, 1);
+    ss += k->sumsq(m->grad_mem, m->n_alloc);
+    st->grad_norm = sqrt(ss);
+    adamw_step(&t->opt, m, m->grad_mem, st->lr, st->grad_norm); /* clips and updates the replicated ones */
+    const OptConfig *c = &t->opt.cfg;
+    double coef = c->grad_clip / (st->grad_norm + 1e-6);
+    if (c->grad_clip > 0 && coef < 1.0) k->scale(z->gshard, (float)coef, depth * z->sb);
+    float bc1 = 1.0f - powf(c->beta1, (float)t->opt.t), bc2 = 1.0f - powf(c->beta2, (float)t->opt.t);
+    for (int l = 0; l < depth; l++)
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            int64_t e0, src, n = mine(z, r, f, &e0, &src);
+            if (!n) continue;
+            int64_t o = l * z->sb + e0;
+            k->adamw(z->pshard + o, z->m + o, z->v + o, z->gshard + o, n, st->lr, c->beta1, c->beta2, c->eps,
+                     m->fields[f].decay ? c->weight_decay : 0.0f, bc1, bc2);
+        }
+}
+
+void fsdp_full_params(Trainer *t, float *host) {
+    Fsdp *z = &t->fsdp;
+    Vit *m = &t->model;
+    Comm *dp = &t->par->dp;
+    m->k->download(host, m->param_mem, m->n_alloc);
+    float *blk = xmalloc((size_t)dp->size * z->sb * sizeof(float));
+    for (int l = 0; l < m->cfg.depth; l++) {
+        dp->ops->allgather(dp, z->gb, z->pshard + l * z->sb, z->sb);
+        m->k->download(blk, z->gb, (int64_t)dp->size * z->sb);
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++)
+            memcpy(host + m->fields[f].offset + l * z->per[f], blk + z->bo[f], sizeof(float) * (size_t)z->per[f]);
+    }
+    free(blk);
+}
