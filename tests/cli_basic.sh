@@ -108,6 +108,34 @@ expect 2 "--keep best without validation data" "$LVIT" train --run "$tmp/v2" --s
   --depth 1 --heads 2 --batch 2 --times 40 --val-frac 0 --keep best;  has "--keep best needs validation samples"
 expect 2 "--keep with a bad choice" "$LVIT" train --run "$tmp/v2" --keep first;  has "best|last"
 
+# a non-finite loss skips the update; too many in a row stop the run with the last good weights
+expect 0 "a NaN batch at step 5" env LVIT_FAULT=nan:5 "$LVIT" train --run "$tmp/nan1" "${small[@]}"
+has "1 updates skipped in all"
+expect 1 "NaN from step 3 on, --max-skips 2" env LVIT_FAULT=nan:3-12 "$LVIT" train --run "$tmp/nan2" "${small[@]}" --max-skips 2
+has "stopped at step 5 after 3 consecutive skipped updates"
+if /usr/bin/python3 - "$tmp/nan1" "$tmp/nan2" <<'PY'
+import json, math, struct, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+assert rows[4].get("skipped") == "nonfinite" and rows[4]["loss"] is None, rows[4]
+assert all("skipped" not in r for i, r in enumerate(rows) if i != 4)
+for d in sys.argv[1:]:
+    raw = open(d + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
+    for k, v in h.items():
+        s, e = v["data_offsets"]
+        assert all(math.isfinite(x) for x in struct.unpack("<%df" % ((e - s) // 4), raw[8 + n + s: 8 + n + e])), (d, k)
+PY
+then ok "skipped step logged as null with \"skipped\"; saved weights finite"; else bad "non-finite handling"; fi
+
+expect 0 "--skip-spikes with a tiny threshold" "$LVIT" train --run "$tmp/spk" --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --times 40 --steps 40 --quiet --skip-spikes 0.3 --max-skips 1000
+if /usr/bin/python3 - "$tmp/spk/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+sk = [r["step"] for r in rows if r.get("skipped") == "spike"]
+assert sk and min(sk) > 20, sk  # needs 20 applied steps of history first
+PY
+then ok "loss spikes above the z-score are skipped (after 20 steps of history)"; else bad "--skip-spikes"; fi
+
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
 tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"

@@ -70,5 +70,17 @@ PY
   then ok "np $np ${extra[*]}: same losses, validation losses and weights as one process (1e-4)"; else bad "np $np ${extra[*]} differs from one process"; fi
 done
 
+# a NaN batch is skipped on every rank alike: same metrics as one process with the same fault
+expect 0 "one process, NaN at step 4" env LVIT_FAULT=nan:4 "$LVIT" train --run "$tmp/n1" "${small[@]}"
+expect 0 "np 2 dp, NaN at step 4" env LVIT_FAULT=nan:4 timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/n2" "${small[@]}" --dp 2 --zero 1
+if /usr/bin/python3 - "$tmp/n1" "$tmp/n2" <<'PY'
+import json, sys
+a, b = ([json.loads(l) for l in open(d + "/metrics.jsonl")] for d in sys.argv[1:])
+assert a[3]["skipped"] == b[3]["skipped"] == "nonfinite"
+for x, y in zip(a, b):
+    if x["loss"] is not None: assert abs(x["loss"] - y["loss"]) <= 1e-4 * x["loss"], (x, y)
+PY
+then ok "the skip is the same decision on every rank"; else bad "skip under dp differs"; fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -52,7 +52,8 @@ int cmd_train(int argc, char **argv) {
     DistFlags df = {.sp = 1};
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
-    float min_lr = -1, val_frac = 0.2f, ema = 0;
+    float min_lr = -1, val_frac = 0.2f, ema = 0, spike_z = 0;
+    int max_skips = 5;
     ArgSpec specs[] = {
         {"data", ARG_STR, &data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
         {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
@@ -70,6 +71,8 @@ int cmd_train(int argc, char **argv) {
         {"leads", ARG_STR, &leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
         {"times", ARG_INT, &times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
         {"val-frac", ARG_FLOAT, &val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},
+        {"max-skips", ARG_INT, &max_skips, "stop after this many consecutive skipped updates (non-finite loss or gradient norm, spikes)", NULL, 0, 1 << 30, 0},
+        {"skip-spikes", ARG_FLOAT, &spike_z, "also skip the update when the loss is this many standard deviations above the mean of the last 128 steps (0 = off; e.g. 6)", NULL, 0, 1e6, 0},
         {"ema", ARG_FLOAT, &ema, "keep an exponential moving average of the weights with this decay (e.g. 0.99; 0 = off); validation and model.safetensors use it", NULL, 0, 0.999999, 0},
         {"val-every", ARG_INT, &val_every, "validation loss every N steps, logged as val_loss (0 = at the end only)", NULL, 0, 1 << 30, 0},
         {"val-samples", ARG_INT, &val_samples, "validation samples per evaluation (the first N of a fixed order)", NULL, 1, 1 << 30, 0},
@@ -145,17 +148,38 @@ int cmd_train(int argc, char **argv) {
     double t_start = now_sec(), t_log = t_start, val = NAN;
     int64_t tok_since = 0;
     float last_loss = NAN;
-    /* fault injection for the tests: LVIT_FAULT=RANK:STEP stops that rank with an error there */
+    /* fault injection for the tests: LVIT_FAULT=RANK:STEP stops that rank with an error there;
+     * LVIT_FAULT=nan:FIRST[-LAST] poisons the batches of those steps (the loss becomes NaN) */
     int fault_rank = -1;
-    long long fault_step = -1;
+    long long fault_step = -1, nan_first = -1, nan_last = -1;
     const char *fault = getenv("LVIT_FAULT");
-    if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) != 2) DIE_USER("LVIT_FAULT expects RANK:STEP, got '%s'", fault);
+    if (fault && !strncmp(fault, "nan:", 4)) {
+        int k = sscanf(fault + 4, "%lld-%lld", &nan_first, &nan_last);
+        if (k < 1) DIE_USER("LVIT_FAULT=nan:FIRST[-LAST] expects step numbers, got '%s'", fault);
+        if (k == 1) nan_last = nan_first;
+    } else if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) != 2) {
+        DIE_USER("LVIT_FAULT expects RANK:STEP or nan:FIRST[-LAST], got '%s'", fault);
+    }
+    t.spike_z = spike_z;
+    int skips_in_row = 0;
+    int64_t stopped_at = 0;
+    int64_t skips = 0;
+    static const char *skip_why[] = {"", "non-finite loss or gradient norm", "loss spike"};
     for (int64_t s = 0; s < steps; s++) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
+        if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
         StepStats st = trainer_step(&t);
-        last_loss = st.loss;
         tok_since += t.tokens_per_step;
-        if (!isfinite(st.loss)) DIE("step %lld: loss is %g; lower --lr or check the data", (long long)s + 1, st.loss);
+        if (st.skipped) {
+            skips++;
+            skips_in_row++;
+            log_info("step %6lld/%lld | %s (loss %g, grad norm %g): update skipped (%d in a row, --max-skips %d)",
+                     (long long)s + 1, (long long)steps, skip_why[st.skipped], st.loss, st.grad_norm, skips_in_row,
+                     max_skips);
+        } else {
+            skips_in_row = 0;
+            last_loss = st.loss;
+        }
         int do_val = have_val && ((val_every && (s + 1) % val_every == 0) || s + 1 == steps);
         if (do_val) {
             trainer_use_ema(&t, 1);
@@ -168,8 +192,15 @@ int cmd_train(int argc, char **argv) {
             trainer_use_ema(&t, 0);
         }
         if (mf_out) {
-            fprintf(mf_out, "{\"step\":%lld,\"loss\":%.8g,\"lr\":%.6g,\"grad_norm\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f",
-                    (long long)s + 1, st.loss, st.lr, st.grad_norm, st.seconds * 1e3, t.tokens_per_step / st.seconds);
+            fprintf(mf_out, "{\"step\":%lld,\"loss\":", (long long)s + 1);
+            if (isfinite(st.loss)) fprintf(mf_out, "%.8g", st.loss);
+            else fputs("null", mf_out);
+            fputs(",\"grad_norm\":", mf_out);
+            if (isfinite(st.grad_norm)) fprintf(mf_out, "%.6g", st.grad_norm);
+            else fputs("null", mf_out);
+            fprintf(mf_out, ",\"lr\":%.6g,\"ms\":%.3f,\"tokens_per_s\":%.1f", st.lr, st.seconds * 1e3,
+                    t.tokens_per_step / st.seconds);
+            if (st.skipped) fprintf(mf_out, ",\"skipped\":\"%s\"", st.skipped == SKIP_SPIKE ? "spike" : "nonfinite");
             if (do_val) fprintf(mf_out, ",\"val_loss\":%.8g", val);
             fputs("}\n", mf_out);
         }
@@ -186,6 +217,10 @@ int cmd_train(int argc, char **argv) {
             tok_since = 0;
         } else if (do_val) {
             log_info("step %6lld/%lld | validation loss %.5f", (long long)s + 1, (long long)steps, val);
+        }
+        if (skips_in_row > max_skips) {
+            stopped_at = s + 1;
+            break;
         }
     }
     if (mf_out && fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
@@ -217,11 +252,20 @@ int cmd_train(int argc, char **argv) {
                  "parallel %.1f, sequence parallel %.1f, gradients and loss over all ranks %.1f)", mib / steps, mib,
                  par.dp.bytes_sent / 1048576.0, spm, par.world.bytes_sent / 1048576.0);
     }
-    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s", (long long)steps,
+    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s",
+             (long long)(stopped_at ? stopped_at : steps),
              train_s, last_loss, val, path);
     trainer_free(&t);
     vit_config_free(&cfg);
     dataset_free(&ds);
+    if (stopped_at) {
+        parallel_finalize(&par);
+        fprintf(stderr, "lvit: error: stopped at step %lld after %d consecutive skipped updates (%s); %s holds "
+                "the weights of the last applied step. Lower --lr, check the data, or raise --max-skips\n",
+                (long long)stopped_at, max_skips + 1, "non-finite loss or gradient norm, or loss spikes", path);
+        return LVIT_EXIT_FAIL;
+    }
+    if (skips) log_info("%lld updates skipped in all", (long long)skips);
     parallel_finalize(&par);
     return 0;
 }

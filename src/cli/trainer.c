@@ -149,6 +149,20 @@ static double mask_sum(const HostBatch *hb, int B) {
     return s;
 }
 
+/* The same decision on every rank: loss and norm are global. */
+static int guard(Trainer *t, const StepStats *st) {
+    if (!isfinite(st->loss) || !isfinite(st->grad_norm)) return SKIP_NONFINITE;
+    if (t->spike_z > 0 && t->spike_n >= 20) {
+        int n = t->spike_n < 128 ? t->spike_n : 128;
+        double s = 0, s2 = 0;
+        for (int i = 0; i < n; i++) s += t->spike_hist[i], s2 += t->spike_hist[i] * t->spike_hist[i];
+        double mean = s / n, sd = sqrt(fmax(s2 / n - mean * mean, 0.0));
+        if (sd > 0 && (st->loss - mean) / sd > t->spike_z) return SKIP_SPIKE;
+    }
+    t->spike_hist[t->spike_n++ % 128] = st->loss;
+    return SKIP_NONE;
+}
+
 StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
@@ -156,6 +170,11 @@ StepStats trainer_step(Trainer *t) {
     Comm *dp = &t->par->dp, *sp = &t->par->sp, *w = &t->par->world;
     const HostBatch *hb = prefetch_next(&t->prefetch);
     upload_batch(t, hb, t->B);
+    if (t->fault_nan) {
+        const float nan = NAN;
+        m->k->upload(t->batch.x, &nan, 1);
+        t->fault_nan = 0;
+    }
     /* the loss is normalized by the mask sum of the global batch, so the ranks' losses and
      * gradients add up to the single-process ones: sum over dp, no averaging */
     double denom = 0;
@@ -179,7 +198,8 @@ StepStats trainer_step(Trainer *t) {
     }
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
     if (t->fsdp.on) {
-        fsdp_update(t, &st);
+        st.grad_norm = fsdp_grad_norm(t);
+        if (!(st.skipped = guard(t, &st))) fsdp_apply(t, st.lr, st.grad_norm);
     } else if (t->gshard) {
         /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
         if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
@@ -187,16 +207,18 @@ StepStats trainer_step(Trainer *t) {
         double ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
         dp->ops->allreduce_sum_f64(dp, &ss, 1);
         st.grad_norm = sqrt(ss);
-        adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
-        dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
+        if (!(st.skipped = guard(t, &st))) {
+            adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
+            dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
+        }
     } else {
         /* weight gradients summed over the sequence chunks and the replicas (above, overlapped
          * with the backward pass, unless --no-overlap) */
         if (w->size > 1 && !t->reqs) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
         st.grad_norm = opt_grad_norm(m);
-        adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
+        if (!(st.skipped = guard(t, &st))) adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }
-    if (t->ema) {
+    if (t->ema && !st.skipped) {
         float d = (1.0f + t->step) / (10.0f + t->step);
         if (d > t->ema_decay) d = t->ema_decay;
         m->k->lerp(t->ema, m->param_mem, 1.0f - d, m->n_params);

@@ -32,6 +32,13 @@ typedef struct Trainer {
     CommReq *reqs;          /* gradient all-reduces in flight during the backward pass */
     int nreq, maxreq;
     Fsdp fsdp;
+    /* update guard: a non-finite loss or gradient norm always skips the update; with
+     * spike_z > 0 so does a loss more than spike_z standard deviations above the mean of the
+     * last SPIKE_WINDOW applied steps (once 20 are known) */
+    float spike_z;
+    double spike_hist[128];
+    int spike_n;
+    int fault_nan;          /* tests: poison this step's batch (LVIT_FAULT=nan:STEP) */
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
@@ -53,7 +60,9 @@ void trainer_free(Trainer *t);
 typedef struct StepStats {
     float loss, lr;
     double grad_norm, seconds;
+    int skipped;            /* 0, or why the update was not applied: SKIP_* */
 } StepStats;
+enum { SKIP_NONE = 0, SKIP_NONFINITE = 1, SKIP_SPIKE = 2 };
 
 /* Keep an exponential moving average of the weights, updated after every step with decay
  * min(decay, (1 + step) / (10 + step)); allocates its two buffers now. */
@@ -66,7 +75,8 @@ void trainer_use_ema(Trainer *t, int on);
  * every parameter into host [n_params] (collective over dp). */
 void fsdp_init(Trainer *t, const float *host);
 void fsdp_free(Trainer *t);
-void fsdp_update(Trainer *t, StepStats *st);
+double fsdp_grad_norm(Trainer *t);
+void fsdp_apply(Trainer *t, float lr, double grad_norm);
 void fsdp_full_params(Trainer *t, float *host);
 /* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
 int64_t trainer_state_floats(const Trainer *t);

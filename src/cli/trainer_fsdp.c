@@ -85,20 +85,26 @@ void fsdp_free(Trainer *t) {
     memset(z, 0, sizeof *z);
 }
 
-void fsdp_update(Trainer *t, StepStats *st) {
+double fsdp_grad_norm(Trainer *t) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
     Comm *w = &t->par->world, *dp = &t->par->dp;
-    const int depth = m->cfg.depth, r = dp->rank;
     if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_alloc); /* the replicated parameters */
-    double ss = k->sumsq(z->gshard, depth * z->sb); /* the shards are disjoint over dp */
+    double ss = k->sumsq(z->gshard, m->cfg.depth * z->sb); /* the shards are disjoint over dp */
     dp->ops->allreduce_sum_f64(dp, &ss, 1);
     ss += k->sumsq(m->grad_mem, m->n_alloc);
-    st->grad_norm = sqrt(ss);
-    adamw_step(&t->opt, m, m->grad_mem, st->lr, st->grad_norm); /* clips and updates the replicated ones */
+    return sqrt(ss);
+}
+
+void fsdp_apply(Trainer *t, float lr, double grad_norm) {
+    Fsdp *z = &t->fsdp;
+    Vit *m = &t->model;
+    const Kernels *k = m->k;
+    const int depth = m->cfg.depth, r = t->par->dp.rank;
+    adamw_step(&t->opt, m, m->grad_mem, lr, grad_norm); /* clips and updates the replicated ones */
     const OptConfig *c = &t->opt.cfg;
-    double coef = c->grad_clip / (st->grad_norm + 1e-6);
+    double coef = c->grad_clip / (grad_norm + 1e-6);
     if (c->grad_clip > 0 && coef < 1.0) k->scale(z->gshard, (float)coef, depth * z->sb);
     float bc1 = 1.0f - powf(c->beta1, (float)t->opt.t), bc2 = 1.0f - powf(c->beta2, (float)t->opt.t);
     for (int l = 0; l < depth; l++)
@@ -106,7 +112,7 @@ void fsdp_update(Trainer *t, StepStats *st) {
             int64_t e0, src, n = mine(z, r, f, &e0, &src);
             if (!n) continue;
             int64_t o = l * z->sb + e0;
-            k->adamw(z->pshard + o, z->m + o, z->v + o, z->gshard + o, n, st->lr, c->beta1, c->beta2, c->eps,
+            k->adamw(z->pshard + o, z->m + o, z->v + o, z->gshard + o, n, lr, c->beta1, c->beta2, c->eps,
                      m->fields[f].decay ? c->weight_decay : 0.0f, bc1, bc2);
         }
 }
