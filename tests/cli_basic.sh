@@ -136,6 +136,14 @@ assert sk and min(sk) > 20, sk  # needs 20 applied steps of history first
 PY
 then ok "loss spikes above the z-score are skipped (after 20 steps of history)"; else bad "--skip-spikes"; fi
 
+# SIGTERM (a scheduler's warning): finish the step, write the weights, exit 0
+signal_run TERM "$tmp/out" "$tmp/sig/metrics.jsonl" "$LVIT" train --run "$tmp/sig" --vars 2 --grid 8x16 --dim 16 --depth 1 \
+  --heads 2 --batch 2 --times 40 --steps 1000000 --log-every 100000
+[ "$rc" -eq 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $rc"
+has "received SIGTERM: stopping after step"
+[ -s "$tmp/sig/model.safetensors" ] && ok "SIGTERM: weights written" || bad "SIGTERM: no model.safetensors"
+n=$(wc -l < "$tmp/sig/metrics.jsonl"); [ "$n" -gt 0 ] && [ "$n" -lt 1000000 ] && ok "SIGTERM: stopped after $n steps" || bad "SIGTERM: $n metrics lines"
+
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
 tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"

@@ -82,5 +82,12 @@ for x, y in zip(a, b):
 PY
 then ok "the skip is the same decision on every rank"; else bad "skip under dp differs"; fi
 
+# SIGUSR1 to mpirun is forwarded to the ranks: every rank stops after the same step, exit 0
+signal_run USR1 "$tmp/out" "$tmp/sg/metrics.jsonl" "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/sg" \
+  --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --times 40 --steps 1000000 --log-every 100000 --dp 2
+[ "$rc" -eq 0 ] && ok "SIGUSR1 under mpirun: exit 0" || bad "SIGUSR1 under mpirun: exit $rc"
+has "received SIGUSR1: stopping after step"
+[ -s "$tmp/sg/model.safetensors" ] && ok "SIGUSR1: weights written" || bad "SIGUSR1: no model.safetensors"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

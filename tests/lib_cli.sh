@@ -20,3 +20,15 @@ storm_or_skip() {
     exit 0
   fi
 }
+
+# signal_run SIGNAL LOGFILE METRICS cmd...: starts cmd in the background, waits until METRICS has
+# a line (at most 30 s), sends SIGNAL to it and waits; sets $rc to its exit code
+signal_run() {
+  local sig=$1 log=$2 metrics=$3; shift 3
+  "$@" >"$log" 2>&1 &
+  local pid=$! i=0
+  while [ $i -lt 300 ] && ! [ -s "$metrics" ]; do sleep 0.1; i=$((i + 1)); done
+  sleep 0.5
+  kill -"$sig" "$pid"
+  wait "$pid"; rc=$?
+}

@@ -1,6 +1,7 @@
 /* lvit train: train a model on a dataset, write RUN_DIR/model.safetensors and metrics.jsonl. */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,8 +162,9 @@ int cmd_train(int argc, char **argv) {
         DIE_USER("LVIT_FAULT expects RANK:STEP or nan:FIRST[-LAST], got '%s'", fault);
     }
     t.spike_z = spike_z;
+    cli_install_stop_signals();
     int skips_in_row = 0;
-    int64_t stopped_at = 0;
+    int64_t stopped_at = 0, signalled_at = 0;
     int64_t skips = 0;
     static const char *skip_why[] = {"", "non-finite loss or gradient norm", "loss spike"};
     for (int64_t s = 0; s < steps; s++) {
@@ -222,6 +224,16 @@ int cmd_train(int argc, char **argv) {
             stopped_at = s + 1;
             break;
         }
+        /* a scheduler's warning signal on any rank: every rank stops after this same step */
+        double sig = cli_stop_requested();
+        if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &sig, 1);
+        if (sig > 0 && s + 1 < steps) {
+            log_info("received %s: stopping after step %lld of %lld and writing the weights",
+                     cli_stop_requested() == SIGUSR1 ? "SIGUSR1" : cli_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
+                     (long long)s + 1, (long long)steps);
+            signalled_at = s + 1;
+            break;
+        }
     }
     if (mf_out && fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     double train_s = now_sec() - t_start;
@@ -252,9 +264,9 @@ int cmd_train(int argc, char **argv) {
                  "parallel %.1f, sequence parallel %.1f, gradients and loss over all ranks %.1f)", mib / steps, mib,
                  par.dp.bytes_sent / 1048576.0, spm, par.world.bytes_sent / 1048576.0);
     }
-    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f; wrote %s",
-             (long long)(stopped_at ? stopped_at : steps),
-             train_s, last_loss, val, path);
+    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f%s; wrote %s",
+             (long long)(stopped_at ? stopped_at : signalled_at ? signalled_at : steps),
+             train_s, last_loss, val, isnan(val) ? " (not measured)" : "", path);
     trainer_free(&t);
     vit_config_free(&cfg);
     dataset_free(&ds);

@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <omp.h>
@@ -82,3 +83,19 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         }
     }
 }
+
+static volatile sig_atomic_t g_stop_signal = 0;
+
+static void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+void cli_install_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int cli_stop_requested(void) { return g_stop_signal; }

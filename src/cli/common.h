@@ -43,6 +43,10 @@ typedef struct DistFlags {
     {"no-overlap", ARG_FLAG, &(df).no_overlap, "reduce gradients after the backward pass instead of during it (for comparison)", NULL, 0, 0, 0}, \
     {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
+/* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job) set a flag instead of
+ * killing the process; cli_stop_requested returns the signal number, 0 if none. */
+void cli_install_stop_signals(void);
+int cli_stop_requested(void);
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd);
 
 int cmd_train(int argc, char **argv);
