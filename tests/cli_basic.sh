@@ -144,6 +144,39 @@ has "received SIGTERM: stopping after step"
 [ -s "$tmp/sig/model.safetensors" ] && ok "SIGTERM: weights written" || bad "SIGTERM: no model.safetensors"
 n=$(wc -l < "$tmp/sig/metrics.jsonl"); [ "$n" -gt 0 ] && [ "$n" -lt 1000000 ] && ok "SIGTERM: stopped after $n steps" || bad "SIGTERM: $n metrics lines"
 
+# training-state checkpoints: a run stopped and resumed equals the straight run, bit for bit
+R=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --val-every 5 --ckpt-every 5 --ema 0.9 --quiet)
+same_run() { # dirA dirB: identical weights and metrics (timings aside)
+  cmp -s "$1/model.safetensors" "$2/model.safetensors" && /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = ([{k: v for k, v in json.loads(l).items() if k not in ("ms", "tokens_per_s")} for l in open(d + "/metrics.jsonl")] for d in sys.argv[1:])
+assert a == b, [(x, y) for x, y in zip(a, b) if x != y][:2]
+PY
+}
+"$LVIT" train --run "$tmp/ra" "${R[@]}" >/dev/null 2>&1
+expect 1 "a run that dies at step 13" env LVIT_FAULT=0:13 "$LVIT" train --run "$tmp/rb" "${R[@]}"
+cp -r "$tmp/rb" "$tmp/rc"
+mkdir -p "$tmp/rb/ckpt/step_00000099"   # a checkpoint without its manifest is never used
+expect 0 "--resume" "$LVIT" train --run "$tmp/rb" "${R[@]}" --resume;  has "done: 20 steps"
+same_run "$tmp/ra" "$tmp/rb" && ok "resumed run = straight run (weights bit for bit, metrics)" || bad "resumed run differs"
+ls "$tmp/rb/ckpt" | grep -q step_00000005 && bad "old checkpoints not pruned (--ckpt-keep 2)" || ok "old checkpoints pruned"
+# SIGKILL at an arbitrary moment after the first checkpoint, then resume
+"$LVIT" train --run "$tmp/rk" "${R[@]}" >/dev/null 2>&1 &
+pid=$!; i=0
+while [ $i -lt 300 ] && ! ls "$tmp"/rk/ckpt/*/manifest.json >/dev/null 2>&1; do sleep 0.02; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+if ls "$tmp"/rk/ckpt/*/manifest.json >/dev/null 2>&1 && [ ! -s "$tmp/rk/model.safetensors" ]; then
+  expect 0 "--resume after SIGKILL" "$LVIT" train --run "$tmp/rk" "${R[@]}" --resume
+  same_run "$tmp/ra" "$tmp/rk" && ok "resumed after SIGKILL = straight run" || bad "resumed after SIGKILL differs"
+else
+  ok "SIGKILL came after the run finished (nothing to resume; timing)"
+fi
+# a corrupted checkpoint is refused with the reason
+st="$tmp/rc/ckpt/step_00000010/state.safetensors"
+printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
+expect 2 "--resume from a corrupted checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
+expect 2 "--resume without checkpoints" "$LVIT" train --run "$tmp/none" "${R[@]}" --resume;  has "no complete checkpoint"
+
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak
 tail -1 "$tmp/out" | grep -Eq '^tokens/s: [0-9]+(\.[0-9]+)?$' && ok "bench ends with tokens/s" || bad "bench last line: $(tail -1 "$tmp/out")"

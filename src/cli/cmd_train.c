@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "data/convert.h"
 #include "io/checkpoint.h"
+#include "io/train_state.h"
 
 /* --data: the built-in synthetic data (split by --val-frac, statistics over its training part)
  * or an lvit dataset file (split and statistics fixed by lvit convert). */
@@ -54,7 +55,8 @@ int cmd_train(int argc, char **argv) {
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0, spike_z = 0;
-    int max_skips = 5;
+    int max_skips = 5, resume = 0, ckpt_keep = 2;
+    int64_t ckpt_every = 0, ckpt_keep_every = 0;
     ArgSpec specs[] = {
         {"data", ARG_STR, &data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
         {"run", ARG_STR, &run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},
@@ -72,6 +74,10 @@ int cmd_train(int argc, char **argv) {
         {"leads", ARG_STR, &leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
         {"times", ARG_INT, &times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
         {"val-frac", ARG_FLOAT, &val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},
+        {"ckpt-every", ARG_I64, &ckpt_every, "write a training-state checkpoint (RUN_DIR/ckpt) every N steps (0 = only on SIGTERM/SIGUSR1)", NULL, 0, 1e12, 0},
+        {"ckpt-keep", ARG_INT, &ckpt_keep, "keep the newest K checkpoints", NULL, 1, 1 << 20, 0},
+        {"ckpt-keep-every", ARG_I64, &ckpt_keep_every, "also keep every checkpoint whose step is a multiple of M (0 = none)", NULL, 0, 1e12, 0},
+        {"resume", ARG_FLAG, &resume, "continue from the newest complete checkpoint in RUN_DIR/ckpt (same flags)", NULL, 0, 0, 0},
         {"max-skips", ARG_INT, &max_skips, "stop after this many consecutive skipped updates (non-finite loss or gradient norm, spikes)", NULL, 0, 1 << 30, 0},
         {"skip-spikes", ARG_FLOAT, &spike_z, "also skip the update when the loss is this many standard deviations above the mean of the last 128 steps (0 = off; e.g. 6)", NULL, 0, 1e6, 0},
         {"ema", ARG_FLOAT, &ema, "keep an exponential moving average of the weights with this decay (e.g. 0.99; 0 = off); validation and model.safetensors use it", NULL, 0, 0.999999, 0},
@@ -136,11 +142,63 @@ int cmd_train(int argc, char **argv) {
     if (ema > 0) trainer_enable_ema(&t, ema);
     float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
     double best_val = INFINITY;
-    int64_t best_step = 0;
+    int64_t best_step = 0, start_step = 0;
+    if ((resume || ckpt_every) && par.zero)
+        parallel_refuse(&par, "lvit train: --resume and --ckpt-every work with replicated weights only so far; drop --zero");
+    /* host copies of everything a checkpoint holds */
+    StateTensors stt = {0};
+    stt.n = m->n_params;
+    float *state_mem = NULL;
+    if (!par.zero) {
+        int nt = 3 + (t.ema != NULL) + (best != NULL);
+        state_mem = xmalloc(sizeof(float) * (size_t)stt.n * (size_t)nt);
+        float *q = state_mem;
+        stt.params = q, q += stt.n;
+        stt.adam_m = q, q += stt.n;
+        stt.adam_v = q, q += stt.n;
+        if (t.ema) stt.ema = q, q += stt.n;
+        if (best) stt.best = q;
+    }
+    if (resume) {
+        char dir[4096];
+        TrainState ts;
+        if (state_find_latest(run, dir, sizeof dir))
+            DIE_USER("lvit train --resume: no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run);
+        if (state_load(dir, &stt, &ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        if (ts.step >= steps) DIE_USER("lvit train --resume: %s is at step %lld, and --steps is %lld", dir, (long long)ts.step, (long long)steps);
+        m->k->upload(m->param_mem, stt.params, stt.n);
+        m->k->upload(t.opt.m, stt.adam_m, stt.n);
+        m->k->upload(t.opt.v, stt.adam_v, stt.n);
+        if (t.ema) m->k->upload(t.ema, stt.ema, stt.n);
+        if (best) m->k->upload(best, stt.best, stt.n);
+        t.opt.t = ts.opt_t;
+        t.spike_n = ts.spike_n;
+        memcpy(t.spike_hist, ts.spike_hist, sizeof t.spike_hist);
+        best_step = ts.best_step;
+        best_val = ts.best_val;
+        trainer_seek(&t, ts.step);
+        start_step = ts.step;
+        log_info("resuming from %s (step %lld)", dir, (long long)start_step);
+    }
 
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
-    FILE *mf_out = io ? fopen(path, "w") : NULL;
+    if (io && resume) { /* keep the metrics of the steps before the checkpoint */
+        FILE *old = fopen(path, "r");
+        char *kept = NULL;
+        size_t klen = 0;
+        if (old) {
+            FILE *mem = open_memstream(&kept, &klen);
+            char line[8192];
+            for (int64_t i = 0; i < start_step && fgets(line, sizeof line, old); i++) fputs(line, mem);
+            fclose(mem);
+            fclose(old);
+        }
+        FILE *f = fopen(path, "w");
+        if (!f || (kept && fputs(kept, f) < 0) || fclose(f)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+        free(kept);
+    }
+    FILE *mf_out = io ? fopen(path, resume ? "a" : "w") : NULL;
     if (io && !mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
     log_info("training %lld steps, batch %d, lr %g (warmup %lld, cosine to %g), %lld samples per epoch",
              (long long)steps, batch, oc.lr, (long long)oc.warmup, oc.min_lr, (long long)t.train.n);
@@ -167,7 +225,7 @@ int cmd_train(int argc, char **argv) {
     int64_t stopped_at = 0, signalled_at = 0;
     int64_t skips = 0;
     static const char *skip_why[] = {"", "non-finite loss or gradient norm", "loss spike"};
-    for (int64_t s = 0; s < steps; s++) {
+    for (int64_t s = start_step; s < steps; s++) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
         StepStats st = trainer_step(&t);
@@ -224,10 +282,23 @@ int cmd_train(int argc, char **argv) {
             stopped_at = s + 1;
             break;
         }
-        /* a scheduler's warning signal on any rank: every rank stops after this same step */
-        double sig = cli_stop_requested();
-        if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &sig, 1);
-        if (sig > 0 && s + 1 < steps) {
+        double sig0 = cli_stop_requested();
+        if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &sig0, 1);
+        if (!par.zero && ((ckpt_every && (s + 1) % ckpt_every == 0) || (sig0 > 0 && s + 1 < steps)) && io) {
+            if (mf_out) fflush(mf_out);
+            TrainState ts = {.step = s + 1, .opt_t = t.opt.t, .spike_n = t.spike_n, .best_step = best_step, .best_val = best_val};
+            memcpy(ts.spike_hist, t.spike_hist, sizeof ts.spike_hist);
+            m->k->download(stt.params, m->param_mem, stt.n);
+            m->k->download(stt.adam_m, t.opt.m, stt.n);
+            m->k->download(stt.adam_v, t.opt.v, stt.n);
+            if (t.ema) m->k->download(stt.ema, t.ema, stt.n);
+            if (best) m->k->download(stt.best, best, stt.n);
+            if (state_save(run, &stt, &ts, err, sizeof err)) DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
+            state_prune(run, ckpt_keep, ckpt_keep_every);
+        }
+        /* a scheduler's warning signal on any rank: every rank stops after this same step (with
+         * a checkpoint written just above) */
+        if (sig0 > 0 && s + 1 < steps) {
             log_info("received %s: stopping after step %lld of %lld and writing the weights",
                      cli_stop_requested() == SIGUSR1 ? "SIGUSR1" : cli_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
                      (long long)s + 1, (long long)steps);
@@ -278,6 +349,7 @@ int cmd_train(int argc, char **argv) {
         return LVIT_EXIT_FAIL;
     }
     if (skips) log_info("%lld updates skipped in all", (long long)skips);
+    free(state_mem);
     parallel_finalize(&par);
     return 0;
 }

@@ -228,6 +228,15 @@ StepStats trainer_step(Trainer *t) {
     return st;
 }
 
+void trainer_seek(Trainer *t, int64_t step) {
+    const VitConfig *c = &t->model.cfg;
+    prefetch_stop(&t->prefetch);
+    t->train.pos = t->train.shard + step * (int64_t)t->B * t->train.nshards;
+    t->train.epoch = -1;
+    t->step = step;
+    prefetch_start_rows(&t->prefetch, &t->train, t->B, c->V, c->H, c->W, t->model.row0, t->model.lc.H, c->residual);
+}
+
 int64_t trainer_state_floats(const Trainer *t) {
     int64_t p, o;
     state_floats(t, &p, &o);

@@ -78,6 +78,8 @@ void fsdp_free(Trainer *t);
 double fsdp_grad_norm(Trainer *t);
 void fsdp_apply(Trainer *t, float lr, double grad_norm);
 void fsdp_full_params(Trainer *t, float *host);
+/* Continue the data order at `step` (resume): the prefetch thread restarts from there. */
+void trainer_seek(Trainer *t, int64_t step);
 /* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
 int64_t trainer_state_floats(const Trainer *t);
 /* Every parameter into host [n_params], whatever the sharding (collective under ZeRO-3). */
