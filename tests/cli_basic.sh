@@ -172,7 +172,7 @@ else
   ok "SIGKILL came after the run finished (nothing to resume; timing)"
 fi
 # a corrupted checkpoint is refused with the reason
-st="$tmp/rc/ckpt/step_00000010/state.safetensors"
+st="$tmp/rc/ckpt/step_00000010/state_dp00000.safetensors"
 printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
 expect 2 "--resume from a corrupted checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
 expect 2 "--resume without checkpoints" "$LVIT" train --run "$tmp/none" "${R[@]}" --resume;  has "no complete checkpoint"

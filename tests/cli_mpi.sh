@@ -91,5 +91,16 @@ signal_run USR1 "$tmp/out" "$tmp/sg/metrics.jsonl" "$MPIRUN" --oversubscribe -np
 has "received SIGUSR1: stopping after step"
 [ -s "$tmp/sg/model.safetensors" ] && ok "SIGUSR1: weights written" || bad "SIGUSR1: no model.safetensors"
 
+# checkpoints under ZeRO-1 (one file per dp rank, manifest last) resume bit for bit
+Z0=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --ckpt-every 5 --dp 2 --quiet)
+Z=("${Z0[@]}" --zero 1)
+timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/za" "${Z[@]}" >/dev/null 2>&1
+expect 1 "np 2 ZeRO-1 run dying at step 13 on rank 1" env LVIT_FAULT=1:13 timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}"
+ls "$tmp/zb/ckpt/step_00000010" | grep -q state_dp00001 && ok "one state file per dp rank" || bad "state files: $(ls "$tmp/zb/ckpt/step_00000010")"
+expect 2 "--resume under another layout" timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z0[@]}" --resume
+has "was written with --dp 2 --sp 1 --zero 1"
+expect 0 "--resume np 2 ZeRO-1" timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}" --resume
+cmp -s "$tmp/za/model.safetensors" "$tmp/zb/model.safetensors" && ok "ZeRO-1 resumed run = straight run, bit for bit" || bad "ZeRO-1 resumed run differs"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -143,32 +143,49 @@ int cmd_train(int argc, char **argv) {
     float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
-    if ((resume || ckpt_every) && par.zero)
-        parallel_refuse(&par, "lvit train: --resume and --ckpt-every work with replicated weights only so far; drop --zero");
-    /* host copies of everything a checkpoint holds */
+    if ((resume || ckpt_every) && par.zero >= 3)
+        parallel_refuse(&par, "lvit train: --resume and --ckpt-every do not work with --zero 3 yet; use --zero 1");
+    /* host copies of everything a checkpoint holds: the parameters (and EMA, best) whole, the
+     * AdamW moments of this rank's range (all of them, or its ZeRO-1 shard) */
     StateTensors stt = {0};
     stt.n = m->n_params;
+    stt.nm = t.opt.hi - t.opt.lo;
     float *state_mem = NULL;
-    if (!par.zero) {
-        int nt = 3 + (t.ema != NULL) + (best != NULL);
-        state_mem = xmalloc(sizeof(float) * (size_t)stt.n * (size_t)nt);
+    if (par.zero < 3) {
+        int nt = 1 + (t.ema != NULL) + (best != NULL);
+        state_mem = xmalloc(sizeof(float) * ((size_t)stt.n * (size_t)nt + 2 * (size_t)stt.nm));
         float *q = state_mem;
+        stt.adam_m = q, q += stt.nm;
+        stt.adam_v = q, q += stt.nm;
         stt.params = q, q += stt.n;
-        stt.adam_m = q, q += stt.n;
-        stt.adam_v = q, q += stt.n;
         if (t.ema) stt.ema = q, q += stt.n;
         if (best) stt.best = q;
     }
+    const StateLayout layout = {par.dp.size, par.sp.size, par.zero};
     if (resume) {
         char dir[4096];
         TrainState ts;
+        StateLayout was;
         if (state_find_latest(run, dir, sizeof dir))
             DIE_USER("lvit train --resume: no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run);
-        if (state_load(dir, &stt, &ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        if (state_read_layout(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        if (was.dp != layout.dp || was.sp != layout.sp || was.zero != layout.zero)
+            parallel_refuse(&par, "lvit train --resume: %s was written with --dp %d --sp %d --zero %d; resume with the same "
+                            "layout (resuming under another one is not there yet)", dir, was.dp, was.sp, was.zero);
+        /* the own file: the moments of this rank's range (dp rank 0's also holds the weights) */
+        StateTensors own = stt;
+        if (par.dp.rank) own.params = own.ema = own.best = NULL;
+        if (state_load_file(dir, par.dp.rank, &own, &ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        if (par.dp.rank) {
+            StateTensors w0 = stt;
+            w0.adam_m = w0.adam_v = NULL;
+            TrainState ts0;
+            if (state_load_file(dir, 0, &w0, &ts0, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        }
         if (ts.step >= steps) DIE_USER("lvit train --resume: %s is at step %lld, and --steps is %lld", dir, (long long)ts.step, (long long)steps);
         m->k->upload(m->param_mem, stt.params, stt.n);
-        m->k->upload(t.opt.m, stt.adam_m, stt.n);
-        m->k->upload(t.opt.v, stt.adam_v, stt.n);
+        m->k->upload(t.opt.m, stt.adam_m, stt.nm);
+        m->k->upload(t.opt.v, stt.adam_v, stt.nm);
         if (t.ema) m->k->upload(t.ema, stt.ema, stt.n);
         if (best) m->k->upload(best, stt.best, stt.n);
         t.opt.t = ts.opt_t;
@@ -284,17 +301,32 @@ int cmd_train(int argc, char **argv) {
         }
         double sig0 = cli_stop_requested();
         if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &sig0, 1);
-        if (!par.zero && ((ckpt_every && (s + 1) % ckpt_every == 0) || (sig0 > 0 && s + 1 < steps)) && io) {
-            if (mf_out) fflush(mf_out);
+        if (par.zero < 3 && ((ckpt_every && (s + 1) % ckpt_every == 0) || (sig0 > 0 && s + 1 < steps))) {
+            /* one file per data-parallel rank (written by its first sp rank), a barrier, then the
+             * manifest: a checkpoint without it is never used */
+            char dir[4096];
             TrainState ts = {.step = s + 1, .opt_t = t.opt.t, .spike_n = t.spike_n, .best_step = best_step, .best_val = best_val};
             memcpy(ts.spike_hist, t.spike_hist, sizeof ts.spike_hist);
-            m->k->download(stt.params, m->param_mem, stt.n);
-            m->k->download(stt.adam_m, t.opt.m, stt.n);
-            m->k->download(stt.adam_v, t.opt.v, stt.n);
-            if (t.ema) m->k->download(stt.ema, t.ema, stt.n);
-            if (best) m->k->download(stt.best, best, stt.n);
-            if (state_save(run, &stt, &ts, err, sizeof err)) DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
-            state_prune(run, ckpt_keep, ckpt_keep_every);
+            if (mf_out) fflush(mf_out);
+            if (par.sp.rank == 0) {
+                StateTensors own = stt;
+                if (par.dp.rank) own.params = own.ema = own.best = NULL;
+                m->k->download(stt.adam_m, t.opt.m, stt.nm);
+                m->k->download(stt.adam_v, t.opt.v, stt.nm);
+                if (own.params) m->k->download(stt.params, m->param_mem, stt.n);
+                if (own.ema) m->k->download(stt.ema, t.ema, stt.n);
+                if (own.best) m->k->download(stt.best, best, stt.n);
+                if (state_dir(run, s + 1, dir, sizeof dir, err, sizeof err) ||
+                    state_save_file(dir, par.dp.rank, &own, &ts, err, sizeof err))
+                    DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
+            }
+            par.world.ops->barrier(&par.world);
+            if (io) {
+                if (state_dir(run, s + 1, dir, sizeof dir, err, sizeof err) ||
+                    state_write_manifest(dir, s + 1, &layout, err, sizeof err))
+                    DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
+                state_prune(run, ckpt_keep, ckpt_keep_every);
+            }
         }
         /* a scheduler's warning signal on any rank: every rank stops after this same step (with
          * a checkpoint written just above) */

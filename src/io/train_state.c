@@ -37,15 +37,21 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
     return 0;
 }
 
-int state_save(const char *run_dir, const StateTensors *t, const TrainState *s, char *err, size_t errlen) {
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
+int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen) {
+    snprintf(dir, n, "%s/ckpt", run_dir);
     mkdir(dir, 0755);
-    snprintf(dir, sizeof dir, "%s/ckpt/step_%08" PRId64, run_dir, s->step);
+    snprintf(dir, n, "%s/ckpt/step_%08" PRId64, run_dir, step);
     if (mkdir(dir, 0755) && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+static int64_t len_of(const StateTensors *t, int i) { return i == 1 || i == 2 ? t->nm : t->n; }
+
+int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const TrainState *s, char *err, size_t errlen) {
+    char path[4200];
     JsonBuf m = {0};
     json_buf_printf(&m, "{\"step\":%" PRId64 ",\"opt_t\":%" PRId64 ",\"best_step\":%" PRId64 ",\"best_val\":", s->step,
                     s->opt_t, s->best_step);
@@ -61,21 +67,47 @@ int state_save(const char *run_dir, const StateTensors *t, const TrainState *s, 
     for (int i = 0; i < 5; i++) {
         float *p = slot(t, i);
         if (!p) continue;
-        json_buf_printf(&m, "%s\"%s\":\"%016" PRIx64 "\"", first ? "" : ",", NAMES[i], fnv1a(p, t->n));
+        json_buf_printf(&m, "%s\"%s\":\"%016" PRIx64 "\"", first ? "" : ",", NAMES[i], fnv1a(p, len_of(t, i)));
         first = 0;
-        int64_t shape[1] = {t->n};
+        int64_t shape[1] = {len_of(t, i)};
         st_writer_add(w, NAMES[i], ST_F32, 1, shape, p);
     }
     json_buf_puts(&m, "}}");
     st_writer_meta(w, "lvit.state", m.s);
-    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    snprintf(path, sizeof path, "%s/state_dp%05d.safetensors", dir, dp_rank);
     int rc = st_writer_finish(w, path, err, errlen);
     json_buf_free(&m);
-    if (rc) return -1;
-    char man[256];
-    snprintf(man, sizeof man, "{\"step\":%" PRId64 ",\"files\":[\"state.safetensors\"]}\n", s->step);
+    return rc;
+}
+
+int state_write_manifest(const char *dir, int64_t step, const StateLayout *l, char *err, size_t errlen) {
+    char man[256], path[4200];
+    snprintf(man, sizeof man, "{\"step\":%" PRId64 ",\"files\":\"state_dp00000..%05d.safetensors\",\"dp\":%d,\"sp\":%d,\"zero\":%d}\n",
+             step, l->dp - 1, l->dp, l->sp, l->zero);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     return write_text(path, man, err, errlen);
+}
+
+int state_read_layout(const char *dir, StateLayout *l, char *err, size_t errlen) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    FILE *f = fopen(path, "r");
+    char buf[1024];
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    char jerr[128];
+    JsonValue *root = n ? json_parse(buf, n, sizeof buf, "manifest", jerr, sizeof jerr) : NULL;
+    double dp, sp, zero;
+    int bad = !root || json_as_double(json_get(root, "dp"), &dp) || json_as_double(json_get(root, "sp"), &sp) ||
+              json_as_double(json_get(root, "zero"), &zero);
+    json_free(root);
+    if (bad) {
+        snprintf(err, errlen, "%s: not a valid checkpoint manifest (needs step, dp, sp, zero)", path);
+        return -1;
+    }
+    l->dp = (int)dp, l->sp = (int)sp, l->zero = (int)zero;
+    return 0;
 }
 
 /* complete checkpoints of run_dir, steps ascending; returns the count (caller frees *steps) */
@@ -120,12 +152,15 @@ void state_prune(const char *run_dir, int keep, int64_t keep_every) {
     char path[4300];
     for (int i = 0; i < k - keep; i++) {
         if (keep_every > 0 && steps[i] % keep_every == 0) continue;
-        const char *files[2] = {"manifest.json", "state.safetensors"}; /* the manifest first */
-        for (int j = 0; j < 2; j++) {
-            snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64 "/%s", run_dir, steps[i], files[j]);
-            remove(path);
-        }
+        snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64 "/manifest.json", run_dir, steps[i]);
+        remove(path); /* the manifest first: from here on the directory is not a checkpoint */
         snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64, run_dir, steps[i]);
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char f[4400 + 256];
+        while (d && (e = readdir(d)))
+            if (e->d_name[0] != '.') snprintf(f, sizeof f, "%s/%s", path, e->d_name), remove(f);
+        if (d) closedir(d);
         rmdir(path);
     }
     free(steps);
@@ -139,9 +174,9 @@ static int num(const JsonValue *o, const char *key, double *v, const char *path,
     return 0;
 }
 
-int state_load(const char *dir, const StateTensors *t, TrainState *s, char *err, size_t errlen) {
+int state_load_file(const char *dir, int dp_rank, const StateTensors *t, TrainState *s, char *err, size_t errlen) {
     char path[4200];
-    snprintf(path, sizeof path, "%s/state.safetensors", dir);
+    snprintf(path, sizeof path, "%s/state_dp%05d.safetensors", dir, dp_rank);
     StFile f;
     if (st_open(&f, path, err, errlen)) return -1;
     int rc = -1;
@@ -172,11 +207,11 @@ int state_load(const char *dir, const StateTensors *t, TrainState *s, char *err,
     for (int i = 0; i < 5; i++) {
         float *p = slot(t, i);
         if (!p) continue;
-        int64_t shape[1] = {t->n};
+        int64_t shape[1] = {len_of(t, i)};
         if (st_read_f32(&f, NAMES[i], p, 1, shape, err, errlen)) goto done;
         const char *want = json_as_string(json_get(sums, NAMES[i]));
         char got[32];
-        snprintf(got, sizeof got, "%016" PRIx64, fnv1a(p, t->n));
+        snprintf(got, sizeof got, "%016" PRIx64, fnv1a(p, len_of(t, i)));
         if (!want || strcmp(want, got)) {
             snprintf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, computed %s): the file is corrupted",
                      path, NAMES[i], want ? want : "none", got);
