@@ -38,6 +38,7 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 }
 
 int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen) {
+    if (!dir || n == 0) return -1;
     snprintf(dir, n, "%s/ckpt", run_dir);
     mkdir(dir, 0755);
     snprintf(dir, n, "%s/ckpt/step_%08" PRId64, run_dir, step);
