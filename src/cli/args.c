@@ -101,6 +101,7 @@ int args_parse(ArgSpec *specs, int argc, char **argv, int first, const char *cmd
     int npos = 0;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "-o") == 0 && args_find(specs, "output")) a = "--output"; /* the one short option */
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             args_print_help(specs, cmd, usage);
             exit(0);

@@ -16,7 +16,8 @@ typedef struct ArgSpec {
     int seen;             /* set by the parser */
 } ArgSpec;
 
-/* Parses argv[first..argc) against specs (terminated by name == NULL). Positional arguments
+/* Parses argv[first..argc) against specs (terminated by name == NULL); "-o" stands for
+ * "--output" where a command has that option. Positional arguments
  * are collected into pos (up to maxpos). Prints usage and exits 0 on --help/-h; on error prints
  * the reason and exits 2. Returns the number of positional arguments. */
 int args_parse(ArgSpec *specs, int argc, char **argv, int first, const char *cmd, const char *usage,

@@ -24,8 +24,6 @@ int cmd_convert(int argc, char **argv) {
         {"split", ARG_STR, &split, "training and validation fractions of the times (the rest is test)", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "-o")) argv[i] = "--output";
     const char *inputs[1024];
     int n = args_parse(specs, argc, argv, 2, "convert", "-o DATASET INPUT... [--vars a,b] [--levels 500,850] [--rename F:V=N]",
                        inputs, 1024);

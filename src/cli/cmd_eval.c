@@ -53,7 +53,6 @@ int cmd_eval(int argc, char **argv) {
         const char *src = json_as_string(json_get(d, "source"));
         if (!src || strcmp(src, "synthetic") == 0)
             DIE_USER("lvit eval: --data DATASET is needed (the model was not trained on a dataset file)");
-        data = src;
         free(desc);
         desc = xstrdup(src);
         data = desc;

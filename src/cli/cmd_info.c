@@ -56,8 +56,6 @@ int cmd_init(int argc, char **argv) {
         {"output", ARG_STR, &out, "checkpoint to write (also -o)", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "-o")) argv[i] = "--output";
     args_parse(specs, argc, argv, 2, "init", "[model options] [--seed S] -o FILE.safetensors", NULL, 0);
     if (!out) DIE_USER("lvit init: -o FILE.safetensors is required");
     int H, W;

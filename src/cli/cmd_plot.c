@@ -12,8 +12,6 @@ int cmd_plot(int argc, char **argv) {
         {"output", ARG_STR, &out, "PNG to write (also -o; default RUN_DIR/loss.png)", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "-o")) argv[i] = "--output";
     args_parse(specs, argc, argv, 2, "plot", "--run RUN_DIR [-o loss.png]   (maps: lvit predict --plot DIR)", NULL, 0);
     if (!run) DIE_USER("lvit plot: --run RUN_DIR is required");
     char in[4096], png[4096], err[1024];

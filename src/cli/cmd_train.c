@@ -173,8 +173,7 @@ int cmd_train(int argc, char **argv) {
             parallel_refuse(&par, "lvit train --resume: %s was written with --dp %d --sp %d --zero %d; resume with the same "
                             "layout (resuming under another one is not there yet)", dir, was.dp, was.sp, was.zero);
         /* the own file: the moments of this rank's range (dp rank 0's also holds the weights) */
-        StateTensors own = stt;
-        if (par.dp.rank) own.params = own.ema = own.best = NULL;
+        StateTensors own = state_own_file(&stt, par.dp.rank);
         if (state_load_file(dir, par.dp.rank, &own, &ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
         if (par.dp.rank) {
             StateTensors w0 = stt;
@@ -245,6 +244,7 @@ int cmd_train(int argc, char **argv) {
     for (int64_t s = start_step; s < steps; s++) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
+        t.stop_request = cli_stop_requested() != 0;
         StepStats st = trainer_step(&t);
         tok_since += t.tokens_per_step;
         if (st.skipped) {
@@ -299,9 +299,7 @@ int cmd_train(int argc, char **argv) {
             stopped_at = s + 1;
             break;
         }
-        double sig0 = cli_stop_requested();
-        if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &sig0, 1);
-        if (par.zero < 3 && ((ckpt_every && (s + 1) % ckpt_every == 0) || (sig0 > 0 && s + 1 < steps))) {
+        if (par.zero < 3 && ((ckpt_every && (s + 1) % ckpt_every == 0) || (st.stop && s + 1 < steps))) {
             /* one file per data-parallel rank (written by its first sp rank), a barrier, then the
              * manifest: a checkpoint without it is never used */
             char dir[4096];
@@ -309,8 +307,7 @@ int cmd_train(int argc, char **argv) {
             memcpy(ts.spike_hist, t.spike_hist, sizeof ts.spike_hist);
             if (mf_out) fflush(mf_out);
             if (par.sp.rank == 0) {
-                StateTensors own = stt;
-                if (par.dp.rank) own.params = own.ema = own.best = NULL;
+                StateTensors own = state_own_file(&stt, par.dp.rank);
                 m->k->download(stt.adam_m, t.opt.m, stt.nm);
                 m->k->download(stt.adam_v, t.opt.v, stt.nm);
                 if (own.params) m->k->download(stt.params, m->param_mem, stt.n);
@@ -330,7 +327,7 @@ int cmd_train(int argc, char **argv) {
         }
         /* a scheduler's warning signal on any rank: every rank stops after this same step (with
          * a checkpoint written just above) */
-        if (sig0 > 0 && s + 1 < steps) {
+        if (st.stop && s + 1 < steps) {
             log_info("received %s: stopping after step %lld of %lld and writing the weights",
                      cli_stop_requested() == SIGUSR1 ? "SIGUSR1" : cli_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
                      (long long)s + 1, (long long)steps);

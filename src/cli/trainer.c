@@ -191,10 +191,13 @@ StepStats trainer_step(Trainer *t) {
         reduce_start(t, 0, m->fields[PF_norm_w].offset);
         for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
     }
+    /* the loss and the stop requests of all ranks in one reduction */
+    st.stop = t->stop_request;
     if (w->size > 1) {
-        double l = st.loss;
-        w->ops->allreduce_sum_f64(w, &l, 1);
-        st.loss = (float)l;
+        double l[2] = {st.loss, t->stop_request};
+        w->ops->allreduce_sum_f64(w, l, 2);
+        st.loss = (float)l[0];
+        st.stop = l[1] > 0;
     }
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
     if (t->fsdp.on) {

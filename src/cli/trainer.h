@@ -38,6 +38,7 @@ typedef struct Trainer {
     float spike_z;
     double spike_hist[128];
     int spike_n;
+    int stop_request;       /* set by the caller (a signal arrived): reported as StepStats.stop on every rank */
     int fault_nan;          /* tests: poison this step's batch (LVIT_FAULT=nan:STEP) */
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
@@ -61,6 +62,7 @@ typedef struct StepStats {
     float loss, lr;
     double grad_norm, seconds;
     int skipped;            /* 0, or why the update was not applied: SKIP_* */
+    int stop;               /* some rank had stop_request set for this step */
 } StepStats;
 enum { SKIP_NONE = 0, SKIP_NONFINITE = 1, SKIP_SPIKE = 2 };
 

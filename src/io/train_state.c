@@ -51,6 +51,12 @@ int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err,
 
 static int64_t len_of(const StateTensors *t, int i) { return i == 1 || i == 2 ? t->nm : t->n; }
 
+StateTensors state_own_file(const StateTensors *t, int dp_rank) {
+    StateTensors o = *t;
+    if (dp_rank) o.params = o.ema = o.best = NULL;
+    return o;
+}
+
 int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const TrainState *s, char *err, size_t errlen) {
     char path[4200];
     JsonBuf m = {0};

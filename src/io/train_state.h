@@ -34,6 +34,8 @@ typedef struct StateLayout {
 int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen);
 /* One file of a checkpoint: state_dpNNNNN.safetensors, one per data-parallel rank (the
  * moments of its shard; rank 0's also the parameters, EMA and best weights). */
+/* What dp rank r's file holds of t: the moments, and the weights when r == 0. */
+StateTensors state_own_file(const StateTensors *t, int dp_rank);
 int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const TrainState *s, char *err, size_t errlen);
 /* Written last, by one rank, after every file is in place. */
 int state_write_manifest(const char *dir, int64_t step, const StateLayout *l, char *err, size_t errlen);
