@@ -157,7 +157,7 @@ PY
 expect 1 "a run that dies at step 13" env LVIT_FAULT=0:13 "$LVIT" train --run "$tmp/rb" "${R[@]}"
 cp -r "$tmp/rb" "$tmp/rc"
 mkdir -p "$tmp/rb/ckpt/step_00000099"   # a checkpoint without its manifest is never used
-expect 0 "--resume" "$LVIT" train --run "$tmp/rb" "${R[@]}" --resume;  has "done: 20 steps"
+expect 0 "--resume" "$LVIT" train --run "$tmp/rb" "${R[@]}" --resume;  has "done: 20 steps (resumed at step 10)"
 same_run "$tmp/ra" "$tmp/rb" && ok "resumed run = straight run (weights bit for bit, metrics)" || bad "resumed run differs"
 ls "$tmp/rb/ckpt" | grep -q step_00000005 && bad "old checkpoints not pruned (--ckpt-keep 2)" || ok "old checkpoints pruned"
 # SIGKILL at an arbitrary moment after the first checkpoint, then resume
@@ -172,10 +172,64 @@ else
   ok "SIGKILL came after the run finished (nothing to resume; timing)"
 fi
 # a corrupted checkpoint is refused with the reason
-st="$tmp/rc/ckpt/step_00000010/state_dp00000.safetensors"
+st="$tmp/rc/ckpt/step_00000010/state_00000.safetensors"
 printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
 expect 2 "--resume from a corrupted checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
 expect 2 "--resume without checkpoints" "$LVIT" train --run "$tmp/none" "${R[@]}" --resume;  has "no complete checkpoint"
+# SIGKILL at random moments of a run that checkpoints every step (so often in the middle of
+# writing one), resumed each time: still the straight run, bit for bit
+K=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --val-every 5 --ema 0.9 --quiet --ckpt-every 1)
+kills=0
+for d in 0.35 0.2 0.5 0.15 0.3; do
+  if [ -s "$tmp/rr/model.safetensors" ]; then break; fi
+  res=(); ls "$tmp"/rr/ckpt/*/manifest.json >/dev/null 2>&1 && res=(--resume)
+  "$LVIT" train --run "$tmp/rr" "${K[@]}" "${res[@]}" >/dev/null 2>&1 &
+  pid=$!; sleep "$d"; kill -9 $pid 2>/dev/null && kills=$((kills + 1)); wait $pid 2>/dev/null
+done
+[ -s "$tmp/rr/model.safetensors" ] || "$LVIT" train --run "$tmp/rr" "${K[@]}" --resume >/dev/null 2>&1
+same_run "$tmp/ra" "$tmp/rr" && ok "$kills random SIGKILLs (checkpoint every step), resumed each time = straight run" || bad "random SIGKILLs: resumed run differs"
+# what a kill in the middle of a write leaves (a checkpoint's files without its manifest, a
+# temporary file) is never read, and is cleaned up once a newer checkpoint is complete
+expect 137 "SIGKILL inside the checkpoint of step 10" env LVIT_FAULT=kill:0:10 "$LVIT" train --run "$tmp/rt" "${R[@]}"
+ls "$tmp/rt/ckpt/step_00000010/" | grep -q state_00000 && ! [ -e "$tmp/rt/ckpt/step_00000010/manifest.json" ] \
+  && ok "killed checkpoint: state file there, no manifest" || bad "killed checkpoint left: $(ls "$tmp/rt/ckpt/step_00000010/")"
+head -c 1000 "$tmp/rt/ckpt/step_00000005/state_00000.safetensors" > "$tmp/rt/ckpt/step_00000010/state_00000.safetensors.tmp.99"
+expect 0 "--resume after a kill inside a checkpoint" "$LVIT" train --run "$tmp/rt" "${R[@]}" --resume;  has "resumed at step 5)"
+same_run "$tmp/ra" "$tmp/rt" && ok "resumed after a torn checkpoint = straight run" || bad "resumed after a torn checkpoint differs"
+# a failed write (full disk, read-only directory) stops the run naming the path and leaves the
+# previous checkpoints intact; resuming once it is fixed gives the straight run
+if mkdir -p "$tmp/mnt" && mount -t tmpfs -o size=16m tmpfs "$tmp/mnt" 2>/dev/null; then
+  trap 'umount "$tmp/mnt" 2>/dev/null; umount "$tmp/rw/ckpt" 2>/dev/null; rm -rf "$tmp"' EXIT
+  F="$tmp/mnt/run"
+  expect 1 "run to step 12" env LVIT_FAULT=0:12 "$LVIT" train --run "$F" "${R[@]}"
+  dd if=/dev/zero of="$tmp/mnt/fill" bs=64k 2>/dev/null; rm -f "$tmp/mnt/fill"
+  dd if=/dev/zero of="$tmp/mnt/fill" bs=4k count=$(( $(stat -f -c %a "$tmp/mnt") - 16 )) 2>/dev/null
+  expect 2 "--resume on a full disk" "$LVIT" train --run "$F" "${R[@]}" --resume;  has "No space left on device"
+  has "checkpoint of step 15: .*$F/ckpt/step_00000015"
+  ls "$F/ckpt/step_00000015" 2>/dev/null | grep -q tmp && bad "temporary file left on the full disk" || ok "no temporary file left"
+  rm -f "$tmp/mnt/fill"
+  expect 0 "--resume once there is space" "$LVIT" train --run "$F" "${R[@]}" --resume;  has "resumed at step 10)"
+  same_run "$tmp/ra" "$F" && ok "resumed after a full disk = straight run" || bad "resumed after a full disk differs"
+  expect 1 "run to step 12 (read-only test)" env LVIT_FAULT=0:12 "$LVIT" train --run "$tmp/rw" "${R[@]}"
+  if mount --bind "$tmp/rw/ckpt" "$tmp/rw/ckpt" && mount -o remount,bind,ro "$tmp/rw/ckpt"; then
+    expect 2 "--resume into a read-only checkpoint directory" "$LVIT" train --run "$tmp/rw" "${R[@]}" --resume
+    has "Read-only file system";  has "$tmp/rw/ckpt/step_00000015"
+    umount "$tmp/rw/ckpt"
+    expect 0 "--resume once writable" "$LVIT" train --run "$tmp/rw" "${R[@]}" --resume
+    same_run "$tmp/ra" "$tmp/rw" && ok "resumed after a read-only directory = straight run" || bad "resumed after read-only differs"
+  else
+    echo "skip: cannot bind-mount read-only here (read-only directory test)"
+  fi
+  umount "$tmp/mnt"
+else
+  echo "skip: cannot mount a tmpfs here (needs root in a namespace that allows it): full-disk and read-only tests not run"
+fi
+# resuming with another model or batch is refused with what the checkpoint holds
+swap() { local from=$1 to=$2; shift 2; local out=() prev=; for a in "$@"; do [ "$prev" = "$from" ] && a=$to; out+=("$a"); prev=$a; done; SW=("${out[@]}"); }
+swap --dim 64 "${R[@]}"
+expect 2 "--resume with another --dim" "$LVIT" train --run "$tmp/rb" "${SW[@]}" --resume;  has "holds another model"
+swap --batch 8 "${R[@]}"
+expect 2 "--resume with another --batch" "$LVIT" train --run "$tmp/rb" "${SW[@]}" --resume;  has "was written with --batch 4 --seed 3"
 
 # bench prints tokens/s as its last line
 expect 0 "bench" "$LVIT" bench --vars 2 --grid 8x16 --dim 16 --depth 1 --heads 2 --batch 2 --steps 2 --no-peak

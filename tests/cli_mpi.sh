@@ -17,6 +17,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 # containers often forbid the cross-memory attach that shared-memory transfers use by default
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi() { local np=$1; shift; timeout 120 "$MPIRUN" --oversubscribe -np "$np" "$@"; }
+fmpi() { local f=$1; shift; LVIT_FAULT=$f mpi "$@"; }   # fmpi FAULT NP cmd...: with LVIT_FAULT set
 small=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 
 expect 2 "--dp 2 in one process" "$LVIT" train --run "$tmp/a" --dp 2;  has "needs 2 processes"; has "mpirun -np 2"
@@ -92,15 +93,65 @@ has "received SIGUSR1: stopping after step"
 [ -s "$tmp/sg/model.safetensors" ] && ok "SIGUSR1: weights written" || bad "SIGUSR1: no model.safetensors"
 
 # checkpoints under ZeRO-1 (one file per dp rank, manifest last) resume bit for bit
-Z0=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --ckpt-every 5 --dp 2 --quiet)
-Z=("${Z0[@]}" --zero 1)
-timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/za" "${Z[@]}" >/dev/null 2>&1
-expect 1 "np 2 ZeRO-1 run dying at step 13 on rank 1" env LVIT_FAULT=1:13 timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}"
-ls "$tmp/zb/ckpt/step_00000010" | grep -q state_dp00001 && ok "one state file per dp rank" || bad "state files: $(ls "$tmp/zb/ckpt/step_00000010")"
-expect 2 "--resume under another layout" timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z0[@]}" --resume
-has "was written with --dp 2 --sp 1 --zero 1"
-expect 0 "--resume np 2 ZeRO-1" timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}" --resume
+Z0=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --ckpt-every 5 --quiet --keep last)
+Z=("${Z0[@]}" --dp 2 --zero 1)
+mpi 2 "$LVIT" train --run "$tmp/za" "${Z[@]}" >/dev/null 2>&1
+expect 1 "np 2 ZeRO-1 run dying at step 13 on rank 1" fmpi 1:13 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}"
+ls "$tmp/zb/ckpt/step_00000010" | grep -q state_00001 && ok "one state file per dp rank" || bad "state files: $(ls "$tmp/zb/ckpt/step_00000010")"
+expect 0 "--resume np 2 ZeRO-1" mpi 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}" --resume;  has "resumed at step 10)"
 cmp -s "$tmp/za/model.safetensors" "$tmp/zb/model.safetensors" && ok "ZeRO-1 resumed run = straight run, bit for bit" || bad "ZeRO-1 resumed run differs"
+
+# killed (SIGKILL) inside a checkpoint write, resumed: bit for bit, at np 2 (ZeRO-3) and np 4 (dp 2 x sp 2, ZeRO-1)
+for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1"; do
+  set -- $lay; np=$1 victim=$2; shift 2; extra=("$@")
+  d="$tmp/k$np"
+  mpi "$np" "$LVIT" train --run "$d.a" "${Z0[@]}" "${extra[@]}" >/dev/null 2>&1
+  expect 137 "np $np ${extra[*]}: rank $victim killed inside the checkpoint of step 10" fmpi kill:$victim:10 "$np" "$LVIT" train --run "$d.b" "${Z0[@]}" "${extra[@]}"
+  [ -e "$d.b/ckpt/step_00000010/manifest.json" ] && bad "torn checkpoint has a manifest" || ok "the torn checkpoint has no manifest"
+  expect 0 "np $np: --resume" mpi "$np" "$LVIT" train --run "$d.b" "${Z0[@]}" "${extra[@]}" --resume;  has "resumed at step 5)"
+  cmp -s "$d.a/model.safetensors" "$d.b/model.safetensors" && ok "np $np ${extra[*]}: resumed = straight, bit for bit" || bad "np $np ${extra[*]}: resumed run differs"
+done
+
+# resharding: a run carried on under four layouts in turn (dp 2 ZeRO-1, dp 2 x sp 2 ring ZeRO-3,
+# one process, dp 4) has the losses of the straight single-process run (1e-5 relative)
+"$LVIT" train --run "$tmp/r1" "${Z0[@]}" >/dev/null 2>&1
+expect 1 "reshard: np 2 --dp 2 --zero 1 to step 8" fmpi 0:8 2 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --zero 1
+expect 1 "reshard: resumed as np 4 --dp 2 --sp 2 --sp-mode ring --zero 3" fmpi 0:13 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --sp 2 --sp-mode ring --zero 3 --resume
+expect 1 "reshard: resumed as one process" env LVIT_FAULT=0:18 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --resume
+expect 0 "reshard: resumed as np 4 --dp 4" mpi 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 4 --resume;  has "resumed at step 15)"
+if /usr/bin/python3 - "$tmp/r1" "$tmp/rs" <<'PY'
+import json, sys
+a, b = ([json.loads(l) for l in open(d + "/metrics.jsonl")] for d in sys.argv[1:])
+assert len(a) == len(b) == 20, (len(a), len(b))
+worst = max(abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a, b))
+assert worst <= 1e-5, worst
+print("worst relative loss difference %.2e" % worst)
+PY
+then ok "resharded over 4 layouts: the single-process losses (1e-5)"; else bad "resharded run's losses differ"; fi
+
+# a rank that dies (SIGKILL from outside, while checkpoints are written every step) ends the job
+# within seconds; the job resumes from the last complete checkpoint and ends as the straight run
+D=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 60 --seed 3 --times 80 --quiet --keep last --dp 2 --ckpt-every 1)
+mpi 2 "$LVIT" train --run "$tmp/da" "${D[@]}" >/dev/null 2>&1
+mpi 2 "$LVIT" train --run "$tmp/db" "${D[@]}" >"$tmp/out" 2>&1 &
+job=$!; i=0
+while [ $i -lt 300 ] && ! ls "$tmp"/db/ckpt/*/manifest.json >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
+victim=$(pgrep -f "train --run $tmp/db" | while read p; do [ "$(cat /proc/$p/comm 2>/dev/null)" = lvit ] && echo $p; done | tail -1)
+start=$(date +%s)
+if [ -n "$victim" ] && kill -9 "$victim"; then
+  wait $job; rc=$?
+  [ "$rc" -ne 0 ] && ok "a rank killed: the job failed (exit $rc)" || bad "a rank killed, yet exit 0"
+  [ $(( $(date +%s) - start )) -lt 30 ] && ok "the job ended within 30 s of the kill" || bad "the job took $(( $(date +%s) - start )) s"
+  expect 0 "--resume after a dead rank" mpi 2 "$LVIT" train --run "$tmp/db" "${D[@]}" --resume;  has "resumed at step"
+  cmp -s "$tmp/da/model.safetensors" "$tmp/db/model.safetensors" && ok "resumed after a dead rank = straight run, bit for bit" || bad "resumed after a dead rank differs"
+else
+  wait $job; ok "the run finished before a rank could be killed (timing; nothing to test)"
+fi
+# a rank that hangs (stopped) is caught by the others' watchdog (--comm-timeout) and the job ends
+start=$(date +%s)
+expect 1 "rank 1 hangs at step 7, --comm-timeout 3" fmpi hang:1:7 2 "$LVIT" train --run "$tmp/h" "${Z0[@]}" --dp 2 --comm-timeout 3
+has "waited [0-9]* s in .* for the other ranks (--comm-timeout 3)"
+[ $(( $(date +%s) - start )) -lt 30 ] && ok "the hung job ended within 30 s" || bad "the hung job took $(( $(date +%s) - start )) s"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

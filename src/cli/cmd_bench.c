@@ -14,7 +14,7 @@ double cpu_sgemm_gflops(int n, double min_seconds);
 int cmd_bench(int argc, char **argv) {
     ModelFlags mf = model_flags_default();
     int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
-    DistFlags df = {.sp = 1};
+    DistFlags df = DIST_FLAGS_DEFAULT;
     int64_t seed = 1;
     ArgSpec specs[] = {
         MODEL_ARG_SPECS(mf),

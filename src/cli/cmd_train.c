@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "data/convert.h"
 #include "io/checkpoint.h"
+#include "cli/train_ckpt.h"
 #include "io/train_state.h"
 
 /* --data: the built-in synthetic data (split by --val-frac, statistics over its training part)
@@ -51,7 +52,7 @@ int cmd_train(int argc, char **argv) {
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
-    DistFlags df = {.sp = 1};
+    DistFlags df = DIST_FLAGS_DEFAULT;
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0, spike_z = 0;
@@ -143,50 +144,31 @@ int cmd_train(int argc, char **argv) {
     float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
-    if ((resume || ckpt_every) && par.zero >= 3)
-        parallel_refuse(&par, "lvit train: --resume and --ckpt-every do not work with --zero 3 yet; use --zero 1");
-    /* host copies of everything a checkpoint holds: the parameters (and EMA, best) whole, the
-     * AdamW moments of this rank's range (all of them, or its ZeRO-1 shard) */
-    StateTensors stt = {0};
-    stt.n = m->n_params;
-    stt.nm = t.opt.hi - t.opt.lo;
-    float *state_mem = NULL;
-    if (par.zero < 3) {
-        int nt = 1 + (t.ema != NULL) + (best != NULL);
-        state_mem = xmalloc(sizeof(float) * ((size_t)stt.n * (size_t)nt + 2 * (size_t)stt.nm));
-        float *q = state_mem;
-        stt.adam_m = q, q += stt.nm;
-        stt.adam_v = q, q += stt.nm;
-        stt.params = q, q += stt.n;
-        if (t.ema) stt.ema = q, q += stt.n;
-        if (best) stt.best = q;
-    }
-    const StateLayout layout = {par.dp.size, par.sp.size, par.zero};
+    /* training-state checkpoints: what this rank holds, in the layout-independent order */
+    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .zero = par.zero, .n_params = m->n_params,
+                         .batch = batch, .seed = seed};
+    char *cfg_json = vit_config_to_json(&m->cfg);
+    snprintf(man.config, sizeof man.config, "%s", cfg_json);
+    free(cfg_json);
+    TrainCkpt ck;
+    train_ckpt_init(&ck, &t, best, &man);
     if (resume) {
         char dir[4096];
         TrainState ts;
-        StateLayout was;
+        StateManifest was;
         if (state_find_latest(run, dir, sizeof dir))
             DIE_USER("lvit train --resume: no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run);
-        if (state_read_layout(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
-        if (was.dp != layout.dp || was.sp != layout.sp || was.zero != layout.zero)
-            parallel_refuse(&par, "lvit train --resume: %s was written with --dp %d --sp %d --zero %d; resume with the same "
-                            "layout (resuming under another one is not there yet)", dir, was.dp, was.sp, was.zero);
-        /* the own file: the moments of this rank's range (dp rank 0's also holds the weights) */
-        StateTensors own = state_own_file(&stt, par.dp.rank);
-        if (state_load_file(dir, par.dp.rank, &own, &ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
-        if (par.dp.rank) {
-            StateTensors w0 = stt;
-            w0.adam_m = w0.adam_v = NULL;
-            TrainState ts0;
-            if (state_load_file(dir, 0, &w0, &ts0, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
-        }
-        if (ts.step >= steps) DIE_USER("lvit train --resume: %s is at step %lld, and --steps is %lld", dir, (long long)ts.step, (long long)steps);
-        m->k->upload(m->param_mem, stt.params, stt.n);
-        m->k->upload(t.opt.m, stt.adam_m, stt.nm);
-        m->k->upload(t.opt.v, stt.adam_v, stt.nm);
-        if (t.ema) m->k->upload(t.ema, stt.ema, stt.n);
-        if (best) m->k->upload(best, stt.best, stt.n);
+        if (state_read_manifest(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        if (strcmp(was.config, man.config) || was.n_params != man.n_params)
+            DIE_USER("lvit train --resume: %s holds another model (%s); this run builds %s: use the model flags of the "
+                     "run that wrote it", dir, was.config, man.config);
+        if (was.batch != man.batch || was.seed != man.seed)
+            DIE_USER("lvit train --resume: %s was written with --batch %lld --seed %lld (the data order depends on "
+                     "both); this run has --batch %lld --seed %lld", dir, (long long)was.batch, (long long)was.seed,
+                     (long long)man.batch, (long long)man.seed);
+        if (was.step >= steps)
+            DIE_USER("lvit train --resume: %s is at step %lld, and --steps is %lld", dir, (long long)was.step, (long long)steps);
+        train_ckpt_load(&ck, dir, &was, &ts);
         t.opt.t = ts.opt_t;
         t.spike_n = ts.spike_n;
         memcpy(t.spike_hist, ts.spike_hist, sizeof t.spike_hist);
@@ -194,7 +176,11 @@ int cmd_train(int argc, char **argv) {
         best_val = ts.best_val;
         trainer_seek(&t, ts.step);
         start_step = ts.step;
-        log_info("resuming from %s (step %lld)", dir, (long long)start_step);
+        if (was.dp != man.dp || was.sp != man.sp || was.zero != man.zero)
+            log_info("resuming from %s (step %lld), written with --dp %d --sp %d --zero %d, now --dp %d --sp %d --zero %d",
+                     dir, (long long)start_step, was.dp, was.sp, was.zero, man.dp, man.sp, man.zero);
+        else
+            log_info("resuming from %s (step %lld)", dir, (long long)start_step);
     }
 
     char path[4096];
@@ -224,16 +210,23 @@ int cmd_train(int argc, char **argv) {
     int64_t tok_since = 0;
     float last_loss = NAN;
     /* fault injection for the tests: LVIT_FAULT=RANK:STEP stops that rank with an error there;
-     * LVIT_FAULT=nan:FIRST[-LAST] poisons the batches of those steps (the loss becomes NaN) */
-    int fault_rank = -1;
-    long long fault_step = -1, nan_first = -1, nan_last = -1;
+     * nan:FIRST[-LAST] poisons the batches of those steps (the loss becomes NaN); hang:RANK:STEP
+     * stops that rank's process (SIGSTOP) before the step; kill:RANK:STEP kills it (SIGKILL) in
+     * the checkpoint of that step, after its state file and before the manifest */
+    int fault_rank = -1, hang_rank = -1, kill_rank = -1;
+    long long fault_step = -1, nan_first = -1, nan_last = -1, hang_step = -1, kill_step = -1;
     const char *fault = getenv("LVIT_FAULT");
     if (fault && !strncmp(fault, "nan:", 4)) {
         int k = sscanf(fault + 4, "%lld-%lld", &nan_first, &nan_last);
         if (k < 1) DIE_USER("LVIT_FAULT=nan:FIRST[-LAST] expects step numbers, got '%s'", fault);
         if (k == 1) nan_last = nan_first;
+    } else if (fault && !strncmp(fault, "hang:", 5)) { /* the rank stops itself (SIGSTOP) before that step */
+        if (sscanf(fault + 5, "%d:%lld", &hang_rank, &hang_step) != 2) DIE_USER("LVIT_FAULT=hang:RANK:STEP, got '%s'", fault);
+    } else if (fault && !strncmp(fault, "kill:", 5)) { /* SIGKILL inside the checkpoint of that step */
+        if (sscanf(fault + 5, "%d:%lld", &kill_rank, &kill_step) != 2) DIE_USER("LVIT_FAULT=kill:RANK:STEP, got '%s'", fault);
+        if (par.world.rank == kill_rank) ck.fault_kill_step = kill_step;
     } else if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) != 2) {
-        DIE_USER("LVIT_FAULT expects RANK:STEP or nan:FIRST[-LAST], got '%s'", fault);
+        DIE_USER("LVIT_FAULT expects RANK:STEP, nan:FIRST[-LAST], hang:RANK:STEP or kill:RANK:STEP, got '%s'", fault);
     }
     t.spike_z = spike_z;
     cli_install_stop_signals();
@@ -243,6 +236,7 @@ int cmd_train(int argc, char **argv) {
     static const char *skip_why[] = {"", "non-finite loss or gradient norm", "loss spike"};
     for (int64_t s = start_step; s < steps; s++) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
+        if (par.world.rank == hang_rank && s + 1 == hang_step) raise(SIGSTOP);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
         t.stop_request = cli_stop_requested() != 0;
         StepStats st = trainer_step(&t);
@@ -299,31 +293,11 @@ int cmd_train(int argc, char **argv) {
             stopped_at = s + 1;
             break;
         }
-        if (par.zero < 3 && ((ckpt_every && (s + 1) % ckpt_every == 0) || (st.stop && s + 1 < steps))) {
-            /* one file per data-parallel rank (written by its first sp rank), a barrier, then the
-             * manifest: a checkpoint without it is never used */
-            char dir[4096];
+        if ((ckpt_every && (s + 1) % ckpt_every == 0) || (st.stop && s + 1 < steps)) {
             TrainState ts = {.step = s + 1, .opt_t = t.opt.t, .spike_n = t.spike_n, .best_step = best_step, .best_val = best_val};
             memcpy(ts.spike_hist, t.spike_hist, sizeof ts.spike_hist);
             if (mf_out) fflush(mf_out);
-            if (par.sp.rank == 0) {
-                StateTensors own = state_own_file(&stt, par.dp.rank);
-                m->k->download(stt.adam_m, t.opt.m, stt.nm);
-                m->k->download(stt.adam_v, t.opt.v, stt.nm);
-                if (own.params) m->k->download(stt.params, m->param_mem, stt.n);
-                if (own.ema) m->k->download(stt.ema, t.ema, stt.n);
-                if (own.best) m->k->download(stt.best, best, stt.n);
-                if (state_dir(run, s + 1, dir, sizeof dir, err, sizeof err) ||
-                    state_save_file(dir, par.dp.rank, &own, &ts, err, sizeof err))
-                    DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
-            }
-            par.world.ops->barrier(&par.world);
-            if (io) {
-                if (state_dir(run, s + 1, dir, sizeof dir, err, sizeof err) ||
-                    state_write_manifest(dir, s + 1, &layout, err, sizeof err))
-                    DIE_USER("checkpoint at step %lld: %s", (long long)s + 1, err);
-                state_prune(run, ckpt_keep, ckpt_keep_every);
-            }
+            train_ckpt_save(&ck, run, &ts, ckpt_keep, ckpt_keep_every);
         }
         /* a scheduler's warning signal on any rank: every rank stops after this same step (with
          * a checkpoint written just above) */
@@ -364,9 +338,12 @@ int cmd_train(int argc, char **argv) {
                  "parallel %.1f, sequence parallel %.1f, gradients and loss over all ranks %.1f)", mib / steps, mib,
                  par.dp.bytes_sent / 1048576.0, spm, par.world.bytes_sent / 1048576.0);
     }
-    log_info("done: %lld steps in %.1f s, final train loss %.5f, validation loss %.5f%s; wrote %s",
-             (long long)(stopped_at ? stopped_at : signalled_at ? signalled_at : steps),
+    char resumed[64] = "";
+    if (resume) snprintf(resumed, sizeof resumed, " (resumed at step %lld)", (long long)start_step);
+    log_info("done: %lld steps%s in %.1f s, final train loss %.5f, validation loss %.5f%s; wrote %s",
+             (long long)(stopped_at ? stopped_at : signalled_at ? signalled_at : steps), resumed,
              train_s, last_loss, val, isnan(val) ? " (not measured)" : "", path);
+    train_ckpt_free(&ck);
     trainer_free(&t);
     vit_config_free(&cfg);
     dataset_free(&ds);
@@ -378,7 +355,6 @@ int cmd_train(int argc, char **argv) {
         return LVIT_EXIT_FAIL;
     }
     if (skips) log_info("%lld updates skipped in all", (long long)skips);
-    free(state_mem);
     parallel_finalize(&par);
     return 0;
 }

@@ -52,6 +52,7 @@ void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
     par->sp_mode = df->sp_mode;
     par->sp_u = df->sp_u;
     par->no_overlap = df->no_overlap;
+    parallel_set_timeout(par, df->comm_timeout);
 }
 
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd) {

@@ -34,13 +34,16 @@ void cli_print_banner(void);
  * (exit 2) with what would. */
 typedef struct DistFlags {
     int dp, sp, sp_mode, zero, sp_u, no_overlap;
+    float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
 } DistFlags;
+#define DIST_FLAGS_DEFAULT {.sp = 1, .comm_timeout = 600}
 #define DIST_ARG_SPECS(df) \
     {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / sp)", NULL, 0, 1 << 20, 0}, \
     {"sp", ARG_INT, &(df).sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0}, \
     {"sp-mode", ARG_CHOICE, &(df).sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V), ring (K,V passed around) or usp (ulysses in groups, ring across)", SP_MODE_CHOICES, 0, 0, 0}, \
     {"sp-ulysses", ARG_INT, &(df).sp_u, "usp: ranks per ulysses group, ring across the groups (0 = the largest divisor of sp and the heads below sp)", NULL, 0, 1 << 20, 0}, \
     {"no-overlap", ARG_FLAG, &(df).no_overlap, "reduce gradients after the backward pass instead of during it (for comparison)", NULL, 0, 0, 0}, \
+    {"comm-timeout", ARG_FLOAT, &(df).comm_timeout, "under mpirun/srun: seconds a rank waits in a collective for the others (one died or hangs) before it stops the job (0 = no limit)", NULL, 0, 1e9, 0}, \
     {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
 /* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job) set a flag instead of

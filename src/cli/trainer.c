@@ -246,6 +246,29 @@ int64_t trainer_state_floats(const Trainer *t) {
     return 2 * p + o;
 }
 
+int trainer_state_max_ranges(const Trainer *t) { return 2 + (PF_fc2_b - PF_n1_w + 1) * t->model.cfg.depth; }
+
+int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
+    const Vit *m = &t->model;
+    const int first = t->par->dp.rank == 0;
+    int n = 0;
+    if (vec == SV_EMA) {
+        if (t->ema && (first || !own)) r[n] = (StateRange){0, m->n_params}, dev[n++] = t->ema;
+        return n;
+    }
+    if (vec == SV_PARAMS) {
+        /* replicated over dp: the first rank writes them; under ZeRO-3 only those outside the blocks */
+        if (first || !own) r[n] = (StateRange){0, m->n_alloc}, dev[n++] = m->param_mem;
+    } else {
+        float *mv = vec == SV_ADAM_M ? t->opt.m : t->opt.v;
+        int64_t hi = t->opt.hi < m->n_params ? t->opt.hi : m->n_params;
+        if ((t->gshard || first || !own) && hi > t->opt.lo) /* ZeRO-1: every rank its shard */
+            r[n] = (StateRange){t->opt.lo, hi - t->opt.lo}, dev[n++] = mv;
+    }
+    if (t->fsdp.on) n += fsdp_state_ranges(t, vec, r + n, dev + n);
+    return n;
+}
+
 void trainer_full_params(Trainer *t, float *host) {
     if (t->fsdp.on) fsdp_full_params(t, host);
     else t->model.k->download(host, t->model.param_mem, t->model.n_params);

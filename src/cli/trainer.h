@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include "data/dataset.h"
 #include "data/prefetch.h"
+#include "io/train_state.h"
 #include "model/vit.h"
 #include "optim/optim.h"
 #include "parallel/comm.h"
@@ -84,6 +85,14 @@ void fsdp_full_params(Trainer *t, float *host);
 void trainer_seek(Trainer *t, int64_t step);
 /* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
 int64_t trainer_state_floats(const Trainer *t);
+/* What this rank holds of state vector vec (SV_PARAMS, SV_ADAM_M, SV_ADAM_V, SV_EMA) as
+ * canonical ranges of the flat parameter vector (the unsharded layout, io/train_state.h), with
+ * dev[i] where range i lives in backend memory. own = 1: only the ranges this rank writes to a
+ * checkpoint (each element by exactly one data-parallel rank); own = 0: all it holds. Returns
+ * the count (at most trainer_state_max_ranges). */
+int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev);
+int trainer_state_max_ranges(const Trainer *t);
+int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev); /* the block shards */
 /* Every parameter into host [n_params], whatever the sharding (collective under ZeRO-3). */
 void trainer_full_params(Trainer *t, float *host);
 

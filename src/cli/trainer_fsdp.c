@@ -117,6 +117,21 @@ void fsdp_apply(Trainer *t, float lr, double grad_norm) {
         }
 }
 
+int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev) {
+    const Fsdp *z = &t->fsdp;
+    const Vit *m = &t->model;
+    float *base = vec == SV_PARAMS ? z->pshard : vec == SV_ADAM_M ? z->m : z->v;
+    int n = 0;
+    for (int l = 0; l < m->cfg.depth; l++)
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            int64_t e0, src, len = mine(z, t->par->dp.rank, f, &e0, &src);
+            if (!len) continue;
+            r[n] = (StateRange){m->fields[f].offset + l * z->per[f] + src, len};
+            dev[n++] = base + l * z->sb + e0;
+        }
+    return n;
+}
+
 void fsdp_full_params(Trainer *t, float *host) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;

@@ -37,6 +37,12 @@ void *xcalloc(size_t n, size_t sz) {
     return p;
 }
 
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) DIE("out of memory allocating %zu bytes", n);
+    return q;
+}
+
 void *xaligned(size_t n) {
     size_t sz = (n + 63) & ~(size_t)63;
     void *p = NULL;

@@ -25,6 +25,7 @@ _Noreturn void lvit_die_at(const char *file, int line, int code, const char *fmt
 
 void *xmalloc(size_t n);            /* dies with the size on failure */
 void *xcalloc(size_t n, size_t sz);
+void *xrealloc(void *p, size_t n);  /* dies with the size on failure */
 void *xaligned(size_t n);           /* 64-byte aligned, zeroed; free with free() */
 char *xstrdup(const char *s);
 

@@ -1,6 +1,7 @@
 #include "io/train_state.h"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,26 +13,36 @@
 #include "core/json.h"
 #include "io/safetensors.h"
 
-static uint64_t fnv1a(const float *x, int64_t n) {
-    const unsigned char *b = (const unsigned char *)x;
+enum { STATE_META_MAX = 64 << 20, MANIFEST_MAX = 1 << 16 };
+
+static uint64_t fnv1a(const void *x, int64_t bytes) {
+    const unsigned char *b = x;
     uint64_t h = 1469598103934665603ULL;
-    for (int64_t i = 0; i < n * (int64_t)sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
+    for (int64_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ULL;
     return h;
 }
 
-static const char *const NAMES[5] = {"params", "adam_m", "adam_v", "ema", "best"};
-static float *slot(const StateTensors *t, int i) {
-    float *p[5] = {t->params, t->adam_m, t->adam_v, t->ema, t->best};
-    return p[i];
+static const char *const NAMES[SV_COUNT] = {"params", "adam_m", "adam_v", "ema", "best"};
+const char *state_vec_name(int v) { return v >= 0 && v < SV_COUNT ? NAMES[v] : "?"; }
+
+/* the directory entries (renames) on disk before anything that depends on them is written */
+static void sync_dir(const char *dir) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) fsync(fd), close(fd);
 }
 
 static int write_text(const char *path, const char *text, char *err, size_t errlen) {
     char tmp[4400];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
-    if (!f || fputs(text, f) < 0 || fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path)) {
+    if (!f || fputs(text, f) < 0 || fflush(f) || fsync(fileno(f))) {
+        snprintf(err, errlen, "cannot write %s: %s", f ? tmp : path, strerror(errno));
+        if (f) fclose(f), remove(tmp);
+        return -1;
+    }
+    if (fclose(f) || rename(tmp, path)) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        if (f) remove(tmp);
+        remove(tmp);
         return -1;
     }
     return 0;
@@ -40,7 +51,10 @@ static int write_text(const char *path, const char *text, char *err, size_t errl
 int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen) {
     if (!dir || n == 0) return -1;
     snprintf(dir, n, "%s/ckpt", run_dir);
-    mkdir(dir, 0755);
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return -1;
+    }
     snprintf(dir, n, "%s/ckpt/step_%08" PRId64, run_dir, step);
     if (mkdir(dir, 0755) && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -49,15 +63,14 @@ int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err,
     return 0;
 }
 
-static int64_t len_of(const StateTensors *t, int i) { return i == 1 || i == 2 ? t->nm : t->n; }
-
-StateTensors state_own_file(const StateTensors *t, int dp_rank) {
-    StateTensors o = *t;
-    if (dp_rank) o.params = o.ema = o.best = NULL;
-    return o;
+static int64_t part_len(const StatePart *p) {
+    int64_t n = 0;
+    for (int i = 0; i < p->nr; i++) n += p->r[i].len;
+    return n;
 }
 
-int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const TrainState *s, char *err, size_t errlen) {
+int state_save_file(const char *dir, int file, const StatePart *parts, int nparts, const TrainState *s, char *err,
+                    size_t errlen) {
     char path[4200];
     JsonBuf m = {0};
     json_buf_printf(&m, "{\"step\":%" PRId64 ",\"opt_t\":%" PRId64 ",\"best_step\":%" PRId64 ",\"best_val\":", s->step,
@@ -68,57 +81,89 @@ int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const T
         if (i) json_buf_puts(&m, ",");
         json_buf_put_number(&m, s->spike_hist[i]);
     }
-    json_buf_puts(&m, "],\"fnv1a64\":{");
+    json_buf_puts(&m, "],\"tensors\":{");
     StWriter *w = st_writer_new();
-    int first = 1;
-    for (int i = 0; i < 5; i++) {
-        float *p = slot(t, i);
-        if (!p) continue;
-        json_buf_printf(&m, "%s\"%s\":\"%016" PRIx64 "\"", first ? "" : ",", NAMES[i], fnv1a(p, len_of(t, i)));
-        first = 0;
-        int64_t shape[1] = {len_of(t, i)};
-        st_writer_add(w, NAMES[i], ST_F32, 1, shape, p);
+    for (int i = 0; i < nparts; i++) {
+        const StatePart *p = &parts[i];
+        int64_t n = part_len(p);
+        json_buf_printf(&m, "%s\"%s\":{\"fnv1a64\":\"%016" PRIx64 "\",\"ranges\":[", i ? "," : "", NAMES[p->vec],
+                        fnv1a(p->data, n * (int64_t)sizeof(float)));
+        for (int j = 0; j < p->nr; j++)
+            json_buf_printf(&m, "%s[%" PRId64 ",%" PRId64 "]", j ? "," : "", p->r[j].at, p->r[j].len);
+        json_buf_puts(&m, "]}");
+        int64_t shape[1] = {n};
+        st_writer_add(w, NAMES[p->vec], ST_F32, 1, shape, p->data);
     }
     json_buf_puts(&m, "}}");
     st_writer_meta(w, "lvit.state", m.s);
-    snprintf(path, sizeof path, "%s/state_dp%05d.safetensors", dir, dp_rank);
+    snprintf(path, sizeof path, "%s/state_%05d.safetensors", dir, file);
     int rc = st_writer_finish(w, path, err, errlen);
     json_buf_free(&m);
+    if (!rc) sync_dir(dir);
     return rc;
 }
 
-int state_write_manifest(const char *dir, int64_t step, const StateLayout *l, char *err, size_t errlen) {
-    char man[256], path[4200];
-    snprintf(man, sizeof man, "{\"step\":%" PRId64 ",\"files\":\"state_dp00000..%05d.safetensors\",\"dp\":%d,\"sp\":%d,\"zero\":%d}\n",
-             step, l->dp - 1, l->dp, l->sp, l->zero);
+int state_write_manifest(const char *dir, const StateManifest *l, char *err, size_t errlen) {
+    char path[4200];
+    JsonBuf b = {0};
+    json_buf_printf(&b, "{\"step\":%" PRId64 ",\"files\":%d,\"dp\":%d,\"sp\":%d,\"zero\":%d,\"n_params\":%" PRId64
+                    ",\"batch\":%" PRId64 ",\"seed\":%" PRId64 ",\"config\":", l->step, l->nfiles, l->dp, l->sp, l->zero,
+                    l->n_params, l->batch, l->seed);
+    json_buf_put_string(&b, l->config);
+    json_buf_puts(&b, "}\n");
     snprintf(path, sizeof path, "%s/manifest.json", dir);
-    return write_text(path, man, err, errlen);
+    int rc = write_text(path, b.s, err, errlen);
+    json_buf_free(&b);
+    if (!rc) sync_dir(dir);
+    return rc;
 }
 
-int state_read_layout(const char *dir, StateLayout *l, char *err, size_t errlen) {
+int state_read_manifest(const char *dir, StateManifest *l, char *err, size_t errlen) {
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
+    memset(l, 0, sizeof *l);
     FILE *f = fopen(path, "r");
-    char buf[1024];
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    char jerr[128];
-    JsonValue *root = n ? json_parse(buf, n, sizeof buf, "manifest", jerr, sizeof jerr) : NULL;
-    double dp, sp, zero;
-    int bad = !root || json_as_double(json_get(root, "dp"), &dp) || json_as_double(json_get(root, "sp"), &sp) ||
-              json_as_double(json_get(root, "zero"), &zero);
-    json_free(root);
-    if (bad) {
-        snprintf(err, errlen, "%s: not a valid checkpoint manifest (needs step, dp, sp, zero)", path);
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
-    l->dp = (int)dp, l->sp = (int)sp, l->zero = (int)zero;
+    char *buf = xmalloc(MANIFEST_MAX + 1);
+    size_t n = fread(buf, 1, MANIFEST_MAX + 1, f);
+    fclose(f);
+    char jerr[256] = "empty file";
+    JsonValue *root = n && n <= MANIFEST_MAX ? json_parse(buf, n, MANIFEST_MAX, "manifest", jerr, sizeof jerr) : NULL;
+    if (n > MANIFEST_MAX) snprintf(jerr, sizeof jerr, "larger than %d bytes", MANIFEST_MAX);
+    free(buf);
+    int64_t v[8];
+    static const char *keys[8] = {"step", "files", "dp", "sp", "zero", "n_params", "batch", "seed"};
+    static const int64_t hi[8] = {INT64_C(1) << 50, 1 << 24, 1 << 24, 1 << 24, 3, INT64_C(1) << 50, 1 << 30, INT64_MAX};
+    int bad = !root;
+    for (int i = 0; i < 8 && !bad; i++) {
+        bad = json_as_int64(json_get(root, keys[i]), i == 1 || i == 2 || i == 3 ? 1 : 0, hi[i], &v[i]) != 0;
+        if (bad) snprintf(jerr, sizeof jerr, "\"%s\" missing or not an integer in [%d, %" PRId64 "]", keys[i],
+                          i == 1 || i == 2 || i == 3, hi[i]);
+    }
+    const char *cfg = bad ? NULL : json_as_string(json_get(root, "config"));
+    if (!bad && (!cfg || strlen(cfg) >= sizeof l->config)) {
+        bad = 1;
+        snprintf(jerr, sizeof jerr, "\"config\" missing or not a string of under %zu bytes", sizeof l->config);
+    }
+    if (!bad) {
+        l->step = v[0], l->nfiles = (int)v[1], l->dp = (int)v[2], l->sp = (int)v[3], l->zero = (int)v[4];
+        l->n_params = v[5], l->batch = v[6], l->seed = v[7];
+        snprintf(l->config, sizeof l->config, "%s", cfg);
+    }
+    json_free(root);
+    if (bad) {
+        snprintf(err, errlen, "%s: not a valid checkpoint manifest: %s", path, jerr);
+        return -1;
+    }
     return 0;
 }
 
-/* complete checkpoints of run_dir, steps ascending; returns the count (caller frees *steps) */
-static int list_complete(const char *run_dir, int64_t **steps) {
+/* the steps of run_dir's complete checkpoints (with a manifest; complete = 1) or of its
+ * incomplete ones (0), ascending; returns the count (caller frees *steps) */
+static int list_steps(const char *run_dir, int64_t **steps, int complete) {
     char dir[4096], path[4400];
     snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
     *steps = NULL;
@@ -129,10 +174,10 @@ static int list_complete(const char *run_dir, int64_t **steps) {
     while ((e = readdir(d))) {
         long long st;
         char tail;
-        if (sscanf(e->d_name, "step_%lld%c", &st, &tail) != 1) continue;
+        if (sscanf(e->d_name, "step_%lld%c", &st, &tail) != 1 || st < 0) continue;
         snprintf(path, sizeof path, "%s/%s/manifest.json", dir, e->d_name);
-        if (access(path, R_OK)) continue;
-        if (n == cap) *steps = realloc(*steps, sizeof(int64_t) * (size_t)(cap = cap ? 2 * cap : 16));
+        if ((access(path, R_OK) == 0) != complete) continue;
+        if (n == cap) *steps = xrealloc(*steps, sizeof(int64_t) * (size_t)(cap = cap ? 2 * cap : 16));
         (*steps)[n++] = st;
     }
     closedir(d);
@@ -147,87 +192,210 @@ static int list_complete(const char *run_dir, int64_t **steps) {
 
 int state_find_latest(const char *run_dir, char *dir, size_t n) {
     int64_t *steps;
-    int k = list_complete(run_dir, &steps);
+    int k = list_steps(run_dir, &steps, 1);
     if (k) snprintf(dir, n, "%s/ckpt/step_%08" PRId64, run_dir, steps[k - 1]);
     free(steps);
     return k ? 0 : -1;
 }
 
-void state_prune(const char *run_dir, int keep, int64_t keep_every) {
-    int64_t *steps;
-    int k = list_complete(run_dir, &steps);
-    char path[4300];
-    for (int i = 0; i < k - keep; i++) {
-        if (keep_every > 0 && steps[i] % keep_every == 0) continue;
-        snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64 "/manifest.json", run_dir, steps[i]);
-        remove(path); /* the manifest first: from here on the directory is not a checkpoint */
-        snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64, run_dir, steps[i]);
-        DIR *d = opendir(path);
-        struct dirent *e;
-        char f[4400 + 256];
-        while (d && (e = readdir(d)))
-            if (e->d_name[0] != '.') snprintf(f, sizeof f, "%s/%s", path, e->d_name), remove(f);
-        if (d) closedir(d);
-        rmdir(path);
-    }
-    free(steps);
+static void remove_dir(const char *run_dir, int64_t step) {
+    char path[4300], f[4400 + 256];
+    snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64 "/manifest.json", run_dir, step);
+    remove(path); /* the manifest first: from here on the directory is not a checkpoint */
+    snprintf(path, sizeof path, "%s/ckpt/step_%08" PRId64, run_dir, step);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) snprintf(f, sizeof f, "%s/%s", path, e->d_name), remove(f);
+    if (d) closedir(d);
+    rmdir(path);
 }
 
-static int num(const JsonValue *o, const char *key, double *v, const char *path, char *err, size_t errlen) {
-    if (json_as_double(json_get(o, key), v)) {
-        snprintf(err, errlen, "%s: metadata lvit.state: \"%s\" missing or not a number", path, key);
+void state_prune(const char *run_dir, int keep, int64_t keep_every) {
+    int64_t *steps, *torn;
+    int k = list_steps(run_dir, &steps, 1), nt = list_steps(run_dir, &torn, 0);
+    for (int i = 0; i < k - keep; i++)
+        if (!(keep_every > 0 && steps[i] % keep_every == 0)) remove_dir(run_dir, steps[i]);
+    for (int i = 0; i < nt; i++)
+        if (k && torn[i] < steps[k - 1]) remove_dir(run_dir, torn[i]);
+    free(steps);
+    free(torn);
+}
+
+/* ---- reading ---- */
+
+typedef struct Piece { int64_t at, len, off; } Piece; /* canonical [at, at+len) at packed offset off */
+
+static int by_at(const void *a, const void *b) {
+    int64_t x = ((const Piece *)a)->at, y = ((const Piece *)b)->at;
+    return x < y ? -1 : x > y;
+}
+
+/* the ranges of a part as pieces sorted by canonical position */
+static Piece *pieces_of(const StateRange *r, int nr) {
+    Piece *p = xmalloc(sizeof(Piece) * (size_t)(nr ? nr : 1));
+    int64_t off = 0;
+    for (int i = 0; i < nr; i++) p[i] = (Piece){r[i].at, r[i].len, off}, off += r[i].len;
+    qsort(p, (size_t)nr, sizeof *p, by_at);
+    return p;
+}
+
+static int read_scalars(const JsonValue *root, TrainState *s, const char *path, char *err, size_t errlen) {
+    double v;
+    memset(s, 0, sizeof *s);
+    int64_t i64;
+    if (json_as_int64(json_get(root, "step"), 0, INT64_C(1) << 50, &s->step) ||
+        json_as_int64(json_get(root, "opt_t"), 0, INT64_C(1) << 50, &s->opt_t) ||
+        json_as_int64(json_get(root, "best_step"), 0, INT64_C(1) << 50, &s->best_step) ||
+        json_as_int64(json_get(root, "spike_n"), 0, INT32_MAX, &i64)) {
+        snprintf(err, errlen, "%s: metadata lvit.state: step, opt_t, best_step and spike_n must be non-negative integers", path);
         return -1;
     }
+    s->spike_n = (int)i64;
+    s->best_val = json_as_double(json_get(root, "best_val"), &v) ? INFINITY : v;
+    const JsonValue *h = json_get(root, "spike_hist");
+    if (json_len(h) != 128 || json_get(root, "spike_hist")->type != JSON_ARRAY) {
+        snprintf(err, errlen, "%s: metadata lvit.state: spike_hist must be a list of 128 numbers", path);
+        return -1;
+    }
+    for (int i = 0; i < 128; i++)
+        if (json_as_double(json_at(h, (size_t)i), &s->spike_hist[i])) s->spike_hist[i] = NAN; /* null: not finite */
     return 0;
 }
 
-int state_load_file(const char *dir, int dp_rank, const StateTensors *t, TrainState *s, char *err, size_t errlen) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/state_dp%05d.safetensors", dir, dp_rank);
-    StFile f;
-    if (st_open(&f, path, err, errlen)) return -1;
+/* the ranges of tensor `name` from its metadata entry, checked against the tensor and n_params */
+static StateRange *read_ranges(const JsonValue *e, const StTensor *t, int64_t n_params, int *nr, const char *path,
+                               char *err, size_t errlen) {
+    const JsonValue *r = json_get(e, "ranges");
+    size_t k = json_len(r);
+    if (!r || r->type != JSON_ARRAY) {
+        snprintf(err, errlen, "%s: tensor '%s': metadata has no \"ranges\" list", path, t->name);
+        return NULL;
+    }
+    if (t->dtype != ST_F32 || t->ndim != 1) {
+        snprintf(err, errlen, "%s: tensor '%s' must be F32 with one dimension, is %s with %d", path, t->name,
+                 st_dtype_name(t->dtype), t->ndim);
+        return NULL;
+    }
+    StateRange *out = xmalloc(sizeof(StateRange) * (k ? k : 1));
+    int64_t total = 0;
+    for (size_t i = 0; i < k; i++) {
+        const JsonValue *p = json_at(r, i);
+        if (json_len(p) != 2 || p->type != JSON_ARRAY || json_as_int64(json_at(p, 0), 0, n_params, &out[i].at) ||
+            json_as_int64(json_at(p, 1), 0, n_params - out[i].at, &out[i].len)) {
+            snprintf(err, errlen, "%s: tensor '%s': range %zu is not [at, len] within the %" PRId64 " parameters", path,
+                     t->name, i, n_params);
+            free(out);
+            return NULL;
+        }
+        total += out[i].len;
+    }
+    if (total != t->shape[0]) {
+        snprintf(err, errlen, "%s: tensor '%s' has %" PRId64 " elements but its ranges cover %" PRId64, path, t->name,
+                 t->shape[0], total);
+        free(out);
+        return NULL;
+    }
+    *nr = (int)k;
+    return out;
+}
+
+/* copy the overlap of the file's pieces (sorted) with those of a wanted part (sorted) */
+static int64_t fill(float *dst, const Piece *w, int nw, const uint8_t *src, const Piece *f, int nf) {
+    int64_t got = 0;
+    for (int i = 0, j = 0; i < nw && j < nf;) {
+        int64_t a = w[i].at > f[j].at ? w[i].at : f[j].at;
+        int64_t b = w[i].at + w[i].len < f[j].at + f[j].len ? w[i].at + w[i].len : f[j].at + f[j].len;
+        if (a < b) {
+            memcpy(dst + w[i].off + (a - w[i].at), src + sizeof(float) * (size_t)(f[j].off + (a - f[j].at)),
+                   sizeof(float) * (size_t)(b - a));
+            got += b - a;
+        }
+        if (w[i].at + w[i].len < f[j].at + f[j].len) i++;
+        else j++;
+    }
+    return got;
+}
+
+int state_gather(const char *dir, const StateManifest *man, StatePart *want, int nwant, TrainState *s, char *err,
+                 size_t errlen) {
+    Piece *wp[16];
+    int64_t *got = xcalloc((size_t)nwant, sizeof(int64_t));
+    CHECK(nwant <= 16, "state_gather: too many parts");
+    for (int i = 0; i < nwant; i++) wp[i] = pieces_of(want[i].r, want[i].nr);
     int rc = -1;
-    JsonValue *root = NULL;
-    const char *meta = st_meta(&f, "lvit.state");
-    char jerr[256];
-    if (!meta || !(root = json_parse(meta, strlen(meta), 1 << 20, "lvit.state", jerr, sizeof jerr))) {
-        snprintf(err, errlen, "%s: no valid lvit.state metadata%s%s", path, meta ? ": " : "", meta ? jerr : "");
-        goto done;
+    for (int k = 0; k < man->nfiles; k++) {
+        char path[4200], jerr[256];
+        snprintf(path, sizeof path, "%s/state_%05d.safetensors", dir, k);
+        StFile f;
+        if (st_open(&f, path, err, errlen)) goto done;
+        const char *meta = st_meta(&f, "lvit.state");
+        JsonValue *root = meta ? json_parse(meta, strlen(meta), STATE_META_MAX, "lvit.state", jerr, sizeof jerr) : NULL;
+        const JsonValue *tens = json_get(root, "tensors");
+        int bad = !root || !tens || tens->type != JSON_OBJECT;
+        if (bad)
+            snprintf(err, errlen, "%s: no valid lvit.state metadata (%s)", path,
+                     !meta ? "missing" : !root ? jerr : "no \"tensors\" object");
+        TrainState ts;
+        if (!bad && read_scalars(root, &ts, path, err, errlen)) bad = 1;
+        if (!bad && ts.step != man->step) {
+            snprintf(err, errlen, "%s is at step %" PRId64 ", its manifest says %" PRId64, path, ts.step, man->step);
+            bad = 1;
+        }
+        if (!bad && k == 0) *s = ts;
+        for (int ti = 0; !bad && ti < f.n; ti++) {
+            const StTensor *t = &f.t[ti];
+            int vec = -1;
+            for (int v = 0; v < SV_COUNT; v++)
+                if (!strcmp(t->name, NAMES[v])) vec = v;
+            const JsonValue *e = json_get(tens, t->name);
+            if (vec < 0 || !e) {
+                snprintf(err, errlen, "%s: unexpected tensor '%s' (a state holds %s, %s, %s, %s, %s, each listed in "
+                         "lvit.state)", path, t->name, NAMES[0], NAMES[1], NAMES[2], NAMES[3], NAMES[4]);
+                bad = 1;
+                break;
+            }
+            int used = 0;
+            for (int i = 0; i < nwant; i++) used |= want[i].vec == vec && want[i].nr > 0;
+            if (!used) continue;
+            int nr;
+            StateRange *r = read_ranges(e, t, man->n_params, &nr, path, err, errlen);
+            if (!r) {
+                bad = 1;
+                break;
+            }
+            const uint8_t *bytes = f.data + t->begin;
+            char sum[32];
+            const char *stored = json_as_string(json_get(e, "fnv1a64"));
+            snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a(bytes, (int64_t)(t->end - t->begin)));
+            if (!stored || strcmp(stored, sum)) {
+                snprintf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, computed %s): the file is corrupted",
+                         path, t->name, stored ? stored : "none", sum);
+                free(r);
+                bad = 1;
+                break;
+            }
+            Piece *fp = pieces_of(r, nr);
+            for (int i = 0; i < nwant; i++)
+                if (want[i].vec == vec) got[i] += fill(want[i].data, wp[i], want[i].nr, bytes, fp, nr);
+            free(fp);
+            free(r);
+        }
+        json_free(root);
+        st_close(&f);
+        if (bad) goto done;
     }
-    double v;
-    memset(s, 0, sizeof *s);
-    if (num(root, "step", &v, path, err, errlen)) goto done;
-    s->step = (int64_t)v;
-    if (num(root, "opt_t", &v, path, err, errlen)) goto done;
-    s->opt_t = (int64_t)v;
-    if (num(root, "best_step", &v, path, err, errlen)) goto done;
-    s->best_step = (int64_t)v;
-    s->best_val = json_as_double(json_get(root, "best_val"), &v) ? INFINITY : v;
-    if (num(root, "spike_n", &v, path, err, errlen)) goto done;
-    s->spike_n = (int)v;
-    const JsonValue *h = json_get(root, "spike_hist"), *sums = json_get(root, "fnv1a64");
-    if (json_len(h) != 128 || !sums) {
-        snprintf(err, errlen, "%s: metadata lvit.state: spike_hist (128 numbers) or fnv1a64 missing", path);
-        goto done;
-    }
-    for (int i = 0; i < 128; i++) json_as_double(json_at(h, (size_t)i), &s->spike_hist[i]);
-    for (int i = 0; i < 5; i++) {
-        float *p = slot(t, i);
-        if (!p) continue;
-        int64_t shape[1] = {len_of(t, i)};
-        if (st_read_f32(&f, NAMES[i], p, 1, shape, err, errlen)) goto done;
-        const char *want = json_as_string(json_get(sums, NAMES[i]));
-        char got[32];
-        snprintf(got, sizeof got, "%016" PRIx64, fnv1a(p, len_of(t, i)));
-        if (!want || strcmp(want, got)) {
-            snprintf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, computed %s): the file is corrupted",
-                     path, NAMES[i], want ? want : "none", got);
+    for (int i = 0; i < nwant; i++) {
+        int64_t n = part_len(&want[i]);
+        if (got[i] != n) {
+            snprintf(err, errlen, "%s: the checkpoint's files hold %" PRId64 " of the %" PRId64 " '%s' values this rank "
+                     "needs (files missing, or written by another model)", dir, got[i], n, NAMES[want[i].vec]);
             goto done;
         }
     }
     rc = 0;
 done:
-    json_free(root);
-    st_close(&f);
+    for (int i = 0; i < nwant; i++) free(wp[i]);
+    free(got);
     return rc;
 }

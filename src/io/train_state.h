@@ -1,9 +1,15 @@
 /* Training-state checkpoints: everything a run needs to continue bit for bit (parameters,
  * AdamW moments, EMA and best weights when kept, step and optimizer counters, the loss-spike
- * window). RUN_DIR/ckpt/step_NNNNNNNN/state.safetensors, then manifest.json written last: a
- * directory without its manifest is never used. Every tensor's FNV-1a 64 checksum is stored in
- * the metadata and verified on load. The data order needs no state: it is a function of the
- * seed and the step. (Replicated layouts; sharded states come with issue 5's resharding.) */
+ * window), written so that any layout can read what any other wrote.
+ *
+ * RUN_DIR/ckpt/step_NNNNNNNN/ holds state_NNNNN.safetensors files and manifest.json, written
+ * last: a directory without its manifest is never used. Every tensor of a state file is a
+ * packed piece of one flat vector in the canonical order of the parameter memory (the
+ * unsharded field-major layout, whatever the ZeRO stage), and its metadata lists the canonical
+ * ranges [at, at + len) it holds, in order. A rank under any layout fills what it needs by
+ * intersecting its own ranges with those of every file; every tensor's FNV-1a 64 checksum is
+ * stored and verified before its data is used. The data order needs no state: it is a
+ * function of the seed, the global batch and the step. */
 #ifndef LVIT_TRAIN_STATE_H
 #define LVIT_TRAIN_STATE_H
 #include <stddef.h>
@@ -18,33 +24,50 @@ typedef struct TrainState {
     double best_val;
 } TrainState;
 
-/* The tensors of a state; NULL pointers are not saved (and not expected on load). */
-typedef struct StateTensors {
-    float *params, *ema, *best;   /* [n] each */
-    float *adam_m, *adam_v;       /* [nm]: all parameters, or this data-parallel rank's ZeRO-1 shard */
-    int64_t n, nm;
-} StateTensors;
+/* Canonical range [at, at + len) of a flat vector. */
+typedef struct StateRange {
+    int64_t at, len;
+} StateRange;
 
-/* The layout a checkpoint was written under (resuming needs the same one for now). */
-typedef struct StateLayout {
-    int dp, sp, zero;
-} StateLayout;
+/* The vectors a state holds; a file holds packed pieces of some of them. */
+enum { SV_PARAMS, SV_ADAM_M, SV_ADAM_V, SV_EMA, SV_BEST, SV_COUNT };
+const char *state_vec_name(int v); /* "params", "adam_m", ... */
+
+/* One tensor of a state file: vector v, data packed in the order of its ranges r[0..nr). */
+typedef struct StatePart {
+    int vec;
+    float *data;
+    const StateRange *r;
+    int nr;
+} StatePart;
+
+/* The layout and run a checkpoint was written under (manifest.json). */
+typedef struct StateManifest {
+    int64_t step, n_params;
+    int dp, sp, zero, nfiles;
+    int64_t batch, seed;
+    char config[4096];        /* the model configuration (JSON), compared on resume */
+} StateManifest;
 
 /* RUN_DIR/ckpt/step_N into dir, created. */
 int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen);
-/* One file of a checkpoint: state_dpNNNNN.safetensors, one per data-parallel rank (the
- * moments of its shard; rank 0's also the parameters, EMA and best weights). */
-/* What dp rank r's file holds of t: the moments, and the weights when r == 0. */
-StateTensors state_own_file(const StateTensors *t, int dp_rank);
-int state_save_file(const char *dir, int dp_rank, const StateTensors *t, const TrainState *s, char *err, size_t errlen);
+/* state_NNNNN.safetensors (file = index among the checkpoint's files) with the given parts and
+ * scalars; written to a temporary name, synced and renamed. */
+int state_save_file(const char *dir, int file, const StatePart *parts, int nparts, const TrainState *s, char *err,
+                    size_t errlen);
 /* Written last, by one rank, after every file is in place. */
-int state_write_manifest(const char *dir, int64_t step, const StateLayout *l, char *err, size_t errlen);
+int state_write_manifest(const char *dir, const StateManifest *m, char *err, size_t errlen);
+int state_read_manifest(const char *dir, StateManifest *m, char *err, size_t errlen);
+/* Fills every part of want[] (ranges of any layout) from the files of the checkpoint in dir
+ * and the scalars into *s; fails naming the file when a checksum, a range or a size is wrong or
+ * when some wanted element is in no file. */
+int state_gather(const char *dir, const StateManifest *m, StatePart *want, int nwant, TrainState *s, char *err,
+                 size_t errlen);
 /* The newest complete checkpoint of run_dir into dir (size n); 0 when found, -1 when none. */
 int state_find_latest(const char *run_dir, char *dir, size_t n);
-int state_read_layout(const char *dir, StateLayout *l, char *err, size_t errlen);
-int state_load_file(const char *dir, int dp_rank, const StateTensors *t, TrainState *s, char *err, size_t errlen);
 /* Keeps the newest `keep` complete checkpoints (and every one whose step is a multiple of
- * keep_every, when > 0); removes the others. */
+ * keep_every, when > 0); removes the others, and incomplete ones older than the newest
+ * complete one (left by a process killed while writing). */
 void state_prune(const char *run_dir, int keep, int64_t keep_every);
 
 #endif

@@ -73,6 +73,9 @@ int parallel_have_mpi(void);
  * not the world size, MPI missing) is refused here: rank 0 prints err's message and every rank
  * exits 2, nobody hangs. Installs the abort hook so a fatal error on any rank stops the job. */
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
+/* Under MPI: a rank that waits more than `seconds` in a blocking call for the others (one of
+ * them died or hangs) ends itself with a message, so the launcher stops the job (0: no limit). */
+void parallel_set_timeout(Parallel *p, double seconds);
 /* Waits for every rank and shuts the backend down (call before returning from the command). */
 void parallel_finalize(Parallel *p);
 /* Bytes this rank has sent over all the mesh's communicators. */

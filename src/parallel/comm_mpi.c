@@ -1,10 +1,68 @@
 /* The MPI backend: the only file besides comm_mpi_none.c that knows about MPI. */
 #include <limits.h>
 #include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include "core/check.h"
 #include "parallel/comm_mpi.h"
+
+/* Watchdog: a rank that dies is noticed by mpirun, which stops the job; a rank that hangs
+ * (stopped, swapping, a dead node that the launcher does not see) would leave the others
+ * waiting in a collective forever. Every blocking MPI call records when it started; a thread
+ * checks once a second and ends this process when one has waited longer than the limit, so
+ * the launcher stops the job. Only the main thread calls MPI; the thread only reads the clock. */
+static _Atomic int64_t wd_since_ms; /* 0: not inside a blocking call */
+static _Atomic(const char *) wd_what;
+static double wd_limit_s;
+static int wd_rank;
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+static void wd_enter(const char *what) {
+    atomic_store(&wd_what, what);
+    atomic_store(&wd_since_ms, mono_ms());
+}
+static void wd_leave(void) { atomic_store(&wd_since_ms, 0); }
+#define WD(what, call) do { wd_enter(what); call; wd_leave(); } while (0)
+
+static void *watchdog(void *arg) {
+    (void)arg;
+    for (;;) {
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+        int64_t since = atomic_load(&wd_since_ms);
+        if (since && (mono_ms() - since) / 1e3 > wd_limit_s) {
+            fprintf(stderr, "[rank %d] lvit: error: waited %.0f s in %s for the other ranks (--comm-timeout %g): one of "
+                    "them died or hangs; stopping this rank so the launcher ends the job. Resume from the last "
+                    "complete checkpoint with --resume\n", wd_rank, (mono_ms() - since) / 1e3, atomic_load(&wd_what),
+                    wd_limit_s);
+            fflush(stderr);
+            _exit(LVIT_EXIT_FAIL);
+        }
+    }
+    return NULL;
+}
+
+void comm_mpi_watchdog(double seconds) {
+    static int started;
+    wd_limit_s = seconds;
+    if (started || seconds <= 0) return;
+    MPI_Comm_rank(MPI_COMM_WORLD, &wd_rank);
+    pthread_t th;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &a, watchdog, NULL) == 0) started = 1;
+    pthread_attr_destroy(&a);
+}
 
 int parallel_have_mpi(void) { return 1; }
 
@@ -23,7 +81,7 @@ static void count(Comm *c, double elems, size_t elem_size) { c->bytes_sent += (i
 static void mpi_allreduce(Comm *c, float *buf, int64_t n) {
     for (int64_t o = 0; o < n; o += CHUNK) {
         int k = (int)(n - o < CHUNK ? n - o : CHUNK);
-        MPI_Allreduce(MPI_IN_PLACE, buf + o, k, MPI_FLOAT, MPI_SUM, mc(c));
+        WD("an all-reduce", MPI_Allreduce(MPI_IN_PLACE, buf + o, k, MPI_FLOAT, MPI_SUM, mc(c)));
     }
     count(c, 2.0 * (c->size - 1) / c->size * n, sizeof(float));
 }
@@ -31,7 +89,7 @@ static void mpi_allreduce(Comm *c, float *buf, int64_t n) {
 static void mpi_allreduce_f64(Comm *c, double *buf, int64_t n) {
     for (int64_t o = 0; o < n; o += CHUNK) {
         int k = (int)(n - o < CHUNK ? n - o : CHUNK);
-        MPI_Allreduce(MPI_IN_PLACE, buf + o, k, MPI_DOUBLE, MPI_SUM, mc(c));
+        WD("an all-reduce", MPI_Allreduce(MPI_IN_PLACE, buf + o, k, MPI_DOUBLE, MPI_SUM, mc(c)));
     }
     count(c, 2.0 * (c->size - 1) / c->size * n, sizeof(double));
 }
@@ -43,32 +101,34 @@ static int block(int64_t n, const char *what) {
 
 static void mpi_allgather(Comm *c, float *recv, const float *send, int64_t n) {
     int k = block(n, "all-gather");
+    wd_enter("an all-gather");
     if (send == recv + (size_t)c->rank * n) MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, k, MPI_FLOAT, mc(c));
     else MPI_Allgather(send, k, MPI_FLOAT, recv, k, MPI_FLOAT, mc(c));
+    wd_leave();
     count(c, (double)(c->size - 1) * n, sizeof(float));
 }
 
 static void mpi_reduce_scatter(Comm *c, float *recv, const float *send, int64_t n) {
     int k = block(n, "reduce-scatter");
-    MPI_Reduce_scatter_block(send, recv, k, MPI_FLOAT, MPI_SUM, mc(c));
+    WD("a reduce-scatter", MPI_Reduce_scatter_block(send, recv, k, MPI_FLOAT, MPI_SUM, mc(c)));
     count(c, (double)(c->size - 1) * n, sizeof(float));
 }
 
 static void mpi_alltoall(Comm *c, float *recv, const float *send, int64_t n) {
     int k = block(n, "all-to-all");
-    MPI_Alltoall(send, k, MPI_FLOAT, recv, k, MPI_FLOAT, mc(c));
+    WD("an all-to-all", MPI_Alltoall(send, k, MPI_FLOAT, recv, k, MPI_FLOAT, mc(c)));
     count(c, (double)(c->size - 1) * n, sizeof(float));
 }
 
 static void mpi_bcast(Comm *c, float *buf, int64_t n, int root) {
     for (int64_t o = 0; o < n; o += CHUNK) {
         int k = (int)(n - o < CHUNK ? n - o : CHUNK);
-        MPI_Bcast(buf + o, k, MPI_FLOAT, root, mc(c));
+        WD("a broadcast", MPI_Bcast(buf + o, k, MPI_FLOAT, root, mc(c)));
     }
     if (c->rank == root) count(c, (double)n, sizeof(float));
 }
 
-static void mpi_barrier(Comm *c) { MPI_Barrier(mc(c)); }
+static void mpi_barrier(Comm *c) { WD("a barrier", MPI_Barrier(mc(c))); }
 
 _Static_assert(2 * sizeof(MPI_Request) <= sizeof(((CommReq *)0)->opaque), "CommReq too small for two MPI_Requests");
 
@@ -89,7 +149,7 @@ static void mpi_wait(Comm *c, CommReq *r) {
     if (!r->active) return;
     MPI_Request q[2];
     memcpy(q, r->opaque, sizeof q);
-    MPI_Waitall(r->active, q, MPI_STATUSES_IGNORE);
+    WD("a wait for a transfer", MPI_Waitall(r->active, q, MPI_STATUSES_IGNORE));
     r->active = 0;
 }
 
@@ -171,7 +231,7 @@ void comm_mpi_finalize(void) {
     int fin = 0, inited = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&fin);
-    if (inited && !fin) MPI_Finalize();
+    if (inited && !fin) WD("MPI_Finalize", MPI_Finalize());
 }
 
 void comm_mpi_abort_world(int code) { MPI_Abort(MPI_COMM_WORLD, code); }

@@ -13,4 +13,8 @@ void comm_mpi_finalize(void);
 /* The abort hook: MPI_Abort on the world, so no rank is left waiting in a collective. */
 void comm_mpi_abort_world(int code);
 
+/* Ends this process (exit 1, with a message) when a blocking call waits more than `seconds`
+ * for the other ranks (0: never); started once, the limit can be changed later. */
+void comm_mpi_watchdog(double seconds);
+
 #endif

@@ -12,3 +12,4 @@ void comm_mpi_split(const Comm *parent, Comm *out, int color, int key) {
 void comm_mpi_free(Comm *c) { (void)c; }
 void comm_mpi_finalize(void) {}
 void comm_mpi_abort_world(int code) { exit(code); }
+void comm_mpi_watchdog(double seconds) { (void)seconds; }

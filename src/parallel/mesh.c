@@ -32,6 +32,10 @@ void parallel_init_single(Parallel *p) {
     p->sp_mode = 0;
 }
 
+void parallel_set_timeout(Parallel *p, double seconds) {
+    if (p->mpi) comm_mpi_watchdog(seconds);
+}
+
 void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     int n = parallel_launched_size();
     if (n == 1) {
