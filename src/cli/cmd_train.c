@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cli/common.h"
 #include "cli/trainer.h"
 #include "core/check.h"
@@ -185,20 +186,20 @@ int cmd_train(int argc, char **argv) {
 
     char path[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
-    if (io && resume) { /* keep the metrics of the steps before the checkpoint */
+    if (io && resume) { /* keep the metrics of the steps before the checkpoint (temporary file, rename) */
         FILE *old = fopen(path, "r");
-        char *kept = NULL;
-        size_t klen = 0;
-        if (old) {
-            FILE *mem = open_memstream(&kept, &klen);
-            char line[8192];
-            for (int64_t i = 0; i < start_step && fgets(line, sizeof line, old); i++) fputs(line, mem);
-            fclose(mem);
-            fclose(old);
-        }
-        FILE *f = fopen(path, "w");
-        if (!f || (kept && fputs(kept, f) < 0) || fclose(f)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
-        free(kept);
+        char tmp[4200], line[8192];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *f = fopen(tmp, "w");
+        if (!f) DIE_USER("cannot write '%s': %s", tmp, strerror(errno));
+        int64_t kept = 0;
+        while (old && kept < start_step && fgets(line, sizeof line, old))
+            if (fputs(line, f) >= 0 && strchr(line, '\n')) kept++;
+        if (old) fclose(old);
+        if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, path))
+            DIE_USER("cannot write '%s': %s", path, strerror(errno));
+        if (kept < start_step)
+            log_warn("%s had %lld lines for the %lld steps before the checkpoint", path, (long long)kept, (long long)start_step);
     }
     FILE *mf_out = io ? fopen(path, resume ? "a" : "w") : NULL;
     if (io && !mf_out) DIE_USER("cannot write '%s': %s", path, strerror(errno));
