@@ -167,8 +167,9 @@ int cmd_train(int argc, char **argv) {
             DIE_USER("lvit train --resume: %s was written with --batch %lld --seed %lld (the data order depends on "
                      "both); this run has --batch %lld --seed %lld", dir, (long long)was.batch, (long long)was.seed,
                      (long long)man.batch, (long long)man.seed);
-        if (was.step >= steps)
-            DIE_USER("lvit train --resume: %s is at step %lld, and --steps is %lld", dir, (long long)was.step, (long long)steps);
+        /* at the last step: the run was killed after its last checkpoint, before its outputs */
+        if (was.step > steps)
+            DIE_USER("lvit train --resume: %s is at step %lld, past --steps %lld", dir, (long long)was.step, (long long)steps);
         train_ckpt_load(&ck, dir, &was, &ts);
         t.opt.t = ts.opt_t;
         t.spike_n = ts.spike_n;
