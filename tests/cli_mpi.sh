@@ -16,7 +16,8 @@ trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
 # containers often forbid the cross-memory attach that shared-memory transfers use by default
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-mpi() { local np=$1; shift; timeout 120 "$MPIRUN" --oversubscribe -np "$np" "$@"; }
+T=${LVIT_TIME_SCALE:-1}   # sanitizer builds are slower: every limit scaled
+mpi() { local np=$1; shift; timeout $((120 * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
 fmpi() { local f=$1; shift; LVIT_FAULT=$f mpi "$@"; }   # fmpi FAULT NP cmd...: with LVIT_FAULT set
 small=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 
@@ -32,9 +33,9 @@ expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --s
 
 # an error on one rank stops the whole job (no rank left waiting in a collective)
 start=$(date +%s)
-expect 1 "rank 1 fails at step 3" env LVIT_FAULT=1:3 timeout 60 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/f" "${small[@]}"
+expect 1 "rank 1 fails at step 3" env LVIT_FAULT=1:3 timeout $((60 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/f" "${small[@]}"
 has "\[rank 1\].*injected fault"
-[ $(( $(date +%s) - start )) -lt 30 ] && ok "the other rank stopped within 30 s" || bad "the job took $(( $(date +%s) - start )) s to stop"
+[ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
 for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last"; do
@@ -75,7 +76,7 @@ done
 
 # a NaN batch is skipped on every rank alike: same metrics as one process with the same fault
 expect 0 "one process, NaN at step 4" env LVIT_FAULT=nan:4 "$LVIT" train --run "$tmp/n1" "${small[@]}"
-expect 0 "np 2 dp, NaN at step 4" env LVIT_FAULT=nan:4 timeout 120 "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/n2" "${small[@]}" --dp 2 --zero 1
+expect 0 "np 2 dp, NaN at step 4" env LVIT_FAULT=nan:4 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/n2" "${small[@]}" --dp 2 --zero 1
 if /usr/bin/python3 - "$tmp/n1" "$tmp/n2" <<'PY'
 import json, sys
 a, b = ([json.loads(l) for l in open(d + "/metrics.jsonl")] for d in sys.argv[1:])
@@ -141,7 +142,7 @@ start=$(date +%s)
 if [ -n "$victim" ] && kill -9 "$victim"; then
   wait $job; rc=$?
   [ "$rc" -ne 0 ] && ok "a rank killed: the job failed (exit $rc)" || bad "a rank killed, yet exit 0"
-  [ $(( $(date +%s) - start )) -lt 30 ] && ok "the job ended within 30 s of the kill" || bad "the job took $(( $(date +%s) - start )) s"
+  [ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the job ended within $((30 * T)) s of the kill" || bad "the job took $(( $(date +%s) - start )) s"
   expect 0 "--resume after a dead rank" mpi 2 "$LVIT" train --run "$tmp/db" "${D[@]}" --resume;  has "resumed at step"
   cmp -s "$tmp/da/model.safetensors" "$tmp/db/model.safetensors" && ok "resumed after a dead rank = straight run, bit for bit" || bad "resumed after a dead rank differs"
 else
@@ -151,7 +152,7 @@ fi
 start=$(date +%s)
 expect 1 "rank 1 hangs at step 7, --comm-timeout 3" fmpi hang:1:7 2 "$LVIT" train --run "$tmp/h" "${Z0[@]}" --dp 2 --comm-timeout 3
 has "waited [0-9]* s in .* for the other ranks (--comm-timeout 3)"
-[ $(( $(date +%s) - start )) -lt 30 ] && ok "the hung job ended within 30 s" || bad "the hung job took $(( $(date +%s) - start )) s"
+[ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the hung job ended within $((30 * T)) s" || bad "the hung job took $(( $(date +%s) - start )) s"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -2,6 +2,7 @@
  * --help come from that table. Errors name the flag and what was expected, exit code 2. */
 #ifndef LVIT_ARGS_H
 #define LVIT_ARGS_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { ARG_INT, ARG_I64, ARG_FLOAT, ARG_STR, ARG_FLAG, ARG_CHOICE } ArgType;
@@ -22,6 +23,12 @@ typedef struct ArgSpec {
  * the reason and exits 2. Returns the number of positional arguments. */
 int args_parse(ArgSpec *specs, int argc, char **argv, int first, const char *cmd, const char *usage,
                const char **pos, int maxpos);
+/* The same without exiting (for callers that must not, e.g. fuzzing): returns the number of
+ * positional arguments, ARGS_HELP on --help/-h (nothing printed), or ARGS_ERROR with the
+ * message args_parse would print in err. */
+enum { ARGS_ERROR = -1, ARGS_HELP = -2 };
+int args_parse_core(ArgSpec *specs, int argc, char **argv, int first, const char *cmd, const char **pos,
+                    int maxpos, char *err, size_t errlen);
 void args_print_help(const ArgSpec *specs, const char *cmd, const char *usage);
 const ArgSpec *args_find(const ArgSpec *specs, const char *name);
 /* Parse "a,b,c" floats into out (max n); -1 on error. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "core/log.h"
 
 void train_ckpt_init(TrainCkpt *c, Trainer *t, float *best, const StateManifest *man) {
     memset(c, 0, sizeof *c);
@@ -69,8 +70,11 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
     StatePart p[SV_COUNT];
     c->man.step = ts->step;
     c->man.nfiles = par->dp.size;
+    double t0 = now_sec(), mib = 0;
     if (par->sp.rank == 0) { /* one file per data-parallel rank */
         int np = parts(c, 1, p, 1);
+        for (int j = 0; j < np; j++)
+            for (int i = 0; i < p[j].nr; i++) mib += p[j].r[i].len * 4.0 / 1048576.0;
         if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) ||
             state_save_file(dir, par->dp.rank, p, np, ts, err, sizeof err))
             DIE_USER("checkpoint of step %" PRId64 ": %s; the checkpoints already in %s/ckpt are intact (resume from "
@@ -84,6 +88,8 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
             DIE_USER("checkpoint of step %" PRId64 ": %s; the checkpoints already in %s/ckpt are intact (resume from "
                      "them with --resume once the problem is fixed)", ts->step, err, run);
         state_prune(run, keep, keep_every);
+        log_info("checkpoint of step %" PRId64 " in %s/ckpt: %.1f MiB from rank 0 (%d file%s) in %.2f s", ts->step, run, mib,
+                 par->dp.size, par->dp.size > 1 ? "s" : "", now_sec() - t0);
     }
 }
 

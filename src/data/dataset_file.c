@@ -1,5 +1,6 @@
 /* Opening an lvit dataset file: a safetensors file whose arrays training reads in place from
  * the memory map (docs/formats.md, "Dataset"). */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,12 @@ static const void *mapped(const StFile *f, const char *name, StDtype dt, int ndi
                  f->path, name, st_dtype_name(t->dtype), t->ndim, st_dtype_name(dt), ndim);
         return NULL;
     }
-    if (t->begin % st_dtype_size(dt)) {
-        snprintf(err, errlen, "%s: array '%s' is not aligned in the file", f->path, name);
+    /* The data buffer starts after a header of any length: what must be aligned is the
+       array's position in the file (the map is page-aligned), not its offset in the buffer. */
+    uint64_t at = (uint64_t)(f->data - (const uint8_t *)f->map) + t->begin;
+    if (at % st_dtype_size(dt)) {
+        snprintf(err, errlen, "%s: array '%s' is not aligned in the file (%s at byte %llu; lvit convert writes "
+                 "aligned files)", f->path, name, st_dtype_name(dt), (unsigned long long)at);
         return NULL;
     }
     return f->data + t->begin;
@@ -95,6 +100,12 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: variable %d has no name or an invalid mean/std", path, v);
             goto fail;
         }
+        /* Batches normalize in float32 as (x - mean) / std: both must survive the conversion. */
+        if (!(sd[v] >= FLT_MIN && sd[v] <= FLT_MAX) || !(fabs(mean[v]) <= FLT_MAX)) {
+            snprintf(err, errlen, "%s: variable %d ('%.64s'): mean %g and std %g must be float32 values, std at least %g",
+                     path, v, nm, mean[v], sd[v], (double)FLT_MIN);
+            goto fail;
+        }
         snprintf(ds->names[v], LVIT_VAR_NAME, "%s", nm);
         snprintf(ds->units[v], 32, "%s", un ? un : "");
         ds->mean[v] = (float)mean[v];
@@ -107,8 +118,20 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
             goto fail;
         }
     }
-    for (int i = 0; i < ds->H; i++) ds->lat[i] = (float)lat[i];
-    for (int j = 0; j < ds->W; j++) ds->lon[j] = (float)lon[j];
+    for (int i = 0; i < ds->H; i++) {
+        if (!(fabs(lat[i]) <= 90)) {   /* latitude weights are cos(lat) */
+            snprintf(err, errlen, "%s: lat[%d] = %g is not a latitude in [-90, 90]", path, i, lat[i]);
+            goto fail;
+        }
+        ds->lat[i] = (float)lat[i];
+    }
+    for (int j = 0; j < ds->W; j++) {
+        if (!(fabs(lon[j]) <= 1e6)) {
+            snprintf(err, errlen, "%s: lon[%d] = %g is not a finite longitude", path, j, lon[j]);
+            goto fail;
+        }
+        ds->lon[j] = (float)lon[j];
+    }
     snprintf(ds->source, sizeof ds->source, "%s", path);
     ds->owned = f;
     ds->release = release_file;

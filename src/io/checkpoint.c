@@ -1,4 +1,6 @@
 #include "io/checkpoint.h"
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +67,11 @@ static int read_norm(const char *path, const char *text, int V, float **mean, fl
     *std = xmalloc(sizeof(float) * (size_t)V);
     for (int v = 0; v < V; v++) {
         double a, b;
-        if (json_as_double(json_at(mu, v), &a) || json_as_double(json_at(sd, v), &b) || !(b > 0)) {
-            snprintf(err, n, "%s: metadata lvit.norm: variable %d needs a number mean and a positive std", path, v);
+        /* Normalization runs in float32 as (x - mean) / std: both must survive the conversion. */
+        if (json_as_double(json_at(mu, v), &a) || json_as_double(json_at(sd, v), &b) || !(b >= FLT_MIN && b <= FLT_MAX) ||
+            !(fabs(a) <= FLT_MAX)) {
+            snprintf(err, n, "%s: metadata lvit.norm: variable %d needs a float32 mean and a positive float32 std "
+                     "(at least %g)", path, v, (double)FLT_MIN);
             free(*mean);
             free(*std);
             *mean = *std = NULL;
