@@ -176,6 +176,18 @@ st="$tmp/rc/ckpt/step_00000010/state_00000.safetensors"
 printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
 expect 2 "--resume from a corrupted checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
 expect 2 "--resume without checkpoints" "$LVIT" train --run "$tmp/none" "${R[@]}" --resume;  has "no complete checkpoint"
+# preempted by SIGTERM (checkpoint written on the way out), resumed: the straight run, bit for bit
+P=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --times 80 --steps 80 --seed 5 --quiet --val-every 20 --ema 0.9)
+"$LVIT" train --run "$tmp/pa" "${P[@]}" >/dev/null 2>&1
+signal_run TERM "$tmp/out" "$tmp/pb/metrics.jsonl" "$LVIT" train --run "$tmp/pb" "${P[@]}"
+if [ "$rc" -eq 0 ] && ls "$tmp"/pb/ckpt/*/manifest.json >/dev/null 2>&1; then
+  expect 0 "--resume after SIGTERM" "$LVIT" train --run "$tmp/pb" "${P[@]}" --resume;  has "resumed at step"
+  same_run "$tmp/pa" "$tmp/pb" && ok "preempted by SIGTERM and resumed = straight run" || bad "SIGTERM + resume differs"
+elif [ "$rc" -eq 0 ] && [ -s "$tmp/pb/model.safetensors" ] && [ "$(wc -l < "$tmp/pb/metrics.jsonl")" -eq 80 ]; then
+  ok "the run finished before SIGTERM arrived (timing; nothing to resume)"
+else
+  bad "SIGTERM run: exit $rc, no checkpoint"
+fi
 # SIGKILL at random moments of a run that checkpoints every step (so often in the middle of
 # writing one), resumed each time: still the straight run, bit for bit
 K=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --steps 20 --seed 3 --times 80 --val-every 5 --ema 0.9 --quiet --ckpt-every 1)
