@@ -1,0 +1,42 @@
+/* Builds without the CUDA toolkit (or sanitizer builds, where ASan and the CUDA runtime do not
+ * mix): no device, and the launchers are never reached. */
+#include <stdio.h>
+#include "core/check.h"
+#include "kernels/cuda/ops_cuda.h"
+
+int cuda_device_count(char *err, size_t errlen) {
+    if (err && errlen) snprintf(err, errlen, "this lvit was built without CUDA (install the CUDA toolkit and rebuild)");
+    return 0;
+}
+void cuda_device_name(char *buf, size_t n) {
+    if (buf && n) snprintf(buf, n, "none");
+}
+#define NO_CUDA(...) DIE("built without CUDA")
+void *cuda_alloc(size_t bytes) { (void)bytes; NO_CUDA(); }
+void cuda_free(void *p) { (void)p; }
+void cuda_zero(float *x, int64_t n) { (void)x, (void)n; NO_CUDA(); }
+void cuda_copy(float *dst, const float *src, int64_t n) { (void)dst, (void)src, (void)n; NO_CUDA(); }
+void cuda_upload(float *dst, const float *host, int64_t n) { (void)dst, (void)host, (void)n; NO_CUDA(); }
+void cuda_download(float *host, const float *src, int64_t n) { (void)host, (void)src, (void)n; NO_CUDA(); }
+void cuda_sync(void) {}
+void gelu_fwd_cuda(float *out, const float *in, int64_t n) { (void)out, (void)in, (void)n; NO_CUDA(); }
+void gelu_bwd_cuda(float *din, const float *dout, const float *in, int64_t n) { (void)din, (void)dout, (void)in, (void)n; NO_CUDA(); }
+void add_inplace_cuda(float *y, const float *x, int64_t n) { (void)y, (void)x, (void)n; NO_CUDA(); }
+void lerp_cuda(float *y, const float *x, float a, int64_t n) { (void)y, (void)x, (void)a, (void)n; NO_CUDA(); }
+void scale_cuda(float *x, float s, int64_t n) { (void)x, (void)s, (void)n; NO_CUDA(); }
+double sumsq_cuda(const float *x, int64_t n) { (void)x, (void)n; NO_CUDA(); }
+void adamw_cuda(float *p, float *m, float *v, const float *g, int64_t n, float lr, float b1, float b2, float eps,
+                float wd, float bc1, float bc2) {
+    (void)p, (void)m, (void)v, (void)g, (void)n, (void)lr, (void)b1, (void)b2, (void)eps, (void)wd, (void)bc1, (void)bc2;
+    NO_CUDA();
+}
+void layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *in, const float *w, const float *b,
+                        int64_t M, int64_t C, float eps) {
+    (void)out, (void)mean, (void)rstd, (void)in, (void)w, (void)b, (void)M, (void)C, (void)eps;
+    NO_CUDA();
+}
+void layernorm_bwd_cuda(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                        const float *mean, const float *rstd, int64_t M, int64_t C) {
+    (void)din, (void)dw, (void)db, (void)dout, (void)in, (void)w, (void)mean, (void)rstd, (void)M, (void)C;
+    NO_CUDA();
+}

@@ -1,0 +1,164 @@
+/* The CUDA kernels (src/kernels/cuda) against their CPU twins on the same inputs, odd sizes
+ * included. fp32 on both sides: the tolerances are float rounding (1e-6 relative to the scale),
+ * looser only where the two sides use different erf implementations (GELU: 2e-6) or reduce in a
+ * different order (LayerNorm weight gradients, sum of squares: 1e-6). Skips, saying why, where
+ * there is no GPU or lvit was built without CUDA. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/ops_cpu.h"
+#include "kernels/cuda/ops_cuda.h"
+#include "util_test.h"
+
+static int have_gpu(void) {
+    char err[512] = "";
+    static int n = -1;
+    if (n < 0) {
+        n = cuda_device_count(err, sizeof err);
+        if (n == 0) fprintf(stderr, "skip: %s\n", err);
+        else {
+            char name[256];
+            cuda_device_name(name, sizeof name);
+            fprintf(stderr, "GPU: %s\n", name);
+        }
+    }
+    return n > 0;
+}
+
+static float *dev_from(const float *host, int64_t n) {
+    float *d = cuda_alloc((size_t)n * sizeof(float));
+    cuda_upload(d, host, n);
+    return d;
+}
+
+static float *host_of(const float *dev, int64_t n) {
+    float *h = tu_falloc(n);
+    cuda_download(h, dev, n);
+    return h;
+}
+
+static const int64_t SIZES[] = {1, 7, 255, 256, 257, 1000, 65537, 1 << 20};
+enum { NSIZES = sizeof SIZES / sizeof SIZES[0] };
+
+static void test_elementwise(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    for (int k = 0; k < NSIZES; k++) {
+        int64_t n = SIZES[k];
+        float *x = tu_falloc(n), *y = tu_falloc(n), *g = tu_falloc(n), *ref = tu_falloc(n);
+        tu_fill_normal(x, n, 1 + k, 0.0f, 3.0f);
+        tu_fill_normal(y, n, 100 + k, 0.5f, 1.0f);
+        tu_fill_normal(g, n, 200 + k, 0.0f, 1.0f);
+        float *dx = dev_from(x, n), *dy = dev_from(y, n), *dg = dev_from(g, n);
+        /* gelu forward, backward (accumulating) */
+        gelu_fwd_cpu(ref, x, n);
+        gelu_fwd_cuda(dy, dx, n);
+        float *got = host_of(dy, n);
+        TU_ASSERT_CLOSE_FF(got, ref, n, 2e-6);
+        free(got);
+        memcpy(ref, y, sizeof(float) * (size_t)n);
+        cuda_upload(dy, y, n);
+        gelu_bwd_cpu(ref, g, x, n);
+        gelu_bwd_cuda(dy, dg, dx, n);
+        got = host_of(dy, n);
+        TU_ASSERT_CLOSE_FF(got, ref, n, 2e-6);
+        free(got);
+        /* add, lerp, scale (nvcc contracts a*(x-y)+y into an FMA, the C11 build does not) */
+        memcpy(ref, y, sizeof(float) * (size_t)n);
+        cuda_upload(dy, y, n);
+        add_inplace_cpu(ref, x, n);
+        add_inplace_cuda(dy, dx, n);
+        lerp_cpu(ref, g, 0.1f, n);
+        lerp_cuda(dy, dg, 0.1f, n);
+        scale_cpu(ref, 0.37f, n);
+        scale_cuda(dy, 0.37f, n);
+        got = host_of(dy, n);
+        TU_ASSERT_CLOSE_FF(got, ref, n, 1e-6);
+        free(got);
+        /* sum of squares in double, summed in another order */
+        double a = sumsq_cpu(x, n), b = sumsq_cuda(dx, n);
+        assert_true(fabs(a - b) <= 1e-9 * a);
+        cuda_free(dx), cuda_free(dy), cuda_free(dg);
+        free(x), free(y), free(g), free(ref);
+    }
+}
+
+static void test_adamw(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    for (int k = 0; k < NSIZES; k++) {
+        int64_t n = SIZES[k];
+        float *p = tu_falloc(n), *m = tu_falloc(n), *v = tu_falloc(n), *g = tu_falloc(n);
+        tu_fill_normal(p, n, 1 + k, 0.0f, 1.0f);
+        tu_fill_normal(g, n, 2 + k, 0.0f, 1e-2f);
+        float *dp = dev_from(p, n), *dm = dev_from(m, n), *dv = dev_from(v, n), *dgr = dev_from(g, n);
+        for (int t = 1; t <= 3; t++) {
+            float bc1 = 1.0f - powf(0.9f, (float)t), bc2 = 1.0f - powf(0.95f, (float)t);
+            adamw_cpu(p, m, v, g, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, bc1, bc2);
+            adamw_cuda(dp, dm, dv, dgr, n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, bc1, bc2);
+        }
+        float *hp = host_of(dp, n), *hm = host_of(dm, n), *hv = host_of(dv, n);
+        TU_ASSERT_CLOSE_FF(hp, p, n, 1e-6);
+        TU_ASSERT_CLOSE_FF(hm, m, n, 1e-6);
+        TU_ASSERT_CLOSE_FF(hv, v, n, 1e-6);
+        free(hp), free(hm), free(hv);
+        cuda_free(dp), cuda_free(dm), cuda_free(dv), cuda_free(dgr);
+        free(p), free(m), free(v), free(g);
+    }
+}
+
+static void test_layernorm(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    const int64_t shapes[][2] = {{1, 1}, {3, 7}, {5, 64}, {17, 768}, {300, 257}, {4096, 1024}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t M = shapes[s][0], C = shapes[s][1], n = M * C;
+        float *x = tu_falloc(n), *w = tu_falloc(C), *b = tu_falloc(C), *dout = tu_falloc(n);
+        tu_fill_normal(x, n, 1 + s, 2.0f, 3.0f); /* an offset mean, as residual streams have */
+        tu_fill_normal(w, C, 2 + s, 1.0f, 0.2f);
+        tu_fill_normal(b, C, 3 + s, 0.0f, 0.2f);
+        tu_fill_normal(dout, n, 4 + s, 0.0f, 1.0f);
+        float *out = tu_falloc(n), *mu = tu_falloc(M), *rs = tu_falloc(M);
+        float *din = tu_falloc(n), *dw = tu_falloc(C), *db = tu_falloc(C);
+        tu_fill_const(din, n, 0.25f); /* backward accumulates */
+        tu_fill_const(dw, C, -0.5f);
+        float *gx = dev_from(x, n), *gw = dev_from(w, C), *gb = dev_from(b, C), *gdo = dev_from(dout, n);
+        float *gout = cuda_alloc(sizeof(float) * (size_t)n), *gmu = cuda_alloc(sizeof(float) * (size_t)M);
+        float *grs = cuda_alloc(sizeof(float) * (size_t)M);
+        float *gdin = dev_from(din, n), *gdw = dev_from(dw, C), *gdb = dev_from(db, C);
+        layernorm_fwd_cpu(out, mu, rs, x, w, b, M, C, 1e-5f);
+        layernorm_fwd_cuda(gout, gmu, grs, gx, gw, gb, M, C, 1e-5f);
+        layernorm_bwd_cpu(din, dw, db, dout, x, w, mu, rs, M, C);
+        layernorm_bwd_cuda(gdin, gdw, gdb, gdo, gx, gw, gmu, grs, M, C);
+        const struct { const float *dev, *ref; int64_t n; double tol; } chk[] = {
+            {gout, out, n, 1e-6}, {gmu, mu, M, 1e-6}, {grs, rs, M, 1e-6},
+            {gdin, din, n, 1e-5}, {gdw, dw, C, 1e-6}, {gdb, db, C, 1e-6}};
+        for (size_t c = 0; c < sizeof chk / sizeof chk[0]; c++) {
+            float *h = host_of(chk[c].dev, chk[c].n);
+            TU_ASSERT_CLOSE_FF(h, chk[c].ref, chk[c].n, chk[c].tol);
+            free(h);
+        }
+        /* deterministic: the same call twice gives the same bits */
+        float *again = dev_from(dw, C);
+        cuda_upload(gdw, dw, C);
+        layernorm_bwd_cuda(NULL, gdw, NULL, gdo, gx, gw, gmu, grs, M, C);
+        layernorm_bwd_cuda(NULL, again, NULL, gdo, gx, gw, gmu, grs, M, C);
+        float *h1 = host_of(gdw, C), *h2 = host_of(again, C);
+        assert_memory_equal(h1, h2, sizeof(float) * (size_t)C);
+        free(h1), free(h2);
+        cuda_free(again);
+        cuda_free(gx), cuda_free(gw), cuda_free(gb), cuda_free(gdo), cuda_free(gout), cuda_free(gmu), cuda_free(grs);
+        cuda_free(gdin), cuda_free(gdw), cuda_free(gdb);
+        free(x), free(w), free(b), free(dout), free(out), free(mu), free(rs), free(din), free(dw), free(db);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_adamw),
+        cmocka_unit_test(test_layernorm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
