@@ -154,11 +154,79 @@ static void test_layernorm(void **st) {
     }
 }
 
+static void test_pos_lead(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    const int cfg[][4] = {{1, 1, 1, 1}, {2, 6, 3, 5}, {3, 64, 16, 96}, {2, 4 * 128, 128, 256}}; /* B, T, L, D */
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int B = cfg[c][0], D = cfg[c][3];
+        int64_t T = cfg[c][1], L = cfg[c][2], n = B * T * D;
+        float *x = tu_falloc(n), *pos = tu_falloc(L * D), *lw = tu_falloc(D), *lb = tu_falloc(D), *lead = tu_falloc(B);
+        tu_fill_normal(x, n, 1, 0, 1), tu_fill_normal(pos, L * D, 2, 0, 1), tu_fill_normal(lw, D, 3, 0, 1);
+        tu_fill_normal(lb, D, 4, 0, 1), tu_fill_uniform(lead, B, 5, 0.06f, 0.24f);
+        float *gx = dev_from(x, n), *gpos = dev_from(pos, L * D), *glw = dev_from(lw, D), *glb = dev_from(lb, D);
+        float *glead = dev_from(lead, B);
+        pos_lead_fwd_cpu(x, pos, lw, lb, lead, B, T, L, D);
+        pos_lead_fwd_cuda(gx, gpos, glw, glb, glead, B, T, L, D);
+        float *h = host_of(gx, n);
+        TU_ASSERT_CLOSE_FF(h, x, n, 1e-6);
+        free(h);
+        /* backward: x is now the upstream gradient; pos, lw, lb accumulate */
+        pos_lead_bwd_cpu(pos, lw, lb, x, lead, B, T, L, D);
+        pos_lead_bwd_cuda(gpos, glw, glb, gx, glead, B, T, L, D);
+        const struct { const float *dev, *ref; int64_t n; } chk[] = {{gpos, pos, L * D}, {glw, lw, D}, {glb, lb, D}};
+        for (size_t k = 0; k < 3; k++) {
+            h = host_of(chk[k].dev, chk[k].n);
+            TU_ASSERT_CLOSE_FF(h, chk[k].ref, chk[k].n, 1e-6);
+            free(h);
+        }
+        cuda_free(gx), cuda_free(gpos), cuda_free(glw), cuda_free(glb), cuda_free(glead);
+        free(x), free(pos), free(lw), free(lb), free(lead);
+    }
+}
+
+static void test_unpatchify_loss(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    const int cfg[][5] = {{1, 1, 2, 2, 1}, {2, 3, 8, 12, 2}, {2, 5, 32, 64, 4}, {1, 2, 33, 36, 3}}; /* B, Vo, H, W, p */
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++)
+        for (int multi = 0; multi < 2; multi++)
+            for (int masked = 0; masked < 2; masked++) {
+                int B = cfg[c][0], Vo = cfg[c][1], H = cfg[c][2], W = cfg[c][3], p = cfg[c][4];
+                int64_t n = (int64_t)B * Vo * H * W;
+                float *pred = tu_falloc(n), *y = tu_falloc(n), *mask = tu_falloc(n), *wl = tu_falloc(H);
+                float *img = tu_falloc(n), *dp = tu_falloc(n), *ws = tu_falloc(n);
+                tu_fill_normal(pred, n, 1, 0, 1), tu_fill_normal(y, n, 2, 0, 1), tu_fill_uniform(wl, H, 3, 0.2f, 1.0f);
+                for (int64_t i = 0; i < n; i++) mask[i] = (i * 2654435761u) % 7 ? 1.0f : 0.0f;
+                float *gpred = dev_from(pred, n), *gy = dev_from(y, n), *gm = dev_from(mask, n), *gwl = dev_from(wl, H);
+                float *gimg = cuda_alloc(sizeof(float) * (size_t)n), *gdp = cuda_alloc(sizeof(float) * (size_t)n);
+                float *gws = cuda_alloc(sizeof(float) * (size_t)n);
+                unpatchify_cpu(img, pred, B, Vo, H, W, p, multi);
+                unpatchify_cuda(gimg, gpred, B, Vo, H, W, p, multi);
+                float *h = host_of(gimg, n);
+                assert_memory_equal(h, img, sizeof(float) * (size_t)n); /* a permutation */
+                free(h);
+                for (int dn = 0; dn < 2; dn++) { /* the local mask sum, then a given global one */
+                    double denom = dn ? 0.75 * n : 0.0;
+                    float a = mse_loss_cpu(dp, pred, y, masked ? mask : NULL, wl, B, Vo, H, W, p, multi, 0.5f, denom, ws);
+                    float b = mse_loss_cuda(gdp, gpred, gy, masked ? gm : NULL, gwl, B, Vo, H, W, p, multi, 0.5f, denom, gws);
+                    assert_true(fabsf(a - b) <= 1e-6f * fabsf(a) + 1e-30f);
+                    h = host_of(gdp, n);
+                    TU_ASSERT_CLOSE_FF(h, dp, n, 1e-6);
+                    free(h);
+                }
+                cuda_free(gpred), cuda_free(gy), cuda_free(gm), cuda_free(gwl), cuda_free(gimg), cuda_free(gdp), cuda_free(gws);
+                free(pred), free(y), free(mask), free(wl), free(img), free(dp), free(ws);
+            }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_adamw),
         cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_pos_lead),
+        cmocka_unit_test(test_unpatchify_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,3 +40,23 @@ void layernorm_bwd_cuda(float *din, float *dw, float *db, const float *dout, con
     (void)din, (void)dw, (void)db, (void)dout, (void)in, (void)w, (void)mean, (void)rstd, (void)M, (void)C;
     NO_CUDA();
 }
+void pos_lead_fwd_cuda(float *x, const float *pos, const float *lead_w, const float *lead_b, const float *lead,
+                       int B, int64_t T, int64_t L, int D) {
+    (void)x, (void)pos, (void)lead_w, (void)lead_b, (void)lead, (void)B, (void)T, (void)L, (void)D;
+    NO_CUDA();
+}
+void pos_lead_bwd_cuda(float *dpos, float *dlead_w, float *dlead_b, const float *dx, const float *lead, int B,
+                       int64_t T, int64_t L, int D) {
+    (void)dpos, (void)dlead_w, (void)dlead_b, (void)dx, (void)lead, (void)B, (void)T, (void)L, (void)D;
+    NO_CUDA();
+}
+void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W, int p, int multi) {
+    (void)img, (void)pred, (void)B, (void)Vo, (void)H, (void)W, (void)p, (void)multi;
+    NO_CUDA();
+}
+float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
+                    int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws) {
+    (void)dpred, (void)pred, (void)y, (void)mask, (void)wlat, (void)B, (void)Vo, (void)H, (void)W, (void)p;
+    (void)multi, (void)dloss, (void)denom, (void)ws;
+    NO_CUDA();
+}

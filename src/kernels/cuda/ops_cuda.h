@@ -41,6 +41,15 @@ void layernorm_fwd_cuda(float *out, float *mean, float *rstd, const float *in, c
 void layernorm_bwd_cuda(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                         const float *mean, const float *rstd, int64_t M, int64_t C);
 
+/* embed_cuda.cu: the kernel table's pos_lead_fwd/bwd, unpatchify and mse_loss (same contracts) */
+void pos_lead_fwd_cuda(float *x, const float *pos, const float *lead_w, const float *lead_b, const float *lead,
+                       int B, int64_t T, int64_t L, int D);
+void pos_lead_bwd_cuda(float *dpos, float *dlead_w, float *dlead_b, const float *dx, const float *lead, int B,
+                       int64_t T, int64_t L, int D);
+void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W, int p, int multi);
+float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
+                    int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws);
+
 #ifdef __cplusplus
 }
 #endif
