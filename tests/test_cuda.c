@@ -1,7 +1,8 @@
 /* The CUDA kernels (src/kernels/cuda) against their CPU twins on the same inputs, odd sizes
  * included. fp32 on both sides: the tolerances are float rounding (1e-6 relative to the scale),
- * looser only where the two sides use different erf implementations (GELU: 2e-6) or reduce in a
- * different order (LayerNorm weight gradients, sum of squares: 1e-6). Skips, saying why, where
+ * looser where the two sides use different erf implementations (GELU: 2e-6), reduce in another
+ * order (LayerNorm's input gradient) or chain a softmax and two dot products of up to 256
+ * terms (variable aggregation: 1e-5). Skips, saying why, where
  * there is no GPU or lvit was built without CUDA. */
 #include <math.h>
 #include <stdio.h>
@@ -220,6 +221,36 @@ static void test_unpatchify_loss(void **st) {
             }
 }
 
+static void test_var_attn(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    const int cfg[][5] = {{1, 1, 1, 1, 4}, {2, 5, 3, 2, 8}, {2, 37, 7, 4, 64}, {1, 16, 92, 8, 256}}; /* B, L, V, NH, D */
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int B = cfg[c][0], V = cfg[c][2], NH = cfg[c][3], D = cfg[c][4];
+        int64_t L = cfg[c][1], nkv = (int64_t)B * V * L * 2 * D, no = (int64_t)B * L * D, np = (int64_t)B * L * NH * V;
+        float *q = tu_falloc(D), *kv = tu_falloc(nkv), *out = tu_falloc(no), *probs = tu_falloc(np);
+        float *dout = tu_falloc(no), *dq = tu_falloc(D), *dkv = tu_falloc(nkv);
+        tu_fill_normal(q, D, 1, 0, 1), tu_fill_normal(kv, nkv, 2, 0, 1), tu_fill_normal(dout, no, 3, 0, 1);
+        tu_fill_const(dq, D, 0.5f), tu_fill_const(dkv, nkv, -0.25f); /* backward accumulates */
+        float *gq = dev_from(q, D), *gkv = dev_from(kv, nkv), *gdo = dev_from(dout, no), *gdq = dev_from(dq, D);
+        float *gdkv = dev_from(dkv, nkv), *gout = cuda_alloc(sizeof(float) * (size_t)no);
+        float *gpr = cuda_alloc(sizeof(float) * (size_t)np);
+        var_attn_fwd_cpu(out, probs, q, kv, B, L, V, NH, D);
+        var_attn_fwd_cuda(gout, gpr, gq, gkv, B, L, V, NH, D);
+        var_attn_bwd_cpu(dq, dkv, dout, probs, q, kv, B, L, V, NH, D);
+        var_attn_bwd_cuda(gdq, gdkv, gdo, gpr, gq, gkv, B, L, V, NH, D);
+        const struct { const float *dev, *ref; int64_t n; double tol; } chk[] = {
+            {gout, out, no, 1e-5}, {gpr, probs, np, 1e-5}, {gdq, dq, D, 1e-5}, {gdkv, dkv, nkv, 1e-5}};
+        for (size_t k = 0; k < 4; k++) {
+            float *h = host_of(chk[k].dev, chk[k].n);
+            TU_ASSERT_CLOSE_FF(h, chk[k].ref, chk[k].n, chk[k].tol);
+            free(h);
+        }
+        cuda_free(gq), cuda_free(gkv), cuda_free(gdo), cuda_free(gdq), cuda_free(gdkv), cuda_free(gout), cuda_free(gpr);
+        free(q), free(kv), free(out), free(probs), free(dout), free(dq), free(dkv);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
@@ -227,6 +258,7 @@ int main(void) {
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_pos_lead),
         cmocka_unit_test(test_unpatchify_loss),
+        cmocka_unit_test(test_var_attn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
-/* The CUDA backend's launchers (the .cu files in src/kernels/cuda, extern "C"; plain C here). First step of
- * the GPU backend: device discovery, memory, and the elementwise, normalization and optimizer
- * kernels, each checked against its CPU twin by tests/test_cuda.c on a machine with a GPU. The
- * matrix products (cuBLASLt), embeddings, attention and the loss follow; until the table is
- * complete nothing outside the tests uses these. All pointers are device pointers; every
- * launch goes on the default stream. */
+/* The CUDA backend's launchers (the .cu files in src/kernels/cuda, extern "C"; plain C here).
+ * First steps of the GPU backend, fp32 (its checking mode): device discovery, memory, the
+ * elementwise, normalization and optimizer kernels, the position/lead embedding, unpatchify,
+ * the loss and the variable aggregation, each checked against its CPU twin by tests/test_cuda.c
+ * on a machine with a GPU (scripts/gpu-check.sh). The matrix products (cuBLASLt), the patch
+ * embedding, flash attention and bf16 follow; until the kernel table is complete nothing
+ * outside the tests uses these. All pointers are device pointers; every launch goes on the
+ * default stream; no atomics, every reduction in a fixed order (bitwise reproducible). */
 #ifndef LVIT_OPS_CUDA_H
 #define LVIT_OPS_CUDA_H
 #include <stddef.h>
@@ -49,6 +51,11 @@ void pos_lead_bwd_cuda(float *dpos, float *dlead_w, float *dlead_b, const float 
 void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W, int p, int multi);
 float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
                     int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws);
+/* varattn_cuda.cu: the kernel table's var_attn_fwd/bwd (same contracts) */
+void var_attn_fwd_cuda(float *out, float *probs, const float *q, const float *kv, int B, int64_t L, int V, int NH,
+                       int D);
+void var_attn_bwd_cuda(float *dq, float *dkv, const float *dout, const float *probs, const float *q, const float *kv,
+                       int B, int64_t L, int V, int NH, int D);
 
 #ifdef __cplusplus
 }
