@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/ops_cpu.h"
+#include "kernels/kernels.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "util_test.h"
 
@@ -251,6 +252,38 @@ static void test_var_attn(void **st) {
     }
 }
 
+static void test_patch_embed(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    const int cfg[][6] = {{1, 1, 2, 2, 1, 1}, {2, 3, 8, 12, 2, 5}, {2, 5, 32, 64, 2, 64}, {1, 4, 33, 36, 3, 32}}; /* B,V,H,W,p,D */
+    for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+        int B = cfg[c][0], V = cfg[c][1], H = cfg[c][2], W = cfg[c][3], p = cfg[c][4], D = cfg[c][5];
+        int64_t L = (int64_t)(H / p) * (W / p), nx = (int64_t)B * V * H * W, nt = (int64_t)B * V * L * D;
+        int64_t nw = (int64_t)V * D * p * p, nb = (int64_t)V * D;
+        float *x = tu_falloc(nx), *w = tu_falloc(nw), *bias = tu_falloc(nb), *ve = tu_falloc(nb), *tok = tu_falloc(nt);
+        float *dtok = tu_falloc(nt), *dw = tu_falloc(nw), *db = tu_falloc(nb), *dve = tu_falloc(nb);
+        float *ws = tu_falloc(patch_embed_ws_floats(B, V, H, W, p));
+        tu_fill_normal(x, nx, 1, 0, 1), tu_fill_normal(w, nw, 2, 0, 0.3f), tu_fill_normal(bias, nb, 3, 0, 1);
+        tu_fill_normal(ve, nb, 4, 0, 1), tu_fill_normal(dtok, nt, 5, 0, 1), tu_fill_const(dw, nw, 0.125f);
+        float *gx = dev_from(x, nx), *gw = dev_from(w, nw), *gb = dev_from(bias, nb), *gve = dev_from(ve, nb);
+        float *gdt = dev_from(dtok, nt), *gdw = dev_from(dw, nw), *gdb = dev_from(db, nb), *gdve = dev_from(dve, nb);
+        float *gtok = cuda_alloc(sizeof(float) * (size_t)nt);
+        patch_embed_fwd_cpu(tok, x, w, bias, ve, B, V, H, W, p, D, ws);
+        patch_embed_fwd_cuda(gtok, gx, gw, gb, gve, B, V, H, W, p, D);
+        patch_embed_bwd_cpu(dw, db, dve, dtok, x, B, V, H, W, p, D, ws);
+        patch_embed_bwd_cuda(gdw, gdb, gdve, gdt, gx, B, V, H, W, p, D);
+        const struct { const float *dev, *ref; int64_t n; } chk[] = {{gtok, tok, nt}, {gdw, dw, nw}, {gdb, db, nb}, {gdve, dve, nb}};
+        for (size_t k = 0; k < 4; k++) {
+            float *h = host_of(chk[k].dev, chk[k].n);
+            TU_ASSERT_CLOSE_FF(h, chk[k].ref, chk[k].n, 1e-5);
+            free(h);
+        }
+        cuda_free(gx), cuda_free(gw), cuda_free(gb), cuda_free(gve), cuda_free(gdt), cuda_free(gdw), cuda_free(gdb);
+        cuda_free(gdve), cuda_free(gtok);
+        free(x), free(w), free(bias), free(ve), free(tok), free(dtok), free(dw), free(db), free(dve), free(ws);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
@@ -259,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_pos_lead),
         cmocka_unit_test(test_unpatchify_loss),
         cmocka_unit_test(test_var_attn),
+        cmocka_unit_test(test_patch_embed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

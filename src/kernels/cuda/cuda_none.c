@@ -70,3 +70,13 @@ void var_attn_bwd_cuda(float *dq, float *dkv, const float *dout, const float *pr
     (void)dq, (void)dkv, (void)dout, (void)probs, (void)q, (void)kv, (void)B, (void)L, (void)V, (void)NH, (void)D;
     NO_CUDA();
 }
+void patch_embed_fwd_cuda(float *tok, const float *x, const float *w, const float *bias, const float *var_embed,
+                          int B, int V, int H, int W, int p, int D) {
+    (void)tok, (void)x, (void)w, (void)bias, (void)var_embed, (void)B, (void)V, (void)H, (void)W, (void)p, (void)D;
+    NO_CUDA();
+}
+void patch_embed_bwd_cuda(float *dw, float *dbias, float *dvar_embed, const float *dtok, const float *x, int B,
+                          int V, int H, int W, int p, int D) {
+    (void)dw, (void)dbias, (void)dvar_embed, (void)dtok, (void)x, (void)B, (void)V, (void)H, (void)W, (void)p, (void)D;
+    NO_CUDA();
+}

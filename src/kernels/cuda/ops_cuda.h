@@ -1,9 +1,9 @@
 /* The CUDA backend's launchers (the .cu files in src/kernels/cuda, extern "C"; plain C here).
  * First steps of the GPU backend, fp32 (its checking mode): device discovery, memory, the
  * elementwise, normalization and optimizer kernels, the position/lead embedding, unpatchify,
- * the loss and the variable aggregation, each checked against its CPU twin by tests/test_cuda.c
- * on a machine with a GPU (scripts/gpu-check.sh). The matrix products (cuBLASLt), the patch
- * embedding, flash attention and bf16 follow; until the kernel table is complete nothing
+ * the loss, the variable aggregation and the patch embedding, each checked against its CPU twin by tests/test_cuda.c
+ * on a machine with a GPU (scripts/gpu-check.sh). The matrix products (cuBLASLt), flash
+ * attention and bf16 follow; until the kernel table is complete nothing
  * outside the tests uses these. All pointers are device pointers; every launch goes on the
  * default stream; no atomics, every reduction in a fixed order (bitwise reproducible). */
 #ifndef LVIT_OPS_CUDA_H
@@ -56,6 +56,11 @@ void var_attn_fwd_cuda(float *out, float *probs, const float *q, const float *kv
                        int D);
 void var_attn_bwd_cuda(float *dq, float *dkv, const float *dout, const float *probs, const float *q, const float *kv,
                        int B, int64_t L, int V, int NH, int D);
+/* patch_cuda.cu: the kernel table's patch_embed_fwd/bwd (same contracts; no scratch needed) */
+void patch_embed_fwd_cuda(float *tok, const float *x, const float *w, const float *bias, const float *var_embed,
+                          int B, int V, int H, int W, int p, int D);
+void patch_embed_bwd_cuda(float *dw, float *dbias, float *dvar_embed, const float *dtok, const float *x, int B,
+                          int V, int H, int W, int p, int D);
 
 #ifdef __cplusplus
 }
