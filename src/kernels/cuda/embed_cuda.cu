@@ -2,22 +2,11 @@
  * the masked latitude-weighted loss. Deterministic: every sum in a fixed order, no atomics. */
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/ops_cuda.h"
 
-extern "C" [[noreturn]] void lvit_die_at(const char *file, int line, int code, const char *fmt, ...);
-#define CU(call)                                                                                \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
-        if (e_ != cudaSuccess) lvit_die_at(__FILE__, __LINE__, 1, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
-#define LAUNCHED() CU(cudaGetLastError())
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 static const int THREADS = 256;
-static unsigned blocks_for(int64_t n) {
-    int64_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
-}
+static unsigned blocks_for(int64_t n) { return cuda_blocks(n, THREADS); }
 
 /* ---------------------------------------------------------------- position + lead time */
 

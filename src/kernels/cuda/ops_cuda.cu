@@ -5,22 +5,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/ops_cuda.h"
 
-extern "C" [[noreturn]] void lvit_die_at(const char *file, int line, int code, const char *fmt, ...);
-
-#define CU(call)                                                                                \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
-        if (e_ != cudaSuccess) lvit_die_at(__FILE__, __LINE__, 1, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
-#define LAUNCHED() CU(cudaGetLastError())
-
 static const int THREADS = 256;
-static unsigned blocks_for(int64_t n) {
-    int64_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b); /* grid-stride loops cover the rest */
-}
+static unsigned blocks_for(int64_t n) { return cuda_blocks(n, THREADS); }
 
 extern "C" int cuda_device_count(char *err, size_t errlen) {
     int n = 0;
@@ -72,7 +61,6 @@ extern "C" void cuda_sync(void) { CU(cudaDeviceSynchronize()); }
 
 /* ---------------------------------------------------------------- elementwise */
 
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
 __device__ __forceinline__ float phi(float x) { return 0.5f * erfcf(-x * 0.70710678118654752f); }
 __device__ __forceinline__ float pdf(float x) { return 0.39894228040143268f * expf(-0.5f * x * x); }

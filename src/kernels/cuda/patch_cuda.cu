@@ -3,22 +3,11 @@
  * backward. Direct kernels (K = p*p is small: output-bandwidth bound, no im2col needed); the
  * weight gradients are one thread per element, summing over samples and patches in order. */
 #include <cuda_runtime.h>
+#include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/ops_cuda.h"
 
-extern "C" [[noreturn]] void lvit_die_at(const char *file, int line, int code, const char *fmt, ...);
-#define CU(call)                                                                                \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
-        if (e_ != cudaSuccess) lvit_die_at(__FILE__, __LINE__, 1, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
-#define LAUNCHED() CU(cudaGetLastError())
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 static const int THREADS = 256;
-static unsigned blocks_for(int64_t n) {
-    int64_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
-}
+static unsigned blocks_for(int64_t n) { return cuda_blocks(n, THREADS); }
 
 /* tok [B,V,L,D]: one thread per output element (d fastest: the weights of one d are contiguous) */
 __global__ void k_patch_fwd(float *tok, const float *x, const float *w, const float *bias, const float *ve, int V,

@@ -4,22 +4,11 @@
  * gradients kept in a scratch buffer and is reduced by one thread per element in a fixed order. */
 #include <cuda_runtime.h>
 #include <math.h>
+#include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/ops_cuda.h"
 
-extern "C" [[noreturn]] void lvit_die_at(const char *file, int line, int code, const char *fmt, ...);
-#define CU(call)                                                                                \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
-        if (e_ != cudaSuccess) lvit_die_at(__FILE__, __LINE__, 1, "%s: %s", #call, cudaGetErrorString(e_)); \
-    } while (0)
-#define LAUNCHED() CU(cudaGetLastError())
-#define GRID_STRIDE(i, n) for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 static const int THREADS = 128;
-static unsigned blocks_for(int64_t n) {
-    int64_t b = (n + THREADS - 1) / THREADS;
-    return (unsigned)(b < 1 ? 1 : b > 65535 * 8 ? 65535 * 8 : b);
-}
+static unsigned blocks_for(int64_t n) { return cuda_blocks(n, THREADS); }
 
 /* kv [B,V,L,2,D]: key of variable v at location (b,l), head h starts at kv_at(...) */
 __device__ __forceinline__ int64_t kv_at(int64_t b, int64_t l, int v, int h, int64_t L, int V, int D, int hd) {
