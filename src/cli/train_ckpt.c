@@ -17,13 +17,9 @@ void train_ckpt_init(TrainCkpt *c, Trainer *t, float *best, const StateManifest 
         for (int v = 0; v < SV_COUNT; v++) {
             c->r[own][v] = xmalloc(sizeof(StateRange) * (size_t)max);
             c->dev[own][v] = xmalloc(sizeof(float *) * (size_t)max);
-            if (v == SV_BEST) { /* like the EMA: whole, written by the first dp rank */
-                int n = best && (!own || t->par->dp.rank == 0);
-                if (n) c->r[own][v][0] = (StateRange){0, t->model.n_params}, c->dev[own][v][0] = best;
-                c->nr[own][v] = n;
-            } else {
-                c->nr[own][v] = trainer_state_ranges(t, v, own, c->r[own][v], c->dev[own][v]);
-            }
+            c->nr[own][v] = v == SV_BEST /* like the EMA: whole, written by the first dp rank */
+                                ? state_whole_range(best, t->model.n_params, own && t->par->dp.rank, c->r[own][v], c->dev[own][v])
+                                : trainer_state_ranges(t, v, own, c->r[own][v], c->dev[own][v]);
             for (int i = 0; !own && i < c->nr[own][v]; i++) held += c->r[own][v][i].len;
         }
     c->host = xmalloc(sizeof(float) * (size_t)(held ? held : 1));
@@ -36,8 +32,9 @@ void train_ckpt_free(TrainCkpt *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* the parts of `own` laid out one after the other in c->host; transfer_down = 1 fills them */
-static int parts(TrainCkpt *c, int own, StatePart *p, int transfer_down) {
+/* the parts of `own` laid out one after the other in c->host (their floats into *floats);
+ * transfer_down = 1 fills them */
+static int parts(TrainCkpt *c, int own, StatePart *p, int transfer_down, int64_t *floats) {
     const Kernels *k = c->t->model.k;
     float *q = c->host;
     int np = 0;
@@ -50,7 +47,13 @@ static int parts(TrainCkpt *c, int own, StatePart *p, int transfer_down) {
         }
         np++;
     }
+    *floats = q - c->host;
     return np;
+}
+
+static _Noreturn void save_failed(const TrainState *ts, const char *err, const char *run) {
+    DIE_USER("checkpoint of step %" PRId64 ": %s; the checkpoints already in %s/ckpt are intact (resume from them with "
+             "--resume once the problem is fixed)", ts->step, err, run);
 }
 
 static void upload_parts(TrainCkpt *c, const StatePart *p, int np) {
@@ -70,33 +73,30 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
     StatePart p[SV_COUNT];
     c->man.step = ts->step;
     c->man.nfiles = par->dp.size;
-    double t0 = now_sec(), mib = 0;
+    double t0 = now_sec();
+    int64_t floats = 0;
     if (par->sp.rank == 0) { /* one file per data-parallel rank */
-        int np = parts(c, 1, p, 1);
-        for (int j = 0; j < np; j++)
-            for (int i = 0; i < p[j].nr; i++) mib += p[j].r[i].len * 4.0 / 1048576.0;
+        int np = parts(c, 1, p, 1, &floats);
         if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) ||
             state_save_file(dir, par->dp.rank, p, np, ts, err, sizeof err))
-            DIE_USER("checkpoint of step %" PRId64 ": %s; the checkpoints already in %s/ckpt are intact (resume from "
-                     "them with --resume once the problem is fixed)", ts->step, err, run);
+            save_failed(ts, err, run);
         if (c->fault_kill_step == ts->step) raise(SIGKILL);
     }
     par->world.ops->barrier(&par->world); /* every file is synced and renamed: now the manifest */
     if (par->world.rank == 0) {
-        if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) ||
-            state_write_manifest(dir, &c->man, err, sizeof err))
-            DIE_USER("checkpoint of step %" PRId64 ": %s; the checkpoints already in %s/ckpt are intact (resume from "
-                     "them with --resume once the problem is fixed)", ts->step, err, run);
+        if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) || state_write_manifest(dir, &c->man, err, sizeof err))
+            save_failed(ts, err, run);
         state_prune(run, keep, keep_every);
-        log_info("checkpoint of step %" PRId64 " in %s/ckpt: %.1f MiB from rank 0 (%d file%s) in %.2f s", ts->step, run, mib,
-                 par->dp.size, par->dp.size > 1 ? "s" : "", now_sec() - t0);
+        log_info("checkpoint of step %" PRId64 " in %s/ckpt: %.1f MiB from rank 0 (%d file%s) in %.2f s", ts->step, run,
+                 floats * 4.0 / 1048576.0, par->dp.size, par->dp.size > 1 ? "s" : "", now_sec() - t0);
     }
 }
 
 void train_ckpt_load(TrainCkpt *c, const char *dir, const StateManifest *m, TrainState *ts) {
     char err[4400];
     StatePart p[SV_COUNT];
-    int np = parts(c, 0, p, 0);
+    int64_t floats;
+    int np = parts(c, 0, p, 0, &floats);
     if (state_gather(dir, m, p, np, ts, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
     upload_parts(c, p, np);
 }

@@ -252,10 +252,7 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
     const Vit *m = &t->model;
     const int first = t->par->dp.rank == 0;
     int n = 0;
-    if (vec == SV_EMA) {
-        if (t->ema && (first || !own)) r[n] = (StateRange){0, m->n_params}, dev[n++] = t->ema;
-        return n;
-    }
+    if (vec == SV_EMA) return state_whole_range(t->ema, m->n_params, own && !first, r, dev);
     if (vec == SV_PARAMS) {
         /* replicated over dp: the first rank writes them; under ZeRO-3 only those outside the blocks */
         if (first || !own) r[n] = (StateRange){0, m->n_alloc}, dev[n++] = m->param_mem;

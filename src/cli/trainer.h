@@ -91,6 +91,14 @@ int64_t trainer_state_floats(const Trainer *t);
  * checkpoint (each element by exactly one data-parallel rank); own = 0: all it holds. Returns
  * the count (at most trainer_state_max_ranges). */
 int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev);
+/* A vector kept whole on every rank (the EMA, the best weights): one range [0, n) at p, none
+ * when p is NULL or skip (a rank that does not write it). */
+static inline int state_whole_range(float *p, int64_t n, int skip, StateRange *r, float **dev) {
+    if (!p || skip) return 0;
+    r[0] = (StateRange){0, n};
+    dev[0] = p;
+    return 1;
+}
 int trainer_state_max_ranges(const Trainer *t);
 int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev); /* the block shards */
 /* Every parameter into host [n_params], whatever the sharding (collective under ZeRO-3). */

@@ -254,7 +254,7 @@ static int read_scalars(const JsonValue *root, TrainState *s, const char *path, 
     s->spike_n = (int)i64;
     s->best_val = json_as_double(json_get(root, "best_val"), &v) ? INFINITY : v;
     const JsonValue *h = json_get(root, "spike_hist");
-    if (json_len(h) != 128 || json_get(root, "spike_hist")->type != JSON_ARRAY) {
+    if (json_len(h) != 128 || h->type != JSON_ARRAY) {
         snprintf(err, errlen, "%s: metadata lvit.state: spike_hist must be a list of 128 numbers", path);
         return -1;
     }
