@@ -29,6 +29,10 @@ expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  ha
 expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
 expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
 expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 use --keep last"
+expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
+[ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
+expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "use --zero 0 with --tp"
+expect 2 "ulysses over the heads of a tp rank" mpi 4 "$LVIT" train --run "$tmp/a" --tp 2 --sp 2 --heads 2 --dim 32;  has "heads of a tensor-parallel rank"
 expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
 
 # an error on one rank stops the whole job (no rank left waiting in a collective)
@@ -38,7 +42,7 @@ has "\[rank 1\].*injected fault"
 [ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last"; do
+for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring"; do
   set -- $lay; np=$1; shift; extra=("$@")
   expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
   has "parallel: $np processes"
@@ -129,12 +133,14 @@ for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1";
 done
 
 # resharding: a run carried on under four layouts in turn (dp 2 ZeRO-1, dp 2 x sp 2 ring ZeRO-3,
-# one process, dp 4) has the losses of the straight single-process run (1e-5 relative)
+# dp 2 x tp 2, one process) has the losses of the straight single-process run (1e-5 relative)
 "$LVIT" train --run "$tmp/r1" "${Z0[@]}" >/dev/null 2>&1
 expect 1 "reshard: np 2 --dp 2 --zero 1 to step 8" fmpi 0:8 2 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --zero 1
 expect 1 "reshard: resumed as np 4 --dp 2 --sp 2 --sp-mode ring --zero 3" fmpi 0:13 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --sp 2 --sp-mode ring --zero 3 --resume
-expect 1 "reshard: resumed as one process" env LVIT_FAULT=0:18 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --resume
-expect 0 "reshard: resumed as np 4 --dp 4" mpi 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 4 --resume;  has "resumed at step 15)"
+expect 1 "reshard: resumed as np 4 --dp 2 --tp 2" fmpi 0:18 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --tp 2 --resume
+[ "$(ls "$tmp"/rs/ckpt/step_00000015/state_*.safetensors | wc -l)" -eq 4 ] && ok "dp 2 x tp 2 wrote 4 state files" || bad "dp 2 x tp 2 state files: $(ls "$tmp"/rs/ckpt/step_00000015/)"
+grep -q '"tp":2' "$tmp/rs/ckpt/step_00000015/manifest.json" && ok "the manifest records tp 2" || bad "manifest: $(cat "$tmp/rs/ckpt/step_00000015/manifest.json")"
+expect 0 "reshard: resumed as one process" "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --resume;  has "resumed at step 15)"
 if /usr/bin/python3 - "$tmp/r1" "$tmp/rs" <<'PY'
 import json, sys
 a, b = ([json.loads(l) for l in open(d + "/metrics.jsonl")] for d in sys.argv[1:])

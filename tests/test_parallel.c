@@ -124,12 +124,12 @@ static VitConfig small_config(void) {
 }
 
 typedef struct Layout {
-    int dp, sp, sp_mode, zero;
+    int dp, sp, sp_mode, zero, tp;
 } Layout;
 
 static void matches_single(ChannelMode mode, Layout ly) {
     Parallel lp;
-    parallel_init(&lp, ly.dp, ly.sp, "test_parallel");
+    parallel_init(&lp, ly.dp, ly.sp, ly.tp, "test_parallel");
     lp.sp_mode = ly.sp_mode;
     lp.zero = ly.zero;
     if (ly.sp_mode == SP_USP) parallel_split_sp(&lp, 2);
@@ -174,18 +174,25 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 double eb = tu_max_rel_err_ff(z->gshard, want, c.depth * z->sb, NULL);
                 if (eb > e) e = eb;
                 free(want);
+            } else if (dp.model.tp) { /* this rank's shard, against the same pieces of the whole model's */
+                float *want = tu_falloc(dp.model.n_params);
+                vit_from_canonical(&dp.model, ref.model.grad_mem, want);
+                e = tu_max_rel_err_ff(dp.model.grad_mem, want, dp.model.n_params, NULL);
+                free(want);
             } else {
                 const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = ref.model.grad_mem + dp.opt.lo;
                 int64_t ng = dp.gshard ? (dp.opt.hi < np ? dp.opt.hi : np) - dp.opt.lo : np;
                 e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
             }
-            if (!(e <= 1e-5)) fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d mode %d zero %d)", e, ly.dp, ly.sp, ly.sp_mode, zero);
+            if (!(e <= 1e-5))
+                fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d tp %d mode %d zero %d)", e, ly.dp, ly.sp, ly.tp,
+                         ly.sp_mode, zero);
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("%s dp %d sp %d %s zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n",
-                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, sp_mode_name((SpMode)ly.sp_mode), zero,
-                              b.loss, a.loss, e);
+                print_message("%s dp %d sp %d tp %d %s zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n",
+                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode),
+                              zero, b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -194,6 +201,26 @@ static void matches_single(ChannelMode mode, Layout ly) {
     double e = tu_max_rel_err_ff(full, ref.model.param_mem, np, NULL);
     free(full);
     if (!(e <= 1e-4)) fail_msg("parameters after %d steps: max rel err %.3g", steps, e);
+    if (dp.model.tp) { /* the replicated tensors: the same bits on every rank of the group */
+        const Vit *m = &dp.model;
+        Comm *tp = m->tp;
+        float *all = tu_falloc(m->n_params * tp->size);
+        tp->ops->allgather(tp, all, m->param_mem, m->n_params);
+        int64_t checked = 0;
+        for (int r = 1; r < tp->size; r++)
+            for (int i = 0; i < m->nseg; i++) {
+                const VitSeg *sg = &m->seg[i];
+                if (sg->sharded) continue;
+                if (memcmp(all + r * m->n_params + sg->local, all + sg->local, sizeof(float) * (size_t)sg->len))
+                    fail_msg("replicated parameters at local [%lld, +%lld) differ between tp ranks 0 and %d after %d steps",
+                             (long long)sg->local, (long long)sg->len, r, steps);
+                checked += sg->len;
+            }
+        if (g_par.world.rank == 0)
+            print_message("tp %d: %lld replicated parameters bitwise identical on every tp rank after %d steps\n",
+                          tp->size, (long long)(checked / (tp->size - 1)), steps);
+        free(all);
+    }
     /* validation over another split: the same number whatever the batching and the ranks */
     Sampler va, vb;
     char err[256];
@@ -211,15 +238,18 @@ static void matches_single(ChannelMode mode, Layout ly) {
     parallel_free(&lp);
 }
 
-/* every layout of this world size: dp only (replicated and ZeRO-1), sp only in each mode, dp x sp */
+/* every layout of this world size: dp only (replicated, ZeRO-1 and ZeRO-3), sp only in each mode,
+ * dp x sp, and tensor parallel alone and with dp or sp (each sp mode) */
 static void every_layout(ChannelMode mode) {
     const int P = g_par.world.size;
-    for (int sp = 1; sp <= P; sp *= 2) {
-        if (P % sp) continue;
-        for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
-            for (int zero = 0; zero < (P / sp > 1 ? 3 : 1); zero++)
-                matches_single(mode, (Layout){P / sp, sp, spm, zero == 2 ? 3 : zero});
-    }
+    for (int tp = 1; tp <= P; tp *= 2)
+        for (int sp = 1; sp * tp <= P; sp *= 2) {
+            if (P % (sp * tp)) continue;
+            const int dp = P / (sp * tp);
+            for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
+                for (int zero = 0; zero < (dp > 1 && tp == 1 ? 3 : 1); zero++)
+                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp});
+        }
 }
 
 /* Bytes one training step sends over the sequence-parallel communicator, per rank, against the
@@ -241,7 +271,7 @@ static void test_volumes(void **state) {
     for (int mode = 0; mode < 4; mode++)
         for (int multi = 0; multi < 2; multi++) {
             Parallel lp;
-            parallel_init(&lp, 1, P, "test_parallel");
+            parallel_init(&lp, 1, P, 1, "test_parallel");
             lp.sp_mode = mode;
             if (mode == SP_USP) parallel_split_sp(&lp, 2);
             c.mode = multi ? CH_MULTI : CH_AGG;
@@ -269,15 +299,54 @@ static void test_volumes(void **state) {
     dataset_free(&ds);
 }
 
+/* Bytes one training step sends over the tensor-parallel communicator, per rank (ALGORITHMS.md
+ * section 4): all-reduces of rows D (rows = B * S) after proj and fc2 forward and before the
+ * LayerNorms backward, 4 per block; agg mode adds the aggregation's out-projection (B L D) forward
+ * and the token and query gradients (B V L D + D) backward; plus the gradient norm's one double.
+ * An all-reduce of n sends 2 (T-1)/T n. */
+static void test_volumes_tp(void **state) {
+    (void)state;
+    const int P = g_par.world.size;
+    if (P == 1) return;
+    Dataset ds;
+    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
+    dataset_compute_stats(&ds, 0, 40);
+    VitConfig c = small_config();
+    OptConfig oc = opt_default();
+    float lead = 6;
+    const int B = 2;
+    for (int multi = 0; multi < 2; multi++) {
+        Parallel lp;
+        parallel_init(&lp, 1, 1, P, "test_parallel");
+        c.mode = multi ? CH_MULTI : CH_AGG;
+        Trainer t;
+        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+        int64_t before = lp.tp.bytes_sent;
+        trainer_step(&t);
+        const double rows = (double)B * vit_S(&c), D = c.D, L = (double)vit_L(&c), f = 2.0 * (P - 1) / P;
+        double floats = c.depth * 4 * rows * D + (multi ? 0 : B * L * D + B * c.V * L * D + D);
+        int64_t want = (int64_t)(f * floats * sizeof(float) + f * sizeof(double) + 0.5), got = lp.tp.bytes_sent - before;
+        if (g_par.world.rank == 0)
+            print_message("tp %d %s: %lld bytes per rank per step over the tensor-parallel group (formula %lld)\n", P,
+                          multi ? "multi" : "agg", (long long)got, (long long)want);
+        assert_int_equal(got, want);
+        trainer_free(&t);
+        parallel_free(&lp);
+    }
+    vit_config_free(&c);
+    dataset_free(&ds);
+}
+
 static void test_layouts_agg(void **state) { (void)state, every_layout(CH_AGG); }
 static void test_layouts_multi(void **state) { (void)state, every_layout(CH_MULTI); }
 
 int main(void) {
-    parallel_init(&g_par, 0, 1, "test_parallel");
+    parallel_init(&g_par, 0, 1, 1, "test_parallel");
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectives),
         cmocka_unit_test(test_volumes),
+        cmocka_unit_test(test_volumes_tp),
         cmocka_unit_test(test_layouts_agg),
         cmocka_unit_test(test_layouts_multi),
     };

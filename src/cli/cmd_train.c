@@ -146,7 +146,7 @@ int cmd_train(int argc, char **argv) {
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
     /* training-state checkpoints: what this rank holds, in the layout-independent order */
-    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .zero = par.zero, .n_params = m->n_params,
+    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .tp = par.tp.size, .zero = par.zero, .n_params = m->n_canon,
                          .batch = batch, .seed = seed};
     char *cfg_json = vit_config_to_json(&m->cfg);
     snprintf(man.config, sizeof man.config, "%s", cfg_json);
@@ -178,9 +178,10 @@ int cmd_train(int argc, char **argv) {
         best_val = ts.best_val;
         trainer_seek(&t, ts.step);
         start_step = ts.step;
-        if (was.dp != man.dp || was.sp != man.sp || was.zero != man.zero)
-            log_info("resuming from %s (step %lld), written with --dp %d --sp %d --zero %d, now --dp %d --sp %d --zero %d",
-                     dir, (long long)start_step, was.dp, was.sp, was.zero, man.dp, man.sp, man.zero);
+        if (was.dp != man.dp || was.sp != man.sp || was.tp != man.tp || was.zero != man.zero)
+            log_info("resuming from %s (step %lld), written with --dp %d --sp %d --tp %d --zero %d, now --dp %d --sp %d "
+                     "--tp %d --zero %d", dir, (long long)start_step, was.dp, was.sp, was.tp, was.zero, man.dp, man.sp,
+                     man.tp, man.zero);
         else
             log_info("resuming from %s (step %lld)", dir, (long long)start_step);
     }
@@ -328,8 +329,8 @@ int cmd_train(int argc, char **argv) {
     json_buf_put_string(&desc, data);
     json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", mf.grid, times,
                     (long long)seed, val_frac);
-    float *full = xmalloc((size_t)t.model.n_params * sizeof(float));
-    trainer_full_params(&t, full); /* collective under ZeRO-3 */
+    float *full = xmalloc((size_t)t.model.n_canon * sizeof(float));
+    trainer_full_params(&t, full); /* collective under ZeRO-3 and tensor parallelism */
     if (io && ckpt_save_model_host(&t.model, full, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
     free(full);
     json_buf_free(&desc);

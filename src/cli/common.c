@@ -47,7 +47,7 @@ void cli_print_banner(void) {
 }
 
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
-    parallel_init(par, df->dp, df->sp, cmd);
+    parallel_init(par, df->dp, df->sp, df->tp, cmd);
     par->zero = df->zero;
     par->sp_mode = df->sp_mode;
     par->sp_u = df->sp_u;
@@ -61,23 +61,35 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
     if (batch % par->dp.size)
         parallel_refuse(par, "lvit %s: --batch %d is the global batch and must be divisible by dp %d (e.g. --batch %d)",
                         cmd, batch, par->dp.size, (batch / par->dp.size + 1) * par->dp.size);
+    const int T = par->tp.size, NH = cfg->NH / T; /* the heads of one tensor-parallel rank */
+    if (T > 1) {
+        if (cfg->NH % T)
+            parallel_refuse(par, "lvit %s: --tp %d splits the %d heads over the tensor-parallel ranks, which does not "
+                            "divide them; use a --tp that divides %d", cmd, T, cfg->NH, cfg->NH);
+        if (vit_F(cfg) % T)
+            parallel_refuse(par, "lvit %s: --tp %d does not divide the %d MLP channels (%d x --dim %d)", cmd, T,
+                            vit_F(cfg), cfg->mlp_ratio, cfg->D);
+        if (par->zero)
+            parallel_refuse(par, "lvit %s: --zero %d with --tp %d is not available yet (ZeRO shards the data-parallel "
+                            "replicas of a whole model); use --zero 0 with --tp", cmd, par->zero, T);
+    }
     if (par->sp.size > 1) {
         int rows = cfg->H / cfg->p, P = par->sp.size;
         if (rows % P)
             parallel_refuse(par, "lvit %s: --sp %d does not divide the %d patch rows of the %dx%d grid (patch %d): each "
                             "rank takes whole patch rows; use an --sp that divides %d", cmd, P, rows, cfg->H, cfg->W,
                             cfg->p, rows);
-        if (par->sp_mode == SP_ULYSSES && cfg->NH % P)
-            parallel_refuse(par, "lvit %s: --sp-mode ulysses splits the %d heads over --sp %d ranks, which does not "
-                            "divide them; use --sp-mode lss, ring or usp, or an --sp that divides %d", cmd, cfg->NH, P,
-                            cfg->NH);
+        if (par->sp_mode == SP_ULYSSES && NH % P)
+            parallel_refuse(par, "lvit %s: --sp-mode ulysses splits the %d heads%s over --sp %d ranks, which does not "
+                            "divide them; use --sp-mode lss, ring or usp, or an --sp that divides %d", cmd, NH,
+                            T > 1 ? " of a tensor-parallel rank" : "", P, NH);
         if (par->sp_mode == SP_USP) {
             int u = par->sp_u;
             if (u == 0)
-                for (int c = P - 1; c >= 1 && !u; c--) u = (P % c == 0 && cfg->NH % c == 0) ? c : 0;
-            if (P % u || cfg->NH % u)
-                parallel_refuse(par, "lvit %s: --sp-ulysses %d must divide both --sp %d and the %d heads", cmd, u, P,
-                                cfg->NH);
+                for (int c = P - 1; c >= 1 && !u; c--) u = (P % c == 0 && NH % c == 0) ? c : 0;
+            if (P % u || NH % u)
+                parallel_refuse(par, "lvit %s: --sp-ulysses %d must divide both --sp %d and the %d heads%s", cmd, u, P,
+                                NH, T > 1 ? " of a tensor-parallel rank" : "");
             par->sp_u = u;
             parallel_split_sp(par, u);
             log_info("usp: ulysses inside groups of %d ranks, ring across %d groups", u, P / u);

@@ -17,9 +17,10 @@ void train_ckpt_init(TrainCkpt *c, Trainer *t, float *best, const StateManifest 
         for (int v = 0; v < SV_COUNT; v++) {
             c->r[own][v] = xmalloc(sizeof(StateRange) * (size_t)max);
             c->dev[own][v] = xmalloc(sizeof(float *) * (size_t)max);
-            c->nr[own][v] = v == SV_BEST /* like the EMA: whole, written by the first dp rank */
-                                ? state_whole_range(best, t->model.n_params, own && t->par->dp.rank, c->r[own][v], c->dev[own][v])
-                                : trainer_state_ranges(t, v, own, c->r[own][v], c->dev[own][v]);
+            c->nr[own][v] = v != SV_BEST ? trainer_state_ranges(t, v, own, c->r[own][v], c->dev[own][v])
+                            : best && !(own && t->par->dp.rank) /* like the EMA: written by the first dp rank */
+                                ? trainer_vec_ranges(t, best, 0, t->model.n_params, own, c->r[own][v], c->dev[own][v])
+                                : 0;
             for (int i = 0; !own && i < c->nr[own][v]; i++) held += c->r[own][v][i].len;
         }
     c->host = xmalloc(sizeof(float) * (size_t)(held ? held : 1));
@@ -72,13 +73,13 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
     char dir[4096], err[4400];
     StatePart p[SV_COUNT];
     c->man.step = ts->step;
-    c->man.nfiles = par->dp.size;
+    c->man.nfiles = par->dp.size * par->tp.size;
     double t0 = now_sec();
     int64_t floats = 0;
-    if (par->sp.rank == 0) { /* one file per data-parallel rank */
+    if (par->sp.rank == 0) { /* one file per data-parallel and tensor-parallel rank */
         int np = parts(c, 1, p, 1, &floats);
         if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) ||
-            state_save_file(dir, par->dp.rank, p, np, ts, err, sizeof err))
+            state_save_file(dir, par->dp.rank * par->tp.size + par->tp.rank, p, np, ts, err, sizeof err))
             save_failed(ts, err, run);
         if (c->fault_kill_step == ts->step) raise(SIGKILL);
     }
@@ -88,7 +89,7 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
             save_failed(ts, err, run);
         state_prune(run, keep, keep_every);
         log_info("checkpoint of step %" PRId64 " in %s/ckpt: %.1f MiB from rank 0 (%d file%s) in %.2f s", ts->step, run,
-                 floats * 4.0 / 1048576.0, par->dp.size, par->dp.size > 1 ? "s" : "", now_sec() - t0);
+                 floats * 4.0 / 1048576.0, c->man.nfiles, c->man.nfiles > 1 ? "s" : "", now_sec() - t0);
     }
 }
 

@@ -9,9 +9,10 @@ static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
 
 /* Gradient reduction overlapped with the backward pass: as vit_backward finishes the head and
  * then each block, their gradients (contiguous per-layer slices of the field-major table) go
- * into non-blocking all-reduces over dp x sp; the embeddings, final after the pass, follow. */
+ * into non-blocking all-reduces over dp x sp (the ranks that hold the same tensor-parallel
+ * shard); the embeddings, final after the pass, follow. */
 static void reduce_start(Trainer *t, int64_t off, int64_t n) {
-    Comm *w = &t->par->world;
+    Comm *w = &t->par->dsp;
     if (n <= 0) return;
     CHECK(t->nreq < t->maxreq, "more gradient buckets than planned (%d)", t->maxreq);
     w->ops->allreduce_start(w, t->model.grad_mem + off, n, &t->reqs[t->nreq++]);
@@ -28,7 +29,7 @@ static void grads_ready(void *ctx, int layer) {
             reduce_start(t, m->fields[f].offset + layer * per, per);
         }
     }
-    Comm *w = &t->par->world;
+    Comm *w = &t->par->dsp;
     for (int i = 0; i < t->nreq; i++) w->ops->test(w, &t->reqs[i]); /* let them progress */
 }
 
@@ -55,7 +56,9 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     const int P = par->dp.size, zero3 = par->zero >= 3 && P > 1, zero = par->zero >= 1 && P > 1 && !zero3;
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
-    vit_init_ext(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3);
+    CHECK(par->tp.size == 1 || (!zero && !zero3), "ZeRO with tensor parallelism");
+    vit_init_par(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
+                 par->tp.size > 1 ? &par->tp : NULL);
     /* every rank initializes the same way (deterministic streams per tensor) */
     float *host = xmalloc((size_t)t->model.n_params * sizeof(float));
     vit_init_params_host(&t->model, seed, host);
@@ -65,7 +68,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         fsdp_init(t, host);
     }
     free(host);
-    if (!zero && !zero3 && par->world.size > 1 && !par->no_overlap) {
+    if (!zero && !zero3 && par->dsp.size > 1 && !par->no_overlap) {
         t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
         t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
         t->model.grads_ready = grads_ready;
@@ -98,15 +101,19 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     prefetch_start_rows(&t->prefetch, &t->train, B, c->V, c->H, c->W, t->model.row0, lc->H, c->residual);
     t->tokens_per_step = (int64_t)Bg * vit_S(c);
     t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
-    int64_t np = t->model.n_params, held, opt_floats;
+    int64_t np = t->model.n_canon, held, opt_floats;
     state_floats(t, &held, &opt_floats);
     log_info("model: %s, V=%d grid %dx%d patch %d -> S=%lld tokens, D=%d depth=%d heads=%d decoder=%d, %.2fM parameters",
              vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
              c->dec_depth, np / 1e6);
     if (par->world.size > 1)
-        log_info("parallel: %d processes (MPI), dp %d x sp %d%s%s; %d samples and %lld tokens of each per rank",
-                 par->world.size, par->dp.size, par->sp.size, par->sp.size > 1 ? ", sequence parallel " : "",
-                 par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc));
+        log_info("parallel: %d processes (MPI), dp %d x sp %d x tp %d%s%s; %d samples and %lld tokens of each per rank%s",
+                 par->world.size, par->dp.size, par->sp.size, par->tp.size, par->sp.size > 1 ? ", sequence parallel " : "",
+                 par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc),
+                 par->tp.size > 1 ? ", the same samples on every rank of a tensor-parallel group" : "");
+    if (par->tp.size > 1)
+        log_info("tensor parallel: %d heads of %d and %d of %d MLP channels per rank; %.2fM of the %.2fM parameters",
+                 vit_NHt(lc), c->NH, vit_Ft(lc), vit_F(c), t->model.n_params / 1e6, t->model.n_canon / 1e6);
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
              mib(held), mib(held), mib(opt_floats), mib(t->model.act_floats),
              mib(3 * img + B + c->H));
@@ -163,11 +170,23 @@ static int guard(Trainer *t, const StepStats *st) {
     return SKIP_NONE;
 }
 
+/* The global gradient norm under tensor parallelism: the shards' squares summed over the group,
+ * the replicated tensors' (the same on every rank) counted once; every rank gets the same bits. */
+static double tp_grad_norm(Trainer *t) {
+    const Vit *m = &t->model;
+    double ss[2] = {0, 0}; /* sharded, replicated */
+    for (int f = 0; f < PF_COUNT; f++)
+        if (m->fields[f].present && m->fields[f].numel)
+            ss[vit_field_split(f) == TP_NONE] += m->k->sumsq(m->grad_mem + m->fields[f].offset, m->fields[f].numel);
+    m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
+    return sqrt(ss[0] + ss[1]);
+}
+
 StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
     Vit *m = &t->model;
-    Comm *dp = &t->par->dp, *sp = &t->par->sp, *w = &t->par->world;
+    Comm *dp = &t->par->dp, *sp = &t->par->sp, *w = &t->par->dsp;
     const HostBatch *hb = prefetch_next(&t->prefetch);
     upload_batch(t, hb, t->B);
     if (t->fault_nan) {
@@ -178,7 +197,7 @@ StepStats trainer_step(Trainer *t) {
     /* the loss is normalized by the mask sum of the global batch, so the ranks' losses and
      * gradients add up to the single-process ones: sum over dp, no averaging */
     double denom = 0;
-    if (w->size > 1) { /* over the samples of dp and the rows of sp */
+    if (w->size > 1) { /* over the samples of dp and the rows of sp (a tp group shares its samples) */
         denom = mask_sum(hb, t->B);
         w->ops->allreduce_sum_f64(w, &denom, 1);
     }
@@ -191,11 +210,13 @@ StepStats trainer_step(Trainer *t) {
         reduce_start(t, 0, m->fields[PF_norm_w].offset);
         for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
     }
-    /* the loss and the stop requests of all ranks in one reduction */
+    /* the loss (each tp group's once: its ranks compute the same one) and the stop requests of
+     * all ranks in one reduction */
     st.stop = t->stop_request;
-    if (w->size > 1) {
-        double l[2] = {st.loss, t->stop_request};
-        w->ops->allreduce_sum_f64(w, l, 2);
+    Comm *world = &t->par->world;
+    if (world->size > 1) {
+        double l[2] = {m->tp_rank == 0 ? st.loss : 0.0, t->stop_request};
+        world->ops->allreduce_sum_f64(world, l, 2);
         st.loss = (float)l[0];
         st.stop = l[1] > 0;
     }
@@ -218,7 +239,7 @@ StepStats trainer_step(Trainer *t) {
         /* weight gradients summed over the sequence chunks and the replicas (above, overlapped
          * with the backward pass, unless --no-overlap) */
         if (w->size > 1 && !t->reqs) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
-        st.grad_norm = opt_grad_norm(m);
+        st.grad_norm = m->tp ? tp_grad_norm(t) : opt_grad_norm(m);
         if (!(st.skipped = guard(t, &st))) adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }
     if (t->ema && !st.skipped) {
@@ -246,29 +267,64 @@ int64_t trainer_state_floats(const Trainer *t) {
     return 2 * p + o;
 }
 
-int trainer_state_max_ranges(const Trainer *t) { return 2 + (PF_fc2_b - PF_n1_w + 1) * t->model.cfg.depth; }
+int trainer_state_max_ranges(const Trainer *t) {
+    return 2 + t->model.nseg + (PF_fc2_b - PF_n1_w + 1) * t->model.cfg.depth;
+}
+
+int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev) {
+    const Vit *m = &t->model;
+    int n = 0;
+    for (int i = 0; i < m->nseg; i++) {
+        const VitSeg *s = &m->seg[i];
+        int64_t a = s->local > lo ? s->local : lo, b = s->local + s->len < hi ? s->local + s->len : hi;
+        if (a >= b || (own && !s->sharded && m->tp_rank != 0)) continue;
+        r[n] = (StateRange){s->canon + (a - s->local), b - a};
+        dev[n++] = base + (a - lo);
+    }
+    return n;
+}
 
 int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
     const Vit *m = &t->model;
     const int first = t->par->dp.rank == 0;
     int n = 0;
-    if (vec == SV_EMA) return state_whole_range(t->ema, m->n_params, own && !first, r, dev);
+    if (vec == SV_EMA) return t->ema && (!own || first) ? trainer_vec_ranges(t, t->ema, 0, m->n_params, own, r, dev) : 0;
     if (vec == SV_PARAMS) {
         /* replicated over dp: the first rank writes them; under ZeRO-3 only those outside the blocks */
-        if (first || !own) r[n] = (StateRange){0, m->n_alloc}, dev[n++] = m->param_mem;
+        if (first || !own) n = trainer_vec_ranges(t, m->param_mem, 0, m->n_alloc, own, r, dev);
     } else {
         float *mv = vec == SV_ADAM_M ? t->opt.m : t->opt.v;
         int64_t hi = t->opt.hi < m->n_params ? t->opt.hi : m->n_params;
         if ((t->gshard || first || !own) && hi > t->opt.lo) /* ZeRO-1: every rank its shard */
-            r[n] = (StateRange){t->opt.lo, hi - t->opt.lo}, dev[n++] = mv;
+            n = trainer_vec_ranges(t, mv, t->opt.lo, hi, own, r, dev);
     }
     if (t->fsdp.on) n += fsdp_state_ranges(t, vec, r + n, dev + n);
     return n;
 }
 
 void trainer_full_params(Trainer *t, float *host) {
-    if (t->fsdp.on) fsdp_full_params(t, host);
-    else t->model.k->download(host, t->model.param_mem, t->model.n_params);
+    Vit *m = &t->model;
+    if (t->fsdp.on) {
+        fsdp_full_params(t, host);
+    } else if (m->tp) { /* every shard of the group, each through its rank's pieces */
+        Comm *tp = m->tp;
+        float *mine = xmalloc(sizeof(float) * (size_t)m->n_params), *all = xmalloc(sizeof(float) * (size_t)m->n_params * tp->size);
+        m->k->download(mine, m->param_mem, m->n_params);
+        tp->ops->allgather(tp, all, mine, m->n_params);
+        Vit view = *m; /* the segments of rank r of the same model */
+        for (int r = 0; r < tp->size; r++) {
+            view.tp_rank = r;
+            view.specs = NULL;
+            vit_build_specs(&view);
+            vit_to_canonical(&view, all + (size_t)r * m->n_params, host);
+            free(view.specs);
+            free(view.seg);
+        }
+        free(mine);
+        free(all);
+    } else {
+        m->k->download(host, m->param_mem, m->n_params);
+    }
 }
 
 void trainer_enable_ema(Trainer *t, float decay) {
@@ -322,7 +378,7 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
         done += b;
     }
     s->nshards = nshards;
-    Comm *w = &t->par->world;
+    Comm *w = &t->par->dsp; /* a tensor-parallel group evaluates the same samples */
     if (w->size > 1) w->ops->allreduce_sum_f64(w, acc, 2);
     return acc[1] > 0 ? acc[0] / acc[1] : NAN;
 }

@@ -91,17 +91,14 @@ int64_t trainer_state_floats(const Trainer *t);
  * checkpoint (each element by exactly one data-parallel rank); own = 0: all it holds. Returns
  * the count (at most trainer_state_max_ranges). */
 int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev);
-/* A vector kept whole on every rank (the EMA, the best weights): one range [0, n) at p, none
- * when p is NULL or skip (a rank that does not write it). */
-static inline int state_whole_range(float *p, int64_t n, int skip, StateRange *r, float **dev) {
-    if (!p || skip) return 0;
-    r[0] = (StateRange){0, n};
-    dev[0] = p;
-    return 1;
-}
+/* The part [lo, hi) of a vector laid out like this rank's parameters (base holds element lo) as
+ * canonical ranges; own = 1 leaves out the replicated tensors on tensor-parallel ranks other
+ * than the first (each element is written once). */
+int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev);
 int trainer_state_max_ranges(const Trainer *t);
 int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev); /* the block shards */
-/* Every parameter into host [n_params], whatever the sharding (collective under ZeRO-3). */
+/* Every parameter into the canonical host [n_canon], whatever the sharding (collective under
+ * ZeRO-3 and tensor parallelism). */
 void trainer_full_params(Trainer *t, float *host);
 
 /* One optimizer step on the next batch of the training sampler. */

@@ -10,7 +10,8 @@
 
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen) {
-    CHECK(m->n_alloc == m->n_params, "ckpt_save_model with external blocks: use ckpt_save_model_host");
+    CHECK(m->n_alloc == m->n_params && m->n_params == m->n_canon,
+          "ckpt_save_model with external blocks or a tensor-parallel shard: use ckpt_save_model_host");
     float *host = xmalloc((size_t)m->n_params * sizeof(float));
     m->k->download(host, m->param_mem, m->n_params);
     int rc = ckpt_save_model_host(m, host, mean, std, data, path, err, errlen);
@@ -119,7 +120,7 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
     StFile f;
     if (st_open(&f, path, err, errlen)) return -1;
     int rc = -1;
-    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    float *host = xmalloc((size_t)m->n_canon * sizeof(float));
     for (int i = 0; i < m->nspecs; i++) {
         const ParamSpec *ps = &m->specs[i];
         if (!st_find(&f, ps->name)) {
@@ -133,6 +134,12 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: unexpected tensor '%s' (not part of this model configuration)", path, f.t[i].name);
             goto done;
         }
+    if (m->n_canon != m->n_params) { /* a tensor-parallel rank keeps its shard */
+        float *local = xmalloc((size_t)m->n_params * sizeof(float));
+        vit_from_canonical(m, host, local);
+        free(host);
+        host = local;
+    }
     m->k->upload(m->param_mem, host, m->n_params);
     rc = 0;
 done:

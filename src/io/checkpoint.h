@@ -10,15 +10,15 @@
  * training data ("lvit.data"), or NULL. */
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen);
-/* The same from host [n_params] laid out like the parameters (ZeRO-3 assembles it). */
+/* The same from the canonical host [n_canon] (ZeRO-3 and tensor parallelism assemble it). */
 int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, const float *std, const char *data,
                          const char *path, char *err, size_t errlen);
 /* The "lvit.data" metadata (caller frees), or NULL. */
 char *ckpt_load_data_desc(const char *path);
 /* Reads "lvit.config" (and "lvit.norm" when mean/std are given: [V] each, NULL if absent). */
 int ckpt_load_config(const char *path, VitConfig *cfg, float **mean, float **std, char *err, size_t errlen);
-/* Loads every parameter by name into m (same configuration); missing, extra or misshapen
- * tensors are errors that name the tensor. */
+/* Loads every parameter by name into m (same configuration; a tensor-parallel rank keeps its
+ * shard); missing, extra or misshapen tensors are errors that name the tensor. */
 int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen);
 
 #endif

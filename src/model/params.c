@@ -34,23 +34,23 @@ static int sd_cmp(const void *pa, const void *pb) {
     return a->field - b->field;
 }
 
-/* Builds m->fields and m->specs from VIT_PARAM_TABLE; every consumer (carving, checkpoints,
- * optimizer decay flags, tests) reads these instead of listing tensors again. */
-void vit_build_specs(Vit *m) {
-    const VitConfig *c = &m->cfg;
-    int cap = 0;
+/* The fields and state-dict specs of configuration c (its tp decides the shapes): every
+ * consumer (carving, checkpoints, optimizer decay flags, tests) reads these instead of listing
+ * tensors again. */
+static void build_specs(const VitConfig *c, FieldSpec *fields, ParamSpec **specs_out, int *nspecs_out,
+                        int64_t *n_out) {
+    int cap = 0, nspecs = 0;
 #define COUNT(f_, name_, reps_, mul_, add_, present_, init_, decay_, nd_, d0_, d1_, d2_, d3_) \
     if (present_) cap += (reps_);
     VIT_PARAM_TABLE(COUNT, c)
 #undef COUNT
-    m->specs = xcalloc((size_t)cap, sizeof(ParamSpec));
-    m->nspecs = 0;
+    ParamSpec *specs = xcalloc((size_t)(cap ? cap : 1), sizeof(ParamSpec));
     int64_t off = 0;
     /* memory: the fields outside the blocks first, then the block fields, so that the blocks are
      * one region at the end (ZeRO-3 keeps them sharded and allocates only what comes before) */
 #define EXPAND(f_, name_, reps_, mul_, add_, present_, init_, decay_, nd_, d0_, d1_, d2_, d3_) \
     if ((PF_##f_ >= PF_n1_w && PF_##f_ <= PF_fc2_b) == pass) {                                 \
-        FieldSpec *fs = &m->fields[PF_##f_];                                                   \
+        FieldSpec *fs = &fields[PF_##f_];                                                      \
         fs->field_name = #f_;                                                                  \
         fs->present = (present_);                                                              \
         fs->decay = (decay_);                                                                  \
@@ -61,7 +61,7 @@ void vit_build_specs(Vit *m) {
             int64_t ne = 1;                                                                    \
             for (int i = 0; i < (nd_); i++) ne *= shp[i];                                      \
             for (int r = 0; r < (reps_); r++) {                                                \
-                ParamSpec *ps = &m->specs[m->nspecs++];                                        \
+                ParamSpec *ps = &specs[nspecs++];                                              \
                 snprintf(ps->name, sizeof ps->name, name_, r * (mul_) + (add_));               \
                 ps->field = PF_##f_;                                                           \
                 ps->rep = r;                                                                   \
@@ -84,8 +84,77 @@ void vit_build_specs(Vit *m) {
     }
 #pragma GCC diagnostic pop
 #undef EXPAND
-    m->n_params = off;
-    qsort(m->specs, (size_t)m->nspecs, sizeof *m->specs, sd_cmp);
+    qsort(specs, (size_t)nspecs, sizeof *specs, sd_cmp);
+    *specs_out = specs;
+    *nspecs_out = nspecs;
+    *n_out = off;
+}
+
+static int seg_cmp(const void *pa, const void *pb) {
+    const VitSeg *a = pa, *b = pb;
+    return (a->local > b->local) - (a->local < b->local);
+}
+
+/* The pieces of local tensor l (tp rank r of T) in canonical tensor g, appended to s. */
+static int tensor_segments(const ParamSpec *l, const ParamSpec *g, int r, int T, VitSeg *s) {
+    const TpSplit split = T > 1 ? vit_field_split(l->field) : TP_NONE;
+    int n = 0;
+    if (split == TP_NONE) {
+        s[n++] = (VitSeg){l->offset, g->offset, l->numel, 0};
+    } else if (split == TP_ROWS3 || split == TP_ROWS) {
+        /* rows [out, in...]: TP_ROWS3 has q, k, v parts of shape[0]/3 rows each, the rank takes
+         * rows [r*n, (r+1)*n) of each part (its heads) */
+        const int parts = split == TP_ROWS3 ? 3 : 1;
+        const int64_t cols = l->numel / l->shape[0], rl = l->shape[0] / parts, rg = g->shape[0] / parts;
+        for (int j = 0; j < parts; j++) s[n++] = (VitSeg){l->offset + j * rl * cols, g->offset + (j * rg + r * rl) * cols, rl * cols, 1};
+    } else { /* TP_COLS: [out, in] with the rank's input columns [r*kl, (r+1)*kl) of every row */
+        const int64_t kl = l->shape[1], kg = g->shape[1];
+        for (int64_t i = 0; i < l->shape[0]; i++) s[n++] = (VitSeg){l->offset + i * kl, g->offset + i * kg + r * kl, kl, 1};
+    }
+    return n;
+}
+
+/* Builds m->fields (this rank's layout), m->specs (the canonical tensors) and m->seg. */
+void vit_build_specs(Vit *m) {
+    const int T = vit_tp(&m->cfg);
+    VitConfig canon = m->cfg;
+    canon.tp = 0;
+    FieldSpec cf[PF_COUNT];
+    build_specs(&canon, cf, &m->specs, &m->nspecs, &m->n_canon);
+    ParamSpec *ls;
+    int nl;
+    build_specs(&m->cfg, m->fields, &ls, &nl, &m->n_params);
+    CHECK(nl == m->nspecs, "tensor-parallel layout: %d tensors, %d canonical", nl, m->nspecs);
+    int64_t cap = 0;
+    for (int i = 0; i < nl; i++) cap += T > 1 && vit_field_split(ls[i].field) == TP_COLS ? ls[i].shape[0] : 3;
+    VitSeg *s = xcalloc((size_t)(cap ? cap : 1), sizeof *s);
+    int n = 0;
+    for (int i = 0; i < nl; i++) {
+        CHECK(strcmp(ls[i].name, m->specs[i].name) == 0, "tensor-parallel layout: %s vs %s", ls[i].name, m->specs[i].name);
+        n += tensor_segments(&ls[i], &m->specs[i], m->tp_rank, T, s + n);
+    }
+    qsort(s, (size_t)n, sizeof *s, seg_cmp);
+    int k = 0; /* merge pieces that continue each other in both vectors */
+    for (int i = 0; i < n; i++) {
+        if (k && s[k - 1].sharded == s[i].sharded && s[k - 1].local + s[k - 1].len == s[i].local &&
+            s[k - 1].canon + s[k - 1].len == s[i].canon)
+            s[k - 1].len += s[i].len;
+        else
+            s[k++] = s[i];
+    }
+    m->seg = s;
+    m->nseg = k;
+    free(ls);
+}
+
+void vit_to_canonical(const Vit *m, const float *local, float *canon) {
+    for (int i = 0; i < m->nseg; i++)
+        memcpy(canon + m->seg[i].canon, local + m->seg[i].local, sizeof(float) * (size_t)m->seg[i].len);
+}
+
+void vit_from_canonical(const Vit *m, const float *canon, float *local) {
+    for (int i = 0; i < m->nseg; i++)
+        memcpy(local + m->seg[i].local, canon + m->seg[i].canon, sizeof(float) * (size_t)m->seg[i].len);
 }
 
 void vit_params_carve(const Vit *m, VitParams *out, float *mem) {
@@ -152,7 +221,12 @@ static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint6
 }
 
 void vit_init_params_host(const Vit *m, uint64_t seed, float *host) {
-    for (int i = 0; i < m->nspecs; i++) init_tensor(host + m->specs[i].offset, &m->specs[i], &m->cfg, seed);
+    float *canon = m->n_canon == m->n_params && m->nseg == 1 ? host : xmalloc(sizeof(float) * (size_t)m->n_canon);
+    for (int i = 0; i < m->nspecs; i++) init_tensor(canon + m->specs[i].offset, &m->specs[i], &m->cfg, seed);
+    if (canon != host) {
+        vit_from_canonical(m, canon, host);
+        free(canon);
+    }
 }
 
 void vit_init_params(Vit *m, uint64_t seed) {

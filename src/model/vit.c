@@ -8,24 +8,24 @@
 #include "core/log.h"
 #include "model/vit.h"
 
-void vit_build_specs(Vit *m);
-
 /* Lays out every activation and scratch buffer for batch B; with mem == NULL only counts. */
 static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, SeqAttn *sa, float *mem) {
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
-    const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V;
+    /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
+     * (NHt heads) and Ft MLP channels; the residual stream stays [B,S,D] */
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
+    const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V, NH = vit_NHt(c);
     int64_t off = 0;
 #define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += ((int64_t)(n) + 15) & ~(int64_t)15; } while (0)
     TAKE(a->tok, B * V * L * D);
     if (c->mode == CH_AGG) {
-        TAKE(a->agg_q, D);
-        TAKE(a->agg_kv, B * V * L * 2 * D);
-        TAKE(a->agg_probs, B * L * c->NH * V);
-        TAKE(a->agg_o, B * L * D);
+        TAKE(a->agg_q, Dt);
+        TAKE(a->agg_kv, B * V * L * 2 * Dt);
+        TAKE(a->agg_probs, B * L * NH * V);
+        TAKE(a->agg_o, B * L * Dt);
         TAKE(a->x0, BS * D);
-        TAKE(a->dagg, B * V * L * 2 * D);
+        TAKE(a->dagg, B * V * L * 2 * Dt);
         TAKE(a->dtok, B * V * L * D);
-        TAKE(a->dagg_q, D);
+        TAKE(a->dagg_q, Dt);
     } else {
         a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = NULL;
         a->x0 = a->tok; /* multi mode: the token embeddings are the sequence */
@@ -33,9 +33,9 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->ln1, nl * BS * D);
     TAKE(a->ln1_mean, nl * BS);
     TAKE(a->ln1_rstd, nl * BS);
-    TAKE(a->qkv, nl * BS * 3 * D);
-    TAKE(a->atty, nl * BS * D);
-    TAKE(a->lse, nl * B * c->NH * S);
+    TAKE(a->qkv, nl * BS * 3 * Dt);
+    TAKE(a->atty, nl * BS * Dt);
+    TAKE(a->lse, nl * B * NH * S);
     TAKE(a->res1, nl * BS * D);
     TAKE(a->ln2, nl * BS * D);
     TAKE(a->ln2_mean, nl * BS);
@@ -53,10 +53,10 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->dx, BS * D);
     TAKE(a->dtmp, BS * D);
     TAKE(a->dtmp2, BS * D);
-    TAKE(a->dbig, BS * (F > 3 * D ? F : 3 * D));
+    TAKE(a->dbig, BS * (F > 3 * Dt ? F : 3 * Dt));
     TAKE(a->dbig2, BS * F);
     AttnDims dm;
-    seq_attn_plan(sa, B, c->NH, (int)(D / c->NH), S, &dm);
+    seq_attn_plan(sa, B, (int)NH, c->D / c->NH, S, &dm);
     float *sa_mem;
     TAKE(sa_mem, seq_attn_floats(sa, (int)nl));
     if (mem) seq_attn_carve(sa, sa_mem, (int)nl);
@@ -83,10 +83,21 @@ void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
 
 void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
                   int external_blocks) {
+    vit_init_par(m, cfg, B, k, multiple, g, external_blocks, NULL);
+}
+
+void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
+                  int external_blocks, Comm *tp) {
     Comm *sp = g ? g->sp : NULL;
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
-    vit_config_copy(&m->lc, cfg);
+    const int T = tp ? tp->size : 1;
+    m->cfg.tp = T;
+    CHECK(cfg->NH % T == 0 && vit_F(cfg) % T == 0, "tensor parallel: %d heads and %d MLP channels over %d ranks",
+          cfg->NH, vit_F(cfg), T);
+    m->tp = T > 1 ? tp : NULL;
+    m->tp_rank = T > 1 ? tp->rank : 0;
+    vit_config_copy(&m->lc, &m->cfg);
     const int P = sp ? sp->size : 1, r = sp ? sp->rank : 0;
     CHECK(cfg->H % (cfg->p * P) == 0, "sequence parallel: %d patch rows over %d ranks", cfg->H / cfg->p, P);
     m->lc.H = cfg->H / P;
@@ -121,16 +132,17 @@ void vit_free(Vit *m) {
     m->k->free(m->grad_mem);
     m->k->free(m->act_mem);
     free(m->specs);
+    free(m->seg);
     vit_config_free(&m->cfg);
     vit_config_free(&m->lc);
     memset(m, 0, sizeof *m);
 }
 
 void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
-    const int64_t D = c->D, F = vit_F(c);
+    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
     o->n1_w = t->n1_w + l * D, o->n1_b = t->n1_b + l * D;
-    o->qkv_w = t->qkv_w + l * 3 * D * D, o->qkv_b = t->qkv_b + l * 3 * D;
-    o->proj_w = t->proj_w + l * D * D, o->proj_b = t->proj_b + l * D;
+    o->qkv_w = t->qkv_w + l * 3 * Dt * D, o->qkv_b = t->qkv_b + l * 3 * Dt;
+    o->proj_w = t->proj_w + l * D * Dt, o->proj_b = t->proj_b + l * D;
     o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
     o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
     o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
@@ -145,6 +157,26 @@ static void block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g
     if (g) vit_block_view(&m->g, &m->cfg, l, g);
 }
 
+/* Tensor parallel: the sum over the group of each rank's partial result (nothing without one). */
+static void tp_sum(Vit *m, float *x, int64_t n) {
+    if (m->tp) m->tp->ops->allreduce_sum(m->tp, x, n);
+}
+
+/* out[M,N] = resid + in[M,K] W^T + bias for a row-parallel layer (K split over the tp group):
+ * the group's first rank adds the residual and the bias (once), every rank its own columns'
+ * product, and the all-reduce sums them, so every rank holds the same out. resid may be NULL. */
+static void row_parallel_fwd(Vit *m, float *out, const float *resid, const float *in, const float *w,
+                             const float *bias, int64_t M, int64_t K, int64_t N) {
+    const Kernels *k = m->k;
+    if (m->tp_rank == 0) {
+        if (resid) k->copy(out, resid, M * N);
+        k->linear_fwd(out, in, w, bias, M, K, N, resid != NULL);
+    } else {
+        k->linear_fwd(out, in, w, NULL, M, K, N, 0);
+    }
+    tp_sum(m, out, M * N);
+}
+
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -152,40 +184,39 @@ float vit_forward(Vit *m, const Batch *b) {
     VitActs *a = &m->a;
     const int B = b->B;
     CHECK(B >= 1 && B <= m->B, "batch of %d samples, model sized for at most %d", B, m->B);
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
     const int64_t BS = (int64_t)B * S, V = c->V;
     const int64_t BSmax = (int64_t)m->B * S;
 
     k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
     if (c->mode == CH_AGG) {
-        /* in_proj rows [0,D) project the query, rows [D,3D) keys and values in one product */
-        k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, D, 0);
-        k->linear_fwd(a->agg_kv, a->tok, p->agg_in_w + D * D, p->agg_in_b + D, B * V * L, D, 2 * D, 0);
-        k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, c->NH, c->D);
-        k->linear_fwd(a->x0, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, D, D, 0);
+        /* in_proj rows [0,Dt) project the query, rows [Dt,3Dt) keys and values in one product
+         * (this rank's heads under tensor parallelism) */
+        k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, Dt, 0);
+        k->linear_fwd(a->agg_kv, a->tok, p->agg_in_w + Dt * D, p->agg_in_b + Dt, B * V * L, D, 2 * Dt, 0);
+        k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, vit_NHt(c), (int)Dt);
+        row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
     }
     k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
 
     const float *x = a->x0;
     for (int l = 0; l < c->depth; l++) {
         float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
-        float *qkv = a->qkv + l * BSmax * 3 * D, *atty = a->atty + l * BSmax * D;
-        float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
+        float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
+        float *lse = a->lse + l * (int64_t)m->B * vit_NHt(c) * S, *res1 = a->res1 + l * BSmax * D;
         float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
         float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F, *res2 = a->res2 + l * BSmax * D;
         BlockParams bp;
         block_at(m, l, 0, &bp, NULL);
 
         k->layernorm_fwd(ln1, mean1, rstd1, x, bp.n1_w, bp.n1_b, BS, D, 1e-5f);
-        k->linear_fwd(qkv, ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * D, 0);
+        k->linear_fwd(qkv, ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * Dt, 0);
         seq_attn_fwd(&m->sa, k, l, B, atty, lse, qkv, a->ws);
-        k->copy(res1, x, BS * D);
-        k->linear_fwd(res1, atty, bp.proj_w, bp.proj_b, BS, D, D, 1);
+        row_parallel_fwd(m, res1, x, atty, bp.proj_w, bp.proj_b, BS, Dt, D);
         k->layernorm_fwd(ln2, mean2, rstd2, res1, bp.n2_w, bp.n2_b, BS, D, 1e-5f);
         k->linear_fwd(fc1, ln2, bp.fc1_w, bp.fc1_b, BS, D, F, 0);
         k->gelu_fwd(gl, fc1, BS * F);
-        k->copy(res2, res1, BS * D);
-        k->linear_fwd(res2, gl, bp.fc2_w, bp.fc2_b, BS, F, D, 1);
+        row_parallel_fwd(m, res2, res1, gl, bp.fc2_w, bp.fc2_b, BS, F, D);
         x = res2;
     }
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
@@ -202,6 +233,10 @@ float vit_forward(Vit *m, const Batch *b) {
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }
 
+/* Tensor parallelism in the backward pass: the activation gradients that feed a replicated
+ * region (a LayerNorm, the token embeddings) are partial sums over the group's heads or MLP
+ * channels until tp_sum; those of the replicated regions themselves are the same on every rank,
+ * so their parameter gradients are too. */
 void vit_backward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -209,7 +244,7 @@ void vit_backward(Vit *m, const Batch *b) {
     VitActs *a = &m->a;
     const int B = b->B;
     CHECK(b->y, "vit_backward needs targets");
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_F(c), E = vit_E(c);
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
     const int64_t BS = (int64_t)B * S, V = c->V;
     const int64_t BSmax = (int64_t)m->B * S;
 
@@ -235,8 +270,8 @@ void vit_backward(Vit *m, const Batch *b) {
     for (int l = c->depth - 1; l >= 0; l--) {
         const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
         float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
-        float *qkv = a->qkv + l * BSmax * 3 * D, *atty = a->atty + l * BSmax * D;
-        float *lse = a->lse + l * (int64_t)m->B * c->NH * S, *res1 = a->res1 + l * BSmax * D;
+        float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
+        float *lse = a->lse + l * (int64_t)m->B * vit_NHt(c) * S, *res1 = a->res1 + l * BSmax * D;
         float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
         float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F;
         BlockParams bp, bg;
@@ -249,13 +284,15 @@ void vit_backward(Vit *m, const Batch *b) {
         k->gelu_bwd(dbig, dbig2, fc1, BS * F);
         k->zero(dln, BS * D);
         k->linear_bwd(dln, bg.fc1_w, bg.fc1_b, dbig, ln2, bp.fc1_w, BS, D, F);
+        tp_sum(m, dln, BS * D);
         k->layernorm_bwd(dx, bg.n2_w, bg.n2_b, dln, res1, bp.n2_w, mean2, rstd2, BS, D);
         /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
-        k->zero(datty, BS * D);
-        k->linear_bwd(datty, bg.proj_w, bg.proj_b, dx, atty, bp.proj_w, BS, D, D);
+        k->zero(datty, BS * Dt);
+        k->linear_bwd(datty, bg.proj_w, bg.proj_b, dx, atty, bp.proj_w, BS, Dt, D);
         seq_attn_bwd(&m->sa, k, l, B, dbig, datty, qkv, atty, lse, a->ws);
         k->zero(dln, BS * D);
-        k->linear_bwd(dln, bg.qkv_w, bg.qkv_b, dbig, ln1, bp.qkv_w, BS, D, 3 * D);
+        k->linear_bwd(dln, bg.qkv_w, bg.qkv_b, dbig, ln1, bp.qkv_w, BS, D, 3 * Dt);
+        tp_sum(m, dln, BS * D);
         k->layernorm_bwd(dx, bg.n1_w, bg.n1_b, dln, xin, bp.n1_w, mean1, rstd1, BS, D);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
@@ -263,16 +300,21 @@ void vit_backward(Vit *m, const Batch *b) {
 
     const float *dtok = dx;
     if (c->mode == CH_AGG) {
-        float *dagg_o = a->dtmp, *dkv = a->dagg, *dq = a->dagg_q;
-        k->zero(dagg_o, B * L * D);
-        k->linear_bwd(dagg_o, g->agg_out_w, g->agg_out_b, dx, a->agg_o, p->agg_out_w, B * L, D, D);
-        k->zero(dkv, B * V * L * 2 * D);
-        k->zero(dq, D);
-        k->var_attn_bwd(dq, dkv, dagg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, c->NH, c->D);
-        k->linear_bwd(g->var_query, g->agg_in_w, g->agg_in_b, dq, p->var_query, p->agg_in_w, 1, D, D);
+        float *dagg_o = a->dtmp, *dkv = a->dagg, *dq = a->dagg_q, *dvq = a->dtmp2;
+        k->zero(dagg_o, B * L * Dt);
+        k->linear_bwd(dagg_o, g->agg_out_w, g->agg_out_b, dx, a->agg_o, p->agg_out_w, B * L, Dt, D);
+        k->zero(dkv, B * V * L * 2 * Dt);
+        k->zero(dq, Dt);
+        k->var_attn_bwd(dq, dkv, dagg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, vit_NHt(c), (int)Dt);
+        /* the query is replicated, its gradient a sum over the heads of every rank */
+        k->zero(dvq, D);
+        k->linear_bwd(dvq, g->agg_in_w, g->agg_in_b, dq, p->var_query, p->agg_in_w, 1, D, Dt);
+        tp_sum(m, dvq, D);
+        k->add_inplace(g->var_query, dvq, D);
         float *dt = a->dtok;
         k->zero(dt, B * V * L * D);
-        k->linear_bwd(dt, g->agg_in_w + D * D, g->agg_in_b + D, dkv, a->tok, p->agg_in_w + D * D, B * V * L, D, 2 * D);
+        k->linear_bwd(dt, g->agg_in_w + Dt * D, g->agg_in_b + Dt, dkv, a->tok, p->agg_in_w + Dt * D, B * V * L, D, 2 * Dt);
+        tp_sum(m, dt, B * V * L * D);
         dtok = dt;
     }
     k->patch_embed_bwd(g->tok_w, g->tok_b, g->var_embed, dtok, b->x, B, c->V, c->H, c->W, c->p, c->D, a->ws);

@@ -20,6 +20,8 @@ typedef struct VitConfig {
     int p, D, depth, NH, dec_depth, mlp_ratio;
     ChannelMode mode;
     int residual;       /* the model predicts the change: forecast = input + output (targets are y - x) */
+    int tp;             /* tensor parallel: this rank holds 1/tp of the heads and of the MLP width (0 or 1:
+                         * the whole model). Not part of the model: never serialized. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
 } VitConfig;
 
@@ -27,6 +29,14 @@ static inline int64_t vit_L(const VitConfig *c) { return (int64_t)(c->H / c->p) 
 static inline int64_t vit_S(const VitConfig *c) { return c->mode == CH_AGG ? vit_L(c) : c->V * vit_L(c); }
 static inline int vit_E(const VitConfig *c) { return c->mode == CH_AGG ? c->p * c->p * c->Vo : c->p * c->p; }
 static inline int vit_F(const VitConfig *c) { return c->mlp_ratio * c->D; }
+/* Tensor parallel (Megatron): qkv and fc1 (and the variable aggregation's in-projection) are
+ * split by output rows, by heads for q, k and v; proj and fc2 (and the aggregation's
+ * out-projection) by input columns. A rank holds NH/tp heads, Dt = D/tp attention channels and
+ * Ft = F/tp MLP channels. */
+static inline int vit_tp(const VitConfig *c) { return c->tp > 1 ? c->tp : 1; }
+static inline int vit_Dt(const VitConfig *c) { return c->D / vit_tp(c); }
+static inline int vit_Ft(const VitConfig *c) { return vit_F(c) / vit_tp(c); }
+static inline int vit_NHt(const VitConfig *c) { return c->NH / vit_tp(c); }
 
 /* Default names "var0", "var1", ... for V variables. */
 void vit_config_set_default_names(VitConfig *c);
@@ -52,24 +62,24 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(tok_b, "token_embeds.%d.proj.bias", (c)->V, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
     X(var_embed, "var_embed", 1, 0, 0, 1, INIT_VAR_SINCOS, 0, 3, 1, (c)->V, (c)->D, 1)                \
     X(var_query, "var_query", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1)          \
-    X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
-    X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
-    X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
+    X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
     X(agg_out_b, "var_agg.out_proj.bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(pos_embed, "pos_embed", 1, 0, 0, 1, INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
     X(lead_w, "lead_time_embed.weight", 1, 0, 0, 1, INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
     X(lead_b, "lead_time_embed.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                  \
     X(n1_w, "blocks.%d.norm1.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
     X(n1_b, "blocks.%d.norm1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
-    X(qkv_w, "blocks.%d.attn.qkv.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
-    X(qkv_b, "blocks.%d.attn.qkv.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1)  \
-    X(proj_w, "blocks.%d.attn.proj.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(qkv_w, "blocks.%d.attn.qkv.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(qkv_b, "blocks.%d.attn.qkv.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1)  \
+    X(proj_w, "blocks.%d.attn.proj.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
     X(proj_b, "blocks.%d.attn.proj.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)    \
     X(n2_w, "blocks.%d.norm2.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
     X(n2_b, "blocks.%d.norm2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
-    X(fc1_w, "blocks.%d.mlp.fc1.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, vit_F(c), (c)->D, 1, 1) \
-    X(fc1_b, "blocks.%d.mlp.fc1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, vit_F(c), 1, 1, 1)     \
-    X(fc2_w, "blocks.%d.mlp.fc2.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_F(c), 1, 1) \
+    X(fc1_w, "blocks.%d.mlp.fc1.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
+    X(fc1_b, "blocks.%d.mlp.fc1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1)     \
+    X(fc2_w, "blocks.%d.mlp.fc2.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
     X(fc2_b, "blocks.%d.mlp.fc2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
     X(norm_w, "norm.weight", 1, 0, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)                            \
     X(norm_b, "norm.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                             \
@@ -97,6 +107,23 @@ typedef struct VitParams {
 typedef struct BlockParams {
     float *n1_w, *n1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *n2_w, *n2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
 } BlockParams;
+
+/* How tensor parallelism splits a field (TP_NONE: replicated on every tp rank). */
+typedef enum { TP_NONE = 0, TP_ROWS3, TP_ROWS, TP_COLS } TpSplit;
+static inline TpSplit vit_field_split(int f) {
+    switch (f) {
+    case PF_qkv_w: case PF_qkv_b: case PF_agg_in_w: case PF_agg_in_b: return TP_ROWS3; /* q, k, v rows by heads */
+    case PF_fc1_w: case PF_fc1_b: return TP_ROWS;
+    case PF_proj_w: case PF_fc2_w: case PF_agg_out_w: return TP_COLS;
+    default: return TP_NONE;
+    }
+}
+
+/* A piece of the local parameter vector and where it sits in the canonical (unsharded) one. */
+typedef struct VitSeg {
+    int64_t local, canon, len;
+    int sharded; /* 0: a replicated tensor (the same on every tp rank) */
+} VitSeg;
 
 /* One state-dict tensor (a repeat of a field). */
 typedef struct ParamSpec {
@@ -172,9 +199,15 @@ typedef struct Vit {
     int B;                  /* activations are sized for batches up to B */
     const Kernels *k;
     int nspecs;
-    ParamSpec *specs;       /* [nspecs], in PyTorch state-dict order (memory is field-major) */
-    FieldSpec fields[PF_COUNT];
-    int64_t n_params;
+    ParamSpec *specs;       /* [nspecs], in PyTorch state-dict order: the canonical (unsharded) tensors
+                             * and their offsets in the canonical vector [n_canon] */
+    FieldSpec fields[PF_COUNT]; /* this rank's memory layout (field-major; local shapes under tp) */
+    int64_t n_params;       /* parameters this rank holds (n_canon / about tp) */
+    int64_t n_canon;        /* parameters of the model */
+    Comm *tp;               /* tensor-parallel group (NULL: none) */
+    int tp_rank;
+    int nseg;
+    VitSeg *seg;            /* [nseg] the local vector [n_params] as pieces of the canonical one, by local offset */
     int64_t n_alloc;              /* parameters held in param_mem / grad_mem: n_params, or with
                                    * external blocks (ZeRO-3) those before the block region */
     float *param_mem, *grad_mem;  /* [n_alloc (rounded up)] each */
@@ -206,7 +239,16 @@ void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
  * the block fields last); the blocks come through block_at, which must be set. */
 void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
                   int external_blocks);
-/* Initial values of every parameter into host [n_params] (what vit_init_params uploads). */
+/* The same with a tensor-parallel group (tp NULL or of size 1: none); cfg->tp must be its size. */
+void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
+                  int external_blocks, Comm *tp);
+/* (Re)builds m->specs, m->fields and m->seg for m->cfg (its tp) and m->tp_rank. */
+void vit_build_specs(Vit *m);
+/* Canonical host [n_canon] <-> this rank's layout host [n_params]. */
+void vit_to_canonical(const Vit *m, const float *local, float *canon);
+void vit_from_canonical(const Vit *m, const float *canon, float *local);
+/* Initial values of every parameter into host [n_params] (what vit_init_params uploads): the
+ * canonical initialization cut to this rank's shard, so every layout starts from the same model. */
 void vit_init_params_host(const Vit *m, uint64_t seed, float *host);
 void vit_free(Vit *m);
 /* Deterministic ClimaX-style initialization from the seed (per-tensor random streams). */

@@ -46,12 +46,16 @@ struct Comm {
 /* A communicator of one process: every collective is a copy (or nothing). */
 void comm_single_init(Comm *c);
 
-/* The mesh: world = dp x sp, sp fastest (the ranks of one sequence-parallel group are
- * consecutive, so on one node when ranks fill nodes in order): world rank = dp_rank * sp + sp_rank.
- * Tensor, pipeline and channel axes are added the same way by the model-parallel issue. World
- * size 1: every communicator is the single-process one, the same code path. */
+/* The mesh: world = dp x sp x tp, tp fastest, then sp (the ranks of one tensor-parallel group are
+ * consecutive, then those of a sequence-parallel group, so both sit on one node when ranks fill
+ * nodes in order): world rank = (dp_rank * sp + sp_rank) * tp + tp_rank. Pipeline and channel
+ * axes are added the same way by the model-parallel issue. World size 1: every communicator is
+ * the single-process one, the same code path. */
 typedef struct Parallel {
     Comm world, dp, sp;
+    Comm tp;              /* tensor parallel: the ranks that hold the other shards of the same layers */
+    Comm dsp;             /* dp x sp: the ranks that hold the same shard (gradients and the loss are
+                           * summed here; with tp = 1 the same ranks as world) */
     Comm spu, spr;        /* usp: ulysses groups inside sp and the ring across them (parallel_split_sp) */
     int mpi;              /* 1 when the MPI backend is in use */
     int no_overlap;       /* reduce gradients after the backward pass, in one all-reduce */
@@ -69,10 +73,11 @@ int parallel_launched_size(void);
 /* Whether this binary has the MPI backend. */
 int parallel_have_mpi(void);
 /* Start-up for `lvit train` and `lvit bench`: single process when the launcher started one
- * process, else MPI, with the mesh split into dp x sp. A layout that cannot work (dp * sp is
- * not the world size, MPI missing) is refused here: rank 0 prints err's message and every rank
- * exits 2, nobody hangs. Installs the abort hook so a fatal error on any rank stops the job. */
-void parallel_init(Parallel *p, int dp, int sp, const char *cmd);
+ * process, else MPI, with the mesh split into dp x sp x tp (dp <= 0: the processes left). A
+ * layout that cannot work (dp * sp * tp is not the world size, MPI missing) is refused here:
+ * rank 0 prints the message and every rank exits 2, nobody hangs. Installs the abort hook so a
+ * fatal error on any rank stops the job. */
+void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd);
 /* Under MPI: a rank that waits more than `seconds` in a blocking call for the others (one of
  * them died or hangs) ends itself with a message, so the launcher stops the job (0: no limit). */
 void parallel_set_timeout(Parallel *p, double seconds);

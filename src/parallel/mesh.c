@@ -25,6 +25,8 @@ void parallel_init_single(Parallel *p) {
     comm_single_init(&p->world);
     comm_single_init(&p->dp);
     comm_single_init(&p->sp);
+    comm_single_init(&p->tp);
+    comm_single_init(&p->dsp);
     comm_single_init(&p->spu);
     comm_single_init(&p->spr);
     p->mpi = 0;
@@ -36,12 +38,16 @@ void parallel_set_timeout(Parallel *p, double seconds) {
     if (p->mpi) comm_mpi_watchdog(seconds);
 }
 
-void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
+void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd) {
     int n = parallel_launched_size();
+    if (sp < 1) sp = 1;
+    if (tp < 1) tp = 1;
     if (n == 1) {
         parallel_init_single(p);
-        if (dp > 1 || sp > 1) parallel_refuse(p, "lvit %s: --dp %d --sp %d needs %d processes, but this is one process; launch "
-                                          "with mpirun -np %d (or srun -n %d)", cmd, dp, sp, dp * sp, dp * sp, dp * sp);
+        if (dp > 1 || sp > 1 || tp > 1)
+            parallel_refuse(p, "lvit %s: --dp %d --sp %d --tp %d needs %d processes, but this is one process; launch "
+                            "with mpirun -np %d (or srun -n %d)", cmd, dp > 0 ? dp : 1, sp, tp, (dp > 0 ? dp : 1) * sp * tp,
+                            (dp > 0 ? dp : 1) * sp * tp, (dp > 0 ? dp : 1) * sp * tp);
         return;
     }
     if (!parallel_have_mpi())
@@ -55,19 +61,20 @@ void parallel_init(Parallel *p, int dp, int sp, const char *cmd) {
     lvit_set_rank(p->world.rank);
     lvit_set_abort(comm_mpi_abort_world);
     int W = p->world.size;
-    if (dp <= 0 && sp <= 0) dp = W, sp = 1;          /* default: all data parallel */
-    else if (dp <= 0 && W % sp == 0) dp = W / sp;
-    else if (sp <= 0 && W % dp == 0) sp = W / dp;
-    if (dp <= 0 || sp <= 0 || dp * sp != W)
-        parallel_refuse(p, "lvit %s: --dp %d --sp %d does not match %d processes: dp x sp must equal the number of "
-                           "processes (e.g. --dp %d --sp 1)", cmd, dp, sp, W, W);
-    int r = p->world.rank;
-    comm_mpi_split(&p->world, &p->dp, r % sp, r / sp); /* same sp_rank: the data-parallel replicas */
-    comm_mpi_split(&p->world, &p->sp, r / sp, r % sp); /* same dp_rank: one sequence-parallel group */
+    if (dp <= 0 && W % (sp * tp) == 0) dp = W / (sp * tp); /* default: the rest data parallel */
+    if (dp <= 0 || dp * sp * tp != W)
+        parallel_refuse(p, "lvit %s: --dp %d --sp %d --tp %d does not match %d processes: dp x sp x tp must equal the "
+                           "number of processes (e.g. --dp %d --sp 1 --tp 1)", cmd, dp, sp, tp, W, W);
+    int r = p->world.rank, t = r % tp, s = r / tp % sp, d = r / (tp * sp);
+    comm_mpi_split(&p->world, &p->dp, s * tp + t, d);     /* same sp and tp rank: the data-parallel replicas */
+    comm_mpi_split(&p->world, &p->sp, d * tp + t, s);     /* same dp and tp rank: one sequence-parallel group */
+    comm_mpi_split(&p->world, &p->tp, d * sp + s, t);     /* same dp and sp rank: one tensor-parallel group */
+    comm_mpi_split(&p->world, &p->dsp, t, d * sp + s);    /* same tp rank: the holders of one shard */
 }
 
 int64_t parallel_bytes_sent(const Parallel *p) {
-    return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->spu.bytes_sent + p->spr.bytes_sent;
+    return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->tp.bytes_sent + p->dsp.bytes_sent +
+           p->spu.bytes_sent + p->spr.bytes_sent;
 }
 
 void parallel_split_sp(Parallel *p, int u) {
@@ -86,6 +93,8 @@ void parallel_free(Parallel *p) {
     if (!p->mpi) return;
     p->world.ops->barrier(&p->world);
     if (p->spu.impl) comm_mpi_free(&p->spu), comm_mpi_free(&p->spr);
+    comm_mpi_free(&p->dsp);
+    comm_mpi_free(&p->tp);
     comm_mpi_free(&p->sp);
     comm_mpi_free(&p->dp);
     comm_mpi_free(&p->world);
