@@ -28,10 +28,12 @@ expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" -
 expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
 expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
 expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
-expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 use --keep last"
+expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 or --fsdp use --keep last"
 expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
 [ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
-expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "use --zero 0 with --tp"
+expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "shard with --fsdp F"
+expect 2 "--fsdp not dividing dp" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 3;  has "--fsdp 3 does not divide dp 4"
+expect 2 "--fsdp with --zero 1" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 2 --zero 1;  has "drop --zero 1"
 expect 2 "ulysses over the heads of a tp rank" mpi 4 "$LVIT" train --run "$tmp/a" --tp 2 --sp 2 --heads 2 --dim 32;  has "heads of a tensor-parallel rank"
 expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
 
@@ -42,7 +44,7 @@ has "\[rank 1\].*injected fault"
 [ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring"; do
+for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last"; do
   set -- $lay; np=$1; shift; extra=("$@")
   expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
   has "parallel: $np processes"
@@ -121,10 +123,11 @@ ls "$tmp/zb/ckpt/step_00000010" | grep -q state_00001 && ok "one state file per 
 expect 0 "--resume np 2 ZeRO-1" mpi 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}" --resume;  has "resumed at step 10)"
 cmp -s "$tmp/za/model.safetensors" "$tmp/zb/model.safetensors" && ok "ZeRO-1 resumed run = straight run, bit for bit" || bad "ZeRO-1 resumed run differs"
 
-# killed (SIGKILL) inside a checkpoint write, resumed: bit for bit, at np 2 (ZeRO-3) and np 4 (dp 2 x sp 2, ZeRO-1)
-for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1"; do
+# killed (SIGKILL) inside a checkpoint write, resumed: bit for bit, at np 2 (ZeRO-3) and np 4 (dp 2 x sp 2, ZeRO-1;
+# dp 2 x tp 2)
+for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1" "4 3 --dp 2 --tp 2"; do
   set -- $lay; np=$1 victim=$2; shift 2; extra=("$@")
-  d="$tmp/k$np"
+  d="$tmp/k$np.$victim"
   mpi "$np" "$LVIT" train --run "$d.a" "${Z0[@]}" "${extra[@]}" >/dev/null 2>&1
   expect 137 "np $np ${extra[*]}: rank $victim killed inside the checkpoint of step 10" fmpi kill:$victim:10 "$np" "$LVIT" train --run "$d.b" "${Z0[@]}" "${extra[@]}"
   [ -e "$d.b/ckpt/step_00000010/manifest.json" ] && bad "torn checkpoint has a manifest" || ok "the torn checkpoint has no manifest"
@@ -133,11 +136,12 @@ for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1";
 done
 
 # resharding: a run carried on under four layouts in turn (dp 2 ZeRO-1, dp 2 x sp 2 ring ZeRO-3,
-# dp 2 x tp 2, one process) has the losses of the straight single-process run (1e-5 relative)
+# dp 2 x tp 2 x fsdp 2 (Hybrid-STOP), one process) has the losses of the straight single-process
+# run (1e-5 relative)
 "$LVIT" train --run "$tmp/r1" "${Z0[@]}" >/dev/null 2>&1
 expect 1 "reshard: np 2 --dp 2 --zero 1 to step 8" fmpi 0:8 2 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --zero 1
 expect 1 "reshard: resumed as np 4 --dp 2 --sp 2 --sp-mode ring --zero 3" fmpi 0:13 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --sp 2 --sp-mode ring --zero 3 --resume
-expect 1 "reshard: resumed as np 4 --dp 2 --tp 2" fmpi 0:18 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --tp 2 --resume
+expect 1 "reshard: resumed as np 4 --dp 2 --tp 2 --fsdp 2" fmpi 0:18 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --tp 2 --fsdp 2 --resume
 [ "$(ls "$tmp"/rs/ckpt/step_00000015/state_*.safetensors | wc -l)" -eq 4 ] && ok "dp 2 x tp 2 wrote 4 state files" || bad "dp 2 x tp 2 state files: $(ls "$tmp"/rs/ckpt/step_00000015/)"
 grep -q '"tp":2' "$tmp/rs/ckpt/step_00000015/manifest.json" && ok "the manifest records tp 2" || bad "manifest: $(cat "$tmp/rs/ckpt/step_00000015/manifest.json")"
 expect 0 "reshard: resumed as one process" "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --resume;  has "resumed at step 15)"

@@ -124,7 +124,7 @@ static VitConfig small_config(void) {
 }
 
 typedef struct Layout {
-    int dp, sp, sp_mode, zero, tp;
+    int dp, sp, sp_mode, zero, tp, fsdp; /* fsdp: ZeRO-3 in groups of this many dp ranks (0: zero as given) */
 } Layout;
 
 static void matches_single(ChannelMode mode, Layout ly) {
@@ -133,6 +133,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
     lp.sp_mode = ly.sp_mode;
     lp.zero = ly.zero;
     if (ly.sp_mode == SP_USP) parallel_split_sp(&lp, 2);
+    if (ly.fsdp) lp.zero = 3, parallel_split_fsdp(&lp, ly.fsdp);
     const int zero = ly.zero;
     Dataset ds;
     dataset_synthetic(&ds, 3, 48, 8, 12, 5);
@@ -161,19 +162,23 @@ static void matches_single(ChannelMode mode, Layout ly) {
              * replicated part in grad_mem and each block's shard in fsdp.gshard */
             double e;
             if (dp.fsdp.on) {
-                e = tu_max_rel_err_ff(dp.model.grad_mem, ref.model.grad_mem, dp.model.n_alloc, NULL);
+                /* the single process's gradients in this rank's layout (its tp shard) */
+                float *rl = tu_falloc(dp.model.n_params);
+                vit_from_canonical(&dp.model, ref.model.grad_mem, rl);
+                e = tu_max_rel_err_ff(dp.model.grad_mem, rl, dp.model.n_alloc, NULL);
                 const Fsdp *z = &dp.fsdp;
                 float *want = tu_falloc(c.depth * z->sb);
                 for (int l = 0; l < c.depth; l++)
                     for (int64_t i = 0; i < z->sb; i++) {
-                        int64_t cpos = (int64_t)lp.dp.rank * z->sb + i;
+                        int64_t cpos = (int64_t)lp.fs.rank * z->sb + i;
                         for (int f = PF_n1_w; f <= PF_fc2_b; f++)
                             if (cpos >= z->bo[f] && cpos < z->bo[f] + z->per[f])
-                                want[l * z->sb + i] = ref.model.grad_mem[ref.model.fields[f].offset + l * z->per[f] + cpos - z->bo[f]];
+                                want[l * z->sb + i] = rl[dp.model.fields[f].offset + l * z->per[f] + cpos - z->bo[f]];
                     }
                 double eb = tu_max_rel_err_ff(z->gshard, want, c.depth * z->sb, NULL);
                 if (eb > e) e = eb;
                 free(want);
+                free(rl);
             } else if (dp.model.tp) { /* this rank's shard, against the same pieces of the whole model's */
                 float *want = tu_falloc(dp.model.n_params);
                 vit_from_canonical(&dp.model, ref.model.grad_mem, want);
@@ -185,14 +190,14 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
             }
             if (!(e <= 1e-5))
-                fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d tp %d mode %d zero %d)", e, ly.dp, ly.sp, ly.tp,
-                         ly.sp_mode, zero);
+                fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d tp %d mode %d zero %d fsdp %d)", e, ly.dp, ly.sp,
+                         ly.tp, ly.sp_mode, zero, ly.fsdp);
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("%s dp %d sp %d tp %d %s zero %d: step 1 loss %.9g vs %.9g, gradient max rel err %.2e\n",
-                              mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode),
-                              zero, b.loss, a.loss, e);
+                print_message("%s dp %d sp %d tp %d %s zero %d fsdp %d: step 1 loss %.9g vs %.9g, gradient max rel err "
+                              "%.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp,
+                              sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -204,8 +209,11 @@ static void matches_single(ChannelMode mode, Layout ly) {
     if (dp.model.tp) { /* the replicated tensors: the same bits on every rank of the group */
         const Vit *m = &dp.model;
         Comm *tp = m->tp;
-        float *all = tu_falloc(m->n_params * tp->size);
-        tp->ops->allgather(tp, all, m->param_mem, m->n_params);
+        float *all = tu_falloc(m->n_params * tp->size), *mine = tu_falloc(m->n_params);
+        if (dp.fsdp.on) fsdp_full_params(&dp, mine);
+        else memcpy(mine, m->param_mem, sizeof(float) * (size_t)m->n_params);
+        tp->ops->allgather(tp, all, mine, m->n_params);
+        free(mine);
         int64_t checked = 0;
         for (int r = 1; r < tp->size; r++)
             for (int i = 0; i < m->nseg; i++) {
@@ -238,17 +246,32 @@ static void matches_single(ChannelMode mode, Layout ly) {
     parallel_free(&lp);
 }
 
+static int g_hybrid_only; /* argv[1] = "hybrid": only the hybrid-sharded layouts (the np 8 run) */
+
+/* FSDP in groups (hybrid sharding) and Hybrid-STOP: at np 4 tp 2 x fsdp 2 and dp 4 in fsdp groups
+ * of 2; at np 8 the 2 x 2 x 2 layout, tp 2 x fsdp 2 x 2 replicas */
+static void hybrid_layouts(ChannelMode mode) {
+    const int P = g_par.world.size;
+    if (P == 4) {
+        matches_single(mode, (Layout){2, 1, 0, 3, 2, 2});
+        matches_single(mode, (Layout){4, 1, 0, 3, 1, 2});
+    }
+    if (P == 8) matches_single(mode, (Layout){4, 1, 0, 3, 2, 2});
+}
+
 /* every layout of this world size: dp only (replicated, ZeRO-1 and ZeRO-3), sp only in each mode,
- * dp x sp, and tensor parallel alone and with dp or sp (each sp mode) */
+ * dp x sp, tensor parallel alone and with dp or sp (each sp mode), and the hybrid ones */
 static void every_layout(ChannelMode mode) {
     const int P = g_par.world.size;
+    hybrid_layouts(mode);
+    if (g_hybrid_only) return;
     for (int tp = 1; tp <= P; tp *= 2)
         for (int sp = 1; sp * tp <= P; sp *= 2) {
             if (P % (sp * tp)) continue;
             const int dp = P / (sp * tp);
             for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
                 for (int zero = 0; zero < (dp > 1 && tp == 1 ? 3 : 1); zero++)
-                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp});
+                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp, 0});
         }
 }
 
@@ -260,7 +283,7 @@ static void every_layout(ChannelMode mode) {
 static void test_volumes(void **state) {
     (void)state;
     const int P = g_par.world.size;
-    if (P == 1) return;
+    if (P == 1 || g_hybrid_only) return;
     Dataset ds;
     dataset_synthetic(&ds, 3, 48, 8, 12, 5);
     dataset_compute_stats(&ds, 0, 40);
@@ -307,7 +330,7 @@ static void test_volumes(void **state) {
 static void test_volumes_tp(void **state) {
     (void)state;
     const int P = g_par.world.size;
-    if (P == 1) return;
+    if (P == 1 || g_hybrid_only) return;
     Dataset ds;
     dataset_synthetic(&ds, 3, 48, 8, 12, 5);
     dataset_compute_stats(&ds, 0, 40);
@@ -337,16 +360,61 @@ static void test_volumes_tp(void **state) {
     dataset_free(&ds);
 }
 
+/* Hybrid-STOP at np 4 (tp 2 x fsdp 2), bytes per rank per step on each communicator:
+ *   fsdp group (F ranks): per block an all-gather forward and one backward and a reduce-scatter of
+ *     the gradients, each (F-1) sb, plus the gradient norm's 2 doubles;
+ *   tp group: as test_volumes_tp;
+ *   dp x sp (P ranks): the replicated parameters' gradients (n_alloc) and the mask sum (1 double). */
+static void test_volumes_hybrid(void **state) {
+    (void)state;
+    const int P = g_par.world.size;
+    if (P != 4 || g_hybrid_only) return;
+    Dataset ds;
+    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
+    dataset_compute_stats(&ds, 0, 40);
+    VitConfig c = small_config();
+    OptConfig oc = opt_default();
+    float lead = 6;
+    const int B = 2, T = 2, F = 2;
+    Parallel lp;
+    parallel_init(&lp, 2, 1, T, "test_parallel");
+    lp.zero = 3;
+    parallel_split_fsdp(&lp, F);
+    Trainer t;
+    trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+    int64_t b_fs = lp.fs.bytes_sent, b_tp = lp.tp.bytes_sent, b_dsp = lp.dsp.bytes_sent;
+    trainer_step(&t);
+    const double rows = (double)(B / 2) * vit_S(&c), D = c.D, L = (double)vit_L(&c);
+    const double ft = 2.0 * (T - 1) / T, fd = 2.0 * (lp.dsp.size - 1) / lp.dsp.size;
+    int64_t want_fs = (int64_t)(3.0 * c.depth * (F - 1) * t.fsdp.sb * 4 + 2.0 * (F - 1) / F * 2 * 8 + 0.5);
+    int64_t want_tp = (int64_t)(ft * (c.depth * 4 * rows * D + (B / 2) * L * D + (B / 2) * c.V * L * D + D) * 4 + ft * 8 + 0.5);
+    int64_t want_dsp = (int64_t)(fd * t.model.n_alloc * 4 + fd * 8 + 0.5);
+    int64_t got_fs = lp.fs.bytes_sent - b_fs, got_tp = lp.tp.bytes_sent - b_tp, got_dsp = lp.dsp.bytes_sent - b_dsp;
+    if (g_par.world.rank == 0)
+        print_message("tp 2 x fsdp 2: bytes per rank per step: fsdp group %lld (formula %lld), tp %lld (%lld), dp %lld (%lld)\n",
+                      (long long)got_fs, (long long)want_fs, (long long)got_tp, (long long)want_tp, (long long)got_dsp,
+                      (long long)want_dsp);
+    assert_int_equal(got_fs, want_fs);
+    assert_int_equal(got_tp, want_tp);
+    assert_int_equal(got_dsp, want_dsp);
+    trainer_free(&t);
+    parallel_free(&lp);
+    vit_config_free(&c);
+    dataset_free(&ds);
+}
+
 static void test_layouts_agg(void **state) { (void)state, every_layout(CH_AGG); }
 static void test_layouts_multi(void **state) { (void)state, every_layout(CH_MULTI); }
 
-int main(void) {
+int main(int argc, char **argv) {
+    g_hybrid_only = argc > 1 && strcmp(argv[1], "hybrid") == 0;
     parallel_init(&g_par, 0, 1, 1, "test_parallel");
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectives),
         cmocka_unit_test(test_volumes),
         cmocka_unit_test(test_volumes_tp),
+        cmocka_unit_test(test_volumes_hybrid),
         cmocka_unit_test(test_layouts_agg),
         cmocka_unit_test(test_layouts_multi),
     };

@@ -122,7 +122,8 @@ int cmd_train(int argc, char **argv) {
     Trainer t;
     trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu(), &par);
     char err[1024];
-    if (init && par.zero == 3) parallel_refuse(&par, "lvit train: --init with --zero 3 is not supported yet; use --zero 1");
+    if (init && t.fsdp.on)
+        parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");
     if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
 
     /* validation: a fixed sample order, evaluated every --val-every steps and at the end */
@@ -140,7 +141,7 @@ int cmd_train(int argc, char **argv) {
     Vit *m = &t.model;
     if (t.fsdp.on && (ema > 0 || keep_best))
         parallel_refuse(&par, "lvit train: --ema and --keep best (the default with --val-every) need the whole model on "
-                        "every rank; with --zero 3 use --keep last and no --ema");
+                        "every rank; with --zero 3 or --fsdp use --keep last and no --ema");
     if (ema > 0) trainer_enable_ema(&t, ema);
     float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
     double best_val = INFINITY;

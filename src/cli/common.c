@@ -49,6 +49,7 @@ void cli_print_banner(void) {
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
     parallel_init(par, df->dp, df->sp, df->tp, cmd);
     par->zero = df->zero;
+    par->fsdp = df->fsdp;
     par->sp_mode = df->sp_mode;
     par->sp_u = df->sp_u;
     par->no_overlap = df->no_overlap;
@@ -69,10 +70,22 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         if (vit_F(cfg) % T)
             parallel_refuse(par, "lvit %s: --tp %d does not divide the %d MLP channels (%d x --dim %d)", cmd, T,
                             vit_F(cfg), cfg->mlp_ratio, cfg->D);
-        if (par->zero)
-            parallel_refuse(par, "lvit %s: --zero %d with --tp %d is not available yet (ZeRO shards the data-parallel "
-                            "replicas of a whole model); use --zero 0 with --tp", cmd, par->zero, T);
+        if (par->zero == 1)
+            parallel_refuse(par, "lvit %s: --zero 1 with --tp %d is not available; shard with --fsdp F (Hybrid-STOP: "
+                            "ZeRO-3 of each tensor-parallel shard over F data-parallel ranks) or use --zero 0", cmd, T);
     }
+    if (par->fsdp > 0) { /* FSDP in groups of F: ZeRO-3 inside each group, replicas across groups */
+        if (par->zero == 1)
+            parallel_refuse(par, "lvit %s: --fsdp shards parameters, gradients and AdamW state (ZeRO-3); drop --zero 1",
+                            cmd);
+        if (par->dp.size % par->fsdp)
+            parallel_refuse(par, "lvit %s: --fsdp %d does not divide dp %d: the data-parallel ranks form groups of "
+                            "--fsdp ranks (e.g. --fsdp %d)", cmd, par->fsdp, par->dp.size, par->dp.size);
+        par->zero = par->fsdp > 1 ? 3 : 0;
+    } else if (par->zero == 3) {
+        par->fsdp = par->dp.size;
+    }
+    if (par->zero == 3) parallel_split_fsdp(par, par->fsdp);
     if (par->sp.size > 1) {
         int rows = cfg->H / cfg->p, P = par->sp.size;
         if (rows % P)

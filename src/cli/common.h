@@ -33,7 +33,7 @@ void cli_print_banner(void);
  * model: the mesh from the launcher, then layouts that cannot work refused on every rank
  * (exit 2) with what would. */
 typedef struct DistFlags {
-    int dp, sp, tp, sp_mode, zero, sp_u, no_overlap;
+    int dp, sp, tp, sp_mode, zero, sp_u, no_overlap, fsdp;
     float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
 } DistFlags;
 #define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .comm_timeout = 600}
@@ -45,6 +45,7 @@ typedef struct DistFlags {
     {"sp-ulysses", ARG_INT, &(df).sp_u, "usp: ranks per ulysses group, ring across the groups (0 = the largest divisor of sp and the heads below sp)", NULL, 0, 1 << 20, 0}, \
     {"no-overlap", ARG_FLAG, &(df).no_overlap, "reduce gradients after the backward pass instead of during it (for comparison)", NULL, 0, 0, 0}, \
     {"comm-timeout", ARG_FLOAT, &(df).comm_timeout, "under mpirun/srun: seconds a rank waits in a collective for the others (one died or hangs) before it stops the job (0 = no limit)", NULL, 0, 1e9, 0}, \
+    {"fsdp", ARG_INT, &(df).fsdp, "FSDP (ZeRO-3) in groups of F data-parallel ranks, replicated across the groups (hybrid sharding; with --tp: ORBIT's Hybrid-STOP); F must divide dp (0 = off; --zero 3 = --fsdp dp)", NULL, 0, 1 << 20, 0}, \
     {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
 /* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job) set a flag instead of

@@ -36,7 +36,7 @@ static void grads_ready(void *ctx, int layer) {
 static void state_floats(const Trainer *t, int64_t *params, int64_t *opt) {
     const Fsdp *z = &t->fsdp;
     int64_t sharded = z->on ? t->model.cfg.depth * z->sb : 0;
-    *params = t->model.n_alloc + sharded + (z->on ? 2 * t->par->dp.size * z->sb : 0); /* + one gathered block */
+    *params = t->model.n_alloc + sharded + (z->on ? 2 * t->par->fs.size * z->sb : 0); /* + one gathered block */
     *opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
 }
 
@@ -54,9 +54,10 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
-    const int P = par->dp.size, zero3 = par->zero >= 3 && P > 1, zero = par->zero >= 1 && P > 1 && !zero3;
+    if (par->zero >= 3 && !par->fs.ops) parallel_split_fsdp(par, par->fsdp > 0 ? par->fsdp : par->dp.size);
+    const int P = par->dp.size, zero3 = par->zero >= 3 && par->fs.size > 1, zero = par->zero == 1 && P > 1;
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
-    CHECK(par->tp.size == 1 || (!zero && !zero3), "ZeRO with tensor parallelism");
+    CHECK(par->tp.size == 1 || !zero, "ZeRO-1 with tensor parallelism");
     vit_init_par(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
                  par->tp.size > 1 ? &par->tp : NULL);
     /* every rank initializes the same way (deterministic streams per tensor) */
@@ -111,6 +112,10 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
                  par->world.size, par->dp.size, par->sp.size, par->tp.size, par->sp.size > 1 ? ", sequence parallel " : "",
                  par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc),
                  par->tp.size > 1 ? ", the same samples on every rank of a tensor-parallel group" : "");
+    if (zero3)
+        log_info("fsdp: the blocks sharded over groups of %d data-parallel ranks%s; %.2fM block parameters stored, %.2fM "
+                 "gathered at a time (one block)", par->fs.size, par->rep.size > 1 ? ", replicated across the groups" : "",
+                 t->model.cfg.depth * t->fsdp.sb / 1e6, par->fs.size * t->fsdp.sb / 1e6);
     if (par->tp.size > 1)
         log_info("tensor parallel: %d heads of %d and %d of %d MLP channels per rank; %.2fM of the %.2fM parameters",
                  vit_NHt(lc), c->NH, vit_Ft(lc), vit_F(c), t->model.n_params / 1e6, t->model.n_canon / 1e6);
@@ -268,7 +273,9 @@ int64_t trainer_state_floats(const Trainer *t) {
 }
 
 int trainer_state_max_ranges(const Trainer *t) {
-    return 2 + t->model.nseg + (PF_fc2_b - PF_n1_w + 1) * t->model.cfg.depth;
+    /* the pieces of the local vector, each cut at most once more by a range's ends: the replicated
+     * part and (ZeRO-3) every block field's shard */
+    return 2 + 2 * t->model.nseg + 2 * (PF_fc2_b - PF_n1_w + 1) * t->model.cfg.depth;
 }
 
 int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev) {
@@ -298,33 +305,29 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
         if ((t->gshard || first || !own) && hi > t->opt.lo) /* ZeRO-1: every rank its shard */
             n = trainer_vec_ranges(t, mv, t->opt.lo, hi, own, r, dev);
     }
-    if (t->fsdp.on) n += fsdp_state_ranges(t, vec, r + n, dev + n);
+    if (t->fsdp.on) n += fsdp_state_ranges(t, vec, own, r + n, dev + n);
     return n;
 }
 
 void trainer_full_params(Trainer *t, float *host) {
     Vit *m = &t->model;
-    if (t->fsdp.on) {
-        fsdp_full_params(t, host);
-    } else if (m->tp) { /* every shard of the group, each through its rank's pieces */
-        Comm *tp = m->tp;
-        float *mine = xmalloc(sizeof(float) * (size_t)m->n_params), *all = xmalloc(sizeof(float) * (size_t)m->n_params * tp->size);
-        m->k->download(mine, m->param_mem, m->n_params);
-        tp->ops->allgather(tp, all, mine, m->n_params);
-        Vit view = *m; /* the segments of rank r of the same model */
-        for (int r = 0; r < tp->size; r++) {
-            view.tp_rank = r;
-            view.specs = NULL;
-            vit_build_specs(&view);
-            vit_to_canonical(&view, all + (size_t)r * m->n_params, host);
-            free(view.specs);
-            free(view.seg);
-        }
-        free(mine);
-        free(all);
-    } else {
-        m->k->download(host, m->param_mem, m->n_params);
+    float *mine = m->tp ? xmalloc(sizeof(float) * (size_t)m->n_params) : host; /* this rank's layout */
+    if (t->fsdp.on) fsdp_full_params(t, mine);
+    else m->k->download(mine, m->param_mem, m->n_params);
+    if (!m->tp) return;
+    Comm *tp = m->tp; /* every shard of the group, each through its rank's pieces */
+    float *all = xmalloc(sizeof(float) * (size_t)m->n_params * tp->size);
+    tp->ops->allgather(tp, all, mine, m->n_params);
+    Vit view = *m; /* the pieces of rank r of the same model */
+    for (int r = 0; r < tp->size; r++) {
+        view.tp_rank = r;
+        vit_build_specs(&view);
+        vit_to_canonical(&view, all + (size_t)r * m->n_params, host);
+        free(view.specs);
+        free(view.seg);
     }
+    free(mine);
+    free(all);
 }
 
 void trainer_enable_ema(Trainer *t, float decay) {

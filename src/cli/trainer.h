@@ -74,8 +74,9 @@ void trainer_enable_ema(Trainer *t, float decay);
  * the trained weights back. Without an EMA this does nothing. */
 void trainer_use_ema(Trainer *t, int on);
 
-/* ZeRO-3 (trainer_fsdp.c): shards from host [n_params]; the update after the backward pass;
- * every parameter into host [n_params] (collective over dp). */
+/* ZeRO-3 (trainer_fsdp.c): shards from host [n_params] (this rank's layout); the update after
+ * the backward pass; every parameter of this rank's layout into host [n_params] (collective over
+ * the FSDP group). */
 void fsdp_init(Trainer *t, const float *host);
 void fsdp_free(Trainer *t);
 double fsdp_grad_norm(Trainer *t);
@@ -96,7 +97,7 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
  * than the first (each element is written once). */
 int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev);
 int trainer_state_max_ranges(const Trainer *t);
-int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev); /* the block shards */
+int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev); /* the block shards */
 /* Every parameter into the canonical host [n_canon], whatever the sharding (collective under
  * ZeRO-3 and tensor parallelism). */
 void trainer_full_params(Trainer *t, float *host);

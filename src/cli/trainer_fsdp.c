@@ -1,10 +1,13 @@
-/* ZeRO-3 / FSDP over the data-parallel ranks (--zero 3): every block's parameters live only as
- * shards; a block is all-gathered into one buffer just before its forward (and again before its
- * backward) and dropped after; its gradients are reduce-scattered into the shards as soon as
- * the block's backward is done. The parameters outside the blocks (embeddings, head: small)
- * stay replicated and are all-reduced.
+/* ZeRO-3 / FSDP over groups of data-parallel ranks (--zero 3: one group of all dp ranks;
+ * --fsdp F: groups of F, replicated across the dp/F groups): every block's parameters live only
+ * as shards; a block is all-gathered over its group into one buffer just before its forward
+ * (and again before its backward) and dropped after; its gradients are reduce-scattered into
+ * the shards as soon as the block's backward is done, then all-reduced across the replicas.
+ * The parameters outside the blocks (embeddings, head: small) stay replicated and are
+ * all-reduced. With tensor parallelism (Hybrid-STOP) the same happens to each rank's tp shard
+ * of the blocks: a rank stores 1/(T F) of them and gathers 1/T of one block at a time.
  * A block's shard layout: the block's 12 slices (n1_w ... fc2_b) one after the other (length
- * bl), padded to dp * sb; rank j holds [j*sb, (j+1)*sb). */
+ * bl), padded to F * sb; rank j of the group holds [j*sb, (j+1)*sb). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +23,7 @@ static float **bp_slot(BlockParams *b, int f) {
 static void block_at(void *ctx, int layer, int backward, BlockParams *p, BlockParams *g) {
     Trainer *t = ctx;
     Fsdp *z = &t->fsdp;
-    Comm *dp = &t->par->dp;
+    Comm *dp = &t->par->fs;
     dp->ops->allgather(dp, z->gb, z->pshard + layer * z->sb, z->sb);
     for (int f = PF_n1_w; f <= PF_fc2_b; f++) *bp_slot(p, f) = z->gb + z->bo[f];
     if (backward) {
@@ -33,9 +36,10 @@ static void grads_ready(void *ctx, int layer) {
     Trainer *t = ctx;
     Fsdp *z = &t->fsdp;
     if (layer == t->model.cfg.depth) return; /* head: reduced with the other replicated ones */
-    Comm *dp = &t->par->dp, *sp = &t->par->sp;
+    Comm *fs = &t->par->fs, *sp = &t->par->sp, *rep = &t->par->rep;
     if (sp->size > 1) sp->ops->allreduce_sum(sp, z->gg, z->bl);
-    dp->ops->reduce_scatter(dp, z->gshard + layer * z->sb, z->gg, z->sb);
+    fs->ops->reduce_scatter(fs, z->gshard + layer * z->sb, z->gg, z->sb);
+    if (rep->size > 1) rep->ops->allreduce_sum(rep, z->gshard + layer * z->sb, z->sb);
 }
 
 /* this rank's part of block-local range [a, b) of field f: shard offsets [e0, e0 + n) */
@@ -52,7 +56,7 @@ void fsdp_init(Trainer *t, const float *host) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
-    const int P = t->par->dp.size, r = t->par->dp.rank, depth = m->cfg.depth;
+    const int P = t->par->fs.size, r = t->par->fs.rank, depth = m->cfg.depth;
     z->bl = 0;
     for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
         z->per[f] = m->fields[f].numel / depth;
@@ -85,23 +89,42 @@ void fsdp_free(Trainer *t) {
     memset(z, 0, sizeof *z);
 }
 
-double fsdp_grad_norm(Trainer *t) {
+/* The squares of the gradients this rank holds, split by whether tensor parallelism shards the
+ * field ([0]) or replicates it ([1]): the replicated part of the model (the same on every rank
+ * of the group), then the block shards (disjoint over the group). */
+static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
-    const Kernels *k = m->k;
-    Comm *w = &t->par->world, *dp = &t->par->dp;
+    for (int f = 0; f < PF_COUNT; f++) {
+        const FieldSpec *fs = &m->fields[f];
+        if (f < PF_n1_w || f > PF_fc2_b) {
+            if (fs->present && fs->numel) ss[vit_field_split(f) == TP_NONE] += m->k->sumsq(m->grad_mem + fs->offset, fs->numel);
+            continue;
+        }
+        for (int l = 0; l < m->cfg.depth; l++) {
+            int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
+            if (n) sh[vit_field_split(f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
+        }
+    }
+}
+
+double fsdp_grad_norm(Trainer *t) {
+    Vit *m = &t->model;
+    Comm *w = &t->par->dsp, *fs = &t->par->fs, *tp = &t->par->tp;
     if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_alloc); /* the replicated parameters */
-    double ss = k->sumsq(z->gshard, m->cfg.depth * z->sb); /* the shards are disjoint over dp */
-    dp->ops->allreduce_sum_f64(dp, &ss, 1);
-    ss += k->sumsq(m->grad_mem, m->n_alloc);
-    return sqrt(ss);
+    double ss[2] = {0, 0}, sh[2] = {0, 0};
+    sumsq_by_split(t, ss, sh);
+    fs->ops->allreduce_sum_f64(fs, sh, 2); /* the shards are disjoint over the group */
+    double tot[2] = {ss[0] + sh[0], ss[1] + sh[1]};
+    if (tp->size > 1) tp->ops->allreduce_sum_f64(tp, tot, 1); /* and the tp-sharded fields over the tp group */
+    return sqrt(tot[0] + tot[1]);
 }
 
 void fsdp_apply(Trainer *t, float lr, double grad_norm) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
-    const int depth = m->cfg.depth, r = t->par->dp.rank;
+    const int depth = m->cfg.depth, r = t->par->fs.rank;
     adamw_step(&t->opt, m, m->grad_mem, lr, grad_norm); /* clips and updates the replicated ones */
     const OptConfig *c = &t->opt.cfg;
     double coef = c->grad_clip / (grad_norm + 1e-6);
@@ -117,17 +140,18 @@ void fsdp_apply(Trainer *t, float lr, double grad_norm) {
         }
 }
 
-int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev) {
+int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
     const Fsdp *z = &t->fsdp;
     const Vit *m = &t->model;
     float *base = vec == SV_PARAMS ? z->pshard : vec == SV_ADAM_M ? z->m : z->v;
     int n = 0;
+    if (own && t->par->rep.rank != 0) return 0; /* the first group writes the shards */
     for (int l = 0; l < m->cfg.depth; l++)
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
-            int64_t e0, src, len = mine(z, t->par->dp.rank, f, &e0, &src);
+            int64_t e0, src, len = mine(z, t->par->fs.rank, f, &e0, &src);
             if (!len) continue;
-            r[n] = (StateRange){m->fields[f].offset + l * z->per[f] + src, len};
-            dev[n++] = base + l * z->sb + e0;
+            int64_t lo = m->fields[f].offset + l * z->per[f] + src;
+            n += trainer_vec_ranges(t, base + l * z->sb + e0, lo, lo + len, own, r + n, dev + n);
         }
     return n;
 }
@@ -135,7 +159,7 @@ int fsdp_state_ranges(const Trainer *t, int vec, StateRange *r, float **dev) {
 void fsdp_full_params(Trainer *t, float *host) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
-    Comm *dp = &t->par->dp;
+    Comm *dp = &t->par->fs;
     m->k->download(host, m->param_mem, m->n_alloc);
     float *blk = xmalloc((size_t)dp->size * z->sb * sizeof(float));
     for (int l = 0; l < m->cfg.depth; l++) {

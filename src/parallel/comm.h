@@ -57,6 +57,9 @@ typedef struct Parallel {
     Comm dsp;             /* dp x sp: the ranks that hold the same shard (gradients and the loss are
                            * summed here; with tp = 1 the same ranks as world) */
     Comm spu, spr;        /* usp: ulysses groups inside sp and the ring across them (parallel_split_sp) */
+    Comm fs, rep;         /* FSDP: groups of `fsdp` consecutive dp ranks that shard the blocks, and the
+                           * replicas across those groups (parallel_split_fsdp) */
+    int fsdp;             /* ranks per FSDP group (ZeRO-3 within dp; dp: plain ZeRO-3; 0: none) */
     int mpi;              /* 1 when the MPI backend is in use */
     int no_overlap;       /* reduce gradients after the backward pass, in one all-reduce */
     int sp_u;             /* usp: ranks per ulysses group (0 = choose) */
@@ -88,6 +91,9 @@ int64_t parallel_bytes_sent(const Parallel *p);
 /* usp: split every sp group into ulysses groups of u consecutive ranks (spu) and rings of the
  * ranks at the same place in their group (spr). u must divide sp. */
 void parallel_split_sp(Parallel *p, int u);
+/* FSDP in groups: split every dp group into groups of f consecutive ranks (fs) and the replicas
+ * at the same place in each group (rep). f must divide dp. */
+void parallel_split_fsdp(Parallel *p, int f);
 /* Releases the mesh's communicators but keeps the backend running (another parallel_init may
  * follow: tests build several layouts in one job). */
 void parallel_free(Parallel *p);

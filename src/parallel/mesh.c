@@ -29,6 +29,8 @@ void parallel_init_single(Parallel *p) {
     comm_single_init(&p->dsp);
     comm_single_init(&p->spu);
     comm_single_init(&p->spr);
+    comm_single_init(&p->fs);
+    comm_single_init(&p->rep);
     p->mpi = 0;
     p->zero = 0;
     p->sp_mode = 0;
@@ -74,7 +76,7 @@ void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd) {
 
 int64_t parallel_bytes_sent(const Parallel *p) {
     return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->tp.bytes_sent + p->dsp.bytes_sent +
-           p->spu.bytes_sent + p->spr.bytes_sent;
+           p->spu.bytes_sent + p->spr.bytes_sent + p->fs.bytes_sent + p->rep.bytes_sent;
 }
 
 void parallel_split_sp(Parallel *p, int u) {
@@ -89,9 +91,23 @@ void parallel_split_sp(Parallel *p, int u) {
     comm_mpi_split(&p->sp, &p->spr, r % u, r / u);
 }
 
+void parallel_split_fsdp(Parallel *p, int f) {
+    CHECK(f >= 1 && p->dp.size % f == 0, "fsdp: groups of %d do not divide dp %d", f, p->dp.size);
+    p->fsdp = f;
+    if (!p->mpi) {
+        comm_single_init(&p->fs);
+        comm_single_init(&p->rep);
+        return;
+    }
+    int r = p->dp.rank;
+    comm_mpi_split(&p->dp, &p->fs, r / f, r % f);
+    comm_mpi_split(&p->dp, &p->rep, r % f, r / f);
+}
+
 void parallel_free(Parallel *p) {
     if (!p->mpi) return;
     p->world.ops->barrier(&p->world);
+    if (p->fs.impl) comm_mpi_free(&p->fs), comm_mpi_free(&p->rep);
     if (p->spu.impl) comm_mpi_free(&p->spu), comm_mpi_free(&p->spr);
     comm_mpi_free(&p->dsp);
     comm_mpi_free(&p->tp);
