@@ -21,35 +21,9 @@ mpi() { local np=$1; shift; timeout $((120 * T)) "$MPIRUN" --oversubscribe -np "
 fmpi() { local f=$1; shift; LVIT_FAULT=$f mpi "$@"; }   # fmpi FAULT NP cmd...: with LVIT_FAULT set
 small=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 
-expect 2 "--dp 2 in one process" "$LVIT" train --run "$tmp/a" --dp 2;  has "needs 2 processes"; has "mpirun -np 2"
-expect 2 "3 processes for --dp 2" mpi 3 "$LVIT" train --run "$tmp/a" --dp 2;  has "does not match 3 processes"
-[ "$(grep -c 'does not match' "$tmp/out")" -eq 1 ] && ok "the refusal is printed once (rank 0)" || bad "refusal printed $(grep -c 'does not match' "$tmp/out") times"
-expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" --batch 6;  has "--batch 6 is the global batch"
-expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
-expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
-expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
-expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 or --fsdp use --keep last"
-expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
-[ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
-expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "shard with --fsdp F"
-expect 2 "--fsdp not dividing dp" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 3;  has "--fsdp 3 does not divide dp 4"
-expect 2 "--fsdp with --zero 1" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 2 --zero 1;  has "drop --zero 1"
-expect 2 "ulysses over the heads of a tp rank" mpi 4 "$LVIT" train --run "$tmp/a" --tp 2 --sp 2 --heads 2 --dim 32;  has "heads of a tensor-parallel rank"
-expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
-
-# an error on one rank stops the whole job (no rank left waiting in a collective)
-start=$(date +%s)
-expect 1 "rank 1 fails at step 3" env LVIT_FAULT=1:3 timeout $((60 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/f" "${small[@]}"
-has "\[rank 1\].*injected fault"
-[ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
-
-expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last"; do
-  set -- $lay; np=$1; shift; extra=("$@")
-  expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
-  has "parallel: $np processes"
-  [ "$(grep -c '^step ' "$tmp/out")" -eq 2 ] && ok "progress printed by rank 0 only" || bad "progress lines: $(grep -c '^step ' "$tmp/out")"
-  if /usr/bin/python3 - "$tmp/p1" "$tmp/p$np" <<'PY'
+# same_as_one ONE_PROCESS_RUN PARALLEL_RUN: the same losses, validation losses and weights (1e-4)
+same_as_one() {
+/usr/bin/python3 - "$1" "$2" <<'PY'
 import json, struct, sys
 def rows(d): return [json.loads(l) for l in open(d + "/metrics.jsonl")]
 a, b = rows(sys.argv[1]), rows(sys.argv[2])
@@ -77,6 +51,51 @@ for k in ta:
 assert worst < 1e-4, worst
 print("worst parameter rel diff %.2e" % worst)
 PY
+}
+
+expect 2 "--dp 2 in one process" "$LVIT" train --run "$tmp/a" --dp 2;  has "needs 2 processes"; has "mpirun -np 2"
+expect 2 "3 processes for --dp 2" mpi 3 "$LVIT" train --run "$tmp/a" --dp 2;  has "does not match 3 processes"
+[ "$(grep -c 'does not match' "$tmp/out")" -eq 1 ] && ok "the refusal is printed once (rank 0)" || bad "refusal printed $(grep -c 'does not match' "$tmp/out") times"
+expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" --batch 6;  has "--batch 6 is the global batch"
+expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
+expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
+expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
+expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 or --fsdp use --keep last"
+expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
+[ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
+expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "shard with --fsdp F"
+expect 2 "--fsdp not dividing dp" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 3;  has "--fsdp 3 does not divide dp 4"
+expect 2 "--fsdp with --zero 1" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 2 --zero 1;  has "drop --zero 1"
+expect 2 "ulysses over the heads of a tp rank" mpi 4 "$LVIT" train --run "$tmp/a" --tp 2 --sp 2 --heads 2 --dim 32;  has "heads of a tensor-parallel rank"
+expect 2 "sp not dividing the patch rows" mpi 3 "$LVIT" train --run "$tmp/a" --sp 3 --grid 16x32 --sp-mode lss;  has "does not divide the 8 patch rows"
+
+# D-CHAG: 4 channels in 2 blocks (groups of 2 within a block would be the whole block: one level),
+# split over the tensor-parallel pair, against the same model in one process
+dc=(--vars 4 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10 --channel-parallel 2)
+expect 0 "D-CHAG in one process" "$LVIT" train --run "$tmp/c1" "${dc[@]}"
+grep -q 'chag_blocks' "$tmp/c1/model.safetensors" && ok "the model config records the D-CHAG blocks" || bad "no chag_blocks in the config"
+for lay in "2 --tp 2" "4 --dp 2 --tp 2"; do
+  set -- $lay; np=$1; shift; extra=("$@")
+  expect 0 "D-CHAG mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/c$np" "${dc[@]}" "${extra[@]}"
+  has "D-CHAG: 1 of 2 channel blocks"
+  if same_as_one "$tmp/c1" "$tmp/c$np"; then ok "D-CHAG np $np ${extra[*]}: same losses and weights as one process (1e-4)"; else bad "D-CHAG np $np differs"; fi
+done
+expect 2 "D-CHAG blocks not divisible by tp" mpi 4 "$LVIT" train --run "$tmp/a" --vars 4 --channel-parallel 2 --tp 4 --heads 4;  has "does not divide the 2 D-CHAG blocks"
+expect 2 "D-CHAG blocks not dividing the channels" "$LVIT" train --run "$tmp/a" --vars 3 --channel-parallel 2;  has "does not divide the 3 variables"
+
+# an error on one rank stops the whole job (no rank left waiting in a collective)
+start=$(date +%s)
+expect 1 "rank 1 fails at step 3" env LVIT_FAULT=1:3 timeout $((60 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/f" "${small[@]}"
+has "\[rank 1\].*injected fault"
+[ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
+
+expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
+for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last"; do
+  set -- $lay; np=$1; shift; extra=("$@")
+  expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
+  has "parallel: $np processes"
+  [ "$(grep -c '^step ' "$tmp/out")" -eq 2 ] && ok "progress printed by rank 0 only" || bad "progress lines: $(grep -c '^step ' "$tmp/out")"
+  if same_as_one "$tmp/p1" "$tmp/p$np"
   then ok "np $np ${extra[*]}: same losses, validation losses and weights as one process (1e-4)"; else bad "np $np ${extra[*]} differs from one process"; fi
 done
 

@@ -222,8 +222,7 @@ static void randomize(Vit *m, Batch *b, float **mem, uint64_t seed) {
 
 /* Central differences of the whole model's loss against the analytic gradient, a few entries
  * of every tensor; float32 forward, so h and the tolerance are loose but each entry counts. */
-static void whole_model_fd(ChannelMode mode) {
-    VitConfig c = tiny_config(mode);
+static void whole_model_fd_cfg(VitConfig c, const char *what) {
     Vit m;
     vit_init(&m, &c, 2, kernels_cpu());
     Batch b;
@@ -254,15 +253,33 @@ static void whole_model_fd(ChannelMode mode) {
             }
         }
     }
-    print_message("whole-model FD (%s): %d entries checked, %d bad\n", vit_mode_name(mode), checked, bad);
+    print_message("whole-model FD (%s): %d entries checked, %d bad\n", what, checked, bad);
     free(mem);
     vit_free(&m);
     vit_config_free(&c);
     assert_int_equal(bad, 0);
 }
 
+static void whole_model_fd(ChannelMode mode) { whole_model_fd_cfg(tiny_config(mode), vit_mode_name(mode)); }
 static void test_fd_agg(void **s) { (void)s, whole_model_fd(CH_AGG); }
 static void test_fd_multi(void **s) { (void)s, whole_model_fd(CH_MULTI); }
+
+/* D-CHAG: 8 channels in 2 blocks, each aggregated over groups of 2 then over its 2 group tokens,
+ * then the final cross-attention over the 2 partial tokens; and 4 one-level blocks of 2 */
+static void test_fd_chag(void **s) {
+    (void)s;
+    for (int k = 0; k < 2; k++) {
+        VitConfig c = tiny_config(CH_AGG);
+        c.V = c.Vo = 8;
+        c.chag = k ? 4 : 2;
+        c.chag_group = k ? 0 : 2;
+        vit_config_set_default_names(&c);
+        char err[256];
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        assert_int_equal(vit_chag_levels(&c), k ? 1 : 2);
+        whole_model_fd_cfg(c, k ? "D-CHAG, 4 blocks, one level" : "D-CHAG, 2 blocks, groups of 2");
+    }
+}
 
 static void test_param_table(void **s) {
     (void)s;
@@ -571,6 +588,7 @@ int main(void) {
         cmocka_unit_test(test_config_json),     cmocka_unit_test(test_residual_targets),
         cmocka_unit_test(test_sampler_splits_and_shards), cmocka_unit_test(test_batch_row_bands),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
+        cmocka_unit_test(test_fd_chag),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),
         cmocka_unit_test(test_parity_train_agg), cmocka_unit_test(test_parity_train_multi),

@@ -125,6 +125,7 @@ static VitConfig small_config(void) {
 
 typedef struct Layout {
     int dp, sp, sp_mode, zero, tp, fsdp; /* fsdp: ZeRO-3 in groups of this many dp ranks (0: zero as given) */
+    int chag, chag_group;                /* D-CHAG blocks (on 8 channels) and their first-level groups */
 } Layout;
 
 static void matches_single(ChannelMode mode, Layout ly) {
@@ -136,11 +137,17 @@ static void matches_single(ChannelMode mode, Layout ly) {
     if (ly.fsdp) lp.zero = 3, parallel_split_fsdp(&lp, ly.fsdp);
     const int zero = ly.zero;
     Dataset ds;
-    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
+    dataset_synthetic(&ds, ly.chag ? 8 : 3, 48, 8, 12, 5);
     uint8_t *valid = mask_some_cells(&ds);
     dataset_compute_stats(&ds, 0, 40);
     VitConfig c = small_config();
     c.mode = mode;
+    if (ly.chag) {
+        c.V = c.Vo = 8;
+        c.chag = ly.chag;
+        c.chag_group = ly.chag_group;
+        vit_config_set_default_names(&c);
+    }
     OptConfig oc = opt_default();
     oc.total = 20;
     oc.lr = 2e-3f;
@@ -195,9 +202,9 @@ static void matches_single(ChannelMode mode, Layout ly) {
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("%s dp %d sp %d tp %d %s zero %d fsdp %d: step 1 loss %.9g vs %.9g, gradient max rel err "
-                              "%.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp,
-                              sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, b.loss, a.loss, e);
+                print_message("%s dp %d sp %d tp %d %s zero %d fsdp %d chag %d/%d: step 1 loss %.9g vs %.9g, gradient max "
+                              "rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp,
+                              sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group, b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -253,10 +260,30 @@ static int g_hybrid_only; /* argv[1] = "hybrid": only the hybrid-sharded layouts
 static void hybrid_layouts(ChannelMode mode) {
     const int P = g_par.world.size;
     if (P == 4) {
-        matches_single(mode, (Layout){2, 1, 0, 3, 2, 2});
-        matches_single(mode, (Layout){4, 1, 0, 3, 1, 2});
+        matches_single(mode, (Layout){2, 1, 0, 3, 2, 2, 0, 0});
+        matches_single(mode, (Layout){4, 1, 0, 3, 1, 2, 0, 0});
     }
-    if (P == 8) matches_single(mode, (Layout){4, 1, 0, 3, 2, 2});
+    if (P == 8) {
+        matches_single(mode, (Layout){4, 1, 0, 3, 2, 2, 0, 0});
+        if (mode == CH_AGG) matches_single(mode, (Layout){4, 1, 0, 3, 2, 2, 2, 2}); /* with D-CHAG over the tp pair */
+    }
+}
+
+/* D-CHAG (agg mode, 8 channels): the blocks over the tp group, against the same model on one rank.
+ * np 2: one block per rank in two levels, and two one-level blocks per rank; np 4: tp 4 with
+ * blocks of groups, tp 2 x dp 2, and tp 2 x sp 2 (lss) */
+static void chag_layouts(ChannelMode mode) {
+    const int P = g_par.world.size;
+    if (mode != CH_AGG) return;
+    if (P == 2) {
+        matches_single(mode, (Layout){1, 1, 0, 0, 2, 0, 2, 2});
+        matches_single(mode, (Layout){1, 1, 0, 0, 2, 0, 4, 0});
+    }
+    if (P == 4) {
+        matches_single(mode, (Layout){1, 1, 0, 0, 4, 0, 4, 0});
+        matches_single(mode, (Layout){2, 1, 0, 0, 2, 0, 2, 2});
+        matches_single(mode, (Layout){1, 2, SP_LSS, 0, 2, 0, 2, 2});
+    }
 }
 
 /* every layout of this world size: dp only (replicated, ZeRO-1 and ZeRO-3), sp only in each mode,
@@ -265,13 +292,14 @@ static void every_layout(ChannelMode mode) {
     const int P = g_par.world.size;
     hybrid_layouts(mode);
     if (g_hybrid_only) return;
+    chag_layouts(mode);
     for (int tp = 1; tp <= P; tp *= 2)
         for (int sp = 1; sp * tp <= P; sp *= 2) {
             if (P % (sp * tp)) continue;
             const int dp = P / (sp * tp);
             for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
                 for (int zero = 0; zero < (dp > 1 && tp == 1 ? 3 : 1); zero++)
-                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp, 0});
+                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp, 0, 0, 0});
         }
 }
 
@@ -338,26 +366,40 @@ static void test_volumes_tp(void **state) {
     OptConfig oc = opt_default();
     float lead = 6;
     const int B = 2;
-    for (int multi = 0; multi < 2; multi++) {
+    Dataset ds8; /* D-CHAG: 8 channels in P blocks */
+    dataset_synthetic(&ds8, 8, 48, 8, 12, 5);
+    dataset_compute_stats(&ds8, 0, 40);
+    for (int multi = 0; multi < 3; multi++) {
         Parallel lp;
         parallel_init(&lp, 1, 1, P, "test_parallel");
-        c.mode = multi ? CH_MULTI : CH_AGG;
+        const int chag = multi == 2;
+        c.mode = multi == 1 ? CH_MULTI : CH_AGG;
+        if (chag) {
+            c.V = c.Vo = 8;
+            c.chag = P;
+            vit_config_set_default_names(&c);
+        }
         Trainer t;
-        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+        trainer_init(&t, &c, &oc, chag ? &ds8 : &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
         int64_t before = lp.tp.bytes_sent;
         trainer_step(&t);
+        /* D-CHAG instead of the token gradients' all-reduce: an all-gather of the partial tokens
+         * forward and a reduce-scatter of their gradients backward, (T-1) B L D each per block */
         const double rows = (double)B * vit_S(&c), D = c.D, L = (double)vit_L(&c), f = 2.0 * (P - 1) / P;
-        double floats = c.depth * 4 * rows * D + (multi ? 0 : B * L * D + B * c.V * L * D + D);
-        int64_t want = (int64_t)(f * floats * sizeof(float) + f * sizeof(double) + 0.5), got = lp.tp.bytes_sent - before;
+        double floats = c.depth * 4 * rows * D + (multi == 1 ? 0 : B * L * D + D + (chag ? 0 : B * c.V * L * D)),
+               gather = chag ? 2.0 * (P - 1) * B * L * D : 0;
+        int64_t want = (int64_t)(f * floats * sizeof(float) + gather * sizeof(float) + f * sizeof(double) + 0.5),
+                got = lp.tp.bytes_sent - before;
         if (g_par.world.rank == 0)
             print_message("tp %d %s: %lld bytes per rank per step over the tensor-parallel group (formula %lld)\n", P,
-                          multi ? "multi" : "agg", (long long)got, (long long)want);
+                          chag ? "agg, D-CHAG" : multi ? "multi" : "agg", (long long)got, (long long)want);
         assert_int_equal(got, want);
         trainer_free(&t);
         parallel_free(&lp);
     }
     vit_config_free(&c);
     dataset_free(&ds);
+    dataset_free(&ds8);
 }
 
 /* Hybrid-STOP at np 4 (tp 2 x fsdp 2), bytes per rank per step on each communicator:

@@ -28,8 +28,12 @@ int cmd_info(int argc, char **argv) {
         VitConfig c;
         if (vit_config_from_json(&c, cj, err, sizeof err) == 0) {
             printf("  model: %s channels, %d variables, grid %dx%d, patch %d -> %lld tokens; D=%d depth=%d heads=%d "
-                   "decoder depth=%d\n",
+                   "decoder depth=%d",
                    vit_mode_name(c.mode), c.V, c.H, c.W, c.p, (long long)vit_S(&c), c.D, c.depth, c.NH, c.dec_depth);
+            if (vit_chag(&c))
+                printf("; D-CHAG: %d channel blocks, %d level%s", vit_chag(&c), vit_chag_levels(&c),
+                       vit_chag_levels(&c) > 1 ? "s" : "");
+            printf("\n");
             vit_config_free(&c);
         } else {
             printf("  model: invalid configuration: %s\n", err);

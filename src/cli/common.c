@@ -29,6 +29,8 @@ void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig 
     c->mlp_ratio = 4;
     c->mode = (ChannelMode)mf->channels;
     c->residual = mf->residual;
+    c->chag = mf->chag > 1 ? mf->chag : 0;
+    c->chag_group = mf->chag_group;
     vit_config_set_default_names(c);
     char err[512];
     if (vit_config_check(c, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
@@ -70,6 +72,9 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         if (vit_F(cfg) % T)
             parallel_refuse(par, "lvit %s: --tp %d does not divide the %d MLP channels (%d x --dim %d)", cmd, T,
                             vit_F(cfg), cfg->mlp_ratio, cfg->D);
+        if (vit_chag(cfg) && vit_chag(cfg) % T)
+            parallel_refuse(par, "lvit %s: --tp %d does not divide the %d D-CHAG blocks (--channel-parallel %d): each "
+                            "tensor-parallel rank takes whole blocks", cmd, T, vit_chag(cfg), vit_chag(cfg));
         if (par->zero == 1)
             parallel_refuse(par, "lvit %s: --zero 1 with --tp %d is not available; shard with --fsdp F (Hybrid-STOP: "
                             "ZeRO-3 of each tensor-parallel shard over F data-parallel ranks) or use --zero 0", cmd, T);

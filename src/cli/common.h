@@ -5,7 +5,7 @@
 #include "model/vit.h"
 
 typedef struct ModelFlags {
-    int vars, patch, dim, depth, heads, dec_depth, channels, residual;
+    int vars, patch, dim, depth, heads, dec_depth, channels, residual, chag, chag_group;
     const char *grid;
 } ModelFlags;
 
@@ -20,7 +20,9 @@ ModelFlags model_flags_default(void);
     {"heads", ARG_INT, &(mf).heads, "attention heads", NULL, 1, 4096, 0},                              \
     {"decoder-depth", ARG_INT, &(mf).dec_depth, "hidden Linear+GELU layers of the head", NULL, 0, 100, 0}, \
     {"channels", ARG_CHOICE, &(mf).channels, "channel handling: agg (cross-attention over variables) or multi (all V*L tokens)", "agg|multi", 0, 0, 0}, \
-    {"residual", ARG_FLAG, &(mf).residual, "predict the change from the input state (forecast = input + model output)", NULL, 0, 0, 0}
+    {"residual", ARG_FLAG, &(mf).residual, "predict the change from the input state (forecast = input + model output)", NULL, 0, 0, 0}, \
+    {"channel-parallel", ARG_INT, &(mf).chag, "D-CHAG: aggregate the channels in C blocks (each its own cross-attention, then one over the C partial tokens); under --tp T the blocks are split over the tensor-parallel ranks, each tokenizing only its V/T channels (T must divide C; 0 = one cross-attention over all channels)", NULL, 0, LVIT_MAX_VARS, 0}, \
+    {"chag-group", ARG_INT, &(mf).chag_group, "D-CHAG hierarchy: a block's channels first aggregate in groups of G (0 = one level)", NULL, 0, LVIT_MAX_VARS, 0}
 
 /* Builds a model configuration from the flags and a grid (H, W); dies with exit 2 on bad values. */
 void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig *c, const char *cmd);

@@ -116,6 +116,10 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         log_info("fsdp: the blocks sharded over groups of %d data-parallel ranks%s; %.2fM block parameters stored, %.2fM "
                  "gathered at a time (one block)", par->fs.size, par->rep.size > 1 ? ", replicated across the groups" : "",
                  t->model.cfg.depth * t->fsdp.sb / 1e6, par->fs.size * t->fsdp.sb / 1e6);
+    if (vit_chag(c))
+        log_info("D-CHAG: %d of %d channel blocks (%d of %d channels) per rank, %d aggregation level%s; the %d partial "
+                 "tokens all-gathered over the tensor-parallel group", vit_chag(c) / par->tp.size, vit_chag(c),
+                 vit_Vt(lc), c->V, vit_chag_levels(c), vit_chag_levels(c) > 1 ? "s" : "", vit_chag(c));
     if (par->tp.size > 1)
         log_info("tensor parallel: %d heads of %d and %d of %d MLP channels per rank; %.2fM of the %.2fM parameters",
                  vit_NHt(lc), c->NH, vit_Ft(lc), vit_F(c), t->model.n_params / 1e6, t->model.n_canon / 1e6);
@@ -182,7 +186,7 @@ static double tp_grad_norm(Trainer *t) {
     double ss[2] = {0, 0}; /* sharded, replicated */
     for (int f = 0; f < PF_COUNT; f++)
         if (m->fields[f].present && m->fields[f].numel)
-            ss[vit_field_split(f) == TP_NONE] += m->k->sumsq(m->grad_mem + m->fields[f].offset, m->fields[f].numel);
+            ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + m->fields[f].offset, m->fields[f].numel);
     m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
     return sqrt(ss[0] + ss[1]);
 }

@@ -98,12 +98,12 @@ static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
     for (int f = 0; f < PF_COUNT; f++) {
         const FieldSpec *fs = &m->fields[f];
         if (f < PF_n1_w || f > PF_fc2_b) {
-            if (fs->present && fs->numel) ss[vit_field_split(f) == TP_NONE] += m->k->sumsq(m->grad_mem + fs->offset, fs->numel);
+            if (fs->present && fs->numel) ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + fs->offset, fs->numel);
             continue;
         }
         for (int l = 0; l < m->cfg.depth; l++) {
             int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
-            if (n) sh[vit_field_split(f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
+            if (n) sh[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
         }
     }
 }

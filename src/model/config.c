@@ -40,6 +40,16 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
     if (c->dec_depth < 0 || c->dec_depth > 100) BAD("--decoder-depth %d: expected 0..100", c->dec_depth);
     if (c->mlp_ratio < 1 || c->mlp_ratio > 64) BAD("mlp ratio %d: expected 1..64", c->mlp_ratio);
     if (vit_S(c) > ((int64_t)1 << 31)) BAD("sequence of %lld tokens is too long", (long long)vit_S(c));
+    if (c->chag > 1) {
+        if (c->mode != CH_AGG) BAD("--channel-parallel %d: D-CHAG aggregates channels, which needs --channels agg", c->chag);
+        if (c->V % c->chag)
+            BAD("--channel-parallel %d does not divide the %d variables (channels): each block takes V/C of them", c->chag, c->V);
+        if (c->chag_group < 0 || (c->chag_group > 0 && (c->V / c->chag) % c->chag_group))
+            BAD("--chag-group %d does not divide the %d channels of a D-CHAG block (%d / --channel-parallel %d)",
+                c->chag_group, c->V / c->chag, c->V, c->chag);
+    } else if (c->chag_group) {
+        BAD("--chag-group %d needs --channel-parallel C (D-CHAG blocks)", c->chag_group);
+    }
     return 0;
 #undef BAD
 }
@@ -52,9 +62,11 @@ char *vit_config_to_json(const VitConfig *c) {
         json_buf_put_string(&b, c->var_names[v]);
     }
     json_buf_printf(&b, "],\"img_size\":[%d,%d],\"patch\":%d,\"dim\":%d,\"depth\":%d,\"heads\":%d,"
-                        "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\",\"residual\":%s}",
+                        "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\",\"residual\":%s",
                     c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode),
                     c->residual ? "true" : "false");
+    if (c->chag > 1) json_buf_printf(&b, ",\"chag_blocks\":%d,\"chag_group\":%d", c->chag, c->chag_group);
+    json_buf_puts(&b, "}");
     return b.s;
 }
 
@@ -119,6 +131,9 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         goto done;
     }
     c->residual = res ? res->boolean : 0;
+    if ((json_get(root, "chag_blocks") && get_int(root, "chag_blocks", &c->chag, err, n)) ||
+        (json_get(root, "chag_group") && get_int(root, "chag_group", &c->chag_group, err, n)))
+        goto done;
     rc = vit_config_check(c, err, n);
 done:
     json_free(root);

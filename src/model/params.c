@@ -12,9 +12,9 @@
  * submodules in registration order; inside a repeated module (token embed, block, head layer)
  * its tensors in table order. */
 static int sd_group(const char *name) {
-    static const char *prefix[] = {"var_embed", "var_query", "pos_embed", "token_embeds.", "var_agg.",
+    static const char *prefix[] = {"var_embed", "var_query", "pos_embed", "token_embeds.", "var_agg.", "chag.",
                                    "lead_time_embed.", "blocks.", "norm.", "head."};
-    static const int group[] = {0, 0, 0, 1, 2, 3, 4, 5, 6};
+    static const int group[] = {0, 0, 0, 1, 2, 2, 3, 4, 5, 6};
     for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
         if (strncmp(name, prefix[i], strlen(prefix[i])) == 0) return group[i];
     return 7;
@@ -96,17 +96,19 @@ static int seg_cmp(const void *pa, const void *pb) {
 }
 
 /* The pieces of local tensor l (tp rank r of T) in canonical tensor g, appended to s. */
-static int tensor_segments(const ParamSpec *l, const ParamSpec *g, int r, int T, VitSeg *s) {
-    const TpSplit split = T > 1 ? vit_field_split(l->field) : TP_NONE;
+static int tensor_segments(const VitConfig *c, const ParamSpec *l, const ParamSpec *g, int r, int T, VitSeg *s) {
+    const TpSplit split = T > 1 ? vit_field_split(c, l->field) : TP_NONE;
     int n = 0;
-    if (split == TP_NONE) {
-        s[n++] = (VitSeg){l->offset, g->offset, l->numel, 0};
+    if (split == TP_NONE || split == TP_REPS) { /* a whole tensor (TP_REPS: g is the rank's own one) */
+        s[n++] = (VitSeg){l->offset, g->offset, l->numel, split == TP_REPS};
     } else if (split == TP_ROWS3 || split == TP_ROWS) {
         /* rows [out, in...]: TP_ROWS3 has q, k, v parts of shape[0]/3 rows each, the rank takes
          * rows [r*n, (r+1)*n) of each part (its heads) */
         const int parts = split == TP_ROWS3 ? 3 : 1;
         const int64_t cols = l->numel / l->shape[0], rl = l->shape[0] / parts, rg = g->shape[0] / parts;
         for (int j = 0; j < parts; j++) s[n++] = (VitSeg){l->offset + j * rl * cols, g->offset + (j * rg + r * rl) * cols, rl * cols, 1};
+    } else if (split == TP_VROWS) { /* [1, V, D]: the rank's channels [r*Vl, (r+1)*Vl) */
+        s[n++] = (VitSeg){l->offset, g->offset + r * l->numel, l->numel, 1};
     } else { /* TP_COLS: [out, in] with the rank's input columns [r*kl, (r+1)*kl) of every row */
         const int64_t kl = l->shape[1], kg = g->shape[1];
         for (int64_t i = 0; i < l->shape[0]; i++) s[n++] = (VitSeg){l->offset + i * kl, g->offset + i * kg + r * kl, kl, 1};
@@ -124,15 +126,24 @@ void vit_build_specs(Vit *m) {
     ParamSpec *ls;
     int nl;
     build_specs(&m->cfg, m->fields, &ls, &nl, &m->n_params);
-    CHECK(nl == m->nspecs, "tensor-parallel layout: %d tensors, %d canonical", nl, m->nspecs);
+    /* the canonical tensor of each local one: the same field and repeat, offset by the rank's
+     * first repeat where the tensors themselves are split (D-CHAG's channels) */
+    int maxrep = 1;
+    for (int i = 0; i < m->nspecs; i++) maxrep = m->specs[i].rep + 1 > maxrep ? m->specs[i].rep + 1 : maxrep;
+    int *byrep = xcalloc((size_t)PF_COUNT * (size_t)maxrep, sizeof *byrep);
+    for (int i = 0; i < m->nspecs; i++) byrep[(size_t)m->specs[i].field * maxrep + m->specs[i].rep] = i;
     int64_t cap = 0;
-    for (int i = 0; i < nl; i++) cap += T > 1 && vit_field_split(ls[i].field) == TP_COLS ? ls[i].shape[0] : 3;
+    for (int i = 0; i < nl; i++) cap += T > 1 && vit_field_split(&m->cfg, ls[i].field) == TP_COLS ? ls[i].shape[0] : 3;
     VitSeg *s = xcalloc((size_t)(cap ? cap : 1), sizeof *s);
     int n = 0;
     for (int i = 0; i < nl; i++) {
-        CHECK(strcmp(ls[i].name, m->specs[i].name) == 0, "tensor-parallel layout: %s vs %s", ls[i].name, m->specs[i].name);
-        n += tensor_segments(&ls[i], &m->specs[i], m->tp_rank, T, s + n);
+        const int f = ls[i].field, split = T > 1 ? vit_field_split(&m->cfg, f) : TP_NONE;
+        const int reps = (int)(m->fields[f].numel / ls[i].numel), rep = ls[i].rep + (split == TP_REPS ? m->tp_rank * reps : 0);
+        const ParamSpec *g = &m->specs[byrep[(size_t)f * maxrep + rep]];
+        CHECK(g->field == f && g->rep == rep, "tensor-parallel layout: no canonical tensor for %s", ls[i].name);
+        n += tensor_segments(&m->cfg, &ls[i], g, m->tp_rank, T, s + n);
     }
+    free(byrep);
     qsort(s, (size_t)n, sizeof *s, seg_cmp);
     int k = 0; /* merge pieces that continue each other in both vectors */
     for (int i = 0; i < n; i++) {

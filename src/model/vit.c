@@ -8,6 +8,30 @@
 #include "core/log.h"
 #include "model/vit.h"
 
+static int64_t r16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
+/* D-CHAG: the floats of each part of one aggregation layer's activations for batch B (q, kv,
+ * probs, o, out; sized for the block's first level, the largest). */
+static void chag_sizes(const VitConfig *c, int B, int64_t sz[5]) {
+    const int64_t L = vit_L(c), D = c->D, Vb = c->V / vit_chag(c);
+    const int64_t Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
+    sz[0] = r16(D);
+    sz[1] = r16(B * Vb * L * 2 * D);
+    sz[2] = r16(B * L * c->NH * Vb);
+    sz[3] = sz[4] = r16(B * Ng * L * D);
+}
+
+typedef struct ChagLayer {
+    float *q, *kv, *probs, *o, *out;
+} ChagLayer;
+
+static ChagLayer chag_layer(const Vit *m, int la) {
+    int64_t sz[5];
+    chag_sizes(&m->lc, m->B, sz);
+    float *b = m->a.chag_layers + la * m->a.chag_layer_floats;
+    return (ChagLayer){b, b + sz[0], b + sz[0] + sz[1], b + sz[0] + sz[1] + sz[2], b + sz[0] + sz[1] + sz[2] + sz[3]};
+}
+
 /* Lays out every activation and scratch buffer for batch B; with mem == NULL only counts. */
 static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, SeqAttn *sa, float *mem) {
     /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
@@ -15,20 +39,42 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
     const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V, NH = vit_NHt(c);
     int64_t off = 0;
-#define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += ((int64_t)(n) + 15) & ~(int64_t)15; } while (0)
-    TAKE(a->tok, B * V * L * D);
+#define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += r16(n); } while (0)
+    const int64_t Va = vit_Vagg(c); /* the tokens of the (final) cross-attention over channels */
+    TAKE(a->tok, B * vit_Vt(c) * L * D);
     if (c->mode == CH_AGG) {
         TAKE(a->agg_q, Dt);
-        TAKE(a->agg_kv, B * V * L * 2 * Dt);
-        TAKE(a->agg_probs, B * L * NH * V);
+        TAKE(a->agg_kv, B * Va * L * 2 * Dt);
+        TAKE(a->agg_probs, B * L * NH * Va);
         TAKE(a->agg_o, B * L * Dt);
         TAKE(a->x0, BS * D);
-        TAKE(a->dagg, B * V * L * 2 * Dt);
-        TAKE(a->dtok, B * V * L * D);
+        TAKE(a->dagg, B * Va * L * 2 * Dt);
+        TAKE(a->dtok, B * Va * L * D);
         TAKE(a->dagg_q, Dt);
     } else {
         a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = NULL;
         a->x0 = a->tok; /* multi mode: the token embeddings are the sequence */
+    }
+    a->chag_layers = a->chag_x = a->chag_part = a->chag_gath = a->ctok = a->chag_dperm = a->chag_dpart = NULL;
+    a->chag_dtok = a->chag_dh = a->chag_do = a->chag_dkv = a->chag_dq = NULL;
+    a->chag_layer_floats = 0;
+    if (vit_chag(c)) {
+        const int64_t C = vit_chag(c), nb = C / vit_tp(c), Vb = V / C, Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
+        int64_t sz[5];
+        chag_sizes(c, B, sz);
+        a->chag_layer_floats = sz[0] + sz[1] + sz[2] + sz[3] + sz[4];
+        TAKE(a->chag_layers, vit_chag_layers(c) * a->chag_layer_floats);
+        TAKE(a->chag_x, B * Vb * c->H * c->W);
+        TAKE(a->chag_part, nb * B * L * D);
+        TAKE(a->chag_gath, C * B * L * D);
+        TAKE(a->ctok, B * C * L * D);
+        TAKE(a->chag_dperm, C * B * L * D);
+        TAKE(a->chag_dpart, nb * B * L * D);
+        TAKE(a->chag_dtok, B * Vb * L * D);
+        TAKE(a->chag_dh, B * Ng * L * D);
+        TAKE(a->chag_do, B * Ng * L * D);
+        TAKE(a->chag_dkv, B * Vb * L * 2 * D);
+        TAKE(a->chag_dq, D);
     }
     TAKE(a->ln1, nl * BS * D);
     TAKE(a->ln1_mean, nl * BS);
@@ -177,6 +223,97 @@ static void row_parallel_fwd(Vit *m, float *out, const float *resid, const float
     tp_sum(m, out, M * N);
 }
 
+/* D-CHAG (ALGORITHMS.md section 5): this rank's nb = C/T blocks of V/C channels are tokenized and
+ * aggregated, each by its own cross-attention (with a first level over groups of chag_group
+ * channels when set), into nb partial tokens per location; the tp group all-gathers them and the
+ * final cross-attention (var_agg, head-split over tp) runs over the C partial tokens in ctok. */
+static void chag_block_x(Vit *m, const Batch *b, int gblock, float *xl) {
+    const VitConfig *c = &m->lc;
+    const int64_t Vb = c->V / vit_chag(c), HW = (int64_t)c->H * c->W;
+    for (int bb = 0; bb < b->B; bb++) m->k->copy(xl + bb * Vb * HW, b->x + ((int64_t)bb * c->V + gblock * Vb) * HW, Vb * HW);
+}
+
+static void chag_fwd(Vit *m, const Batch *b) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    const VitParams *p = &m->p;
+    VitActs *a = &m->a;
+    const int B = b->B, C = vit_chag(c), nb = C / vit_tp(c), nlev = vit_chag_levels(c);
+    const int64_t L = vit_L(c), D = c->D, Vb = c->V / C, BLD = (int64_t)B * L * D;
+    for (int j = 0; j < nb; j++) {
+        float *tok = a->tok + j * B * Vb * L * D;
+        chag_block_x(m, b, m->tp_rank * nb + j, a->chag_x);
+        k->patch_embed_fwd(tok, a->chag_x, p->tok_w + j * Vb * D * c->p * c->p, p->tok_b + j * Vb * D,
+                           p->var_embed + j * Vb * D, B, (int)Vb, c->H, c->W, c->p, c->D, a->ws);
+        const float *in = tok;
+        int64_t ntok = Vb;
+        for (int lev = 0; lev < nlev; lev++) {
+            const int la = j * nlev + lev;
+            const int64_t grp = lev == nlev - 1 ? ntok : c->chag_group, nout = ntok / grp;
+            ChagLayer y = chag_layer(m, la);
+            float *out = lev == nlev - 1 ? a->chag_part + j * BLD : y.out;
+            const float *w = p->c_in_w + la * 3 * D * D, *bias = p->c_in_b + la * 3 * D;
+            k->linear_fwd(y.q, p->cq + la * D, w, bias, 1, D, D, 0);
+            k->linear_fwd(y.kv, in, w + D * D, bias + D, B * ntok * L, D, 2 * D, 0);
+            k->var_attn_fwd(y.o, y.probs, y.q, y.kv, (int)(B * nout), L, (int)grp, c->NH, c->D);
+            k->linear_fwd(out, y.o, p->c_out_w + la * D * D, p->c_out_b + la * D, B * nout * L, D, D, 0);
+            in = out;
+            ntok = nout;
+        }
+    }
+    const float *gath = a->chag_part;
+    if (m->tp) {
+        m->tp->ops->allgather(m->tp, a->chag_gath, a->chag_part, nb * BLD);
+        gath = a->chag_gath;
+    }
+    for (int bc = 0; bc < C; bc++) /* [C][B,L,D] -> [B,C,L,D] */
+        for (int bb = 0; bb < B; bb++) k->copy(a->ctok + (bb * C + bc) * L * D, gath + (bc * B + bb) * L * D, L * D);
+}
+
+/* dctok [B,C,L,D] (this rank's heads' part) -> the parameter gradients of its blocks */
+static void chag_bwd(Vit *m, const Batch *b, const float *dctok) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    const VitParams *p = &m->p, *g = &m->g;
+    VitActs *a = &m->a;
+    const int B = b->B, C = vit_chag(c), nb = C / vit_tp(c), nlev = vit_chag_levels(c);
+    const int64_t L = vit_L(c), D = c->D, Vb = c->V / C, BLD = (int64_t)B * L * D;
+    for (int bc = 0; bc < C; bc++)
+        for (int bb = 0; bb < B; bb++) k->copy(a->chag_dperm + (bc * B + bb) * L * D, dctok + (bb * C + bc) * L * D, L * D);
+    const float *dpart = a->chag_dperm; /* summed over the group's heads, each rank receiving its blocks' */
+    if (m->tp) {
+        m->tp->ops->reduce_scatter(m->tp, a->chag_dpart, a->chag_dperm, nb * BLD);
+        dpart = a->chag_dpart;
+    }
+    for (int j = 0; j < nb; j++) {
+        const float *tok = a->tok + j * B * Vb * L * D, *dout = dpart + j * BLD;
+        for (int lev = nlev - 1; lev >= 0; lev--) {
+            const int la = j * nlev + lev;
+            const int64_t nin = lev == 0 ? Vb : Vb / c->chag_group, grp = lev == nlev - 1 ? nin : c->chag_group,
+                          nout = nin / grp;
+            ChagLayer y = chag_layer(m, la);
+            const float *in = lev == 0 ? tok : chag_layer(m, la - 1).out;
+            float *din = lev == 0 ? a->chag_dtok : a->chag_dh;
+            const float *w = p->c_in_w + la * 3 * D * D;
+            float *dw = g->c_in_w + la * 3 * D * D, *db = g->c_in_b + la * 3 * D;
+            k->zero(a->chag_do, B * nout * L * D);
+            k->linear_bwd(a->chag_do, g->c_out_w + la * D * D, g->c_out_b + la * D, dout, y.o, p->c_out_w + la * D * D,
+                          B * nout * L, D, D);
+            k->zero(a->chag_dkv, B * nin * L * 2 * D);
+            k->zero(a->chag_dq, D);
+            k->var_attn_bwd(a->chag_dq, a->chag_dkv, a->chag_do, y.probs, y.q, y.kv, (int)(B * nout), L, (int)grp, c->NH,
+                            c->D);
+            k->linear_bwd(g->cq + la * D, dw, db, a->chag_dq, p->cq + la * D, w, 1, D, D);
+            k->zero(din, B * nin * L * D);
+            k->linear_bwd(din, dw + D * D, db + D, a->chag_dkv, in, w + D * D, B * nin * L, D, 2 * D);
+            dout = din;
+        }
+        chag_block_x(m, b, m->tp_rank * nb + j, a->chag_x);
+        k->patch_embed_bwd(g->tok_w + j * Vb * D * c->p * c->p, g->tok_b + j * Vb * D, g->var_embed + j * Vb * D,
+                           a->chag_dtok, a->chag_x, B, (int)Vb, c->H, c->W, c->p, c->D, a->ws);
+    }
+}
+
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -185,16 +322,23 @@ float vit_forward(Vit *m, const Batch *b) {
     const int B = b->B;
     CHECK(B >= 1 && B <= m->B, "batch of %d samples, model sized for at most %d", B, m->B);
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
-    const int64_t BS = (int64_t)B * S, V = c->V;
+    const int64_t BS = (int64_t)B * S;
     const int64_t BSmax = (int64_t)m->B * S;
 
-    k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
+    const int Va = vit_Vagg(c); /* tokens per location the cross-attention sees: V, or the D-CHAG blocks */
+    const float *agg_in = a->tok;
+    if (vit_chag(c)) {
+        chag_fwd(m, b);
+        agg_in = a->ctok;
+    } else {
+        k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
+    }
     if (c->mode == CH_AGG) {
         /* in_proj rows [0,Dt) project the query, rows [Dt,3Dt) keys and values in one product
          * (this rank's heads under tensor parallelism) */
         k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, Dt, 0);
-        k->linear_fwd(a->agg_kv, a->tok, p->agg_in_w + Dt * D, p->agg_in_b + Dt, B * V * L, D, 2 * Dt, 0);
-        k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, vit_NHt(c), (int)Dt);
+        k->linear_fwd(a->agg_kv, agg_in, p->agg_in_w + Dt * D, p->agg_in_b + Dt, B * Va * L, D, 2 * Dt, 0);
+        k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, Va, vit_NHt(c), (int)Dt);
         row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
     }
     k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
@@ -245,7 +389,7 @@ void vit_backward(Vit *m, const Batch *b) {
     const int B = b->B;
     CHECK(b->y, "vit_backward needs targets");
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
-    const int64_t BS = (int64_t)B * S, V = c->V;
+    const int64_t BS = (int64_t)B * S;
     const int64_t BSmax = (int64_t)m->B * S;
 
     /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
@@ -303,18 +447,24 @@ void vit_backward(Vit *m, const Batch *b) {
         float *dagg_o = a->dtmp, *dkv = a->dagg, *dq = a->dagg_q, *dvq = a->dtmp2;
         k->zero(dagg_o, B * L * Dt);
         k->linear_bwd(dagg_o, g->agg_out_w, g->agg_out_b, dx, a->agg_o, p->agg_out_w, B * L, Dt, D);
-        k->zero(dkv, B * V * L * 2 * Dt);
+        const int Va = vit_Vagg(c);
+        k->zero(dkv, B * Va * L * 2 * Dt);
         k->zero(dq, Dt);
-        k->var_attn_bwd(dq, dkv, dagg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, c->V, vit_NHt(c), (int)Dt);
+        k->var_attn_bwd(dq, dkv, dagg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, Va, vit_NHt(c), (int)Dt);
         /* the query is replicated, its gradient a sum over the heads of every rank */
         k->zero(dvq, D);
         k->linear_bwd(dvq, g->agg_in_w, g->agg_in_b, dq, p->var_query, p->agg_in_w, 1, D, Dt);
         tp_sum(m, dvq, D);
         k->add_inplace(g->var_query, dvq, D);
         float *dt = a->dtok;
-        k->zero(dt, B * V * L * D);
-        k->linear_bwd(dt, g->agg_in_w + Dt * D, g->agg_in_b + Dt, dkv, a->tok, p->agg_in_w + Dt * D, B * V * L, D, 2 * Dt);
-        tp_sum(m, dt, B * V * L * D);
+        k->zero(dt, B * Va * L * D);
+        k->linear_bwd(dt, g->agg_in_w + Dt * D, g->agg_in_b + Dt, dkv, vit_chag(c) ? a->ctok : a->tok,
+                      p->agg_in_w + Dt * D, B * Va * L, D, 2 * Dt);
+        if (vit_chag(c)) { /* each rank gets its blocks' part of the group's sum (a reduce-scatter) */
+            chag_bwd(m, b, dt);
+            return;
+        }
+        tp_sum(m, dt, B * Va * L * D);
         dtok = dt;
     }
     k->patch_embed_bwd(g->tok_w, g->tok_b, g->var_embed, dtok, b->x, B, c->V, c->H, c->W, c->p, c->D, a->ws);

@@ -20,6 +20,12 @@ typedef struct VitConfig {
     int p, D, depth, NH, dec_depth, mlp_ratio;
     ChannelMode mode;
     int residual;       /* the model predicts the change: forecast = input + output (targets are y - x) */
+    int chag;           /* D-CHAG (agg mode): the channels aggregate in `chag` blocks of V/chag, each with its own
+                         * cross-attention, then one cross-attention over the chag partial tokens
+                         * (0 or 1: one cross-attention over all V). Under tp the blocks are split over
+                         * the tensor-parallel ranks, each tokenizing only its channels. */
+    int chag_group;     /* D-CHAG hierarchy: a block's channels first aggregate in groups of this many
+                         * (0: one level) */
     int tp;             /* tensor parallel: this rank holds 1/tp of the heads and of the MLP width (0 or 1:
                          * the whole model). Not part of the model: never serialized. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
@@ -37,6 +43,18 @@ static inline int vit_tp(const VitConfig *c) { return c->tp > 1 ? c->tp : 1; }
 static inline int vit_Dt(const VitConfig *c) { return c->D / vit_tp(c); }
 static inline int vit_Ft(const VitConfig *c) { return vit_F(c) / vit_tp(c); }
 static inline int vit_NHt(const VitConfig *c) { return c->NH / vit_tp(c); }
+/* D-CHAG: blocks, their levels (1 or 2), the channels this rank tokenizes, the tokens the final
+ * cross-attention sees (C partial tokens, or the V channels without D-CHAG). */
+static inline int vit_chag(const VitConfig *c) { return c->mode == CH_AGG && c->chag > 1 ? c->chag : 0; }
+static inline int vit_chag_levels(const VitConfig *c) {
+    return vit_chag(c) && c->chag_group > 0 && c->chag_group < c->V / c->chag ? 2 : 1;
+}
+static inline int vit_Vt(const VitConfig *c) { return vit_chag(c) ? c->V / vit_tp(c) : c->V; }
+static inline int vit_Vagg(const VitConfig *c) { return vit_chag(c) ? vit_chag(c) : c->V; }
+/* local D-CHAG aggregation layers: (blocks of this rank) x levels */
+static inline int vit_chag_layers(const VitConfig *c) {
+    return vit_chag(c) ? vit_chag(c) / vit_tp(c) * vit_chag_levels(c) : 0;
+}
 
 /* Default names "var0", "var1", ... for V variables. */
 void vit_config_set_default_names(VitConfig *c);
@@ -58,14 +76,19 @@ const char *vit_mode_name(ChannelMode m);
 typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS } InitKind;
 
 #define VIT_PARAM_TABLE(X, c)                                                                          \
-    X(tok_w, "token_embeds.%d.proj.weight", (c)->V, 1, 0, 1, INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
-    X(tok_b, "token_embeds.%d.proj.bias", (c)->V, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
-    X(var_embed, "var_embed", 1, 0, 0, 1, INIT_VAR_SINCOS, 0, 3, 1, (c)->V, (c)->D, 1)                \
+    X(tok_w, "token_embeds.%d.proj.weight", vit_Vt(c), 1, 0, 1, INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
+    X(tok_b, "token_embeds.%d.proj.bias", vit_Vt(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
+    X(var_embed, "var_embed", 1, 0, 0, 1, INIT_VAR_SINCOS, 0, 3, 1, vit_Vt(c), (c)->D, 1)             \
     X(var_query, "var_query", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1)          \
     X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
     X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
     X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
     X(agg_out_b, "var_agg.out_proj.bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(cq, "chag.%d.query", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1) \
+    X(c_in_w, "chag.%d.in_proj_weight", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
+    X(c_in_b, "chag.%d.in_proj_bias", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
+    X(c_out_w, "chag.%d.out_proj.weight", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(c_out_b, "chag.%d.out_proj.bias", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(pos_embed, "pos_embed", 1, 0, 0, 1, INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
     X(lead_w, "lead_time_embed.weight", 1, 0, 0, 1, INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
     X(lead_b, "lead_time_embed.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                  \
@@ -108,13 +131,18 @@ typedef struct BlockParams {
     float *n1_w, *n1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *n2_w, *n2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
 } BlockParams;
 
-/* How tensor parallelism splits a field (TP_NONE: replicated on every tp rank). */
-typedef enum { TP_NONE = 0, TP_ROWS3, TP_ROWS, TP_COLS } TpSplit;
-static inline TpSplit vit_field_split(int f) {
+/* How tensor parallelism splits a field (TP_NONE: replicated on every tp rank). D-CHAG splits the
+ * channels: the token embeddings and aggregation layers by tensor (TP_REPS: a rank holds a
+ * contiguous run of them), the variable embedding by rows (TP_VROWS, dim 1). */
+typedef enum { TP_NONE = 0, TP_ROWS3, TP_ROWS, TP_COLS, TP_REPS, TP_VROWS } TpSplit;
+static inline TpSplit vit_field_split(const VitConfig *c, int f) {
     switch (f) {
     case PF_qkv_w: case PF_qkv_b: case PF_agg_in_w: case PF_agg_in_b: return TP_ROWS3; /* q, k, v rows by heads */
     case PF_fc1_w: case PF_fc1_b: return TP_ROWS;
     case PF_proj_w: case PF_fc2_w: case PF_agg_out_w: return TP_COLS;
+    case PF_cq: case PF_c_in_w: case PF_c_in_b: case PF_c_out_w: case PF_c_out_b: return TP_REPS;
+    case PF_tok_w: case PF_tok_b: return vit_chag(c) ? TP_REPS : TP_NONE;
+    case PF_var_embed: return vit_chag(c) ? TP_VROWS : TP_NONE;
     default: return TP_NONE;
     }
 }
@@ -174,6 +202,17 @@ typedef struct VitActs {
     float *dagg;         /* agg: [B,V,L,2,D] dkv */
     float *dtok;         /* agg: [B,V,L,D] */
     float *dagg_q;       /* [D] */
+    /* D-CHAG (agg mode with chag blocks): tok holds this rank's blocks one after the other,
+     * [nb][B,V/C,L,D]; the final cross-attention reads ctok and writes its gradient to dtok */
+    float *chag_x;       /* [B,V/C,H,W] one block's input channels */
+    float *chag_layers;  /* [layers][chag_layer_floats]: q, kv, probs, o, out of each aggregation layer */
+    int64_t chag_layer_floats;
+    float *chag_part;    /* [nb][B,L,D] this rank's partial tokens */
+    float *chag_gath;    /* [C][B,L,D] everybody's */
+    float *ctok;         /* [B,C,L,D] the final cross-attention's input */
+    float *chag_dperm;   /* [C][B,L,D] its gradient, block-major */
+    float *chag_dpart;   /* [nb][B,L,D] the gradient of this rank's partial tokens */
+    float *chag_dtok, *chag_dh, *chag_do, *chag_dkv, *chag_dq; /* backward scratch of one block */
     float *ws;           /* kernel scratch: attention, patch im2col, loss */
     int64_t ws_floats;
 } VitActs;
