@@ -64,6 +64,9 @@ expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema
 expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
 [ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
 expect 2 "--tp with --zero 1" mpi 2 "$LVIT" train --run "$tmp/a" --tp 2 --zero 1;  has "shard with --fsdp F"
+expect 2 "more stages than blocks" mpi 3 "$LVIT" train --run "$tmp/a" --pp 3 --depth 2;  has "every stage needs a block"
+expect 2 "micro-batches not dividing the batch" mpi 2 "$LVIT" train --run "$tmp/a" --pp 2 --microbatches 3 --batch 8;  has "--microbatches 3 does not divide the 8 samples"
+expect 2 "--pp with --zero 3" mpi 2 "$LVIT" train --run "$tmp/a" --pp 2 --zero 3;  has "use --zero 0 or 1 with --pp"
 expect 2 "--fsdp not dividing dp" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 3;  has "--fsdp 3 does not divide dp 4"
 expect 2 "--fsdp with --zero 1" mpi 4 "$LVIT" train --run "$tmp/a" --fsdp 2 --zero 1;  has "drop --zero 1"
 expect 2 "ulysses over the heads of a tp rank" mpi 4 "$LVIT" train --run "$tmp/a" --tp 2 --sp 2 --heads 2 --dim 32;  has "heads of a tensor-parallel rank"
@@ -90,7 +93,7 @@ has "\[rank 1\].*injected fault"
 [ $(( $(date +%s) - start )) -lt $((30 * T)) ] && ok "the other rank stopped within $((30 * T)) s" || bad "the job took $(( $(date +%s) - start )) s to stop"
 
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
-for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last"; do
+for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last" "2 --pp 2" "4 --pp 2 --dp 2 --zero 1" "4 --pp 2 --tp 2 --microbatches 4"; do
   set -- $lay; np=$1; shift; extra=("$@")
   expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
   has "parallel: $np processes"
@@ -143,8 +146,8 @@ expect 0 "--resume np 2 ZeRO-1" mpi 2 "$LVIT" train --run "$tmp/zb" "${Z[@]}" --
 cmp -s "$tmp/za/model.safetensors" "$tmp/zb/model.safetensors" && ok "ZeRO-1 resumed run = straight run, bit for bit" || bad "ZeRO-1 resumed run differs"
 
 # killed (SIGKILL) inside a checkpoint write, resumed: bit for bit, at np 2 (ZeRO-3) and np 4 (dp 2 x sp 2, ZeRO-1;
-# dp 2 x tp 2)
-for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1" "4 3 --dp 2 --tp 2"; do
+# dp 2 x tp 2; pp 2 x dp 2)
+for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1" "4 3 --dp 2 --tp 2" "4 1 --pp 2 --dp 2"; do
   set -- $lay; np=$1 victim=$2; shift 2; extra=("$@")
   d="$tmp/k$np.$victim"
   mpi "$np" "$LVIT" train --run "$d.a" "${Z0[@]}" "${extra[@]}" >/dev/null 2>&1
@@ -154,11 +157,11 @@ for lay in "2 1 --dp 2 --zero 3" "4 2 --dp 2 --sp 2 --sp-mode ulysses --zero 1" 
   cmp -s "$d.a/model.safetensors" "$d.b/model.safetensors" && ok "np $np ${extra[*]}: resumed = straight, bit for bit" || bad "np $np ${extra[*]}: resumed run differs"
 done
 
-# resharding: a run carried on under four layouts in turn (dp 2 ZeRO-1, dp 2 x sp 2 ring ZeRO-3,
+# resharding: a run carried on under four layouts in turn (pp 2 x dp 2 ZeRO-1, dp 2 x sp 2 ring ZeRO-3,
 # dp 2 x tp 2 x fsdp 2 (Hybrid-STOP), one process) has the losses of the straight single-process
 # run (1e-5 relative)
 "$LVIT" train --run "$tmp/r1" "${Z0[@]}" >/dev/null 2>&1
-expect 1 "reshard: np 2 --dp 2 --zero 1 to step 8" fmpi 0:8 2 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --zero 1
+expect 1 "reshard: np 4 --pp 2 --dp 2 --zero 1 to step 8" fmpi 0:8 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --pp 2 --dp 2 --zero 1
 expect 1 "reshard: resumed as np 4 --dp 2 --sp 2 --sp-mode ring --zero 3" fmpi 0:13 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --sp 2 --sp-mode ring --zero 3 --resume
 expect 1 "reshard: resumed as np 4 --dp 2 --tp 2 --fsdp 2" fmpi 0:18 4 "$LVIT" train --run "$tmp/rs" "${Z0[@]}" --dp 2 --tp 2 --fsdp 2 --resume
 [ "$(ls "$tmp"/rs/ckpt/step_00000015/state_*.safetensors | wc -l)" -eq 4 ] && ok "dp 2 x tp 2 wrote 4 state files" || bad "dp 2 x tp 2 state files: $(ls "$tmp"/rs/ckpt/step_00000015/)"

@@ -126,15 +126,17 @@ static VitConfig small_config(void) {
 typedef struct Layout {
     int dp, sp, sp_mode, zero, tp, fsdp; /* fsdp: ZeRO-3 in groups of this many dp ranks (0: zero as given) */
     int chag, chag_group;                /* D-CHAG blocks (on 8 channels) and their first-level groups */
+    int pp, mb;                          /* pipeline stages and micro-batches */
 } Layout;
 
 static void matches_single(ChannelMode mode, Layout ly) {
     Parallel lp;
-    parallel_init(&lp, ly.dp, ly.sp, ly.tp, "test_parallel");
+    parallel_init(&lp, ly.dp, ly.sp, ly.tp, ly.pp, "test_parallel");
     lp.sp_mode = ly.sp_mode;
     lp.zero = ly.zero;
     if (ly.sp_mode == SP_USP) parallel_split_sp(&lp, 2);
     if (ly.fsdp) lp.zero = 3, parallel_split_fsdp(&lp, ly.fsdp);
+    lp.microbatches = ly.mb;
     const int zero = ly.zero;
     Dataset ds;
     dataset_synthetic(&ds, ly.chag ? 8 : 3, 48, 8, 12, 5);
@@ -142,6 +144,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
     dataset_compute_stats(&ds, 0, 40);
     VitConfig c = small_config();
     c.mode = mode;
+    if (ly.pp > 1) c.depth = ly.pp + 1; /* uneven stages: the first has two blocks */
     if (ly.chag) {
         c.V = c.Vo = 8;
         c.chag = ly.chag;
@@ -186,25 +189,24 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 if (eb > e) e = eb;
                 free(want);
                 free(rl);
-            } else if (dp.model.tp) { /* this rank's shard, against the same pieces of the whole model's */
-                float *want = tu_falloc(dp.model.n_params);
-                vit_from_canonical(&dp.model, ref.model.grad_mem, want);
-                e = tu_max_rel_err_ff(dp.model.grad_mem, want, dp.model.n_params, NULL);
-                free(want);
-            } else {
-                const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = ref.model.grad_mem + dp.opt.lo;
-                int64_t ng = dp.gshard ? (dp.opt.hi < np ? dp.opt.hi : np) - dp.opt.lo : np;
+            } else { /* this rank's layout (its tp shard, its pipeline stage) of the whole model's gradients */
+                float *rl = tu_falloc(dp.model.n_params);
+                vit_from_canonical(&dp.model, ref.model.grad_mem, rl);
+                const float *g = dp.gshard ? dp.gshard : dp.model.grad_mem, *gr = rl + dp.opt.lo;
+                int64_t nl = dp.model.n_params, ng = dp.gshard ? (dp.opt.hi < nl ? dp.opt.hi : nl) - dp.opt.lo : nl;
                 e = ng > 0 ? tu_max_rel_err_ff(g, gr, ng, NULL) : 0;
+                free(rl);
             }
             if (!(e <= 1e-5))
-                fail_msg("step 1 gradients: max rel err %.3g (dp %d sp %d tp %d mode %d zero %d fsdp %d)", e, ly.dp, ly.sp,
-                         ly.tp, ly.sp_mode, zero, ly.fsdp);
+                fail_msg("step 1 gradients: max rel err %.3g (dp %d pp %d sp %d tp %d mode %d zero %d fsdp %d)", e, ly.dp,
+                         ly.pp, ly.sp, ly.tp, ly.sp_mode, zero, ly.fsdp);
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("%s dp %d sp %d tp %d %s zero %d fsdp %d chag %d/%d: step 1 loss %.9g vs %.9g, gradient max "
-                              "rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.sp, ly.tp,
-                              sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group, b.loss, a.loss, e);
+                print_message("%s dp %d pp %d (mb %d) sp %d tp %d %s zero %d fsdp %d chag %d/%d: step 1 loss %.9g vs %.9g, "
+                              "gradient max rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.pp, lp.microbatches,
+                              ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group,
+                              b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -260,12 +262,29 @@ static int g_hybrid_only; /* argv[1] = "hybrid": only the hybrid-sharded layouts
 static void hybrid_layouts(ChannelMode mode) {
     const int P = g_par.world.size;
     if (P == 4) {
-        matches_single(mode, (Layout){2, 1, 0, 3, 2, 2, 0, 0});
-        matches_single(mode, (Layout){4, 1, 0, 3, 1, 2, 0, 0});
+        matches_single(mode, (Layout){.dp = 2, .sp = 1, .zero = 3, .tp = 2, .fsdp = 2});
+        matches_single(mode, (Layout){.dp = 4, .sp = 1, .zero = 3, .tp = 1, .fsdp = 2});
     }
     if (P == 8) {
-        matches_single(mode, (Layout){4, 1, 0, 3, 2, 2, 0, 0});
-        if (mode == CH_AGG) matches_single(mode, (Layout){4, 1, 0, 3, 2, 2, 2, 2}); /* with D-CHAG over the tp pair */
+        matches_single(mode, (Layout){.dp = 2, .sp = 1, .tp = 2, .pp = 2, .mb = 2}); /* dp x pp x tp */
+        matches_single(mode, (Layout){.dp = 4, .sp = 1, .zero = 3, .tp = 2, .fsdp = 2});
+        if (mode == CH_AGG) matches_single(mode, (Layout){.dp = 4, .sp = 1, .zero = 3, .tp = 2, .fsdp = 2, .chag = 2, .chag_group = 2}); /* with D-CHAG over the tp pair */
+    }
+}
+
+/* Pipelines (depth pp + 1: uneven stages), 1F1B: np 2 pp 2 over 2 and 4 micro-batches; np 4 pp 4
+ * over 8, pp 2 x dp 2 with ZeRO-1, pp 2 x tp 2, pp 2 x sp 2 (ring) */
+static void pipeline_layouts(ChannelMode mode) {
+    const int P = g_par.world.size;
+    if (P == 2) {
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 1, .pp = 2, .mb = 2});
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 1, .pp = 2, .mb = 4});
+    }
+    if (P == 4) {
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 1, .pp = 4, .mb = 8});
+        matches_single(mode, (Layout){.dp = 2, .sp = 1, .tp = 1, .pp = 2, .mb = 2, .zero = 1});
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .pp = 2, .mb = 4});
+        matches_single(mode, (Layout){.dp = 1, .sp = 2, .sp_mode = SP_RING, .tp = 1, .pp = 2, .mb = 2});
     }
 }
 
@@ -276,13 +295,13 @@ static void chag_layouts(ChannelMode mode) {
     const int P = g_par.world.size;
     if (mode != CH_AGG) return;
     if (P == 2) {
-        matches_single(mode, (Layout){1, 1, 0, 0, 2, 0, 2, 2});
-        matches_single(mode, (Layout){1, 1, 0, 0, 2, 0, 4, 0});
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .chag = 2, .chag_group = 2});
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .chag = 4});
     }
     if (P == 4) {
-        matches_single(mode, (Layout){1, 1, 0, 0, 4, 0, 4, 0});
-        matches_single(mode, (Layout){2, 1, 0, 0, 2, 0, 2, 2});
-        matches_single(mode, (Layout){1, 2, SP_LSS, 0, 2, 0, 2, 2});
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 4, .chag = 4});
+        matches_single(mode, (Layout){.dp = 2, .sp = 1, .tp = 2, .chag = 2, .chag_group = 2});
+        matches_single(mode, (Layout){.dp = 1, .sp = 2, .sp_mode = SP_LSS, .tp = 2, .chag = 2, .chag_group = 2});
     }
 }
 
@@ -293,13 +312,14 @@ static void every_layout(ChannelMode mode) {
     hybrid_layouts(mode);
     if (g_hybrid_only) return;
     chag_layouts(mode);
+    pipeline_layouts(mode);
     for (int tp = 1; tp <= P; tp *= 2)
         for (int sp = 1; sp * tp <= P; sp *= 2) {
             if (P % (sp * tp)) continue;
             const int dp = P / (sp * tp);
             for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
                 for (int zero = 0; zero < (dp > 1 && tp == 1 ? 3 : 1); zero++)
-                    matches_single(mode, (Layout){dp, sp, spm, zero == 2 ? 3 : zero, tp, 0, 0, 0});
+                    matches_single(mode, (Layout){.dp = dp, .sp = sp, .sp_mode = spm, .zero = zero == 2 ? 3 : zero, .tp = tp});
         }
 }
 
@@ -322,7 +342,7 @@ static void test_volumes(void **state) {
     for (int mode = 0; mode < 4; mode++)
         for (int multi = 0; multi < 2; multi++) {
             Parallel lp;
-            parallel_init(&lp, 1, P, 1, "test_parallel");
+            parallel_init(&lp, 1, P, 1, 1, "test_parallel");
             lp.sp_mode = mode;
             if (mode == SP_USP) parallel_split_sp(&lp, 2);
             c.mode = multi ? CH_MULTI : CH_AGG;
@@ -371,7 +391,7 @@ static void test_volumes_tp(void **state) {
     dataset_compute_stats(&ds8, 0, 40);
     for (int multi = 0; multi < 3; multi++) {
         Parallel lp;
-        parallel_init(&lp, 1, 1, P, "test_parallel");
+        parallel_init(&lp, 1, 1, P, 1, "test_parallel");
         const int chag = multi == 2;
         c.mode = multi == 1 ? CH_MULTI : CH_AGG;
         if (chag) {
@@ -402,6 +422,44 @@ static void test_volumes_tp(void **state) {
     dataset_free(&ds8);
 }
 
+/* Bytes one training step sends over the pipeline, per rank: each of the M micro-batches' output
+ * (B/M x S x D) to the next stage and its input gradient to the previous one, plus the gradient
+ * norm's one double over the stages (an all-reduce of n sends 2 (K-1)/K n). */
+static void test_volumes_pp(void **state) {
+    (void)state;
+    const int P = g_par.world.size;
+    if (P == 1 || g_hybrid_only) return;
+    Dataset ds;
+    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
+    dataset_compute_stats(&ds, 0, 40);
+    VitConfig c = small_config();
+    c.depth = P;
+    OptConfig oc = opt_default();
+    float lead = 6;
+    const int B = 4, M = 4;
+    for (int multi = 0; multi < 2; multi++) {
+        Parallel lp;
+        parallel_init(&lp, 1, 1, 1, P, "test_parallel");
+        lp.microbatches = M;
+        c.mode = multi ? CH_MULTI : CH_AGG;
+        Trainer t;
+        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+        int64_t before = lp.pp.bytes_sent;
+        trainer_step(&t);
+        const int q = lp.pp.rank, sends = (q < P - 1) + (q > 0);
+        int64_t want = (int64_t)((double)sends * B * vit_S(&c) * c.D * sizeof(float) + 2.0 * (P - 1) / P * sizeof(double) + 0.5),
+                got = lp.pp.bytes_sent - before;
+        if (q == 0 || q == P - 1)
+            print_message("pp %d %s, stage %d: %lld bytes per step to the neighbouring stages (formula %lld)\n", P,
+                          multi ? "multi" : "agg", q, (long long)got, (long long)want);
+        assert_int_equal(got, want);
+        trainer_free(&t);
+        parallel_free(&lp);
+    }
+    vit_config_free(&c);
+    dataset_free(&ds);
+}
+
 /* Hybrid-STOP at np 4 (tp 2 x fsdp 2), bytes per rank per step on each communicator:
  *   fsdp group (F ranks): per block an all-gather forward and one backward and a reduce-scatter of
  *     the gradients, each (F-1) sb, plus the gradient norm's 2 doubles;
@@ -419,7 +477,7 @@ static void test_volumes_hybrid(void **state) {
     float lead = 6;
     const int B = 2, T = 2, F = 2;
     Parallel lp;
-    parallel_init(&lp, 2, 1, T, "test_parallel");
+    parallel_init(&lp, 2, 1, T, 1, "test_parallel");
     lp.zero = 3;
     parallel_split_fsdp(&lp, F);
     Trainer t;
@@ -450,13 +508,14 @@ static void test_layouts_multi(void **state) { (void)state, every_layout(CH_MULT
 
 int main(int argc, char **argv) {
     g_hybrid_only = argc > 1 && strcmp(argv[1], "hybrid") == 0;
-    parallel_init(&g_par, 0, 1, 1, "test_parallel");
+    parallel_init(&g_par, 0, 1, 1, 1, "test_parallel");
     log_set_quiet(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_collectives),
         cmocka_unit_test(test_volumes),
         cmocka_unit_test(test_volumes_tp),
         cmocka_unit_test(test_volumes_hybrid),
+        cmocka_unit_test(test_volumes_pp),
         cmocka_unit_test(test_layouts_agg),
         cmocka_unit_test(test_layouts_multi),
     };

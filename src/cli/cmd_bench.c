@@ -70,7 +70,7 @@ int cmd_bench(int argc, char **argv) {
         const int P = par.world.size;
         float mine[4] = {(float)(mean * 1e3),
                          (float)((parallel_bytes_sent(&par) - sent0) / 1048576.0 / steps),
-                         (float)(t.model.act_floats * 4.0 / 1048576.0),
+                         (float)(trainer_act_floats(&t) * 4.0 / 1048576.0),
                          (float)(trainer_state_floats(&t) * 4.0 / 1048576.0)};
         float *all = xcalloc((size_t)P * 4, sizeof(float));
         par.world.ops->allgather(&par.world, all, mine, 4);

@@ -147,7 +147,7 @@ int cmd_train(int argc, char **argv) {
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
     /* training-state checkpoints: what this rank holds, in the layout-independent order */
-    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .tp = par.tp.size, .zero = par.zero, .n_params = m->n_canon,
+    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .tp = par.tp.size, .pp = par.pp.size, .zero = par.zero, .n_params = m->n_canon,
                          .batch = batch, .seed = seed};
     char *cfg_json = vit_config_to_json(&m->cfg);
     snprintf(man.config, sizeof man.config, "%s", cfg_json);
@@ -179,10 +179,10 @@ int cmd_train(int argc, char **argv) {
         best_val = ts.best_val;
         trainer_seek(&t, ts.step);
         start_step = ts.step;
-        if (was.dp != man.dp || was.sp != man.sp || was.tp != man.tp || was.zero != man.zero)
-            log_info("resuming from %s (step %lld), written with --dp %d --sp %d --tp %d --zero %d, now --dp %d --sp %d "
-                     "--tp %d --zero %d", dir, (long long)start_step, was.dp, was.sp, was.tp, was.zero, man.dp, man.sp,
-                     man.tp, man.zero);
+        if (was.dp != man.dp || was.sp != man.sp || was.tp != man.tp || was.pp != man.pp || was.zero != man.zero)
+            log_info("resuming from %s (step %lld), written with --dp %d --pp %d --sp %d --tp %d --zero %d, now --dp %d "
+                     "--pp %d --sp %d --tp %d --zero %d", dir, (long long)start_step, was.dp, was.pp, was.sp, was.tp,
+                     was.zero, man.dp, man.pp, man.sp, man.tp, man.zero);
         else
             log_info("resuming from %s (step %lld)", dir, (long long)start_step);
     }

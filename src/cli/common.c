@@ -49,9 +49,10 @@ void cli_print_banner(void) {
 }
 
 void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd) {
-    parallel_init(par, df->dp, df->sp, df->tp, cmd);
+    parallel_init(par, df->dp, df->sp, df->tp, df->pp, cmd);
     par->zero = df->zero;
     par->fsdp = df->fsdp;
+    par->microbatches = df->microbatches;
     par->sp_mode = df->sp_mode;
     par->sp_u = df->sp_u;
     par->no_overlap = df->no_overlap;
@@ -78,6 +79,25 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         if (par->zero == 1)
             parallel_refuse(par, "lvit %s: --zero 1 with --tp %d is not available; shard with --fsdp F (Hybrid-STOP: "
                             "ZeRO-3 of each tensor-parallel shard over F data-parallel ranks) or use --zero 0", cmd, T);
+    }
+    const int K = par->pp.size;
+    if (K > 1) {
+        const int Bd = batch / par->dp.size; /* samples per step on one pipeline */
+        if (cfg->depth < K)
+            parallel_refuse(par, "lvit %s: --pp %d stages for %d blocks: every stage needs a block (use --pp %d or "
+                            "less)", cmd, K, cfg->depth, cfg->depth);
+        if (par->fsdp > 1 || par->zero == 3)
+            parallel_refuse(par, "lvit %s: --pp with --zero 3 or --fsdp is not available (FSDP would gather every block "
+                            "once per micro-batch); use --zero 0 or 1 with --pp", cmd);
+        int M = par->microbatches;
+        if (M == 0) /* default: 2 per stage, or the most the batch divides into */
+            for (M = 2 * K < Bd ? 2 * K : Bd; M > 1 && Bd % M; M--) {}
+        if (M < 1 || Bd % M)
+            parallel_refuse(par, "lvit %s: --microbatches %d does not divide the %d samples per step of a pipeline "
+                            "(--batch %d / dp %d)", cmd, M, Bd, batch, par->dp.size);
+        par->microbatches = M;
+    } else {
+        par->microbatches = 1;
     }
     if (par->fsdp > 0) { /* FSDP in groups of F: ZeRO-3 inside each group, replicas across groups */
         if (par->zero == 1)

@@ -35,14 +35,16 @@ void cli_print_banner(void);
  * model: the mesh from the launcher, then layouts that cannot work refused on every rank
  * (exit 2) with what would. */
 typedef struct DistFlags {
-    int dp, sp, tp, sp_mode, zero, sp_u, no_overlap, fsdp;
+    int dp, sp, tp, pp, microbatches, sp_mode, zero, sp_u, no_overlap, fsdp;
     float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
 } DistFlags;
-#define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .comm_timeout = 600}
+#define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .pp = 1, .comm_timeout = 600}
 #define DIST_ARG_SPECS(df) \
-    {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / (sp x tp))", NULL, 0, 1 << 20, 0}, \
+    {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / (pp x sp x tp))", NULL, 0, 1 << 20, 0}, \
     {"sp", ARG_INT, &(df).sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0}, \
     {"tp", ARG_INT, &(df).tp, "tensor-parallel degree under mpirun/srun (Megatron: each rank holds heads/tp heads and 1/tp of the MLP of every block)", NULL, 1, 1 << 20, 0}, \
+    {"pp", ARG_INT, &(df).pp, "pipeline-parallel stages under mpirun/srun (the blocks split into consecutive stages; embeddings with the first, head and loss with the last)", NULL, 1, 1 << 20, 0}, \
+    {"microbatches", ARG_INT, &(df).microbatches, "pipeline: micro-batches per step, 1F1B schedule (0 = 2 x --pp, as the batch allows)", NULL, 0, 1 << 20, 0}, \
     {"sp-mode", ARG_CHOICE, &(df).sp_mode, "sequence-parallel attention: ulysses (all-to-all, needs heads % sp == 0), lss (all-gather K,V), ring (K,V passed around) or usp (ulysses in groups, ring across)", SP_MODE_CHOICES, 0, 0, 0}, \
     {"sp-ulysses", ARG_INT, &(df).sp_u, "usp: ranks per ulysses group, ring across the groups (0 = the largest divisor of sp and the heads below sp)", NULL, 0, 1 << 20, 0}, \
     {"no-overlap", ARG_FLAG, &(df).no_overlap, "reduce gradients after the backward pass instead of during it (for comparison)", NULL, 0, 0, 0}, \

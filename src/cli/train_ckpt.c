@@ -73,13 +73,14 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
     char dir[4096], err[4400];
     StatePart p[SV_COUNT];
     c->man.step = ts->step;
-    c->man.nfiles = par->dp.size * par->tp.size;
+    c->man.nfiles = par->dp.size * par->pp.size * par->tp.size;
     double t0 = now_sec();
     int64_t floats = 0;
-    if (par->sp.rank == 0) { /* one file per data-parallel and tensor-parallel rank */
+    if (par->sp.rank == 0) { /* one file per data-parallel, pipeline and tensor-parallel rank */
         int np = parts(c, 1, p, 1, &floats);
         if (state_dir(run, ts->step, dir, sizeof dir, err, sizeof err) ||
-            state_save_file(dir, par->dp.rank * par->tp.size + par->tp.rank, p, np, ts, err, sizeof err))
+            state_save_file(dir, (par->dp.rank * par->pp.size + par->pp.rank) * par->tp.size + par->tp.rank, p, np, ts,
+                            err, sizeof err))
             save_failed(ts, err, run);
         if (c->fault_kill_step == ts->step) raise(SIGKILL);
     }

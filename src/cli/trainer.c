@@ -58,8 +58,21 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     const int P = par->dp.size, zero3 = par->zero >= 3 && par->fs.size > 1, zero = par->zero == 1 && P > 1;
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
     CHECK(par->tp.size == 1 || !zero, "ZeRO-1 with tensor parallelism");
-    vit_init_par(&t->model, cfg, B, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
+    const int K = par->pp.size, M = K > 1 ? (par->microbatches > 0 ? par->microbatches : 1) : 1;
+    CHECK(B % M == 0 && (K == 1 || !zero3), "pipeline: %d micro-batches of %d samples", M, B);
+    t->mb = M;
+    VitConfig sc = *cfg; /* this rank's pipeline stage */
+    sc.pp = K;
+    sc.pp_stage = par->pp.rank;
+    vit_init_par(&t->model, &sc, B / M, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
                  par->tp.size > 1 ? &par->tp : NULL);
+    if (K > 1) { /* 1F1B: stage q has at most K - q micro-batches in flight */
+        t->nslots = K - par->pp.rank < M ? K - par->pp.rank : M;
+        t->slots = xcalloc((size_t)t->nslots, sizeof(VitSlot));
+        t->slot_req = xcalloc((size_t)t->nslots * 2, sizeof(CommReq));
+        t->slots[0] = (VitSlot){t->model.a, t->model.sa, NULL};
+        for (int i = 1; i < t->nslots; i++) vit_slot_alloc(&t->model, &t->slots[i]);
+    }
     /* every rank initializes the same way (deterministic streams per tensor) */
     float *host = xmalloc((size_t)t->model.n_params * sizeof(float));
     vit_init_params_host(&t->model, seed, host);
@@ -69,7 +82,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         fsdp_init(t, host);
     }
     free(host);
-    if (!zero && !zero3 && par->dsp.size > 1 && !par->no_overlap) {
+    if (!zero && !zero3 && par->dsp.size > 1 && !par->no_overlap && K == 1) {
         t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
         t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
         t->model.grads_ready = grads_ready;
@@ -120,11 +133,15 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
         log_info("D-CHAG: %d of %d channel blocks (%d of %d channels) per rank, %d aggregation level%s; the %d partial "
                  "tokens all-gathered over the tensor-parallel group", vit_chag(c) / par->tp.size, vit_chag(c),
                  vit_Vt(lc), c->V, vit_chag_levels(c), vit_chag_levels(c) > 1 ? "s" : "", vit_chag(c));
+    if (K > 1)
+        log_info("pipeline: stage %d of %d on rank 0, blocks [%d, %d); %d micro-batches of %d samples (1F1B), %d activation "
+                 "sets", par->pp.rank, K, vit_block0(&t->model.cfg), vit_block0(&t->model.cfg) + vit_nblocks(&t->model.cfg),
+                 M, B / M, t->nslots);
     if (par->tp.size > 1)
         log_info("tensor parallel: %d heads of %d and %d of %d MLP channels per rank; %.2fM of the %.2fM parameters",
                  vit_NHt(lc), c->NH, vit_Ft(lc), vit_F(c), t->model.n_params / 1e6, t->model.n_canon / 1e6);
     log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
-             mib(held), mib(held), mib(opt_floats), mib(t->model.act_floats),
+             mib(held), mib(held), mib(opt_floats), mib(trainer_act_floats(t)),
              mib(3 * img + B + c->H));
 }
 
@@ -134,6 +151,10 @@ void trainer_free(Trainer *t) {
     k->free(t->batch_mem);
     if (t->gshard) k->free(t->gshard);
     free(t->reqs);
+    for (int i = 1; i < t->nslots; i++) vit_slot_free(&t->model, &t->slots[i]);
+    if (t->slots) vit_slot_use(&t->model, &t->slots[0]); /* vit_free releases the model's own set */
+    free(t->slots);
+    free(t->slot_req);
     if (t->fsdp.on) fsdp_free(t);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
@@ -179,16 +200,98 @@ static int guard(Trainer *t, const StepStats *st) {
     return SKIP_NONE;
 }
 
-/* The global gradient norm under tensor parallelism: the shards' squares summed over the group,
- * the replicated tensors' (the same on every rank) counted once; every rank gets the same bits. */
-static double tp_grad_norm(Trainer *t) {
+/* The global gradient norm under tensor and pipeline parallelism: the tp shards' squares summed
+ * over the tp group, the replicated tensors' (the same on every tp rank) counted once, the
+ * stages' (disjoint) summed over the pipeline; every rank gets the same bits. */
+static double model_grad_norm(Trainer *t) {
     const Vit *m = &t->model;
     double ss[2] = {0, 0}; /* sharded, replicated */
     for (int f = 0; f < PF_COUNT; f++)
         if (m->fields[f].present && m->fields[f].numel)
             ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + m->fields[f].offset, m->fields[f].numel);
-    m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
-    return sqrt(ss[0] + ss[1]);
+    if (m->tp) m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
+    double tot = ss[0] + ss[1];
+    Comm *pp = &t->par->pp;
+    if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &tot, 1);
+    return sqrt(tot);
+}
+
+/* The ranks that report the loss: one per model replica (first tp rank, last pipeline stage). */
+static int loss_owner(const Trainer *t) { return t->model.tp_rank == 0 && vit_last_stage(&t->model.cfg); }
+
+/* Micro-batch i of the step's batch: B / mb samples from sample i * B / mb on. */
+static Batch micro_batch(const Trainer *t, int i) {
+    const VitConfig *c = &t->model.cfg;
+    const int Bm = t->B / t->mb;
+    const int64_t img = (int64_t)Bm * c->V * t->model.lc.H * c->W;
+    Batch b = t->batch;
+    b.B = Bm;
+    b.x += i * img, b.y += i * img, b.mask += i * img, b.lead += (int64_t)i * Bm;
+    return b;
+}
+
+static void slot_wait(Trainer *t, int s) {
+    Comm *pp = &t->par->pp;
+    for (int j = 0; j < 2; j++)
+        if (t->slot_req[2 * s + j].active) pp->ops->wait(pp, &t->slot_req[2 * s + j]), t->slot_req[2 * s + j].active = 0;
+}
+
+/* Pipeline forward of micro-batch i in slot i % nslots: its input from the previous stage, its
+ * output (non-blocking) to the next. Returns the loss on the last stage. */
+static float pipe_fwd(Trainer *t, const Batch *b, int i, int blocking) {
+    Vit *m = &t->model;
+    Comm *pp = &t->par->pp;
+    const int s = i % t->nslots, q = pp->rank;
+    const int64_t n = (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
+    slot_wait(t, s);
+    vit_slot_use(m, &t->slots[s]);
+    if (q > 0) {
+        CommReq r;
+        pp->ops->sendrecv_start(pp, m->a.x0, NULL, n, -1, q - 1, 2 * i, &r);
+        pp->ops->wait(pp, &r);
+    }
+    float loss = vit_forward(m, b);
+    if (q < pp->size - 1) {
+        pp->ops->sendrecv_start(pp, NULL, vit_output(m), n, q + 1, -1, 2 * i, &t->slot_req[2 * s]);
+        if (blocking) slot_wait(t, s);
+    }
+    return loss;
+}
+
+/* Pipeline backward of micro-batch i: the gradient of its output from the next stage, that of
+ * its input (non-blocking) to the previous. */
+static void pipe_bwd(Trainer *t, const Batch *b, int i) {
+    Vit *m = &t->model;
+    Comm *pp = &t->par->pp;
+    const int s = i % t->nslots, q = pp->rank;
+    const int64_t n = (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
+    slot_wait(t, s);
+    vit_slot_use(m, &t->slots[s]);
+    if (q < pp->size - 1) {
+        CommReq r;
+        pp->ops->sendrecv_start(pp, m->a.dx, NULL, n, -1, q + 1, 2 * i + 1, &r);
+        pp->ops->wait(pp, &r);
+    }
+    vit_backward(m, b);
+    if (q > 0) pp->ops->sendrecv_start(pp, NULL, m->a.dx, n, q - 1, -1, 2 * i + 1, &t->slot_req[2 * s + 1]);
+}
+
+/* One step's forward and backward passes over the micro-batches, 1F1B: stage q runs K - q - 1
+ * forwards ahead, then alternates one forward and one backward, then drains the backwards.
+ * Returns the loss (the sum of the micro-batches', each normalized by the whole batch's mask sum). */
+static float pipe_step(Trainer *t) {
+    const int M = t->mb, K = t->par->pp.size, q = t->par->pp.rank;
+    const int warm = K - q - 1 < M ? K - q - 1 : M;
+    float loss = 0;
+    Batch b;
+    for (int i = 0; i < warm; i++) b = micro_batch(t, i), loss += pipe_fwd(t, &b, i, 0);
+    for (int i = warm; i < M; i++) {
+        b = micro_batch(t, i), loss += pipe_fwd(t, &b, i, 0);
+        b = micro_batch(t, i - warm), pipe_bwd(t, &b, i - warm);
+    }
+    for (int i = M - warm; i < M; i++) b = micro_batch(t, i), pipe_bwd(t, &b, i);
+    for (int s = 0; s < t->nslots; s++) slot_wait(t, s);
+    return loss;
 }
 
 StepStats trainer_step(Trainer *t) {
@@ -206,25 +309,30 @@ StepStats trainer_step(Trainer *t) {
     /* the loss is normalized by the mask sum of the global batch, so the ranks' losses and
      * gradients add up to the single-process ones: sum over dp, no averaging */
     double denom = 0;
-    if (w->size > 1) { /* over the samples of dp and the rows of sp (a tp group shares its samples) */
+    if (w->size > 1 || t->mb > 1) { /* over the samples of dp and the rows of sp (a tp group shares its
+                                     * samples), and over a pipeline's micro-batches */
         denom = mask_sum(hb, t->B);
-        w->ops->allreduce_sum_f64(w, &denom, 1);
+        if (w->size > 1) w->ops->allreduce_sum_f64(w, &denom, 1);
     }
     t->batch.loss_denom = denom;
     m->k->zero(m->grad_mem, m->n_alloc);
-    st.loss = vit_forward(m, &t->batch);
     t->nreq = 0;
-    vit_backward(m, &t->batch);
+    if (t->slots) {
+        st.loss = pipe_step(t);
+    } else {
+        st.loss = vit_forward(m, &t->batch);
+        vit_backward(m, &t->batch);
+    }
     if (t->reqs) { /* the last bucket: the embeddings; then everything must have arrived */
         reduce_start(t, 0, m->fields[PF_norm_w].offset);
         for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
     }
-    /* the loss (each tp group's once: its ranks compute the same one) and the stop requests of
-     * all ranks in one reduction */
+    /* the loss (each model replica's once: its tp ranks compute the same one, its last stage
+     * has it) and the stop requests of all ranks in one reduction */
     st.stop = t->stop_request;
     Comm *world = &t->par->world;
     if (world->size > 1) {
-        double l[2] = {m->tp_rank == 0 ? st.loss : 0.0, t->stop_request};
+        double l[2] = {loss_owner(t) ? st.loss : 0.0, t->stop_request};
         world->ops->allreduce_sum_f64(world, l, 2);
         st.loss = (float)l[0];
         st.stop = l[1] > 0;
@@ -239,6 +347,8 @@ StepStats trainer_step(Trainer *t) {
         dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
         double ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
         dp->ops->allreduce_sum_f64(dp, &ss, 1);
+        Comm *pp = &t->par->pp; /* the stages' parameters are disjoint */
+        if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &ss, 1);
         st.grad_norm = sqrt(ss);
         if (!(st.skipped = guard(t, &st))) {
             adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
@@ -248,7 +358,7 @@ StepStats trainer_step(Trainer *t) {
         /* weight gradients summed over the sequence chunks and the replicas (above, overlapped
          * with the backward pass, unless --no-overlap) */
         if (w->size > 1 && !t->reqs) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
-        st.grad_norm = m->tp ? tp_grad_norm(t) : opt_grad_norm(m);
+        st.grad_norm = m->tp || t->slots ? model_grad_norm(t) : opt_grad_norm(m);
         if (!(st.skipped = guard(t, &st))) adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
     }
     if (t->ema && !st.skipped) {
@@ -315,23 +425,20 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
 
 void trainer_full_params(Trainer *t, float *host) {
     Vit *m = &t->model;
-    float *mine = m->tp ? xmalloc(sizeof(float) * (size_t)m->n_params) : host; /* this rank's layout */
+    Comm *mp = &t->par->mp;
+    float *mine = mp->size > 1 ? xmalloc(sizeof(float) * (size_t)m->n_params) : host; /* this rank's layout */
     if (t->fsdp.on) fsdp_full_params(t, mine);
     else m->k->download(mine, m->param_mem, m->n_params);
-    if (!m->tp) return;
-    Comm *tp = m->tp; /* every shard of the group, each through its rank's pieces */
-    float *all = xmalloc(sizeof(float) * (size_t)m->n_params * tp->size);
-    tp->ops->allgather(tp, all, mine, m->n_params);
-    Vit view = *m; /* the pieces of rank r of the same model */
-    for (int r = 0; r < tp->size; r++) {
-        view.tp_rank = r;
-        vit_build_specs(&view);
-        vit_to_canonical(&view, all + (size_t)r * m->n_params, host);
-        free(view.specs);
-        free(view.seg);
-    }
+    if (mp->size == 1) return;
+    /* every element from the one rank of the model-parallel group that writes it (its tp shard or,
+     * for a replicated tensor, the first tp rank; its pipeline stage), zeros elsewhere: the sum
+     * over the group is the whole model, exactly */
+    memset(host, 0, sizeof(float) * (size_t)m->n_canon);
+    for (int i = 0; i < m->nseg; i++)
+        if (m->seg[i].sharded || m->tp_rank == 0)
+            memcpy(host + m->seg[i].canon, mine + m->seg[i].local, sizeof(float) * (size_t)m->seg[i].len);
+    mp->ops->allreduce_sum(mp, host, m->n_canon);
     free(mine);
-    free(all);
 }
 
 void trainer_enable_ema(Trainer *t, float decay) {
@@ -367,9 +474,10 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
     s->nshards = dp->size;
     /* under ZeRO-3 every forward gathers blocks over dp: all dp ranks run as many batches as
      * the busiest one (a rank with nothing left runs one sample again and does not count it) */
-    int64_t most = (n + dp->size - 1) / dp->size, batches = 0, need = t->fsdp.on ? (most + t->B - 1) / t->B : 0;
+    const int Be = t->B / t->mb; /* a pipeline evaluates micro-batches */
+    int64_t most = (n + dp->size - 1) / dp->size, batches = 0, need = t->fsdp.on ? (most + Be - 1) / Be : 0;
     while (done < mine || batches < need) {
-        int b = (int)(mine - done < t->B ? mine - done : t->B), dummy = b <= 0;
+        int b = (int)(mine - done < Be ? mine - done : Be), dummy = b <= 0;
         if (dummy) {
             s->pos = 0;
             b = 1;
@@ -377,7 +485,7 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
         trainer_load_batch(t, s, b);
         double ms = mask_sum(&t->hb, b);
         t->batch.loss_denom = 0;
-        double l = vit_forward(&t->model, &t->batch);
+        double l = t->slots ? pipe_fwd(t, &t->batch, 0, 1) : vit_forward(&t->model, &t->batch);
         batches++;
         if (dummy) continue;
         acc[0] += l * ms;
@@ -385,7 +493,8 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
         done += b;
     }
     s->nshards = nshards;
-    Comm *w = &t->par->dsp; /* a tensor-parallel group evaluates the same samples */
+    Comm *w = &t->par->world; /* one rank of each model replica has the replica's sums */
+    if (!loss_owner(t)) acc[0] = acc[1] = 0;
     if (w->size > 1) w->ops->allreduce_sum_f64(w, acc, 2);
     return acc[1] > 0 ? acc[0] / acc[1] : NAN;
 }

@@ -33,6 +33,11 @@ typedef struct Trainer {
     CommReq *reqs;          /* gradient all-reduces in flight during the backward pass */
     int nreq, maxreq;
     Fsdp fsdp;
+    /* pipeline (par->pp.size > 1): the model is this rank's stage, sized for micro-batches of
+     * B / microbatches samples, with one activation set per micro-batch in flight (1F1B) */
+    int mb, nslots;
+    VitSlot *slots;
+    CommReq *slot_req;      /* [nslots][2] sends in flight from each slot (output, input gradient) */
     /* update guard: a non-finite loss or gradient norm always skips the update; with
      * spike_z > 0 so does a loss more than spike_z standard deviations above the mean of the
      * last SPIKE_WINDOW applied steps (once 20 are known) */
@@ -84,6 +89,10 @@ void fsdp_apply(Trainer *t, float lr, double grad_norm);
 void fsdp_full_params(Trainer *t, float *host);
 /* Continue the data order at `step` (resume): the prefetch thread restarts from there. */
 void trainer_seek(Trainer *t, int64_t step);
+/* Floats of activations and scratch this rank holds (every pipeline slot). */
+static inline int64_t trainer_act_floats(const Trainer *t) {
+    return t->model.act_floats * (t->nslots > 1 ? t->nslots : 1);
+}
 /* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
 int64_t trainer_state_floats(const Trainer *t);
 /* What this rank holds of state vector vec (SV_PARAMS, SV_ADAM_M, SV_ADAM_V, SV_EMA) as

@@ -106,9 +106,9 @@ int state_save_file(const char *dir, int file, const StatePart *parts, int npart
 int state_write_manifest(const char *dir, const StateManifest *l, char *err, size_t errlen) {
     char path[4200];
     JsonBuf b = {0};
-    json_buf_printf(&b, "{\"step\":%" PRId64 ",\"files\":%d,\"dp\":%d,\"sp\":%d,\"tp\":%d,\"zero\":%d,\"n_params\":%" PRId64
+    json_buf_printf(&b, "{\"step\":%" PRId64 ",\"files\":%d,\"dp\":%d,\"sp\":%d,\"tp\":%d,\"pp\":%d,\"zero\":%d,\"n_params\":%" PRId64
                     ",\"batch\":%" PRId64 ",\"seed\":%" PRId64 ",\"config\":", l->step, l->nfiles, l->dp, l->sp,
-                    l->tp > 1 ? l->tp : 1, l->zero, l->n_params, l->batch, l->seed);
+                    l->tp > 1 ? l->tp : 1, l->pp > 1 ? l->pp : 1, l->zero, l->n_params, l->batch, l->seed);
     json_buf_put_string(&b, l->config);
     json_buf_puts(&b, "}\n");
     snprintf(path, sizeof path, "%s/manifest.json", dir);
@@ -152,13 +152,17 @@ int state_read_manifest(const char *dir, StateManifest *l, char *err, size_t err
         l->step = v[0], l->nfiles = (int)v[1], l->dp = (int)v[2], l->sp = (int)v[3], l->zero = (int)v[4];
         l->n_params = v[5], l->batch = v[6], l->seed = v[7];
         snprintf(l->config, sizeof l->config, "%s", cfg);
-        int64_t tp = 1; /* optional: manifests from before tensor parallelism have none */
-        const JsonValue *tv = json_get(root, "tp");
-        if (tv && json_as_int64(tv, 1, 1 << 24, &tp)) {
-            bad = 1;
-            snprintf(jerr, sizeof jerr, "\"tp\" not an integer in [1, %d]", 1 << 24);
+        static const char *opt[2] = {"tp", "pp"}; /* optional: manifests from before model parallelism have none */
+        int64_t deg[2] = {1, 1};
+        for (int i = 0; i < 2 && !bad; i++) {
+            const JsonValue *dv = json_get(root, opt[i]);
+            if (dv && json_as_int64(dv, 1, 1 << 24, &deg[i])) {
+                bad = 1;
+                snprintf(jerr, sizeof jerr, "\"%s\" not an integer in [1, %d]", opt[i], 1 << 24);
+            }
         }
-        l->tp = (int)tp;
+        l->tp = (int)deg[0];
+        l->pp = (int)deg[1];
     }
     json_free(root);
     if (bad) {

@@ -45,7 +45,7 @@ typedef struct StatePart {
 typedef struct StateManifest {
     int64_t step, n_params;
     int dp, sp, zero, nfiles;
-    int tp;                   /* tensor-parallel degree (absent in older manifests: 1) */
+    int tp, pp;               /* tensor-parallel and pipeline degrees (absent in older manifests: 1) */
     int64_t batch, seed;
     char config[4096];        /* the model configuration (JSON), compared on resume */
 } StateManifest;

@@ -120,7 +120,7 @@ static int tensor_segments(const VitConfig *c, const ParamSpec *l, const ParamSp
 void vit_build_specs(Vit *m) {
     const int T = vit_tp(&m->cfg);
     VitConfig canon = m->cfg;
-    canon.tp = 0;
+    canon.tp = canon.pp = canon.pp_stage = 0;
     FieldSpec cf[PF_COUNT];
     build_specs(&canon, cf, &m->specs, &m->nspecs, &m->n_canon);
     ParamSpec *ls;
@@ -138,9 +138,12 @@ void vit_build_specs(Vit *m) {
     int n = 0;
     for (int i = 0; i < nl; i++) {
         const int f = ls[i].field, split = T > 1 ? vit_field_split(&m->cfg, f) : TP_NONE;
-        const int reps = (int)(m->fields[f].numel / ls[i].numel), rep = ls[i].rep + (split == TP_REPS ? m->tp_rank * reps : 0);
+        /* D-CHAG's tensors: the rank's run of them; a pipeline stage's blocks: from its first block on */
+        const int reps = (int)(m->fields[f].numel / ls[i].numel),
+                  rep = ls[i].rep + (split == TP_REPS ? m->tp_rank * reps : 0) +
+                        (f >= PF_n1_w && f <= PF_fc2_b ? vit_block0(&m->cfg) : 0);
         const ParamSpec *g = &m->specs[byrep[(size_t)f * maxrep + rep]];
-        CHECK(g->field == f && g->rep == rep, "tensor-parallel layout: no canonical tensor for %s", ls[i].name);
+        CHECK(g->field == f && g->rep == rep, "model-parallel layout: no canonical tensor for %s", ls[i].name);
         n += tensor_segments(&m->cfg, &ls[i], g, m->tp_rank, T, s + n);
     }
     free(byrep);

@@ -37,12 +37,16 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
      * (NHt heads) and Ft MLP channels; the residual stream stays [B,S,D] */
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
-    const int64_t BS = (int64_t)B * S, nl = c->depth, V = c->V, NH = vit_NHt(c);
+    const int64_t BS = (int64_t)B * S, nl = vit_nblocks(c), V = c->V, NH = vit_NHt(c);
+    const int first = vit_first_stage(c), last = vit_last_stage(c); /* pipeline: embeddings / head here */
     int64_t off = 0;
 #define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += r16(n); } while (0)
     const int64_t Va = vit_Vagg(c); /* the tokens of the (final) cross-attention over channels */
-    TAKE(a->tok, B * vit_Vt(c) * L * D);
-    if (c->mode == CH_AGG) {
+    TAKE(a->tok, first ? B * vit_Vt(c) * L * D : 0);
+    if (!first) { /* a later pipeline stage: its input arrives from the previous one */
+        a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = a->tok = NULL;
+        TAKE(a->x0, BS * D);
+    } else if (c->mode == CH_AGG) {
         TAKE(a->agg_q, Dt);
         TAKE(a->agg_kv, B * Va * L * 2 * Dt);
         TAKE(a->agg_probs, B * L * NH * Va);
@@ -58,7 +62,7 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     a->chag_layers = a->chag_x = a->chag_part = a->chag_gath = a->ctok = a->chag_dperm = a->chag_dpart = NULL;
     a->chag_dtok = a->chag_dh = a->chag_do = a->chag_dkv = a->chag_dq = NULL;
     a->chag_layer_floats = 0;
-    if (vit_chag(c)) {
+    if (vit_chag(c) && first) {
         const int64_t C = vit_chag(c), nb = C / vit_tp(c), Vb = V / C, Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
         int64_t sz[5];
         chag_sizes(c, B, sz);
@@ -89,13 +93,14 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->fc1, nl * BS * F);
     TAKE(a->gelu, nl * BS * F);
     TAKE(a->res2, nl * BS * D);
-    TAKE(a->lnf, BS * D);
-    TAKE(a->lnf_mean, BS);
-    TAKE(a->lnf_rstd, BS);
-    TAKE(a->head_pre, c->dec_depth * BS * D);
-    TAKE(a->head_act, c->dec_depth * BS * D);
-    TAKE(a->out, BS * E);
-    TAKE(a->dout, BS * E);
+    const int64_t hb = last ? BS : 0; /* the final norm and head: the last pipeline stage */
+    TAKE(a->lnf, hb * D);
+    TAKE(a->lnf_mean, hb);
+    TAKE(a->lnf_rstd, hb);
+    TAKE(a->head_pre, c->dec_depth * hb * D);
+    TAKE(a->head_act, c->dec_depth * hb * D);
+    TAKE(a->out, hb * E);
+    TAKE(a->dout, hb * E);
     TAKE(a->dx, BS * D);
     TAKE(a->dtmp, BS * D);
     TAKE(a->dtmp2, BS * D);
@@ -171,6 +176,18 @@ void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
     m->act_floats = carve_acts(&m->a, &m->lc, B, k, &m->sa, NULL);
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
     carve_acts(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
+}
+
+void vit_slot_alloc(Vit *m, VitSlot *s) {
+    s->sa = m->sa;
+    int64_t n = carve_acts(&s->a, &m->lc, m->B, m->k, &s->sa, NULL);
+    s->mem = m->k->alloc((size_t)n * sizeof(float));
+    carve_acts(&s->a, &m->lc, m->B, m->k, &s->sa, s->mem);
+}
+
+void vit_slot_free(Vit *m, VitSlot *s) {
+    if (s->mem) m->k->free(s->mem);
+    s->mem = NULL;
 }
 
 void vit_free(Vit *m) {
@@ -327,13 +344,15 @@ float vit_forward(Vit *m, const Batch *b) {
 
     const int Va = vit_Vagg(c); /* tokens per location the cross-attention sees: V, or the D-CHAG blocks */
     const float *agg_in = a->tok;
-    if (vit_chag(c)) {
+    if (!vit_first_stage(c)) {
+        /* a later pipeline stage: a->x0 holds the previous stage's output */
+    } else if (vit_chag(c)) {
         chag_fwd(m, b);
         agg_in = a->ctok;
     } else {
         k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
     }
-    if (c->mode == CH_AGG) {
+    if (c->mode == CH_AGG && vit_first_stage(c)) {
         /* in_proj rows [0,Dt) project the query, rows [Dt,3Dt) keys and values in one product
          * (this rank's heads under tensor parallelism) */
         k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, Dt, 0);
@@ -341,10 +360,10 @@ float vit_forward(Vit *m, const Batch *b) {
         k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, Va, vit_NHt(c), (int)Dt);
         row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
     }
-    k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+    if (vit_first_stage(c)) k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
 
     const float *x = a->x0;
-    for (int l = 0; l < c->depth; l++) {
+    for (int l = 0; l < vit_nblocks(c); l++) {
         float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
         float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
         float *lse = a->lse + l * (int64_t)m->B * vit_NHt(c) * S, *res1 = a->res1 + l * BSmax * D;
@@ -363,6 +382,7 @@ float vit_forward(Vit *m, const Batch *b) {
         row_parallel_fwd(m, res2, res1, gl, bp.fc2_w, bp.fc2_b, BS, F, D);
         x = res2;
     }
+    if (!vit_last_stage(c)) return 0.0f; /* vit_output: what goes to the next pipeline stage */
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
     const float *h = a->lnf;
     for (int j = 0; j < c->dec_depth; j++) {
@@ -392,26 +412,29 @@ void vit_backward(Vit *m, const Batch *b) {
     const int64_t BS = (int64_t)B * S;
     const int64_t BSmax = (int64_t)m->B * S;
 
-    /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
-    float *dh = a->dtmp, *dpre = a->dtmp2;
-    const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * BSmax * D : a->lnf;
-    k->zero(dh, BS * D);
-    k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, BS, D, E);
-    for (int j = c->dec_depth - 1; j >= 0; j--) {
-        const float *hin = j ? a->head_act + (j - 1) * BSmax * D : a->lnf;
-        k->zero(dpre, BS * D);
-        k->gelu_bwd(dpre, dh, a->head_pre + j * BSmax * D, BS * D);
-        k->zero(dh, BS * D);
-        k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, BS, D, D);
-    }
+    const int nbl = vit_nblocks(c);
     float *dx = a->dx;
-    const float *x_last = c->depth ? a->res2 + (c->depth - 1) * BSmax * D : a->x0;
-    k->zero(dx, BS * D);
-    k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
-    if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, c->depth);
+    if (vit_last_stage(c)) {
+        /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
+        float *dh = a->dtmp, *dpre = a->dtmp2;
+        const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * BSmax * D : a->lnf;
+        k->zero(dh, BS * D);
+        k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, BS, D, E);
+        for (int j = c->dec_depth - 1; j >= 0; j--) {
+            const float *hin = j ? a->head_act + (j - 1) * BSmax * D : a->lnf;
+            k->zero(dpre, BS * D);
+            k->gelu_bwd(dpre, dh, a->head_pre + j * BSmax * D, BS * D);
+            k->zero(dh, BS * D);
+            k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, BS, D, D);
+        }
+        const float *x_last = nbl ? a->res2 + (nbl - 1) * BSmax * D : a->x0;
+        k->zero(dx, BS * D);
+        k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
+    } /* else a->dx holds the next pipeline stage's gradient of this stage's output */
+    if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, nbl);
 
     float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
-    for (int l = c->depth - 1; l >= 0; l--) {
+    for (int l = nbl - 1; l >= 0; l--) {
         const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
         float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
         float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
@@ -440,6 +463,7 @@ void vit_backward(Vit *m, const Batch *b) {
         k->layernorm_bwd(dx, bg.n1_w, bg.n1_b, dln, xin, bp.n1_w, mean1, rstd1, BS, D);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
+    if (!vit_first_stage(c)) return; /* a->dx: the gradient of this stage's input, for the previous stage */
     k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
 
     const float *dtok = dx;
@@ -468,6 +492,11 @@ void vit_backward(Vit *m, const Batch *b) {
         dtok = dt;
     }
     k->patch_embed_bwd(g->tok_w, g->tok_b, g->var_embed, dtok, b->x, B, c->V, c->H, c->W, c->p, c->D, a->ws);
+}
+
+const float *vit_output(const Vit *m) {
+    const int nbl = vit_nblocks(&m->lc);
+    return nbl ? m->a.res2 + (int64_t)(nbl - 1) * m->B * vit_S(&m->lc) * m->lc.D : m->a.x0;
 }
 
 void vit_prediction(Vit *m, float *img, int B) {

@@ -26,6 +26,9 @@ typedef struct VitConfig {
                          * the tensor-parallel ranks, each tokenizing only its channels. */
     int chag_group;     /* D-CHAG hierarchy: a block's channels first aggregate in groups of this many
                          * (0: one level) */
+    int pp, pp_stage;   /* pipeline: this rank is stage pp_stage of pp (0 or 1: the whole model): it holds
+                         * the blocks [vit_block0, +vit_nblocks), the embeddings on the first stage and the
+                         * final norm and head on the last. Not part of the model: never serialized. */
     int tp;             /* tensor parallel: this rank holds 1/tp of the heads and of the MLP width (0 or 1:
                          * the whole model). Not part of the model: never serialized. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
@@ -43,6 +46,18 @@ static inline int vit_tp(const VitConfig *c) { return c->tp > 1 ? c->tp : 1; }
 static inline int vit_Dt(const VitConfig *c) { return c->D / vit_tp(c); }
 static inline int vit_Ft(const VitConfig *c) { return vit_F(c) / vit_tp(c); }
 static inline int vit_NHt(const VitConfig *c) { return c->NH / vit_tp(c); }
+/* Pipeline stages: blocks split as evenly as possible, the first depth % pp stages one more. */
+static inline int vit_pp(const VitConfig *c) { return c->pp > 1 ? c->pp : 1; }
+static inline int vit_stage(const VitConfig *c) { return c->pp > 1 ? c->pp_stage : 0; }
+static inline int vit_nblocks(const VitConfig *c) {
+    return c->depth / vit_pp(c) + (vit_stage(c) < c->depth % vit_pp(c));
+}
+static inline int vit_block0(const VitConfig *c) {
+    const int q = vit_stage(c), r = c->depth % vit_pp(c);
+    return q * (c->depth / vit_pp(c)) + (q < r ? q : r);
+}
+static inline int vit_first_stage(const VitConfig *c) { return vit_stage(c) == 0; }
+static inline int vit_last_stage(const VitConfig *c) { return vit_stage(c) == vit_pp(c) - 1; }
 /* D-CHAG: blocks, their levels (1 or 2), the channels this rank tokenizes, the tokens the final
  * cross-attention sees (C partial tokens, or the V channels without D-CHAG). */
 static inline int vit_chag(const VitConfig *c) { return c->mode == CH_AGG && c->chag > 1 ? c->chag : 0; }
@@ -76,40 +91,40 @@ const char *vit_mode_name(ChannelMode m);
 typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS } InitKind;
 
 #define VIT_PARAM_TABLE(X, c)                                                                          \
-    X(tok_w, "token_embeds.%d.proj.weight", vit_Vt(c), 1, 0, 1, INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
-    X(tok_b, "token_embeds.%d.proj.bias", vit_Vt(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
-    X(var_embed, "var_embed", 1, 0, 0, 1, INIT_VAR_SINCOS, 0, 3, 1, vit_Vt(c), (c)->D, 1)             \
-    X(var_query, "var_query", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1)          \
-    X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
-    X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
-    X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, (c)->mode == CH_AGG, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
-    X(agg_out_b, "var_agg.out_proj.bias", 1, 0, 0, (c)->mode == CH_AGG, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(cq, "chag.%d.query", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 3, 1, 1, (c)->D, 1) \
-    X(c_in_w, "chag.%d.in_proj_weight", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
-    X(c_in_b, "chag.%d.in_proj_bias", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
-    X(c_out_w, "chag.%d.out_proj.weight", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
-    X(c_out_b, "chag.%d.out_proj.bias", vit_chag_layers(c), 1, 0, vit_chag(c) > 0, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(pos_embed, "pos_embed", 1, 0, 0, 1, INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
-    X(lead_w, "lead_time_embed.weight", 1, 0, 0, 1, INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
-    X(lead_b, "lead_time_embed.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                  \
-    X(n1_w, "blocks.%d.norm1.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
-    X(n1_b, "blocks.%d.norm1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
-    X(qkv_w, "blocks.%d.attn.qkv.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
-    X(qkv_b, "blocks.%d.attn.qkv.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1)  \
-    X(proj_w, "blocks.%d.attn.proj.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
-    X(proj_b, "blocks.%d.attn.proj.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)    \
-    X(n2_w, "blocks.%d.norm2.weight", (c)->depth, 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
-    X(n2_b, "blocks.%d.norm2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
-    X(fc1_w, "blocks.%d.mlp.fc1.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
-    X(fc1_b, "blocks.%d.mlp.fc1.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1)     \
-    X(fc2_w, "blocks.%d.mlp.fc2.weight", (c)->depth, 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
-    X(fc2_b, "blocks.%d.mlp.fc2.bias", (c)->depth, 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
-    X(norm_w, "norm.weight", 1, 0, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)                            \
-    X(norm_b, "norm.bias", 1, 0, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                             \
-    X(head_w, "head.%d.weight", (c)->dec_depth, 2, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1)  \
-    X(head_b, "head.%d.bias", (c)->dec_depth, 2, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)            \
-    X(out_w, "head.%d.weight", 1, 0, 2 * (c)->dec_depth, 1, INIT_TRUNC02, 1, 2, vit_E(c), (c)->D, 1, 1) \
-    X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, 1, INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1)
+    X(tok_w, "token_embeds.%d.proj.weight", vit_Vt(c), 1, 0, vit_first_stage(c), INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
+    X(tok_b, "token_embeds.%d.proj.bias", vit_Vt(c), 1, 0, vit_first_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
+    X(var_embed, "var_embed", 1, 0, 0, vit_first_stage(c), INIT_VAR_SINCOS, 0, 3, 1, vit_Vt(c), (c)->D, 1)             \
+    X(var_query, "var_query", 1, 0, 0, vit_first_stage(c) && ((c)->mode == CH_AGG), INIT_ZERO, 0, 3, 1, 1, (c)->D, 1)          \
+    X(agg_in_w, "var_agg.in_proj_weight", 1, 0, 0, vit_first_stage(c) && ((c)->mode == CH_AGG), INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(agg_in_b, "var_agg.in_proj_bias", 1, 0, 0, vit_first_stage(c) && ((c)->mode == CH_AGG), INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
+    X(agg_out_w, "var_agg.out_proj.weight", 1, 0, 0, vit_first_stage(c) && ((c)->mode == CH_AGG), INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
+    X(agg_out_b, "var_agg.out_proj.bias", 1, 0, 0, vit_first_stage(c) && ((c)->mode == CH_AGG), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(cq, "chag.%d.query", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 3, 1, 1, (c)->D, 1) \
+    X(c_in_w, "chag.%d.in_proj_weight", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
+    X(c_in_b, "chag.%d.in_proj_bias", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
+    X(c_out_w, "chag.%d.out_proj.weight", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(c_out_b, "chag.%d.out_proj.bias", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(pos_embed, "pos_embed", 1, 0, 0, vit_first_stage(c), INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
+    X(lead_w, "lead_time_embed.weight", 1, 0, 0, vit_first_stage(c), INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
+    X(lead_b, "lead_time_embed.bias", 1, 0, 0, vit_first_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                  \
+    X(n1_w, "blocks.%d.norm1.weight", vit_nblocks(c), 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
+    X(n1_b, "blocks.%d.norm1.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
+    X(qkv_w, "blocks.%d.attn.qkv.weight", vit_nblocks(c), 1, 0, 1, INIT_TRUNC02, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(qkv_b, "blocks.%d.attn.qkv.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1)  \
+    X(proj_w, "blocks.%d.attn.proj.weight", vit_nblocks(c), 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
+    X(proj_b, "blocks.%d.attn.proj.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)    \
+    X(n2_w, "blocks.%d.norm2.weight", vit_nblocks(c), 1, 0, 1, INIT_ONE, 0, 1, (c)->D, 1, 1, 1)         \
+    X(n2_b, "blocks.%d.norm2.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)          \
+    X(fc1_w, "blocks.%d.mlp.fc1.weight", vit_nblocks(c), 1, 0, 1, INIT_TRUNC02, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
+    X(fc1_b, "blocks.%d.mlp.fc1.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1)     \
+    X(fc2_w, "blocks.%d.mlp.fc2.weight", vit_nblocks(c), 1, 0, 1, INIT_TRUNC02, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
+    X(fc2_b, "blocks.%d.mlp.fc2.bias", vit_nblocks(c), 1, 0, 1, INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)       \
+    X(norm_w, "norm.weight", 1, 0, 0, vit_last_stage(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1)                            \
+    X(norm_b, "norm.bias", 1, 0, 0, vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)                             \
+    X(head_w, "head.%d.weight", (c)->dec_depth, 2, 0, vit_last_stage(c), INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1)  \
+    X(head_b, "head.%d.bias", (c)->dec_depth, 2, 0, vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)            \
+    X(out_w, "head.%d.weight", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_TRUNC02, 1, 2, vit_E(c), (c)->D, 1, 1) \
+    X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1)
 
 enum {
 #define VIT_FIELD_ENUM(f, ...) PF_##f,
@@ -265,6 +280,20 @@ typedef struct Vit {
     void *block_at_ctx;
 } Vit;
 
+/* Another set of activations like m->a (pipeline: one per micro-batch in flight); vit_slot_use
+ * makes the model compute in it. */
+typedef struct VitSlot {
+    VitActs a;
+    SeqAttn sa;
+    float *mem; /* NULL: the model's own set */
+} VitSlot;
+void vit_slot_alloc(Vit *m, VitSlot *s);
+void vit_slot_free(Vit *m, VitSlot *s);
+static inline void vit_slot_use(Vit *m, const VitSlot *s) {
+    m->a = s->a;
+    m->sa = s->sa;
+}
+
 void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k);
 /* As vit_init, with param_mem and grad_mem sized up to a multiple of `multiple` floats (the
  * zero tail lets ZeRO split the flat vectors into equal shards). */
@@ -278,7 +307,8 @@ void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
  * the block fields last); the blocks come through block_at, which must be set. */
 void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
                   int external_blocks);
-/* The same with a tensor-parallel group (tp NULL or of size 1: none); cfg->tp must be its size. */
+/* The same with a tensor-parallel group (tp NULL or of size 1: none; its size becomes cfg's tp);
+ * cfg->pp and cfg->pp_stage say which pipeline stage this rank is. */
 void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
                   int external_blocks, Comm *tp);
 /* (Re)builds m->specs, m->fields and m->seg for m->cfg (its tp) and m->tp_rank. */
@@ -299,6 +329,11 @@ void vit_params_carve(const Vit *m, VitParams *out, float *mem);
 float vit_forward(Vit *m, const Batch *b);
 /* Backward pass: ACCUMULATES parameter gradients into m->grad_mem (zero it first). */
 void vit_backward(Vit *m, const Batch *b);
+/* Pipeline: a later stage's vit_forward reads its input from m->a.x0 [B,S,D] (filled by the
+ * caller) and, but on the last stage, leaves its output at vit_output and returns 0; vit_backward
+ * then reads the gradient of that output from m->a.dx and, but on the first stage, leaves the
+ * gradient of its input there. */
+const float *vit_output(const Vit *m);
 /* Prediction image [B,Vo,H,W] of the last forward pass. */
 void vit_prediction(Vit *m, float *img, int B);
 /* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */

@@ -26,7 +26,8 @@ typedef struct CommOps {
     void (*alltoall)(Comm *c, float *recv, const float *send, int64_t n);
     void (*bcast)(Comm *c, float *buf, int64_t n, int root);
     /* Non-blocking: send [n] to rank dst and receive [n] from rank src (tag tells concurrent
-     * exchanges apart); both buffers stay untouched until wait. */
+     * exchanges apart); both buffers stay untouched until wait. dst < 0: receive only; src < 0:
+     * send only (recv may be NULL). */
     void (*sendrecv_start)(Comm *c, float *recv, const float *send, int64_t n, int dst, int src, int tag, CommReq *r);
     void (*wait)(Comm *c, CommReq *r);
     /* Non-blocking in-place sum; finish with wait. test lets it progress (1 when done). */
@@ -46,16 +47,19 @@ struct Comm {
 /* A communicator of one process: every collective is a copy (or nothing). */
 void comm_single_init(Comm *c);
 
-/* The mesh: world = dp x sp x tp, tp fastest, then sp (the ranks of one tensor-parallel group are
- * consecutive, then those of a sequence-parallel group, so both sit on one node when ranks fill
- * nodes in order): world rank = (dp_rank * sp + sp_rank) * tp + tp_rank. Pipeline and channel
- * axes are added the same way by the model-parallel issue. World size 1: every communicator is
- * the single-process one, the same code path. */
+/* The mesh: world = dp x pp x sp x tp, tp fastest, then sp, then pp (the ranks of one
+ * tensor-parallel group are consecutive, then those of a sequence-parallel group, so both sit on
+ * one node when ranks fill nodes in order; pipeline stages talk point to point, across nodes):
+ * world rank = ((dp_rank * pp + pp_rank) * sp + sp_rank) * tp + tp_rank. World size 1: every
+ * communicator is the single-process one, the same code path. */
 typedef struct Parallel {
     Comm world, dp, sp;
+    Comm pp;              /* pipeline: the stages of one model replica (same dp, sp and tp rank) */
+    Comm mp;              /* model parallel: tp x pp, the ranks that together hold one whole model */
     Comm tp;              /* tensor parallel: the ranks that hold the other shards of the same layers */
-    Comm dsp;             /* dp x sp: the ranks that hold the same shard (gradients and the loss are
-                           * summed here; with tp = 1 the same ranks as world) */
+    Comm dsp;             /* dp x sp: the ranks that hold the same shard (same tp and pp rank): gradients
+                           * are summed here; with tp = pp = 1 the same ranks as world */
+    int microbatches;     /* pipeline: micro-batches per step (1F1B schedule) */
     Comm spu, spr;        /* usp: ulysses groups inside sp and the ring across them (parallel_split_sp) */
     Comm fs, rep;         /* FSDP: groups of `fsdp` consecutive dp ranks that shard the blocks, and the
                            * replicas across those groups (parallel_split_fsdp) */
@@ -76,11 +80,11 @@ int parallel_launched_size(void);
 /* Whether this binary has the MPI backend. */
 int parallel_have_mpi(void);
 /* Start-up for `lvit train` and `lvit bench`: single process when the launcher started one
- * process, else MPI, with the mesh split into dp x sp x tp (dp <= 0: the processes left). A
- * layout that cannot work (dp * sp * tp is not the world size, MPI missing) is refused here:
+ * process, else MPI, with the mesh split into dp x pp x sp x tp (dp <= 0: the processes left). A
+ * layout that cannot work (dp * pp * sp * tp is not the world size, MPI missing) is refused here:
  * rank 0 prints the message and every rank exits 2, nobody hangs. Installs the abort hook so a
  * fatal error on any rank stops the job. */
-void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd);
+void parallel_init(Parallel *p, int dp, int sp, int tp, int pp, const char *cmd);
 /* Under MPI: a rank that waits more than `seconds` in a blocking call for the others (one of
  * them died or hangs) ends itself with a message, so the launcher stops the job (0: no limit). */
 void parallel_set_timeout(Parallel *p, double seconds);

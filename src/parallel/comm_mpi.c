@@ -135,12 +135,12 @@ _Static_assert(2 * sizeof(MPI_Request) <= sizeof(((CommReq *)0)->opaque), "CommR
 static void mpi_sendrecv_start(Comm *c, float *recv, const float *send, int64_t n, int dst, int src, int tag,
                                CommReq *r) {
     int k = block(n, "send/receive");
-    MPI_Request q[2];
-    MPI_Irecv(recv, k, MPI_FLOAT, src, tag, mc(c), &q[0]);
-    MPI_Isend(send, k, MPI_FLOAT, dst, tag, mc(c), &q[1]);
+    MPI_Request q[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+    if (src >= 0) MPI_Irecv(recv, k, MPI_FLOAT, src, tag, mc(c), &q[0]);
+    if (dst >= 0) MPI_Isend(send, k, MPI_FLOAT, dst, tag, mc(c), &q[1]);
     memcpy(r->opaque, q, sizeof q);
     r->active = 2;
-    count(c, (double)n, sizeof(float));
+    if (dst >= 0) count(c, (double)n, sizeof(float));
 }
 
 /* r->active holds how many MPI requests opaque has (1: a collective, 2: a send/receive pair) */

@@ -26,6 +26,8 @@ void parallel_init_single(Parallel *p) {
     comm_single_init(&p->dp);
     comm_single_init(&p->sp);
     comm_single_init(&p->tp);
+    comm_single_init(&p->pp);
+    comm_single_init(&p->mp);
     comm_single_init(&p->dsp);
     comm_single_init(&p->spu);
     comm_single_init(&p->spr);
@@ -40,16 +42,17 @@ void parallel_set_timeout(Parallel *p, double seconds) {
     if (p->mpi) comm_mpi_watchdog(seconds);
 }
 
-void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd) {
+void parallel_init(Parallel *p, int dp, int sp, int tp, int pp, const char *cmd) {
     int n = parallel_launched_size();
     if (sp < 1) sp = 1;
     if (tp < 1) tp = 1;
+    if (pp < 1) pp = 1;
     if (n == 1) {
         parallel_init_single(p);
-        if (dp > 1 || sp > 1 || tp > 1)
-            parallel_refuse(p, "lvit %s: --dp %d --sp %d --tp %d needs %d processes, but this is one process; launch "
-                            "with mpirun -np %d (or srun -n %d)", cmd, dp > 0 ? dp : 1, sp, tp, (dp > 0 ? dp : 1) * sp * tp,
-                            (dp > 0 ? dp : 1) * sp * tp, (dp > 0 ? dp : 1) * sp * tp);
+        const int d = dp > 0 ? dp : 1, all = d * sp * tp * pp;
+        if (all > 1)
+            parallel_refuse(p, "lvit %s: --dp %d --pp %d --sp %d --tp %d needs %d processes, but this is one process; "
+                            "launch with mpirun -np %d (or srun -n %d)", cmd, d, pp, sp, tp, all, all, all);
         return;
     }
     if (!parallel_have_mpi())
@@ -63,19 +66,23 @@ void parallel_init(Parallel *p, int dp, int sp, int tp, const char *cmd) {
     lvit_set_rank(p->world.rank);
     lvit_set_abort(comm_mpi_abort_world);
     int W = p->world.size;
-    if (dp <= 0 && W % (sp * tp) == 0) dp = W / (sp * tp); /* default: the rest data parallel */
-    if (dp <= 0 || dp * sp * tp != W)
-        parallel_refuse(p, "lvit %s: --dp %d --sp %d --tp %d does not match %d processes: dp x sp x tp must equal the "
-                           "number of processes (e.g. --dp %d --sp 1 --tp 1)", cmd, dp, sp, tp, W, W);
-    int r = p->world.rank, t = r % tp, s = r / tp % sp, d = r / (tp * sp);
-    comm_mpi_split(&p->world, &p->dp, s * tp + t, d);     /* same sp and tp rank: the data-parallel replicas */
-    comm_mpi_split(&p->world, &p->sp, d * tp + t, s);     /* same dp and tp rank: one sequence-parallel group */
-    comm_mpi_split(&p->world, &p->tp, d * sp + s, t);     /* same dp and sp rank: one tensor-parallel group */
-    comm_mpi_split(&p->world, &p->dsp, t, d * sp + s);    /* same tp rank: the holders of one shard */
+    if (dp <= 0 && W % (sp * tp * pp) == 0) dp = W / (sp * tp * pp); /* default: the rest data parallel */
+    if (dp <= 0 || dp * sp * tp * pp != W)
+        parallel_refuse(p, "lvit %s: --dp %d --pp %d --sp %d --tp %d does not match %d processes: dp x pp x sp x tp "
+                           "must equal the number of processes (e.g. --dp %d)", cmd, dp, pp, sp, tp, W, W);
+    int r = p->world.rank, t = r % tp, s = r / tp % sp, q = r / (tp * sp) % pp, d = r / (tp * sp * pp);
+    /* each split: the ranks that agree on every other coordinate, ordered by this one */
+    comm_mpi_split(&p->world, &p->dp, (q * sp + s) * tp + t, d);
+    comm_mpi_split(&p->world, &p->pp, (d * sp + s) * tp + t, q);
+    comm_mpi_split(&p->world, &p->sp, (d * pp + q) * tp + t, s);
+    comm_mpi_split(&p->world, &p->tp, (d * pp + q) * sp + s, t);
+    comm_mpi_split(&p->world, &p->mp, d * sp + s, q * tp + t);  /* tp x pp: one whole model */
+    comm_mpi_split(&p->world, &p->dsp, q * tp + t, d * sp + s); /* same tp and pp rank: the holders of one shard */
 }
 
 int64_t parallel_bytes_sent(const Parallel *p) {
-    return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->tp.bytes_sent + p->dsp.bytes_sent +
+    return p->world.bytes_sent + p->dp.bytes_sent + p->sp.bytes_sent + p->tp.bytes_sent + p->pp.bytes_sent +
+           p->mp.bytes_sent + p->dsp.bytes_sent +
            p->spu.bytes_sent + p->spr.bytes_sent + p->fs.bytes_sent + p->rep.bytes_sent;
 }
 
@@ -110,6 +117,8 @@ void parallel_free(Parallel *p) {
     if (p->fs.impl) comm_mpi_free(&p->fs), comm_mpi_free(&p->rep);
     if (p->spu.impl) comm_mpi_free(&p->spu), comm_mpi_free(&p->spr);
     comm_mpi_free(&p->dsp);
+    comm_mpi_free(&p->mp);
+    comm_mpi_free(&p->pp);
     comm_mpi_free(&p->tp);
     comm_mpi_free(&p->sp);
     comm_mpi_free(&p->dp);
