@@ -177,15 +177,16 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 vit_from_canonical(&dp.model, ref.model.grad_mem, rl);
                 e = tu_max_rel_err_ff(dp.model.grad_mem, rl, dp.model.n_alloc, NULL);
                 const Fsdp *z = &dp.fsdp;
-                float *want = tu_falloc(c.depth * z->sb);
-                for (int l = 0; l < c.depth; l++)
+                const int nbl = vit_nblocks(&dp.model.cfg);
+                float *want = tu_falloc(nbl * z->sb);
+                for (int l = 0; l < nbl; l++)
                     for (int64_t i = 0; i < z->sb; i++) {
                         int64_t cpos = (int64_t)lp.fs.rank * z->sb + i;
                         for (int f = PF_n1_w; f <= PF_fc2_b; f++)
                             if (cpos >= z->bo[f] && cpos < z->bo[f] + z->per[f])
                                 want[l * z->sb + i] = rl[dp.model.fields[f].offset + l * z->per[f] + cpos - z->bo[f]];
                     }
-                double eb = tu_max_rel_err_ff(z->gshard, want, c.depth * z->sb, NULL);
+                double eb = tu_max_rel_err_ff(z->gshard, want, nbl * z->sb, NULL);
                 if (eb > e) e = eb;
                 free(want);
                 free(rl);
@@ -204,7 +205,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
                 print_message("%s dp %d pp %d (mb %d) sp %d tp %d %s zero %d fsdp %d chag %d/%d: step 1 loss %.9g vs %.9g, "
-                              "gradient max rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, ly.pp, lp.microbatches,
+                              "gradient max rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, lp.pp.size, dp.mb,
                               ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group,
                               b.loss, a.loss, e);
         }
@@ -273,7 +274,7 @@ static void hybrid_layouts(ChannelMode mode) {
 }
 
 /* Pipelines (depth pp + 1: uneven stages), 1F1B: np 2 pp 2 over 2 and 4 micro-batches; np 4 pp 4
- * over 8, pp 2 x dp 2 with ZeRO-1, pp 2 x tp 2, pp 2 x sp 2 (ring) */
+ * over 8, pp 2 x dp 2 with ZeRO-1 and with ZeRO-3, pp 2 x tp 2, pp 2 x sp 2 (ring) */
 static void pipeline_layouts(ChannelMode mode) {
     const int P = g_par.world.size;
     if (P == 2) {
@@ -285,6 +286,7 @@ static void pipeline_layouts(ChannelMode mode) {
         matches_single(mode, (Layout){.dp = 2, .sp = 1, .tp = 1, .pp = 2, .mb = 2, .zero = 1});
         matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .pp = 2, .mb = 4});
         matches_single(mode, (Layout){.dp = 1, .sp = 2, .sp_mode = SP_RING, .tp = 1, .pp = 2, .mb = 2});
+        matches_single(mode, (Layout){.dp = 2, .sp = 1, .zero = 3, .tp = 1, .fsdp = 2, .pp = 2, .mb = 2});
     }
 }
 
@@ -318,7 +320,7 @@ static void every_layout(ChannelMode mode) {
             if (P % (sp * tp)) continue;
             const int dp = P / (sp * tp);
             for (int spm = 0; spm < (sp > 1 ? 4 : 1); spm++)
-                for (int zero = 0; zero < (dp > 1 && tp == 1 ? 3 : 1); zero++)
+                for (int zero = 0; zero < (dp > 1 ? (tp == 1 ? 3 : 2) : 1); zero++) /* tp: ZeRO-1 (ZeRO-3: hybrid_layouts) */
                     matches_single(mode, (Layout){.dp = dp, .sp = sp, .sp_mode = spm, .zero = zero == 2 ? 3 : zero, .tp = tp});
         }
 }

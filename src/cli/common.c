@@ -76,9 +76,6 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         if (vit_chag(cfg) && vit_chag(cfg) % T)
             parallel_refuse(par, "lvit %s: --tp %d does not divide the %d D-CHAG blocks (--channel-parallel %d): each "
                             "tensor-parallel rank takes whole blocks", cmd, T, vit_chag(cfg), vit_chag(cfg));
-        if (par->zero == 1)
-            parallel_refuse(par, "lvit %s: --zero 1 with --tp %d is not available; shard with --fsdp F (Hybrid-STOP: "
-                            "ZeRO-3 of each tensor-parallel shard over F data-parallel ranks) or use --zero 0", cmd, T);
     }
     const int K = par->pp.size;
     if (K > 1) {
@@ -86,9 +83,6 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
         if (cfg->depth < K)
             parallel_refuse(par, "lvit %s: --pp %d stages for %d blocks: every stage needs a block (use --pp %d or "
                             "less)", cmd, K, cfg->depth, cfg->depth);
-        if (par->fsdp > 1 || par->zero == 3)
-            parallel_refuse(par, "lvit %s: --pp with --zero 3 or --fsdp is not available (FSDP would gather every block "
-                            "once per micro-batch); use --zero 0 or 1 with --pp", cmd);
         int M = par->microbatches;
         if (M == 0) /* default: 2 per stage, or the most the batch divides into */
             for (M = 2 * K < Bd ? 2 * K : Bd; M > 1 && Bd % M; M--) {}

@@ -21,11 +21,11 @@ static void reduce_start(Trainer *t, int64_t off, int64_t n) {
 static void grads_ready(void *ctx, int layer) {
     Trainer *t = ctx;
     const Vit *m = &t->model;
-    if (layer == m->cfg.depth) { /* memory: [before the blocks][after the blocks][blocks] */
+    if (layer == vit_nblocks(&m->cfg)) { /* memory: [before the blocks][after the blocks][blocks] */
         reduce_start(t, m->fields[PF_norm_w].offset, m->fields[PF_n1_w].offset - m->fields[PF_norm_w].offset);
     } else {
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
-            int64_t per = m->fields[f].numel / m->cfg.depth;
+            int64_t per = m->fields[f].numel / vit_nblocks(&m->cfg);
             reduce_start(t, m->fields[f].offset + layer * per, per);
         }
     }
@@ -35,7 +35,7 @@ static void grads_ready(void *ctx, int layer) {
 
 static void state_floats(const Trainer *t, int64_t *params, int64_t *opt) {
     const Fsdp *z = &t->fsdp;
-    int64_t sharded = z->on ? t->model.cfg.depth * z->sb : 0;
+    int64_t sharded = z->on ? vit_nblocks(&t->model.cfg) * z->sb : 0;
     *params = t->model.n_alloc + sharded + (z->on ? 2 * t->par->fs.size * z->sb : 0); /* + one gathered block */
     *opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
 }
@@ -57,9 +57,8 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (par->zero >= 3 && !par->fs.ops) parallel_split_fsdp(par, par->fsdp > 0 ? par->fsdp : par->dp.size);
     const int P = par->dp.size, zero3 = par->zero >= 3 && par->fs.size > 1, zero = par->zero == 1 && P > 1;
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
-    CHECK(par->tp.size == 1 || !zero, "ZeRO-1 with tensor parallelism");
     const int K = par->pp.size, M = K > 1 ? (par->microbatches > 0 ? par->microbatches : 1) : 1;
-    CHECK(B % M == 0 && (K == 1 || !zero3), "pipeline: %d micro-batches of %d samples", M, B);
+    CHECK(B % M == 0, "pipeline: %d micro-batches of %d samples", M, B);
     t->mb = M;
     VitConfig sc = *cfg; /* this rank's pipeline stage */
     sc.pp = K;
@@ -128,7 +127,7 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (zero3)
         log_info("fsdp: the blocks sharded over groups of %d data-parallel ranks%s; %.2fM block parameters stored, %.2fM "
                  "gathered at a time (one block)", par->fs.size, par->rep.size > 1 ? ", replicated across the groups" : "",
-                 t->model.cfg.depth * t->fsdp.sb / 1e6, par->fs.size * t->fsdp.sb / 1e6);
+                 vit_nblocks(&t->model.cfg) * t->fsdp.sb / 1e6, par->fs.size * t->fsdp.sb / 1e6);
     if (vit_chag(c))
         log_info("D-CHAG: %d of %d channel blocks (%d of %d channels) per rank, %d aggregation level%s; the %d partial "
                  "tokens all-gathered over the tensor-parallel group", vit_chag(c) / par->tp.size, vit_chag(c),
@@ -316,6 +315,7 @@ StepStats trainer_step(Trainer *t) {
     }
     t->batch.loss_denom = denom;
     m->k->zero(m->grad_mem, m->n_alloc);
+    if (t->fsdp.on) m->k->zero(t->fsdp.gshard, vit_nblocks(&m->cfg) * t->fsdp.sb);
     t->nreq = 0;
     if (t->slots) {
         st.loss = pipe_step(t);
@@ -345,8 +345,22 @@ StepStats trainer_step(Trainer *t) {
         /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
         if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
         dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
-        double ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
-        dp->ops->allreduce_sum_f64(dp, &ss, 1);
+        double ss;
+        if (!m->tp) {
+            ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
+            dp->ops->allreduce_sum_f64(dp, &ss, 1);
+        } else { /* the shard's squares split by field kind: tp-sharded ones also summed over tp */
+            double sk[2] = {0, 0};
+            const int64_t lo = t->opt.lo, hi = lo + t->shard;
+            for (int f = 0; f < PF_COUNT; f++) {
+                const FieldSpec *fs = &m->fields[f];
+                int64_t a = fs->offset > lo ? fs->offset : lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
+                if (fs->present && a < b) sk[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(t->gshard + (a - lo), b - a);
+            }
+            dp->ops->allreduce_sum_f64(dp, sk, 2);
+            m->tp->ops->allreduce_sum_f64(m->tp, sk, 1);
+            ss = sk[0] + sk[1];
+        }
         Comm *pp = &t->par->pp; /* the stages' parameters are disjoint */
         if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &ss, 1);
         st.grad_norm = sqrt(ss);

@@ -15,7 +15,8 @@ typedef struct Fsdp {
     int64_t bl, sb;                      /* block parameters, shard size (bl rounded up to dp) */
     int64_t bo[PF_COUNT], per[PF_COUNT]; /* block-local offset and size of each block field */
     float *pshard, *gshard, *m, *v;      /* [depth][sb] this rank's shards and AdamW moments */
-    float *gb, *gg;                      /* [dp*sb] one gathered block and its gradients */
+    float *gb, *gg;                      /* [F*sb] one gathered block and its gradients */
+    float *gtmp;                         /* [sb] one block's reduced gradient shard */
 } Fsdp;
 
 typedef struct Trainer {

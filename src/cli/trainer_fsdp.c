@@ -35,11 +35,13 @@ static void block_at(void *ctx, int layer, int backward, BlockParams *p, BlockPa
 static void grads_ready(void *ctx, int layer) {
     Trainer *t = ctx;
     Fsdp *z = &t->fsdp;
-    if (layer == t->model.cfg.depth) return; /* head: reduced with the other replicated ones */
+    if (layer == vit_nblocks(&t->model.cfg)) return; /* head: reduced with the other replicated ones */
     Comm *fs = &t->par->fs, *sp = &t->par->sp, *rep = &t->par->rep;
     if (sp->size > 1) sp->ops->allreduce_sum(sp, z->gg, z->bl);
-    fs->ops->reduce_scatter(fs, z->gshard + layer * z->sb, z->gg, z->sb);
-    if (rep->size > 1) rep->ops->allreduce_sum(rep, z->gshard + layer * z->sb, z->sb);
+    /* into the shard's sum over the step's micro-batches (one with no pipeline; zeroed per step) */
+    fs->ops->reduce_scatter(fs, z->gtmp, z->gg, z->sb);
+    if (rep->size > 1) rep->ops->allreduce_sum(rep, z->gtmp, z->sb);
+    t->model.k->add_inplace(z->gshard + layer * z->sb, z->gtmp, z->sb);
 }
 
 /* this rank's part of block-local range [a, b) of field f: shard offsets [e0, e0 + n) */
@@ -56,7 +58,7 @@ void fsdp_init(Trainer *t, const float *host) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
-    const int P = t->par->fs.size, r = t->par->fs.rank, depth = m->cfg.depth;
+    const int P = t->par->fs.size, r = t->par->fs.rank, depth = vit_nblocks(&m->cfg);
     z->bl = 0;
     for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
         z->per[f] = m->fields[f].numel / depth;
@@ -71,6 +73,7 @@ void fsdp_init(Trainer *t, const float *host) {
     z->v = k->alloc(shard);
     z->gb = k->alloc(full);
     z->gg = k->alloc(full);
+    z->gtmp = k->alloc((size_t)z->sb * sizeof(float));
     for (int l = 0; l < depth; l++)
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
             int64_t e0, src, n = mine(z, r, f, &e0, &src);
@@ -85,7 +88,7 @@ void fsdp_init(Trainer *t, const float *host) {
 void fsdp_free(Trainer *t) {
     const Kernels *k = t->model.k;
     Fsdp *z = &t->fsdp;
-    k->free(z->pshard), k->free(z->gshard), k->free(z->m), k->free(z->v), k->free(z->gb), k->free(z->gg);
+    k->free(z->pshard), k->free(z->gshard), k->free(z->m), k->free(z->v), k->free(z->gb), k->free(z->gg), k->free(z->gtmp);
     memset(z, 0, sizeof *z);
 }
 
@@ -101,7 +104,7 @@ static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
             if (fs->present && fs->numel) ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + fs->offset, fs->numel);
             continue;
         }
-        for (int l = 0; l < m->cfg.depth; l++) {
+        for (int l = 0; l < vit_nblocks(&m->cfg); l++) {
             int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
             if (n) sh[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
         }
@@ -117,14 +120,17 @@ double fsdp_grad_norm(Trainer *t) {
     fs->ops->allreduce_sum_f64(fs, sh, 2); /* the shards are disjoint over the group */
     double tot[2] = {ss[0] + sh[0], ss[1] + sh[1]};
     if (tp->size > 1) tp->ops->allreduce_sum_f64(tp, tot, 1); /* and the tp-sharded fields over the tp group */
-    return sqrt(tot[0] + tot[1]);
+    double all = tot[0] + tot[1];
+    Comm *pp = &t->par->pp; /* and the pipeline stages' (disjoint) parameters */
+    if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &all, 1);
+    return sqrt(all);
 }
 
 void fsdp_apply(Trainer *t, float lr, double grad_norm) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
-    const int depth = m->cfg.depth, r = t->par->fs.rank;
+    const int depth = vit_nblocks(&m->cfg), r = t->par->fs.rank;
     adamw_step(&t->opt, m, m->grad_mem, lr, grad_norm); /* clips and updates the replicated ones */
     const OptConfig *c = &t->opt.cfg;
     double coef = c->grad_clip / (grad_norm + 1e-6);
@@ -146,7 +152,7 @@ int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float *
     float *base = vec == SV_PARAMS ? z->pshard : vec == SV_ADAM_M ? z->m : z->v;
     int n = 0;
     if (own && t->par->rep.rank != 0) return 0; /* the first group writes the shards */
-    for (int l = 0; l < m->cfg.depth; l++)
+    for (int l = 0; l < vit_nblocks(&m->cfg); l++)
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
             int64_t e0, src, len = mine(z, t->par->fs.rank, f, &e0, &src);
             if (!len) continue;
@@ -162,7 +168,7 @@ void fsdp_full_params(Trainer *t, float *host) {
     Comm *dp = &t->par->fs;
     m->k->download(host, m->param_mem, m->n_alloc);
     float *blk = xmalloc((size_t)dp->size * z->sb * sizeof(float));
-    for (int l = 0; l < m->cfg.depth; l++) {
+    for (int l = 0; l < vit_nblocks(&m->cfg); l++) {
         dp->ops->allgather(dp, z->gb, z->pshard + l * z->sb, z->sb);
         m->k->download(blk, z->gb, (int64_t)dp->size * z->sb);
         for (int f = PF_n1_w; f <= PF_fc2_b; f++)
