@@ -9,6 +9,11 @@
 #   scripts/gpu-check.sh run [DIR]     there: runs it (every kernel against the CPU one), prints the
 #                                      device and each error margin; exit status = the test's
 #
+# cuBLASLt (the linear layers) is linked dynamically: the toolkit has no static libcublasLt, and
+# the shared one is 540 MB, far over what may travel (64 MiB). The GPU machine has it (its CUDA
+# toolkit, or the nvidia-cublas wheel under PyTorch): run finds the soname the build recorded
+# (DIR/cublaslt.soname) there, or takes LVIT_CUBLASLT_DIR.
+#
 # With the device tool: build here, then run with carry ["gpu-check"] and the command
 #   bash scripts/gpu-check.sh run 2>&1 | tee $OUT/gpu-check.log
 set -euo pipefail
@@ -30,17 +35,47 @@ build)
   gcc -std=c11 -O2 -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/src" -I"$root/tests" \
     -I/usr/include/x86_64-linux-gnu/openblas-openmp -I/usr/include/x86_64-linux-gnu \
     "$root/tests/test_cuda.c" "$root/tests/util_test.c" "$root/src/kernels/cpu/ops_cpu.c" \
-    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/core/check.c" "${objs[@]}" -o "$dir/test_cuda" \
+    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/attention/flash_cpu.c" "$root/src/core/check.c" \
+    "${objs[@]}" -o "$dir/test_cuda" \
     /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.a "$(gcc -print-file-name=libgomp.a)" \
-    "$(gcc -print-file-name=libstdc++.a)" -L"$cudalib" -lcudart_static -lcmocka -ldl -lrt -lpthread -lm
+    "$(gcc -print-file-name=libstdc++.a)" -L"$cudalib" -lcublasLt -lcudart_static -lcmocka -ldl -lrt -lpthread -lm
   cp -L /usr/lib/x86_64-linux-gnu/libcmocka.so.0 "$dir/"
+  soname=$(objdump -p "$dir/test_cuda" | awk '$1 == "NEEDED" && $2 ~ /^libcublasLt/ {print $2}')
+  [ -n "$soname" ] || { echo "test_cuda does not name libcublasLt" >&2; exit 1; }
+  echo "$soname" >"$dir/cublaslt.soname"
   rm -f "$dir"/*.o
-  echo "built $dir/test_cuda ($(du -sh "$dir" | cut -f1)); on the GPU machine: scripts/gpu-check.sh run $dir"
+  echo "built $dir/test_cuda ($(du -sh "$dir" | cut -f1); needs $soname there); on the GPU machine: scripts/gpu-check.sh run $dir"
   ;;
 run)
   [ -x "$dir/test_cuda" ] || { echo "no $dir/test_cuda: run scripts/gpu-check.sh build $dir first (here)" >&2; exit 2; }
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
-  LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" LVIT_TEST_VERBOSE=1 OMP_NUM_THREADS=8 "$dir/test_cuda"
+  soname=$(cat "$dir/cublaslt.soname" 2>/dev/null || echo libcublasLt.so.13)
+  # the toolkit's lib64, the loader's cache, then pip's nvidia wheels (nvidia/cu13/lib, nvidia/cublas/lib)
+  ltdir=""
+  for d in "${LVIT_CUBLASLT_DIR:-}" "${CUDA_HOME:-/usr/local/cuda}/lib64" /usr/local/cuda/lib64 \
+           /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 /usr/lib/x86_64-linux-gnu; do
+    if [ -n "$d" ] && [ -e "$d/$soname" ]; then ltdir=$d; break; fi
+  done
+  if [ -z "$ltdir" ]; then
+    f=$(ldconfig -p 2>/dev/null | awk -v so="$soname" '$1 == so {print $NF; exit}' || true)
+    [ -n "$f" ] && ltdir=$(dirname "$f")
+  fi
+  if [ -z "$ltdir" ]; then
+    for py in python3 /opt/torch/.venv/bin/python3; do
+      sp=$("$py" -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null) || continue
+      for s in $sp; do
+        f=$(find "$s/nvidia" -maxdepth 3 -name "$soname" 2>/dev/null | head -1 || true)
+        [ -n "$f" ] && { ltdir=$(dirname "$f"); break 2; }
+      done
+    done
+  fi
+  if [ -z "$ltdir" ]; then
+    echo "gpu-check: $soname not found (CUDA toolkit lib64, ldconfig, pip's nvidia wheels): test_cuda cannot" \
+         "start without it; set LVIT_CUBLASLT_DIR to the folder that holds it" >&2
+    exit 3
+  fi
+  echo "cuBLASLt: $ltdir/$soname"
+  LD_LIBRARY_PATH="$dir:$ltdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" LVIT_TEST_VERBOSE=1 OMP_NUM_THREADS=8 "$dir/test_cuda"
   ;;
 *)
   echo "usage: $0 build|run [DIR]" >&2

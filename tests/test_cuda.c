@@ -2,12 +2,15 @@
  * included. fp32 on both sides: the tolerances are float rounding (1e-6 relative to the scale),
  * looser where the two sides use different erf implementations (GELU: 2e-6), reduce in another
  * order (LayerNorm's input gradient) or chain a softmax and two dot products of up to 256
- * terms (variable aggregation: 1e-5). Skips, saying why, where
- * there is no GPU or lvit was built without CUDA. */
+ * terms (variable aggregation: 1e-5); the linear layers and flash attention say why theirs
+ * where they are checked. Skips, saying why, where there is no GPU or lvit was built without
+ * CUDA. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "attention/attention.h"
 #include "kernels/cpu/ops_cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/cuda/ops_cuda.h"
@@ -284,6 +287,457 @@ static void test_patch_embed(void **st) {
     }
 }
 
+/* ---------------------------------------------------------------- margins
+ * The linear and attention tests run hundreds of configurations: each comparison goes into a
+ * Margin (the worst error of one quantity and where it was), every failure is printed (the first
+ * few of each quantity) and the test fails at the end, so that one GPU run reports every
+ * configuration that is wrong instead of stopping at the first. The margins are printed always. */
+typedef struct Margin {
+    const char *what;
+    double tol;
+    int d; /* head size, 0 where not per head size */
+    double worst;
+    char at[128];
+    int checks, fails;
+} Margin;
+
+/* max|got - ref| / max(max|ref|, floor) over the finite ref values; equal values (the same
+ * infinity included) count 0, NaN or a one-sided infinity infinite. */
+static double err_scaled(const float *got, const float *ref, int64_t n, double flr, int64_t *wi) {
+    double scale = flr, e = 0.0;
+    *wi = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(ref[i]) && fabs(ref[i]) > scale) scale = fabs(ref[i]);
+    for (int64_t i = 0; i < n; i++) {
+        if (got[i] == ref[i]) continue;
+        double di = isfinite(got[i]) && isfinite(ref[i]) ? fabs((double)got[i] - ref[i]) : INFINITY;
+        if (di > e) e = di, *wi = i;
+    }
+    return e / scale;
+}
+
+static void margin_add(Margin *m, double e, int64_t wi, const float *got, const float *ref, int64_t n,
+                       const char *cfg) {
+    if (m->checks++ == 0 || e > m->worst) {
+        m->worst = e;
+        snprintf(m->at, sizeof m->at, "%s", cfg);
+    }
+    if (!(e <= m->tol) && ++m->fails <= 5)
+        fprintf(stderr, "  FAIL %s (%s): err %.3g > %.1g at [%lld] of %lld: got %.9g ref %.9g\n", m->what, cfg, e,
+                m->tol, (long long)wi, (long long)n, n > 0 ? got[wi] : 0.0, n > 0 ? ref[wi] : 0.0);
+}
+
+static void margin_check(Margin *m, const float *got, const float *ref, int64_t n, double flr, const char *cfg) {
+    int64_t wi;
+    const double e = err_scaled(got, ref, n, flr, &wi);
+    margin_add(m, e, wi, got, ref, n, cfg);
+}
+
+/* bitwise equality (tol 0); a difference is reported at its scaled size */
+static void margin_bits(Margin *m, const float *got, const float *ref, int64_t n, const char *cfg) {
+    int64_t wi = 0;
+    double e = 0.0;
+    if (memcmp(got, ref, sizeof(float) * (size_t)n)) {
+        e = err_scaled(got, ref, n, 1e-30, &wi);
+        if (e == 0.0) e = 1e-300; /* -0 vs +0 or NaN payloads */
+    }
+    margin_add(m, e, wi, got, ref, n, cfg);
+}
+
+/* Prints one line per checked margin; returns the number of failed checks. */
+static int margins_report(const Margin *m, int n) {
+    int fails = 0;
+    for (int i = 0; i < n; i++) {
+        if (!m[i].checks) continue;
+        char name[64];
+        if (m[i].d) snprintf(name, sizeof name, "%s d=%d", m[i].what, m[i].d);
+        else snprintf(name, sizeof name, "%s", m[i].what);
+        fprintf(stderr, "  %-30s worst %.2e (tol %.0e) at %s; %d checks%s\n", name, m[i].worst, m[i].tol, m[i].at,
+                m[i].checks, m[i].fails ? ", FAILED" : "");
+        fails += m[i].fails;
+    }
+    return fails;
+}
+
+static void fill_nan(float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = NAN;
+}
+
+static float *fdup(const float *x, int64_t n) {
+    float *y = tu_falloc(n);
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    return y;
+}
+
+/* ---------------------------------------------------------------- linear layers
+ * Tolerances: every output is a dot product of K (forward), N (din) or M (dw) fp32 terms, summed
+ * in another order and blocking by OpenBLAS and cuBLASLt (which may also split the sum): the
+ * difference is a few ulps of the partial sums, ~1e-7 to 1e-6 of max|ref| up to 2304 terms, so
+ * 1e-5 holds with margin and still fails TF32 (10-bit mantissa: ~1e-4 and worse). The bias
+ * gradient is a double sum on both sides, rounded once: 1e-6. */
+enum { LM_OUT, LM_DIN, LM_DW, LM_DB, LM_BITS, LM_PRE, LM_GELU, LM_N };
+
+/* One shape: forward with accumulate 0/1 and bias NULL or not (over NaN when not accumulating:
+ * out must be overwritten), backward with each of din, dw, dbias wanted or NULL (accumulating
+ * onto nonzero gradients). off floats shift every device pointer (alignment below 16 bytes). */
+static void linear_case(Margin *m, int64_t M, int64_t K, int64_t N, int off, int check_bits) {
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "M=%lld K=%lld N=%lld%s", (long long)M, (long long)K, (long long)N,
+             off ? " misaligned" : "");
+    const uint64_t seed = (uint64_t)(M * 1000003 + K * 1009 + N);
+    float *in = tu_falloc(M * K), *w = tu_falloc(N * K), *b = tu_falloc(N), *out0 = tu_falloc(M * N);
+    float *dout = tu_falloc(M * N), *din0 = tu_falloc(M * K), *dw0 = tu_falloc(N * K), *db0 = tu_falloc(N);
+    tu_fill_normal(in, M * K, seed + 1, 0, 1), tu_fill_normal(w, N * K, seed + 2, 0, 0.5f);
+    tu_fill_normal(b, N, seed + 3, 0, 1), tu_fill_normal(out0, M * N, seed + 4, 0, 1);
+    tu_fill_normal(dout, M * N, seed + 5, 0, 1), tu_fill_normal(din0, M * K, seed + 6, 0, 1);
+    tu_fill_normal(dw0, N * K, seed + 7, 0, 1), tu_fill_normal(db0, N, seed + 8, 0, 1);
+    /* device buffers of n + off floats used from +off */
+#define DEV(x, n) (float *)((float *)cuda_alloc(sizeof(float) * (size_t)((n) + off)) + off)
+#define DEV_FREE(p) cuda_free((float *)(p)-off)
+    float *gin = DEV(in, M * K), *gw = DEV(w, N * K), *gb = DEV(b, N), *gout = DEV(out0, M * N);
+    float *gdo = DEV(dout, M * N), *gdin = DEV(din0, M * K), *gdw = DEV(dw0, N * K), *gdb = DEV(db0, N);
+    cuda_upload(gin, in, M * K), cuda_upload(gw, w, N * K), cuda_upload(gb, b, N), cuda_upload(gdo, dout, M * N);
+    float *ref = tu_falloc(M * N), *nanbuf = tu_falloc(M * N);
+    fill_nan(nanbuf, M * N);
+    for (int acc = 0; acc < 2; acc++)
+        for (int hb = 0; hb < 2; hb++) {
+            char c2[128];
+            snprintf(c2, sizeof c2, "%s acc=%d bias=%d", cfg, acc, hb);
+            memcpy(ref, out0, sizeof(float) * (size_t)(M * N));
+            linear_fwd_cpu(ref, in, w, hb ? b : NULL, M, K, N, acc);
+            cuda_upload(gout, acc ? out0 : nanbuf, M * N);
+            linear_fwd_cuda(gout, gin, gw, hb ? gb : NULL, M, K, N, acc);
+            float *h = host_of(gout, M * N);
+            margin_check(&m[LM_OUT], h, ref, M * N, 1e-30, c2);
+            if (check_bits) { /* the same call again gives the same bits */
+                cuda_upload(gout, acc ? out0 : nanbuf, M * N);
+                linear_fwd_cuda(gout, gin, gw, hb ? gb : NULL, M, K, N, acc);
+                float *h2 = host_of(gout, M * N);
+                margin_bits(&m[LM_BITS], h2, h, M * N, c2);
+                free(h2);
+            }
+            free(h);
+        }
+    for (int pat = 0; pat < 8; pat++) { /* bit 0: din, 1: dw, 2: dbias wanted */
+        char c2[128];
+        snprintf(c2, sizeof c2, "%s din=%d dw=%d dbias=%d", cfg, pat & 1, (pat >> 1) & 1, (pat >> 2) & 1);
+        float *rdin = fdup(din0, M * K), *rdw = fdup(dw0, N * K), *rdb = fdup(db0, N);
+        linear_bwd_cpu(pat & 1 ? rdin : NULL, pat & 2 ? rdw : NULL, pat & 4 ? rdb : NULL, dout, in, w, M, K, N);
+        cuda_upload(gdin, din0, M * K), cuda_upload(gdw, dw0, N * K), cuda_upload(gdb, db0, N);
+        for (int rep = 0; rep < (check_bits ? 2 : 1); rep++) {
+            if (rep) cuda_upload(gdin, din0, M * K), cuda_upload(gdw, dw0, N * K), cuda_upload(gdb, db0, N);
+            linear_bwd_cuda(pat & 1 ? gdin : NULL, pat & 2 ? gdw : NULL, pat & 4 ? gdb : NULL, gdo, gin, gw, M, K, N);
+            float *h1 = host_of(gdin, M * K), *h2 = host_of(gdw, N * K), *h3 = host_of(gdb, N);
+            if (!rep) { /* a NULL gradient's buffer stays as it was: the reference is then the initial value */
+                margin_check(&m[LM_DIN], h1, rdin, M * K, 1e-30, c2);
+                margin_check(&m[LM_DW], h2, rdw, N * K, 1e-30, c2);
+                margin_check(&m[LM_DB], h3, rdb, N, 1e-30, c2);
+                memcpy(rdin, h1, sizeof(float) * (size_t)(M * K)), memcpy(rdw, h2, sizeof(float) * (size_t)(N * K));
+                memcpy(rdb, h3, sizeof(float) * (size_t)N);
+            } else {
+                margin_bits(&m[LM_BITS], h1, rdin, M * K, c2);
+                margin_bits(&m[LM_BITS], h2, rdw, N * K, c2);
+                margin_bits(&m[LM_BITS], h3, rdb, N, c2);
+            }
+            free(h1), free(h2), free(h3);
+        }
+        free(rdin), free(rdw), free(rdb);
+    }
+    /* fused GELU: pre = in W^T + b, out = gelu(pre) (exact erf GELU; out error <= 1.13 x pre's
+       plus the two erf implementations' 2e-6) */
+    {
+        float *rout = tu_falloc(M * N);
+        linear_fwd_cpu(ref, in, w, b, M, K, N, 0);
+        gelu_fwd_cpu(rout, ref, M * N);
+        float *gpre = DEV(out0, M * N);
+        cuda_upload(gout, nanbuf, M * N), cuda_upload(gpre, nanbuf, M * N);
+        linear_fwd_gelu_cuda(gout, gpre, gin, gw, gb, M, K, N);
+        float *h1 = host_of(gpre, M * N), *h2 = host_of(gout, M * N);
+        margin_check(&m[LM_PRE], h1, ref, M * N, 1e-30, cfg);
+        margin_check(&m[LM_GELU], h2, rout, M * N, 1e-30, cfg);
+        free(h1), free(h2), free(rout);
+        DEV_FREE(gpre);
+    }
+    DEV_FREE(gin), DEV_FREE(gw), DEV_FREE(gb), DEV_FREE(gout), DEV_FREE(gdo), DEV_FREE(gdin), DEV_FREE(gdw);
+    DEV_FREE(gdb);
+#undef DEV
+#undef DEV_FREE
+    free(in), free(w), free(b), free(out0), free(dout), free(din0), free(dw0), free(db0), free(ref), free(nanbuf);
+}
+
+static void test_linear(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    Margin m[LM_N] = {{.what = "linear fwd out", .tol = 1e-5},     {.what = "linear bwd din", .tol = 1e-5},
+                      {.what = "linear bwd dw", .tol = 1e-5},      {.what = "linear bwd dbias", .tol = 1e-6},
+                      {.what = "linear same bits twice", .tol = 0}, {.what = "linear+gelu pre", .tol = 1e-5},
+                      {.what = "linear+gelu out", .tol = 2e-5}};
+    static const int64_t dims[] = {1, 3, 17, 64, 129, 255};
+    enum { ND = sizeof dims / sizeof dims[0] };
+    for (int i = 0; i < ND; i++)
+        for (int j = 0; j < ND; j++)
+            for (int k = 0; k < ND; k++) linear_case(m, dims[i], dims[j], dims[k], 0, 0);
+    linear_case(m, 1024, 768, 2304, 0, 1); /* a qkv projection */
+    linear_case(m, 17, 33, 65, 1, 1);      /* 4-byte aligned pointers, odd leading dimensions */
+    linear_case(m, 129, 255, 64, 1, 0);
+    linear_case(m, 64, 64, 64, 2, 0); /* 8-byte aligned */
+    linear_case(m, 7, 0, 5, 0, 0);    /* K = 0: out = bias (or += bias) */
+    assert_int_equal(margins_report(m, LM_N), 0);
+}
+
+/* ---------------------------------------------------------------- flash attention
+ * Against the CPU flash kernels (tests/test_attention.c checks those against a double oracle).
+ * Errors are taken against max(max|ref|, 1): gradients that are pure cancellation noise (dq, dk
+ * with one key: dS = P (dP - Delta) with dP = Delta) are then compared at the scale of the
+ * values they are made of instead of their own ~1e-7 (and with one key, where dq and dk are
+ * nothing but that noise, against sqrt(Sq): see flash_case). Both sides are fp32 with the same
+ * formulas (base-2 exponentials of scale*log2(e)-scaled scores, Delta in double); they differ in
+ * exp2 (1-2 ulp each), in the order of the softmax sums over Sk (tiles of 32 vs 64, butterfly vs
+ * sequential) and of dq's sum over key tiles: forward 1e-5, backward 2e-5 (the CPU kernels'
+ * own tolerances against the oracle, which they meet with ~10x margin). The GPU's chunked
+ * results against its full ones: the merge rounds lse once more (1e-5); dk, dv are bitwise the
+ * same (each key's sums do not depend on the other keys), dq adds two partial sums (2e-5). */
+enum { FB = 2, FNH = 3 };
+static const int FLASH_D[] = {32, 64, 128, 256};
+static const int64_t FLASH_S[] = {1, 63, 64, 65, 200, 1000};
+enum { FM_O, FM_LSE, FM_DQ, FM_DK, FM_DV, FM_GBUF, FM_EMPTY, FM_BITS, FM_CO, FM_CLSE, FM_CDQ, FM_CDKV, FM_N };
+static const struct { const char *what; double tol; } FLASH_M[FM_N] = {
+    {"flash fwd o", 1e-5},         {"flash fwd lse", 1e-5},     {"flash bwd dq", 2e-5},
+    {"flash bwd dk", 2e-5},        {"flash bwd dv", 2e-5},      {"flash bwd grad buffers", 2e-5},
+    {"flash lse=-inf rows / Sk=0", 0}, {"flash same bits twice", 0}, {"flash chunks merged o", 1e-5},
+    {"flash chunks merged lse", 1e-5}, {"flash chunks dq", 2e-5}, {"flash chunks dk,dv", 0}};
+
+/* compact [ntok][width] copy of a token-strided tensor */
+static float *gather(const float *base, int64_t ntok, int64_t stride, int64_t width) {
+    float *y = tu_falloc(ntok * width);
+    for (int64_t t = 0; t < ntok; t++) memcpy(y + t * width, base + t * stride, sizeof(float) * (size_t)width);
+    return y;
+}
+
+/* compact [B][n][D] copy of key tokens s0..s0+n of every batch (keys [B,Sk] with stride) */
+static float *gather_keys(const float *base, int64_t Sk, int64_t stride, int64_t s0, int64_t n, int64_t D) {
+    float *y = tu_falloc(FB * n * D);
+    for (int b = 0; b < FB; b++)
+        for (int64_t s = 0; s < n; s++)
+            memcpy(y + (b * n + s) * D, base + (b * Sk + s0 + s) * stride, sizeof(float) * (size_t)D);
+    return y;
+}
+
+static float *cpu_ws(const AttnDims *dm) {
+    return tu_falloc((int64_t)attn_workspace_floats_cpu(dm, omp_get_max_threads()));
+}
+
+/* One configuration. Layouts: plain (q [B,Sq,NH,d], k, v [B,Sk,NH,d], o too) or fused (q, k, v in
+ * [B,S,3,NH,d] buffers, one buffer when Sq = Sk, dq, dk, dv in the same layout; o and dout with a
+ * padded stride whose padding must survive). */
+static void flash_case(Margin (*m)[4], int di, int64_t Sq, int64_t Sk, int fused) {
+    const int d = FLASH_D[di];
+    const int64_t D = (int64_t)FNH * d;
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "d=%d Sq=%lld Sk=%lld %s", d, (long long)Sq, (long long)Sk, fused ? "fused" : "plain");
+    AttnDims dm = {.B = FB, .NH = FNH, .d = d, .Sq = Sq, .Sk = Sk, .scale = 1.0f / sqrtf((float)d)};
+    /* input buffers: which buffer q, k, v live in and where */
+    int nbuf, which[3];
+    int64_t len[3] = {0, 0, 0}, off[3];
+    if (fused) {
+        dm.q_stride = dm.k_stride = dm.v_stride = 3 * D;
+        dm.o_stride = D + 4;
+        nbuf = Sq == Sk ? 1 : 2;
+        len[0] = FB * Sq * 3 * D;
+        if (nbuf == 2) len[1] = FB * Sk * 3 * D;
+        which[0] = 0, which[1] = which[2] = nbuf - 1;
+        off[0] = 0, off[1] = D, off[2] = 2 * D;
+    } else {
+        dm.q_stride = dm.k_stride = dm.v_stride = dm.o_stride = D;
+        nbuf = 3;
+        len[0] = FB * Sq * D, len[1] = len[2] = FB * Sk * D;
+        which[0] = 0, which[1] = 1, which[2] = 2;
+        off[0] = off[1] = off[2] = 0;
+    }
+    const uint64_t seed = (uint64_t)(d * 7919 + Sq * 131 + Sk * 3 + fused);
+    float *in[3] = {0}, *g0[3] = {0}, *gin[3] = {0}, *gg[3] = {0}, *hg[3] = {0};
+    for (int i = 0; i < nbuf; i++) {
+        in[i] = tu_falloc(len[i]), g0[i] = tu_falloc(len[i]);
+        tu_fill_normal(in[i], len[i], seed + i, 0.0f, 1.3f); /* scores of std ~1.7: some peaked rows */
+        tu_fill_normal(g0[i], len[i], seed + 10 + i, 0.0f, 0.5f);
+        gin[i] = dev_from(in[i], len[i]);
+    }
+#define AT(bufs, t) ((bufs)[which[t]] + off[t])
+    const int64_t no = FB * Sq * dm.o_stride, nl = (int64_t)FB * FNH * Sq;
+    float *o_init = tu_falloc(no), *dout = tu_falloc(no), *o_cpu = tu_falloc(no), *lse_cpu = tu_falloc(nl);
+    for (int64_t i = 0; i < no; i++) o_init[i] = i % dm.o_stride < D ? NAN : 7.0f;
+    tu_fill_normal(dout, no, seed + 20, 0.0f, 1.0f);
+    memcpy(o_cpu, o_init, sizeof(float) * (size_t)no);
+    float *ws = cpu_ws(&dm);
+    attn_fwd_cpu(o_cpu, lse_cpu, AT(in, 0), AT(in, 1), AT(in, 2), &dm, ws);
+
+    /* forward, twice */
+    float *go = dev_from(o_init, no), *gl = cuda_alloc(sizeof(float) * (size_t)nl);
+    attn_fwd_cuda(go, gl, AT(gin, 0), AT(gin, 1), AT(gin, 2), &dm, NULL);
+    float *ho = host_of(go, no), *hl = host_of(gl, nl);
+    if (Sk == 0) { /* the empty partial, exactly */
+        margin_bits(&m[FM_EMPTY][di], ho, o_cpu, no, cfg);
+        margin_bits(&m[FM_EMPTY][di], hl, lse_cpu, nl, cfg);
+    } else {
+        margin_check(&m[FM_O][di], ho, o_cpu, no, 1.0, cfg);
+        margin_check(&m[FM_LSE][di], hl, lse_cpu, nl, 1.0, cfg);
+    }
+    cuda_upload(go, o_init, no);
+    attn_fwd_cuda(go, gl, AT(gin, 0), AT(gin, 1), AT(gin, 2), &dm, NULL);
+    float *ho2 = host_of(go, no), *hl2 = host_of(gl, nl);
+    margin_bits(&m[FM_BITS][di], ho2, ho, no, cfg);
+    margin_bits(&m[FM_BITS][di], hl2, hl, nl, cfg);
+    free(ho2), free(hl2);
+
+    /* backward from the CPU's o and lse, every 7th row made empty (lse = -inf: gets nothing) */
+    float *lse_b = fdup(lse_cpu, nl);
+    for (int64_t i = 0; i < nl; i++)
+        if (i % 7 == 3) lse_b[i] = -INFINITY;
+    float *go_b = dev_from(o_cpu, no), *gl_b = dev_from(lse_b, nl), *gdo = dev_from(dout, no);
+    for (int i = 0; i < nbuf; i++) hg[i] = fdup(g0[i], len[i]), gg[i] = dev_from(g0[i], len[i]);
+    const int64_t nws = (int64_t)attn_ws_floats_cuda(&dm, 1);
+    float *gws = tu_falloc(nws > 0 ? nws : 1);
+    fill_nan(gws, nws > 0 ? nws : 1); /* scratch read before written shows up as NaN */
+    float *dws = dev_from(gws, nws > 0 ? nws : 1);
+    attn_bwd_cpu(AT(hg, 0), AT(hg, 1), AT(hg, 2), dout, AT(in, 0), AT(in, 1), AT(in, 2), o_cpu, lse_b, &dm, ws);
+    attn_bwd_cuda(AT(gg, 0), AT(gg, 1), AT(gg, 2), gdo, AT(gin, 0), AT(gin, 1), AT(gin, 2), go_b, gl_b, &dm, dws);
+    /* With one key dS = P (dP - Delta) is 0 in exact arithmetic (P = 1, dP = Delta): dq and dk are
+       the rounding noise of dP and Delta, which dk sums over Sq queries with random signs. They are
+       compared at the scale of that sum, sqrt(Sq), instead of 1 (seen in emulation: 1.5e-5 of 1 at
+       Sq = 1000, d = 256, i.e. 5e-7 of sqrt(Sq)). */
+    const double gflr = Sk == 1 ? sqrt((double)Sq) : 1.0;
+    float *hgg[3] = {0};
+    for (int i = 0; i < nbuf; i++) {
+        hgg[i] = host_of(gg[i], len[i]);
+        margin_check(&m[FM_GBUF][di], hgg[i], hg[i], len[i], gflr, cfg); /* stray writes included */
+    }
+    const int64_t ntok[3] = {FB * Sq, FB * Sk, FB * Sk}, strd[3] = {dm.q_stride, dm.k_stride, dm.v_stride};
+    for (int t = 0; t < 3 && Sk > 0; t++) {
+        float *a = gather(AT(hgg, t), ntok[t], strd[t], D), *r = gather(AT(hg, t), ntok[t], strd[t], D);
+        margin_check(&m[FM_DQ + t][di], a, r, ntok[t] * D, t < 2 ? gflr : 1.0, cfg);
+        free(a), free(r);
+    }
+    /* empty rows (and everything when Sk = 0): dq exactly as it was */
+    for (int64_t i = 0; i < nl; i++) {
+        if (!(lse_b[i] == -INFINITY || Sk == 0)) continue;
+        const int64_t s = i % Sq, bh = i / Sq, b = bh / FNH, h = bh % FNH;
+        const int64_t at = (b * Sq + s) * dm.q_stride + h * d;
+        margin_bits(&m[FM_EMPTY][di], AT(hgg, 0) + at, AT(g0, 0) + at, d, cfg);
+    }
+    /* backward again: the same bits */
+    for (int i = 0; i < nbuf; i++) cuda_upload(gg[i], g0[i], len[i]);
+    attn_bwd_cuda(AT(gg, 0), AT(gg, 1), AT(gg, 2), gdo, AT(gin, 0), AT(gin, 1), AT(gin, 2), go_b, gl_b, &dm, dws);
+    for (int i = 0; i < nbuf; i++) {
+        float *h = host_of(gg[i], len[i]);
+        margin_bits(&m[FM_BITS][di], h, hgg[i], len[i], cfg);
+        free(h);
+    }
+
+    /* two key chunks (plain [B,Skc,NH,d] buffers, as a ring step holds them): merged forward = full
+       forward, chunk backwards with the global o, lse = full backward */
+    if (Sk >= 2) {
+        const int64_t Skc[2] = {Sk / 2, Sk - Sk / 2}, s0[2] = {0, Sk / 2};
+        float *co[2], *cl[2], *ck[2], *cv[2], *cdk[2], *cdv[2];
+        AttnDims cm[2];
+        float *gq = dev_from(g0[which[0]], len[which[0]]); /* dq accumulates both chunks */
+        for (int c = 0; c < 2; c++) {
+            cm[c] = dm;
+            cm[c].Sk = Skc[c], cm[c].k_stride = cm[c].v_stride = D;
+            float *hk = gather_keys(AT(in, 1), Sk, dm.k_stride, s0[c], Skc[c], D);
+            float *hv = gather_keys(AT(in, 2), Sk, dm.v_stride, s0[c], Skc[c], D);
+            float *hdk = gather_keys(AT(g0, 1), Sk, dm.k_stride, s0[c], Skc[c], D);
+            float *hdv = gather_keys(AT(g0, 2), Sk, dm.v_stride, s0[c], Skc[c], D);
+            ck[c] = dev_from(hk, FB * Skc[c] * D), cv[c] = dev_from(hv, FB * Skc[c] * D);
+            cdk[c] = dev_from(hdk, FB * Skc[c] * D), cdv[c] = dev_from(hdv, FB * Skc[c] * D);
+            free(hk), free(hv), free(hdk), free(hdv);
+            co[c] = dev_from(o_init, no), cl[c] = cuda_alloc(sizeof(float) * (size_t)nl);
+            attn_fwd_cuda(co[c], cl[c], AT(gin, 0), ck[c], cv[c], &cm[c], NULL);
+            attn_bwd_cuda(gq + off[0], cdk[c], cdv[c], gdo, AT(gin, 0), ck[c], cv[c], go_b, gl_b, &cm[c], dws);
+        }
+        attn_merge_cuda(co[0], cl[0], co[1], cl[1], &dm);
+        float *h = host_of(co[0], no), *hl1 = host_of(cl[0], nl);
+        margin_check(&m[FM_CO][di], h, ho, no, 1.0, cfg);
+        margin_check(&m[FM_CLSE][di], hl1, hl, nl, 1.0, cfg);
+        free(h), free(hl1);
+        float *hq = host_of(gq, len[which[0]]);
+        float *a = gather(hq + off[0], FB * Sq, dm.q_stride, D), *r = gather(AT(hgg, 0), FB * Sq, dm.q_stride, D);
+        margin_check(&m[FM_CDQ][di], a, r, FB * Sq * D, 1.0, cfg);
+        free(hq), free(a), free(r);
+        for (int c = 0; c < 2; c++) {
+            float *gk = host_of(cdk[c], FB * Skc[c] * D), *gv = host_of(cdv[c], FB * Skc[c] * D);
+            float *rk = gather_keys(AT(hgg, 1), Sk, dm.k_stride, s0[c], Skc[c], D);
+            float *rv = gather_keys(AT(hgg, 2), Sk, dm.v_stride, s0[c], Skc[c], D);
+            margin_bits(&m[FM_CDKV][di], gk, rk, FB * Skc[c] * D, cfg);
+            margin_bits(&m[FM_CDKV][di], gv, rv, FB * Skc[c] * D, cfg);
+            free(gk), free(gv), free(rk), free(rv);
+            cuda_free(co[c]), cuda_free(cl[c]), cuda_free(ck[c]), cuda_free(cv[c]), cuda_free(cdk[c]);
+            cuda_free(cdv[c]);
+        }
+        cuda_free(gq);
+    }
+#undef AT
+    for (int i = 0; i < nbuf; i++) {
+        free(in[i]), free(g0[i]), free(hg[i]), free(hgg[i]);
+        cuda_free(gin[i]), cuda_free(gg[i]);
+    }
+    cuda_free(go), cuda_free(gl), cuda_free(go_b), cuda_free(gl_b), cuda_free(gdo), cuda_free(dws);
+    free(o_init), free(dout), free(o_cpu), free(lse_cpu), free(ws), free(ho), free(hl), free(lse_b), free(gws);
+}
+
+static void test_flash(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    Margin m[FM_N][4];
+    for (int q = 0; q < FM_N; q++)
+        for (int di = 0; di < 4; di++)
+            m[q][di] = (Margin){.what = FLASH_M[q].what, .tol = FLASH_M[q].tol, .d = FLASH_D[di]};
+    enum { NS = sizeof FLASH_S / sizeof FLASH_S[0] };
+    for (int di = 0; di < 4; di++) {
+        for (int i = 0; i < NS; i++) {
+            for (int j = 0; j < NS; j++)
+                for (int fused = 0; fused < 2; fused++) flash_case(m, di, FLASH_S[i], FLASH_S[j], fused);
+            flash_case(m, di, FLASH_S[i], 0, 0); /* no keys */
+        }
+    }
+    assert_int_equal(margins_report(&m[0][0], FM_N * 4), 0);
+}
+
+/* attn_merge_cuda against attn_merge_cpu: the same double formulas, so 1e-6 (the float weights
+ * may differ in their last bit where the two libm's exp differ in the last double bit). Rows where
+ * either side, or both, are empty; any head size; padding that must survive. */
+static void test_flash_merge(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    Margin m[2] = {{.what = "flash merge o", .tol = 1e-6}, {.what = "flash merge lse", .tol = 1e-6}};
+    const int ds[] = {5, 32, 64, 256};
+    const int64_t sq[] = {1, 65, 1000};
+    for (size_t a = 0; a < sizeof ds / sizeof ds[0]; a++)
+        for (size_t c = 0; c < sizeof sq / sizeof sq[0]; c++) {
+            const int d = ds[a];
+            const int64_t Sq = sq[c], D = (int64_t)FNH * d;
+            AttnDims dm = {.B = FB, .NH = FNH, .d = d, .Sq = Sq, .Sk = 1, .o_stride = D + 3};
+            const int64_t no = FB * Sq * dm.o_stride, nl = (int64_t)FB * FNH * Sq;
+            float *o = tu_falloc(no), *o2 = tu_falloc(no), *l = tu_falloc(nl), *l2 = tu_falloc(nl);
+            tu_fill_normal(o, no, 1 + d + Sq, 0, 1), tu_fill_normal(o2, no, 2 + d + Sq, 0, 1);
+            tu_fill_normal(l, nl, 3 + d + Sq, 2, 3), tu_fill_normal(l2, nl, 4 + d + Sq, 2, 3);
+            for (int64_t i = 0; i < nl; i++) {
+                if (i % 5 == 1) l[i] = -INFINITY;
+                if (i % 3 == 2) l2[i] = -INFINITY;
+            }
+            float *go = dev_from(o, no), *go2 = dev_from(o2, no), *gl = dev_from(l, nl), *gl2 = dev_from(l2, nl);
+            attn_merge_cpu(o, l, o2, l2, &dm);
+            attn_merge_cuda(go, gl, go2, gl2, &dm);
+            char cfg[64];
+            snprintf(cfg, sizeof cfg, "d=%d Sq=%lld", d, (long long)Sq);
+            float *h = host_of(go, no), *hl = host_of(gl, nl);
+            margin_check(&m[0], h, o, no, 1.0, cfg);
+            margin_check(&m[1], hl, l, nl, 1.0, cfg);
+            free(h), free(hl), free(o), free(o2), free(l), free(l2);
+            cuda_free(go), cuda_free(go2), cuda_free(gl), cuda_free(gl2);
+        }
+    assert_int_equal(margins_report(m, 2), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
@@ -293,6 +747,9 @@ int main(void) {
         cmocka_unit_test(test_unpatchify_loss),
         cmocka_unit_test(test_var_attn),
         cmocka_unit_test(test_patch_embed),
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_flash),
+        cmocka_unit_test(test_flash_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

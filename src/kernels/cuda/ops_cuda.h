@@ -1,15 +1,16 @@
 /* The CUDA backend's launchers (the .cu files in src/kernels/cuda, extern "C"; plain C here).
  * First steps of the GPU backend, fp32 (its checking mode): device discovery, memory, the
  * elementwise, normalization and optimizer kernels, the position/lead embedding, unpatchify,
- * the loss, the variable aggregation and the patch embedding, each checked against its CPU twin by tests/test_cuda.c
- * on a machine with a GPU (scripts/gpu-check.sh). The matrix products (cuBLASLt), flash
- * attention and bf16 follow; until the kernel table is complete nothing
+ * the loss, the variable aggregation, the patch embedding, the linear layers (cuBLASLt) and flash
+ * attention, each checked against its CPU twin by tests/test_cuda.c on a machine with a GPU
+ * (scripts/gpu-check.sh). bf16 follows; until the kernel table is complete nothing
  * outside the tests uses these. All pointers are device pointers; every launch goes on the
  * default stream; no atomics, every reduction in a fixed order (bitwise reproducible). */
 #ifndef LVIT_OPS_CUDA_H
 #define LVIT_OPS_CUDA_H
 #include <stddef.h>
 #include <stdint.h>
+#include "attention/attention.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +62,27 @@ void patch_embed_fwd_cuda(float *tok, const float *x, const float *w, const floa
                           int B, int V, int H, int W, int p, int D);
 void patch_embed_bwd_cuda(float *dw, float *dbias, float *dvar_embed, const float *dtok, const float *x, int B,
                           int V, int H, int W, int p, int D);
+/* linear_cuda.cu: the kernel table's linear_fwd/bwd (same contracts) through cuBLASLt, fp32 compute (no
+ * TF32); one handle and one 32 MiB workspace for the process, made at the first call. */
+void linear_fwd_cuda(float *out /* [M,N] */, const float *in /* [M,K] */, const float *w /* [N,K] */,
+                     const float *bias /* [N] or NULL */, int64_t M, int64_t K, int64_t N, int accumulate);
+void linear_bwd_cuda(float *din /* [M,K] or NULL */, float *dw /* [N,K] or NULL */, float *dbias /* [N] or NULL */,
+                     const float *dout /* [M,N] */, const float *in /* [M,K] */, const float *w /* [N,K] */,
+                     int64_t M, int64_t K, int64_t N);
+/* out = gelu(pre), pre = in W^T + bias (overwritten, saved for the backward; its own buffer) */
+void linear_fwd_gelu_cuda(float *out /* [M,N] */, float *pre /* [M,N] */, const float *in /* [M,K] */,
+                          const float *w /* [N,K] */, const float *bias /* [N] or NULL */, int64_t M, int64_t K,
+                          int64_t N);
+/* flash_cuda.cu: the contracts of attn_fwd_cpu, attn_bwd_cpu and attn_merge_cpu (attention.h), head sizes
+ * d = 32, 64, 128, 256 (others die with a message). The forward needs no scratch (ws may be NULL); the
+ * backward needs attn_ws_floats_cuda floats (Delta [B,NH,Sq]; nthreads is ignored). dq, dk or dv may
+ * be NULL (not wanted). */
+size_t attn_ws_floats_cuda(const AttnDims *dm, int nthreads);
+void attn_fwd_cuda(float *o /* [B,Sq,NH,d] */, float *lse /* [B,NH,Sq] */, const float *q, const float *k,
+                   const float *v, const AttnDims *dm, float *ws);
+void attn_bwd_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
+                   const float *o, const float *lse, const AttnDims *dm, float *ws);
+void attn_merge_cuda(float *o, float *lse, const float *o2, const float *lse2, const AttnDims *dm);
 
 #ifdef __cplusplus
 }
