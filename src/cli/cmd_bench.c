@@ -35,7 +35,9 @@ int cmd_bench(int argc, char **argv) {
     int H, W;
     if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     Dataset ds;
-    dataset_synthetic(&ds, mf.vars, 64, H, W, (uint64_t)seed);
+    int times = 64; /* synthetic times: at most about 256 MiB of them (hundreds of channels on a large grid) */
+    while (times > 8 && (double)times * mf.vars * H * W * 4 > 256.0 * 1048576) times /= 2;
+    dataset_synthetic(&ds, mf.vars, times, H, W, (uint64_t)seed);
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
     cli_parallel_check(&par, &cfg, batch, "bench");
@@ -67,18 +69,22 @@ int cmd_bench(int argc, char **argv) {
     }
     if (par.world.size > 1) {
         /* per rank: step time, bytes sent, planned memory (everything is allocated up front) */
+        enum { NC = 8 };
         const int P = par.world.size;
-        float mine[4] = {(float)(mean * 1e3),
-                         (float)((parallel_bytes_sent(&par) - sent0) / 1048576.0 / steps),
-                         (float)(trainer_act_floats(&t) * 4.0 / 1048576.0),
-                         (float)(trainer_state_floats(&t) * 4.0 / 1048576.0)};
-        float *all = xcalloc((size_t)P * 4, sizeof(float));
-        par.world.ops->allgather(&par.world, all, mine, 4);
+        TrainerMem mem;
+        trainer_memory(&t, &mem);
+        const double MiB = 4.0 / 1048576.0;
+        float mine[NC] = {(float)(mean * 1e3), (float)((parallel_bytes_sent(&par) - sent0) / 1048576.0 / steps),
+                          (float)(mem.params * MiB), (float)(mem.grads * MiB), (float)(mem.opt * MiB),
+                          (float)(mem.gathered * MiB), (float)(mem.acts * MiB), (float)(mem.embed * MiB)};
+        float *all = xcalloc((size_t)P * NC, sizeof(float));
+        par.world.ops->allgather(&par.world, all, mine, NC);
         double worst = 0;
-        log_info("%-5s %10s %14s %18s %16s", "rank", "ms/step", "MiB sent/step", "activations MiB", "params+opt MiB");
+        log_info("%-5s %9s %10s  %s", "rank", "ms/step", "MiB sent", "MiB held: params   grads     adam  gathered  activations (tokens+agg)");
         for (int r = 0; r < P; r++) {
-            log_info("%-5d %10.1f %14.3f %18.1f %16.1f", r, all[r * 4], all[r * 4 + 1], all[r * 4 + 2], all[r * 4 + 3]);
-            if (all[r * 4] > worst) worst = all[r * 4];
+            const float *a = all + r * NC;
+            log_info("%-5d %9.1f %10.3f  %18.2f %7.2f %8.2f %9.2f %12.1f (%.1f)", r, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+            if (a[0] > worst) worst = a[0];
         }
         tps = t.tokens_per_step / (worst / 1e3); /* a step ends when the slowest rank is done */
         free(all);

@@ -1,5 +1,6 @@
 #include "cli/trainer.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
@@ -33,11 +34,17 @@ static void grads_ready(void *ctx, int layer) {
     for (int i = 0; i < t->nreq; i++) w->ops->test(w, &t->reqs[i]); /* let them progress */
 }
 
-static void state_floats(const Trainer *t, int64_t *params, int64_t *opt) {
+void trainer_memory(const Trainer *t, TrainerMem *mem) {
     const Fsdp *z = &t->fsdp;
-    int64_t sharded = z->on ? vit_nblocks(&t->model.cfg) * z->sb : 0;
-    *params = t->model.n_alloc + sharded + (z->on ? 2 * t->par->fs.size * z->sb : 0); /* + one gathered block */
-    *opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
+    const Vit *m = &t->model;
+    const int64_t sharded = z->on ? vit_nblocks(&m->cfg) * z->sb : 0; /* ZeRO-3: this rank's block shards */
+    const int slots = t->nslots > 1 ? t->nslots : 1;
+    mem->params = m->n_alloc + sharded;
+    mem->grads = m->n_alloc + sharded + (t->gshard ? t->shard : 0);
+    mem->opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
+    mem->gathered = z->on ? 2 * (int64_t)t->par->fs.size * z->sb + z->sb : 0; /* one block and its gradients */
+    mem->acts = m->act_floats * slots;
+    mem->embed = m->embed_floats * slots;
 }
 
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
@@ -114,8 +121,9 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     prefetch_start_rows(&t->prefetch, &t->train, B, c->V, c->H, c->W, t->model.row0, lc->H, c->residual);
     t->tokens_per_step = (int64_t)Bg * vit_S(c);
     t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
-    int64_t np = t->model.n_canon, held, opt_floats;
-    state_floats(t, &held, &opt_floats);
+    int64_t np = t->model.n_canon;
+    TrainerMem mem;
+    trainer_memory(t, &mem);
     log_info("model: %s, V=%d grid %dx%d patch %d -> S=%lld tokens, D=%d depth=%d heads=%d decoder=%d, %.2fM parameters",
              vit_mode_name(c->mode), c->V, c->H, c->W, c->p, (long long)vit_S(c), c->D, c->depth, c->NH,
              c->dec_depth, np / 1e6);
@@ -139,9 +147,11 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (par->tp.size > 1)
         log_info("tensor parallel: %d heads of %d and %d of %d MLP channels per rank; %.2fM of the %.2fM parameters",
                  vit_NHt(lc), c->NH, vit_Ft(lc), vit_F(c), t->model.n_params / 1e6, t->model.n_canon / 1e6);
-    log_info("memory (MiB) per rank: parameters %.1f, gradients %.1f, optimizer %.1f, activations+scratch %.1f, batch %.1f",
-             mib(held), mib(held), mib(opt_floats), mib(trainer_act_floats(t)),
-             mib(3 * img + B + c->H));
+    char gathered[64] = "";
+    if (mem.gathered) snprintf(gathered, sizeof gathered, ", one gathered block %.1f", mib(mem.gathered));
+    log_info("memory (MiB) on rank 0: parameters %.1f, gradients %.1f, optimizer %.1f%s, activations+scratch %.1f (of "
+             "which tokenization and aggregation %.1f), batch %.1f", mib(mem.params), mib(mem.grads), mib(mem.opt),
+             gathered, mib(mem.acts), mib(mem.embed), mib(3 * img + B + c->H));
 }
 
 void trainer_free(Trainer *t) {
@@ -394,11 +404,6 @@ void trainer_seek(Trainer *t, int64_t step) {
     prefetch_start_rows(&t->prefetch, &t->train, t->B, c->V, c->H, c->W, t->model.row0, t->model.lc.H, c->residual);
 }
 
-int64_t trainer_state_floats(const Trainer *t) {
-    int64_t p, o;
-    state_floats(t, &p, &o);
-    return 2 * p + o;
-}
 
 int trainer_state_max_ranges(const Trainer *t) {
     /* the pieces of the local vector, each cut at most once more by a range's ends: the replicated

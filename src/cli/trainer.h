@@ -90,12 +90,15 @@ void fsdp_apply(Trainer *t, float lr, double grad_norm);
 void fsdp_full_params(Trainer *t, float *host);
 /* Continue the data order at `step` (resume): the prefetch thread restarts from there. */
 void trainer_seek(Trainer *t, int64_t step);
-/* Floats of activations and scratch this rank holds (every pipeline slot). */
-static inline int64_t trainer_act_floats(const Trainer *t) {
-    return t->model.act_floats * (t->nslots > 1 ? t->nslots : 1);
-}
-/* Floats this rank holds for parameters, gradients and optimizer state (whatever the ZeRO stage). */
-int64_t trainer_state_floats(const Trainer *t);
+/* What this rank holds, in floats (everything is allocated up front: this is the peak): its
+ * parameters (ZeRO-3: the replicated ones and its block shards), their gradients (ZeRO-1: and the
+ * reduced shard), AdamW's moments, under ZeRO-3 the one gathered block (parameters, gradients),
+ * and the activations and scratch of every pipeline slot, of which embed are the tokenization
+ * and channel aggregation's. */
+typedef struct TrainerMem {
+    int64_t params, grads, opt, gathered, acts, embed;
+} TrainerMem;
+void trainer_memory(const Trainer *t, TrainerMem *mem);
 /* What this rank holds of state vector vec (SV_PARAMS, SV_ADAM_M, SV_ADAM_V, SV_EMA) as
  * canonical ranges of the flat parameter vector (the unsharded layout, io/train_state.h), with
  * dev[i] where range i lives in backend memory. own = 1: only the ranges this rank writes to a

@@ -10,25 +10,37 @@
 
 static int64_t r16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
-/* D-CHAG: the floats of each part of one aggregation layer's activations for batch B (q, kv,
- * probs, o, out; sized for the block's first level, the largest). */
-static void chag_sizes(const VitConfig *c, int B, int64_t sz[5]) {
+/* D-CHAG: the floats of each part (q, kv, probs, o) of the activations of a block's aggregation
+ * layer at level lev, for batch B: level 0 reads the block's Vb channel tokens (in groups of G with
+ * two levels), level 1 the Vb/G group tokens. The last level writes the block's partial token
+ * into chag_part, the first of two its group tokens after o. */
+static void chag_sizes(const VitConfig *c, int B, int lev, int64_t sz[5]) {
     const int64_t L = vit_L(c), D = c->D, Vb = c->V / vit_chag(c);
-    const int64_t Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
+    const int two = vit_chag_levels(c) == 2;
+    const int64_t nin = lev ? Vb / c->chag_group : Vb, nout = two && !lev ? Vb / c->chag_group : 1;
     sz[0] = r16(D);
-    sz[1] = r16(B * Vb * L * 2 * D);
-    sz[2] = r16(B * L * c->NH * Vb);
-    sz[3] = sz[4] = r16(B * Ng * L * D);
+    sz[1] = r16(B * nin * L * 2 * D);
+    sz[2] = r16(B * L * c->NH * nin);
+    sz[3] = r16(B * nout * L * D);
+    sz[4] = two && !lev ? r16(B * nout * L * D) : 0;
+}
+
+static int64_t chag_layer_floats(const VitConfig *c, int B, int lev) {
+    int64_t sz[5];
+    chag_sizes(c, B, lev, sz);
+    return sz[0] + sz[1] + sz[2] + sz[3] + sz[4];
 }
 
 typedef struct ChagLayer {
     float *q, *kv, *probs, *o, *out;
 } ChagLayer;
 
+/* local layer la = block j * levels + level; a block's layers one after the other */
 static ChagLayer chag_layer(const Vit *m, int la) {
+    const int nlev = vit_chag_levels(&m->lc), j = la / nlev, lev = la % nlev;
     int64_t sz[5];
-    chag_sizes(&m->lc, m->B, sz);
-    float *b = m->a.chag_layers + la * m->a.chag_layer_floats;
+    chag_sizes(&m->lc, m->B, lev, sz);
+    float *b = m->a.chag_layers + j * m->a.chag_layer_floats + (lev ? chag_layer_floats(&m->lc, m->B, 0) : 0);
     return (ChagLayer){b, b + sz[0], b + sz[0] + sz[1], b + sz[0] + sz[1] + sz[2], b + sz[0] + sz[1] + sz[2] + sz[3]};
 }
 
@@ -64,10 +76,9 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     a->chag_layer_floats = 0;
     if (vit_chag(c) && first) {
         const int64_t C = vit_chag(c), nb = C / vit_tp(c), Vb = V / C, Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
-        int64_t sz[5];
-        chag_sizes(c, B, sz);
-        a->chag_layer_floats = sz[0] + sz[1] + sz[2] + sz[3] + sz[4];
-        TAKE(a->chag_layers, vit_chag_layers(c) * a->chag_layer_floats);
+        a->chag_layer_floats = 0; /* per block */
+        for (int lev = 0; lev < vit_chag_levels(c); lev++) a->chag_layer_floats += chag_layer_floats(c, B, lev);
+        TAKE(a->chag_layers, nb * a->chag_layer_floats);
         TAKE(a->chag_x, B * Vb * c->H * c->W);
         TAKE(a->chag_part, nb * B * L * D);
         TAKE(a->chag_gath, C * B * L * D);
@@ -80,6 +91,7 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
         TAKE(a->chag_dkv, B * Vb * L * 2 * D);
         TAKE(a->chag_dq, D);
     }
+    a->embed_floats = off; /* everything above: tokens, aggregation, D-CHAG */
     TAKE(a->ln1, nl * BS * D);
     TAKE(a->ln1_mean, nl * BS);
     TAKE(a->ln1_rstd, nl * BS);
@@ -174,6 +186,7 @@ void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
                 t[i]->n2_b = t[i]->fc1_w = t[i]->fc1_b = t[i]->fc2_w = t[i]->fc2_b = NULL;
     }
     m->act_floats = carve_acts(&m->a, &m->lc, B, k, &m->sa, NULL);
+    m->embed_floats = m->a.embed_floats;
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
     carve_acts(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
 }

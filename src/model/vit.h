@@ -220,7 +220,7 @@ typedef struct VitActs {
     /* D-CHAG (agg mode with chag blocks): tok holds this rank's blocks one after the other,
      * [nb][B,V/C,L,D]; the final cross-attention reads ctok and writes its gradient to dtok */
     float *chag_x;       /* [B,V/C,H,W] one block's input channels */
-    float *chag_layers;  /* [layers][chag_layer_floats]: q, kv, probs, o, out of each aggregation layer */
+    float *chag_layers;  /* [nb][chag_layer_floats]: q, kv, probs, o (and out) of each block's aggregation layers */
     int64_t chag_layer_floats;
     float *chag_part;    /* [nb][B,L,D] this rank's partial tokens */
     float *chag_gath;    /* [C][B,L,D] everybody's */
@@ -230,6 +230,7 @@ typedef struct VitActs {
     float *chag_dtok, *chag_dh, *chag_do, *chag_dkv, *chag_dq; /* backward scratch of one block */
     float *ws;           /* kernel scratch: attention, patch im2col, loss */
     int64_t ws_floats;
+    int64_t embed_floats; /* floats from the start of the carve through the D-CHAG buffers */
 } VitActs;
 
 /* A batch on the backend: normalized inputs and targets. */
@@ -269,6 +270,7 @@ typedef struct Vit {
     VitActs a;
     float *act_mem;
     int64_t act_floats;
+    int64_t embed_floats;   /* of act_floats: the tokenization and channel aggregation (through x0) */
     /* Called by vit_backward when gradients become final: layer = depth after the head and
      * the final norm, then layer = depth-1 ... 0 after each block (data parallelism starts
      * reducing them while the backward pass goes on). NULL: not called. */
