@@ -116,6 +116,13 @@ static uint8_t *mask_some_cells(Dataset *ds) {
     return valid;
 }
 
+/* The synthetic weather the volume tests train on: V variables, 48 times on 8x12, statistics of
+ * the first 40 */
+static void synth(Dataset *ds, int V) {
+    dataset_synthetic(ds, V, 48, 8, 12, 5);
+    dataset_compute_stats(ds, 0, 40);
+}
+
 static VitConfig small_config(void) {
     VitConfig c = {.V = 3, .Vo = 3, .H = 8, .W = 12, .p = 2, .D = 16, .depth = 2, .NH = 4, .dec_depth = 1,
                    .mlp_ratio = 4, .mode = CH_AGG};
@@ -335,8 +342,7 @@ static void test_volumes(void **state) {
     const int P = g_par.world.size;
     if (P == 1 || g_hybrid_only) return;
     Dataset ds;
-    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
-    dataset_compute_stats(&ds, 0, 40);
+    synth(&ds, 3);
     VitConfig c = small_config();
     OptConfig oc = opt_default();
     float lead = 6;
@@ -382,15 +388,13 @@ static void test_volumes_tp(void **state) {
     const int P = g_par.world.size;
     if (P == 1 || g_hybrid_only) return;
     Dataset ds;
-    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
-    dataset_compute_stats(&ds, 0, 40);
+    synth(&ds, 3);
     VitConfig c = small_config();
     OptConfig oc = opt_default();
     float lead = 6;
     const int B = 2;
     Dataset ds8; /* D-CHAG: 8 channels in P blocks */
-    dataset_synthetic(&ds8, 8, 48, 8, 12, 5);
-    dataset_compute_stats(&ds8, 0, 40);
+    synth(&ds8, 8);
     for (int multi = 0; multi < 3; multi++) {
         Parallel lp;
         parallel_init(&lp, 1, 1, P, 1, "test_parallel");
@@ -432,8 +436,7 @@ static void test_volumes_pp(void **state) {
     const int P = g_par.world.size;
     if (P == 1 || g_hybrid_only) return;
     Dataset ds;
-    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
-    dataset_compute_stats(&ds, 0, 40);
+    synth(&ds, 3);
     VitConfig c = small_config();
     c.depth = P;
     OptConfig oc = opt_default();
@@ -472,8 +475,7 @@ static void test_volumes_hybrid(void **state) {
     const int P = g_par.world.size;
     if (P != 4 || g_hybrid_only) return;
     Dataset ds;
-    dataset_synthetic(&ds, 3, 48, 8, 12, 5);
-    dataset_compute_stats(&ds, 0, 40);
+    synth(&ds, 3);
     VitConfig c = small_config();
     OptConfig oc = opt_default();
     float lead = 6;

@@ -245,20 +245,31 @@ static void slot_wait(Trainer *t, int s) {
         if (t->slot_req[2 * s + j].active) pp->ops->wait(pp, &t->slot_req[2 * s + j]), t->slot_req[2 * s + j].active = 0;
 }
 
-/* Pipeline forward of micro-batch i in slot i % nslots: its input from the previous stage, its
- * output (non-blocking) to the next. Returns the loss on the last stage. */
+/* Micro-batch i runs in activation slot i % nslots, once that slot's sends are done; returns the
+ * floats of one block input or output of the micro-batch. */
+static int64_t pipe_slot(Trainer *t, const Batch *b, int i) {
+    Vit *m = &t->model;
+    const int s = i % t->nslots;
+    slot_wait(t, s);
+    vit_slot_use(m, &t->slots[s]);
+    return (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
+}
+
+static void pipe_recv(Trainer *t, float *buf, int64_t n, int src, int tag) {
+    Comm *pp = &t->par->pp;
+    CommReq r;
+    pp->ops->sendrecv_start(pp, buf, NULL, n, -1, src, tag, &r);
+    pp->ops->wait(pp, &r);
+}
+
+/* Pipeline forward of micro-batch i: its input from the previous stage, its output
+ * (non-blocking unless `blocking`) to the next. Returns the loss on the last stage. */
 static float pipe_fwd(Trainer *t, const Batch *b, int i, int blocking) {
     Vit *m = &t->model;
     Comm *pp = &t->par->pp;
-    const int s = i % t->nslots, q = pp->rank;
-    const int64_t n = (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
-    slot_wait(t, s);
-    vit_slot_use(m, &t->slots[s]);
-    if (q > 0) {
-        CommReq r;
-        pp->ops->sendrecv_start(pp, m->a.x0, NULL, n, -1, q - 1, 2 * i, &r);
-        pp->ops->wait(pp, &r);
-    }
+    const int q = pp->rank, s = i % t->nslots;
+    const int64_t n = pipe_slot(t, b, i);
+    if (q > 0) pipe_recv(t, m->a.x0, n, q - 1, 2 * i);
     float loss = vit_forward(m, b);
     if (q < pp->size - 1) {
         pp->ops->sendrecv_start(pp, NULL, vit_output(m), n, q + 1, -1, 2 * i, &t->slot_req[2 * s]);
@@ -272,15 +283,9 @@ static float pipe_fwd(Trainer *t, const Batch *b, int i, int blocking) {
 static void pipe_bwd(Trainer *t, const Batch *b, int i) {
     Vit *m = &t->model;
     Comm *pp = &t->par->pp;
-    const int s = i % t->nslots, q = pp->rank;
-    const int64_t n = (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
-    slot_wait(t, s);
-    vit_slot_use(m, &t->slots[s]);
-    if (q < pp->size - 1) {
-        CommReq r;
-        pp->ops->sendrecv_start(pp, m->a.dx, NULL, n, -1, q + 1, 2 * i + 1, &r);
-        pp->ops->wait(pp, &r);
-    }
+    const int q = pp->rank, s = i % t->nslots;
+    const int64_t n = pipe_slot(t, b, i);
+    if (q < pp->size - 1) pipe_recv(t, m->a.dx, n, q + 1, 2 * i + 1);
     vit_backward(m, b);
     if (q > 0) pp->ops->sendrecv_start(pp, NULL, m->a.dx, n, q - 1, -1, 2 * i + 1, &t->slot_req[2 * s + 1]);
 }
