@@ -6,10 +6,11 @@
 #                                      kernels for sm_90 and their CPU twins, with OpenBLAS, libgomp,
 #                                      libstdc++ and the CUDA runtime linked statically, and copies
 #                                      libcmocka beside it
-#   scripts/gpu-check.sh run [DIR]     there: runs it (every kernel against the CPU one), prints the
-#                                      device and each error margin; exit status = the test's
+#   scripts/gpu-check.sh run [DIR]     there: runs it (every kernel against the CPU one, then the whole
+#                                      model through both kernel tables), prints the device and each
+#                                      error margin; exit status = the test's
 #
-# cuBLASLt (the linear layers) is linked dynamically: the toolkit has no static libcublasLt, and
+# cuBLASLt (the linear layers) is loaded at run time: the toolkit has no static libcublasLt, and
 # the shared one is 540 MB, far over what may travel (64 MiB). The GPU machine has it (its CUDA
 # toolkit, or the nvidia-cublas wheel under PyTorch): run finds the soname the build recorded
 # (DIR/cublaslt.soname) there, or takes LVIT_CUBLASLT_DIR.
@@ -35,13 +36,17 @@ build)
   gcc -std=c11 -O2 -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/src" -I"$root/tests" \
     -I/usr/include/x86_64-linux-gnu/openblas-openmp -I/usr/include/x86_64-linux-gnu \
     "$root/tests/test_cuda.c" "$root/tests/util_test.c" "$root/src/kernels/cpu/ops_cpu.c" \
-    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/attention/flash_cpu.c" "$root/src/core/check.c" \
+    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/kernels/cpu/kernels_cpu.c" "$root/src/kernels/cuda/kernels_cuda.c" \
+    "$root/src/attention/flash_cpu.c" "$root/src/core/check.c" "$root/src/core/rng.c" "$root/src/core/log.c" \
+    "$root/src/core/json.c" "$root/src/model/vit.c" "$root/src/model/params.c" "$root/src/model/config.c" \
+    "$root/src/parallel/seq_attn.c" "$root/src/optim/adamw.c" \
     "${objs[@]}" -o "$dir/test_cuda" \
     /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.a "$(gcc -print-file-name=libgomp.a)" \
-    "$(gcc -print-file-name=libstdc++.a)" -L"$cudalib" -lcublasLt -lcudart_static -lcmocka -ldl -lrt -lpthread -lm
+    "$(gcc -print-file-name=libstdc++.a)" -L"$cudalib" -lcudart_static -lcmocka -ldl -lrt -lpthread -lm
   cp -L /usr/lib/x86_64-linux-gnu/libcmocka.so.0 "$dir/"
-  soname=$(objdump -p "$dir/test_cuda" | awk '$1 == "NEEDED" && $2 ~ /^libcublasLt/ {print $2}')
-  [ -n "$soname" ] || { echo "test_cuda does not name libcublasLt" >&2; exit 1; }
+  # cuBLASLt is loaded at run time (linear_cuda.cu dlopens it): record the soname to look for there
+  soname=$(objdump -p "$cudalib/libcublasLt.so" 2>/dev/null | awk '$1 == "SONAME" {print $2}')
+  [ -n "$soname" ] || { echo "no libcublasLt.so in $cudalib" >&2; exit 1; }
   echo "$soname" >"$dir/cublaslt.soname"
   rm -f "$dir"/*.o
   echo "built $dir/test_cuda ($(du -sh "$dir" | cut -f1); needs $soname there); on the GPU machine: scripts/gpu-check.sh run $dir"

@@ -12,6 +12,12 @@ expect 2 "no command" "$LVIT"
 expect 2 "unknown command" "$LVIT" frobnicate;          has "unknown command 'frobnicate'"
 expect 0 "train --help" "$LVIT" train --help;           has "--channels"
 expect 2 "unknown flag" "$LVIT" train --run "$tmp/r" --bogus 3;  has "unknown option '--bogus'"
+# --device cuda: runs where there is a GPU, else a clear refusal (no GPU, no driver, or no CUDA in the build)
+if nvidia-smi -L >/dev/null 2>&1 && ldd "$LVIT" >/dev/null 2>&1; then
+  expect 0 "--device cuda on a GPU" "$LVIT" bench --device cuda --steps 1 --warmup 0 --dim 32 --depth 1 --heads 2
+else
+  expect 2 "--device cuda without a GPU" "$LVIT" bench --device cuda --steps 1;  has "--device cuda: "
+fi
 expect 2 "malformed integer" "$LVIT" train --run "$tmp/r" --steps 12x;  has "--steps expects an integer"
 expect 2 "missing value" "$LVIT" train --run "$tmp/r" --lr;  has "--lr needs a value"
 expect 2 "bad choice" "$LVIT" train --run "$tmp/r" --channels both;  has "agg|multi"

@@ -14,6 +14,8 @@
 #include "kernels/cpu/ops_cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "model/vit.h"
+#include "optim/optim.h"
 #include "util_test.h"
 
 static int have_gpu(void) {
@@ -738,6 +740,98 @@ static void test_flash_merge(void **st) {
     assert_int_equal(margins_report(m, 2), 0);
 }
 
+/* The whole model through the CUDA kernel table against the CPU one (fp32 on both): the same
+ * parameters and batch, the loss and every gradient after one forward and backward, then 20
+ * AdamW steps' losses, then the same gradients bit for bit from a second GPU pass. Tolerances:
+ * the two sides sum in other orders through 2 blocks, the aggregation and the head (GEMMs of K up
+ * to 4D, attention over S keys), so gradients agree to about 1e-5 of each tensor's scale; 2e-4 of
+ * the largest gradient is the limit, the loss 1e-5. */
+static void whole_model(ChannelMode mode) {
+    VitConfig c = {.V = 3, .Vo = 3, .H = 16, .W = 32, .p = 2, .D = 64, .depth = 2, .NH = 2, .dec_depth = 1,
+                   .mlp_ratio = 4, .mode = mode};
+    vit_config_set_default_names(&c);
+    char err[256];
+    const Kernels *kc = kernels_cpu(), *kg = kernels_cuda(err, sizeof err);
+    assert_non_null(kg);
+    const int B = 2;
+    Vit mc, mg;
+    vit_init(&mc, &c, B, kc);
+    vit_init(&mg, &c, B, kg);
+    vit_init_params(&mc, 7);
+    vit_init_params(&mg, 7);
+    const int64_t img = (int64_t)B * c.V * c.H * c.W, nb = 3 * img + B + c.H;
+    float *host = tu_falloc(nb);
+    tu_fill_normal(host, 2 * img, 5, 0.0f, 1.0f);
+    for (int64_t i = 0; i < img; i++) host[2 * img + i] = (i % 7) ? 1.0f : 0.0f; /* some cells masked */
+    for (int i = 0; i < B; i++) host[3 * img + i] = 0.06f * (i + 1);
+    for (int i = 0; i < c.H; i++) host[3 * img + B + i] = 0.5f + (float)i / c.H;
+    float *bmem_c = kc->alloc((size_t)nb * sizeof(float)), *bmem_g = kg->alloc((size_t)nb * sizeof(float));
+    kc->upload(bmem_c, host, nb);
+    kg->upload(bmem_g, host, nb);
+    Batch bc = {.B = B, .x = bmem_c, .y = bmem_c + img, .mask = bmem_c + 2 * img, .lead = bmem_c + 3 * img,
+                .wlat = bmem_c + 3 * img + B};
+    Batch bg = {.B = B, .x = bmem_g, .y = bmem_g + img, .mask = bmem_g + 2 * img, .lead = bmem_g + 3 * img,
+                .wlat = bmem_g + 3 * img + B};
+    const int64_t np = mc.n_params;
+    float *g1 = tu_falloc(np), *g2 = tu_falloc(np);
+    kc->zero(mc.grad_mem, np);
+    kg->zero(mg.grad_mem, np);
+    float lc = vit_forward(&mc, &bc), lg = vit_forward(&mg, &bg);
+    vit_backward(&mc, &bc);
+    vit_backward(&mg, &bg);
+    kg->download(g1, mg.grad_mem, np);
+    double scale = 0;
+    for (int64_t i = 0; i < np; i++) scale = fmax(scale, fabs(mc.grad_mem[i]));
+    double worst = 0;
+    for (int64_t i = 0; i < np; i++) worst = fmax(worst, fabs(g1[i] - mc.grad_mem[i]) / scale);
+    fprintf(stderr, "whole model (%s): loss GPU %.9g CPU %.9g; gradients max error %.2e of the largest (%.3g)\n",
+            vit_mode_name(mode), lg, lc, worst, scale);
+    assert_true(fabs(lg - lc) <= 1e-5 * fabs(lc));
+    assert_true(worst <= 2e-4);
+    /* determinism: the same pass again gives the same bits */
+    kg->zero(mg.grad_mem, np);
+    float lg2 = vit_forward(&mg, &bg);
+    vit_backward(&mg, &bg);
+    kg->download(g2, mg.grad_mem, np);
+    assert_true(lg2 == lg);
+    assert_memory_equal(g1, g2, sizeof(float) * (size_t)np);
+    /* 20 AdamW steps on the batch: the same losses */
+    OptConfig oc = opt_default();
+    oc.total = 20;
+    oc.lr = 2e-3f;
+    AdamW oc_c, oc_g;
+    adamw_init(&oc_c, &mc, &oc);
+    adamw_init(&oc_g, &mg, &oc);
+    double wl = 0;
+    for (int s = 0; s < 20; s++) {
+        kc->zero(mc.grad_mem, np);
+        kg->zero(mg.grad_mem, np);
+        float a = vit_forward(&mc, &bc), b = vit_forward(&mg, &bg);
+        vit_backward(&mc, &bc);
+        vit_backward(&mg, &bg);
+        adamw_step(&oc_c, &mc, mc.grad_mem, opt_lr_at(&oc, s), opt_grad_norm(&mc));
+        adamw_step(&oc_g, &mg, mg.grad_mem, opt_lr_at(&oc, s), opt_grad_norm(&mg));
+        wl = fmax(wl, fabs(a - b) / fabs(a));
+    }
+    fprintf(stderr, "whole model (%s): 20 AdamW steps, losses within %.2e (relative)\n", vit_mode_name(mode), wl);
+    assert_true(wl <= 1e-4);
+    adamw_free(&oc_c, &mc);
+    adamw_free(&oc_g, &mg);
+    kc->free(bmem_c);
+    kg->free(bmem_g);
+    free(host), free(g1), free(g2);
+    vit_free(&mc);
+    vit_free(&mg);
+    vit_config_free(&c);
+}
+
+static void test_whole_model(void **st) {
+    (void)st;
+    if (!have_gpu()) skip();
+    whole_model(CH_AGG);
+    whole_model(CH_MULTI);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_elementwise),
@@ -750,6 +844,7 @@ int main(void) {
         cmocka_unit_test(test_linear),
         cmocka_unit_test(test_flash),
         cmocka_unit_test(test_flash_merge),
+        cmocka_unit_test(test_whole_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include "cli/trainer.h"
 #include "core/check.h"
 #include "core/log.h"
+#include "kernels/cuda/ops_cuda.h"
 
 double cpu_sgemm_gflops(int n, double min_seconds);
 
@@ -46,7 +47,8 @@ int cmd_bench(int argc, char **argv) {
     oc.total = warm + steps;
     float lead = 6;
     Trainer t;
-    const Kernels *k = profile ? kernels_profiled(kernels_cpu()) : kernels_cpu();
+    const Kernels *dev = cli_kernels(&par, &df, "bench");
+    const Kernels *k = profile ? kernels_profiled(dev) : dev;
     trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
@@ -62,7 +64,20 @@ int cmd_bench(int argc, char **argv) {
     if (profile) kernels_profile_report(steps);
     log_info("mean %.1f ms/step (best %.1f), %.2f GFLOP per step, %.1f GFLOP/s", mean * 1e3, best * 1e3,
              t.flops_per_step / 1e9, gf);
-    if (!no_peak) {
+    if (df.device == 1) {
+        /* fp32 on the CUDA cores (no tensor cores in the checking mode): the peak by model */
+        char name[256];
+        cuda_device_name(name, sizeof name);
+        static const struct { const char *key; double tflops; } peaks[] = {
+            {"H200", 67}, {"H100 80GB HBM3", 67}, {"H100 SXM", 67}, {"H100 NVL", 60}, {"H100 PCIe", 51}, {"A100", 19.5}};
+        double peak = 0;
+        for (size_t i = 0; i < sizeof peaks / sizeof *peaks && !peak; i++)
+            if (strstr(name, peaks[i].key)) peak = peaks[i].tflops;
+        if (peak > 0)
+            log_info("%.2f TFLOP/s, %.1f%% of the %s fp32 peak (%.1f TFLOP/s)", gf / 1e3, 100.0 * gf / 1e3 / peak, name,
+                     peak);
+        log_info("GPU memory in use: %.1f MiB", cuda_mem_used() / 1048576.0);
+    } else if (!no_peak) {
         double peak = cpu_sgemm_gflops(1024, 0.5);
         log_info("machine sgemm (1024^3, %d threads): %.1f GFLOP/s; this step reaches %.0f%% of it", omp_get_max_threads(),
                  peak, 100.0 * gf / peak);

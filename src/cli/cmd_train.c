@@ -120,7 +120,7 @@ int cmd_train(int argc, char **argv) {
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
-    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, kernels_cpu(), &par);
+    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
     char err[1024];
     if (init && t.fsdp.on)
         parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");

@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include "kernels/cuda/ops_cuda.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,6 +128,20 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
             log_info("usp: ulysses inside groups of %d ranks, ring across %d groups", u, P / u);
         }
     }
+}
+
+const Kernels *cli_kernels(Parallel *par, const DistFlags *df, const char *cmd) {
+    if (df->device == 0) return kernels_cpu();
+    char err[256];
+    const Kernels *k = kernels_cuda(err, sizeof err);
+    if (!k) parallel_refuse(par, "lvit %s: --device cuda: %s", cmd, err);
+    if (par->world.size > 1)
+        parallel_refuse(par, "lvit %s: --device cuda runs one process for now (the NCCL communicator is not written "
+                        "yet); start it without mpirun, or use --device cpu", cmd);
+    char name[256];
+    cuda_device_name(name, sizeof name);
+    log_info("device: %s (CUDA kernels, fp32: the checking mode)", name);
+    return k;
 }
 
 static volatile sig_atomic_t g_stop_signal = 0;

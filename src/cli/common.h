@@ -36,10 +36,12 @@ void cli_print_banner(void);
  * (exit 2) with what would. */
 typedef struct DistFlags {
     int dp, sp, tp, pp, microbatches, sp_mode, zero, sp_u, no_overlap, fsdp;
+    int device;           /* 0: cpu, 1: cuda */
     float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
 } DistFlags;
 #define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .pp = 1, .comm_timeout = 600}
 #define DIST_ARG_SPECS(df) \
+    {"device", ARG_CHOICE, &(df).device, "where the model runs: cpu, or cuda (the GPU backend in its fp32 checking mode; one process for now)", "cpu|cuda", 0, 0, 0}, \
     {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / (pp x sp x tp))", NULL, 0, 1 << 20, 0}, \
     {"sp", ARG_INT, &(df).sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0}, \
     {"tp", ARG_INT, &(df).tp, "tensor-parallel degree under mpirun/srun (Megatron: each rank holds heads/tp heads and 1/tp of the MLP of every block)", NULL, 1, 1 << 20, 0}, \
@@ -57,6 +59,9 @@ void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
 void cli_install_stop_signals(void);
 int cli_stop_requested(void);
 void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd);
+/* The kernel table of --device: the CPU's, or the GPU's when there is one (otherwise refused on
+ * every rank with the reason); cuda under MPI is refused until the NCCL communicator exists. */
+const Kernels *cli_kernels(Parallel *par, const DistFlags *df, const char *cmd);
 
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -128,6 +128,9 @@ static inline int64_t patch_embed_ws_floats(int B, int V, int H, int W, int p) {
 }
 
 const Kernels *kernels_cpu(void);
+/* The CUDA table (fp32), or NULL with err saying why there is none (no device or driver, a build
+ * without CUDA). */
+const Kernels *kernels_cuda(char *err, size_t errlen);
 
 /* A table that forwards to base and times every call (sync before stopping the clock).
  * Used by lvit bench --profile; kernels_profile_report prints the time per op. */

@@ -20,10 +20,78 @@
  * reduction order is not documented): a column sum in a fixed order, in double. */
 #include <cublasLt.h>
 #include <cuda_runtime.h>
+#include <dlfcn.h>
 #include <stdint.h>
 #include <string.h>
 #include "kernels/cuda/cuda_common.cuh"
 #include "kernels/cuda/ops_cuda.h"
+
+/* cuBLASLt is loaded when the first linear layer runs (dlopen), not linked: the toolkit has it
+ * only as a 500 MB shared library, and lvit must start (on the CPU) where it is absent. The
+ * calls below go through this table by the same names. */
+typedef struct LtApi {
+    decltype(&::cublasLtCreate) Create;
+    decltype(&::cublasLtGetStatusName) GetStatusName;
+    decltype(&::cublasLtGetStatusString) GetStatusString;
+    decltype(&::cublasLtMatmul) Matmul;
+    decltype(&::cublasLtMatmulAlgoGetHeuristic) MatmulAlgoGetHeuristic;
+    decltype(&::cublasLtMatmulDescCreate) MatmulDescCreate;
+    decltype(&::cublasLtMatmulDescDestroy) MatmulDescDestroy;
+    decltype(&::cublasLtMatmulDescSetAttribute) MatmulDescSetAttribute;
+    decltype(&::cublasLtMatmulPreferenceCreate) MatmulPreferenceCreate;
+    decltype(&::cublasLtMatmulPreferenceDestroy) MatmulPreferenceDestroy;
+    decltype(&::cublasLtMatmulPreferenceSetAttribute) MatmulPreferenceSetAttribute;
+    decltype(&::cublasLtMatrixLayoutCreate) MatrixLayoutCreate;
+    decltype(&::cublasLtMatrixLayoutDestroy) MatrixLayoutDestroy;
+} LtApi;
+
+static void *sym(void *h, const char *name) {
+    void *f = dlsym(h, name);
+    if (!f) lvit_die_at(__FILE__, __LINE__, 1, "cuBLASLt: no symbol %s in the loaded library (%s)", name, dlerror());
+    return f;
+}
+
+static const LtApi *lt_api(void) {
+    static LtApi a;
+    static int loaded = 0;
+    if (!loaded) {
+        char so[64];
+        snprintf(so, sizeof so, "libcublasLt.so.%d", CUBLAS_VER_MAJOR);
+        void *h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+        if (!h) h = dlopen("libcublasLt.so", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+            lvit_die_at(__FILE__, __LINE__, 1, "the CUDA backend needs cuBLASLt (%s, from the CUDA toolkit or the "
+                        "nvidia-cublas wheel): %s; add its folder to LD_LIBRARY_PATH", so, dlerror());
+        a.Create = (decltype(a.Create))sym(h, "cublasLtCreate");
+        a.GetStatusName = (decltype(a.GetStatusName))sym(h, "cublasLtGetStatusName");
+        a.GetStatusString = (decltype(a.GetStatusString))sym(h, "cublasLtGetStatusString");
+        a.Matmul = (decltype(a.Matmul))sym(h, "cublasLtMatmul");
+        a.MatmulAlgoGetHeuristic = (decltype(a.MatmulAlgoGetHeuristic))sym(h, "cublasLtMatmulAlgoGetHeuristic");
+        a.MatmulDescCreate = (decltype(a.MatmulDescCreate))sym(h, "cublasLtMatmulDescCreate");
+        a.MatmulDescDestroy = (decltype(a.MatmulDescDestroy))sym(h, "cublasLtMatmulDescDestroy");
+        a.MatmulDescSetAttribute = (decltype(a.MatmulDescSetAttribute))sym(h, "cublasLtMatmulDescSetAttribute");
+        a.MatmulPreferenceCreate = (decltype(a.MatmulPreferenceCreate))sym(h, "cublasLtMatmulPreferenceCreate");
+        a.MatmulPreferenceDestroy = (decltype(a.MatmulPreferenceDestroy))sym(h, "cublasLtMatmulPreferenceDestroy");
+        a.MatmulPreferenceSetAttribute = (decltype(a.MatmulPreferenceSetAttribute))sym(h, "cublasLtMatmulPreferenceSetAttribute");
+        a.MatrixLayoutCreate = (decltype(a.MatrixLayoutCreate))sym(h, "cublasLtMatrixLayoutCreate");
+        a.MatrixLayoutDestroy = (decltype(a.MatrixLayoutDestroy))sym(h, "cublasLtMatrixLayoutDestroy");
+        loaded = 1;
+    }
+    return &a;
+}
+#define cublasLtCreate (lt_api()->Create)
+#define cublasLtGetStatusName (lt_api()->GetStatusName)
+#define cublasLtGetStatusString (lt_api()->GetStatusString)
+#define cublasLtMatmul (lt_api()->Matmul)
+#define cublasLtMatmulAlgoGetHeuristic (lt_api()->MatmulAlgoGetHeuristic)
+#define cublasLtMatmulDescCreate (lt_api()->MatmulDescCreate)
+#define cublasLtMatmulDescDestroy (lt_api()->MatmulDescDestroy)
+#define cublasLtMatmulDescSetAttribute (lt_api()->MatmulDescSetAttribute)
+#define cublasLtMatmulPreferenceCreate (lt_api()->MatmulPreferenceCreate)
+#define cublasLtMatmulPreferenceDestroy (lt_api()->MatmulPreferenceDestroy)
+#define cublasLtMatmulPreferenceSetAttribute (lt_api()->MatmulPreferenceSetAttribute)
+#define cublasLtMatrixLayoutCreate (lt_api()->MatrixLayoutCreate)
+#define cublasLtMatrixLayoutDestroy (lt_api()->MatrixLayoutDestroy)
 
 #define LT(call)                                                                                                \
     do {                                                                                                        \
