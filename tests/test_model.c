@@ -281,6 +281,38 @@ static void test_fd_chag(void **s) {
     }
 }
 
+/* --recompute: only the block inputs kept, every block's activations recomputed before its
+ * backward pass: the same loss and the same gradient bits (the same kernels in the same order),
+ * in less activation memory */
+static void test_recompute(void **s) {
+    (void)s;
+    for (int mode = 0; mode < 2; mode++) {
+        VitConfig c = tiny_config((ChannelMode)mode);
+        c.depth = 3;
+        Vit a, b;
+        vit_init(&a, &c, 2, kernels_cpu());
+        c.recompute = 1;
+        vit_init(&b, &c, 2, kernels_cpu());
+        Batch ba, bb;
+        float *ma, *mb;
+        randomize(&a, &ba, &ma, 17);
+        randomize(&b, &bb, &mb, 17);
+        memset(a.grad_mem, 0, sizeof(float) * (size_t)a.n_params);
+        memset(b.grad_mem, 0, sizeof(float) * (size_t)b.n_params);
+        float la = vit_forward(&a, &ba), lb = vit_forward(&b, &bb);
+        vit_backward(&a, &ba);
+        vit_backward(&b, &bb);
+        assert_true(la == lb);
+        assert_memory_equal(a.grad_mem, b.grad_mem, sizeof(float) * (size_t)a.n_params);
+        print_message("recompute (%s): the same loss and gradients, activations %.1f -> %.1f KiB\n",
+                      vit_mode_name((ChannelMode)mode), a.act_floats / 256.0, b.act_floats / 256.0);
+        assert_true(b.act_floats < a.act_floats);
+        free(ma), free(mb);
+        vit_free(&a), vit_free(&b);
+        vit_config_free(&c);
+    }
+}
+
 static void test_param_table(void **s) {
     (void)s;
     VitConfig c = tiny_config(CH_AGG);
@@ -589,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_sampler_splits_and_shards), cmocka_unit_test(test_batch_row_bands),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
         cmocka_unit_test(test_fd_chag),
+        cmocka_unit_test(test_recompute),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),
         cmocka_unit_test(test_parity_train_agg), cmocka_unit_test(test_parity_train_multi),

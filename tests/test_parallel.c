@@ -134,6 +134,7 @@ typedef struct Layout {
     int dp, sp, sp_mode, zero, tp, fsdp; /* fsdp: ZeRO-3 in groups of this many dp ranks (0: zero as given) */
     int chag, chag_group;                /* D-CHAG blocks (on 8 channels) and their first-level groups */
     int pp, mb;                          /* pipeline stages and micro-batches */
+    int recompute;                       /* activation recomputation */
 } Layout;
 
 static void matches_single(ChannelMode mode, Layout ly) {
@@ -152,6 +153,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
     VitConfig c = small_config();
     c.mode = mode;
     if (ly.pp > 1) c.depth = ly.pp + 1; /* uneven stages: the first has two blocks */
+    c.recompute = ly.recompute;
     if (ly.chag) {
         c.V = c.Vo = 8;
         c.chag = ly.chag;
@@ -211,10 +213,10 @@ static void matches_single(ChannelMode mode, Layout ly) {
             if (fabs(a.grad_norm - b.grad_norm) > 1e-5 * a.grad_norm)
                 fail_msg("step 1 gradient norm %.9g vs single %.9g", b.grad_norm, a.grad_norm);
             if (g_par.world.rank == 0)
-                print_message("%s dp %d pp %d (mb %d) sp %d tp %d %s zero %d fsdp %d chag %d/%d: step 1 loss %.9g vs %.9g, "
-                              "gradient max rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, lp.pp.size, dp.mb,
-                              ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group,
-                              b.loss, a.loss, e);
+                print_message("%s dp %d pp %d (mb %d) sp %d tp %d %s zero %d fsdp %d chag %d/%d%s: step 1 loss %.9g vs "
+                              "%.9g, gradient max rel err %.2e\n", mode == CH_AGG ? "agg" : "multi", ly.dp, lp.pp.size,
+                              dp.mb, ly.sp, ly.tp, sp_mode_name((SpMode)ly.sp_mode), zero, ly.fsdp, ly.chag, ly.chag_group,
+                              ly.recompute ? " recompute" : "", b.loss, a.loss, e);
         }
         if (fabs(a.loss - b.loss) > 1e-4 * fabs(a.loss)) fail_msg("step %d loss %.9g vs single %.9g", s + 1, b.loss, a.loss);
     }
@@ -297,6 +299,18 @@ static void pipeline_layouts(ChannelMode mode) {
     }
 }
 
+/* Activation recomputation under model and sequence parallelism (the recomputed forward repeats
+ * its collectives): np 2 tp 2 and sp 2 (ulysses, ring); np 4 pp 2 x tp 2 */
+static void recompute_layouts(ChannelMode mode) {
+    const int P = g_par.world.size;
+    if (P == 2) {
+        matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .recompute = 1});
+        matches_single(mode, (Layout){.dp = 1, .sp = 2, .sp_mode = SP_ULYSSES, .tp = 1, .recompute = 1});
+        matches_single(mode, (Layout){.dp = 1, .sp = 2, .sp_mode = SP_RING, .tp = 1, .recompute = 1});
+    }
+    if (P == 4) matches_single(mode, (Layout){.dp = 1, .sp = 1, .tp = 2, .pp = 2, .mb = 2, .recompute = 1});
+}
+
 /* D-CHAG (agg mode, 8 channels): the blocks over the tp group, against the same model on one rank.
  * np 2: one block per rank in two levels, and two one-level blocks per rank; np 4: tp 4 with
  * blocks of groups, tp 2 x dp 2, and tp 2 x sp 2 (lss) */
@@ -322,6 +336,7 @@ static void every_layout(ChannelMode mode) {
     if (g_hybrid_only) return;
     chag_layouts(mode);
     pipeline_layouts(mode);
+    recompute_layouts(mode);
     for (int tp = 1; tp <= P; tp *= 2)
         for (int sp = 1; sp * tp <= P; sp *= 2) {
             if (P % (sp * tp)) continue;

@@ -42,6 +42,7 @@ int cmd_bench(int argc, char **argv) {
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
     cli_parallel_check(&par, &cfg, batch, "bench");
+    cfg.recompute = df.recompute;
     cli_print_banner();
     OptConfig oc = opt_default();
     oc.total = warm + steps;

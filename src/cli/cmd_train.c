@@ -112,6 +112,7 @@ int cmd_train(int argc, char **argv) {
     VitConfig cfg;
     model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
     cli_parallel_check(&par, &cfg, batch, "train");
+    cfg.recompute = df.recompute;
     memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
     if (io) mkdir_p(run);
     if (quiet) log_set_quiet(1);

@@ -37,10 +37,12 @@ void cli_print_banner(void);
 typedef struct DistFlags {
     int dp, sp, tp, pp, microbatches, sp_mode, zero, sp_u, no_overlap, fsdp;
     int device;           /* 0: cpu, 1: cuda */
+    int recompute;        /* activation recomputation per block */
     float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
 } DistFlags;
 #define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .pp = 1, .comm_timeout = 600}
 #define DIST_ARG_SPECS(df) \
+    {"recompute", ARG_FLAG, &(df).recompute, "keep only each block's input and recompute its activations before its backward pass (long sequences fit; about a third more compute)", NULL, 0, 0, 0}, \
     {"device", ARG_CHOICE, &(df).device, "where the model runs: cpu, or cuda (the GPU backend in its fp32 checking mode; one process for now)", "cpu|cuda", 0, 0, 0}, \
     {"dp", ARG_INT, &(df).dp, "data-parallel degree under mpirun/srun (0 = processes / (pp x sp x tp))", NULL, 0, 1 << 20, 0}, \
     {"sp", ARG_INT, &(df).sp, "sequence-parallel degree under mpirun/srun (ranks sharing each sample's tokens)", NULL, 1, 1 << 20, 0}, \

@@ -49,7 +49,8 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
      * (NHt heads) and Ft MLP channels; the residual stream stays [B,S,D] */
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
-    const int64_t BS = (int64_t)B * S, nl = vit_nblocks(c), V = c->V, NH = vit_NHt(c);
+    const int64_t BS = (int64_t)B * S, nb_l = vit_nblocks(c), nl = c->recompute && nb_l ? 1 : nb_l, V = c->V,
+                  NH = vit_NHt(c); /* nl: blocks whose activations are kept (one with recomputation) */
     const int first = vit_first_stage(c), last = vit_last_stage(c); /* pipeline: embeddings / head here */
     int64_t off = 0;
 #define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += r16(n); } while (0)
@@ -104,7 +105,7 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->ln2_rstd, nl * BS);
     TAKE(a->fc1, nl * BS * F);
     TAKE(a->gelu, nl * BS * F);
-    TAKE(a->res2, nl * BS * D);
+    TAKE(a->res2, nb_l * BS * D); /* every block's output: the next block's input */
     const int64_t hb = last ? BS : 0; /* the final norm and head: the last pipeline stage */
     TAKE(a->lnf, hb * D);
     TAKE(a->lnf_mean, hb);
@@ -344,6 +345,43 @@ static void chag_bwd(Vit *m, const Batch *b, const float *dctok) {
     }
 }
 
+/* Block l's saved activations. With recomputation (--recompute) every block shares one set,
+ * refilled from the block's input (the previous block's res2, always kept) just before its
+ * backward pass; res2 (the block outputs) stays per block. */
+typedef struct LayerActs {
+    float *ln1, *mean1, *rstd1, *qkv, *atty, *lse, *res1, *ln2, *mean2, *rstd2, *fc1, *gl, *res2;
+    int slot; /* the layer index of the sequence-parallel attention's saved state */
+} LayerActs;
+
+static LayerActs layer_acts(const Vit *m, int l) {
+    const VitConfig *c = &m->lc;
+    const VitActs *a = &m->a;
+    const int64_t S = vit_S(c), D = c->D, F = vit_Ft(c), Dt = vit_Dt(c), BSmax = (int64_t)m->B * S;
+    const int64_t j = c->recompute ? 0 : l;
+    return (LayerActs){a->ln1 + j * BSmax * D, a->ln1_mean + j * BSmax, a->ln1_rstd + j * BSmax,
+                       a->qkv + j * BSmax * 3 * Dt, a->atty + j * BSmax * Dt, a->lse + j * (int64_t)m->B * vit_NHt(c) * S,
+                       a->res1 + j * BSmax * D, a->ln2 + j * BSmax * D, a->ln2_mean + j * BSmax, a->ln2_rstd + j * BSmax,
+                       a->fc1 + j * BSmax * F, a->gelu + j * BSmax * F, a->res2 + (int64_t)l * BSmax * D, (int)j};
+}
+
+/* Forward of block l on x [B,S,D] into its activations. */
+static void block_fwd(Vit *m, int B, int l, const float *x) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c), BS = (int64_t)B * vit_S(c);
+    LayerActs y = layer_acts(m, l);
+    BlockParams bp;
+    block_at(m, l, 0, &bp, NULL);
+    k->layernorm_fwd(y.ln1, y.mean1, y.rstd1, x, bp.n1_w, bp.n1_b, BS, D, 1e-5f);
+    k->linear_fwd(y.qkv, y.ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * Dt, 0);
+    seq_attn_fwd(&m->sa, k, y.slot, B, y.atty, y.lse, y.qkv, m->a.ws);
+    row_parallel_fwd(m, y.res1, x, y.atty, bp.proj_w, bp.proj_b, BS, Dt, D);
+    k->layernorm_fwd(y.ln2, y.mean2, y.rstd2, y.res1, bp.n2_w, bp.n2_b, BS, D, 1e-5f);
+    k->linear_fwd(y.fc1, y.ln2, bp.fc1_w, bp.fc1_b, BS, D, F, 0);
+    k->gelu_fwd(y.gl, y.fc1, BS * F);
+    row_parallel_fwd(m, y.res2, y.res1, y.gl, bp.fc2_w, bp.fc2_b, BS, F, D);
+}
+
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -351,7 +389,7 @@ float vit_forward(Vit *m, const Batch *b) {
     VitActs *a = &m->a;
     const int B = b->B;
     CHECK(B >= 1 && B <= m->B, "batch of %d samples, model sized for at most %d", B, m->B);
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c);
     const int64_t BS = (int64_t)B * S;
     const int64_t BSmax = (int64_t)m->B * S;
 
@@ -377,23 +415,8 @@ float vit_forward(Vit *m, const Batch *b) {
 
     const float *x = a->x0;
     for (int l = 0; l < vit_nblocks(c); l++) {
-        float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
-        float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
-        float *lse = a->lse + l * (int64_t)m->B * vit_NHt(c) * S, *res1 = a->res1 + l * BSmax * D;
-        float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
-        float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F, *res2 = a->res2 + l * BSmax * D;
-        BlockParams bp;
-        block_at(m, l, 0, &bp, NULL);
-
-        k->layernorm_fwd(ln1, mean1, rstd1, x, bp.n1_w, bp.n1_b, BS, D, 1e-5f);
-        k->linear_fwd(qkv, ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * Dt, 0);
-        seq_attn_fwd(&m->sa, k, l, B, atty, lse, qkv, a->ws);
-        row_parallel_fwd(m, res1, x, atty, bp.proj_w, bp.proj_b, BS, Dt, D);
-        k->layernorm_fwd(ln2, mean2, rstd2, res1, bp.n2_w, bp.n2_b, BS, D, 1e-5f);
-        k->linear_fwd(fc1, ln2, bp.fc1_w, bp.fc1_b, BS, D, F, 0);
-        k->gelu_fwd(gl, fc1, BS * F);
-        row_parallel_fwd(m, res2, res1, gl, bp.fc2_w, bp.fc2_b, BS, F, D);
-        x = res2;
+        block_fwd(m, B, l, x);
+        x = layer_acts(m, l).res2;
     }
     if (!vit_last_stage(c)) return 0.0f; /* vit_output: what goes to the next pipeline stage */
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
@@ -449,11 +472,10 @@ void vit_backward(Vit *m, const Batch *b) {
     float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
     for (int l = nbl - 1; l >= 0; l--) {
         const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
-        float *ln1 = a->ln1 + l * BSmax * D, *mean1 = a->ln1_mean + l * BSmax, *rstd1 = a->ln1_rstd + l * BSmax;
-        float *qkv = a->qkv + l * BSmax * 3 * Dt, *atty = a->atty + l * BSmax * Dt;
-        float *lse = a->lse + l * (int64_t)m->B * vit_NHt(c) * S, *res1 = a->res1 + l * BSmax * D;
-        float *ln2 = a->ln2 + l * BSmax * D, *mean2 = a->ln2_mean + l * BSmax, *rstd2 = a->ln2_rstd + l * BSmax;
-        float *fc1 = a->fc1 + l * BSmax * F, *gl = a->gelu + l * BSmax * F;
+        if (c->recompute) block_fwd(m, B, l, xin); /* the block's activations again, from its input */
+        LayerActs y = layer_acts(m, l);
+        float *ln1 = y.ln1, *mean1 = y.mean1, *rstd1 = y.rstd1, *qkv = y.qkv, *atty = y.atty, *lse = y.lse;
+        float *res1 = y.res1, *ln2 = y.ln2, *mean2 = y.mean2, *rstd2 = y.rstd2, *fc1 = y.fc1, *gl = y.gl;
         BlockParams bp, bg;
         block_at(m, l, 1, &bp, &bg);
 
@@ -469,7 +491,7 @@ void vit_backward(Vit *m, const Batch *b) {
         /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
         k->zero(datty, BS * Dt);
         k->linear_bwd(datty, bg.proj_w, bg.proj_b, dx, atty, bp.proj_w, BS, Dt, D);
-        seq_attn_bwd(&m->sa, k, l, B, dbig, datty, qkv, atty, lse, a->ws);
+        seq_attn_bwd(&m->sa, k, y.slot, B, dbig, datty, qkv, atty, lse, a->ws);
         k->zero(dln, BS * D);
         k->linear_bwd(dln, bg.qkv_w, bg.qkv_b, dbig, ln1, bp.qkv_w, BS, D, 3 * Dt);
         tp_sum(m, dln, BS * D);

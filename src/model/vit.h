@@ -29,6 +29,8 @@ typedef struct VitConfig {
     int pp, pp_stage;   /* pipeline: this rank is stage pp_stage of pp (0 or 1: the whole model): it holds
                          * the blocks [vit_block0, +vit_nblocks), the embeddings on the first stage and the
                          * final norm and head on the last. Not part of the model: never serialized. */
+    int recompute;      /* keep only each block's input and recompute its activations just before its
+                         * backward pass (one block's worth of memory; a second forward of every block) */
     int tp;             /* tensor parallel: this rank holds 1/tp of the heads and of the MLP width (0 or 1:
                          * the whole model). Not part of the model: never serialized. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
