@@ -2,6 +2,7 @@
 #include "kernels/cuda/ops_cuda.h"
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <omp.h>
 #include "core/check.h"
@@ -135,9 +136,17 @@ const Kernels *cli_kernels(Parallel *par, const DistFlags *df, const char *cmd) 
     char err[256];
     const Kernels *k = kernels_cuda(err, sizeof err);
     if (!k) parallel_refuse(par, "lvit %s: --device cuda: %s", cmd, err);
-    if (par->world.size > 1)
-        parallel_refuse(par, "lvit %s: --device cuda runs one process for now (the NCCL communicator is not written "
-                        "yet); start it without mpirun, or use --device cpu", cmd);
+    if (par->world.size > 1) { /* one process per GPU: the node-local rank picks the device */
+        static const char *vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "PMI_LOCAL_RANK", NULL};
+        int local = par->world.rank;
+        for (int i = 0; vars[i]; i++)
+            if (getenv(vars[i])) {
+                local = atoi(getenv(vars[i]));
+                break;
+            }
+        cuda_set_device(local);
+        parallel_use_nccl(par, cmd);
+    }
     char name[256];
     cuda_device_name(name, sizeof name);
     log_info("device: %s (CUDA kernels, fp32: the checking mode)", name);

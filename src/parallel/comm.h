@@ -98,6 +98,9 @@ void parallel_split_sp(Parallel *p, int u);
 /* FSDP in groups: split every dp group into groups of f consecutive ranks (fs) and the replicas
  * at the same place in each group (rep). f must divide dp. */
 void parallel_split_fsdp(Parallel *p, int f);
+/* --device cuda under MPI: every communicator of the mesh becomes an NCCL one (GPU buffers
+ * through NCCL, host buffers through MPI); refused with the reason when NCCL is missing. */
+void parallel_use_nccl(Parallel *p, const char *cmd);
 /* Releases the mesh's communicators but keeps the backend running (another parallel_init may
  * follow: tests build several layouts in one job). */
 void parallel_free(Parallel *p);

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "parallel/comm.h"
 #include "parallel/comm_mpi.h"
+#include "parallel/comm_nccl.h"
 
 int parallel_launched_size(void) {
     static const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS_WORLD",
@@ -111,9 +112,30 @@ void parallel_split_fsdp(Parallel *p, int f) {
     comm_mpi_split(&p->dp, &p->rep, r % f, r / f);
 }
 
+/* the communicators of the mesh that exist (MPI ones; fs/rep and spu/spr only once split) */
+static int mesh_comms(Parallel *p, Comm **out) {
+    Comm *all[] = {&p->world, &p->dp, &p->sp, &p->tp, &p->pp, &p->mp, &p->dsp, &p->spu, &p->spr, &p->fs, &p->rep};
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (all[i]->impl) out[n++] = all[i];
+    return n;
+}
+
+void parallel_use_nccl(Parallel *p, const char *cmd) {
+    char err[512];
+    if (!p->mpi) return;
+    if (!comm_nccl_available(err, sizeof err)) parallel_refuse(p, "lvit %s: --device cuda under MPI: %s", cmd, err);
+    Comm *c[16];
+    int n = mesh_comms(p, c);
+    for (int i = 0; i < n; i++) comm_nccl_wrap(c[i]); /* the same order on every rank */
+}
+
 void parallel_free(Parallel *p) {
     if (!p->mpi) return;
     p->world.ops->barrier(&p->world);
+    Comm *c[16];
+    int n = mesh_comms(p, c);
+    for (int i = n - 1; i >= 0; i--) comm_nccl_unwrap(c[i]);
     if (p->fs.impl) comm_mpi_free(&p->fs), comm_mpi_free(&p->rep);
     if (p->spu.impl) comm_mpi_free(&p->spu), comm_mpi_free(&p->spr);
     comm_mpi_free(&p->dsp);

@@ -13,6 +13,7 @@ void cuda_device_name(char *buf, size_t n) {
 }
 #define NO_CUDA(...) DIE("built without CUDA")
 double cuda_mem_used(void) { return 0; }
+void cuda_set_device(int i) { (void)i; }
 void *cuda_alloc(size_t bytes) { (void)bytes; NO_CUDA(); }
 void cuda_free(void *p) { (void)p; }
 void cuda_zero(float *x, int64_t n) { (void)x, (void)n; NO_CUDA(); }

@@ -33,6 +33,12 @@ extern "C" void cuda_device_name(char *buf, size_t n) {
     snprintf(buf, n, "%s, compute %d.%d, %.0f GiB", p.name, p.major, p.minor, p.totalGlobalMem / 1073741824.0);
 }
 
+extern "C" void cuda_set_device(int i) {
+    int n = 0;
+    CU(cudaGetDeviceCount(&n));
+    if (n > 0) CU(cudaSetDevice(i % n));
+}
+
 extern "C" double cuda_mem_used(void) {
     size_t fr = 0, tot = 0;
     if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) return 0;

@@ -21,6 +21,8 @@ int cuda_device_count(char *err, size_t errlen);
 /* "NVIDIA H100 80GB HBM3, compute 9.0, 80 GiB" of the current device into buf. */
 void cuda_device_name(char *buf, size_t n);
 
+/* Use device i modulo the devices there are (one process per GPU). */
+void cuda_set_device(int i);
 /* Bytes of the current device's memory in use (by every process on it), 0 if unknown. */
 double cuda_mem_used(void);
 void *cuda_alloc(size_t bytes); /* zeroed; dies with the size on failure */
