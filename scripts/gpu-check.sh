@@ -36,7 +36,8 @@ build)
   gcc -std=c11 -O2 -fopenmp -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I"$root/src" -I"$root/tests" \
     -I/usr/include/x86_64-linux-gnu/openblas-openmp -I/usr/include/x86_64-linux-gnu \
     "$root/tests/test_cuda.c" "$root/tests/util_test.c" "$root/src/kernels/cpu/ops_cpu.c" \
-    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/kernels/cpu/kernels_cpu.c" "$root/src/kernels/cuda/kernels_cuda.c" \
+    "$root/src/kernels/cpu/embed_cpu.c" "$root/src/kernels/cpu/upsample_cpu.c" \
+    "$root/src/kernels/cpu/kernels_cpu.c" "$root/src/kernels/cuda/kernels_cuda.c" \
     "$root/src/attention/flash_cpu.c" "$root/src/core/check.c" "$root/src/core/rng.c" "$root/src/core/log.c" \
     "$root/src/core/json.c" "$root/src/model/vit.c" "$root/src/model/params.c" "$root/src/model/config.c" \
     "$root/src/parallel/seq_attn.c" "$root/src/optim/adamw.c" \

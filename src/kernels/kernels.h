@@ -100,6 +100,43 @@ typedef struct Kernels {
                       const float *wlat, int B, int Vo, int H, int W, int p, int multi,
                       float dloss, double denom, float *ws);
 
+    /* ---- the Reslim downscaling head (ORBIT-2): 3x3 convolution, pixel shuffle, TV ----
+     * 3x3 convolution, stride 1, zero padding 1, PyTorch Conv2d(Cin, Cout, 3, padding=1):
+     *   out[b,co,h,w] = bias[co] + sum_{ci,kh,kw} w[co,ci,kh,kw] in[b,ci,h+kh-1,w+kw-1]
+     * (input cells outside the H x W grid are 0). in [B,Cin,H,W]; w [Cout,Cin,3,3];
+     * bias [Cout] or NULL (no bias); out [B,Cout,H,W] is overwritten.
+     * ws: at least conv3x3_ws_floats(B,Cin,Cout,H,W) floats of scratch, for the forward and the
+     * backward alike (the CUDA backend needs none and ignores it). */
+    void (*conv3x3_fwd)(float *out, const float *in, const float *w, const float *bias,
+                        int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W, float *ws);
+    /* din [B,Cin,H,W] +=, dw [Cout,Cin,3,3] +=, dbias [Cout] += (each may be NULL: not
+     * wanted); dout [B,Cout,H,W]. in is read only for dw (may be NULL without it), w only for
+     * din (likewise). */
+    void (*conv3x3_bwd)(float *din, float *dw, float *dbias, const float *dout, const float *in,
+                        const float *w, int64_t B, int64_t Cin, int64_t Cout, int64_t H,
+                        int64_t W, float *ws);
+    /* Pixel shuffle, PyTorch PixelShuffle(r) (r >= 1): in [B,C*r*r,H,W] -> out [B,C,H*r,W*r]
+     * (overwritten),
+     *   out[b,c,h*r+i,w*r+j] = in[b, c*r*r + i*r + j, h, w]   (0 <= i, j < r). */
+    void (*pixel_shuffle_fwd)(float *out, const float *in, int64_t B, int64_t C, int64_t H,
+                              int64_t W, int r);
+    /* din [B,C*r*r,H,W] += dout [B,C,H*r,W*r] moved back by the same map (a permutation). */
+    void (*pixel_shuffle_bwd)(float *din, const float *dout, int64_t B, int64_t C, int64_t H,
+                              int64_t W, int r);
+    /* Total variation of img [B,V,H,W] (ORBIT-2's "Bayesian" regularizer), fused with its
+     * gradient. With x = img[b,v]:
+     *   TV = sum_{b,v} vw[v] sum_{h,w} ( |x[h+1,w] - x[h,w]| + |x[h,w+1] - x[h,w]|
+     *          + 0.7 (|x[h+1,w+1] - x[h,w]| + |x[h+1,w-1] - x[h,w]|) ),
+     * every neighbour pair counted once and only where both cells lie inside the H x W grid
+     * (no wrap in either direction); vw [V] per-variable weights (NULL = all 1).
+     * Returns TV / denom (host float; denom > 0 is the caller's normalizer, e.g. the element
+     * count of the global batch, so that local losses and gradients add up under data
+     * parallelism); the sum is in double in a fixed order. Unless dimg is NULL, adds
+     * dloss * d(TV/denom)/dimg into dimg [B,V,H,W] (+=), taking d|t|/dt = 0 at t = 0 (equal
+     * neighbours contribute no gradient), as torch.abs does. */
+    float (*tv_loss)(float *dimg, const float *img, const float *vw, int B, int V, int H, int W,
+                     double denom, float dloss);
+
     /* ---- optimizer ----
      * sum of squares of x[0..n) (host double), for the global gradient norm. */
     double (*sumsq)(const float *x, int64_t n);
@@ -125,6 +162,27 @@ typedef struct Kernels {
 static inline int64_t patch_embed_ws_floats(int B, int V, int H, int W, int p) {
     (void)V;
     return (int64_t)B * (H / p) * (W / p) * p * p;
+}
+
+/* Output rows the CPU 3x3 convolution handles per GEMM: its im2col band [9*max(Cin,Cout),
+ * rows*W] is kept near 1 MiB (at least one row) so that it stays in cache and its size does not
+ * grow with the image. */
+static inline int64_t conv3x3_band_rows(int64_t Cin, int64_t Cout, int64_t H, int64_t W) {
+    const int64_t c = Cin > Cout ? Cin : Cout, per_row = 9 * c * W;
+    int64_t rows = per_row > 0 ? ((int64_t)1 << 18) / per_row : H;
+    if (rows < 1) rows = 1;
+    if (rows > H) rows = H;
+    return rows > 0 ? rows : 0;
+}
+
+/* Scratch floats the 3x3 convolution needs (forward and backward): the backward's flipped
+ * weights [Cin, Cout*9] and one im2col band. */
+static inline int64_t conv3x3_ws_floats(int64_t B, int64_t Cin, int64_t Cout, int64_t H,
+                                        int64_t W) {
+    (void)B;
+    if (Cin <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
+    const int64_t c = Cin > Cout ? Cin : Cout;
+    return 9 * Cin * Cout + 9 * c * conv3x3_band_rows(Cin, Cout, H, W) * W;
 }
 
 const Kernels *kernels_cpu(void);

@@ -1,5 +1,5 @@
-/* The CPU kernel table: fp32 kernels from ops_cpu.c and embed_cpu.c, flash attention from
- * attention/flash_cpu.c. */
+/* The CPU kernel table: fp32 kernels from ops_cpu.c, embed_cpu.c and upsample_cpu.c, flash
+ * attention from attention/flash_cpu.c. */
 #include "kernels/kernels.h"
 
 #include "attention/attention.h"
@@ -32,6 +32,11 @@ static const Kernels g_cpu = {
     .var_attn_bwd = var_attn_bwd_cpu,
     .unpatchify = unpatchify_cpu,
     .mse_loss = mse_loss_cpu,
+    .conv3x3_fwd = conv3x3_fwd_cpu,
+    .conv3x3_bwd = conv3x3_bwd_cpu,
+    .pixel_shuffle_fwd = pixel_shuffle_fwd_cpu,
+    .pixel_shuffle_bwd = pixel_shuffle_bwd_cpu,
+    .tv_loss = tv_loss_cpu,
     .sumsq = sumsq_cpu,
     .scale = scale_cpu,
     .adamw = adamw_cpu,

@@ -91,4 +91,22 @@ float mse_loss_cpu(float *dpred /* [B,T,E] */, const float *pred /* [B,T,E] */,
                    const float *wlat /* [H] */, int B, int Vo, int H, int W, int p, int multi,
                    float dloss, double denom, float *ws /* [B*Vo*H*W] */);
 
+/* ---- upsample_cpu.c: the Reslim head's 3x3 convolution, pixel shuffle, total variation ---- */
+void conv3x3_fwd_cpu(float *out /* [B,Cout,H,W] */, const float *in /* [B,Cin,H,W] */,
+                     const float *w /* [Cout,Cin,3,3] */, const float *bias /* [Cout] or NULL */,
+                     int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W,
+                     float *ws /* [conv3x3_ws_floats] */);
+void conv3x3_bwd_cpu(float *din /* [B,Cin,H,W] or NULL */, float *dw /* [Cout,Cin,3,3] or NULL */,
+                     float *dbias /* [Cout] or NULL */, const float *dout /* [B,Cout,H,W] */,
+                     const float *in /* [B,Cin,H,W] */, const float *w /* [Cout,Cin,3,3] */,
+                     int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W,
+                     float *ws /* [conv3x3_ws_floats] */);
+void pixel_shuffle_fwd_cpu(float *out /* [B,C,H*r,W*r] */, const float *in /* [B,C*r*r,H,W] */,
+                           int64_t B, int64_t C, int64_t H, int64_t W, int r);
+void pixel_shuffle_bwd_cpu(float *din /* [B,C*r*r,H,W] */, const float *dout /* [B,C,H*r,W*r] */,
+                           int64_t B, int64_t C, int64_t H, int64_t W, int r);
+float tv_loss_cpu(float *dimg /* [B,V,H,W] or NULL */, const float *img /* [B,V,H,W] */,
+                  const float *vw /* [V] or NULL */, int B, int V, int H, int W, double denom,
+                  float dloss);
+
 #endif

@@ -19,6 +19,19 @@ static void patch_bwd(float *dw, float *dbias, float *dvar_embed, const float *d
     patch_embed_bwd_cuda(dw, dbias, dvar_embed, dtok, x, B, V, H, W, p, D);
 }
 
+/* the CUDA 3x3 convolution is direct: no im2col scratch either */
+static void conv_fwd(float *out, const float *in, const float *w, const float *bias, int64_t B, int64_t Cin,
+                     int64_t Cout, int64_t H, int64_t W, float *ws) {
+    (void)ws;
+    conv3x3_fwd_cuda(out, in, w, bias, B, Cin, Cout, H, W);
+}
+
+static void conv_bwd(float *din, float *dw, float *dbias, const float *dout, const float *in, const float *w,
+                     int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W, float *ws) {
+    (void)ws;
+    conv3x3_bwd_cuda(din, dw, dbias, dout, in, w, B, Cin, Cout, H, W);
+}
+
 static const Kernels g_cuda = {
     .name = "cuda",
     .alloc = cuda_alloc,
@@ -44,6 +57,11 @@ static const Kernels g_cuda = {
     .var_attn_bwd = var_attn_bwd_cuda,
     .unpatchify = unpatchify_cuda,
     .mse_loss = mse_loss_cuda,
+    .conv3x3_fwd = conv_fwd,
+    .conv3x3_bwd = conv_bwd,
+    .pixel_shuffle_fwd = pixel_shuffle_fwd_cuda,
+    .pixel_shuffle_bwd = pixel_shuffle_bwd_cuda,
+    .tv_loss = tv_loss_cuda,
     .sumsq = sumsq_cuda,
     .scale = scale_cuda,
     .adamw = adamw_cuda,

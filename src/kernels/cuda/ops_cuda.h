@@ -1,8 +1,8 @@
 /* The CUDA backend's launchers (the .cu files in src/kernels/cuda, extern "C"; plain C here).
  * First steps of the GPU backend, fp32 (its checking mode): device discovery, memory, the
  * elementwise, normalization and optimizer kernels, the position/lead embedding, unpatchify,
- * the loss, the variable aggregation, the patch embedding, the linear layers (cuBLASLt) and flash
- * attention, each checked against its CPU twin by tests/test_cuda.c on a machine with a GPU
+ * the loss, the variable aggregation, the patch embedding, the linear layers (cuBLASLt), flash
+ * attention and the Reslim head's convolution, pixel shuffle and total variation, each checked against its CPU twin by tests/test_cuda.c on a machine with a GPU
  * (scripts/gpu-check.sh). bf16 follows; until the kernel table is complete nothing
  * outside the tests uses these. All pointers are device pointers; every launch goes on the
  * default stream; no atomics, every reduction in a fixed order (bitwise reproducible). */
@@ -77,6 +77,19 @@ void linear_bwd_cuda(float *din /* [M,K] or NULL */, float *dw /* [N,K] or NULL 
 void linear_fwd_gelu_cuda(float *out /* [M,N] */, float *pre /* [M,N] */, const float *in /* [M,K] */,
                           const float *w /* [N,K] */, const float *bias /* [N] or NULL */, int64_t M, int64_t K,
                           int64_t N);
+/* upsample_cuda.cu: the kernel table's conv3x3_fwd/bwd (same contracts; direct convolution, no scratch),
+ * pixel_shuffle_fwd/bwd and tv_loss (same contracts) */
+void conv3x3_fwd_cuda(float *out /* [B,Cout,H,W] */, const float *in /* [B,Cin,H,W] */, const float *w /* [Cout,Cin,3,3] */,
+                      const float *bias /* [Cout] or NULL */, int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W);
+void conv3x3_bwd_cuda(float *din /* [B,Cin,H,W] or NULL */, float *dw /* [Cout,Cin,3,3] or NULL */,
+                      float *dbias /* [Cout] or NULL */, const float *dout /* [B,Cout,H,W] */, const float *in,
+                      const float *w, int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W);
+void pixel_shuffle_fwd_cuda(float *out /* [B,C,H*r,W*r] */, const float *in /* [B,C*r*r,H,W] */, int64_t B, int64_t C,
+                            int64_t H, int64_t W, int r);
+void pixel_shuffle_bwd_cuda(float *din /* [B,C*r*r,H,W] */, const float *dout /* [B,C,H*r,W*r] */, int64_t B,
+                            int64_t C, int64_t H, int64_t W, int r);
+float tv_loss_cuda(float *dimg /* [B,V,H,W] or NULL */, const float *img /* [B,V,H,W] */, const float *vw /* [V] or NULL */,
+                   int B, int V, int H, int W, double denom, float dloss);
 /* flash_cuda.cu: the contracts of attn_fwd_cpu, attn_bwd_cpu and attn_merge_cpu (attention.h), head sizes
  * d = 32, 64, 128, 256 (others die with a message). The forward needs no scratch (ws may be NULL); the
  * backward needs attn_ws_floats_cuda floats (Delta [B,NH,Sq]; nthreads is ignored). dq, dk or dv may
