@@ -144,26 +144,12 @@ extern "C" void adamw_cuda(float *p, float *m, float *v, const float *g, int64_t
 
 /* ---------------------------------------------------------------- reductions */
 
-/* block-wide sum of a double (THREADS threads), result in thread 0 */
-__device__ double block_sum(double x) {
-    __shared__ double sh[THREADS / 32];
-    for (int o = 16; o > 0; o >>= 1) x += __shfl_down_sync(0xffffffffu, x, o);
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    __syncthreads(); /* sh may still be read by a previous call */
-    if (lane == 0) sh[w] = x;
-    __syncthreads();
-    if (w == 0) {
-        x = lane < THREADS / 32 ? sh[lane] : 0.0;
-        for (int o = 16; o > 0; o >>= 1) x += __shfl_down_sync(0xffffffffu, x, o);
-    }
-    return x;
-}
 
 enum { SUMSQ_BLOCKS = 256 };
 __global__ void k_sumsq(double *part, const float *x, int64_t n) {
     double s = 0.0;
     GRID_STRIDE(i, n) s += (double)x[i] * (double)x[i];
-    s = block_sum(s);
+    s = block_sum_d<THREADS>(s);
     if (threadIdx.x == 0) part[blockIdx.x] = s;
 }
 
@@ -187,7 +173,7 @@ __global__ void k_ln_fwd(float *out, float *mean, float *rstd, const float *in, 
     __shared__ float s_mu, s_rs;
     double s = 0.0;
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) s += x[c];
-    s = block_sum(s);
+    s = block_sum_d<THREADS>(s);
     if (threadIdx.x == 0) s_mu = (float)(s / (double)C);
     __syncthreads();
     float mu = s_mu;
@@ -196,7 +182,7 @@ __global__ void k_ln_fwd(float *out, float *mean, float *rstd, const float *in, 
         double d = (double)(x[c] - mu);
         s2 += d * d;
     }
-    s2 = block_sum(s2);
+    s2 = block_sum_d<THREADS>(s2);
     if (threadIdx.x == 0) s_rs = (float)(1.0 / sqrt(s2 / (double)C + (double)eps));
     __syncthreads();
     float rs = s_rs;
@@ -220,8 +206,8 @@ __global__ void k_ln_bwd_din(float *din, const float *dout, const float *in, con
         sa += g;
         sb += (double)(g * ((x[c] - mu) * rs));
     }
-    sa = block_sum(sa);
-    sb = block_sum(sb);
+    sa = block_sum_d<THREADS>(sa);
+    sb = block_sum_d<THREADS>(sb);
     if (threadIdx.x == 0) s_a = (float)(sa / (double)C), s_b = (float)(sb / (double)C);
     __syncthreads();
     const float ma = s_a, mb = s_b;

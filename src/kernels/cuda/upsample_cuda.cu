@@ -9,20 +9,6 @@
 static const int THREADS = 256;
 static unsigned blocks_for(int64_t n) { return cuda_blocks(n, THREADS); }
 
-/* block-wide sum of a double (THREADS threads), result in thread 0 (as ops_cuda.cu's) */
-static __device__ double up_block_sum(double x) {
-    __shared__ double sh[THREADS / 32];
-    for (int o = 16; o > 0; o >>= 1) x += __shfl_down_sync(0xffffffffu, x, o);
-    int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-    __syncthreads();
-    if (lane == 0) sh[w] = x;
-    __syncthreads();
-    if (w == 0) {
-        x = lane < THREADS / 32 ? sh[lane] : 0.0;
-        for (int o = 16; o > 0; o >>= 1) x += __shfl_down_sync(0xffffffffu, x, o);
-    }
-    return x;
-}
 
 /* ---------------------------------------------------------------- 3x3 convolution */
 
@@ -85,7 +71,7 @@ __global__ void k_conv3_dw(float *dw, const float *dout, const float *in, int64_
         if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
         acc += (double)dout[(b * Cout + co) * HW + p] * (double)in[(b * Cin + ci) * HW + ih * W + iw];
     }
-    acc = up_block_sum(acc);
+    acc = block_sum_d<THREADS>(acc);
     if (threadIdx.x == 0) dw[e] += (float)acc;
 }
 
@@ -94,7 +80,7 @@ __global__ void k_conv3_db(float *dbias, const float *dout, int64_t B, int64_t C
     const int64_t co = blockIdx.x, m = B * HW;
     double acc = 0.0;
     for (int64_t j = threadIdx.x; j < m; j += blockDim.x) acc += dout[((j / HW) * Cout + co) * HW + j % HW];
-    acc = up_block_sum(acc);
+    acc = block_sum_d<THREADS>(acc);
     if (threadIdx.x == 0) dbias[co] += (float)acc;
 }
 
@@ -209,7 +195,7 @@ __global__ void k_tv(double *part, float *dimg, const float *img, const float *v
             dimg[i] += (float)((double)dloss * wv / denom) * (axis + 0.7f * diag);
         }
     }
-    acc = up_block_sum(acc);
+    acc = block_sum_d<THREADS>(acc);
     if (threadIdx.x == 0) part[blockIdx.x] = acc;
 }
 
