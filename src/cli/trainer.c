@@ -209,15 +209,22 @@ static int guard(Trainer *t, const StepStats *st) {
     return SKIP_NONE;
 }
 
+void trainer_sumsq_split(const Trainer *t, const float *v, int64_t lo, int64_t hi, double ss[2]) {
+    const Vit *m = &t->model;
+    for (int f = 0; f < PF_COUNT; f++) {
+        const FieldSpec *fs = &m->fields[f];
+        int64_t a = fs->offset > lo ? fs->offset : lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
+        if (fs->present && a < b) ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(v + (a - lo), b - a);
+    }
+}
+
 /* The global gradient norm under tensor and pipeline parallelism: the tp shards' squares summed
  * over the tp group, the replicated tensors' (the same on every tp rank) counted once, the
  * stages' (disjoint) summed over the pipeline; every rank gets the same bits. */
 static double model_grad_norm(Trainer *t) {
     const Vit *m = &t->model;
     double ss[2] = {0, 0}; /* sharded, replicated */
-    for (int f = 0; f < PF_COUNT; f++)
-        if (m->fields[f].present && m->fields[f].numel)
-            ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + m->fields[f].offset, m->fields[f].numel);
+    trainer_sumsq_split(t, m->grad_mem, 0, m->n_params, ss);
     if (m->tp) m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
     double tot = ss[0] + ss[1];
     Comm *pp = &t->par->pp;
@@ -366,12 +373,7 @@ StepStats trainer_step(Trainer *t) {
             dp->ops->allreduce_sum_f64(dp, &ss, 1);
         } else { /* the shard's squares split by field kind: tp-sharded ones also summed over tp */
             double sk[2] = {0, 0};
-            const int64_t lo = t->opt.lo, hi = lo + t->shard;
-            for (int f = 0; f < PF_COUNT; f++) {
-                const FieldSpec *fs = &m->fields[f];
-                int64_t a = fs->offset > lo ? fs->offset : lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
-                if (fs->present && a < b) sk[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(t->gshard + (a - lo), b - a);
-            }
+            trainer_sumsq_split(t, t->gshard, t->opt.lo, t->opt.lo + t->shard, sk);
             dp->ops->allreduce_sum_f64(dp, sk, 2);
             m->tp->ops->allreduce_sum_f64(m->tp, sk, 1);
             ss = sk[0] + sk[1];

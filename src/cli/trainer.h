@@ -110,6 +110,10 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
  * than the first (each element is written once). */
 int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev);
 int trainer_state_max_ranges(const Trainer *t);
+/* Adds to ss[0] the squares of the tensor-parallel-sharded fields and to ss[1] those of the
+ * replicated ones, of the part [lo, hi) of a vector laid out like this rank's parameters (v holds
+ * element lo). */
+void trainer_sumsq_split(const Trainer *t, const float *v, int64_t lo, int64_t hi, double ss[2]);
 int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev); /* the block shards */
 /* Every parameter into the canonical host [n_canon], whatever the sharding (collective under
  * ZeRO-3 and tensor parallelism). */

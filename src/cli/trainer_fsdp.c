@@ -98,12 +98,8 @@ void fsdp_free(Trainer *t) {
 static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
-    for (int f = 0; f < PF_COUNT; f++) {
-        const FieldSpec *fs = &m->fields[f];
-        if (f < PF_n1_w || f > PF_fc2_b) {
-            if (fs->present && fs->numel) ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(m->grad_mem + fs->offset, fs->numel);
-            continue;
-        }
+    trainer_sumsq_split(t, m->grad_mem, 0, m->n_alloc, ss); /* memory holds only the fields before the blocks */
+    for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
         for (int l = 0; l < vit_nblocks(&m->cfg); l++) {
             int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
             if (n) sh[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
