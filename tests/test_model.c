@@ -222,29 +222,24 @@ static void randomize(Vit *m, Batch *b, float **mem, uint64_t seed) {
 
 /* Central differences of the whole model's loss against the analytic gradient, a few entries
  * of every tensor; float32 forward, so h and the tolerance are loose but each entry counts. */
-static void whole_model_fd_cfg(VitConfig c, const char *what) {
-    Vit m;
-    vit_init(&m, &c, 2, kernels_cpu());
-    Batch b;
-    float *mem;
-    randomize(&m, &b, &mem, 11);
-    memset(m.grad_mem, 0, sizeof(float) * (size_t)m.n_params);
-    vit_forward(&m, &b);
-    vit_backward(&m, &b);
+static void fd_check(Vit *m, const Batch *b, const char *what) {
+    memset(m->grad_mem, 0, sizeof(float) * (size_t)m->n_params);
+    vit_forward(m, b);
+    vit_backward(m, b);
     Rng r;
     rng_seed(&r, 3);
     int bad = 0, checked = 0;
-    for (int i = 0; i < m.nspecs; i++) {
-        const ParamSpec *ps = &m.specs[i];
+    for (int i = 0; i < m->nspecs; i++) {
+        const ParamSpec *ps = &m->specs[i];
         for (int k = 0; k < 3; k++) {
             int64_t j = ps->offset + (int64_t)rng_below(&r, (uint64_t)ps->numel);
-            float save = m.param_mem[j], h = 1e-2f;
-            m.param_mem[j] = save + h;
-            double lp = vit_forward(&m, &b);
-            m.param_mem[j] = save - h;
-            double lm = vit_forward(&m, &b);
-            m.param_mem[j] = save;
-            double fd = (lp - lm) / (2 * h), an = m.grad_mem[j];
+            float save = m->param_mem[j], h = 1e-2f;
+            m->param_mem[j] = save + h;
+            double lp = vit_forward(m, b);
+            m->param_mem[j] = save - h;
+            double lm = vit_forward(m, b);
+            m->param_mem[j] = save;
+            double fd = (lp - lm) / (2 * h), an = m->grad_mem[j];
             checked++;
             if (fabs(fd - an) > 2e-2 * fabs(an) + 2e-4) {
                 print_error("%s[%lld]: analytic %.6g, finite difference %.6g\n", ps->name, (long long)(j - ps->offset),
@@ -254,10 +249,61 @@ static void whole_model_fd_cfg(VitConfig c, const char *what) {
         }
     }
     print_message("whole-model FD (%s): %d entries checked, %d bad\n", what, checked, bad);
+    assert_int_equal(bad, 0);
+}
+
+static void whole_model_fd_cfg(VitConfig c, const char *what) {
+    Vit m;
+    vit_init(&m, &c, 2, kernels_cpu());
+    Batch b;
+    float *mem;
+    randomize(&m, &b, &mem, 11);
+    fd_check(&m, &b, what);
     free(mem);
     vit_free(&m);
     vit_config_free(&c);
-    assert_int_equal(bad, 0);
+}
+
+/* Reslim (downscaling by 2): 2 output variables and 1 static input on a 4x8 coarse grid; the
+ * whole grid, then TILES windows of 4x4 cells (one of them wrapping around the longitude), with
+ * the TV term and per-variable weights. The residual path and head_conv are in the table. */
+static void test_fd_reslim(void **s) {
+    (void)s;
+    for (int tiled = 0; tiled < 2; tiled++) {
+        VitConfig c = tiny_config(CH_AGG);
+        c.V = 3, c.Vo = 2, c.H = 4, c.W = 8, c.scale = 2, c.res_width = 3;
+        c.tile_h = tiled ? 4 : 0, c.tile_w = tiled ? 4 : 0;
+        vit_config_set_default_names(&c);
+        char err[256];
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        Vit m;
+        const int B = 2;
+        vit_init(&m, &c, B, kernels_cpu());
+        assert_non_null(vit_find_param(&m, "res_path.conv1.weight"));
+        assert_int_equal(vit_find_param(&m, "head.2.weight")->shape[0], 4 * 4 * 2); /* (s p)^2 Vo */
+        Rng r;
+        rng_seed(&r, 5);
+        for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] = (float)(0.3 * rng_normal(&r));
+        const int h = m.lc.H, w = m.lc.W, Hf = 2 * h, Wf = 2 * w;
+        const int64_t nx = (int64_t)B * c.V * h * w, ny = (int64_t)B * c.Vo * Hf * Wf;
+        float *mem = calloc((size_t)(nx + 2 * ny + B + Hf + c.Vo), sizeof(float));
+        static const int r0[2] = {0, 0}, c0[2] = {2, 6}; /* the second window wraps: columns 6, 7, 0, 1 */
+        Batch b = {.B = B, .x = mem, .y = mem + nx, .mask = mem + nx + ny, .lead = mem + nx + 2 * ny,
+                   .wlat = mem + nx + 2 * ny + B, .tv_weight = 0.3f, .tile_r0 = tiled ? r0 : NULL, .tile_c0 = tiled ? c0 : NULL};
+        float *vw = mem + nx + 2 * ny + B + Hf;
+        vw[0] = 1.0f, vw[1] = 0.5f;
+        b.vw = vw;
+        for (int64_t i = 0; i < nx; i++) b.x[i] = (float)rng_normal(&r);
+        for (int64_t i = 0; i < ny; i++) {
+            b.y[i] = (float)rng_normal(&r);
+            b.mask[i] = rng_uniform(&r) < 0.15 ? 0.0f : (float)(0.5 + rng_uniform(&r));
+        }
+        for (int i = 0; i < Hf; i++) b.wlat[i] = 1.0f;
+        fd_check(&m, &b, tiled ? "Reslim, tiles of 4x4 (one wrapping)" : "Reslim, whole grid");
+        free(mem);
+        vit_free(&m);
+        vit_config_free(&c);
+    }
 }
 
 static void whole_model_fd(ChannelMode mode) { whole_model_fd_cfg(tiny_config(mode), vit_mode_name(mode)); }
@@ -620,7 +666,7 @@ int main(void) {
         cmocka_unit_test(test_config_json),     cmocka_unit_test(test_residual_targets),
         cmocka_unit_test(test_sampler_splits_and_shards), cmocka_unit_test(test_batch_row_bands),
         cmocka_unit_test(test_fd_agg),          cmocka_unit_test(test_fd_multi),
-        cmocka_unit_test(test_fd_chag),
+        cmocka_unit_test(test_fd_chag),         cmocka_unit_test(test_fd_reslim),
         cmocka_unit_test(test_recompute),
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),

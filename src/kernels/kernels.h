@@ -90,6 +90,9 @@ typedef struct Kernels {
      *   multi: T = Vo*L tokens (variable-major), E = p*p ordered (p_row, p_col). */
     void (*unpatchify)(float *img, const float *pred, int B, int Vo, int H, int W, int p,
                        int multi);
+    /* The inverse (and adjoint) of unpatchify: image img [B,Vo,H,W] -> token layout pred [B,T,E]
+     * (overwritten); the Reslim head's gradient goes back to its tokens through it. */
+    void (*patchify)(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi);
     /* Latitude-weighted masked MSE, fused with its gradient:
      *   loss = sum_{b,v,h,w} wlat[h] m (img - y)^2 / denom,   denom = sum m unless denom > 0
      * (under data or sequence parallelism the caller passes the mask sum of the global batch,

@@ -7,12 +7,14 @@
 enum {
     P_zero, P_copy, P_linear_fwd, P_linear_bwd, P_layernorm_fwd, P_layernorm_bwd, P_gelu_fwd, P_gelu_bwd,
     P_add_inplace, P_lerp, P_patch_embed_fwd, P_patch_embed_bwd, P_pos_lead_fwd, P_pos_lead_bwd, P_var_attn_fwd,
-    P_var_attn_bwd, P_unpatchify, P_mse_loss, P_sumsq, P_scale, P_adamw, P_attn_fwd, P_attn_bwd, P_attn_merge, P_N
+    P_var_attn_bwd, P_unpatchify, P_mse_loss, P_sumsq, P_scale, P_adamw, P_attn_fwd, P_attn_bwd, P_attn_merge, P_patchify,
+    P_conv3x3_fwd, P_conv3x3_bwd, P_pixel_shuffle_fwd, P_pixel_shuffle_bwd, P_tv_loss, P_N
 };
 static const char *g_names[P_N] = {
     "zero", "copy", "linear_fwd", "linear_bwd", "layernorm_fwd", "layernorm_bwd", "gelu_fwd", "gelu_bwd",
     "add_inplace", "lerp", "patch_embed_fwd", "patch_embed_bwd", "pos_lead_fwd", "pos_lead_bwd", "var_attn_fwd",
-    "var_attn_bwd", "unpatchify", "mse_loss", "sumsq", "scale", "adamw", "attn_fwd", "attn_bwd", "attn_merge"};
+    "var_attn_bwd", "unpatchify", "mse_loss", "sumsq", "scale", "adamw", "attn_fwd", "attn_bwd", "attn_merge", "patchify",
+    "conv3x3_fwd", "conv3x3_bwd", "pixel_shuffle_fwd", "pixel_shuffle_bwd", "tv_loss"};
 static double g_time[P_N];
 static long g_calls[P_N];
 static const Kernels *g_base;
@@ -82,6 +84,28 @@ static void p_attn_merge(float *o, float *lse, const float *o2, const float *lse
     T0; g_base->attn_merge(o, lse, o2, lse2, dm); T1(P_attn_merge);
 }
 
+static void p_patchify(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi) {
+    T0; g_base->patchify(pred, img, B, Vo, H, W, p, multi); T1(P_patchify);
+}
+static void p_conv3x3_fwd(float *out, const float *in, const float *w, const float *bias, int64_t B, int64_t Cin,
+                          int64_t Cout, int64_t H, int64_t W, float *ws) {
+    T0; g_base->conv3x3_fwd(out, in, w, bias, B, Cin, Cout, H, W, ws); T1(P_conv3x3_fwd);
+}
+static void p_conv3x3_bwd(float *din, float *dw, float *dbias, const float *dout, const float *in, const float *w,
+                          int64_t B, int64_t Cin, int64_t Cout, int64_t H, int64_t W, float *ws) {
+    T0; g_base->conv3x3_bwd(din, dw, dbias, dout, in, w, B, Cin, Cout, H, W, ws); T1(P_conv3x3_bwd);
+}
+static void p_pixel_shuffle_fwd(float *out, const float *in, int64_t B, int64_t C, int64_t H, int64_t W, int r) {
+    T0; g_base->pixel_shuffle_fwd(out, in, B, C, H, W, r); T1(P_pixel_shuffle_fwd);
+}
+static void p_pixel_shuffle_bwd(float *din, const float *dout, int64_t B, int64_t C, int64_t H, int64_t W, int r) {
+    T0; g_base->pixel_shuffle_bwd(din, dout, B, C, H, W, r); T1(P_pixel_shuffle_bwd);
+}
+static float p_tv_loss(float *dimg, const float *img, const float *vw, int B, int V, int H, int W, double denom,
+                       float dloss) {
+    T0; float r = g_base->tv_loss(dimg, img, vw, B, V, H, W, denom, dloss); T1(P_tv_loss); return r;
+}
+
 const Kernels *kernels_profiled(const Kernels *base) {
     g_base = base;
     g_prof = *base;
@@ -89,7 +113,8 @@ const Kernels *kernels_profiled(const Kernels *base) {
     SET(zero) SET(copy) SET(linear_fwd) SET(linear_bwd) SET(layernorm_fwd) SET(layernorm_bwd) SET(gelu_fwd)
     SET(gelu_bwd) SET(add_inplace) SET(lerp) SET(patch_embed_fwd) SET(patch_embed_bwd) SET(pos_lead_fwd) SET(pos_lead_bwd)
     SET(var_attn_fwd) SET(var_attn_bwd) SET(unpatchify) SET(mse_loss) SET(sumsq) SET(scale) SET(adamw) SET(attn_fwd)
-    SET(attn_bwd) SET(attn_merge)
+    SET(attn_bwd) SET(attn_merge) SET(patchify) SET(conv3x3_fwd) SET(conv3x3_bwd) SET(pixel_shuffle_fwd)
+    SET(pixel_shuffle_bwd) SET(tv_loss)
 #undef SET
     return &g_prof;
 }

@@ -29,7 +29,16 @@ void vit_config_free(VitConfig *c) {
 int vit_config_check(const VitConfig *c, char *err, size_t n) {
 #define BAD(...) do { snprintf(err, n, __VA_ARGS__); return -1; } while (0)
     if (c->V < 1 || c->V > LVIT_MAX_VARS) BAD("--vars: %d variables; expected 1..%d", c->V, LVIT_MAX_VARS);
-    if (c->Vo != c->V) BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
+    if (c->scale > 1) {
+        if (c->scale > 16) BAD("--scale %d: expected 2..16", c->scale);
+        if (c->Vo < 1 || c->Vo > c->V)
+            BAD("downscaling: %d output variables, expected 1..%d (the inputs are the outputs, then static fields)", c->Vo, c->V);
+        if (c->mode != CH_AGG) BAD("--task downscale needs --channels agg (the head emits every variable of a token)");
+        if (c->residual) BAD("--residual is for forecasting; downscaling has Reslim's own residual path");
+        if (c->res_width < 1 || c->res_width > 4096) BAD("--res-width %d: expected 1..4096", c->res_width);
+    } else if (c->Vo != c->V) {
+        BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
+    }
     if (c->p < 1 || c->p > 64) BAD("--patch %d: expected 1..64", c->p);
     if (c->H < c->p || c->W < c->p || c->H % c->p || c->W % c->p)
         BAD("grid %dx%d is not a multiple of --patch %d (try a grid of %dx%d)", c->H, c->W, c->p,
@@ -66,6 +75,9 @@ char *vit_config_to_json(const VitConfig *c) {
                     c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode),
                     c->residual ? "true" : "false");
     if (c->chag > 1) json_buf_printf(&b, ",\"chag_blocks\":%d,\"chag_group\":%d", c->chag, c->chag_group);
+    if (c->scale > 1)
+        json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d", c->scale, c->Vo,
+                        c->res_width);
     json_buf_puts(&b, "}");
     return b.s;
 }
@@ -133,6 +145,15 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
     c->residual = res ? res->boolean : 0;
     if ((json_get(root, "chag_blocks") && get_int(root, "chag_blocks", &c->chag, err, n)) ||
         (json_get(root, "chag_group") && get_int(root, "chag_group", &c->chag_group, err, n)))
+        goto done;
+    const JsonValue *task = json_get(root, "task");
+    if (task && (!json_as_string(task) || (strcmp(json_as_string(task), "downscale") && strcmp(json_as_string(task), "forecast")))) {
+        snprintf(err, n, "model config: \"task\" must be \"forecast\" or \"downscale\"");
+        goto done;
+    }
+    if (task && strcmp(json_as_string(task), "downscale") == 0 &&
+        (get_int(root, "scale", &c->scale, err, n) || get_int(root, "out_vars", &c->Vo, err, n) ||
+         get_int(root, "res_width", &c->res_width, err, n)))
         goto done;
     rc = vit_config_check(c, err, n);
 done:

@@ -217,6 +217,11 @@ static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint6
         for (int64_t i = 0; i < ps->numel; i++) w[i] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
         break;
     }
+    case INIT_CONV: {
+        const double bound = 1.0 / sqrt((double)(ps->shape[1] * ps->shape[2] * ps->shape[3]));
+        for (int64_t i = 0; i < ps->numel; i++) w[i] = (float)((2.0 * rng_uniform(&r) - 1.0) * bound);
+        break;
+    }
     case INIT_VAR_SINCOS:
         for (int v = 0; v < c->V; v++) sincos_1d(w + (int64_t)v * c->D, c->D, v);
         break;

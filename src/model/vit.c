@@ -114,6 +114,21 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     TAKE(a->head_act, c->dec_depth * hb * D);
     TAKE(a->out, hb * E);
     TAKE(a->dout, hb * E);
+    const int rl = last && vit_reslim(c); /* Reslim: the fine grid of the window */
+    const int64_t sc = vit_scale(c), nf = rl ? B * c->Vo * sc * c->H * sc * c->W : 0,
+                  nr = rl ? (int64_t)B * vit_Rs(c) * c->H * c->W : 0;
+    TAKE(a->up, nf);
+    TAKE(a->pred, nf);
+    TAKE(a->dpred, nf);
+    TAKE(a->dup, nf);
+    TAKE(a->r1, nr);
+    TAKE(a->r1g, nr);
+    TAKE(a->rps, nr);
+    TAKE(a->drps, nr);
+    TAKE(a->dr1, nr);
+    const int tiles = first && c->tile_h > 0; /* TILES: each sample's window of the position embedding */
+    TAKE(a->tpos, tiles ? B * L * D : 0);
+    TAKE(a->dtpos, tiles ? L * D : 0);
     TAKE(a->dx, BS * D);
     TAKE(a->dtmp, BS * D);
     TAKE(a->dtmp2, BS * D);
@@ -129,6 +144,14 @@ static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *
     int64_t img = (int64_t)B * c->Vo * c->H * c->W;
     if (pe > ws) ws = pe;
     if (img > ws) ws = img;
+    if (rl) { /* the loss on the fine grid, the three convolutions */
+        const int64_t Hf = sc * c->H, Wf = sc * c->W, cw[3] = {conv3x3_ws_floats(B, c->Vo, c->Vo, Hf, Wf),
+                                                               conv3x3_ws_floats(B, c->V, vit_Rs(c), c->H, c->W),
+                                                               conv3x3_ws_floats(B, c->res_width, c->Vo, Hf, Wf)};
+        if (nf > ws) ws = nf;
+        for (int i = 0; i < 3; i++)
+            if (cw[i] > ws) ws = cw[i];
+    }
     a->ws_floats = ws;
     TAKE(a->ws, ws);
 #undef TAKE
@@ -165,6 +188,13 @@ void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
     const int P = sp ? sp->size : 1, r = sp ? sp->rank : 0;
     CHECK(cfg->H % (cfg->p * P) == 0, "sequence parallel: %d patch rows over %d ranks", cfg->H / cfg->p, P);
     m->lc.H = cfg->H / P;
+    if (cfg->tile_h > 0) { /* TILES: windows of the grid, one per sample */
+        CHECK(P == 1 && cfg->tile_h <= cfg->H && cfg->tile_w <= cfg->W && cfg->tile_h % cfg->p == 0 &&
+                  cfg->tile_w % cfg->p == 0, "tiles of %dx%d cells in a %dx%d grid (patch %d, sequence parallel %d)",
+              cfg->tile_h, cfg->tile_w, cfg->H, cfg->W, cfg->p, P);
+        m->lc.H = cfg->tile_h;
+        m->lc.W = cfg->tile_w;
+    }
     m->row0 = r * m->lc.H;
     m->l0 = (int64_t)r * vit_L(&m->lc);
     m->sa.sp = sp;
@@ -345,6 +375,72 @@ static void chag_bwd(Vit *m, const Batch *b, const float *dctok) {
     }
 }
 
+/* TILES: sample i's window of the position embedding [L_window, D] (rows of patches from
+ * tile_r0 / p, columns from tile_c0 / p wrapping around the grid's W / p) gathered from pos into
+ * win (scatter = 0) or added back into pos (scatter = 1: the gradient). */
+static void tile_pos(const Vit *m, const Batch *b, int i, float *pos, float *win, int scatter) {
+    const Kernels *k = m->k;
+    const int p = m->cfg.p, gw = m->cfg.W / p, th = m->lc.H / p, tw = m->lc.W / p, D = m->cfg.D;
+    const int r0 = b->tile_r0[i] / p, c0 = b->tile_c0[i] / p;
+    for (int pr = 0; pr < th; pr++) {
+        int j = 0;
+        while (j < tw) { /* a run of columns that does not wrap */
+            const int c = (c0 + j) % gw, n = tw - j < gw - c ? tw - j : gw - c;
+            float *g = pos + ((int64_t)(r0 + pr) * gw + c) * D, *t = win + ((int64_t)pr * tw + j) * D;
+            if (scatter) k->add_inplace(g, t, (int64_t)n * D);
+            else k->copy(t, g, (int64_t)n * D);
+            j += n;
+        }
+    }
+}
+
+/* Reslim (ORBIT-2): the head's tokens [B,L,(sp)^2 Vo] unpatchified onto the fine grid and through
+ * head_conv, plus the residual path conv2(shuffle(GELU(conv1(x)))) of the coarse inputs; the loss
+ * is the weighted MSE on the fine grid (weights in the mask) plus tv_weight TV(prediction). */
+static float reslim_fwd(Vit *m, const Batch *b) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    const VitParams *p = &m->p;
+    VitActs *a = &m->a;
+    const int B = b->B, s = vit_scale(c);
+    const int64_t H = c->H, W = c->W, Hf = s * H, Wf = s * W, Vo = c->Vo, R = c->res_width, Rs = vit_Rs(c);
+    k->unpatchify(a->up, a->out, B, (int)Vo, (int)Hf, (int)Wf, vit_P(c), 0);
+    k->conv3x3_fwd(a->pred, a->up, p->hc_w, p->hc_b, B, Vo, Vo, Hf, Wf, a->ws);
+    k->conv3x3_fwd(a->r1, b->x, p->r1_w, p->r1_b, B, c->V, Rs, H, W, a->ws);
+    k->gelu_fwd(a->r1g, a->r1, B * Rs * H * W);
+    k->pixel_shuffle_fwd(a->rps, a->r1g, B, R, H, W, s);
+    k->conv3x3_fwd(a->dpred, a->rps, p->r2_w, p->r2_b, B, R, Vo, Hf, Wf, a->ws);
+    k->add_inplace(a->pred, a->dpred, B * Vo * Hf * Wf);
+    if (!b->y) return 0.0f;
+    float loss = k->mse_loss(a->dpred, a->pred, b->y, b->mask, b->wlat, B, (int)Vo, (int)Hf, (int)Wf, 1, 1, 1.0f,
+                             b->loss_denom, a->ws);
+    if (b->tv_weight > 0)
+        loss += b->tv_weight * k->tv_loss(a->dpred, a->pred, b->vw, B, (int)Vo, (int)Hf, (int)Wf,
+                                          b->tv_denom > 0 ? b->tv_denom : (double)B * Vo * Hf * Wf, b->tv_weight);
+    return loss;
+}
+
+/* dpred -> the gradients of the residual path and head_conv, and the head's token gradient dout. */
+static void reslim_bwd(Vit *m, const Batch *b) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    const VitParams *p = &m->p, *g = &m->g;
+    VitActs *a = &m->a;
+    const int B = b->B, s = vit_scale(c);
+    const int64_t H = c->H, W = c->W, Hf = s * H, Wf = s * W, Vo = c->Vo, R = c->res_width, Rs = vit_Rs(c);
+    const int64_t nr = B * Rs * H * W;
+    k->zero(a->drps, nr);
+    k->conv3x3_bwd(a->drps, g->r2_w, g->r2_b, a->dpred, a->rps, p->r2_w, B, R, Vo, Hf, Wf, a->ws);
+    k->zero(a->r1g, nr); /* the GELU output is not needed again: it holds its gradient */
+    k->pixel_shuffle_bwd(a->r1g, a->drps, B, R, H, W, s);
+    k->zero(a->dr1, nr);
+    k->gelu_bwd(a->dr1, a->r1g, a->r1, nr);
+    k->conv3x3_bwd(NULL, g->r1_w, g->r1_b, a->dr1, b->x, NULL, B, c->V, Rs, H, W, a->ws);
+    k->zero(a->dup, B * Vo * Hf * Wf);
+    k->conv3x3_bwd(a->dup, g->hc_w, g->hc_b, a->dpred, a->up, p->hc_w, B, Vo, Vo, Hf, Wf, a->ws);
+    k->patchify(a->dout, a->dup, B, (int)Vo, (int)Hf, (int)Wf, vit_P(c), 0);
+}
+
 /* Block l's saved activations. With recomputation (--recompute) every block shares one set,
  * refilled from the block's input (the previous block's res2, always kept) just before its
  * backward pass; res2 (the block outputs) stays per block. */
@@ -411,7 +507,16 @@ float vit_forward(Vit *m, const Batch *b) {
         k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, Va, vit_NHt(c), (int)Dt);
         row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
     }
-    if (vit_first_stage(c)) k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+    if (vit_first_stage(c) && c->tile_h > 0) {
+        CHECK(b->tile_r0 && b->tile_c0, "a tiled model needs each sample's window origin");
+        for (int i = 0; i < B; i++) {
+            float *win = a->tpos + (int64_t)i * L * D;
+            tile_pos(m, b, i, p->pos_embed, win, 0);
+            k->pos_lead_fwd(a->x0 + (int64_t)i * S * D, win, p->lead_w, p->lead_b, b->lead + i, 1, S, L, c->D);
+        }
+    } else if (vit_first_stage(c)) {
+        k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+    }
 
     const float *x = a->x0;
     for (int l = 0; l < vit_nblocks(c); l++) {
@@ -428,6 +533,7 @@ float vit_forward(Vit *m, const Batch *b) {
         h = act;
     }
     k->linear_fwd(a->out, h, p->out_w, p->out_b, BS, D, E, 0);
+    if (vit_reslim(c)) return reslim_fwd(m, b);
     if (!b->y) return 0.0f;
     return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
@@ -453,6 +559,7 @@ void vit_backward(Vit *m, const Batch *b) {
     if (vit_last_stage(c)) {
         /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
         float *dh = a->dtmp, *dpre = a->dtmp2;
+        if (vit_reslim(c)) reslim_bwd(m, b); /* the fine-grid head and residual path: dout */
         const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * BSmax * D : a->lnf;
         k->zero(dh, BS * D);
         k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, BS, D, E);
@@ -499,7 +606,15 @@ void vit_backward(Vit *m, const Batch *b) {
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
     if (!vit_first_stage(c)) return; /* a->dx: the gradient of this stage's input, for the previous stage */
-    k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+    if (c->tile_h > 0) {
+        for (int i = 0; i < B; i++) {
+            k->zero(a->dtpos, L * D);
+            k->pos_lead_bwd(a->dtpos, g->lead_w, g->lead_b, dx + (int64_t)i * S * D, b->lead + i, 1, S, L, c->D);
+            tile_pos(m, b, i, g->pos_embed, a->dtpos, 1);
+        }
+    } else {
+        k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+    }
 
     const float *dtok = dx;
     if (c->mode == CH_AGG) {
@@ -536,7 +651,9 @@ const float *vit_output(const Vit *m) {
 
 void vit_prediction(Vit *m, float *img, int B) {
     const VitConfig *c = &m->lc;
-    m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
+    const int64_t s = vit_scale(c);
+    if (vit_reslim(c)) m->k->copy(img, m->a.pred, B * c->Vo * s * c->H * s * c->W);
+    else m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
 }
 
 double vit_flops_per_sample(const VitConfig *c) {
@@ -545,5 +662,9 @@ double vit_flops_per_sample(const VitConfig *c) {
     if (c->mode == CH_AGG) f += 2.0 * V * L * 2 * D * D + 4.0 * L * V * D + 2.0 * L * D * D;
     f += c->depth * (2.0 * S * D * (3 * D + D + 2 * F) + 4.0 * S * S * D); /* blocks */
     f += 2.0 * S * D * (c->dec_depth * D + E);                  /* head */
+    if (vit_reslim(c)) { /* Reslim: head_conv and the residual path's two convolutions */
+        const double s2 = (double)vit_scale(c) * vit_scale(c), HW = (double)c->H * c->W;
+        f += 18.0 * HW * (s2 * c->Vo * c->Vo + (double)c->V * vit_Rs(c) + s2 * c->res_width * c->Vo);
+    }
     return f;
 }

@@ -33,12 +33,29 @@ typedef struct VitConfig {
                          * backward pass (one block's worth of memory; a second forward of every block) */
     int tp;             /* tensor parallel: this rank holds 1/tp of the heads and of the MLP width (0 or 1:
                          * the whole model). Not part of the model: never serialized. */
+    int scale;          /* downscaling (ORBIT-2 Reslim, ALGORITHMS.md section 6) by this factor s >= 2 (0 or 1:
+                         * forecasting). The ViT runs on the coarse H x W grid of V inputs (the Vo output
+                         * variables, then static fields); its head emits (s p)^2 Vo values per token,
+                         * unpatchified onto the fine sH x sW grid and through a 3x3 convolution; a residual
+                         * path (3x3 conv to res_width s^2 channels, GELU, pixel shuffle by s, 3x3 conv to
+                         * Vo) on the coarse inputs is added. */
+    int res_width;      /* downscaling: channels of the residual path after the pixel shuffle */
+    int tile_h, tile_w; /* TILES: this rank computes coarse windows of tile_h x tile_w cells of the H x W grid
+                         * (their origins come with each batch); 0: the whole grid. Not part of the model. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
 } VitConfig;
 
 static inline int64_t vit_L(const VitConfig *c) { return (int64_t)(c->H / c->p) * (c->W / c->p); }
 static inline int64_t vit_S(const VitConfig *c) { return c->mode == CH_AGG ? vit_L(c) : c->V * vit_L(c); }
-static inline int vit_E(const VitConfig *c) { return c->mode == CH_AGG ? c->p * c->p * c->Vo : c->p * c->p; }
+static inline int vit_scale(const VitConfig *c) { return c->scale > 1 ? c->scale : 1; }
+static inline int vit_reslim(const VitConfig *c) { return c->scale > 1; }
+/* the head's patch on the output grid: p, or s p when downscaling */
+static inline int vit_P(const VitConfig *c) { return c->p * vit_scale(c); }
+static inline int vit_E(const VitConfig *c) {
+    return c->mode == CH_AGG ? vit_P(c) * vit_P(c) * c->Vo : vit_P(c) * vit_P(c);
+}
+/* Reslim residual path: channels before the pixel shuffle */
+static inline int vit_Rs(const VitConfig *c) { return c->res_width * vit_scale(c) * vit_scale(c); }
 static inline int vit_F(const VitConfig *c) { return c->mlp_ratio * c->D; }
 /* Tensor parallel (Megatron): qkv and fc1 (and the variable aggregation's in-projection) are
  * split by output rows, by heads for q, k and v; proj and fc2 (and the aggregation's
@@ -90,7 +107,8 @@ const char *vit_mode_name(ChannelMode m);
  * Each field is one contiguous block of `repeats` tensors; the state dict splits it.
  * Weight decay only on the transformer's and head's matrices: never on biases, norms or
  * embeddings (token_embeds, var_embed, pos_embed, var_query, lead_time_embed). */
-typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS } InitKind;
+typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS, INIT_CONV } InitKind;
+/* INIT_CONV: PyTorch's Conv2d default, uniform in +-1/sqrt(fan_in) (fan_in = in channels x 3 x 3) */
 
 #define VIT_PARAM_TABLE(X, c)                                                                          \
     X(tok_w, "token_embeds.%d.proj.weight", vit_Vt(c), 1, 0, vit_first_stage(c), INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
@@ -126,7 +144,13 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(head_w, "head.%d.weight", (c)->dec_depth, 2, 0, vit_last_stage(c), INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1)  \
     X(head_b, "head.%d.bias", (c)->dec_depth, 2, 0, vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)            \
     X(out_w, "head.%d.weight", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_TRUNC02, 1, 2, vit_E(c), (c)->D, 1, 1) \
-    X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1)
+    X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1) \
+    X(hc_w, "head_conv.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, (c)->Vo, (c)->Vo, 3, 3) \
+    X(hc_b, "head_conv.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1) \
+    X(r1_w, "res_path.conv1.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, vit_Rs(c), (c)->V, 3, 3) \
+    X(r1_b, "res_path.conv1.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, vit_Rs(c), 1, 1, 1) \
+    X(r2_w, "res_path.conv2.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, (c)->Vo, (c)->res_width, 3, 3) \
+    X(r2_b, "res_path.conv2.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1)
 
 enum {
 #define VIT_FIELD_ENUM(f, ...) PF_##f,
@@ -210,6 +234,15 @@ typedef struct VitActs {
     float *head_act;     /* [dec][B,S,D] */
     float *out;          /* [B,S,E] head output, token layout */
     float *dout;         /* [B,S,E] dloss/dout */
+    /* Reslim (downscaling) on the fine grid Hf x Wf = sH x sW of the computed window */
+    float *up;           /* [B,Vo,Hf,Wf] the head output unpatchified */
+    float *pred;         /* [B,Vo,Hf,Wf] the prediction: head_conv(up) + res_path(x) */
+    float *dpred;        /* [B,Vo,Hf,Wf] its gradient (also the residual path's output in the forward) */
+    float *dup;          /* [B,Vo,Hf,Wf] the gradient of up */
+    float *r1, *r1g;     /* [B,Rs,H,W] conv1 output, its GELU (backward: the GELU's gradient) */
+    float *rps, *drps;   /* [B,R,Hf,Wf] the pixel shuffle's output and its gradient */
+    float *dr1;          /* [B,Rs,H,W] */
+    float *tpos, *dtpos; /* TILES: [B,L,D] each sample's window of pos_embed, [L,D] one sample's gradient */
     /* backward scratch, shared by all layers */
     float *dx;           /* [B,S,D] residual-stream gradient */
     float *dtmp;         /* [B,S,D] */
@@ -245,6 +278,13 @@ typedef struct Batch {
     float *wlat;  /* [H] cos(lat)/mean cos(lat) */
     double loss_denom; /* the loss is sum(wlat m err^2) / loss_denom; 0 = this batch's mask sum.
                         * Data/sequence-parallel ranks pass the global batch's mask sum. */
+    /* Downscaling: y and mask are [B,Vo,sH,sW] on the fine grid (mask: the cell's weight, with the
+     * latitude and per-variable weights folded in; wlat [sH] is then all ones). */
+    float tv_weight;   /* loss += tv_weight * TV(prediction) / tv_denom (0: no TV term) */
+    double tv_denom;   /* 0: this batch's fine cells, B Vo sH sW */
+    const float *vw;   /* [Vo] per-variable TV weights (backend memory), NULL: all 1 */
+    const int *tile_r0, *tile_c0; /* TILES (host [B]): each sample's window origin in coarse cells (a
+                                   * multiple of p; columns wrap around W); NULL: the whole grid */
 } Batch;
 
 typedef struct Vit {
@@ -338,7 +378,7 @@ void vit_backward(Vit *m, const Batch *b);
  * then reads the gradient of that output from m->a.dx and, but on the first stage, leaves the
  * gradient of its input there. */
 const float *vit_output(const Vit *m);
-/* Prediction image [B,Vo,H,W] of the last forward pass. */
+/* Prediction image [B,Vo,H,W] of the last forward pass ([B,Vo,sH,sW] when downscaling). */
 void vit_prediction(Vit *m, float *img, int B);
 /* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */
 double vit_flops_per_sample(const VitConfig *c);

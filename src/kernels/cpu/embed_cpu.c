@@ -278,6 +278,11 @@ void unpatchify_cpu(float *img, const float *pred, int B, int Vo, int H, int W, 
     rearrange(img, (float *)pred, B, Vo, H, W, p, multi, 1, 1.0f);
 }
 
+void patchify_cpu(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi) {
+    /* the cast is safe: with to_img clear, img is only read */
+    rearrange((float *)img, pred, B, Vo, H, W, p, multi, 0, 1.0f);
+}
+
 /* Fixed chunk count (not one per thread) keeps the loss independent of the thread count. */
 enum { MSE_CHUNKS = 64 };
 

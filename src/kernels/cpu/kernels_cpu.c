@@ -31,6 +31,7 @@ static const Kernels g_cpu = {
     .var_attn_fwd = var_attn_fwd_cpu,
     .var_attn_bwd = var_attn_bwd_cpu,
     .unpatchify = unpatchify_cpu,
+    .patchify = patchify_cpu,
     .mse_loss = mse_loss_cpu,
     .conv3x3_fwd = conv3x3_fwd_cpu,
     .conv3x3_bwd = conv3x3_bwd_cpu,

@@ -86,6 +86,8 @@ void var_attn_bwd_cpu(float *dq /* [D] */, float *dkv /* [B,V,L,2,D] */,
                       int64_t L, int V, int NH, int D);
 void unpatchify_cpu(float *img /* [B,Vo,H,W] */, const float *pred /* [B,T,E] */, int B,
                     int Vo, int H, int W, int p, int multi);
+void patchify_cpu(float *pred /* [B,T,E] */, const float *img /* [B,Vo,H,W] */, int B, int Vo,
+                  int H, int W, int p, int multi);
 float mse_loss_cpu(float *dpred /* [B,T,E] */, const float *pred /* [B,T,E] */,
                    const float *y /* [B,Vo,H,W] */, const float *mask /* [B,Vo,H,W] or NULL */,
                    const float *wlat /* [H] */, int B, int Vo, int H, int W, int p, int multi,

@@ -56,6 +56,10 @@ void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W,
     (void)img, (void)pred, (void)B, (void)Vo, (void)H, (void)W, (void)p, (void)multi;
     NO_CUDA();
 }
+void patchify_cuda(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi) {
+    (void)img, (void)pred, (void)B, (void)Vo, (void)H, (void)W, (void)p, (void)multi;
+    NO_CUDA();
+}
 float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
                     int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws) {
     (void)dpred, (void)pred, (void)y, (void)mask, (void)wlat, (void)B, (void)Vo, (void)H, (void)W, (void)p;

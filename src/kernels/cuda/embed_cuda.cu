@@ -96,6 +96,14 @@ extern "C" void unpatchify_cuda(float *img, const float *pred, int B, int Vo, in
     LAUNCHED();
 }
 
+extern "C" void patchify_cuda(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi) {
+    check_grid(H, W, p);
+    int64_t n = (int64_t)B * Vo * H * W;
+    if (n <= 0) return;
+    k_to_tok<<<blocks_for(n), THREADS>>>(pred, img, 1.0f, Vo, H, W, p, multi, n);
+    LAUNCHED();
+}
+
 /* one thread per image row: its weighted squared error and mask sum; the row becomes the
  * unnormalized gradient 2 wlat m (img - y), as in the CPU kernel */
 __global__ void k_mse_rows(double *part, float *g, const float *y, const float *mask, const float *wlat, int H,

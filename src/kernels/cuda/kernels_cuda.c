@@ -56,6 +56,7 @@ static const Kernels g_cuda = {
     .var_attn_fwd = var_attn_fwd_cuda,
     .var_attn_bwd = var_attn_bwd_cuda,
     .unpatchify = unpatchify_cuda,
+    .patchify = patchify_cuda,
     .mse_loss = mse_loss_cuda,
     .conv3x3_fwd = conv_fwd,
     .conv3x3_bwd = conv_bwd,

@@ -54,6 +54,7 @@ void pos_lead_fwd_cuda(float *x, const float *pos, const float *lead_w, const fl
 void pos_lead_bwd_cuda(float *dpos, float *dlead_w, float *dlead_b, const float *dx, const float *lead, int B,
                        int64_t T, int64_t L, int D);
 void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W, int p, int multi);
+void patchify_cuda(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi);
 float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
                     int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws);
 /* varattn_cuda.cu: the kernel table's var_attn_fwd/bwd (same contracts) */
