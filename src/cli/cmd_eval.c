@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/common.h"
+#include "cli/downscale_cli.h"
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@ typedef struct VarSkill {
 } VarSkill;
 
 int cmd_eval(int argc, char **argv) {
+    if (cli_run_is_downscale(argc, argv)) return cmd_eval_downscale(argc, argv);
     const char *run = NULL, *data = NULL, *split = "test", *leads = "6,24", *json = NULL;
     int threads = 0, batch = 8;
     ArgSpec specs[] = {

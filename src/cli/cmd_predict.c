@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli/common.h"
+#include "cli/downscale_cli.h"
 #include "core/check.h"
 #include "core/json.h"
 #include "data/convert.h"
@@ -74,6 +75,7 @@ static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *
 }
 
 int cmd_predict(int argc, char **argv) {
+    if (cli_run_is_downscale(argc, argv)) return cmd_predict_downscale(argc, argv);
     const char *run = NULL, *out = NULL, *plot_dir = NULL;
     int time = -1, threads = 0;
     float lead = 6;

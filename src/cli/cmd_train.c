@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/common.h"
+#include "cli/downscale_cli.h"
 #include "cli/trainer.h"
 #include "core/check.h"
 #include "core/json.h"
@@ -54,6 +55,7 @@ int cmd_train(int argc, char **argv) {
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
     DistFlags df = DIST_FLAGS_DEFAULT;
+    DownscaleFlags dsf = DOWNSCALE_FLAGS_DEFAULT;
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0, spike_z = 0;
@@ -73,6 +75,7 @@ int cmd_train(int argc, char **argv) {
         {"beta2", ARG_FLOAT, &oc.beta2, "AdamW beta2", NULL, 0, 0.999999, 0},
         {"grad-clip", ARG_FLOAT, &oc.grad_clip, "max global gradient norm (0 = off)", NULL, 0, 1e9, 0},
         MODEL_ARG_SPECS(mf),
+        DOWNSCALE_ARG_SPECS(dsf),
         {"leads", ARG_STR, &leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
         {"times", ARG_INT, &times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
         {"val-frac", ARG_FLOAT, &val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},
@@ -110,10 +113,23 @@ int cmd_train(int argc, char **argv) {
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
-    model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
+    const int downscale = dsf.task == 1;
+    DownscaleData dd = {0};
+    if (!downscale && (args_find(specs, "scale")->seen || args_find(specs, "tiles")->seen || args_find(specs, "static")->seen))
+        DIE_USER("lvit train: --scale, --tiles and --static are for --task downscale");
+    if (downscale) { /* the model sees the coarse grid; its inputs are the variables and the static fields */
+        if (par.sp.size > 1 || par.pp.size > 1)
+            parallel_refuse(&par, "lvit train --task downscale: sequence and pipeline parallelism are not supported for "
+                            "downscaling; long sequences are what --tiles is for (tiles spread over --dp)");
+        cli_downscale_open(&dd, &dsf, &ds, mf.patch, "train");
+        model_flags_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "train");
+        cli_downscale_config(&dd, &dsf, &cfg, "train");
+    } else {
+        model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
+        memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
+    }
     cli_parallel_check(&par, &cfg, batch, "train");
     cfg.recompute = df.recompute;
-    memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
     if (io) mkdir_p(run);
     if (quiet) log_set_quiet(1);
     cli_print_banner();
@@ -121,7 +137,12 @@ int cmd_train(int argc, char **argv) {
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
-    trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
+    if (downscale) {
+        trainer_init_downscale(&t, &cfg, &oc, &dd.d, 0, t_split, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
+        t.tv_weight = dsf.tv_weight;
+    } else {
+        trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
+    }
     char err[1024];
     if (init && t.fsdp.on)
         parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");
@@ -131,7 +152,8 @@ int cmd_train(int argc, char **argv) {
     Sampler vs = {0};
     int have_val = 0;
     if (t_split < t_val) {
-        if (sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err) == 0)
+        if ((downscale ? downscale_sampler(&vs, &dd.d, t_split, t_val, (uint64_t)seed, 0, err, sizeof err)
+                       : sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err)) == 0)
             have_val = 1;
         else
             log_warn("no validation samples: %s", err);
@@ -329,11 +351,21 @@ int cmd_train(int argc, char **argv) {
     JsonBuf desc = {0};
     json_buf_puts(&desc, "{\"source\":");
     json_buf_put_string(&desc, data);
-    json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g}", mf.grid, times,
+    json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g", mf.grid, times,
                     (long long)seed, val_frac);
+    if (downscale) {
+        char *dj = cli_downscale_desc(&dsf);
+        json_buf_printf(&desc, ",\"downscale\":%s", dj);
+        free(dj);
+    }
+    json_buf_puts(&desc, "}");
+    /* normalization of every input: the variables', then the static fields' (standardized: 0, 1) */
+    float *nmean = xcalloc((size_t)cfg.V, sizeof(float)), *nstd = xcalloc((size_t)cfg.V, sizeof(float));
+    for (int v = 0; v < cfg.V; v++) nmean[v] = v < ds.V ? ds.mean[v] : 0.0f, nstd[v] = v < ds.V ? ds.std[v] : 1.0f;
     float *full = xmalloc((size_t)t.model.n_canon * sizeof(float));
     trainer_full_params(&t, full); /* collective under ZeRO-3 and tensor parallelism */
-    if (io && ckpt_save_model_host(&t.model, full, ds.mean, ds.std, desc.s, path, err, sizeof err)) DIE("%s", err);
+    if (io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc.s, path, err, sizeof err)) DIE("%s", err);
+    free(nmean), free(nstd);
     free(full);
     json_buf_free(&desc);
     log_set_quiet(0);
@@ -351,6 +383,7 @@ int cmd_train(int argc, char **argv) {
     train_ckpt_free(&ck);
     trainer_free(&t);
     vit_config_free(&cfg);
+    if (downscale) cli_downscale_close(&dd);
     dataset_free(&ds);
     if (stopped_at) {
         parallel_finalize(&par);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
+#include "data/downscale.h"
 
 static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
 
@@ -47,18 +48,36 @@ void trainer_memory(const Trainer *t, TrainerMem *mem) {
     mem->embed = m->embed_floats * slots;
 }
 
+static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds,
+                            const Downscale *dsc, int train_t0, int train_t1, const float *leads_h, int nlead, int Bg,
+                            uint64_t seed, const Kernels *k, Parallel *par);
+
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
                   int train_t1, const float *leads_h, int nlead, int Bg, uint64_t seed, const Kernels *k,
                   Parallel *par) {
+    trainer_init_ex(t, cfg, oc, ds, NULL, train_t0, train_t1, leads_h, nlead, Bg, seed, k, par);
+}
+
+void trainer_init_downscale(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Downscale *dsc,
+                            int train_t0, int train_t1, int Bg, uint64_t seed, const Kernels *k, Parallel *par) {
+    trainer_init_ex(t, cfg, oc, dsc->ds, dsc, train_t0, train_t1, NULL, 0, Bg, seed, k, par);
+}
+
+static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds,
+                            const Downscale *dsc, int train_t0, int train_t1, const float *leads_h, int nlead, int Bg,
+                            uint64_t seed, const Kernels *k, Parallel *par) {
     memset(t, 0, sizeof *t);
     t->ds = ds;
+    t->dsc = dsc;
+    t->tv_weight = dsc ? 0.02f : 0.0f;
     t->par = par;
     CHECK(Bg % par->dp.size == 0, "batch %d is not divisible by dp %d", Bg, par->dp.size);
     const int B = Bg / par->dp.size;
     t->B = B;
     t->B_global = Bg;
     char err[512];
-    if (sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
+    if (dsc ? downscale_sampler(&t->train, dsc, train_t0, train_t1, seed, 1, err, sizeof err)
+            : sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     if (par->zero >= 3 && !par->fs.ops) parallel_split_fsdp(par, par->fsdp > 0 ? par->fsdp : par->dp.size);
@@ -70,6 +89,13 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     VitConfig sc = *cfg; /* this rank's pipeline stage */
     sc.pp = K;
     sc.pp_stage = par->pp.rank;
+    if (dsc) {
+        CHECK(cfg->scale == dsc->s && cfg->V == dsc->V && cfg->Vo == dsc->Vo && cfg->H == dsc->hp && cfg->W == dsc->wp,
+              "downscaling model (scale %d, %d -> %d variables, %dx%d) for data of scale %d, %d -> %d, %dx%d", cfg->scale,
+              cfg->V, cfg->Vo, cfg->H, cfg->W, dsc->s, dsc->V, dsc->Vo, dsc->hp, dsc->wp);
+        sc.tile_h = downscale_tiled(dsc) ? dsc->tp.th : 0;
+        sc.tile_w = downscale_tiled(dsc) ? dsc->tp.tw : 0;
+    }
     vit_init_par(&t->model, &sc, B / M, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
                  par->tp.size > 1 ? &par->tp : NULL);
     if (K > 1) { /* 1F1B: stage q has at most K - q micro-batches in flight */
@@ -105,22 +131,41 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
 
     const VitConfig *c = &t->model.cfg;
     const VitConfig *lc = &t->model.lc; /* this rank's rows */
-    int64_t img = (int64_t)B * c->V * lc->H * c->W;
-    host_batch_init_rows(&t->hb, B, c->V, c->H, c->W, t->model.row0, lc->H);
-    t->hb.residual = c->residual;
-    dataset_lat_weights(ds, t->hb.wlat, c->H);
-    t->batch_mem = k->alloc((size_t)(3 * img + B + c->H) * sizeof(float));
+    int nw; /* rows of wlat */
+    if (dsc) {
+        host_batch_init_downscale(&t->hb, B, dsc);
+        nw = dsc->s * dsc->tp.th;
+        t->tr0 = xcalloc((size_t)B, sizeof(int));
+        t->tc0 = xcalloc((size_t)B, sizeof(int));
+    } else {
+        host_batch_init_rows(&t->hb, B, c->V, c->H, c->W, t->model.row0, lc->H);
+        t->hb.residual = c->residual;
+        dataset_lat_weights(ds, t->hb.wlat, c->H);
+        nw = c->H;
+    }
+    const int64_t nx = B * t->hb.nx, ny = B * t->hb.ny, nbatch = nx + 2 * ny + B + nw + c->Vo;
+    t->batch_mem = k->alloc((size_t)nbatch * sizeof(float));
     t->batch.B = B;
     t->batch.x = t->batch_mem;
-    t->batch.y = t->batch_mem + img;
-    t->batch.mask = t->batch_mem + 2 * img;
-    t->batch.lead = t->batch_mem + 3 * img;
-    t->batch.wlat = t->batch_mem + 3 * img + B;
-    k->upload(t->batch.wlat, t->hb.wlat, c->H);
+    t->batch.y = t->batch_mem + nx;
+    t->batch.mask = t->batch_mem + nx + ny;
+    t->batch.lead = t->batch_mem + nx + 2 * ny;
+    t->batch.wlat = t->batch_mem + nx + 2 * ny + B;
+    k->upload(t->batch.wlat, t->hb.wlat, nw);
+    if (dsc) {
+        float *vw = t->batch_mem + nx + 2 * ny + B + nw;
+        k->upload(vw, dsc->vw, dsc->Vo);
+        t->batch.vw = vw;
+        /* TV normalized by the global batch's fine cells */
+        t->batch.tv_denom = (double)Bg * t->hb.ny;
+        if (downscale_tiled(dsc)) t->batch.tile_r0 = t->tr0, t->batch.tile_c0 = t->tc0;
+    }
 
-    prefetch_start_rows(&t->prefetch, &t->train, B, c->V, c->H, c->W, t->model.row0, lc->H, c->residual);
-    t->tokens_per_step = (int64_t)Bg * vit_S(c);
-    t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(c);
+    prefetch_start_like(&t->prefetch, &t->train, &t->hb);
+    VitConfig fc = *lc; /* the FLOPs and tokens of one sample: a whole grid or window */
+    fc.H = sc.tile_h > 0 ? sc.tile_h : c->H;
+    t->tokens_per_step = (int64_t)Bg * vit_S(&fc);
+    t->flops_per_step = 3.0 * Bg * vit_flops_per_sample(&fc);
     int64_t np = t->model.n_canon;
     TrainerMem mem;
     trainer_memory(t, &mem);
@@ -151,7 +196,15 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const D
     if (mem.gathered) snprintf(gathered, sizeof gathered, ", one gathered block %.1f", mib(mem.gathered));
     log_info("memory (MiB) on rank 0: parameters %.1f, gradients %.1f, optimizer %.1f%s, activations+scratch %.1f (of "
              "which tokenization and aggregation %.1f), batch %.1f", mib(mem.params), mib(mem.grads), mib(mem.opt),
-             gathered, mib(mem.acts), mib(mem.embed), mib(3 * img + B + c->H));
+             gathered, mib(mem.acts), mib(mem.embed), mib(nbatch));
+    if (dsc)
+        log_info("downscale: Reslim x%d, %d inputs (%d variables + %d static) on the %dx%d coarse grid -> %dx%d; %s%s",
+                 dsc->s, dsc->V, dsc->Vo, dsc->Ns, dsc->h, dsc->w, dsc->H, dsc->W,
+                 downscale_tiled(dsc) ? "TILES " : "untiled", "");
+    if (dsc && downscale_tiled(dsc))
+        log_info("tiles: %dx%d windows of %dx%d coarse cells (cores %dx%d, halo %d rows / %d columns%s), %lld tokens each "
+                 "instead of %lld", dsc->tp.n, dsc->tp.n, dsc->tp.th, dsc->tp.tw, dsc->tp.ch, dsc->tp.cw, dsc->tp.hv,
+                 dsc->tp.hh, dsc->periodic ? ", periodic in longitude" : "", (long long)vit_S(&fc), (long long)vit_S(c));
 }
 
 void trainer_free(Trainer *t) {
@@ -167,6 +220,8 @@ void trainer_free(Trainer *t) {
     if (t->fsdp.on) fsdp_free(t);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
+    free(t->tr0);
+    free(t->tc0);
     adamw_free(&t->opt, &t->model);
     vit_free(&t->model);
     sampler_free(&t->train);
@@ -174,12 +229,11 @@ void trainer_free(Trainer *t) {
 
 static void upload_batch(Trainer *t, const HostBatch *hb, int B) {
     const Kernels *k = t->model.k;
-    const VitConfig *c = &t->model.cfg;
-    int64_t n = (int64_t)B * c->V * t->model.lc.H * c->W;
-    k->upload(t->batch.x, hb->x, n);
-    k->upload(t->batch.y, hb->y, n);
-    k->upload(t->batch.mask, hb->mask, n);
+    k->upload(t->batch.x, hb->x, B * hb->nx);
+    k->upload(t->batch.y, hb->y, B * hb->ny);
+    k->upload(t->batch.mask, hb->mask, B * hb->ny);
     k->upload(t->batch.lead, hb->lead, B);
+    if (t->tr0) memcpy(t->tr0, hb->tr0, sizeof(int) * (size_t)B), memcpy(t->tc0, hb->tc0, sizeof(int) * (size_t)B);
     t->batch.B = B;
 }
 
@@ -190,7 +244,7 @@ void trainer_load_batch(Trainer *t, Sampler *s, int B) {
 
 static double mask_sum(const HostBatch *hb, int B) {
     double s = 0;
-    int64_t n = (int64_t)B * hb->V * hb->nrows * hb->Wp;
+    int64_t n = B * hb->ny;
     for (int64_t i = 0; i < n; i++) s += hb->mask[i];
     return s;
 }
@@ -237,12 +291,12 @@ static int loss_owner(const Trainer *t) { return t->model.tp_rank == 0 && vit_la
 
 /* Micro-batch i of the step's batch: B / mb samples from sample i * B / mb on. */
 static Batch micro_batch(const Trainer *t, int i) {
-    const VitConfig *c = &t->model.cfg;
     const int Bm = t->B / t->mb;
-    const int64_t img = (int64_t)Bm * c->V * t->model.lc.H * c->W;
+    const int64_t nx = Bm * t->hb.nx, ny = Bm * t->hb.ny;
     Batch b = t->batch;
     b.B = Bm;
-    b.x += i * img, b.y += i * img, b.mask += i * img, b.lead += (int64_t)i * Bm;
+    b.x += i * nx, b.y += i * ny, b.mask += i * ny, b.lead += (int64_t)i * Bm;
+    if (b.tile_r0) b.tile_r0 += i * Bm, b.tile_c0 += i * Bm;
     return b;
 }
 
@@ -336,6 +390,7 @@ StepStats trainer_step(Trainer *t) {
         if (w->size > 1) w->ops->allreduce_sum_f64(w, &denom, 1);
     }
     t->batch.loss_denom = denom;
+    t->batch.tv_weight = t->tv_weight;
     m->k->zero(m->grad_mem, m->n_alloc);
     if (t->fsdp.on) m->k->zero(t->fsdp.gshard, vit_nblocks(&m->cfg) * t->fsdp.sb);
     t->nreq = 0;
@@ -403,12 +458,11 @@ StepStats trainer_step(Trainer *t) {
 }
 
 void trainer_seek(Trainer *t, int64_t step) {
-    const VitConfig *c = &t->model.cfg;
     prefetch_stop(&t->prefetch);
     t->train.pos = t->train.shard + step * (int64_t)t->B * t->train.nshards;
     t->train.epoch = -1;
     t->step = step;
-    prefetch_start_rows(&t->prefetch, &t->train, t->B, c->V, c->H, c->W, t->model.row0, t->model.lc.H, c->residual);
+    prefetch_start_like(&t->prefetch, &t->train, &t->hb);
 }
 
 
@@ -511,6 +565,7 @@ double trainer_eval_loss(Trainer *t, Sampler *s, int64_t max_samples) {
         trainer_load_batch(t, s, b);
         double ms = mask_sum(&t->hb, b);
         t->batch.loss_denom = 0;
+        t->batch.tv_weight = 0; /* the validation loss is the weighted MSE alone */
         double l = t->slots ? pipe_fwd(t, &t->batch, 0, 1) : vit_forward(&t->model, &t->batch);
         batches++;
         if (dummy) continue;

@@ -50,6 +50,10 @@ typedef struct Trainer {
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
+    /* downscaling (trainer_init_downscale): samples are (time, window) pairs of dsc */
+    const struct Downscale *dsc;
+    float tv_weight;        /* the TV regularizer's weight in training steps (not in evaluation) */
+    int *tr0, *tc0;         /* [B] the windows of the batch on the backend */
     int B;                  /* samples per step on this rank (the global batch / dp) */
     int B_global;
     int64_t step;           /* steps taken */
@@ -63,6 +67,10 @@ typedef struct Trainer {
 void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
                   int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k,
                   Parallel *par);
+/* Downscaling: the samples are dsc's (time, window) pairs over times [train_t0, train_t1); cfg is a
+ * Reslim model (cfg->scale == dsc->s) on dsc's coarse grid; the TV weight starts at 0.02. */
+void trainer_init_downscale(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const struct Downscale *dsc,
+                            int train_t0, int train_t1, int B, uint64_t seed, const Kernels *k, Parallel *par);
 void trainer_free(Trainer *t);
 
 typedef struct StepStats {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "data/dataset.h"
+#include "data/downscale.h"
 
 void dataset_free(Dataset *ds) {
     free(ds->names);
@@ -118,16 +119,36 @@ static int64_t list_samples(const Sampler *s, int64_t *idx) {
     return k;
 }
 
+static int sampler_init_ex(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead,
+                           uint64_t seed, int shuffle, int same_time, char *err, size_t errlen);
+
 int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead, uint64_t seed,
                  int shuffle, char *err, size_t errlen) {
+    return sampler_init_ex(s, ds, t0, t1, leads_h, nlead, seed, shuffle, 0, err, errlen);
+}
+
+int sampler_init_same_time(Sampler *s, const Dataset *ds, int t0, int t1, int nkinds, uint64_t seed, int shuffle,
+                           char *err, size_t errlen) {
+    if (nkinds < 1 || nkinds > SAMPLER_MAX_KINDS) {
+        snprintf(err, errlen, "%d samples per time: expected 1 to %d", nkinds, SAMPLER_MAX_KINDS);
+        return -1;
+    }
+    float *zeros = xcalloc((size_t)nkinds, sizeof(float));
+    int rc = sampler_init_ex(s, ds, t0, t1, zeros, nkinds, seed, shuffle, 1, err, errlen);
+    free(zeros);
+    return rc;
+}
+
+static int sampler_init_ex(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead,
+                           uint64_t seed, int shuffle, int same_time, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     s->ds = ds;
     s->t0 = t0;
     s->t1 = t1;
     s->seed = seed;
     s->shuffle = shuffle;
-    if (nlead < 1 || nlead > 16) {
-        snprintf(err, errlen, "--leads: expected 1 to 16 lead times, got %d", nlead);
+    if (nlead < 1 || nlead > SAMPLER_MAX_KINDS) {
+        snprintf(err, errlen, "--leads: expected 1 to %d lead times, got %d", SAMPLER_MAX_KINDS, nlead);
         return -1;
     }
     if (t0 < 0 || t1 > ds->T || t0 >= t1) {
@@ -137,6 +158,10 @@ int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *lea
     s->nlead = nlead;
     s->target = xmalloc(sizeof(int) * (size_t)ds->T * nlead);
     for (int li = 0; li < nlead; li++) {
+        if (same_time) { /* every time of the range is its own target */
+            for (int t = 0; t < ds->T; t++) s->target[(int64_t)t * nlead + li] = t >= t0 && t < t1 ? t : -1;
+            continue;
+        }
         if (!(leads_h[li] > 0)) {
             snprintf(err, errlen, "--leads: %g h is not a positive lead time", leads_h[li]);
             sampler_free(s);
@@ -227,6 +252,7 @@ void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0,
     hb->row0 = row0;
     hb->nrows = nrows;
     size_t n = (size_t)B * V * nrows * Wp;
+    hb->nx = hb->ny = (int64_t)V * nrows * Wp;
     hb->x = xcalloc(n, sizeof(float));
     hb->y = xcalloc(n, sizeof(float));
     hb->mask = xcalloc(n, sizeof(float));
@@ -234,7 +260,39 @@ void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0,
     hb->wlat = xcalloc((size_t)Hp, sizeof(float));
 }
 
+void host_batch_init_downscale(HostBatch *hb, int B, const Downscale *d) {
+    memset(hb, 0, sizeof *hb);
+    hb->B = B;
+    hb->V = d->V;
+    hb->Hp = d->tp.th;
+    hb->Wp = d->tp.tw;
+    hb->nrows = d->tp.th;
+    hb->dsc = d;
+    hb->nx = downscale_nx(d);
+    hb->ny = downscale_ny(d);
+    hb->x = xcalloc((size_t)(B * hb->nx), sizeof(float));
+    hb->y = xcalloc((size_t)(B * hb->ny), sizeof(float));
+    hb->mask = xcalloc((size_t)(B * hb->ny), sizeof(float));
+    hb->lead = xcalloc((size_t)B, sizeof(float));
+    const int Hf = d->s * d->tp.th;
+    hb->wlat = xcalloc((size_t)Hf, sizeof(float));
+    for (int i = 0; i < Hf; i++) hb->wlat[i] = 1.0f;
+    hb->tr0 = xcalloc((size_t)B, sizeof(int));
+    hb->tc0 = xcalloc((size_t)B, sizeof(int));
+}
+
+void host_batch_init_like(HostBatch *hb, const HostBatch *shape) {
+    if (shape->dsc) {
+        host_batch_init_downscale(hb, shape->B, shape->dsc);
+        return;
+    }
+    host_batch_init_rows(hb, shape->B, shape->V, shape->Hp, shape->Wp, shape->row0, shape->nrows);
+    hb->residual = shape->residual;
+}
+
 void host_batch_free(HostBatch *hb) {
+    free(hb->tr0);
+    free(hb->tc0);
     free(hb->x);
     free(hb->y);
     free(hb->mask);
@@ -255,6 +313,10 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
     int t, t2;
     float lead;
     sampler_decode(s, id, &t, &t2, &lead);
+    if (hb->dsc) { /* downscaling: sample = (time, window) */
+        downscale_fill(hb->dsc, hb, i, t, (int)(id % s->nlead));
+        return;
+    }
     size_t plane = (size_t)hb->nrows * hb->Wp, dplane = (size_t)ds->H * ds->W;
     for (int v = 0; v < ds->V; v++) {
         float mu = ds->mean[v], inv = 1.0f / ds->std[v];

@@ -32,11 +32,12 @@ void dataset_free(Dataset *ds);
 /* Mean and standard deviation per variable over times [t0, t1), valid cells only. */
 void dataset_compute_stats(Dataset *ds, int t0, int t1);
 
+enum { SAMPLER_MAX_KINDS = 1024 };
 /* Samples of a time range: pairs (t, t + lead) with both times inside [t0, t1). */
 typedef struct Sampler {
     const Dataset *ds;
-    int nlead;
-    float lead_hours[16];
+    int nlead;            /* lead times (downscaling: windows per time, all of lead 0) */
+    float lead_hours[SAMPLER_MAX_KINDS];
     int *target;          /* [T*nlead] time index of t + lead (-1: none inside the range) */
     int64_t n;            /* number of samples */
     int64_t *idx;         /* [n] sample ids, shuffled per epoch: id = t * nlead + lead index */
@@ -54,6 +55,10 @@ typedef struct Sampler {
 int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead,
                  uint64_t seed, int shuffle, char *err, size_t errlen);
 void sampler_free(Sampler *s);
+/* Samples that pair each time of [t0, t1) with itself, nkinds of them per time (downscaling:
+ * the windows of a field), id = t * nkinds + kind. */
+int sampler_init_same_time(Sampler *s, const Dataset *ds, int t0, int t1, int nkinds, uint64_t seed, int shuffle,
+                           char *err, size_t errlen);
 /* Next sample id (reshuffles at the start of each epoch, deterministically from seed and epoch). */
 int64_t sampler_next(Sampler *s);
 /* Data parallelism: every rank builds the same sampler (same seed) and keeps every nshards-th
@@ -67,16 +72,26 @@ void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_h
 /* Host-side batch buffers for the model grid (Hp x Wp, padded to the patch), or for a band
  * of its rows [row0, row0 + nrows) (a sequence-parallel rank's tokens in row-major order:
  * whole patch rows), so a rank reads only its own part of every field. */
+struct Downscale;
 typedef struct HostBatch {
     int B, V, Hp, Wp;
     int row0, nrows;                   /* the rows held: all of them unless host_batch_init_rows */
     int residual;                      /* targets are y - x (valid where both are) */
     float *x, *y, *mask, *lead, *wlat; /* [B,V,nrows,Wp] x3, [B], [Hp] (all rows) */
+    int64_t nx, ny;                    /* floats per sample of x, and of y and mask */
+    /* downscaling (host_batch_init_downscale): x [B,V,th,tw] coarse windows, y and mask
+     * [B,Vo,s th,s tw] (the mask holds each cell's loss weight), the windows' origins */
+    const struct Downscale *dsc;
+    int *tr0, *tc0;                    /* [B] */
 } HostBatch;
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
 /* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0, row0 + nrows <= Hp). */
 void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows);
+/* Downscaling batches of d's windows (wlat: [s th] ones, the weights being in the mask). */
+void host_batch_init_downscale(HostBatch *hb, int B, const struct Downscale *d);
+/* Buffers shaped like shape's (the same B, rows, or downscaling windows). */
+void host_batch_init_like(HostBatch *hb, const HostBatch *shape);
 void host_batch_free(HostBatch *hb);
 /* Fill slot i of the batch with sample id from the sampler: normalized, invalid and padded cells 0;
  * with hb->residual the target is the change y - x and counts where both times are valid. */

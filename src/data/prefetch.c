@@ -24,13 +24,15 @@ void prefetch_start(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int r
 }
 
 void prefetch_start_rows(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int row0, int nrows, int residual) {
+    HostBatch shape = {.B = B, .V = V, .Hp = Hp, .Wp = Wp, .row0 = row0, .nrows = nrows, .residual = residual};
+    prefetch_start_like(p, s, &shape);
+}
+
+void prefetch_start_like(Prefetch *p, Sampler *s, const HostBatch *shape) {
     memset(p, 0, sizeof *p);
     p->s = s;
     p->held = -1;
-    for (int i = 0; i < 2; i++) {
-        host_batch_init_rows(&p->buf[i], B, V, Hp, Wp, row0, nrows);
-        p->buf[i].residual = residual;
-    }
+    for (int i = 0; i < 2; i++) host_batch_init_like(&p->buf[i], shape);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->th, NULL, prefetch_main, p) != 0) DIE("cannot start the data prefetch thread");

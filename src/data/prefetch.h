@@ -18,6 +18,8 @@ typedef struct Prefetch {
 void prefetch_start(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int residual);
 /* Only rows [row0, row0 + nrows) of every field (a sequence-parallel rank's band). */
 void prefetch_start_rows(Prefetch *p, Sampler *s, int B, int V, int Hp, int Wp, int row0, int nrows, int residual);
+/* Buffers shaped like `shape` (host_batch_init_like): downscaling windows, or a row band. */
+void prefetch_start_like(Prefetch *p, Sampler *s, const HostBatch *shape);
 /* The next batch (blocks until it is ready). It stays valid until the next call. */
 const HostBatch *prefetch_next(Prefetch *p);
 void prefetch_stop(Prefetch *p);

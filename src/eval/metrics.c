@@ -173,3 +173,27 @@ void lat_weights(double *w, const double *lat_deg, int H) {
     const double mean = sum / H;
     for (int i = 0; i < H; i++) w[i] /= mean;
 }
+
+void field_acc_add(FieldAcc *a, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
+                   int W, double ref) {
+    for (int r = 0; r < H; r++) {
+        const double wr = w ? w[r] : 1.0;
+        double sw = 0, sy = 0, syy = 0, see = 0;
+        for (int c = 0; c < W; c++) {
+            const int64_t i = (int64_t)r * W + c;
+            if (valid && !valid[i]) continue;
+            const double yv = (double)y[i] - ref, e = (double)f[i] - y[i];
+            sw += 1, sy += yv, syy += yv * yv, see += e * e;
+            a->n++;
+        }
+        a->w += wr * sw, a->wy += wr * sy, a->wyy += wr * syy, a->wee += wr * see;
+    }
+}
+
+double field_rmse(const FieldAcc *a) { return a->w > 0 ? sqrt(a->wee / a->w) : NAN; }
+
+double field_r2(const FieldAcc *a) {
+    if (!(a->w > 0)) return NAN;
+    const double var = a->wyy - a->wy * a->wy / a->w;
+    return var > 0 ? 1.0 - a->wee / var : NAN;
+}

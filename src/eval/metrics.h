@@ -101,6 +101,21 @@ int64_t skill_count(const SkillAcc *a);       /* n_samples */
 int64_t skill_acc_count(const SkillAcc *a);   /* n_acc */
 int64_t skill_acc_skipped(const SkillAcc *a); /* n_acc_skipped */
 
+/* Downscaling scores of one variable (lvit eval on a Reslim model): pooled over every sample and
+ * valid cell with latitude weights w,
+ *   RMSE = sqrt( sum w e^2 / sum w ),  R^2 = 1 - sum w e^2 / sum w (y - ybar)^2,
+ * ybar the weighted mean of the truth over the same cells. Sums are kept about `ref` (e.g. the
+ * variable's training mean) so that the variance does not cancel. */
+typedef struct FieldAcc {
+    double w, wy, wyy, wee; /* sum w, sum w (y-ref), sum w (y-ref)^2, sum w e^2 */
+    int64_t n;
+} FieldAcc;
+/* f, y [H*W]; valid [H*W] or NULL; w [H] or NULL */
+void field_acc_add(FieldAcc *a, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
+                   int W, double ref);
+double field_rmse(const FieldAcc *a);
+double field_r2(const FieldAcc *a);
+
 /* w[i] = cos(lat_i) / mean_j cos(lat_j) over the H rows; lat in degrees, |lat| <= 90, H >= 1.
  * Mean 1, symmetric for a symmetric grid. Dies on a pole-only grid (all weights zero). */
 void lat_weights(double *w /* [H] */, const double *lat_deg /* [H] */, int H);
