@@ -100,6 +100,20 @@ for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses
   then ok "np $np ${extra[*]}: same losses, validation losses and weights as one process (1e-4)"; else bad "np $np ${extra[*]} differs from one process"; fi
 done
 
+# downscaling (Reslim on synthetic fields coarsened by 2, whole grids and TILES windows): the
+# windows of a step spread over the data-parallel ranks; tensor parallelism splits the ViT
+dsa=(--task downscale --scale 2 --static lat --vars 2 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
+for tl in "" "--tiles 2 --halo 2"; do
+  expect 0 "downscale, one process $tl" "$LVIT" train --run "$tmp/d1" "${dsa[@]}" $tl
+  for lay in "2 --dp 2" "2 --dp 2 --zero 1" "2 --dp 2 --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2"; do
+    set -- $lay; np=$1; shift; extra=("$@")
+    expect 0 "downscale mpirun -np $np ${extra[*]} $tl" mpi "$np" "$LVIT" train --run "$tmp/d$np" "${dsa[@]}" $tl "${extra[@]}"
+    if same_as_one "$tmp/d1" "$tmp/d$np"
+    then ok "downscale np $np ${extra[*]} $tl: same losses, validation losses and weights as one process (1e-4)"; else bad "downscale np $np ${extra[*]} $tl differs"; fi
+  done
+done
+expect 2 "downscale with sequence parallelism" mpi 2 "$LVIT" train --run "$tmp/x" "${dsa[@]}" --sp 2;  has "what --tiles is for"
+
 # a NaN batch is skipped on every rank alike: same metrics as one process with the same fault
 expect 0 "one process, NaN at step 4" env LVIT_FAULT=nan:4 "$LVIT" train --run "$tmp/n1" "${small[@]}"
 expect 0 "np 2 dp, NaN at step 4" env LVIT_FAULT=nan:4 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/n2" "${small[@]}" --dp 2 --zero 1

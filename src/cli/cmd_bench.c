@@ -5,6 +5,7 @@
 #include <string.h>
 #include <omp.h>
 #include "cli/common.h"
+#include "cli/downscale_cli.h"
 #include "cli/trainer.h"
 #include "core/check.h"
 #include "core/log.h"
@@ -16,9 +17,11 @@ int cmd_bench(int argc, char **argv) {
     ModelFlags mf = model_flags_default();
     int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
     DistFlags df = DIST_FLAGS_DEFAULT;
+    DownscaleFlags dsf = DOWNSCALE_FLAGS_DEFAULT;
     int64_t seed = 1;
     ArgSpec specs[] = {
         MODEL_ARG_SPECS(mf),
+        DOWNSCALE_ARG_SPECS(dsf),
         {"batch", ARG_INT, &batch, "samples per step", NULL, 1, 1 << 20, 0},
         {"steps", ARG_INT, &steps, "timed steps", NULL, 1, 1 << 30, 0},
         {"warmup", ARG_INT, &warm, "untimed steps first", NULL, 0, 1 << 30, 0},
@@ -40,7 +43,16 @@ int cmd_bench(int argc, char **argv) {
     while (times > 8 && (double)times * mf.vars * H * W * 4 > 256.0 * 1048576) times /= 2;
     dataset_synthetic(&ds, mf.vars, times, H, W, (uint64_t)seed);
     VitConfig cfg;
-    model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
+    DownscaleData dd = {0};
+    const int downscale = dsf.task == 1; /* --grid is then the fine grid */
+    if (downscale) {
+        ds.t_train_end = ds.t_val_end = ds.T;
+        cli_downscale_open(&dd, &dsf, &ds, mf.patch, "bench");
+        model_flags_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "bench");
+        cli_downscale_config(&dd, &dsf, &cfg, "bench");
+    } else {
+        model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
+    }
     cli_parallel_check(&par, &cfg, batch, "bench");
     cfg.recompute = df.recompute;
     cli_print_banner();
@@ -50,7 +62,8 @@ int cmd_bench(int argc, char **argv) {
     Trainer t;
     const Kernels *dev = cli_kernels(&par, &df, "bench");
     const Kernels *k = profile ? kernels_profiled(dev) : dev;
-    trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
+    if (downscale) trainer_init_downscale(&t, &cfg, &oc, &dd.d, 0, ds.T, batch, (uint64_t)seed, k, &par);
+    else trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
     int64_t sent0 = parallel_bytes_sent(&par);
@@ -105,8 +118,25 @@ int cmd_bench(int argc, char **argv) {
         tps = t.tokens_per_step / (worst / 1e3); /* a step ends when the slowest rank is done */
         free(all);
     }
+    if (downscale) {
+        /* TILES: one image is n^2 windows; attention work per image and activations per window */
+        const TilePlan *tp = &dd.d.tp;
+        const int nw = tiles_count(tp);
+        const double S = (double)(tp->th / cfg.p) * (tp->tw / cfg.p), Sfull = (double)vit_L(&cfg);
+        const double attn = 4.0 * S * S * cfg.D * cfg.depth * nw * 3 / 1e9, attn_full = 4.0 * Sfull * Sfull * cfg.D * cfg.depth * 3 / 1e9;
+        TrainerMem mem;
+        trainer_memory(&t, &mem);
+        log_info("downscale: fine %dx%d <- coarse %dx%d, %dx%d window%s of %dx%d cells (%.0f tokens); attention %.3f GFLOP "
+                 "per image per step (untiled %.0f tokens: %.3f); activations %.1f MiB for %d window%s; %.1f ms per image",
+                 dd.d.H, dd.d.W, dd.d.h, dd.d.w, tp->n, tp->n, nw > 1 ? "s" : "", tp->th, tp->tw, S, attn, Sfull, attn_full,
+                 mem.acts * 4.0 / 1048576, batch, batch > 1 ? "s" : "", mean * 1e3 * nw / batch);
+        if (par.world.rank == 0)
+            printf("tiles_bench: fine %dx%d tiles %d window_tokens %.0f attn_gflop_per_image %.4f act_mib %.2f batch %d "
+                   "image_ms %.2f\n", dd.d.H, dd.d.W, tp->n, S, attn, mem.acts * 4.0 / 1048576, batch, mean * 1e3 * nw / batch);
+    }
     if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
     trainer_free(&t);
+    if (downscale) cli_downscale_close(&dd);
     vit_config_free(&cfg);
     dataset_free(&ds);
     parallel_finalize(&par);
