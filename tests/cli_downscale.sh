@@ -15,7 +15,7 @@ files=("$storm/Pstorm.cdf" "$storm/Tstorm.cdf" "$storm/Ustorm.cdf" "$storm/Vstor
 expect 0 "convert the storm files" "$LVIT" convert -o "$tmp/storm.lvd" "${files[@]}" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500
 D=(--task downscale --scale 3 --data "$tmp/storm.lvd" --dim 32 --depth 1 --heads 2 --batch 8 --static lat)
 expect 0 "train Reslim x3" "$LVIT" train "${D[@]}" --run "$tmp/r" --steps 60 --lr 2e-3 --val-every 30 --var-weights t=3
-has "Reslim x3, 7 inputs (6 variables + 1 static) on the 11x12 coarse grid -> 33x36"
+has "Reslim x3, 7 inputs (6 variables + 1 static) on the 11x12 coarse grid -> 33x36; whole fields"
 expect 0 "eval against the interpolations" "$LVIT" eval --run "$tmp/r" --json "$tmp/ds.json"
 has "bicubic"; has "Reslim beats bicubic interpolation in RMSE on"
 if /usr/bin/python3 - "$tmp/ds.json" <<'PY'

@@ -213,6 +213,10 @@ static void test_unpatchify_loss(void **st) {
                 float *h = host_of(gimg, n);
                 assert_memory_equal(h, img, sizeof(float) * (size_t)n); /* a permutation */
                 free(h);
+                patchify_cuda(gdp, gimg, B, Vo, H, W, p, multi); /* and back: the inverse */
+                h = host_of(gdp, n);
+                assert_memory_equal(h, pred, sizeof(float) * (size_t)n);
+                free(h);
                 for (int dn = 0; dn < 2; dn++) { /* the local mask sum, then a given global one */
                     double denom = dn ? 0.75 * n : 0.0;
                     float a = mse_loss_cpu(dp, pred, y, masked ? mask : NULL, wl, B, Vo, H, W, p, multi, 0.5f, denom, ws);
@@ -852,9 +856,7 @@ static void test_upsample(void **st) {
  * the two sides sum in other orders through 2 blocks, the aggregation and the head (GEMMs of K up
  * to 4D, attention over S keys), so gradients agree to about 1e-5 of each tensor's scale; 2e-4 of
  * the largest gradient is the limit, the loss 1e-5. */
-static void whole_model(ChannelMode mode) {
-    VitConfig c = {.V = 3, .Vo = 3, .H = 16, .W = 32, .p = 2, .D = 64, .depth = 2, .NH = 2, .dec_depth = 1,
-                   .mlp_ratio = 4, .mode = mode};
+static void whole_model_cfg(VitConfig c, const char *what) {
     vit_config_set_default_names(&c);
     char err[256];
     const Kernels *kc = kernels_cpu(), *kg = kernels_cuda(err, sizeof err);
@@ -865,19 +867,28 @@ static void whole_model(ChannelMode mode) {
     vit_init(&mg, &c, B, kg);
     vit_init_params(&mc, 7);
     vit_init_params(&mg, 7);
-    const int64_t img = (int64_t)B * c.V * c.H * c.W, nb = 3 * img + B + c.H;
+    /* Reslim: the inputs on the coarse grid (or windows of it), targets and weights on the fine one */
+    const int sc = vit_scale(&c), h = c.tile_h ? c.tile_h : c.H, w = c.tile_w ? c.tile_w : c.W, Hf = sc * h;
+    const int64_t nx = (int64_t)B * c.V * h * w, ny = (int64_t)B * c.Vo * Hf * sc * w, nb = nx + 2 * ny + B + Hf + c.Vo;
     float *host = tu_falloc(nb);
-    tu_fill_normal(host, 2 * img, 5, 0.0f, 1.0f);
-    for (int64_t i = 0; i < img; i++) host[2 * img + i] = (i % 7) ? 1.0f : 0.0f; /* some cells masked */
-    for (int i = 0; i < B; i++) host[3 * img + i] = 0.06f * (i + 1);
-    for (int i = 0; i < c.H; i++) host[3 * img + B + i] = 0.5f + (float)i / c.H;
+    tu_fill_normal(host, nx + ny, 5, 0.0f, 1.0f);
+    for (int64_t i = 0; i < ny; i++) host[nx + ny + i] = (i % 7) ? 1.0f : 0.0f; /* some cells masked */
+    for (int i = 0; i < B; i++) host[nx + 2 * ny + i] = 0.06f * (i + 1);
+    for (int i = 0; i < Hf; i++) host[nx + 2 * ny + B + i] = 0.5f + (float)i / Hf;
+    for (int v = 0; v < c.Vo; v++) host[nx + 2 * ny + B + Hf + v] = 1.0f + 0.5f * v;
     float *bmem_c = kc->alloc((size_t)nb * sizeof(float)), *bmem_g = kg->alloc((size_t)nb * sizeof(float));
     kc->upload(bmem_c, host, nb);
     kg->upload(bmem_g, host, nb);
-    Batch bc = {.B = B, .x = bmem_c, .y = bmem_c + img, .mask = bmem_c + 2 * img, .lead = bmem_c + 3 * img,
-                .wlat = bmem_c + 3 * img + B};
-    Batch bg = {.B = B, .x = bmem_g, .y = bmem_g + img, .mask = bmem_g + 2 * img, .lead = bmem_g + 3 * img,
-                .wlat = bmem_g + 3 * img + B};
+    static const int r0[2] = {0, 2}, c0[2] = {2, 6}; /* windows (the second wraps when the grid is 8 wide) */
+    Batch bc = {.B = B, .x = bmem_c, .y = bmem_c + nx, .mask = bmem_c + nx + ny, .lead = bmem_c + nx + 2 * ny,
+                .wlat = bmem_c + nx + 2 * ny + B};
+    Batch bg = {.B = B, .x = bmem_g, .y = bmem_g + nx, .mask = bmem_g + nx + ny, .lead = bmem_g + nx + 2 * ny,
+                .wlat = bmem_g + nx + 2 * ny + B};
+    if (sc > 1) {
+        bc.tv_weight = bg.tv_weight = 0.02f;
+        bc.vw = bmem_c + nx + 2 * ny + B + Hf, bg.vw = bmem_g + nx + 2 * ny + B + Hf;
+    }
+    if (c.tile_h) bc.tile_r0 = bg.tile_r0 = r0, bc.tile_c0 = bg.tile_c0 = c0;
     const int64_t np = mc.n_params;
     float *g1 = tu_falloc(np), *g2 = tu_falloc(np);
     kc->zero(mc.grad_mem, np);
@@ -891,7 +902,7 @@ static void whole_model(ChannelMode mode) {
     double worst = 0;
     for (int64_t i = 0; i < np; i++) worst = fmax(worst, fabs(g1[i] - mc.grad_mem[i]) / scale);
     fprintf(stderr, "whole model (%s): loss GPU %.9g CPU %.9g; gradients max error %.2e of the largest (%.3g)\n",
-            vit_mode_name(mode), lg, lc, worst, scale);
+            what, lg, lc, worst, scale);
     assert_true(fabs(lg - lc) <= 1e-5 * fabs(lc));
     assert_true(worst <= 2e-4);
     /* determinism: the same pass again gives the same bits */
@@ -919,7 +930,7 @@ static void whole_model(ChannelMode mode) {
         adamw_step(&oc_g, &mg, mg.grad_mem, opt_lr_at(&oc, s), opt_grad_norm(&mg));
         wl = fmax(wl, fabs(a - b) / fabs(a));
     }
-    fprintf(stderr, "whole model (%s): 20 AdamW steps, losses within %.2e (relative)\n", vit_mode_name(mode), wl);
+    fprintf(stderr, "whole model (%s): 20 AdamW steps, losses within %.2e (relative)\n", what, wl);
     assert_true(wl <= 1e-4);
     adamw_free(&oc_c, &mc);
     adamw_free(&oc_g, &mg);
@@ -931,11 +942,23 @@ static void whole_model(ChannelMode mode) {
     vit_config_free(&c);
 }
 
+static void whole_model(ChannelMode mode) {
+    VitConfig c = {.V = 3, .Vo = 3, .H = 16, .W = 32, .p = 2, .D = 64, .depth = 2, .NH = 2, .dec_depth = 1,
+                   .mlp_ratio = 4, .mode = mode};
+    whole_model_cfg(c, vit_mode_name(mode));
+}
+
 static void test_whole_model(void **st) {
     (void)st;
     if (!have_gpu()) skip();
     whole_model(CH_AGG);
     whole_model(CH_MULTI);
+    /* Reslim x2 (2 outputs, 1 static input), whole grid and TILES windows of 4x4 in an 8x8 grid */
+    VitConfig r = {.V = 3, .Vo = 2, .H = 8, .W = 8, .p = 2, .D = 64, .depth = 2, .NH = 2, .dec_depth = 1, .mlp_ratio = 4,
+                   .mode = CH_AGG, .scale = 2, .res_width = 4};
+    whole_model_cfg(r, "Reslim x2");
+    r.tile_h = r.tile_w = 4;
+    whole_model_cfg(r, "Reslim x2, TILES 4x4 windows");
 }
 
 int main(void) {

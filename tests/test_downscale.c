@@ -142,6 +142,37 @@ static void test_fill(void **state) {
     dataset_free(&ds);
 }
 
+/* --base bicubic: the targets are the fine fields minus the (periodic) bicubic interpolation of
+ * the coarse inputs, so target + interpolation is the normalized fine field again */
+static void test_base(void **state) {
+    (void)state;
+    Dataset ds;
+    synth(&ds, 2, 4, 12, 24);
+    Downscale d;
+    char err[512];
+    DownscaleOptions o = {.scale = 3, .patch = 2, .periodic = -1, .base = 1};
+    assert_int_equal(downscale_init(&d, &ds, &o, err, sizeof err), 0);
+    HostBatch hb;
+    host_batch_init_downscale(&hb, 1, &d);
+    downscale_fill(&d, &hb, 0, 2, 0);
+    float up[12 * 24];
+    int bad = 0;
+    double base_ms = 0;
+    for (int v = 0; v < 2; v++) {
+        resample_upsample(up, d.coarse + ((int64_t)2 * 2 + v) * 32, 4, 8, 3, RS_BICUBIC, 1);
+        for (int i = 0; i < 12 * 24; i++) {
+            const float y = (ds.data[((int64_t)2 * 2 + v) * 288 + i] - ds.mean[v]) / ds.std[v];
+            bad += fabsf(hb.y[v * 288 + i] + up[i] - y) > 1e-5f;
+            base_ms += (double)up[i] * up[i];
+        }
+    }
+    assert_int_equal(bad, 0);
+    assert_true(base_ms > 1.0); /* the interpolation is not trivially zero */
+    host_batch_free(&hb);
+    downscale_free(&d);
+    dataset_free(&ds);
+}
+
 static void expect_refusal_fn(const Dataset *ds, DownscaleOptions o, const char *a, const char *b) {
     Downscale d;
     char err[1024] = "";
@@ -220,7 +251,7 @@ static void test_tiled_inference(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_coarse_inputs), cmocka_unit_test(test_coarse_files), cmocka_unit_test(test_crop_and_pad), cmocka_unit_test(test_fill),
+        cmocka_unit_test(test_coarse_inputs), cmocka_unit_test(test_coarse_files), cmocka_unit_test(test_crop_and_pad), cmocka_unit_test(test_fill), cmocka_unit_test(test_base),
         cmocka_unit_test(test_refusals),      cmocka_unit_test(test_tiled_inference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

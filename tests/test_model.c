@@ -468,6 +468,16 @@ static void test_config_json(void **s) {
     assert_string_equal(d.var_names[1], "t_850 \"quoted\"");
     vit_config_free(&d);
     free(j);
+    /* a Reslim model: task, scale, outputs, residual width and target base survive the round trip */
+    VitConfig r = tiny_config(CH_AGG), e;
+    r.Vo = 2, r.scale = 4, r.res_width = 5, r.ds_base = 1;
+    j = vit_config_to_json(&r);
+    assert_int_equal(vit_config_from_json(&e, j, err, sizeof err), 0);
+    assert_int_equal(e.scale, 4), assert_int_equal(e.Vo, 2), assert_int_equal(e.V, 3);
+    assert_int_equal(e.res_width, 5), assert_int_equal(e.ds_base, 1);
+    vit_config_free(&e);
+    vit_config_free(&r);
+    free(j);
     const char *bad[] = {
         "{\"vars\":[\"a\"],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":3,\"decoder_depth\":0}",
         "{\"vars\":[],\"img_size\":[4,6],\"patch\":2,\"dim\":8,\"depth\":1,\"heads\":2,\"decoder_depth\":0}",

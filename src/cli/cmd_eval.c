@@ -185,16 +185,7 @@ int cmd_eval(int argc, char **argv) {
         printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s\n", lead_h[li], wins,
                ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "");
     }
-    if (json) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", json, (int)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f || fputs(jb.s, f) < 0 || fclose(f) != 0 || rename(tmp, json) != 0) {
-            remove(tmp);
-            DIE_USER("lvit eval: cannot write %s: %s", json, strerror(errno));
-        }
-        printf("wrote %s\n", json);
-    }
+    if (json) cli_write_text(json, jb.s, "eval");
     json_buf_free(&jb);
     free(sk), free(fc), free(pers), free(ok), free(lat), free(w), free(pred);
     k->free(dev);

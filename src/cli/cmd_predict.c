@@ -50,15 +50,9 @@ static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *
     hours_to_iso(ds->hours[time], when, sizeof when);
     for (int v = 0; v < ds->V; v++) {
         const float *f = fc + v * plane, *y = truth + v * plane;
-        float lo = INFINITY, hi = -INFINITY, emax = 0;
-        for (size_t c = 0; c < plane; c++) {
-            ok[c] = ds->valid ? ds->valid[((size_t)t2 * ds->V + v) * plane + c] : 1;
-            errf[c] = f[c] - y[c];
-            if (!ok[c]) continue;
-            lo = fminf(lo, fminf(f[c], y[c]));
-            hi = fmaxf(hi, fmaxf(f[c], y[c]));
-            emax = fmaxf(emax, fabsf(errf[c]));
-        }
+        for (size_t c = 0; c < plane; c++) ok[c] = ds->valid ? ds->valid[((size_t)t2 * ds->V + v) * plane + c] : 1;
+        float lo, hi, emax;
+        plot_error_field(f, y, ok, (int64_t)plane, errf, &lo, &hi, &emax);
         const char *u = ds->units ? ds->units[v] : "";
         PlotPanel p[3] = {
             {.title = "truth", .values = y, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},

@@ -1,9 +1,11 @@
 #include "cli/common.h"
 #include "kernels/cuda/ops_cuda.h"
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <omp.h>
 #include "core/check.h"
 #include "core/cpu.h"
@@ -168,3 +170,14 @@ void cli_install_stop_signals(void) {
 }
 
 int cli_stop_requested(void) { return g_stop_signal; }
+
+void cli_write_text(const char *path, const char *text, const char *cmd) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        DIE_USER("lvit %s: cannot write %s: %s", cmd, path, strerror(errno));
+    }
+    printf("wrote %s\n", path);
+}

@@ -65,6 +65,10 @@ void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const ch
  * every rank with the reason); cuda under MPI is refused until the NCCL communicator exists. */
 const Kernels *cli_kernels(Parallel *par, const DistFlags *df, const char *cmd);
 
+/* Writes text to path atomically (a temporary name, then rename); dies with exit 2 naming the
+ * command and the path on failure. */
+void cli_write_text(const char *path, const char *text, const char *cmd);
+
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_info(int argc, char **argv);

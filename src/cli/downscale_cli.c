@@ -19,6 +19,16 @@
 
 static const int PERIODIC_OPT[3] = {-1, 0, 1}; /* auto, off, on */
 
+/* The flags eval and predict share on a downscaling run */
+#define DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch) \
+    {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0}, \
+    {"data", ARG_STR, &(data), "fine dataset file (default: the one the model was trained on)", NULL, 0, 0, 0}, \
+    {"static", ARG_STR, &(statics), "static inputs (default: those the model was trained with)", NULL, 0, 0, 0}, \
+    {"coarse-data", ARG_STR, &(coarse), "coarse inputs of their own (default: as in training)", NULL, 0, 0, 0}, \
+    TILE_ARG_SPECS(tf), \
+    {"blend", ARG_FLAG, &(blend), "TILES: blend the overlapping halos (weights falling off across them) instead of cropping them", NULL, 0, 0, 0}, \
+    {"batch", ARG_INT, &(batch), "windows per forward pass", NULL, 1, 1 << 16, 0}
+
 void cli_downscale_open(DownscaleData *dd, const DownscaleFlags *f, const Dataset *ds, int patch, const char *cmd) {
     memset(dd, 0, sizeof *dd);
     char err[2048];
@@ -28,7 +38,7 @@ void cli_downscale_open(DownscaleData *dd, const DownscaleFlags *f, const Datase
     }
     DownscaleOptions o = {.scale = f->scale, .patch = patch, .coarse = dd->have_coarse ? &dd->coarse : NULL,
                           .statics = f->statics, .var_weights = f->var_weights, .tiles = f->tiles, .halo = f->halo,
-                          .periodic = PERIODIC_OPT[f->periodic]};
+                          .periodic = PERIODIC_OPT[f->periodic], .base = f->base};
     if (downscale_init(&dd->d, ds, &o, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
 }
 
@@ -43,6 +53,7 @@ void cli_downscale_config(const DownscaleData *dd, const DownscaleFlags *f, VitC
     cfg->scale = d->s;
     cfg->Vo = d->Vo;
     cfg->res_width = f->res_width;
+    cfg->ds_base = f->base;
     cfg->residual = 0;
     memcpy(cfg->var_names, d->names, (size_t)d->V * LVIT_VAR_NAME);
     char err[512];
@@ -126,9 +137,12 @@ void ds_infer(DsInfer *q, int t, float *fine) {
     const int Wf = s * d->wp;
     for (int v = 0; v < d->Vo; v++) {
         const float mu = d->ds->mean[v], sd = d->ds->std[v];
+        const float *bs = d->base ? d->base + ((int64_t)t * d->Vo + v) * d->H * d->W : NULL;
         for (int r = 0; r < d->H; r++)
-            for (int c = 0; c < d->W; c++)
-                fine[((int64_t)v * d->H + r) * d->W + c] = q->acc[((int64_t)v * s * d->hp + r) * Wf + c] * sd + mu;
+            for (int c = 0; c < d->W; c++) {
+                const int64_t o = ((int64_t)v * d->H + r) * d->W + c;
+                fine[o] = (q->acc[((int64_t)v * s * d->hp + r) * Wf + c] + (bs ? bs[(int64_t)r * d->W + c] : 0.0f)) * sd + mu;
+            }
     }
 }
 
@@ -174,6 +188,7 @@ static void ds_run_open(DsRun *r, const char *run, const char *data, const char 
     r->f = *tiles;
     r->f.scale = r->cfg.scale;
     r->f.res_width = r->cfg.res_width;
+    r->f.base = r->cfg.ds_base;
     r->f.statics = statics ? statics : json_as_string(json_get(dsj, "static"));
     r->f.coarse = coarse ? coarse : json_as_string(json_get(dsj, "coarse_data"));
     r->f.var_weights = NULL;
@@ -266,16 +281,10 @@ int cmd_eval_downscale(int argc, char **argv) {
     int threads = 0, batch = 8, blend = 0, max_times = 0;
     DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
     ArgSpec specs[] = {
-        {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
-        {"data", ARG_STR, &data, "fine dataset file (default: the one the model was trained on)", NULL, 0, 0, 0},
+        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch),
         {"split", ARG_STR, &split, "time split to score: test, val or train", NULL, 0, 0, 0},
         {"json", ARG_STR, &json, "also write the scores as JSON to this file", NULL, 0, 0, 0},
-        {"static", ARG_STR, &statics, "static inputs (default: those the model was trained with)", NULL, 0, 0, 0},
-        {"coarse-data", ARG_STR, &coarse, "coarse inputs of their own (default: as in training)", NULL, 0, 0, 0},
-        TILE_ARG_SPECS(tf),
-        {"blend", ARG_FLAG, &blend, "TILES: blend the overlapping halos (weights falling off across them) instead of cropping them", NULL, 0, 0, 0},
         {"max-times", ARG_INT, &max_times, "score only the first N times of the split (0 = all)", NULL, 0, 1 << 30, 0},
-        {"batch", ARG_INT, &batch, "windows per forward pass", NULL, 1, 1 << 16, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
@@ -381,16 +390,7 @@ int cmd_eval_downscale(int argc, char **argv) {
     json_buf_puts(&jb, "\n]\n");
     printf("Reslim beats bicubic interpolation in RMSE on %d of %d variables%s%s%s; %.1f ms per field%s\n", wins, d->Vo,
            *miss ? " (not on " : "", miss, *miss ? ")" : "", 1e3 * t_model / nt, tiled ? " (tiled)" : "");
-    if (json) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%d", json, (int)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (!f || fputs(jb.s, f) < 0 || fclose(f) != 0 || rename(tmp, json) != 0) {
-            remove(tmp);
-            DIE_USER("lvit eval: cannot write %s: %s", json, strerror(errno));
-        }
-        printf("wrote %s\n", json);
-    }
+    if (json) cli_write_text(json, jb.s, "eval");
     json_buf_free(&jb);
     free(sk), free(fine), free(fine1), free(y), free(up), free(ok), free(dl), free(edge), free(band), free(lat), free(w);
     ds_infer_free(&q);
@@ -424,14 +424,8 @@ static void plot_downscale(const char *dir, const Downscale *d, int t, const flo
     for (int v = 0; v < d->Vo; v++) {
         const float *f = fine + v * HW, *yt = y + v * HW, *c = d->coarse_phys + ((int64_t)t * d->Vo + v) * hw;
         const unsigned char *okv = ok + v * HW;
-        float lo = INFINITY, hi = -INFINITY, emax = 0;
-        for (int64_t i = 0; i < HW; i++) {
-            e[i] = f[i] - yt[i];
-            if (!okv[i]) continue;
-            lo = fminf(lo, fminf(f[i], yt[i]));
-            hi = fmaxf(hi, fmaxf(f[i], yt[i]));
-            emax = fmaxf(emax, fabsf(e[i]));
-        }
+        float lo, hi, emax;
+        plot_error_field(f, yt, okv, HW, e, &lo, &hi, &emax);
         const char *u = ds->units ? ds->units[v] : "";
         char ct[64];
         snprintf(ct, sizeof ct, "coarse input (1/%d)", d->s);
@@ -455,15 +449,9 @@ int cmd_predict_downscale(int argc, char **argv) {
     int time = -1, threads = 0, blend = 0, batch = 8;
     DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
     ArgSpec specs[] = {
-        {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch),
         {"time", ARG_INT, &time, "index of the time to downscale (default: the first test time)", NULL, -1, 1e9, 0},
         {"output", ARG_STR, &out, "output file: CF netCDF of the fine fields (also -o; required, .nc)", NULL, 0, 0, 0},
-        {"data", ARG_STR, &data, "fine dataset file (default: the one the model was trained on)", NULL, 0, 0, 0},
-        {"static", ARG_STR, &statics, "static inputs (default: those the model was trained with)", NULL, 0, 0, 0},
-        {"coarse-data", ARG_STR, &coarse, "coarse inputs of their own (default: as in training)", NULL, 0, 0, 0},
-        TILE_ARG_SPECS(tf),
-        {"blend", ARG_FLAG, &blend, "TILES: blend the overlapping halos instead of cropping them", NULL, 0, 0, 0},
-        {"batch", ARG_INT, &batch, "windows per forward pass", NULL, 1, 1 << 16, 0},
         {"plot", ARG_STR, &plot_dir, "also draw coarse input | truth | prediction | error maps per variable into this directory", NULL, 0, 0, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},

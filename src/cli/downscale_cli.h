@@ -9,6 +9,7 @@ typedef struct DownscaleFlags {
     int task;          /* 0 forecast, 1 downscale */
     int scale, res_width, tiles, halo;
     int periodic;      /* choice index: 0 auto, 1 off, 2 on */
+    int base;          /* choice index: 0 none, 1 bicubic */
     float tv_weight;
     const char *statics, *coarse, *var_weights;
 } DownscaleFlags;
@@ -26,6 +27,7 @@ typedef struct DownscaleFlags {
     {"static", ARG_STR, &(f).statics, "downscale: static inputs, comma separated: lat, lon (cos and sin), or lvit dataset files on the fine grid (e.g. orography, land-sea mask: all their variables)", NULL, 0, 0, 0}, \
     {"coarse-data", ARG_STR, &(f).coarse, "downscale: coarse inputs from this lvit dataset (grid = the fine grid / scale, same variables and times) instead of area-averaging the fine fields", NULL, 0, 0, 0}, \
     {"var-weights", ARG_STR, &(f).var_weights, "downscale: per-variable loss weights NAME=W,... (others 1)", NULL, 0, 0, 0}, \
+    {"base", ARG_CHOICE, &(f).base, "downscale: what the model predicts: the fine field (none, as ORBIT-2), or its difference from the bicubic interpolation of the coarse input (bicubic; the prediction adds it back)", "none|bicubic", 0, 0, 0}, \
     {"tv-weight", ARG_FLOAT, &(f).tv_weight, "downscale: weight of the total-variation regularizer in the loss (ORBIT-2's Bayesian estimation)", NULL, 0, 1e6, 0}, \
     TILE_ARG_SPECS(f)
 

@@ -198,9 +198,9 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
              "which tokenization and aggregation %.1f), batch %.1f", mib(mem.params), mib(mem.grads), mib(mem.opt),
              gathered, mib(mem.acts), mib(mem.embed), mib(nbatch));
     if (dsc)
-        log_info("downscale: Reslim x%d, %d inputs (%d variables + %d static) on the %dx%d coarse grid -> %dx%d; %s%s",
+        log_info("downscale: Reslim x%d, %d inputs (%d variables + %d static) on the %dx%d coarse grid -> %dx%d; %s",
                  dsc->s, dsc->V, dsc->Vo, dsc->Ns, dsc->h, dsc->w, dsc->H, dsc->W,
-                 downscale_tiled(dsc) ? "TILES " : "untiled", "");
+                 downscale_tiled(dsc) ? "trained on TILES windows" : "whole fields");
     if (dsc && downscale_tiled(dsc))
         log_info("tiles: %dx%d windows of %dx%d coarse cells (cores %dx%d, halo %d rows / %d columns%s), %lld tokens each "
                  "instead of %lld", dsc->tp.n, dsc->tp.n, dsc->tp.th, dsc->tp.tw, dsc->tp.ch, dsc->tp.cw, dsc->tp.hv,

@@ -220,6 +220,12 @@ int downscale_init(Downscale *d, const Dataset *ds, const DownscaleOptions *o, c
             }
         }
     free(cvar), free(ctime);
+    if (o->base) { /* interpolation of the normalized input = normalized interpolation (weights sum to 1) */
+        const int64_t HW = (int64_t)d->H * d->W;
+        d->base = xmalloc(sizeof(float) * (size_t)ds->T * d->Vo * HW);
+        for (int64_t q = 0; q < (int64_t)ds->T * d->Vo; q++)
+            resample_upsample(d->base + q * HW, d->coarse + q * hw, d->h, d->w, s, RS_BICUBIC, d->global);
+    }
     if (o->statics && *o->statics && load_statics(d, o->statics, err, errlen)) goto fail;
     d->V = d->Vo + d->Ns;
     d->vw = xmalloc(sizeof(float) * (size_t)d->Vo);
@@ -241,6 +247,7 @@ fail:
 void downscale_free(Downscale *d) {
     free(d->coarse);
     free(d->coarse_phys);
+    free(d->base);
     free(d->statics);
     free(d->names);
     free(d->vw);
@@ -278,13 +285,14 @@ void downscale_fill(const Downscale *d, HostBatch *hb, int i, int t, int tile) {
         const float mu = ds->mean[v], inv = 1.0f / ds->std[v], wv = d->vw[v];
         const float *f = ds->data + ((int64_t)t * ds->V + v) * pl;
         const uint8_t *val = ds->valid ? ds->valid + ((int64_t)t * ds->V + v) * pl : NULL;
+        const float *bs = d->base ? d->base + ((int64_t)t * d->Vo + v) * d->H * d->W : NULL;
         for (int u = 0; u < Th; u++) {
             const int R = s * r0 + u;
             for (int j = 0; j < Tw; j++) {
                 const int C = (s * c0 + j) % Wf;
                 const int64_t o = ((int64_t)v * Th + u) * Tw + j, q = (int64_t)R * ds->W + C;
                 const int ok = R < d->H && C < d->W && (!val || val[q]);
-                y[o] = ok ? (f[q] - mu) * inv : 0.0f;
+                y[o] = ok ? (f[q] - mu) * inv - (bs ? bs[(int64_t)R * d->W + C] : 0.0f) : 0.0f;
                 m[o] = ok ? wv * d->wlat[R] : 0.0f;
             }
         }

@@ -25,6 +25,7 @@ typedef struct DownscaleOptions {
     const char *var_weights;   /* "NAME=W,..." per-variable loss weights (others 1); NULL: all 1 */
     int tiles, halo;           /* TILES: n x n windows with a halo of `halo` rows (2 halo columns) */
     int periodic;              /* -1 auto (a global longitude circle wraps), 0 off, 1 on (refused if not global) */
+    int base;                  /* 1: targets are the fine fields minus the bicubic interpolation of the coarse inputs */
 } DownscaleOptions;
 
 typedef struct Downscale {
@@ -37,6 +38,9 @@ typedef struct Downscale {
     float *coarse;             /* [T, Vo, h, w] normalized coarse inputs, 0 where invalid */
     float *coarse_phys;        /* [T, Vo, h, w] the same in physical units (invalid: the training mean) */
     float *statics;            /* [Ns, h, w] */
+    float *base;               /* [T, Vo, H, W] normalized bicubic interpolation of the coarse inputs
+                                * (periodic in longitude on global grids), subtracted from the targets;
+                                * NULL: the targets are the fine fields */
     char (*names)[LVIT_VAR_NAME]; /* [V] the variables, then the static channels */
     float *vw;                 /* [Vo] per-variable loss weights */
     float *wlat;               /* [s hp] fine row weights cos(lat) / mean (used rows), 0 past H */

@@ -639,3 +639,15 @@ done:
     free(tr.x), free(tr.y), free(va.x), free(va.y);
     return rc;
 }
+
+void plot_error_field(const float *f, const float *y, const unsigned char *ok, int64_t n, float *err, float *lo,
+                      float *hi, float *emax) {
+    *lo = INFINITY, *hi = -INFINITY, *emax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        err[i] = f[i] - y[i];
+        if (ok && !ok[i]) continue;
+        *lo = fminf(*lo, fminf(f[i], y[i]));
+        *hi = fmaxf(*hi, fmaxf(f[i], y[i]));
+        *emax = fmaxf(*emax, fabsf(err[i]));
+    }
+}

@@ -11,6 +11,7 @@
 #ifndef LVIT_PLOT_H
 #define LVIT_PLOT_H
 #include <stddef.h>
+#include <stdint.h>
 
 enum { PLOT_MAX_PANELS = 8 };
 
@@ -56,6 +57,11 @@ int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, ch
  * units under each map, panel titles and the overall title (NULL: none). */
 int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, const char *title,
                     char *err, size_t errlen);
+
+/* For a truth | prediction | error figure: err[i] = f[i] - y[i] for every cell, and over the cells
+ * with ok[i] (ok NULL: all) the joint range [lo, hi] of f and y and the largest |err| (emax). */
+void plot_error_field(const float *f, const float *y, const unsigned char *ok, int64_t n, float *err, float *lo,
+                      float *hi, float *emax);
 
 /* The colour maps: t in [0, 1] (clamped; NaN -> grey) to RGB. Sequential: viridis sampled at
  * 16 points, linearly interpolated. Diverging: blue (t=0) - white (0.5) - red (1). */

@@ -76,8 +76,8 @@ char *vit_config_to_json(const VitConfig *c) {
                     c->residual ? "true" : "false");
     if (c->chag > 1) json_buf_printf(&b, ",\"chag_blocks\":%d,\"chag_group\":%d", c->chag, c->chag_group);
     if (c->scale > 1)
-        json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d", c->scale, c->Vo,
-                        c->res_width);
+        json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d,\"base\":\"%s\"",
+                        c->scale, c->Vo, c->res_width, c->ds_base ? "bicubic" : "none");
     json_buf_puts(&b, "}");
     return b.s;
 }
@@ -155,6 +155,12 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         (get_int(root, "scale", &c->scale, err, n) || get_int(root, "out_vars", &c->Vo, err, n) ||
          get_int(root, "res_width", &c->res_width, err, n)))
         goto done;
+    const JsonValue *base = json_get(root, "base");
+    if (base && (!json_as_string(base) || (strcmp(json_as_string(base), "none") && strcmp(json_as_string(base), "bicubic")))) {
+        snprintf(err, n, "model config: \"base\" must be \"none\" or \"bicubic\"");
+        goto done;
+    }
+    c->ds_base = base && strcmp(json_as_string(base), "bicubic") == 0;
     rc = vit_config_check(c, err, n);
 done:
     json_free(root);

@@ -40,6 +40,8 @@ typedef struct VitConfig {
                          * path (3x3 conv to res_width s^2 channels, GELU, pixel shuffle by s, 3x3 conv to
                          * Vo) on the coarse inputs is added. */
     int res_width;      /* downscaling: channels of the residual path after the pixel shuffle */
+    int ds_base;        /* downscaling target: 0 the fine field, 1 its difference from the bicubic
+                         * interpolation of the coarse input (prediction = interpolation + model) */
     int tile_h, tile_w; /* TILES: this rank computes coarse windows of tile_h x tile_w cells of the H x W grid
                          * (their origins come with each batch); 0: the whole grid. Not part of the model. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
