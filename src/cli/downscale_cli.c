@@ -430,7 +430,7 @@ static void plot_downscale(const char *dir, const Downscale *d, int t, const flo
         char ct[64];
         snprintf(ct, sizeof ct, "coarse input (1/%d)", d->s);
         PlotPanel p[4] = {
-            {.title = ct, .values = c, .H = d->h, .W = d->w, .lat = clat, .lon = clon, .vmin = lo, .vmax = hi, .units = u},
+            {.title = ct, .values = c, .valid = d->coarse_valid + ((int64_t)t * d->Vo + v) * hw, .H = d->h, .W = d->w, .lat = clat, .lon = clon, .vmin = lo, .vmax = hi, .units = u},
             {.title = "truth", .values = yt, .valid = okv, .H = d->H, .W = d->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
             {.title = "Reslim", .values = f, .valid = okv, .H = d->H, .W = d->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
             {.title = "Reslim - truth", .values = e, .valid = okv, .H = d->H, .W = d->W, .lat = lat, .lon = lon,

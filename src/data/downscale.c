@@ -170,6 +170,7 @@ int downscale_init(Downscale *d, const Dataset *ds, const DownscaleOptions *o, c
     /* the coarse inputs */
     d->coarse = xmalloc(sizeof(float) * (size_t)ds->T * d->Vo * hw);
     d->coarse_phys = xmalloc(sizeof(float) * (size_t)ds->T * d->Vo * hw);
+    d->coarse_valid = xmalloc((size_t)ds->T * d->Vo * hw);
     tmp = xmalloc(sizeof(float) * (size_t)d->H * d->W);
     tv = xmalloc((size_t)d->H * d->W);
     cv = xmalloc((size_t)hw);
@@ -214,6 +215,7 @@ int downscale_init(Downscale *d, const Dataset *ds, const DownscaleOptions *o, c
                 coarsen_field(d, ds->data + q, ds->valid ? ds->valid + q : NULL, ds->W, phys, cv, tmp, tv);
             }
             const float mu = ds->mean[v], inv = 1.0f / ds->std[v];
+            memcpy(d->coarse_valid + ((int64_t)t * d->Vo + v) * hw, cv, (size_t)hw);
             for (int64_t i = 0; i < hw; i++) {
                 out[i] = cv[i] ? (phys[i] - mu) * inv : 0.0f;
                 if (!cv[i]) phys[i] = mu;
@@ -247,6 +249,7 @@ fail:
 void downscale_free(Downscale *d) {
     free(d->coarse);
     free(d->coarse_phys);
+    free(d->coarse_valid);
     free(d->base);
     free(d->statics);
     free(d->names);

@@ -37,6 +37,7 @@ typedef struct Downscale {
     int Vo, Ns, V;             /* output variables, static channels, inputs (Vo + Ns) */
     float *coarse;             /* [T, Vo, h, w] normalized coarse inputs, 0 where invalid */
     float *coarse_phys;        /* [T, Vo, h, w] the same in physical units (invalid: the training mean) */
+    uint8_t *coarse_valid;     /* [T, Vo, h, w] 1 where the coarse cell has data */
     float *statics;            /* [Ns, h, w] */
     float *base;               /* [T, Vo, H, W] normalized bicubic interpolation of the coarse inputs
                                 * (periodic in longitude on global grids), subtracted from the targets;
