@@ -72,21 +72,30 @@ static void ref_open(Ref *r, const char *file) {
     }
     memcpy(r->m.param_mem, host, sizeof(float) * (size_t)r->m.n_params);
     free(host);
-    int64_t img = n, nl, nh;
-    r->bmem = calloc((size_t)(3 * img + B + cfg.H), sizeof(float));
-    float *y = read_tensor(&r->f, "batch.y", &n), *mask = read_tensor(&r->f, "batch.mask", &n);
+    /* targets, mask and latitudes on the output grid: the fine one when downscaling */
+    const int Hy = vit_scale(&cfg) * cfg.H;
+    int64_t img = n, ny, nl, nh;
+    float *y = read_tensor(&r->f, "batch.y", &ny), *mask = read_tensor(&r->f, "batch.mask", &n);
+    assert_int_equal(n, ny);
+    r->bmem = calloc((size_t)(img + 2 * ny + B + Hy), sizeof(float));
     float *lead = read_tensor(&r->f, "batch.lead_hours", &nl), *lat = read_tensor(&r->f, "batch.lat", &nh);
     assert_int_equal(nl, B);
-    assert_int_equal(nh, cfg.H);
+    assert_int_equal(nh, Hy);
     memcpy(r->bmem, x, sizeof(float) * img);
-    memcpy(r->bmem + img, y, sizeof(float) * img);
-    memcpy(r->bmem + 2 * img, mask, sizeof(float) * img);
-    r->b = (Batch){.B = B, .x = r->bmem, .y = r->bmem + img, .mask = r->bmem + 2 * img, .lead = r->bmem + 3 * img,
-                   .wlat = r->bmem + 3 * img + B};
+    memcpy(r->bmem + img, y, sizeof(float) * ny);
+    memcpy(r->bmem + img + ny, mask, sizeof(float) * ny);
+    r->b = (Batch){.B = B, .x = r->bmem, .y = r->bmem + img, .mask = r->bmem + img + ny, .lead = r->bmem + img + 2 * ny,
+                   .wlat = r->bmem + img + 2 * ny + B};
     double s = 0;
-    for (int i = 0; i < cfg.H; i++) s += cos(lat[i] * M_PI / 180.0);
+    for (int i = 0; i < Hy; i++) s += cos(lat[i] * M_PI / 180.0);
     for (int i = 0; i < B; i++) r->b.lead[i] = lead[i] / 100.0f;
-    for (int i = 0; i < cfg.H; i++) r->b.wlat[i] = (float)(cos(lat[i] * M_PI / 180.0) / (s / cfg.H));
+    for (int i = 0; i < Hy; i++) r->b.wlat[i] = (float)(cos(lat[i] * M_PI / 180.0) / (s / Hy));
+    const char *tj = st_meta(&r->f, "lvit.train"); /* the TV weight of a downscaling reference */
+    JsonValue *tr = tj ? json_parse(tj, strlen(tj), 1 << 16, "lvit.train", err, sizeof err) : NULL;
+    double tvw = 0;
+    if (tr && json_get(tr, "tv_weight")) assert_int_equal(json_as_double(json_get(tr, "tv_weight"), &tvw), 0);
+    r->b.tv_weight = (float)tvw;
+    json_free(tr);
     free(x);
     free(y);
     free(mask);
@@ -192,6 +201,8 @@ static void test_parity_agg(void **s) { (void)s, parity_forward_backward("parity
 static void test_parity_multi(void **s) { (void)s, parity_forward_backward("parity_multi.safetensors"); }
 static void test_parity_train_agg(void **s) { (void)s, parity_training("parity_agg.safetensors"); }
 static void test_parity_train_multi(void **s) { (void)s, parity_training("parity_multi.safetensors"); }
+static void test_parity_reslim(void **s) { (void)s, parity_forward_backward("parity_reslim.safetensors"); }
+static void test_parity_train_reslim(void **s) { (void)s, parity_training("parity_reslim.safetensors"); }
 
 static VitConfig tiny_config(ChannelMode mode) {
     VitConfig c = {.V = 3, .Vo = 3, .H = 4, .W = 6, .p = 2, .D = 8, .depth = 2, .NH = 2, .dec_depth = 1,
@@ -681,6 +692,7 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_roundtrip), cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parity_agg),      cmocka_unit_test(test_parity_multi),
         cmocka_unit_test(test_parity_train_agg), cmocka_unit_test(test_parity_train_multi),
+        cmocka_unit_test(test_parity_reslim),   cmocka_unit_test(test_parity_train_reslim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the PyTorch parity references tests/data/parity_{agg,multi}.safetensors.
+# Regenerates the PyTorch parity references tests/data/parity_{agg,multi,reslim}.safetensors.
 #
 # For each channel mode: `build/lvit init` writes an initial lvit checkpoint, and the twin
 # (tools/twin.py parity) loads it into PyTorch with strict=True, perturbs it, and writes the
@@ -52,4 +52,14 @@ for mode in agg multi; do
   fi
   "$PYTHON" tools/twin.py parity --lvit-model "$init" --out "tests/data/parity_$mode.safetensors" --seed 1234
 done
-echo "wrote tests/data/parity_agg.safetensors tests/data/parity_multi.safetensors"
+# Reslim x2: 3 inputs (2 outputs + 1 static) on a 4x8 coarse grid, patch 2, TV in the loss
+init="$tmp/init_reslim.safetensors"
+reslim_args=(--vars 3 --grid 4x8 --patch 2 --dim 32 --depth 2 --heads 4 --decoder-depth 1 --seed 7 --scale 2
+             --res-width 3 --static-channels 1)
+if [ "$twin_init" = 1 ]; then
+  echo "error: --twin-init has no Reslim init; the Reslim reference starts from lvit init" >&2
+  exit 1
+fi
+"$LVIT" init "${reslim_args[@]}" -o "$init"
+"$PYTHON" tools/twin.py parity --lvit-model "$init" --out tests/data/parity_reslim.safetensors --seed 1234
+echo "wrote tests/data/parity_agg.safetensors tests/data/parity_multi.safetensors tests/data/parity_reslim.safetensors"

@@ -13,6 +13,12 @@ Layout conventions (shared with lvit; see /work/shared/ALGORITHMS.md section 1):
       image[b,v,hp*p+pr,wp*p+pc] = out[b, hp*(W/p)+wp, (pr*p+pc)*V+v]
   multi E = p*p, token v*L+l fills its own patch of image[b,v] in (p_row, p_col) order.
   Loss: sum(wlat[h]*mask*(pred-y)^2)/sum(mask), wlat = cos(lat)/mean(cos(lat)), lat in degrees.
+Downscaling (config "task": "downscale", ORBIT-2's Reslim, ALGORITHMS.md section 6): the V inputs
+(the "out_vars" Vo outputs first, then static fields) on the coarse H x W grid; E = (s*p)^2*Vo,
+unpatchified as above with patch s*p onto the fine sH x sW grid, then head_conv (Conv2d(Vo,Vo,3,
+padding 1)); plus res_path: conv1 (Conv2d(V, res_width*s^2, 3, padding 1)) -> GELU ->
+PixelShuffle(s) -> conv2 (Conv2d(res_width, Vo, 3, padding 1)). Loss: the fine-grid MSE above
++ tv_weight * TV(pred) / (B*Vo*sH*sW), TV = |dvert| + |dhoriz| + 0.7 (|ddiag| + |dantidiag|).
 State-dict names are ClimaX/timm names (token_embeds.{v}.proj.weight, blocks.{i}.attn.qkv.weight,
 head.{j}.weight, var_agg.in_proj_weight, ...); Linear weights are [out,in].
 The model config travels in the safetensors __metadata__ key "lvit.config" (a JSON string).
@@ -205,6 +211,26 @@ _CKPT_KW = ({"use_reentrant": False}
             else {})
 
 
+class ResPath(nn.Module):
+    """Reslim's residual path on the coarse inputs: conv1 -> GELU -> PixelShuffle(s) -> conv2."""
+
+    def __init__(self, V, width, s, Vo):
+        super().__init__()
+        self.conv1 = nn.Conv2d(V, width * s * s, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(s)
+        self.conv2 = nn.Conv2d(width, Vo, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(self.shuffle(F.gelu(self.conv1(x))))
+
+
+def total_variation(img):
+    """ORBIT-2's TV of img [B,C,H,W]: every neighbour pair inside the grid once, diagonals x 0.7."""
+    tv = (img[:, :, 1:, :] - img[:, :, :-1, :]).abs().sum() + (img[:, :, :, 1:] - img[:, :, :, :-1]).abs().sum()
+    diag = (img[:, :, 1:, 1:] - img[:, :, :-1, :-1]).abs().sum() + (img[:, :, 1:, :-1] - img[:, :, :-1, 1:]).abs().sum()
+    return tv + 0.7 * diag
+
+
 class LvitTwin(nn.Module):
     """attn: the blocks' attention (see Attention); recompute: torch.utils.checkpoint around each
     block while training (only the block inputs are kept; the block runs again in backward)."""
@@ -218,6 +244,9 @@ class LvitTwin(nn.Module):
         if H % p or W % p or D % cfg["heads"] or cfg["channels"] not in ("agg", "multi"):
             raise SystemExit(f"bad config: {json.dumps(cfg)}")
         self.V, self.D, self.p, self.H, self.W = V, D, p, H, W
+        self.downscale = cfg.get("task") == "downscale"
+        self.s = cfg["scale"] if self.downscale else 1
+        self.Vo = cfg["out_vars"] if self.downscale else V
         self.gh, self.gw = H // p, W // p
         self.L = self.gh * self.gw
         self.agg = cfg["channels"] == "agg"
@@ -231,11 +260,15 @@ class LvitTwin(nn.Module):
         self.blocks = nn.ModuleList([Block(D, cfg["heads"], cfg.get("mlp_ratio", 4), attn)
                                      for _ in range(cfg["depth"])])
         self.norm = nn.LayerNorm(D, eps=1e-5)
-        E = p * p * V if self.agg else p * p
+        P = p * self.s  # the head's patch on the output grid
+        E = P * P * self.Vo if self.agg else p * p
         head = []
         for _ in range(cfg["decoder_depth"]):
             head += [nn.Linear(D, D), nn.GELU()]
         self.head = nn.Sequential(*head, nn.Linear(D, E))
+        if self.downscale:
+            self.head_conv = nn.Conv2d(self.Vo, self.Vo, 3, padding=1)
+            self.res_path = ResPath(V, cfg["res_width"], self.s, self.Vo)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -249,6 +282,10 @@ class LvitTwin(nn.Module):
                     nn.init.zeros_(m.bias)
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):  # Reslim: PyTorch's default
+                    bound = 1.0 / math.sqrt(m.weight[0].numel())
+                    nn.init.uniform_(m.weight, -bound, bound)
                     nn.init.zeros_(m.bias)
                 elif isinstance(m, nn.Conv2d):
                     nn.init.trunc_normal_(m.weight.view(m.weight.shape[0], -1), std=0.02)
@@ -271,6 +308,10 @@ class LvitTwin(nn.Module):
             h = torch.utils.checkpoint.checkpoint(blk, h, **_CKPT_KW) if ckpt else blk(h)
         out = self.head(self.norm(h))                                   # [B,S,E]
         p, gh, gw = self.p, self.gh, self.gw
+        if self.downscale:  # Reslim: onto the fine grid, head_conv, plus the residual path
+            P, Vo = p * self.s, self.Vo
+            img = out.reshape(B, gh, gw, P, P, Vo).permute(0, 5, 1, 3, 2, 4).reshape(B, Vo, gh * P, gw * P)
+            return self.head_conv(img) + self.res_path(x)
         if self.agg:  # (p_row, p_col, variable), variable fastest
             img = out.reshape(B, gh, gw, p, p, self.V).permute(0, 5, 1, 3, 2, 4)
         else:
@@ -304,11 +345,21 @@ def lat_weighted_mse(pred, y, mask, lat):
     return (w * mask * (pred - y) ** 2).sum() / mask.sum()
 
 
+def model_loss(pred, batch, tr):
+    """lvit's loss: the masked latitude-weighted MSE, plus tr["tv_weight"] * TV / (cells of the
+    batch) when set (downscaling)."""
+    loss = lat_weighted_mse(pred, batch["y"], batch["mask"], batch["lat"])
+    if tr.get("tv_weight", 0) > 0:
+        loss = loss + tr["tv_weight"] * total_variation(pred) / pred.numel()
+    return loss
+
+
 # ---------------------------------------------------------------------------------------------
 # Optimizer: decay groups and schedule.
 
 _DECAY = re.compile(r"^(blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.weight"
-                    r"|var_agg\.(in_proj_weight|out_proj\.weight)|head\.\d+\.weight)$")
+                    r"|var_agg\.(in_proj_weight|out_proj\.weight)|head\.\d+\.weight"
+                    r"|head_conv\.weight|res_path\.conv[12]\.weight)$")
 
 
 def param_groups(model, weight_decay):
@@ -347,7 +398,7 @@ def train_step(model, opt, s, tr, batch, amp=None):
         with amp():
             pred = model(batch["x"], batch["lead_hours"])
         pred = pred.float()
-    loss = lat_weighted_mse(pred, batch["y"], batch["mask"], batch["lat"])
+    loss = model_loss(pred, batch, tr)
     loss.backward()
     if tr["grad_clip"] > 0:  # scales by min(1, clip/(norm+1e-6))
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"]).item()
@@ -359,11 +410,14 @@ def train_step(model, opt, s, tr, batch, amp=None):
 
 def make_batch(cfg, B, gen, dtype):
     V, (H, W) = len(cfg["vars"]), cfg["img_size"]
+    s, Vo = (cfg["scale"], cfg["out_vars"]) if cfg.get("task") == "downscale" else (1, V)
+    x = torch.randn(B, V, H, W, generator=gen, dtype=dtype)
+    H, W = s * H, s * W  # targets, mask and latitudes on the output grid
     dl = 180.0 / H
     return {
-        "x": torch.randn(B, V, H, W, generator=gen, dtype=dtype),
-        "y": torch.randn(B, V, H, W, generator=gen, dtype=dtype),
-        "mask": (torch.rand(B, V, H, W, generator=gen, dtype=dtype) >= 0.1).to(dtype),
+        "x": x,
+        "y": torch.randn(B, Vo, H, W, generator=gen, dtype=dtype),
+        "mask": (torch.rand(B, Vo, H, W, generator=gen, dtype=dtype) >= 0.1).to(dtype),
         "lead_hours": torch.tensor([6.0, 12.0, 24.0], dtype=dtype)[
             torch.randint(0, 3, (B,), generator=gen)],
         "lat": torch.linspace(-90 + dl / 2, 90 - dl / 2, H, dtype=dtype),
@@ -410,17 +464,19 @@ def cmd_parity(a):
     ref = {f"batch.{k}": batch[k] for k in ("x", "y", "mask", "lead_hours", "lat")}
     ref.update({f"param.{n}": p.detach().clone() for n, p in model.named_parameters()})
 
+    # grad_clip 0.05, not 1.0: these gradient norms are ~0.1, so 1.0 would never clip and a
+    # clipping bug could not fail the test; at 0.05 every step clips.
+    tr = {"lr_max": 1e-3, "lr_min": 1e-4, "warmup": 3, "total": 10, "beta1": 0.9, "beta2": 0.95,
+          "eps": 1e-8, "weight_decay": 0.05, "grad_clip": 0.05}
+    if cfg.get("task") == "downscale":
+        tr["tv_weight"] = 0.02
     pred = model(batch["x"], batch["lead_hours"])
-    loss = lat_weighted_mse(pred, batch["y"], batch["mask"], batch["lat"])
+    loss = model_loss(pred, batch, tr)
     loss.backward()
     ref["out.pred"] = pred.detach()
     ref["out.loss"] = loss.detach().reshape(1)
     ref.update({f"grad.{n}": p.grad.detach().clone() for n, p in model.named_parameters()})
 
-    # grad_clip 0.05, not 1.0: these gradient norms are ~0.1, so 1.0 would never clip and a
-    # clipping bug could not fail the test; at 0.05 every step clips.
-    tr = {"lr_max": 1e-3, "lr_min": 1e-4, "warmup": 3, "total": 10, "beta1": 0.9, "beta2": 0.95,
-          "eps": 1e-8, "weight_decay": 0.05, "grad_clip": 0.05}
     opt = make_optimizer(model, tr)
     hist = []
     for s in range(tr["total"]):

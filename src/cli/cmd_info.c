@@ -54,8 +54,12 @@ int cmd_init(int argc, char **argv) {
     ModelFlags mf = model_flags_default();
     int64_t seed = 42;
     const char *out = NULL;
+    int scale = 0, res_width = 16, statics = 0;
     ArgSpec specs[] = {
         MODEL_ARG_SPECS(mf),
+        {"scale", ARG_INT, &scale, "a Reslim downscaling model by this factor on the --grid coarse grid (0 = forecasting)", NULL, 0, 16, 0},
+        {"res-width", ARG_INT, &res_width, "Reslim: channels of the residual path after the pixel shuffle", NULL, 1, 4096, 0},
+        {"static-channels", ARG_INT, &statics, "Reslim: the last N of --vars are static inputs, not outputs", NULL, 0, LVIT_MAX_VARS, 0},
         {"seed", ARG_I64, &seed, "initialization seed", NULL, 0, 9e18, 0},
         {"output", ARG_STR, &out, "checkpoint to write (also -o)", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
@@ -66,6 +70,13 @@ int cmd_init(int argc, char **argv) {
     if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     VitConfig cfg;
     model_flags_to_config(&mf, mf.vars, H, W, &cfg, "init");
+    if (scale > 1) {
+        cfg.scale = scale, cfg.res_width = res_width, cfg.Vo = cfg.V - statics;
+        char e2[512];
+        if (vit_config_check(&cfg, e2, sizeof e2)) DIE_USER("lvit init: %s", e2);
+    } else if (statics || args_find(specs, "res-width")->seen) {
+        DIE_USER("lvit init: --static-channels and --res-width are for a downscaling model (--scale s)");
+    }
     Vit m;
     vit_init(&m, &cfg, 1, kernels_cpu());
     vit_init_params(&m, (uint64_t)seed);
