@@ -33,6 +33,10 @@ int cmd_info(int argc, char **argv) {
             if (vit_chag(&c))
                 printf("; D-CHAG: %d channel blocks, %d level%s", vit_chag(&c), vit_chag_levels(&c),
                        vit_chag_levels(&c) > 1 ? "s" : "");
+            if (vit_reslim(&c))
+                printf("; Reslim downscaling x%d to %dx%d: %d outputs, %d static input%s, residual path width %d%s", c.scale,
+                       c.scale * c.H, c.scale * c.W, c.Vo, c.V - c.Vo, c.V - c.Vo == 1 ? "" : "s", c.res_width,
+                       c.ds_base ? ", predicts the difference from bicubic interpolation" : "");
             printf("\n");
             vit_config_free(&c);
         } else {
