@@ -41,6 +41,15 @@ has "lat = 33"; has "lon = 36"; has "float t(time, lat, lon)"
 expect 0 "train on TILES" "$LVIT" train "${D[@]}" --run "$tmp/rt" --steps 4 --tiles 2 --keep last
 has "tiles: 2x2 windows of 6x6 coarse cells"; has "9 tokens each instead of 36"
 
+# resuming a tiled run from its step-10 checkpoint gives the same losses and the same weights
+expect 0 "tiled run with checkpoints" "$LVIT" train "${D[@]}" --run "$tmp/k1" --steps 20 --tiles 2 --keep last --ckpt-every 10
+mkdir -p "$tmp/k2/ckpt" && cp -r "$tmp/k1/ckpt/step_00000010" "$tmp/k2/ckpt/" && head -10 "$tmp/k1/metrics.jsonl" > "$tmp/k2/metrics.jsonl"
+expect 0 "resume it at step 10" "$LVIT" train "${D[@]}" --run "$tmp/k2" --steps 20 --tiles 2 --keep last --resume
+has "resuming from"
+same_loss() { /usr/bin/python3 -c "import json,sys; l=lambda f: [json.loads(x)['loss'] for x in open(f)]; sys.exit(l(sys.argv[1]) != l(sys.argv[2]))" "$1" "$2"; }
+cmp -s "$tmp/k1/model.safetensors" "$tmp/k2/model.safetensors" && same_loss "$tmp/k1/metrics.jsonl" "$tmp/k2/metrics.jsonl" \
+  && ok "resumed: the same losses and weights, bit for bit" || bad "resumed run differs"
+
 expect 2 "tiles that do not divide the grid" "$LVIT" train "${D[@]}" --run "$tmp/x" --steps 1 --tiles 5
 has "--tiles 5"; has "--tiles 1, 2"
 expect 2 "a halo that does not fit" "$LVIT" eval --run "$tmp/r" --tiles 2 --halo 2
