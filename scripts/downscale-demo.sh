@@ -28,6 +28,10 @@ mkdir -p "$run"
   --steps 1000 --lr 2e-3 --dim 64 --depth 3 --heads 4 --patch 2 --batch 8 --val-every 100 --log-every 250
 "$LVIT" eval --run "$run/storm" --json "$run/storm/downscale.json"
 "$LVIT" predict --run "$run/storm" --time 56 -o "$run/storm/fine_t56.nc" --plot "$run/storm" > /dev/null
+# the same, learning the difference from bicubic interpolation (beyond ORBIT-2)
+"$LVIT" train --task downscale --scale 3 --data "$run/storm.lvd" --run "$run/storm_base" --static lat --var-weights t=3 \
+  --steps 1000 --lr 2e-3 --dim 64 --depth 3 --heads 4 --patch 2 --batch 8 --val-every 100 --log-every 500 --base bicubic
+"$LVIT" eval --run "$run/storm_base" --json "$run/storm_base/downscale.json" | tail -8
 echo "storm: maps $run/storm/*_t56_x3.png, fine fields $run/storm/fine_t56.nc, scores $run/storm/downscale.json"
 [ "$only" = 1 ] && exit 0
 
