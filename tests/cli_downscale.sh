@@ -60,6 +60,8 @@ expect 2 "a weight for a variable that is not there" "$LVIT" train "${D[@]}" --r
 has "no variable 'q'"
 expect 2 "downscaling flags without --task downscale" "$LVIT" train --data "$tmp/storm.lvd" --run "$tmp/x" --steps 1 --scale 3
 has "--task downscale"
+expect 2 "lead times for downscaling" "$LVIT" train "${D[@]}" --run "$tmp/x" --steps 1 --leads 6
+has "--leads is for forecasting"
 expect 2 "downscaling in multi mode" "$LVIT" train "${D[@]}" --run "$tmp/x" --steps 1 --channels multi
 has "needs --channels agg"
 expect 2 "a downscaled field as safetensors" "$LVIT" predict --run "$tmp/r" -o "$tmp/x.safetensors"

@@ -117,6 +117,8 @@ int cmd_train(int argc, char **argv) {
     DownscaleData dd = {0};
     if (!downscale && (args_find(specs, "scale")->seen || args_find(specs, "tiles")->seen || args_find(specs, "static")->seen))
         DIE_USER("lvit train: --scale, --tiles and --static are for --task downscale");
+    if (downscale && args_find(specs, "leads")->seen)
+        DIE_USER("lvit train: --leads is for forecasting; --task downscale pairs each time's coarse and fine fields");
     if (downscale) { /* the model sees the coarse grid; its inputs are the variables and the static fields */
         if (par.sp.size > 1 || par.pp.size > 1)
             parallel_refuse(&par, "lvit train --task downscale: sequence and pipeline parallelism are not supported for "
