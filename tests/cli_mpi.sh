@@ -101,11 +101,12 @@ for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses
 done
 
 # downscaling (Reslim on synthetic fields coarsened by 2, whole grids and TILES windows): the
-# windows of a step spread over the data-parallel ranks; tensor parallelism splits the ViT
+# windows of a step spread over the data-parallel ranks; tensor parallelism splits the ViT, a
+# pipeline its blocks (the last stage runs the Reslim head and residual path)
 dsa=(--task downscale --scale 2 --static lat --vars 2 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 for tl in "" "--tiles 2 --halo 2"; do
   expect 0 "downscale, one process $tl" "$LVIT" train --run "$tmp/d1" "${dsa[@]}" $tl
-  for lay in "2 --dp 2" "2 --dp 2 --zero 1" "2 --dp 2 --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2"; do
+  for lay in "2 --dp 2" "2 --dp 2 --zero 1" "2 --dp 2 --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "2 --pp 2" "4 --pp 2 --dp 2 --zero 1"; do
     set -- $lay; np=$1; shift; extra=("$@")
     expect 0 "downscale mpirun -np $np ${extra[*]} $tl" mpi "$np" "$LVIT" train --run "$tmp/d$np" "${dsa[@]}" $tl "${extra[@]}"
     if same_as_one "$tmp/d1" "$tmp/d$np"

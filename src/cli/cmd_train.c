@@ -120,9 +120,10 @@ int cmd_train(int argc, char **argv) {
     if (downscale && args_find(specs, "leads")->seen)
         DIE_USER("lvit train: --leads is for forecasting; --task downscale pairs each time's coarse and fine fields");
     if (downscale) { /* the model sees the coarse grid; its inputs are the variables and the static fields */
-        if (par.sp.size > 1 || par.pp.size > 1)
-            parallel_refuse(&par, "lvit train --task downscale: sequence and pipeline parallelism are not supported for "
-                            "downscaling; long sequences are what --tiles is for (tiles spread over --dp)");
+        if (par.sp.size > 1)
+            parallel_refuse(&par, "lvit train --task downscale: sequence parallelism is not supported for downscaling "
+                            "(the convolutions would need rows of other ranks); long sequences are what --tiles is for "
+                            "(tiles spread over --dp)");
         cli_downscale_open(&dd, &dsf, &ds, mf.patch, "train");
         model_flags_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "train");
         cli_downscale_config(&dd, &dsf, &cfg, "train");
