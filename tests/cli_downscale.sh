@@ -66,6 +66,9 @@ expect 2 "downscaling in multi mode" "$LVIT" train "${D[@]}" --run "$tmp/x" --st
 has "needs --channels agg"
 expect 2 "a downscaled field as safetensors" "$LVIT" predict --run "$tmp/r" -o "$tmp/x.safetensors"
 has "ending in .nc"
+if ! nvidia-smi -L >/dev/null 2>&1; then
+  expect 2 "eval on a GPU without one" "$LVIT" eval --run "$tmp/r" --device cuda;  has "--device cuda"
+fi
 expect 2 "periodic tiles on a regional grid" "$LVIT" eval --run "$tmp/r" --tiles 2 --periodic on
 has "not a whole longitude circle"
 echo "$pass passed, $fail failed"

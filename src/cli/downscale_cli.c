@@ -20,7 +20,8 @@
 static const int PERIODIC_OPT[3] = {-1, 0, 1}; /* auto, off, on */
 
 /* The flags eval and predict share on a downscaling run */
-#define DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch) \
+#define DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device) \
+    {"device", ARG_CHOICE, &(device), "where the model runs: cpu, or cuda (the GPU backend)", "cpu|cuda", 0, 0, 0}, \
     {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0}, \
     {"data", ARG_STR, &(data), "fine dataset file (default: the one the model was trained on)", NULL, 0, 0, 0}, \
     {"static", ARG_STR, &(statics), "static inputs (default: those the model was trained with)", NULL, 0, 0, 0}, \
@@ -220,6 +221,15 @@ static void ds_run_close(DsRun *r) {
     free(r->mean), free(r->std), free(r->desc);
 }
 
+/* --device: the CPU's kernel table or the GPU's (exit 2 with the reason when there is none) */
+static const Kernels *ds_kernels(int device, const char *cmd) {
+    if (!device) return kernels_cpu();
+    char err[512];
+    const Kernels *k = kernels_cuda(err, sizeof err);
+    if (!k) DIE_USER("lvit %s: --device cuda: %s", cmd, err);
+    return k;
+}
+
 static void split_range(const Dataset *ds, const char *split, int *t0, int *t1, const char *cmd) {
     if (!strcmp(split, "test")) *t0 = ds->t_val_end, *t1 = ds->T;
     else if (!strcmp(split, "val")) *t0 = ds->t_train_end, *t1 = ds->t_val_end;
@@ -278,10 +288,10 @@ static void put_num(JsonBuf *b, const char *key, double x) {
 
 int cmd_eval_downscale(int argc, char **argv) {
     const char *run = NULL, *data = NULL, *split = "test", *json = NULL, *statics = NULL, *coarse = NULL;
-    int threads = 0, batch = 8, blend = 0, max_times = 0;
+    int threads = 0, batch = 8, blend = 0, max_times = 0, device = 0;
     DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
     ArgSpec specs[] = {
-        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch),
+        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device),
         {"split", ARG_STR, &split, "time split to score: test, val or train", NULL, 0, 0, 0},
         {"json", ARG_STR, &json, "also write the scores as JSON to this file", NULL, 0, 0, 0},
         {"max-times", ARG_INT, &max_times, "score only the first N times of the split (0 = all)", NULL, 0, 1 << 30, 0},
@@ -297,7 +307,7 @@ int cmd_eval_downscale(int argc, char **argv) {
     int t0, t1;
     split_range(&r.ds, split, &t0, &t1, "eval");
     if (max_times > 0 && t1 - t0 > max_times) t1 = t0 + max_times;
-    const Kernels *k = kernels_cpu();
+    const Kernels *k = ds_kernels(device, "eval");
     DsInfer q, q1;
     ds_infer_init(&q, &r.cfg, r.ckpt, d, batch, blend, k);
     /* with tiles, the same model untiled too: the seam error is the difference */
@@ -446,10 +456,10 @@ static void plot_downscale(const char *dir, const Downscale *d, int t, const flo
 
 int cmd_predict_downscale(int argc, char **argv) {
     const char *run = NULL, *out = NULL, *plot_dir = NULL, *data = NULL, *statics = NULL, *coarse = NULL;
-    int time = -1, threads = 0, blend = 0, batch = 8;
+    int time = -1, threads = 0, blend = 0, batch = 8, device = 0;
     DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
     ArgSpec specs[] = {
-        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch),
+        DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device),
         {"time", ARG_INT, &time, "index of the time to downscale (default: the first test time)", NULL, -1, 1e9, 0},
         {"output", ARG_STR, &out, "output file: CF netCDF of the fine fields (also -o; required, .nc)", NULL, 0, 0, 0},
         {"plot", ARG_STR, &plot_dir, "also draw coarse input | truth | prediction | error maps per variable into this directory", NULL, 0, 0, 0},
@@ -468,7 +478,7 @@ int cmd_predict_downscale(int argc, char **argv) {
     if (time < 0) time = r.ds.t_val_end < r.ds.T ? r.ds.t_val_end : r.ds.T - 1;
     if (time >= r.ds.T) DIE_USER("lvit predict: --time %d: the data has %d times (0..%d)", time, r.ds.T, r.ds.T - 1);
     DsInfer q;
-    ds_infer_init(&q, &r.cfg, r.ckpt, d, batch, blend, kernels_cpu());
+    ds_infer_init(&q, &r.cfg, r.ckpt, d, batch, blend, ds_kernels(device, "predict"));
     const int64_t HW = (int64_t)d->H * d->W, hw = (int64_t)d->h * d->w;
     float *fine = xmalloc(sizeof(float) * (size_t)(d->Vo * HW)), *y = xmalloc(sizeof(float) * (size_t)(d->Vo * HW));
     float *up = xmalloc(sizeof(float) * (size_t)HW);
