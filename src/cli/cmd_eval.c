@@ -34,7 +34,10 @@ int cmd_eval(int argc, char **argv) {
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    args_parse(specs, argc, argv, 2, "eval", "--run RUN_DIR [--data DATASET] [--split test] [--leads 6,24] [--json FILE]",
+    args_parse(specs, argc, argv, 2, "eval",
+               "--run RUN_DIR [--data DATASET] [--split test] [--leads 6,24] [--json FILE]\n"
+               "  (a downscaling run scores against bilinear and bicubic interpolation and takes --tiles, --halo, --blend, "
+               "--device: lvit eval --run RUN_DIR --help)",
                NULL, 0);
     if (!run) DIE_USER("lvit eval: --run RUN_DIR is required");
     float lead_h[16];

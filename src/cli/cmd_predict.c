@@ -82,7 +82,10 @@ int cmd_predict(int argc, char **argv) {
         {"plot", ARG_STR, &plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--time T] [--lead H] -o OUT.safetensors", NULL, 0);
+    args_parse(specs, argc, argv, 2, "predict",
+               "--run RUN_DIR [--time T] [--lead H] -o OUT.safetensors|OUT.nc [--plot DIR]\n"
+               "  (a downscaling run writes the fine fields and takes --tiles, --halo, --blend, --device: "
+               "lvit predict --run RUN_DIR --help)", NULL, 0);
     if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
     cli_set_threads(threads);
     char path[4096], err[1024];
