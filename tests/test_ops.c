@@ -50,7 +50,7 @@ static void test_table_complete(void **state) {
     HAS(linear_fwd), HAS(linear_bwd), HAS(layernorm_fwd), HAS(layernorm_bwd);
     HAS(gelu_fwd), HAS(gelu_bwd), HAS(add_inplace), HAS(lerp), HAS(patch_embed_fwd);
     HAS(patch_embed_bwd), HAS(pos_lead_fwd), HAS(pos_lead_bwd), HAS(var_attn_fwd);
-    HAS(var_attn_bwd), HAS(unpatchify), HAS(mse_loss), HAS(sumsq), HAS(scale), HAS(adamw);
+    HAS(var_attn_bwd), HAS(unpatchify), HAS(patchify), HAS(mse_loss), HAS(sumsq), HAS(scale), HAS(adamw);
     HAS(attn_ws_floats), HAS(attn_fwd), HAS(attn_bwd), HAS(attn_merge);
     HAS(conv3x3_fwd), HAS(conv3x3_bwd), HAS(pixel_shuffle_fwd), HAS(pixel_shuffle_bwd), HAS(tv_loss);
 #undef HAS
@@ -610,6 +610,11 @@ static void test_unpatchify(void **state) {
         K->unpatchify(img, pred, UB, UV, UH, UW, UP, multi);
         ref_unpatchify(ref, pd, multi);
         TU_ASSERT_CLOSE(img, ref, UN, 0.0);
+        /* patchify is its inverse (and, being a permutation, its adjoint: the Reslim head's backward) */
+        float back[UN];
+        tu_fill_const(back, UN, NAN);
+        K->patchify(back, img, UB, UV, UH, UW, UP, multi);
+        TU_ASSERT_CLOSE_FF(back, pred, UN, 0.0);
     }
     /* By hand, B=1, Vo=2, H=4, W=6, p=2 (Wp=3, L=6): pixel (v=1, h=3, w=4) is hp=1, pr=1,
      * wp=2, pc=0, so token l=5 and in-patch position 2.
