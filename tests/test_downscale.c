@@ -48,6 +48,22 @@ static void test_coarse_inputs(void **state) {
     assert_true(fabs(m) < 1e-5 && fabs(m2 - 1) < 1e-4);
     assert_true(d.statics[0] < d.statics[31]); /* rows run south to north here */
     downscale_free(&d);
+    /* lon: cos and sin of the longitude, block means of them, standardized */
+    o.statics = "lat,lon";
+    assert_int_equal(downscale_init(&d, &ds, &o, err, sizeof err), 0);
+    assert_int_equal(d.Ns, 3);
+    assert_string_equal(d.names[3], "cos_lon"), assert_string_equal(d.names[4], "sin_lon");
+    float cl[8];
+    double cm = 0, c2 = 0;
+    for (int j = 0; j < 8; j++) { /* one coarse column: 3 fine columns of 15 degrees */
+        cl[j] = 0;
+        for (int u = 0; u < 3; u++) cl[j] += (float)cos(ds.lon[3 * j + u] * M_PI / 180.0) / 3.0f;
+        cm += cl[j] / 8.0, c2 += (double)cl[j] * cl[j] / 8.0;
+    }
+    for (int j = 0; j < 8; j++) cl[j] = (float)((cl[j] - cm) / sqrt(c2 - cm * cm));
+    TU_ASSERT_CLOSE_FF(d.statics + 32, cl, 8, 1e-5); /* first coarse row; every row is the same */
+    TU_ASSERT_CLOSE_FF(d.statics + 32 + 24, cl, 8, 1e-5);
+    downscale_free(&d);
     dataset_free(&ds);
 }
 

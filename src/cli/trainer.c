@@ -143,7 +143,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
         dataset_lat_weights(ds, t->hb.wlat, c->H);
         nw = c->H;
     }
-    const int64_t nx = B * t->hb.nx, ny = B * t->hb.ny, nbatch = nx + 2 * ny + B + nw + c->Vo;
+    const int64_t nx = B * t->hb.nx, ny = B * t->hb.ny, nbatch = nx + 2 * ny + B + nw + (dsc ? c->Vo : 0);
     t->batch_mem = k->alloc((size_t)nbatch * sizeof(float));
     t->batch.B = B;
     t->batch.x = t->batch_mem;

@@ -63,14 +63,12 @@ static int load_statics(Downscale *d, const char *spec, char *err, size_t errlen
             for (int j = 0; j < 2; j++) {
                 int k = add_static(d, &ns, CAP, j ? "sin_lon" : "cos_lon", err, errlen);
                 if (k < 0) goto done;
-                float *f = xmalloc(sizeof(float) * (size_t)d->H * d->W);
                 for (int r = 0; r < d->H; r++)
                     for (int c = 0; c < d->W; c++) {
                         const double a = d->ds->lon[c] * M_PI / 180.0;
-                        f[(int64_t)r * d->W + c] = (float)(j ? sin(a) : cos(a));
+                        tmp[(int64_t)r * d->W + c] = (float)(j ? sin(a) : cos(a));
                     }
-                coarsen_field(d, f, NULL, d->W, d->statics + k * hw, NULL, tmp, tv);
-                free(f);
+                coarsen_field(d, tmp, NULL, d->W, d->statics + k * hw, NULL, tmp, tv);
             }
         } else {
             Dataset sd;

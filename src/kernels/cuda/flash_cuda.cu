@@ -63,6 +63,12 @@ __device__ __forceinline__ double warp_sum_d(double x) {
 
 /* dst [nrows][D] = mul * token rows tok0.. of one head (src: token 0 of the head, token stride
  * `stride`); tokens >= S are zero. */
+/* Head h of batch b in a token-major tensor of S tokens, `stride` floats apart: its first value
+ * (the head's D channels start at h * D in each token). */
+__device__ __forceinline__ const float *head_of(const float *x, int b, int h, int64_t S, int64_t stride, int D) {
+    return x + (int64_t)b * S * stride + (int64_t)h * D;
+}
+
 template <int D, int NT>
 __device__ __forceinline__ void load_rows(float *dst, int nrows, const float *src, int64_t stride, int64_t tok0,
                                           int64_t S, float mul) {
@@ -147,9 +153,9 @@ __global__ void __launch_bounds__(NW * 32)
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int b = blockIdx.y / dm.NH, h = blockIdx.y % dm.NH;
     const int64_t Sq = dm.Sq, Sk = dm.Sk, q0 = (int64_t)blockIdx.x * BQ;
-    const float *qh = q + (int64_t)b * Sq * dm.q_stride + (int64_t)h * D; /* [Sq] tokens, stride q_stride */
-    const float *kh = k + (int64_t)b * Sk * dm.k_stride + (int64_t)h * D; /* [Sk] tokens, stride k_stride */
-    const float *vh = v + (int64_t)b * Sk * dm.v_stride + (int64_t)h * D; /* [Sk] tokens, stride v_stride */
+    const float *qh = head_of(q, b, h, Sq, dm.q_stride, D); /* [Sq] tokens, stride q_stride */
+    const float *kh = head_of(k, b, h, Sk, dm.k_stride, D); /* [Sk] tokens, stride k_stride */
+    const float *vh = head_of(v, b, h, Sk, dm.v_stride, D); /* [Sk] tokens, stride v_stride */
     load_rows<D, NT>(Qs, BQ, qh, dm.q_stride, q0, Sq, cs);
     const float *myQ = Qs + w * R * D; /* [R][D] */
 
@@ -238,10 +244,8 @@ __global__ void __launch_bounds__(NW * 32)
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int b = blockIdx.y / dm.NH, h = blockIdx.y % dm.NH;
     const int64_t Sq = dm.Sq, Sk = dm.Sk, k0 = (int64_t)blockIdx.x * BK;
-    const float *qh = q + (int64_t)b * Sq * dm.q_stride + (int64_t)h * D;    /* [Sq] tokens */
-    const float *gh = dout + (int64_t)b * Sq * dm.o_stride + (int64_t)h * D; /* [Sq] tokens */
-    const float *kh = k + (int64_t)b * Sk * dm.k_stride + (int64_t)h * D;    /* [Sk] tokens */
-    const float *vh = v + (int64_t)b * Sk * dm.v_stride + (int64_t)h * D;    /* [Sk] tokens */
+    const float *qh = head_of(q, b, h, Sq, dm.q_stride, D), *gh = head_of(dout, b, h, Sq, dm.o_stride, D); /* [Sq] */
+    const float *kh = head_of(k, b, h, Sk, dm.k_stride, D), *vh = head_of(v, b, h, Sk, dm.v_stride, D);    /* [Sk] */
     const float *lrow = lse + (int64_t)blockIdx.y * Sq;                      /* [Sq] */
     const float *drow = delta + (int64_t)blockIdx.y * Sq;                    /* [Sq] */
     load_rows<D, NT>(Ks, BK, kh, dm.k_stride, k0, Sk, 1.0f);
@@ -303,10 +307,8 @@ __global__ void __launch_bounds__(NW * 32)
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
     const int b = blockIdx.y / dm.NH, h = blockIdx.y % dm.NH;
     const int64_t Sq = dm.Sq, Sk = dm.Sk, q0 = (int64_t)blockIdx.x * BQ;
-    const float *qh = q + (int64_t)b * Sq * dm.q_stride + (int64_t)h * D;    /* [Sq] tokens */
-    const float *gh = dout + (int64_t)b * Sq * dm.o_stride + (int64_t)h * D; /* [Sq] tokens */
-    const float *kh = k + (int64_t)b * Sk * dm.k_stride + (int64_t)h * D;    /* [Sk] tokens */
-    const float *vh = v + (int64_t)b * Sk * dm.v_stride + (int64_t)h * D;    /* [Sk] tokens */
+    const float *qh = head_of(q, b, h, Sq, dm.q_stride, D), *gh = head_of(dout, b, h, Sq, dm.o_stride, D); /* [Sq] */
+    const float *kh = head_of(k, b, h, Sk, dm.k_stride, D), *vh = head_of(v, b, h, Sk, dm.v_stride, D);    /* [Sk] */
     load_rows<D, NT>(Qs, BQ, qh, dm.q_stride, q0, Sq, 1.0f);
     load_rows<D, NT>(Gs, BQ, gh, dm.o_stride, q0, Sq, 1.0f);
     const float *myQ = Qs + w * R * D, *myG = Gs + w * R * D; /* [R][D] each */
