@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "core/log.h"
 #include "core/rng.h"
 #include "kernels/kernels.h"
@@ -229,7 +229,7 @@ static void matches_single(ChannelMode mode, Layout ly) {
         const Vit *m = &dp.model;
         Comm *tp = m->tp;
         float *all = tu_falloc(m->n_params * tp->size), *mine = tu_falloc(m->n_params);
-        if (dp.fsdp.on) fsdp_full_params(&dp, mine);
+        if (dp.fsdp.on) dp.sh->full_params(&dp, mine);
         else memcpy(mine, m->param_mem, sizeof(float) * (size_t)m->n_params);
         tp->ops->allgather(tp, all, mine, m->n_params);
         free(mine);

@@ -6,7 +6,7 @@
 #include <omp.h>
 #include "cli/common.h"
 #include "cli/downscale_cli.h"
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "core/check.h"
 #include "core/log.h"
 #include "kernels/cuda/ops_cuda.h"

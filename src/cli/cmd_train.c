@@ -9,13 +9,13 @@
 #include <unistd.h>
 #include "cli/common.h"
 #include "cli/downscale_cli.h"
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "data/convert.h"
 #include "io/checkpoint.h"
-#include "cli/train_ckpt.h"
+#include "train/train_ckpt.h"
 #include "io/train_state.h"
 
 /* --data: the built-in synthetic data (split by --val-frac, statistics over its training part)

@@ -4,7 +4,7 @@
  * layout from the files of whatever layout wrote them. Buffers are sized once, up front. */
 #ifndef LVIT_TRAIN_CKPT_H
 #define LVIT_TRAIN_CKPT_H
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "io/train_state.h"
 
 typedef struct TrainCkpt {

@@ -8,6 +8,7 @@
 #include "model/vit.h"
 #include "optim/optim.h"
 #include "parallel/comm.h"
+#include "train/sharding.h"
 
 /* ZeRO-3 state (trainer_fsdp.c) */
 typedef struct Fsdp {
@@ -22,6 +23,8 @@ typedef struct Fsdp {
 typedef struct Trainer {
     Vit model;
     AdamW opt;
+    OptConfig opt_cfg;
+    const Sharding *sh;     /* how the replicas hold parameters, gradients and optimizer state */
     Parallel *par;          /* the mesh: samples are split over par->dp */
     const Dataset *ds;
     Sampler train;
@@ -88,14 +91,6 @@ void trainer_enable_ema(Trainer *t, float decay);
  * the trained weights back. Without an EMA this does nothing. */
 void trainer_use_ema(Trainer *t, int on);
 
-/* ZeRO-3 (trainer_fsdp.c): shards from host [n_params] (this rank's layout); the update after
- * the backward pass; every parameter of this rank's layout into host [n_params] (collective over
- * the FSDP group). */
-void fsdp_init(Trainer *t, const float *host);
-void fsdp_free(Trainer *t);
-double fsdp_grad_norm(Trainer *t);
-void fsdp_apply(Trainer *t, float lr, double grad_norm);
-void fsdp_full_params(Trainer *t, float *host);
 /* Continue the data order at `step` (resume): the prefetch thread restarts from there. */
 void trainer_seek(Trainer *t, int64_t step);
 /* What this rank holds, in floats (everything is allocated up front: this is the peak): its
@@ -122,7 +117,9 @@ int trainer_state_max_ranges(const Trainer *t);
  * replicated ones, of the part [lo, hi) of a vector laid out like this rank's parameters (v holds
  * element lo). */
 void trainer_sumsq_split(const Trainer *t, const float *v, int64_t lo, int64_t hi, double ss[2]);
-int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev); /* the block shards */
+/* The ranges of the state held in the model's own memory and the optimizer's moments (all but
+ * ZeRO-3's block shards); all_own_moments: every dp rank writes its part of the moments (ZeRO-1). */
+int trainer_replicated_ranges(const Trainer *t, int vec, int own, int all_own_moments, StateRange *r, float **dev);
 /* Every parameter into the canonical host [n_canon], whatever the sharding (collective under
  * ZeRO-3 and tensor parallelism). */
 void trainer_full_params(Trainer *t, float *host);

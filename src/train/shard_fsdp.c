@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "core/check.h"
 
 static float **bp_slot(BlockParams *b, int f) {
@@ -54,8 +54,9 @@ static int64_t mine(const Fsdp *z, int rank, int f, int64_t *e0, int64_t *src) {
     return b - a;
 }
 
-void fsdp_init(Trainer *t, const float *host) {
+static void fsdp_init(Trainer *t, const float *host) {
     Fsdp *z = &t->fsdp;
+    z->on = 1;
     Vit *m = &t->model;
     const Kernels *k = m->k;
     const int P = t->par->fs.size, r = t->par->fs.rank, depth = vit_nblocks(&m->cfg);
@@ -83,9 +84,10 @@ void fsdp_init(Trainer *t, const float *host) {
     m->block_at_ctx = t;
     m->grads_ready = grads_ready;
     m->grads_ready_ctx = t;
+    adamw_init_range(&t->opt, m, &t->opt_cfg, 0, m->n_alloc); /* the replicated parameters */
 }
 
-void fsdp_free(Trainer *t) {
+static void fsdp_free(Trainer *t) {
     const Kernels *k = t->model.k;
     Fsdp *z = &t->fsdp;
     k->free(z->pshard), k->free(z->gshard), k->free(z->m), k->free(z->v), k->free(z->gb), k->free(z->gg), k->free(z->gtmp);
@@ -107,7 +109,13 @@ static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
     }
 }
 
-double fsdp_grad_norm(Trainer *t) {
+static void fsdp_zero_grads(Trainer *t) {
+    const Vit *m = &t->model;
+    m->k->zero(m->grad_mem, m->n_alloc);
+    m->k->zero(t->fsdp.gshard, vit_nblocks(&m->cfg) * t->fsdp.sb);
+}
+
+static double fsdp_reduce(Trainer *t) {
     Vit *m = &t->model;
     Comm *w = &t->par->dsp, *fs = &t->par->fs, *tp = &t->par->tp;
     if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_alloc); /* the replicated parameters */
@@ -122,7 +130,7 @@ double fsdp_grad_norm(Trainer *t) {
     return sqrt(all);
 }
 
-void fsdp_apply(Trainer *t, float lr, double grad_norm) {
+static void fsdp_apply(Trainer *t, float lr, double grad_norm) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     const Kernels *k = m->k;
@@ -142,12 +150,13 @@ void fsdp_apply(Trainer *t, float lr, double grad_norm) {
         }
 }
 
-int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
+/* the replicated parameters' ranges, then the block shards' */
+static int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
     const Fsdp *z = &t->fsdp;
     const Vit *m = &t->model;
     float *base = vec == SV_PARAMS ? z->pshard : vec == SV_ADAM_M ? z->m : z->v;
-    int n = 0;
-    if (own && t->par->rep.rank != 0) return 0; /* the first group writes the shards */
+    int n = trainer_replicated_ranges(t, vec, own, 0, r, dev);
+    if (own && t->par->rep.rank != 0) return n; /* the first group writes the shards */
     for (int l = 0; l < vit_nblocks(&m->cfg); l++)
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
             int64_t e0, src, len = mine(z, t->par->fs.rank, f, &e0, &src);
@@ -158,7 +167,7 @@ int fsdp_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float *
     return n;
 }
 
-void fsdp_full_params(Trainer *t, float *host) {
+static void fsdp_full_params(Trainer *t, float *host) {
     Fsdp *z = &t->fsdp;
     Vit *m = &t->model;
     Comm *dp = &t->par->fs;
@@ -172,3 +181,25 @@ void fsdp_full_params(Trainer *t, float *host) {
     }
     free(blk);
 }
+
+static void fsdp_memory(const Trainer *t, int64_t *params, int64_t *grads, int64_t *opt, int64_t *gathered) {
+    const Fsdp *z = &t->fsdp;
+    const int64_t sharded = vit_nblocks(&t->model.cfg) * z->sb; /* this rank's block shards */
+    *params += sharded;
+    *grads += sharded;
+    *opt += 2 * sharded;
+    *gathered += 2 * (int64_t)t->par->fs.size * z->sb + z->sb; /* one block and its gradients */
+}
+
+const Sharding sharding_fsdp = {
+    .name = "fsdp",
+    .external_blocks = 1,
+    .init = fsdp_init,
+    .free = fsdp_free,
+    .zero_grads = fsdp_zero_grads,
+    .reduce = fsdp_reduce,
+    .apply = fsdp_apply,
+    .full_params = fsdp_full_params,
+    .state_ranges = fsdp_state_ranges,
+    .memory = fsdp_memory,
+};

@@ -1,4 +1,4 @@
-#include "cli/train_ckpt.h"
+#include "train/train_ckpt.h"
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>

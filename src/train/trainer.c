@@ -1,4 +1,4 @@
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,41 +9,14 @@
 
 static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
 
-/* Gradient reduction overlapped with the backward pass: as vit_backward finishes the head and
- * then each block, their gradients (contiguous per-layer slices of the field-major table) go
- * into non-blocking all-reduces over dp x sp (the ranks that hold the same tensor-parallel
- * shard); the embeddings, final after the pass, follow. */
-static void reduce_start(Trainer *t, int64_t off, int64_t n) {
-    Comm *w = &t->par->dsp;
-    if (n <= 0) return;
-    CHECK(t->nreq < t->maxreq, "more gradient buckets than planned (%d)", t->maxreq);
-    w->ops->allreduce_start(w, t->model.grad_mem + off, n, &t->reqs[t->nreq++]);
-}
-
-static void grads_ready(void *ctx, int layer) {
-    Trainer *t = ctx;
-    const Vit *m = &t->model;
-    if (layer == vit_nblocks(&m->cfg)) { /* memory: [before the blocks][after the blocks][blocks] */
-        reduce_start(t, m->fields[PF_norm_w].offset, m->fields[PF_n1_w].offset - m->fields[PF_norm_w].offset);
-    } else {
-        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
-            int64_t per = m->fields[f].numel / vit_nblocks(&m->cfg);
-            reduce_start(t, m->fields[f].offset + layer * per, per);
-        }
-    }
-    Comm *w = &t->par->dsp;
-    for (int i = 0; i < t->nreq; i++) w->ops->test(w, &t->reqs[i]); /* let them progress */
-}
-
 void trainer_memory(const Trainer *t, TrainerMem *mem) {
-    const Fsdp *z = &t->fsdp;
     const Vit *m = &t->model;
-    const int64_t sharded = z->on ? vit_nblocks(&m->cfg) * z->sb : 0; /* ZeRO-3: this rank's block shards */
     const int slots = t->nslots > 1 ? t->nslots : 1;
-    mem->params = m->n_alloc + sharded;
-    mem->grads = m->n_alloc + sharded + (t->gshard ? t->shard : 0);
-    mem->opt = 2 * (t->opt.hi - t->opt.lo) + 2 * sharded;
-    mem->gathered = z->on ? 2 * (int64_t)t->par->fs.size * z->sb + z->sb : 0; /* one block and its gradients */
+    mem->params = m->n_alloc;
+    mem->grads = m->n_alloc;
+    mem->opt = 2 * (t->opt.hi - t->opt.lo);
+    mem->gathered = 0;
+    t->sh->memory(t, &mem->params, &mem->grads, &mem->opt, &mem->gathered);
     mem->acts = m->act_floats * slots;
     mem->embed = m->embed_floats * slots;
 }
@@ -71,6 +44,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     t->dsc = dsc;
     t->tv_weight = dsc ? 0.02f : 0.0f;
     t->par = par;
+    t->opt_cfg = *oc;
     CHECK(Bg % par->dp.size == 0, "batch %d is not divisible by dp %d", Bg, par->dp.size);
     const int B = Bg / par->dp.size;
     t->B = B;
@@ -81,7 +55,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     if (par->zero >= 3 && !par->fs.ops) parallel_split_fsdp(par, par->fsdp > 0 ? par->fsdp : par->dp.size);
-    const int P = par->dp.size, zero3 = par->zero >= 3 && par->fs.size > 1, zero = par->zero == 1 && P > 1;
+    const Sharding *sh = t->sh = sharding_for(par);
     SeqGroup g = {&par->sp, &par->spu, &par->spr, (SpMode)par->sp_mode};
     const int K = par->pp.size, M = K > 1 ? (par->microbatches > 0 ? par->microbatches : 1) : 1;
     CHECK(B % M == 0, "pipeline: %d micro-batches of %d samples", M, B);
@@ -96,7 +70,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
         sc.tile_h = downscale_tiled(dsc) ? dsc->tp.th : 0;
         sc.tile_w = downscale_tiled(dsc) ? dsc->tp.tw : 0;
     }
-    vit_init_par(&t->model, &sc, B / M, k, zero ? P : 1, par->sp.size > 1 ? &g : NULL, zero3,
+    vit_init_par(&t->model, &sc, B / M, k, sh->pad_to_dp ? par->dp.size : 1, par->sp.size > 1 ? &g : NULL, sh->external_blocks,
                  par->tp.size > 1 ? &par->tp : NULL);
     if (K > 1) { /* 1F1B: stage q has at most K - q micro-batches in flight */
         t->nslots = K - par->pp.rank < M ? K - par->pp.rank : M;
@@ -109,25 +83,8 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     float *host = xmalloc((size_t)t->model.n_params * sizeof(float));
     vit_init_params_host(&t->model, seed, host);
     k->upload(t->model.param_mem, host, t->model.n_alloc);
-    if (zero3) {
-        t->fsdp.on = 1;
-        fsdp_init(t, host);
-    }
+    sh->init(t, host);
     free(host);
-    if (!zero && !zero3 && par->dsp.size > 1 && !par->no_overlap && K == 1) {
-        t->maxreq = (PF_fc2_b - PF_n1_w + 1) * cfg->depth + 2;
-        t->reqs = xcalloc((size_t)t->maxreq, sizeof(CommReq));
-        t->model.grads_ready = grads_ready;
-        t->model.grads_ready_ctx = t;
-    }
-    if (zero) {
-        t->shard = (t->model.n_params + P - 1) / P;
-        int64_t lo = (int64_t)par->dp.rank * t->shard;
-        adamw_init_range(&t->opt, &t->model, oc, lo, lo + t->shard);
-        t->gshard = k->alloc((size_t)t->shard * sizeof(float));
-    } else {
-        adamw_init_range(&t->opt, &t->model, oc, 0, t->model.n_alloc);
-    }
 
     const VitConfig *c = &t->model.cfg;
     const VitConfig *lc = &t->model.lc; /* this rank's rows */
@@ -177,7 +134,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
                  par->world.size, par->dp.size, par->sp.size, par->tp.size, par->sp.size > 1 ? ", sequence parallel " : "",
                  par->sp.size > 1 ? sp_mode_name((SpMode)par->sp_mode) : "", B, (long long)vit_S(lc),
                  par->tp.size > 1 ? ", the same samples on every rank of a tensor-parallel group" : "");
-    if (zero3)
+    if (t->fsdp.on)
         log_info("fsdp: the blocks sharded over groups of %d data-parallel ranks%s; %.2fM block parameters stored, %.2fM "
                  "gathered at a time (one block)", par->fs.size, par->rep.size > 1 ? ", replicated across the groups" : "",
                  vit_nblocks(&t->model.cfg) * t->fsdp.sb / 1e6, par->fs.size * t->fsdp.sb / 1e6);
@@ -211,13 +168,11 @@ void trainer_free(Trainer *t) {
     const Kernels *k = t->model.k;
     prefetch_stop(&t->prefetch);
     k->free(t->batch_mem);
-    if (t->gshard) k->free(t->gshard);
-    free(t->reqs);
+    t->sh->free(t);
     for (int i = 1; i < t->nslots; i++) vit_slot_free(&t->model, &t->slots[i]);
     if (t->slots) vit_slot_use(&t->model, &t->slots[0]); /* vit_free releases the model's own set */
     free(t->slots);
     free(t->slot_req);
-    if (t->fsdp.on) fsdp_free(t);
     if (t->ema) k->free(t->ema), k->free(t->ema_swap);
     host_batch_free(&t->hb);
     free(t->tr0);
@@ -270,20 +225,6 @@ void trainer_sumsq_split(const Trainer *t, const float *v, int64_t lo, int64_t h
         int64_t a = fs->offset > lo ? fs->offset : lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
         if (fs->present && a < b) ss[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(v + (a - lo), b - a);
     }
-}
-
-/* The global gradient norm under tensor and pipeline parallelism: the tp shards' squares summed
- * over the tp group, the replicated tensors' (the same on every tp rank) counted once, the
- * stages' (disjoint) summed over the pipeline; every rank gets the same bits. */
-static double model_grad_norm(Trainer *t) {
-    const Vit *m = &t->model;
-    double ss[2] = {0, 0}; /* sharded, replicated */
-    trainer_sumsq_split(t, m->grad_mem, 0, m->n_params, ss);
-    if (m->tp) m->tp->ops->allreduce_sum_f64(m->tp, ss, 1);
-    double tot = ss[0] + ss[1];
-    Comm *pp = &t->par->pp;
-    if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &tot, 1);
-    return sqrt(tot);
 }
 
 /* The ranks that report the loss: one per model replica (first tp rank, last pipeline stage). */
@@ -373,7 +314,7 @@ StepStats trainer_step(Trainer *t) {
     StepStats st;
     double t0 = now_sec();
     Vit *m = &t->model;
-    Comm *dp = &t->par->dp, *sp = &t->par->sp, *w = &t->par->dsp;
+    Comm *w = &t->par->dsp;
     const HostBatch *hb = prefetch_next(&t->prefetch);
     upload_batch(t, hb, t->B);
     if (t->fault_nan) {
@@ -391,18 +332,12 @@ StepStats trainer_step(Trainer *t) {
     }
     t->batch.loss_denom = denom;
     t->batch.tv_weight = t->tv_weight;
-    m->k->zero(m->grad_mem, m->n_alloc);
-    if (t->fsdp.on) m->k->zero(t->fsdp.gshard, vit_nblocks(&m->cfg) * t->fsdp.sb);
-    t->nreq = 0;
+    t->sh->zero_grads(t);
     if (t->slots) {
         st.loss = pipe_step(t);
     } else {
         st.loss = vit_forward(m, &t->batch);
         vit_backward(m, &t->batch);
-    }
-    if (t->reqs) { /* the last bucket: the embeddings; then everything must have arrived */
-        reduce_start(t, 0, m->fields[PF_norm_w].offset);
-        for (int i = 0; i < t->nreq; i++) w->ops->wait(w, &t->reqs[i]);
     }
     /* the loss (each model replica's once: its tp ranks compute the same one, its last stage
      * has it) and the stop requests of all ranks in one reduction */
@@ -415,38 +350,8 @@ StepStats trainer_step(Trainer *t) {
         st.stop = l[1] > 0;
     }
     st.lr = opt_lr_at(&t->opt.cfg, t->step);
-    if (t->fsdp.on) {
-        st.grad_norm = fsdp_grad_norm(t);
-        if (!(st.skipped = guard(t, &st))) fsdp_apply(t, st.lr, st.grad_norm);
-    } else if (t->gshard) {
-        /* ZeRO-1: each rank reduces, clips and updates its own shard, then all gather it */
-        if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
-        dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
-        double ss;
-        if (!m->tp) {
-            ss = m->k->sumsq(t->gshard, t->shard); /* the padding is zero */
-            dp->ops->allreduce_sum_f64(dp, &ss, 1);
-        } else { /* the shard's squares split by field kind: tp-sharded ones also summed over tp */
-            double sk[2] = {0, 0};
-            trainer_sumsq_split(t, t->gshard, t->opt.lo, t->opt.lo + t->shard, sk);
-            dp->ops->allreduce_sum_f64(dp, sk, 2);
-            m->tp->ops->allreduce_sum_f64(m->tp, sk, 1);
-            ss = sk[0] + sk[1];
-        }
-        Comm *pp = &t->par->pp; /* the stages' parameters are disjoint */
-        if (pp->size > 1) pp->ops->allreduce_sum_f64(pp, &ss, 1);
-        st.grad_norm = sqrt(ss);
-        if (!(st.skipped = guard(t, &st))) {
-            adamw_step(&t->opt, m, t->gshard, st.lr, st.grad_norm);
-            dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
-        }
-    } else {
-        /* weight gradients summed over the sequence chunks and the replicas (above, overlapped
-         * with the backward pass, unless --no-overlap) */
-        if (w->size > 1 && !t->reqs) w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
-        st.grad_norm = m->tp || t->slots ? model_grad_norm(t) : opt_grad_norm(m);
-        if (!(st.skipped = guard(t, &st))) adamw_step(&t->opt, m, m->grad_mem, st.lr, st.grad_norm);
-    }
+    st.grad_norm = t->sh->reduce(t);
+    if (!(st.skipped = guard(t, &st))) t->sh->apply(t, st.lr, st.grad_norm);
     if (t->ema && !st.skipped) {
         float d = (1.0f + t->step) / (10.0f + t->step);
         if (d > t->ema_decay) d = t->ema_decay;
@@ -485,30 +390,28 @@ int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, in
     return n;
 }
 
-int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
+int trainer_replicated_ranges(const Trainer *t, int vec, int own, int all_own_moments, StateRange *r, float **dev) {
     const Vit *m = &t->model;
     const int first = t->par->dp.rank == 0;
-    int n = 0;
-    if (vec == SV_EMA) return t->ema && (!own || first) ? trainer_vec_ranges(t, t->ema, 0, m->n_params, own, r, dev) : 0;
-    if (vec == SV_PARAMS) {
-        /* replicated over dp: the first rank writes them; under ZeRO-3 only those outside the blocks */
-        if (first || !own) n = trainer_vec_ranges(t, m->param_mem, 0, m->n_alloc, own, r, dev);
-    } else {
-        float *mv = vec == SV_ADAM_M ? t->opt.m : t->opt.v;
-        int64_t hi = t->opt.hi < m->n_params ? t->opt.hi : m->n_params;
-        if ((t->gshard || first || !own) && hi > t->opt.lo) /* ZeRO-1: every rank its shard */
-            n = trainer_vec_ranges(t, mv, t->opt.lo, hi, own, r, dev);
-    }
-    if (t->fsdp.on) n += fsdp_state_ranges(t, vec, own, r + n, dev + n);
-    return n;
+    if (vec == SV_PARAMS) /* replicated over dp: the first rank writes them; under ZeRO-3 only those outside the blocks */
+        return first || !own ? trainer_vec_ranges(t, m->param_mem, 0, m->n_alloc, own, r, dev) : 0;
+    float *mv = vec == SV_ADAM_M ? t->opt.m : t->opt.v;
+    int64_t hi = t->opt.hi < m->n_params ? t->opt.hi : m->n_params;
+    if ((all_own_moments || first || !own) && hi > t->opt.lo) return trainer_vec_ranges(t, mv, t->opt.lo, hi, own, r, dev);
+    return 0;
+}
+
+int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
+    if (vec == SV_EMA)
+        return t->ema && (!own || t->par->dp.rank == 0) ? trainer_vec_ranges(t, t->ema, 0, t->model.n_params, own, r, dev) : 0;
+    return t->sh->state_ranges(t, vec, own, r, dev);
 }
 
 void trainer_full_params(Trainer *t, float *host) {
     Vit *m = &t->model;
     Comm *mp = &t->par->mp;
     float *mine = mp->size > 1 ? xmalloc(sizeof(float) * (size_t)m->n_params) : host; /* this rank's layout */
-    if (t->fsdp.on) fsdp_full_params(t, mine);
-    else m->k->download(mine, m->param_mem, m->n_params);
+    t->sh->full_params(t, mine);
     if (mp->size == 1) return;
     /* every element from the one rank of the model-parallel group that writes it (its tp shard or,
      * for a replicated tensor, the first tp rank; its pipeline stage), zeros elsewhere: the sum
