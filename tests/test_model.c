@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "cli/trainer.h"
+#include "train/trainer.h"
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
