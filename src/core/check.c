@@ -6,6 +6,19 @@
 
 static lvit_abort_fn g_abort = NULL;
 static int g_rank = 0;
+/* per thread: API calls on different threads catch their own failures */
+static _Thread_local LvitCatch *tl_catch = NULL;
+static _Thread_local int tl_oom = 0;
+
+void lvit_catch_push(LvitCatch *c) {
+    c->code = 0, c->oom = 0, c->msg[0] = 0;
+    c->prev = tl_catch;
+    tl_catch = c;
+}
+
+void lvit_catch_pop(LvitCatch *c) {
+    if (tl_catch == c) tl_catch = c->prev;
+}
 
 void lvit_set_abort(lvit_abort_fn fn) { g_abort = fn; }
 void lvit_set_rank(int rank) { g_rank = rank; }
@@ -17,6 +30,15 @@ void lvit_die_at(const char *file, int line, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    LvitCatch *c = tl_catch;
+    if (c) { /* an API call: hand the failure to its caller, print nothing */
+        tl_catch = c->prev;
+        c->code = code;
+        c->oom = tl_oom;
+        tl_oom = 0;
+        snprintf(c->msg, sizeof c->msg, "%s", msg);
+        longjmp(c->jb, 1);
+    }
     fflush(stdout);
     if (file) fprintf(stderr, "lvit: [rank %d] %s:%d: %s\n", g_rank, file, line, msg);
     else fprintf(stderr, "lvit: error: %s\n", msg);
@@ -27,19 +49,19 @@ void lvit_die_at(const char *file, int line, int code, const char *fmt, ...) {
 
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
-    if (!p) DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
+    if (!p) tl_oom = 1, DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
     return p;
 }
 
 void *xcalloc(size_t n, size_t sz) {
     void *p = calloc(n ? n : 1, sz ? sz : 1);
-    if (!p) DIE("out of memory allocating %zu x %zu bytes", n, sz);
+    if (!p) tl_oom = 1, DIE("out of memory allocating %zu x %zu bytes", n, sz);
     return p;
 }
 
 void *xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
-    if (!q) DIE("out of memory allocating %zu bytes", n);
+    if (!q) tl_oom = 1, DIE("out of memory allocating %zu bytes", n);
     return q;
 }
 
@@ -47,7 +69,7 @@ void *xaligned(size_t n) {
     size_t sz = (n + 63) & ~(size_t)63;
     void *p = NULL;
     if (posix_memalign(&p, 64, sz ? sz : 64) != 0 || !p)
-        DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
+        tl_oom = 1, DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
     memset(p, 0, sz);
     return p;
 }

@@ -1,6 +1,7 @@
 /* Errors that stop the job, loudly and precisely (DESIGN principle 5). */
 #ifndef LVIT_CHECK_H
 #define LVIT_CHECK_H
+#include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,26 @@ _Noreturn void lvit_die_at(const char *file, int line, int code, const char *fmt
 /* Bad user input: message naming the file/flag/field, exit code 2. */
 #define DIE_USER(...) lvit_die_at(NULL, 0, LVIT_EXIT_USAGE, __VA_ARGS__)
 #define CHECK(cond, ...) do { if (!(cond)) DIE(__VA_ARGS__); } while (0)
+
+/* A failure caught instead of ending the process: the public C API (src/api) runs each call under
+ * one, so that a host program (a climate model) gets an error code and the message instead of
+ * losing its process. Usage:
+ *     LvitCatch c;
+ *     if (setjmp(c.jb)) { ... c.msg, c.code, c.oom ... } else { lvit_catch_push(&c); ...; lvit_catch_pop(&c); }
+ * A failure on the installing thread unhooks the catcher, fills it (nothing is printed) and
+ * longjmps to it. Limits: memory the failing code held is not freed, and a failure inside an
+ * OpenMP parallel region or on another thread still ends the process (longjmp cannot cross
+ * threads). The API therefore validates its inputs before calling the internals; the catcher is
+ * the net under that. */
+typedef struct LvitCatch {
+    jmp_buf jb;
+    int code;                /* LVIT_EXIT_FAIL (internal, allocation) or LVIT_EXIT_USAGE (input) */
+    int oom;                 /* the failure was an allocation */
+    char msg[2048];
+    struct LvitCatch *prev;  /* catchers nest */
+} LvitCatch;
+void lvit_catch_push(LvitCatch *c);
+void lvit_catch_pop(LvitCatch *c);
 
 void *xmalloc(size_t n);            /* dies with the size on failure */
 void *xcalloc(size_t n, size_t sz);
