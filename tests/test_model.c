@@ -664,7 +664,9 @@ static void test_determinism(void **s) {
         Trainer t;
         Parallel par;
         parallel_init_single(&par);
-        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, 4, 77, kernels_cpu(), &par);
+        Task task_t;
+        task_forecast_init(&task_t, &ds, &lead, 1);
+        trainer_init(&t, &c, &oc, &task_t, 0, 40, 4, 77, kernels_cpu(), &par);
         for (int i = 0; i < 6; i++) losses[run][i] = trainer_step(&t).loss;
         if (!first) {
             first = malloc(sizeof(float) * (size_t)t.model.n_params);
@@ -673,6 +675,7 @@ static void test_determinism(void **s) {
             assert_memory_equal(first, t.model.param_mem, sizeof(float) * (size_t)t.model.n_params);
         }
         trainer_free(&t);
+        task_free(&task_t);
     }
     assert_memory_equal(losses[0], losses[1], sizeof losses[0]);
     free(first);

@@ -169,8 +169,12 @@ static void matches_single(ChannelMode mode, Layout ly) {
     Parallel single;
     parallel_init_single(&single);
     Trainer ref, dp;
-    trainer_init(&ref, &c, &oc, &ds, 0, 40, leads, 2, B, 11, kernels_cpu(), &single);
-    trainer_init(&dp, &c, &oc, &ds, 0, 40, leads, 2, B, 11, kernels_cpu(), &lp);
+    Task task_ref;
+    task_forecast_init(&task_ref, &ds, leads, 2);
+    trainer_init(&ref, &c, &oc, &task_ref, 0, 40, B, 11, kernels_cpu(), &single);
+    Task task_dp;
+    task_forecast_init(&task_dp, &ds, leads, 2);
+    trainer_init(&dp, &c, &oc, &task_dp, 0, 40, B, 11, kernels_cpu(), &lp);
     assert_int_equal(dp.B * lp.dp.size, B);
     const int64_t np = ref.model.n_params;
     for (int s = 0; s < steps; s++) {
@@ -257,7 +261,9 @@ static void matches_single(ChannelMode mode, Layout ly) {
     if (fabs(la - lb) > 1e-5 * la) fail_msg("validation loss %.9g vs single %.9g", lb, la);
     sampler_free(&va), sampler_free(&vb);
     trainer_free(&ref);
+    task_free(&task_ref);
     trainer_free(&dp);
+    task_free(&task_dp);
     vit_config_free(&c);
     ds.valid = NULL;
     free(valid);
@@ -370,7 +376,9 @@ static void test_volumes(void **state) {
             if (mode == SP_USP) parallel_split_sp(&lp, 2);
             c.mode = multi ? CH_MULTI : CH_AGG;
             Trainer t;
-            trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+            Task task_t;
+            task_forecast_init(&task_t, &ds, &lead, 1);
+            trainer_init(&t, &c, &oc, &task_t, 0, 40, B, 3, kernels_cpu(), &lp);
             int64_t before = lp.sp.bytes_sent + lp.spu.bytes_sent + lp.spr.bytes_sent;
             trainer_step(&t);
             double rows = (double)B * vit_S(&t.model.lc), D = c.D, per_layer;
@@ -387,6 +395,7 @@ static void test_volumes(void **state) {
                               multi ? "multi" : "agg", P, (long long)got, (long long)want);
             assert_int_equal(got, want);
             trainer_free(&t);
+            task_free(&task_t);
             parallel_free(&lp);
         }
     vit_config_free(&c);
@@ -421,7 +430,9 @@ static void test_volumes_tp(void **state) {
             vit_config_set_default_names(&c);
         }
         Trainer t;
-        trainer_init(&t, &c, &oc, chag ? &ds8 : &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+        Task task_t;
+        task_forecast_init(&task_t, chag ? &ds8 : &ds, &lead, 1);
+        trainer_init(&t, &c, &oc, &task_t, 0, 40, B, 3, kernels_cpu(), &lp);
         int64_t before = lp.tp.bytes_sent;
         trainer_step(&t);
         /* D-CHAG instead of the token gradients' all-reduce: an all-gather of the partial tokens
@@ -436,6 +447,7 @@ static void test_volumes_tp(void **state) {
                           chag ? "agg, D-CHAG" : multi ? "multi" : "agg", (long long)got, (long long)want);
         assert_int_equal(got, want);
         trainer_free(&t);
+        task_free(&task_t);
         parallel_free(&lp);
     }
     vit_config_free(&c);
@@ -463,7 +475,9 @@ static void test_volumes_pp(void **state) {
         lp.microbatches = M;
         c.mode = multi ? CH_MULTI : CH_AGG;
         Trainer t;
-        trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+        Task task_t;
+        task_forecast_init(&task_t, &ds, &lead, 1);
+        trainer_init(&t, &c, &oc, &task_t, 0, 40, B, 3, kernels_cpu(), &lp);
         int64_t before = lp.pp.bytes_sent;
         trainer_step(&t);
         const int q = lp.pp.rank, sends = (q < P - 1) + (q > 0);
@@ -474,6 +488,7 @@ static void test_volumes_pp(void **state) {
                           multi ? "multi" : "agg", q, (long long)got, (long long)want);
         assert_int_equal(got, want);
         trainer_free(&t);
+        task_free(&task_t);
         parallel_free(&lp);
     }
     vit_config_free(&c);
@@ -500,7 +515,9 @@ static void test_volumes_hybrid(void **state) {
     lp.zero = 3;
     parallel_split_fsdp(&lp, F);
     Trainer t;
-    trainer_init(&t, &c, &oc, &ds, 0, 40, &lead, 1, B, 3, kernels_cpu(), &lp);
+    Task task_t;
+    task_forecast_init(&task_t, &ds, &lead, 1);
+    trainer_init(&t, &c, &oc, &task_t, 0, 40, B, 3, kernels_cpu(), &lp);
     int64_t b_fs = lp.fs.bytes_sent, b_tp = lp.tp.bytes_sent, b_dsp = lp.dsp.bytes_sent;
     trainer_step(&t);
     const double rows = (double)(B / 2) * vit_S(&c), D = c.D, L = (double)vit_L(&c);
@@ -517,6 +534,7 @@ static void test_volumes_hybrid(void **state) {
     assert_int_equal(got_tp, want_tp);
     assert_int_equal(got_dsp, want_dsp);
     trainer_free(&t);
+    task_free(&task_t);
     parallel_free(&lp);
     vit_config_free(&c);
     dataset_free(&ds);

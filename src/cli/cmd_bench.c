@@ -62,8 +62,10 @@ int cmd_bench(int argc, char **argv) {
     Trainer t;
     const Kernels *dev = cli_kernels(&par, &df, "bench");
     const Kernels *k = profile ? kernels_profiled(dev) : dev;
-    if (downscale) trainer_init_downscale(&t, &cfg, &oc, &dd.d, 0, ds.T, batch, (uint64_t)seed, k, &par);
-    else trainer_init(&t, &cfg, &oc, &ds, 0, ds.T, &lead, 1, batch, (uint64_t)seed, k, &par);
+    Task task;
+    if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
+    else task_forecast_init(&task, &ds, &lead, 1);
+    trainer_init(&t, &cfg, &oc, &task, 0, ds.T, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
     int64_t sent0 = parallel_bytes_sent(&par);
@@ -136,6 +138,7 @@ int cmd_bench(int argc, char **argv) {
     }
     if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
     trainer_free(&t);
+    task_free(&task);
     if (downscale) cli_downscale_close(&dd);
     vit_config_free(&cfg);
     dataset_free(&ds);

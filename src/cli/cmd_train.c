@@ -140,12 +140,10 @@ int cmd_train(int argc, char **argv) {
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
-    if (downscale) {
-        trainer_init_downscale(&t, &cfg, &oc, &dd.d, 0, t_split, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
-        t.tv_weight = dsf.tv_weight;
-    } else {
-        trainer_init(&t, &cfg, &oc, &ds, 0, t_split, lead_h, nlead, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
-    }
+    Task task;
+    if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
+    else task_forecast_init(&task, &ds, lead_h, nlead);
+    trainer_init(&t, &cfg, &oc, &task, 0, t_split, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
     char err[1024];
     if (init && t.fsdp.on)
         parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");
@@ -155,8 +153,7 @@ int cmd_train(int argc, char **argv) {
     Sampler vs = {0};
     int have_val = 0;
     if (t_split < t_val) {
-        if ((downscale ? downscale_sampler(&vs, &dd.d, t_split, t_val, (uint64_t)seed, 0, err, sizeof err)
-                       : sampler_init(&vs, &ds, t_split, t_val, lead_h, nlead, (uint64_t)seed, 0, err, sizeof err)) == 0)
+        if (task.ops->sampler(&task, &vs, t_split, t_val, (uint64_t)seed, 0, err, sizeof err) == 0)
             have_val = 1;
         else
             log_warn("no validation samples: %s", err);
@@ -385,6 +382,7 @@ int cmd_train(int argc, char **argv) {
              train_s, last_loss, val, isnan(val) ? " (not measured)" : "", path);
     train_ckpt_free(&ck);
     trainer_free(&t);
+    task_free(&task);
     vit_config_free(&cfg);
     if (downscale) cli_downscale_close(&dd);
     dataset_free(&ds);

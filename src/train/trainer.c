@@ -5,7 +5,6 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
-#include "data/downscale.h"
 
 static double mib(int64_t floats) { return floats * 4.0 / 1048576.0; }
 
@@ -21,28 +20,10 @@ void trainer_memory(const Trainer *t, TrainerMem *mem) {
     mem->embed = m->embed_floats * slots;
 }
 
-static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds,
-                            const Downscale *dsc, int train_t0, int train_t1, const float *leads_h, int nlead, int Bg,
-                            uint64_t seed, const Kernels *k, Parallel *par);
-
-void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
-                  int train_t1, const float *leads_h, int nlead, int Bg, uint64_t seed, const Kernels *k,
-                  Parallel *par) {
-    trainer_init_ex(t, cfg, oc, ds, NULL, train_t0, train_t1, leads_h, nlead, Bg, seed, k, par);
-}
-
-void trainer_init_downscale(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Downscale *dsc,
-                            int train_t0, int train_t1, int Bg, uint64_t seed, const Kernels *k, Parallel *par) {
-    trainer_init_ex(t, cfg, oc, dsc->ds, dsc, train_t0, train_t1, NULL, 0, Bg, seed, k, par);
-}
-
-static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds,
-                            const Downscale *dsc, int train_t0, int train_t1, const float *leads_h, int nlead, int Bg,
-                            uint64_t seed, const Kernels *k, Parallel *par) {
+void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Task *task, int train_t0, int train_t1,
+                  int Bg, uint64_t seed, const Kernels *k, Parallel *par) {
     memset(t, 0, sizeof *t);
-    t->ds = ds;
-    t->dsc = dsc;
-    t->tv_weight = dsc ? 0.02f : 0.0f;
+    t->task = task;
     t->par = par;
     t->opt_cfg = *oc;
     CHECK(Bg % par->dp.size == 0, "batch %d is not divisible by dp %d", Bg, par->dp.size);
@@ -50,8 +31,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     t->B = B;
     t->B_global = Bg;
     char err[512];
-    if (dsc ? downscale_sampler(&t->train, dsc, train_t0, train_t1, seed, 1, err, sizeof err)
-            : sampler_init(&t->train, ds, train_t0, train_t1, leads_h, nlead, seed, 1, err, sizeof err))
+    if (task->ops->sampler(task, &t->train, train_t0, train_t1, seed, 1, err, sizeof err))
         DIE_USER("training split: %s", err);
     sampler_shard(&t->train, par->dp.rank, par->dp.size);
     if (par->zero >= 3 && !par->fs.ops) parallel_split_fsdp(par, par->fsdp > 0 ? par->fsdp : par->dp.size);
@@ -63,13 +43,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     VitConfig sc = *cfg; /* this rank's pipeline stage */
     sc.pp = K;
     sc.pp_stage = par->pp.rank;
-    if (dsc) {
-        CHECK(cfg->scale == dsc->s && cfg->V == dsc->V && cfg->Vo == dsc->Vo && cfg->H == dsc->hp && cfg->W == dsc->wp,
-              "downscaling model (scale %d, %d -> %d variables, %dx%d) for data of scale %d, %d -> %d, %dx%d", cfg->scale,
-              cfg->V, cfg->Vo, cfg->H, cfg->W, dsc->s, dsc->V, dsc->Vo, dsc->hp, dsc->wp);
-        sc.tile_h = downscale_tiled(dsc) ? dsc->tp.th : 0;
-        sc.tile_w = downscale_tiled(dsc) ? dsc->tp.tw : 0;
-    }
+    task->ops->stage_config(task, &sc);
     vit_init_par(&t->model, &sc, B / M, k, sh->pad_to_dp ? par->dp.size : 1, par->sp.size > 1 ? &g : NULL, sh->external_blocks,
                  par->tp.size > 1 ? &par->tp : NULL);
     if (K > 1) { /* 1F1B: stage q has at most K - q micro-batches in flight */
@@ -88,19 +62,12 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
 
     const VitConfig *c = &t->model.cfg;
     const VitConfig *lc = &t->model.lc; /* this rank's rows */
-    int nw; /* rows of wlat */
-    if (dsc) {
-        host_batch_init_downscale(&t->hb, B, dsc);
-        nw = dsc->s * dsc->tp.th;
+    const int nw = task->ops->batch_init(task, &t->hb, B, &t->model); /* rows of wlat */
+    if (t->hb.tr0) { /* samples are windows: their origins travel with the batch */
         t->tr0 = xcalloc((size_t)B, sizeof(int));
         t->tc0 = xcalloc((size_t)B, sizeof(int));
-    } else {
-        host_batch_init_rows(&t->hb, B, c->V, c->H, c->W, t->model.row0, lc->H);
-        t->hb.residual = c->residual;
-        dataset_lat_weights(ds, t->hb.wlat, c->H);
-        nw = c->H;
     }
-    const int64_t nx = B * t->hb.nx, ny = B * t->hb.ny, nbatch = nx + 2 * ny + B + nw + (dsc ? c->Vo : 0);
+    const int64_t nx = B * t->hb.nx, ny = B * t->hb.ny, nbatch = nx + 2 * ny + B + nw + task->ops->batch_extra(task);
     t->batch_mem = k->alloc((size_t)nbatch * sizeof(float));
     t->batch.B = B;
     t->batch.x = t->batch_mem;
@@ -109,14 +76,8 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     t->batch.lead = t->batch_mem + nx + 2 * ny;
     t->batch.wlat = t->batch_mem + nx + 2 * ny + B;
     k->upload(t->batch.wlat, t->hb.wlat, nw);
-    if (dsc) {
-        float *vw = t->batch_mem + nx + 2 * ny + B + nw;
-        k->upload(vw, dsc->vw, dsc->Vo);
-        t->batch.vw = vw;
-        /* TV normalized by the global batch's fine cells */
-        t->batch.tv_denom = (double)Bg * t->hb.ny;
-        if (downscale_tiled(dsc)) t->batch.tile_r0 = t->tr0, t->batch.tile_c0 = t->tc0;
-    }
+    task->ops->batch_bind(task, &t->batch, &t->hb, t->batch_mem + nx + 2 * ny + B + nw, Bg, k);
+    if (t->tr0 && sc.tile_h > 0) t->batch.tile_r0 = t->tr0, t->batch.tile_c0 = t->tc0;
 
     prefetch_start_like(&t->prefetch, &t->train, &t->hb);
     VitConfig fc = *lc; /* the FLOPs and tokens of one sample: a whole grid or window */
@@ -154,14 +115,7 @@ static void trainer_init_ex(Trainer *t, const VitConfig *cfg, const OptConfig *o
     log_info("memory (MiB) on rank 0: parameters %.1f, gradients %.1f, optimizer %.1f%s, activations+scratch %.1f (of "
              "which tokenization and aggregation %.1f), batch %.1f", mib(mem.params), mib(mem.grads), mib(mem.opt),
              gathered, mib(mem.acts), mib(mem.embed), mib(nbatch));
-    if (dsc)
-        log_info("downscale: Reslim x%d, %d inputs (%d variables + %d static) on the %dx%d coarse grid -> %dx%d; %s",
-                 dsc->s, dsc->V, dsc->Vo, dsc->Ns, dsc->h, dsc->w, dsc->H, dsc->W,
-                 downscale_tiled(dsc) ? "trained on TILES windows" : "whole fields");
-    if (dsc && downscale_tiled(dsc))
-        log_info("tiles: %dx%d windows of %dx%d coarse cells (cores %dx%d, halo %d rows / %d columns%s), %lld tokens each "
-                 "instead of %lld", dsc->tp.n, dsc->tp.n, dsc->tp.th, dsc->tp.tw, dsc->tp.ch, dsc->tp.cw, dsc->tp.hv,
-                 dsc->tp.hh, dsc->periodic ? ", periodic in longitude" : "", (long long)vit_S(&fc), (long long)vit_S(c));
+    task->ops->log(task, c, &fc);
 }
 
 void trainer_free(Trainer *t) {
@@ -331,7 +285,7 @@ StepStats trainer_step(Trainer *t) {
         if (w->size > 1) w->ops->allreduce_sum_f64(w, &denom, 1);
     }
     t->batch.loss_denom = denom;
-    t->batch.tv_weight = t->tv_weight;
+    t->batch.tv_weight = t->task->ops->reg_weight(t->task);
     t->sh->zero_grads(t);
     if (t->slots) {
         st.loss = pipe_step(t);

@@ -8,6 +8,7 @@
 #include "model/vit.h"
 #include "optim/optim.h"
 #include "parallel/comm.h"
+#include "tasks/task.h"
 #include "train/sharding.h"
 
 /* ZeRO-3 state (trainer_fsdp.c) */
@@ -26,7 +27,7 @@ typedef struct Trainer {
     OptConfig opt_cfg;
     const Sharding *sh;     /* how the replicas hold parameters, gradients and optimizer state */
     Parallel *par;          /* the mesh: samples are split over par->dp */
-    const Dataset *ds;
+    const Task *task;       /* what a sample is, and the head's extra loss terms */
     Sampler train;
     Prefetch prefetch;      /* fills training batches from `train` in the background */
     HostBatch hb;           /* evaluation batches */
@@ -53,10 +54,7 @@ typedef struct Trainer {
     float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
-    /* downscaling (trainer_init_downscale): samples are (time, window) pairs of dsc */
-    const struct Downscale *dsc;
-    float tv_weight;        /* the TV regularizer's weight in training steps (not in evaluation) */
-    int *tr0, *tc0;         /* [B] the windows of the batch on the backend */
+    int *tr0, *tc0;         /* [B] the windows of the batch when samples are windows (TILES), else NULL */
     int B;                  /* samples per step on this rank (the global batch / dp) */
     int B_global;
     int64_t step;           /* steps taken */
@@ -64,16 +62,13 @@ typedef struct Trainer {
     double flops_per_step;  /* forward + backward model FLOPs */
 } Trainer;
 
-/* Sizes everything up front (model, optimizer, batch buffers); prints the memory plan. B is
- * the global batch: each data-parallel rank takes B / dp samples of it (B % dp == 0), so a
- * step sees the same samples and, up to rounding, gives the same update at every dp. */
-void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Dataset *ds, int train_t0,
-                  int train_t1, const float *leads_h, int nlead, int B, uint64_t seed, const Kernels *k,
-                  Parallel *par);
-/* Downscaling: the samples are dsc's (time, window) pairs over times [train_t0, train_t1); cfg is a
- * Reslim model (cfg->scale == dsc->s) on dsc's coarse grid; the TV weight starts at 0.02. */
-void trainer_init_downscale(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const struct Downscale *dsc,
-                            int train_t0, int train_t1, int B, uint64_t seed, const Kernels *k, Parallel *par);
+/* Sizes everything up front (model, optimizer, batch buffers); prints the memory plan. The
+ * samples are the task's over times [train_t0, train_t1); cfg is the model for the task's data
+ * (the task may narrow it to a window per sample). B is the global batch: each data-parallel
+ * rank takes B / dp samples of it (B % dp == 0), so a step sees the same samples and, up to
+ * rounding, gives the same update at every dp. The task must outlive the trainer. */
+void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const Task *task, int train_t0, int train_t1,
+                  int B, uint64_t seed, const Kernels *k, Parallel *par);
 void trainer_free(Trainer *t);
 
 typedef struct StepStats {

@@ -1,0 +1,61 @@
+/* What is being learned: a Task says what a sample is, how a batch of them is laid out and
+ * filled, which model head and loss terms it trains, and describes itself in the checkpoint. The
+ * training engine (src/train/) is written once over this interface and holds no task branches.
+ *   forecast:  state at t -> state at t + lead (tasks/forecast.c)
+ *   downscale: coarse field -> fine field, ORBIT-2's Reslim, optionally on TILES windows
+ *              (tasks/downscale.c)
+ * A new task (masked-autoencoder pretraining, classification, segmentation: image inputs without
+ * lat/lon, label targets, masked tokens) is one file implementing TaskOps plus its entry in
+ * task_names. The model's head is chosen by VitConfig (cfg->scale, cfg->mode...), which a task's
+ * configure sets. */
+#ifndef LVIT_TASK_H
+#define LVIT_TASK_H
+#include <stddef.h>
+#include <stdint.h>
+#include "data/dataset.h"
+#include "model/vit.h"
+
+typedef struct Task Task;
+
+typedef struct TaskOps {
+    const char *name;
+    /* The model configuration of one pipeline stage for this task's samples (e.g. TILES
+     * windows); dies naming the mismatch if cfg was built for other data. */
+    void (*stage_config)(const Task *t, VitConfig *sc);
+    /* Samples of times [t0, t1): 0, or -1 with a message naming what is missing. */
+    int (*sampler)(const Task *t, Sampler *s, int t0, int t1, uint64_t seed, int shuffle, char *err, size_t errlen);
+    /* Host batch buffers for B samples of this rank's rows of model m; returns the rows of the
+     * latitude weights in hb->wlat. */
+    int (*batch_init)(const Task *t, HostBatch *hb, int B, const Vit *m);
+    /* floats of per-task constants in the backend batch after the latitude weights */
+    int64_t (*batch_extra)(const Task *t);
+    /* Points the backend batch b at its constants (extra: batch_extra floats of backend memory,
+     * filled here) and the task's per-sample fields; B_global: samples per step over all ranks. */
+    void (*batch_bind)(const Task *t, Batch *b, const HostBatch *hb, float *extra, int B_global, const Kernels *k);
+    /* The weight of the regularizer in training steps (0 in evaluation). */
+    float (*reg_weight)(const Task *t);
+    /* Start-up lines describing the task's data: c the whole model, sample what one sample is. */
+    void (*log)(const Task *t, const VitConfig *c, const VitConfig *sample);
+    /* The task's part of the checkpoint's data description: a JSON object (caller frees), or NULL. */
+    char *(*describe)(const Task *t);
+    void (*free)(Task *t);
+} TaskOps;
+
+struct Task {
+    const TaskOps *ops;
+    const Dataset *ds;  /* the data the samples come from (the targets' for downscaling) */
+    void *self;         /* the task's own state */
+};
+
+/* Forecasting with the given lead times (hours). */
+void task_forecast_init(Task *t, const Dataset *ds, const float *leads_h, int nlead);
+struct Downscale;
+/* Downscaling of d's samples; tv_weight: the total-variation term's weight in training; desc: the
+ * JSON object recorded in the checkpoint (copied; NULL for none). */
+void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, const char *desc);
+void task_free(Task *t);
+
+/* The task names, in the order of the CLI's --task choices ("forecast|downscale"). */
+extern const char *const task_names[];
+
+#endif
