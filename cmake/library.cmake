@@ -62,6 +62,8 @@ endforeach()
 # pkg-config: Libs.private for `pkg-config --static` (linking liblvit.a)
 get_filename_component(LVIT_BLAS_DIR ${LVIT_BLAS_SHARED} DIRECTORY)
 set(LVIT_PC_PRIVATE "-L${LVIT_BLAS_DIR} -lopenblas -lnetcdf -leccodes -lpng -lgomp -lm -lpthread")
+file(RELATIVE_PATH LVIT_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+string(REGEX REPLACE "/$" "" LVIT_PC_UP "${LVIT_PC_UP}")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/lvit.pc.in ${CMAKE_BINARY_DIR}/lvit.pc @ONLY)
 configure_file(${CMAKE_SOURCE_DIR}/cmake/lvitConfig.cmake.in ${CMAKE_BINARY_DIR}/lvitConfig.cmake @ONLY)
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/lvitConfigVersion.cmake VERSION ${PROJECT_VERSION}

@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
       libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data
-      libopenmpi-dev openmpi-bin)
+      libopenmpi-dev openmpi-bin
+      gfortran pkg-config)  # the Fortran module and the installed-library test (tests/cli_install.sh)
 for a in "$@"; do
   case "$a" in
     --torch) pkgs+=(python3-torch) ;;
