@@ -5,7 +5,29 @@
 #include "cli/common.h"
 #include "core/check.h"
 #include "io/checkpoint.h"
+#include "io/run_meta.h"
 #include "io/safetensors.h"
+
+/* The data description (lvit.data, src/io/run_meta.h) in words. */
+static void print_data_desc(const StFile *f, const char *path, const VitConfig *c) {
+    const char *dj = st_meta(f, "lvit.data");
+    RunMeta r;
+    char err[1024];
+    if (!dj) return;
+    if (run_meta_parse(&r, dj, path, err, sizeof err)) {
+        printf("  data: %s\n", err);
+        return;
+    }
+    printf("  data: format %d%s, %s %s", r.format, r.format < RUN_META_FORMAT ? " (older lvit: no units, lat/lon or hash)" : "",
+           r.task, *r.source ? r.source : "(source not recorded)");
+    if (*r.hash) printf(" (FNV-1a 64 %s)", r.hash);
+    if (r.H > 0 && c)
+        printf(", grid %dx%d (the model computes on %dx%d%s, patch %d)", r.H, r.W, c->H, c->W,
+               vit_reslim(c) ? " coarse cells" : "", c->p);
+    printf(", lead input = hours / %g\n", r.lead_divisor);
+    for (int v = 0; v < r.V; v++) printf("    %-16s %s\n", r.names[v], *r.units[v] ? r.units[v] : "(no units)");
+    run_meta_free(&r);
+}
 
 int cmd_info(int argc, char **argv) {
     int all = 0;
@@ -38,6 +60,7 @@ int cmd_info(int argc, char **argv) {
                        c.scale * c.H, c.scale * c.W, c.Vo, c.V - c.Vo, c.V - c.Vo == 1 ? "" : "s", c.res_width,
                        c.ds_base ? ", predicts the difference from bicubic interpolation" : "");
             printf("\n");
+            print_data_desc(&f, pos[0], &c);
             vit_config_free(&c);
         } else {
             printf("  model: invalid configuration: %s\n", err);

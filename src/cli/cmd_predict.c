@@ -12,29 +12,49 @@
 #include "eval/plot.h"
 #include "io/checkpoint.h"
 #include "io/forecast_nc.h"
+#include "io/run_meta.h"
 #include "io/safetensors.h"
+#include "core/log.h"
+#include <unistd.h>
 
-/* Reopens the data a run was trained on from its "lvit.data" description (a dataset file, or
- * the synthetic data rebuilt from its parameters). */
-static void dataset_from_desc(Dataset *ds, const char *desc, int V, const char *path) {
-    char err[1024];
-    JsonValue *d = desc ? json_parse(desc, strlen(desc), 1 << 16, "lvit.data", err, sizeof err) : NULL;
-    const char *src = json_as_string(json_get(d, "source"));
-    if (src && strcmp(src, "synthetic") != 0) {
-        if (dataset_open(ds, src, err, sizeof err)) DIE_USER("%s (the data this model was trained on)", err);
-        json_free(d);
+/* Reopens the data a run was trained on from its "lvit.data" description (src/io/run_meta.h): the
+ * dataset file (or --data, when it moved), checked against the recorded hash and the model's
+ * variables, or the synthetic data rebuilt from its parameters. */
+static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cfg, const char *path, const char *data) {
+    char err[2048];
+    RunMeta rm;
+    if (run_meta_parse(&rm, desc, path, err, sizeof err)) DIE_USER("%s", err);
+    if (!data && strcmp(rm.source, "synthetic") == 0) {
+        if (rm.H < 1 || rm.times < 1)
+            DIE_USER("%s: the \"lvit.data\" description of the synthetic training data lacks its grid or times", path);
+        dataset_synthetic(ds, cfg->V, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
+        run_meta_free(&rm);
         return;
     }
-    const char *grid = json_as_string(json_get(d, "grid"));
-    int64_t times, seed;
-    int H, W;
-    if (!src || strcmp(src, "synthetic") || !grid || args_parse_grid(grid, &H, &W) ||
-        json_as_int64(json_get(d, "times"), 1, 100000000, &times) ||
-        json_as_int64(json_get(d, "seed"), 0, INT64_MAX, &seed))
-        DIE_USER("%s: no usable \"lvit.data\" description of the training data (synthetic data only in this version)",
-                 path);
-    dataset_synthetic(ds, V, (int)times, H, W, (uint64_t)seed);
-    json_free(d);
+    if (!data) {
+        if (!*rm.source)
+            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", path);
+        if (access(rm.source, R_OK) != 0)
+            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
+                     "with --data DATASET", path, rm.source);
+        data = rm.source;
+    }
+    if (dataset_open(ds, data, err, sizeof err))
+        DIE_USER("%s (the data for the model %s)%s", err, path, data == rm.source ? "; another place: --data DATASET" : "");
+    char hash[17];
+    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
+        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the forecast "
+                 "uses its values with the model's normalisation", data, hash, rm.hash, rm.source);
+    if (ds->V != cfg->V)
+        DIE_USER("lvit predict: %s has %d variables, the model %s takes %d", data, ds->V, path, cfg->V);
+    for (int v = 0; v < ds->V; v++)
+        if (strcmp(ds->names[v], cfg->var_names[v]))
+            DIE_USER("lvit predict: variable %d is '%s' in %s but '%s' in the model %s", v, ds->names[v], data,
+                     cfg->var_names[v], path);
+    if (ds->H > cfg->H || ds->W > cfg->W || cfg->H - ds->H >= cfg->p || cfg->W - ds->W >= cfg->p)
+        DIE_USER("lvit predict: the grid of %s (%dx%d) is not the one the model %s was trained on (%dx%d after padding "
+                 "to whole patches of %d)", data, ds->H, ds->W, path, cfg->H, cfg->W, cfg->p);
+    run_meta_free(&rm);
 }
 
 /* One PNG per variable: truth, forecast (same colour range) and error (diverging, centred). */
@@ -70,7 +90,7 @@ static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *
 
 int cmd_predict(int argc, char **argv) {
     if (cli_run_is_downscale(argc, argv)) return cmd_predict_downscale(argc, argv);
-    const char *run = NULL, *out = NULL, *plot_dir = NULL;
+    const char *run = NULL, *out = NULL, *plot_dir = NULL, *data = NULL;
     int time = -1, threads = 0;
     float lead = 6;
     ArgSpec specs[] = {
@@ -79,11 +99,12 @@ int cmd_predict(int argc, char **argv) {
         {"lead", ARG_FLOAT, &lead, "lead time in hours", NULL, 0, 1e6, 0},
         {"output", ARG_STR, &out, "output file: .nc for CF netCDF, else safetensors (also -o; required)", NULL, 0, 0, 0},
         {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"data", ARG_STR, &data, "the dataset file (default: the one the model was trained on, recorded in the checkpoint)", NULL, 0, 0, 0},
         {"plot", ARG_STR, &plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 2, "predict",
-               "--run RUN_DIR [--time T] [--lead H] -o OUT.safetensors|OUT.nc [--plot DIR]\n"
+               "--run RUN_DIR [--time T] [--lead H] [--data DATASET] -o OUT.safetensors|OUT.nc [--plot DIR]\n"
                "  (a downscaling run writes the fine fields and takes --tiles, --halo, --blend, --device: "
                "lvit predict --run RUN_DIR --help)", NULL, 0);
     if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
@@ -96,7 +117,7 @@ int cmd_predict(int argc, char **argv) {
     if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", path);
     char *desc = ckpt_load_data_desc(path);
     Dataset ds;
-    dataset_from_desc(&ds, desc, cfg.V, path);
+    dataset_from_desc(&ds, desc, &cfg, path, data);
     free(desc);
     memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
     memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
@@ -153,33 +174,42 @@ int cmd_predict(int argc, char **argv) {
             }
         printf("  %-12s %12.5g %12.5g\n", ds.names[v], sqrt(se / sw), sqrt(sp / sw));
     }
+    /* Every output format marks the same cells missing: those where the initial state was not
+     * observed (netCDF: _FillValue, safetensors: NaN; the C API writes NaN there too) */
+    unsigned char *okm = xmalloc((size_t)cfg.V * plane);
+    for (int v = 0; v < cfg.V; v++)
+        for (size_t c = 0; c < plane; c++)
+            okm[(size_t)v * plane + c] = ds.valid ? ds.valid[((size_t)time * ds.V + v) * plane + c] : 1;
     size_t olen = strlen(out);
     if (olen > 3 && strcmp(out + olen - 3, ".nc") == 0) {
-        /* CF netCDF: the forecast, masked where the input state was not observed */
-        unsigned char *okm = xmalloc((size_t)cfg.V * plane);
-        for (int v = 0; v < cfg.V; v++)
-            for (size_t c = 0; c < plane; c++)
-                okm[(size_t)v * plane + c] = ds.valid ? ds.valid[((size_t)time * ds.V + v) * plane + c] : 1;
-        if (forecast_write_nc(out, &ds, fc, okm, ds.hours[time], ds.hours[t2], err, sizeof err)) DIE_USER("%s", err);
-        free(okm);
+        ForecastNcInfo info = {.Hp = cfg.H, .Wp = cfg.W, .checkpoint = path};
+        if (forecast_write_nc_info(out, &ds, fc, okm, ds.hours[time], ds.hours[t2], &info, err, sizeof err))
+            DIE_USER("%s", err);
         printf("wrote %s (CF netCDF, %d variables on %dx%d)\n", out, cfg.V, ds.H, ds.W);
+        free(okm);
         if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
         goto done;
     }
+    float *fcm = xmalloc(sizeof(float) * cfg.V * plane);
+    for (size_t c = 0; c < (size_t)cfg.V * plane; c++) fcm[c] = okm[c] ? fc[c] : NAN;
+    free(okm);
     StWriter *w = st_writer_new();
-    char meta[256];
-    snprintf(meta, sizeof meta, "{\"time_index\":%d,\"lead_hours\":%g}", time, lead);
+    char meta[512];
+    snprintf(meta, sizeof meta, "{\"time_index\":%d,\"lead_hours\":%g,\"reference_hours\":%.17g,\"valid_hours\":%.17g,"
+             "\"time_units\":\"hours since 1970-01-01 00:00:00\",\"missing\":\"NaN where the initial state was not observed\","
+             "\"model_grid\":[%d,%d]}", time, lead, ds.hours[time], ds.hours[t2], cfg.H, cfg.W);
     st_writer_meta(w, "lvit.forecast", meta);
     char *cj = vit_config_to_json(&cfg);
     st_writer_meta(w, "lvit.config", cj);
     free(cj);
     int64_t shp[3] = {cfg.V, ds.H, ds.W}, sh_lat[1] = {ds.H}, sh_lon[1] = {ds.W};
-    st_writer_add(w, "forecast", ST_F32, 3, shp, fc);
+    st_writer_add(w, "forecast", ST_F32, 3, shp, fcm);
     st_writer_add(w, "truth", ST_F32, 3, shp, truth);
     st_writer_add(w, "initial", ST_F32, 3, shp, init);
     st_writer_add(w, "lat", ST_F32, 1, sh_lat, ds.lat);
     st_writer_add(w, "lon", ST_F32, 1, sh_lon, ds.lon);
     if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
+    free(fcm);
     printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
     if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
 done:

@@ -23,6 +23,11 @@ static int put_text(int nc, int var, const char *name, const char *value) {
 
 int forecast_write_nc(const char *path, const Dataset *ds, const float *fc, const unsigned char *ok, double init_hours,
                       double valid_hours, char *err, size_t errlen) {
+    return forecast_write_nc_info(path, ds, fc, ok, init_hours, valid_hours, NULL, err, errlen);
+}
+
+int forecast_write_nc_info(const char *path, const Dataset *ds, const float *fc, const unsigned char *ok,
+                           double init_hours, double valid_hours, const ForecastNcInfo *info, char *err, size_t errlen) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     int nc = -1, dt, dlat, dlon, vt, vlat, vlon, vref, vlead;
@@ -41,9 +46,12 @@ int forecast_write_nc(const char *path, const Dataset *ds, const float *fc, cons
     NC(put_text(nc, vt, "calendar", "proleptic_gregorian"));
     NC(put_text(nc, vt, "standard_name", "time"));
     NC(put_text(nc, vt, "long_name", "valid time"));
+    NC(put_text(nc, vt, "axis", "T"));
     NC(nc_def_var(nc, "forecast_reference_time", NC_DOUBLE, 0, NULL, &vref));
     NC(put_text(nc, vref, "units", "hours since 1970-01-01 00:00:00"));
     NC(put_text(nc, vref, "standard_name", "forecast_reference_time"));
+    NC(put_text(nc, vref, "calendar", "proleptic_gregorian"));
+    NC(put_text(nc, vref, "long_name", "initial time of the forecast"));
     NC(nc_def_var(nc, "leadtime", NC_DOUBLE, 0, NULL, &vlead));
     NC(put_text(nc, vlead, "units", "hours"));
     NC(put_text(nc, vlead, "standard_name", "forecast_period"));
@@ -66,6 +74,18 @@ int forecast_write_nc(const char *path, const Dataset *ds, const float *fc, cons
     hours_to_iso(init_hours, iso, sizeof iso);
     snprintf(ref, sizeof ref, "initialized %s, lead %g h", iso, valid_hours - init_hours);
     NC(put_text(nc, NC_GLOBAL, "history", ref));
+    NC(put_text(nc, NC_GLOBAL, "lvit_missing", "cells where the initial state was not observed are _FillValue "
+                "(the same cells are NaN in lvit's safetensors forecasts and in the C API's output)"));
+    if (info && info->Hp > 0) {
+        char pad[512];
+        snprintf(pad, sizeof pad, "the model computed on a %dx%d grid: this %dx%d grid with %d rows and %d columns "
+                 "of zeros (masked in training) appended after its last row and column; they are not written",
+                 info->Hp, info->Wp, ds->H, ds->W, info->Hp - ds->H, info->Wp - ds->W);
+        NC(put_text(nc, NC_GLOBAL, "lvit_padding", pad));
+        int pg[2] = {info->Hp, info->Wp};
+        NC(nc_put_att_int(nc, NC_GLOBAL, "lvit_model_grid", NC_INT, 2, pg));
+    }
+    if (info && info->checkpoint) NC(put_text(nc, NC_GLOBAL, "lvit_checkpoint", info->checkpoint));
     NC(nc_enddef(nc));
     NC(nc_put_var_double(nc, vt, &valid_hours));
     NC(nc_put_var_double(nc, vref, &init_hours));

@@ -10,4 +10,14 @@
 int forecast_write_nc(const char *path, const Dataset *ds, const float *fc, const unsigned char *ok, double init_hours,
                       double valid_hours, char *err, size_t errlen);
 
+/* What the file also says about the model: the grid it computed on (Hp x Wp, the data grid
+ * padded after its last row and column; 0: not said) and the checkpoint (NULL: not said), as
+ * global attributes (docs/formats.md). */
+typedef struct ForecastNcInfo {
+    int Hp, Wp;
+    const char *checkpoint;
+} ForecastNcInfo;
+int forecast_write_nc_info(const char *path, const Dataset *ds, const float *fc, const unsigned char *ok,
+                           double init_hours, double valid_hours, const ForecastNcInfo *info, char *err, size_t errlen);
+
 #endif
