@@ -1,4 +1,4 @@
-/* Downscaling data and tiled inference (src/data/downscale.c, src/cli/downscale_cli.c): the
+/* Downscaling data and tiled inference (src/data/downscale.c, src/tasks/downscale_setup.c): the
  * coarse inputs are the area means of the fine fields, normalized with the fine statistics;
  * static channels, weights and crops; samples of whole grids and of (wrapping) TILES windows;
  * refusals that name the flag; and, for a model whose receptive field fits inside the halo,
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "cli/downscale_cli.h"
+#include "tasks/downscale_setup.h"
 #include "data/downscale.h"
 #include "data/resample.h"
 #include "io/checkpoint.h"

@@ -14,10 +14,10 @@
 double cpu_sgemm_gflops(int n, double min_seconds);
 
 int cmd_bench(int argc, char **argv) {
-    ModelFlags mf = model_flags_default();
+    ModelOptions mf = model_options_default();
     int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
-    DistFlags df = DIST_FLAGS_DEFAULT;
-    DownscaleFlags dsf = DOWNSCALE_FLAGS_DEFAULT;
+    LayoutOptions df = LAYOUT_OPTIONS_DEFAULT;
+    TaskOptions dsf = TASK_OPTIONS_DEFAULT;
     int64_t seed = 1;
     ArgSpec specs[] = {
         MODEL_ARG_SPECS(mf),
@@ -34,8 +34,8 @@ int cmd_bench(int argc, char **argv) {
     };
     args_parse(specs, argc, argv, 2, "bench", "[model options] [--batch B] [--steps N]", NULL, 0);
     Parallel par;
-    cli_parallel_init(&par, &df, "bench");
-    cli_set_threads(threads);
+    layout_init(&par, &df, "bench");
+    train_set_threads(threads);
     int H, W;
     if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     Dataset ds;
@@ -47,20 +47,20 @@ int cmd_bench(int argc, char **argv) {
     const int downscale = dsf.task == 1; /* --grid is then the fine grid */
     if (downscale) {
         ds.t_train_end = ds.t_val_end = ds.T;
-        cli_downscale_open(&dd, &dsf, &ds, mf.patch, "bench");
-        model_flags_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "bench");
-        cli_downscale_config(&dd, &dsf, &cfg, "bench");
+        downscale_data_open(&dd, &dsf, &ds, mf.patch, "bench");
+        model_options_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "bench");
+        downscale_data_config(&dd, &dsf, &cfg, "bench");
     } else {
-        model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
+        model_options_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
     }
-    cli_parallel_check(&par, &cfg, batch, "bench");
+    layout_check(&par, &cfg, batch, "bench");
     cfg.recompute = df.recompute;
-    cli_print_banner();
+    train_print_banner();
     OptConfig oc = opt_default();
     oc.total = warm + steps;
     float lead = 6;
     Trainer t;
-    const Kernels *dev = cli_kernels(&par, &df, "bench");
+    const Kernels *dev = layout_kernels(&par, &df, "bench");
     const Kernels *k = profile ? kernels_profiled(dev) : dev;
     Task task;
     if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
@@ -139,7 +139,7 @@ int cmd_bench(int argc, char **argv) {
     if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
     trainer_free(&t);
     task_free(&task);
-    if (downscale) cli_downscale_close(&dd);
+    if (downscale) downscale_data_close(&dd);
     vit_config_free(&cfg);
     dataset_free(&ds);
     parallel_finalize(&par);

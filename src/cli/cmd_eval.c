@@ -43,7 +43,7 @@ int cmd_eval(int argc, char **argv) {
     float lead_h[16];
     int nlead = args_parse_float_list(leads, lead_h, 16);
     if (nlead < 1) DIE_USER("lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
-    cli_set_threads(threads);
+    train_set_threads(threads);
 
     char path[4096], err[2048];
     snprintf(path, sizeof path, "%s/model.safetensors", run);

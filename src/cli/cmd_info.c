@@ -78,7 +78,7 @@ int cmd_info(int argc, char **argv) {
 }
 
 int cmd_init(int argc, char **argv) {
-    ModelFlags mf = model_flags_default();
+    ModelOptions mf = model_options_default();
     int64_t seed = 42;
     const char *out = NULL;
     int scale = 0, res_width = 16, statics = 0;
@@ -96,7 +96,7 @@ int cmd_init(int argc, char **argv) {
     int H, W;
     if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     VitConfig cfg;
-    model_flags_to_config(&mf, mf.vars, H, W, &cfg, "init");
+    model_options_to_config(&mf, mf.vars, H, W, &cfg, "init");
     if (scale > 1) {
         cfg.scale = scale, cfg.res_width = res_width, cfg.Vo = cfg.V - statics;
         char e2[512];

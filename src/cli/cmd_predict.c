@@ -108,7 +108,7 @@ int cmd_predict(int argc, char **argv) {
                "  (a downscaling run writes the fine fields and takes --tiles, --halo, --blend, --device: "
                "lvit predict --run RUN_DIR --help)", NULL, 0);
     if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
-    cli_set_threads(threads);
+    train_set_threads(threads);
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/model.safetensors", run);
     VitConfig cfg;

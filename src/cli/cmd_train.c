@@ -20,7 +20,7 @@
 
 /* --data: the built-in synthetic data (split by --val-frac, statistics over its training part)
  * or an lvit dataset file (split and statistics fixed by lvit convert). */
-static void open_dataset(Dataset *ds, const char *spec, const ModelFlags *mf, int times, uint64_t seed, float val_frac,
+static void open_dataset(Dataset *ds, const char *spec, const ModelOptions *mf, int times, uint64_t seed, float val_frac,
                          const char *cmd) {
     if (strcmp(spec, "synthetic") == 0) {
         int H, W;
@@ -50,12 +50,12 @@ static void mkdir_p(const char *dir) {
 }
 
 int cmd_train(int argc, char **argv) {
-    ModelFlags mf = model_flags_default();
+    ModelOptions mf = model_options_default();
     OptConfig oc = opt_default();
     const char *data = "synthetic", *run = NULL, *leads = "6", *init = NULL;
     int keep = 0; /* auto|best|last */
-    DistFlags df = DIST_FLAGS_DEFAULT;
-    DownscaleFlags dsf = DOWNSCALE_FLAGS_DEFAULT;
+    LayoutOptions df = LAYOUT_OPTIONS_DEFAULT;
+    TaskOptions dsf = TASK_OPTIONS_DEFAULT;
     int batch = 8, threads = 0, log_every = 10, times = 400, quiet = 0, val_every = 0, val_samples = 256;
     int64_t steps = 200, warmup = -1, seed = 42;
     float min_lr = -1, val_frac = 0.2f, ema = 0, spike_z = 0;
@@ -102,9 +102,9 @@ int cmd_train(int argc, char **argv) {
     int nlead = args_parse_float_list(leads, lead_h, 16);
     if (nlead < 1) DIE_USER("lvit train: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
     Parallel par;
-    cli_parallel_init(&par, &df, "train");
+    layout_init(&par, &df, "train");
     const int io = par.world.rank == 0; /* rank 0 writes files */
-    cli_set_threads(threads);
+    train_set_threads(threads);
     oc.total = steps;
     oc.warmup = warmup >= 0 ? warmup : steps / 20;
     oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
@@ -124,18 +124,18 @@ int cmd_train(int argc, char **argv) {
             parallel_refuse(&par, "lvit train --task downscale: sequence parallelism is not supported for downscaling "
                             "(the convolutions would need rows of other ranks); long sequences are what --tiles is for "
                             "(tiles spread over --dp)");
-        cli_downscale_open(&dd, &dsf, &ds, mf.patch, "train");
-        model_flags_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "train");
-        cli_downscale_config(&dd, &dsf, &cfg, "train");
+        downscale_data_open(&dd, &dsf, &ds, mf.patch, "train");
+        model_options_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "train");
+        downscale_data_config(&dd, &dsf, &cfg, "train");
     } else {
-        model_flags_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
+        model_options_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
         memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
     }
-    cli_parallel_check(&par, &cfg, batch, "train");
+    layout_check(&par, &cfg, batch, "train");
     cfg.recompute = df.recompute;
     if (io) mkdir_p(run);
     if (quiet) log_set_quiet(1);
-    cli_print_banner();
+    train_print_banner();
     log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)", ds.source,
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
@@ -143,7 +143,7 @@ int cmd_train(int argc, char **argv) {
     Task task;
     if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
     else task_forecast_init(&task, &ds, lead_h, nlead);
-    trainer_init(&t, &cfg, &oc, &task, 0, t_split, batch, (uint64_t)seed, cli_kernels(&par, &df, "train"), &par);
+    trainer_init(&t, &cfg, &oc, &task, 0, t_split, batch, (uint64_t)seed, layout_kernels(&par, &df, "train"), &par);
     char err[1024];
     if (init && t.fsdp.on)
         parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");
@@ -256,7 +256,7 @@ int cmd_train(int argc, char **argv) {
         DIE_USER("LVIT_FAULT expects RANK:STEP, nan:FIRST[-LAST], hang:RANK:STEP or kill:RANK:STEP, got '%s'", fault);
     }
     t.spike_z = spike_z;
-    cli_install_stop_signals();
+    train_install_stop_signals();
     int skips_in_row = 0;
     int64_t stopped_at = 0, signalled_at = 0;
     int64_t skips = 0;
@@ -265,7 +265,7 @@ int cmd_train(int argc, char **argv) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
         if (par.world.rank == hang_rank && s + 1 == hang_step) raise(SIGSTOP);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
-        t.stop_request = cli_stop_requested() != 0;
+        t.stop_request = train_stop_requested() != 0;
         StepStats st = trainer_step(&t);
         tok_since += t.tokens_per_step;
         if (st.skipped) {
@@ -330,7 +330,7 @@ int cmd_train(int argc, char **argv) {
          * a checkpoint written just above) */
         if (st.stop && s + 1 < steps) {
             log_info("received %s: stopping after step %lld of %lld and writing the weights",
-                     cli_stop_requested() == SIGUSR1 ? "SIGUSR1" : cli_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
+                     train_stop_requested() == SIGUSR1 ? "SIGUSR1" : train_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
                      (long long)s + 1, (long long)steps);
             signalled_at = s + 1;
             break;
@@ -354,7 +354,7 @@ int cmd_train(int argc, char **argv) {
     json_buf_printf(&desc, ",\"grid\":\"%s\",\"times\":%d,\"seed\":%lld,\"val_frac\":%g", mf.grid, times,
                     (long long)seed, val_frac);
     if (downscale) {
-        char *dj = cli_downscale_desc(&dsf);
+        char *dj = downscale_data_desc(&dsf);
         json_buf_printf(&desc, ",\"downscale\":%s", dj);
         free(dj);
     }
@@ -384,7 +384,7 @@ int cmd_train(int argc, char **argv) {
     trainer_free(&t);
     task_free(&task);
     vit_config_free(&cfg);
-    if (downscale) cli_downscale_close(&dd);
+    if (downscale) downscale_data_close(&dd);
     dataset_free(&ds);
     if (stopped_at) {
         parallel_finalize(&par);

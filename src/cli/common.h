@@ -3,13 +3,7 @@
 #define LVIT_CLI_COMMON_H
 #include "cli/args.h"
 #include "model/vit.h"
-
-typedef struct ModelFlags {
-    int vars, patch, dim, depth, heads, dec_depth, channels, residual, chag, chag_group;
-    const char *grid;
-} ModelFlags;
-
-ModelFlags model_flags_default(void);
+#include "train/setup.h"
 
 #define MODEL_ARG_SPECS(mf)                                                                            \
     {"vars", ARG_INT, &(mf).vars, "variables (channels) of the synthetic data", NULL, 1, LVIT_MAX_VARS, 0}, \
@@ -24,23 +18,7 @@ ModelFlags model_flags_default(void);
     {"channel-parallel", ARG_INT, &(mf).chag, "D-CHAG: aggregate the channels in C blocks (each its own cross-attention, then one over the C partial tokens); under --tp T the blocks are split over the tensor-parallel ranks, each tokenizing only its V/T channels (T must divide C; 0 = one cross-attention over all channels)", NULL, 0, LVIT_MAX_VARS, 0}, \
     {"chag-group", ARG_INT, &(mf).chag_group, "D-CHAG hierarchy: a block's channels first aggregate in groups of G (0 = one level)", NULL, 0, LVIT_MAX_VARS, 0}
 
-/* Builds a model configuration from the flags and a grid (H, W); dies with exit 2 on bad values. */
-void model_flags_to_config(const ModelFlags *mf, int V, int H, int W, VitConfig *c, const char *cmd);
-/* Sets the OpenMP/BLAS thread count (0 = all cores). */
-void cli_set_threads(int threads);
-/* "lvit <version>: BLAS core ..., N threads" line. */
-void cli_print_banner(void);
-
-/* The distributed flags of train and bench, and the start-up that checks them against the
- * model: the mesh from the launcher, then layouts that cannot work refused on every rank
- * (exit 2) with what would. */
-typedef struct DistFlags {
-    int dp, sp, tp, pp, microbatches, sp_mode, zero, sp_u, no_overlap, fsdp;
-    int device;           /* 0: cpu, 1: cuda */
-    int recompute;        /* activation recomputation per block */
-    float comm_timeout;   /* seconds a rank waits for the others before it stops (0 = forever) */
-} DistFlags;
-#define DIST_FLAGS_DEFAULT {.sp = 1, .tp = 1, .pp = 1, .comm_timeout = 600}
+/* The layout flags of train and bench (train/setup.h: LayoutOptions). */
 #define DIST_ARG_SPECS(df) \
     {"recompute", ARG_FLAG, &(df).recompute, "keep only each block's input and recompute its activations before its backward pass (long sequences fit; about a third more compute)", NULL, 0, 0, 0}, \
     {"device", ARG_CHOICE, &(df).device, "where the model runs: cpu, or cuda (the GPU backend in its fp32 checking mode; one process for now)", "cpu|cuda", 0, 0, 0}, \
@@ -55,16 +33,6 @@ typedef struct DistFlags {
     {"comm-timeout", ARG_FLOAT, &(df).comm_timeout, "under mpirun/srun: seconds a rank waits in a collective for the others (one died or hangs) before it stops the job (0 = no limit)", NULL, 0, 1e9, 0}, \
     {"fsdp", ARG_INT, &(df).fsdp, "FSDP (ZeRO-3) in groups of F data-parallel ranks, replicated across the groups (hybrid sharding; with --tp: ORBIT's Hybrid-STOP); F must divide dp (0 = off; --zero 3 = --fsdp dp)", NULL, 0, 1 << 20, 0}, \
     {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
-void cli_parallel_init(Parallel *par, const DistFlags *df, const char *cmd);
-/* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job) set a flag instead of
- * killing the process; cli_stop_requested returns the signal number, 0 if none. */
-void cli_install_stop_signals(void);
-int cli_stop_requested(void);
-void cli_parallel_check(Parallel *par, const VitConfig *cfg, int batch, const char *cmd);
-/* The kernel table of --device: the CPU's, or the GPU's when there is one (otherwise refused on
- * every rank with the reason); cuda under MPI is refused until the NCCL communicator exists. */
-const Kernels *cli_kernels(Parallel *par, const DistFlags *df, const char *cmd);
-
 /* Writes text to path atomically (a temporary name, then rename); dies with exit 2 naming the
  * command and the path on failure. */
 void cli_write_text(const char *path, const char *text, const char *cmd);

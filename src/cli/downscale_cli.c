@@ -17,8 +17,6 @@
 #include "io/checkpoint.h"
 #include "io/forecast_nc.h"
 
-static const int PERIODIC_OPT[3] = {-1, 0, 1}; /* auto, off, on */
-
 /* The flags eval and predict share on a downscaling run */
 #define DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device) \
     {"device", ARG_CHOICE, &(device), "where the model runs: cpu, or cuda (the GPU backend)", "cpu|cuda", 0, 0, 0}, \
@@ -29,49 +27,6 @@ static const int PERIODIC_OPT[3] = {-1, 0, 1}; /* auto, off, on */
     TILE_ARG_SPECS(tf), \
     {"blend", ARG_FLAG, &(blend), "TILES: blend the overlapping halos (weights falling off across them) instead of cropping them", NULL, 0, 0, 0}, \
     {"batch", ARG_INT, &(batch), "windows per forward pass", NULL, 1, 1 << 16, 0}
-
-void cli_downscale_open(DownscaleData *dd, const DownscaleFlags *f, const Dataset *ds, int patch, const char *cmd) {
-    memset(dd, 0, sizeof *dd);
-    char err[2048];
-    if (f->coarse && *f->coarse) {
-        if (dataset_open(&dd->coarse, f->coarse, err, sizeof err)) DIE_USER("lvit %s: --coarse-data: %s", cmd, err);
-        dd->have_coarse = 1;
-    }
-    DownscaleOptions o = {.scale = f->scale, .patch = patch, .coarse = dd->have_coarse ? &dd->coarse : NULL,
-                          .statics = f->statics, .var_weights = f->var_weights, .tiles = f->tiles, .halo = f->halo,
-                          .periodic = PERIODIC_OPT[f->periodic], .base = f->base};
-    if (downscale_init(&dd->d, ds, &o, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
-}
-
-void cli_downscale_close(DownscaleData *dd) {
-    downscale_free(&dd->d);
-    if (dd->have_coarse) dataset_free(&dd->coarse);
-    dd->have_coarse = 0;
-}
-
-void cli_downscale_config(const DownscaleData *dd, const DownscaleFlags *f, VitConfig *cfg, const char *cmd) {
-    const Downscale *d = &dd->d;
-    cfg->scale = d->s;
-    cfg->Vo = d->Vo;
-    cfg->res_width = f->res_width;
-    cfg->ds_base = f->base;
-    cfg->residual = 0;
-    memcpy(cfg->var_names, d->names, (size_t)d->V * LVIT_VAR_NAME);
-    char err[512];
-    if (vit_config_check(cfg, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
-}
-
-char *cli_downscale_desc(const DownscaleFlags *f) {
-    JsonBuf b = {0};
-    json_buf_printf(&b, "{\"scale\":%d,\"static\":", f->scale);
-    json_buf_put_string(&b, f->statics ? f->statics : "");
-    json_buf_puts(&b, ",\"coarse_data\":");
-    json_buf_put_string(&b, f->coarse ? f->coarse : "");
-    json_buf_puts(&b, ",\"var_weights\":");
-    json_buf_put_string(&b, f->var_weights ? f->var_weights : "");
-    json_buf_puts(&b, "}");
-    return b.s;
-}
 
 int cli_run_is_downscale(int argc, char **argv) {
     const char *run = NULL;
@@ -89,82 +44,13 @@ int cli_run_is_downscale(int argc, char **argv) {
     return ds;
 }
 
-/* ---------------------------------------------------------------- tiled inference */
-
-void ds_infer_init(DsInfer *q, const VitConfig *cfg, const char *ckpt, const Downscale *d, int B, int blend,
-                   const Kernels *k) {
-    memset(q, 0, sizeof *q);
-    q->d = d;
-    const int n = tiles_count(&d->tp);
-    q->B = B < n ? B : n;
-    q->blend = blend;
-    VitConfig c;
-    vit_config_copy(&c, cfg);
-    c.tile_h = downscale_tiled(d) ? d->tp.th : 0;
-    c.tile_w = downscale_tiled(d) ? d->tp.tw : 0;
-    vit_init(&q->m, &c, q->B, k);
-    vit_config_free(&c);
-    char err[1024];
-    if (ckpt_load_params(&q->m, ckpt, err, sizeof err)) DIE_USER("%s", err);
-    host_batch_init_downscale(&q->hb, q->B, d);
-    q->dev = k->alloc(sizeof(float) * (size_t)(q->B * (q->hb.nx + q->hb.ny) + q->B));
-    q->out = xmalloc(sizeof(float) * (size_t)(q->B * q->hb.ny));
-    const int64_t npix = (int64_t)d->s * d->hp * d->s * d->wp;
-    q->acc = xmalloc(sizeof(float) * (size_t)(d->Vo * npix));
-    q->wacc = xmalloc(sizeof(float) * (size_t)npix);
-}
-
-void ds_infer(DsInfer *q, int t, float *fine) {
-    const Downscale *d = q->d;
-    const Kernels *k = q->m.k;
-    const int n = tiles_count(&d->tp), s = d->s;
-    const int64_t npix = (int64_t)s * d->hp * s * d->wp, nx = q->hb.nx, ny = q->hb.ny;
-    memset(q->acc, 0, sizeof(float) * (size_t)(d->Vo * npix));
-    memset(q->wacc, 0, sizeof(float) * (size_t)npix);
-    float *x = q->dev, *lead = q->dev + q->B * nx, *pred = lead + q->B;
-    for (int i0 = 0; i0 < n; i0 += q->B) {
-        const int b = n - i0 < q->B ? n - i0 : q->B;
-        for (int i = 0; i < b; i++) downscale_fill(d, &q->hb, i, t, i0 + i);
-        k->upload(x, q->hb.x, b * nx);
-        k->upload(lead, q->hb.lead, b);
-        Batch bt = {.B = b, .x = x, .lead = lead};
-        if (downscale_tiled(d)) bt.tile_r0 = q->hb.tr0, bt.tile_c0 = q->hb.tc0;
-        vit_forward(&q->m, &bt);
-        vit_prediction(&q->m, pred, b);
-        k->download(q->out, pred, b * ny);
-        for (int i = 0; i < b; i++) tiles_stitch(&d->tp, i0 + i, s, q->out + i * ny, d->Vo, q->acc, q->wacc, q->blend);
-    }
-    tiles_finish(q->acc, q->wacc, d->Vo, npix);
-    const int Wf = s * d->wp;
-    for (int v = 0; v < d->Vo; v++) {
-        const float mu = d->ds->mean[v], sd = d->ds->std[v];
-        const float *bs = d->base ? d->base + ((int64_t)t * d->Vo + v) * d->H * d->W : NULL;
-        for (int r = 0; r < d->H; r++)
-            for (int c = 0; c < d->W; c++) {
-                const int64_t o = ((int64_t)v * d->H + r) * d->W + c;
-                fine[o] = (q->acc[((int64_t)v * s * d->hp + r) * Wf + c] + (bs ? bs[(int64_t)r * d->W + c] : 0.0f)) * sd + mu;
-            }
-    }
-}
-
-void ds_infer_free(DsInfer *q) {
-    const Kernels *k = q->m.k;
-    k->free(q->dev);
-    free(q->out);
-    free(q->acc);
-    free(q->wacc);
-    host_batch_free(&q->hb);
-    vit_free(&q->m);
-    memset(q, 0, sizeof *q);
-}
-
 /* ---------------------------------------------------------------- shared set-up of eval and predict */
 
 typedef struct DsRun {
     VitConfig cfg;
     float *mean, *std;
     Dataset ds;
-    DownscaleFlags f;
+    TaskOptions f;
     DownscaleData dd;
     char ckpt[4096];
     char *desc;
@@ -173,7 +59,7 @@ typedef struct DsRun {
 /* The run's model and data: the flags given override what lvit.data recorded (data file, static
  * inputs, coarse files). */
 static void ds_run_open(DsRun *r, const char *run, const char *data, const char *statics, const char *coarse,
-                        const DownscaleFlags *tiles, const char *cmd) {
+                        const TaskOptions *tiles, const char *cmd) {
     memset(r, 0, sizeof *r);
     char err[2048];
     snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
@@ -200,8 +86,8 @@ static void ds_run_open(DsRun *r, const char *run, const char *data, const char 
             DIE_USER("lvit %s: variable %d is %s in %s but %s in the model", cmd, v, r->ds.names[v], data, r->cfg.var_names[v]);
     memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->ds.V);
     memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->ds.V);
-    cli_downscale_open(&r->dd, &r->f, &r->ds, r->cfg.p, cmd);
-    json_free(jd); /* the strings above were used by cli_downscale_open */
+    downscale_data_open(&r->dd, &r->f, &r->ds, r->cfg.p, cmd);
+    json_free(jd); /* the strings above were used by downscale_data_open */
     r->f.statics = r->f.coarse = NULL;
     const Downscale *d = &r->dd.d;
     if (d->V != r->cfg.V || d->hp != r->cfg.H || d->wp != r->cfg.W) {
@@ -215,7 +101,7 @@ static void ds_run_open(DsRun *r, const char *run, const char *data, const char 
 }
 
 static void ds_run_close(DsRun *r) {
-    cli_downscale_close(&r->dd);
+    downscale_data_close(&r->dd);
     dataset_free(&r->ds);
     vit_config_free(&r->cfg);
     free(r->mean), free(r->std), free(r->desc);
@@ -289,7 +175,7 @@ static void put_num(JsonBuf *b, const char *key, double x) {
 int cmd_eval_downscale(int argc, char **argv) {
     const char *run = NULL, *data = NULL, *split = "test", *json = NULL, *statics = NULL, *coarse = NULL;
     int threads = 0, batch = 8, blend = 0, max_times = 0, device = 0;
-    DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
+    TaskOptions tf = TASK_OPTIONS_DEFAULT;
     ArgSpec specs[] = {
         DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device),
         {"split", ARG_STR, &split, "time split to score: test, val or train", NULL, 0, 0, 0},
@@ -300,7 +186,7 @@ int cmd_eval_downscale(int argc, char **argv) {
     };
     args_parse(specs, argc, argv, 2, "eval", "--run RUN_DIR [--split test] [--tiles N --halo H] [--json FILE]", NULL, 0);
     if (!run) DIE_USER("lvit eval: --run RUN_DIR is required");
-    cli_set_threads(threads);
+    train_set_threads(threads);
     DsRun r;
     ds_run_open(&r, run, data, statics, coarse, &tf, "eval");
     const Downscale *d = &r.dd.d;
@@ -457,7 +343,7 @@ static void plot_downscale(const char *dir, const Downscale *d, int t, const flo
 int cmd_predict_downscale(int argc, char **argv) {
     const char *run = NULL, *out = NULL, *plot_dir = NULL, *data = NULL, *statics = NULL, *coarse = NULL;
     int time = -1, threads = 0, blend = 0, batch = 8, device = 0;
-    DownscaleFlags tf = DOWNSCALE_FLAGS_DEFAULT;
+    TaskOptions tf = TASK_OPTIONS_DEFAULT;
     ArgSpec specs[] = {
         DS_RUN_ARG_SPECS(data, statics, coarse, tf, blend, batch, device),
         {"time", ARG_INT, &time, "index of the time to downscale (default: the first test time)", NULL, -1, 1e9, 0},
@@ -471,7 +357,7 @@ int cmd_predict_downscale(int argc, char **argv) {
     size_t olen = strlen(out);
     if (olen < 4 || strcmp(out + olen - 3, ".nc"))
         DIE_USER("lvit predict: -o %s: a downscaling model writes CF netCDF; give a name ending in .nc", out);
-    cli_set_threads(threads);
+    train_set_threads(threads);
     DsRun r;
     ds_run_open(&r, run, data, statics, coarse, &tf, "predict");
     const Downscale *d = &r.dd.d;

@@ -3,19 +3,8 @@
 #ifndef LVIT_DOWNSCALE_CLI_H
 #define LVIT_DOWNSCALE_CLI_H
 #include "cli/common.h"
-#include "data/downscale.h"
+#include "tasks/downscale_setup.h"
 
-typedef struct DownscaleFlags {
-    int task;          /* 0 forecast, 1 downscale */
-    int scale, res_width, tiles, halo;
-    int periodic;      /* choice index: 0 auto, 1 off, 2 on */
-    int base;          /* choice index: 0 none, 1 bicubic */
-    float tv_weight;
-    const char *statics, *coarse, *var_weights;
-} DownscaleFlags;
-#define DOWNSCALE_FLAGS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
-
-/* The flags that say how fields are cut into tiles (train, bench, eval, predict). */
 #define TILE_ARG_SPECS(f) \
     {"tiles", ARG_INT, &(f).tiles, "TILES: cut each coarse image into N x N windows, each an independent sequence (1 = the whole image)", NULL, 1, 64, 0}, \
     {"halo", ARG_INT, &(f).halo, "TILES: halo rows around each tile's core (the column halo is twice this); a multiple of the patch", NULL, 0, 4096, 0}, \
@@ -31,39 +20,9 @@ typedef struct DownscaleFlags {
     {"tv-weight", ARG_FLOAT, &(f).tv_weight, "downscale: weight of the total-variation regularizer in the loss (ORBIT-2's Bayesian estimation)", NULL, 0, 1e6, 0}, \
     TILE_ARG_SPECS(f)
 
-/* The downscaling data of dataset ds (kept alive by the caller) for a model of patch p: the
- * coarse files opened and checked, --static and --var-weights parsed, the tiles planned. Dies with
- * exit 2 and the reason on bad input. */
-typedef struct DownscaleData {
-    Downscale d;
-    Dataset coarse;
-    int have_coarse;
-} DownscaleData;
-void cli_downscale_open(DownscaleData *dd, const DownscaleFlags *f, const Dataset *ds, int patch, const char *cmd);
-void cli_downscale_close(DownscaleData *dd);
-/* cfg (built by model_flags_to_config on the coarse grid) becomes the Reslim model of dd. */
-void cli_downscale_config(const DownscaleData *dd, const DownscaleFlags *f, VitConfig *cfg, const char *cmd);
-/* The "downscale" part of lvit.data: scale, static inputs, coarse files, weights (JSON object, caller frees). */
-char *cli_downscale_desc(const DownscaleFlags *f);
-
-/* The --run argument's model is a downscaling one (eval and predict hand over to the functions below). */
+/* Whether --run names a Reslim run (eval and predict then take the downscaling path). */
 int cli_run_is_downscale(int argc, char **argv);
 int cmd_eval_downscale(int argc, char **argv);
 int cmd_predict_downscale(int argc, char **argv);
-
-/* Whole fine fields from a model, tile by tile (untiled: one window, the whole grid). */
-typedef struct DsInfer {
-    Vit m;
-    const Downscale *d;
-    HostBatch hb;
-    float *dev, *out;      /* backend x, lead, prediction; host prediction of a batch of windows */
-    float *acc, *wacc;     /* [Vo, s hp, s wp], [s hp, s wp] stitching */
-    int B, blend;
-} DsInfer;
-void ds_infer_init(DsInfer *q, const VitConfig *cfg, const char *ckpt, const Downscale *d, int B, int blend,
-                   const Kernels *k);
-/* fine [Vo, H, W] in physical units (d->H x d->W cells) at time t */
-void ds_infer(DsInfer *q, int t, float *fine);
-void ds_infer_free(DsInfer *q);
 
 #endif

@@ -55,6 +55,18 @@ struct Downscale;
 void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, const char *desc);
 void task_free(Task *t);
 
+/* What a job learns: the task (an index into task_names) and the downscaling options. */
+typedef struct TaskOptions {
+    int task;          /* 0 forecast, 1 downscale */
+    int scale, res_width, tiles, halo;
+    int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
+    int base;          /* 0 none, 1 bicubic */
+    float tv_weight;
+    const char *statics, *coarse, *var_weights;
+} TaskOptions;
+#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
+enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
+
 /* The task names, in the order of the CLI's --task choices ("forecast|downscale"). */
 extern const char *const task_names[];
 

@@ -103,9 +103,3 @@ const Sharding sharding_replicated = {
     .state_ranges = rep_state_ranges,
     .memory = rep_memory,
 };
-
-const Sharding *sharding_for(const Parallel *par) {
-    if (par->zero >= 3 && par->fs.size > 1) return &sharding_fsdp;
-    if (par->zero == 1 && par->dp.size > 1) return &sharding_zero1;
-    return &sharding_replicated;
-}
