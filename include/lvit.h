@@ -103,6 +103,13 @@ lvit_status lvit_forecast(lvit_model *m, const float *x, const unsigned char *ma
  * write past the end. The Fortran module calls this one. */
 lvit_status lvit_forecast_sized(lvit_model *m, const float *x, size_t nx, const unsigned char *mask, size_t nmask,
                                 float lead_hours, float *y, size_t ny);
+/* Downscaling (task "downscale", an ORBIT-2 Reslim model), the whole grid at once:
+ * coarse [V][h][w] on lvit_grid: the Vo variables in physical units, then the V - Vo static
+ * channels exactly as the model saw them in training (standardized: lvit train --static,
+ * docs/downscaling.md); mask [V][h][w] (1 = observed) or NULL; fine [Vo][s h][s w]
+ * (lvit_output_grid) in physical units, NaN in the s x s block of every unobserved coarse cell.
+ * TILES windows are not used: memory grows with the whole grid's sequence. */
+lvit_status lvit_downscale(lvit_model *m, const float *coarse, const unsigned char *mask, float *fine);
 
 #ifdef __cplusplus
 }

@@ -8,13 +8,14 @@
 #include <unistd.h>
 #include "util_test.h"
 #include "core/check.h"
+#include "data/downscale.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "io/safetensors.h"
 #include "lvit.h"
 
 enum { V = 3, T = 40, H = 14, W = 20, P = 4, T0 = 30 };
-static char g_run[4096], g_ckpt[4096];
+static char g_run[4000], g_ckpt[4096];
 static Dataset g_ds;
 
 /* A small untrained forecasting model (residual, 14x20 data on a 16x20 model grid) saved like a
@@ -283,12 +284,91 @@ static void test_catch(void **state) {
 #endif
 }
 
+/* lvit_downscale against the training data path (downscale_fill) run through the model: a Reslim
+ * x2 model with a static channel and the bicubic base on a global 22x48 grid (coarse 11x24,
+ * padded to 12x24; the base wraps around the longitude circle). */
+static void test_downscale(void **state) {
+    (void)state;
+    Dataset ds;
+    dataset_synthetic(&ds, 2, 6, 22, 48, 3);
+    dataset_compute_stats(&ds, 0, 4);
+    Downscale d;
+    char err[1024], path[4096];
+    DownscaleOptions o = {.scale = 2, .patch = 2, .statics = "lat", .periodic = -1, .base = 1};
+    assert_int_equal(downscale_init(&d, &ds, &o, err, sizeof err), 0);
+    assert_true(d.global && d.hp == 12 && d.h == 11);
+    VitConfig c = {.V = d.V, .Vo = d.Vo, .H = d.hp, .W = d.wp, .p = 2, .D = 16, .depth = 1, .NH = 2, .dec_depth = 1,
+                   .mlp_ratio = 2, .mode = CH_AGG, .scale = 2, .res_width = 4, .ds_base = 1};
+    vit_config_set_default_names(&c);
+    Vit m;
+    vit_init(&m, &c, 1, kernels_cpu());
+    vit_init_params(&m, 5);
+    for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] += 0.05f * sinf(0.37f * (float)i); /* no zero paths */
+    float mean[3] = {ds.mean[0], ds.mean[1], 0}, sd[3] = {ds.std[0], ds.std[1], 1};
+    char *desc = run_meta_json(&ds, "synthetic", "{\"task\":\"downscale\",\"seed\":3}");
+    tu_path(path, sizeof path, "reslim.safetensors");
+    assert_int_equal(ckpt_save_model(&m, mean, sd, desc, path, err, sizeof err), 0);
+    free(desc);
+    /* the reference: time 4 through downscale_fill, the model, the base and the statistics */
+    const int t = 4, Hf = d.H, Wf = d.W, Wpf = 2 * d.wp;
+    HostBatch hb;
+    host_batch_init_downscale(&hb, 1, &d);
+    downscale_fill(&d, &hb, 0, t, 0);
+    float *dev = tu_falloc(hb.nx + 1 + hb.ny), *pred = tu_falloc(hb.ny);
+    memcpy(dev, hb.x, sizeof(float) * (size_t)hb.nx);
+    Batch b = {.B = 1, .x = dev, .lead = dev + hb.nx};
+    vit_forward(&m, &b);
+    vit_prediction(&m, pred, 1);
+    const int64_t nf = (int64_t)d.Vo * Hf * Wf;
+    float *ref = tu_falloc(nf), *fine = tu_falloc(nf);
+    for (int v = 0; v < d.Vo; v++)
+        for (int r = 0; r < Hf; r++)
+            for (int col = 0; col < Wf; col++)
+                ref[((int64_t)v * Hf + r) * Wf + col] =
+                    (pred[((int64_t)v * 2 * d.hp + r) * Wpf + col] + d.base[(((int64_t)t * d.Vo + v) * Hf + r) * Wf + col]) *
+                        ds.std[v] + ds.mean[v];
+    /* the API's input: the coarse fields in physical units, then the static channel as trained */
+    const int64_t hw = (int64_t)d.h * d.w;
+    float *x = tu_falloc(d.V * hw);
+    memcpy(x, d.coarse_phys + (int64_t)t * d.Vo * hw, sizeof(float) * (size_t)(d.Vo * hw));
+    memcpy(x + d.Vo * hw, d.statics, sizeof(float) * (size_t)hw);
+    lvit_model *api = open_ok(path);
+    assert_string_equal(lvit_task(api), "downscale");
+    int h, w;
+    lvit_grid(api, &h, &w);
+    assert_int_equal(h, 11), assert_int_equal(w, 24);
+    lvit_output_grid(api, &h, &w);
+    assert_int_equal(h, 22), assert_int_equal(w, 48);
+    assert_int_equal(lvit_scale(api), 2);
+    assert_int_equal(lvit_downscale(api, x, NULL, fine), LVIT_OK);
+    TU_ASSERT_CLOSE_FF(fine, ref, nf, 1e-6);
+    /* an unobserved coarse cell: its 2 x 2 fine block is NaN */
+    unsigned char *mask = malloc((size_t)(d.V * hw));
+    memset(mask, 1, (size_t)(d.V * hw));
+    mask[3] = 0;
+    assert_int_equal(lvit_downscale(api, x, mask, fine), LVIT_OK);
+    assert_true(isnan(fine[6]) && isnan(fine[7]) && isnan(fine[Wf + 6]) && !isnan(fine[8]));
+    assert_int_equal(lvit_forecast(api, x, NULL, 6.0f, fine), LVIT_E_ARG);
+    TU_ASSERT_CONTAINS(lvit_last_error(), "downscaling model");
+    lvit_close(api);
+    api = open_ok(g_ckpt);
+    assert_int_equal(lvit_downscale(api, x, NULL, fine), LVIT_E_ARG);
+    TU_ASSERT_CONTAINS(lvit_last_error(), "forecasting model");
+    lvit_close(api);
+    free(mask), free(x), free(ref), free(fine), free(dev), free(pred);
+    host_batch_free(&hb);
+    vit_free(&m);
+    vit_config_free(&c);
+    downscale_free(&d);
+    dataset_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metadata),   cmocka_unit_test(test_forecast_equals_predict),
         cmocka_unit_test(test_mask),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_old_format), cmocka_unit_test(test_run_meta),
-        cmocka_unit_test(test_catch),
+        cmocka_unit_test(test_catch),      cmocka_unit_test(test_downscale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,7 +8,7 @@
 
 /* The model input [V, Hp, Wp]: normalised as host_batch_fill does ((x - mean) * (1 / std) in
  * float32), 0 at unobserved and padded cells. Refuses non-finite values at observed cells. */
-static lvit_status normalise_input(lvit_model *m, const float *x, const unsigned char *mask) {
+lvit_status api_normalise_input(lvit_model *m, const float *x, const unsigned char *mask, const char *fn) {
     const VitConfig *c = &m->cfg;
     const int H = m->H, W = m->W, Hp = c->H, Wp = c->W;
     for (int v = 0; v < c->V; v++) {
@@ -21,13 +21,29 @@ static lvit_status normalise_input(lvit_model *m, const float *x, const unsigned
                 const size_t q = (size_t)r * W + col;
                 const int in = r < H && col < W, obs = in && (!ok || ok[q]);
                 if (obs && !isfinite(src[q]))
-                    return api_fail(LVIT_E_ARG, "lvit_forecast: input variable %d ('%s') is %g at row %d, column %d, "
-                                    "which is marked observed (give a mask with 0 there)", v, c->var_names[v],
+                    return api_fail(LVIT_E_ARG, "%s: input variable %d ('%s') is %g at row %d, column %d, "
+                                    "which is marked observed (give a mask with 0 there)", fn, v, c->var_names[v],
                                     (double)src[q], r, col);
                 dst[(size_t)r * Wp + col] = obs ? (src[q] - mu) * inv : 0.0f;
             }
     }
     return LVIT_OK;
+}
+
+void api_run_model(lvit_model *m, float lead) {
+    const VitConfig *c = &m->cfg;
+    ApiThreads th;
+    api_threads_enter(&th, m->threads);
+    const Kernels *k = m->vit.k;
+    const int s = vit_scale(c);
+    const int64_t img = (int64_t)c->V * c->H * c->W, oimg = (int64_t)c->Vo * s * c->H * s * c->W;
+    k->upload(m->dev, m->xin, img);
+    k->upload(m->dev + img + oimg, &lead, 1);
+    Batch b = {.B = 1, .x = m->dev, .y = NULL, .mask = NULL, .lead = m->dev + img + oimg, .wlat = NULL};
+    vit_forward(&m->vit, &b);
+    vit_prediction(&m->vit, m->dev + img, 1);
+    k->download(m->pred, m->dev + img, oimg);
+    api_threads_leave(&th);
 }
 
 static lvit_status forecast_impl(lvit_model *m, const float *x, const unsigned char *mask, float lead_hours, float *y) {
@@ -38,20 +54,9 @@ static lvit_status forecast_impl(lvit_model *m, const float *x, const unsigned c
                         "of the library runs forecasting models only (lvit predict runs downscaling)", m->path);
     if (!(lead_hours > 0) || !isfinite(lead_hours))
         return api_fail(LVIT_E_ARG, "lvit_forecast: lead_hours %g is not a positive number of hours", (double)lead_hours);
-    lvit_status st = normalise_input(m, x, mask);
+    lvit_status st = api_normalise_input(m, x, mask, "lvit_forecast");
     if (st != LVIT_OK) return st;
-    ApiThreads th;
-    api_threads_enter(&th, m->threads);
-    const Kernels *k = m->vit.k;
-    const int64_t img = (int64_t)c->V * c->H * c->W, oimg = (int64_t)c->Vo * c->H * c->W;
-    const float lead = lead_hours / (float)m->meta.lead_divisor; /* as host_batch_fill: lead / 100.0f */
-    k->upload(m->dev, m->xin, img);
-    k->upload(m->dev + img + oimg, &lead, 1);
-    Batch b = {.B = 1, .x = m->dev, .y = NULL, .mask = NULL, .lead = m->dev + img + oimg, .wlat = NULL};
-    vit_forward(&m->vit, &b);
-    vit_prediction(&m->vit, m->dev + img, 1);
-    k->download(m->pred, m->dev + img, oimg);
-    api_threads_leave(&th);
+    api_run_model(m, lead_hours / (float)m->meta.lead_divisor); /* as host_batch_fill: lead / 100.0f */
     /* back to physical units on the data grid, as cmd_predict writes them */
     const int H = m->H, W = m->W;
     for (int v = 0; v < c->Vo; v++)

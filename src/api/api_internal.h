@@ -18,9 +18,16 @@ struct lvit_model {
     double *lat, *lon;      /* [H], [W] or NULL */
     char (*units)[32];      /* [V] "" unknown */
     int threads;            /* 0: OpenMP's default */
-    float *dev;             /* backend: x [V,Hp,Wp], prediction [Vo,Hp,Wp], lead [1] */
-    float *xin, *pred;      /* host: normalised padded input, model output */
+    float *dev;             /* backend: x [V,Hp,Wp], prediction [Vo,s Hp,s Wp], lead [1] */
+    float *xin, *pred;      /* host: normalised padded input [V,Hp,Wp], model output [Vo, s Hp, s Wp] */
 };
+
+/* m->xin [V, Hp, Wp] from x [V, H, W] in physical units: normalised as host_batch_fill does
+ * ((x - mean) * (1 / std) in float32), 0 at unobserved and padded cells; non-finite values at
+ * observed cells are LVIT_E_ARG (fn names the API function in the message). */
+lvit_status api_normalise_input(lvit_model *m, const float *x, const unsigned char *mask, const char *fn);
+/* One forward pass of m->xin with this lead input into m->pred [Vo, s Hp, s Wp]. */
+void api_run_model(lvit_model *m, float lead);
 
 /* Records msg as this thread's last error and returns st. */
 lvit_status api_fail(lvit_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -95,7 +95,8 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
         st = api_fail(LVIT_E_FORMAT, "%s", err);
         goto fail;
     }
-    const int64_t nin = (int64_t)m->cfg.V * m->cfg.H * m->cfg.W, nout = (int64_t)m->cfg.Vo * m->cfg.H * m->cfg.W;
+    const int s = vit_scale(&m->cfg);
+    const int64_t nin = (int64_t)m->cfg.V * m->cfg.H * m->cfg.W, nout = (int64_t)m->cfg.Vo * s * m->cfg.H * s * m->cfg.W;
     m->dev = m->vit.k->alloc(sizeof(float) * (size_t)(nin + nout + 1));
     m->xin = xmalloc(sizeof(float) * (size_t)nin);
     m->pred = xmalloc(sizeof(float) * (size_t)nout);
