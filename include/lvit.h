@@ -110,6 +110,10 @@ lvit_status lvit_forecast_sized(lvit_model *m, const float *x, size_t nx, const 
  * (lvit_output_grid) in physical units, NaN in the s x s block of every unobserved coarse cell.
  * TILES windows are not used: memory grows with the whole grid's sequence. */
 lvit_status lvit_downscale(lvit_model *m, const float *coarse, const unsigned char *mask, float *fine);
+/* The same with the array lengths checked (coarse and mask: V*h*w, mask NULL with nmask 0; fine:
+ * Vo*(s h)*(s w)); the Fortran module calls this one. */
+lvit_status lvit_downscale_sized(lvit_model *m, const float *coarse, size_t ncoarse, const unsigned char *mask,
+                                 size_t nmask, float *fine, size_t nfine);
 
 #ifdef __cplusplus
 }

@@ -348,6 +348,9 @@ static void test_downscale(void **state) {
     mask[3] = 0;
     assert_int_equal(lvit_downscale(api, x, mask, fine), LVIT_OK);
     assert_true(isnan(fine[6]) && isnan(fine[7]) && isnan(fine[Wf + 6]) && !isnan(fine[8]));
+    assert_int_equal(lvit_downscale_sized(api, x, (size_t)(d.V * hw), NULL, 0, fine, (size_t)nf - 1), LVIT_E_ARG);
+    TU_ASSERT_CONTAINS(lvit_last_error(), "2 variables x 22 x 48");
+    assert_int_equal(lvit_downscale_sized(api, x, (size_t)(d.V * hw), NULL, 0, fine, (size_t)nf), LVIT_OK);
     assert_int_equal(lvit_forecast(api, x, NULL, 6.0f, fine), LVIT_E_ARG);
     TU_ASSERT_CONTAINS(lvit_last_error(), "downscaling model");
     lvit_close(api);

@@ -24,7 +24,8 @@ module lvit
 
   public :: lvit_open, lvit_close, lvit_last_error, lvit_forecast, lvit_task, lvit_num_inputs, &
             lvit_num_outputs, lvit_var_name, lvit_units, lvit_norm, lvit_grid, lvit_padded_grid, &
-            lvit_lat, lvit_lon, lvit_patch_size, lvit_format_version, lvit_lead_divisor
+            lvit_lat, lvit_lon, lvit_patch_size, lvit_format_version, lvit_lead_divisor, lvit_downscale, &
+            lvit_scale
 
   interface
     function c_open(path, opts, out) bind(c, name='lvit_open') result(st)
@@ -120,6 +121,17 @@ module lvit
       real(c_float), value :: lead
       integer(c_int) :: st
     end function c_forecast
+    function c_downscale(m, x, nx, mask, nmask, y, ny) bind(c, name='lvit_downscale_sized') result(st)
+      import :: c_ptr, c_size_t, c_int
+      type(c_ptr), value :: m, x, mask, y
+      integer(c_size_t), value :: nx, nmask, ny
+      integer(c_int) :: st
+    end function c_downscale
+    function c_scale(m) bind(c, name='lvit_scale') result(n)
+      import :: c_ptr, c_int
+      type(c_ptr), value :: m
+      integer(c_int) :: n
+    end function c_scale
     function c_strlen(s) bind(c, name='strlen') result(n)
       import :: c_ptr, c_size_t
       type(c_ptr), value :: s
@@ -291,5 +303,30 @@ contains
     st = int(c_forecast(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, real(lead_hours, c_float), &
                         c_loc(y), size(y, kind=c_size_t)))
   end function lvit_forecast
+
+  ! The downscaling factor s (1 for forecasting models).
+  integer function lvit_scale(model)
+    type(lvit_model), intent(in) :: model
+    lvit_scale = int(c_scale(model%ptr))
+  end function lvit_scale
+
+  ! Downscaling (task "downscale"): coarse(w, h, V) -- the Vo variables in physical units, then the
+  ! static channels as the model saw them in training -- to fine(s w, s h, Vo); mask as lvit_forecast.
+  integer function lvit_downscale(model, coarse, fine, mask) result(st)
+    type(lvit_model), intent(in) :: model
+    real(c_float), intent(in), target, contiguous :: coarse(:, :, :)
+    real(c_float), intent(out), target, contiguous :: fine(:, :, :)
+    integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
+    type(c_ptr) :: pm
+    integer(c_size_t) :: nm
+    pm = c_null_ptr
+    nm = 0
+    if (present(mask)) then
+      pm = c_loc(mask)
+      nm = size(mask, kind=c_size_t)
+    end if
+    st = int(c_downscale(model%ptr, c_loc(coarse), size(coarse, kind=c_size_t), pm, nm, c_loc(fine), &
+                         size(fine, kind=c_size_t)))
+  end function lvit_downscale
 
 end module lvit

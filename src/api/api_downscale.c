@@ -64,3 +64,19 @@ lvit_status lvit_downscale(lvit_model *m, const float *coarse, const unsigned ch
     api_clear_error();
     API_GUARDED(downscale_impl(m, coarse, mask, fine));
 }
+
+lvit_status lvit_downscale_sized(lvit_model *m, const float *coarse, size_t ncoarse, const unsigned char *mask,
+                                 size_t nmask, float *fine, size_t nfine) {
+    api_clear_error();
+    if (!m) return api_fail(LVIT_E_ARG, "lvit_downscale: model must not be NULL");
+    const int s = vit_scale(&m->cfg);
+    const size_t nin = (size_t)m->cfg.V * m->H * m->W, nout = (size_t)m->cfg.Vo * s * m->H * s * m->W;
+    if (ncoarse != nin || (mask && nmask != nin))
+        return api_fail(LVIT_E_ARG, "lvit_downscale: %s has %zu values; %s takes %d inputs x %d x %d = %zu",
+                        ncoarse != nin ? "coarse" : "mask", ncoarse != nin ? ncoarse : nmask, m->path, m->cfg.V, m->H,
+                        m->W, nin);
+    if (nfine != nout)
+        return api_fail(LVIT_E_ARG, "lvit_downscale: fine has room for %zu values; %s writes %d variables x %d x %d = %zu",
+                        nfine, m->path, m->cfg.Vo, s * m->H, s * m->W, nout);
+    return lvit_downscale(m, coarse, mask, fine);
+}
