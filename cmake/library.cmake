@@ -26,6 +26,8 @@ set_target_properties(lvit_objects PROPERTIES POSITION_INDEPENDENT_CODE ON)
 target_include_directories(lvit_objects PRIVATE ${CMAKE_SOURCE_DIR}/src ${CMAKE_SOURCE_DIR}/include
                            ${LVIT_CBLAS_INCLUDE} ${LVIT_NETCDF_INCLUDE} ${LVIT_ECCODES_INCLUDE} ${PNG_INCLUDE_DIRS})
 target_link_libraries(lvit_objects PRIVATE OpenMP::OpenMP_C) # the -fopenmp compile flag
+# src/core/cpu.c leaves the host program's environment alone in the libraries (see below)
+target_compile_definitions(lvit_objects PRIVATE LVIT_LIBRARY)
 
 # OpenBLAS and the OpenMP runtime are linked DYNAMICALLY into the libraries, unlike the lvit binary
 # (which links them statically so that src/core/cpu.c's constructor can set OPENBLAS_CORETYPE and

@@ -66,6 +66,13 @@ const char *cpu_blas_coretype(const CpuInfo *ci) {
 static void cpu_omp_choose(void) { setenv("OMP_WAIT_POLICY", "active", 0); }
 
 __attribute__((constructor(101))) static void cpu_runtime_choose(void) {
+#ifdef LVIT_LIBRARY
+    /* liblvit (cmake/library.cmake) lives in a host program: its OpenBLAS and OpenMP runtime are
+     * shared libraries that have initialised already, so setting their variables here would change
+     * nothing but the environment the host hands its children. The host's environment decides. */
+    snprintf(g_choice, sizeof g_choice, "the program's environment (liblvit does not set OPENBLAS_CORETYPE)");
+    return;
+#endif
     cpu_omp_choose();
     const char *force = getenv("LVIT_BLAS_CORETYPE");
     const char *prev = getenv("OPENBLAS_CORETYPE");
