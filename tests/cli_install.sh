@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The installed library (cmake/library.cmake): cmake --install into a temporary prefix, then from
+# The installed library (cmake/library.cmake): configure and build the libraries afresh, cmake
+# --install them into a temporary prefix, then from
 # a fresh directory build examples/forecast.c with pkg-config and with find_package(lvit), and the
 # Fortran test (tests/fortran) with gfortran, and check that their forecasts equal lvit predict's.
-# usage: cli_install.sh LVIT_BINARY SOURCE_DIR (the binary's folder is the build tree installed)
+# usage: cli_install.sh LVIT_BINARY SOURCE_DIR (the binary trains the model and predicts the reference)
 set -u
 LVIT=$1 SRC=$2
 BUILD=$(cd "$(dirname "$LVIT")" && pwd)
@@ -18,16 +19,14 @@ if [ -n "${ASAN_OPTIONS:-}" ] || grep -q "^LVIT_SANITIZE:BOOL=ON" "$BUILD/CMakeC
   skip "sanitizer build (-DLVIT_SANITIZE=ON): programs linking its liblvit.so would need libasan preloaded"
   finish
 fi
-if ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$SRC\$" "$BUILD/CMakeCache.txt" 2>/dev/null &&
-   ! grep -q "^CMAKE_HOME_DIRECTORY:INTERNAL=$(cd "$SRC" && pwd)\$" "$BUILD/CMakeCache.txt" 2>/dev/null; then
-  skip "$BUILD is not a build tree of $SRC"
-  finish
-fi
 command -v python3 >/dev/null || { skip "no python3 (reads lvit predict's safetensors)"; finish; }
 
 prefix=$tmp/prefix
-expect 0 "build the libraries" cmake --build "$BUILD" --target lvit_shared lvit_static
-expect 0 "cmake --install" cmake --install "$BUILD" --prefix "$prefix"
+# a fresh build tree of the libraries only (about 15 s on 2 cores), CPU-only as the library is
+lib=$tmp/build
+expect 0 "configure" cmake -S "$SRC" -B "$lib" -DCMAKE_BUILD_TYPE=Release -DLVIT_WITH_CUDA=OFF -DLVIT_WITH_MPI=OFF
+expect 0 "build liblvit.so and liblvit.a" cmake --build "$lib" -j 2 --target lvit_shared lvit_static
+expect 0 "cmake --install" cmake --install "$lib" --prefix "$prefix"
 for f in include/lvit.h lib/liblvit.a lib/liblvit.so lib/liblvit.so.0 lib/pkgconfig/lvit.pc \
          lib/cmake/lvit/lvitConfig.cmake share/lvit/fortran/lvit.f90; do
   [ -e "$prefix/$f" ] && ok "installed $f" || bad "missing $prefix/$f"
