@@ -1,7 +1,7 @@
 /* libFuzzer target: command lines. The input is split into argv words at NUL or newline bytes
  * (at most 64 words) and parsed by args_parse_core against a table with every ArgSpec kind
  * (ranged and unranged numbers, strings, flags, choices, "-o" for --output, positionals);
- * string values then go through args_parse_float_list and args_parse_grid as the commands do. */
+ * string values then go through parse_float_list and parse_grid as the commands do. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int k = 0; k < npos; k++) (void)strlen(pos[k]);
         if (out) (void)strlen(out);
         float fl[16];
-        int k = args_parse_float_list(leads, fl, 16);
+        int k = parse_float_list(leads, fl, 16);
         FUZZ_ASSERT(k == -1 || (k >= 1 && k <= 16));
         int h = 0, w = 0;
-        if (args_parse_grid(grid, &h, &w) == 0) FUZZ_ASSERT(h >= 1 && w >= 1 && h <= 1000000 && w <= 1000000);
+        if (parse_grid(grid, &h, &w) == 0) FUZZ_ASSERT(h >= 1 && w >= 1 && h <= 1000000 && w <= 1000000);
     }
     free(buf);
     return 0;

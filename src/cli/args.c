@@ -165,32 +165,3 @@ int args_parse(ArgSpec *specs, int argc, char **argv, int first, const char *cmd
     if (n < 0) DIE_USER("%s", err);
     return n;
 }
-
-int args_parse_float_list(const char *s, float *out, int n) {
-    int k = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        errno = 0;
-        double x = strtod(p, &end);
-        if (errno || end == p || !isfinite(x) || k >= n) return -1;
-        out[k++] = (float)x;
-        if (*end == ',') p = end + 1;
-        else if (*end == 0) p = end;
-        else return -1;
-    }
-    return k ? k : -1;
-}
-
-int args_parse_grid(const char *s, int *h, int *w) {
-    char *end;
-    errno = 0;
-    long a = strtol(s, &end, 10);
-    if (errno || end == s || (*end != 'x' && *end != 'X')) return -1;
-    const char *q = end + 1;
-    long b = strtol(q, &end, 10);
-    if (errno || end == q || *end || a < 1 || b < 1 || a > 1000000 || b > 1000000) return -1;
-    *h = (int)a;
-    *w = (int)b;
-    return 0;
-}

@@ -2,6 +2,7 @@
  * --help come from that table. Errors name the flag and what was expected, exit code 2. */
 #ifndef LVIT_ARGS_H
 #define LVIT_ARGS_H
+#include "core/parse.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,9 +32,5 @@ int args_parse_core(ArgSpec *specs, int argc, char **argv, int first, const char
                     int maxpos, char *err, size_t errlen);
 void args_print_help(const ArgSpec *specs, const char *cmd, const char *usage);
 const ArgSpec *args_find(const ArgSpec *specs, const char *name);
-/* Parse "a,b,c" floats into out (max n); -1 on error. */
-int args_parse_float_list(const char *s, float *out, int n);
-/* Parse "HxW"; -1 on error. */
-int args_parse_grid(const char *s, int *h, int *w);
 
 #endif

@@ -37,7 +37,7 @@ int cmd_bench(int argc, char **argv) {
     layout_init(&par, &df, "bench");
     train_set_threads(threads);
     int H, W;
-    if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
+    if (parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     Dataset ds;
     int times = 64; /* synthetic times: at most about 256 MiB of them (hundreds of channels on a large grid) */
     while (times > 8 && (double)times * mf.vars * H * W * 4 > 256.0 * 1048576) times /= 2;

@@ -51,7 +51,7 @@ int cmd_convert(int argc, char **argv) {
         o.rename = rlist;
     }
     float fr[2];
-    if (args_parse_float_list(split, fr, 2) != 2) DIE_USER("lvit convert: --split expects two fractions like 0.625,0.125; got '%s'", split);
+    if (parse_float_list(split, fr, 2) != 2) DIE_USER("lvit convert: --split expects two fractions like 0.625,0.125; got '%s'", split);
     o.train_frac = fr[0];
     o.val_frac = fr[1];
     char err[2048];

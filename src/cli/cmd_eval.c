@@ -41,7 +41,7 @@ int cmd_eval(int argc, char **argv) {
                NULL, 0);
     if (!run) DIE_USER("lvit eval: --run RUN_DIR is required");
     float lead_h[16];
-    int nlead = args_parse_float_list(leads, lead_h, 16);
+    int nlead = parse_float_list(leads, lead_h, 16);
     if (nlead < 1) DIE_USER("lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
     train_set_threads(threads);
 

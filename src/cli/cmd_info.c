@@ -94,7 +94,7 @@ int cmd_init(int argc, char **argv) {
     args_parse(specs, argc, argv, 2, "init", "[model options] [--seed S] -o FILE.safetensors", NULL, 0);
     if (!out) DIE_USER("lvit init: -o FILE.safetensors is required");
     int H, W;
-    if (args_parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
+    if (parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
     VitConfig cfg;
     model_options_to_config(&mf, mf.vars, H, W, &cfg, "init");
     if (scale > 1) {
