@@ -1,147 +1,24 @@
-/* lvit bench: time full training steps (forward, backward, AdamW) on synthetic data. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <omp.h>
+/* lvit bench: the flags into BenchOptions, then the library (train/bench_run.h). */
 #include "cli/common.h"
 #include "cli/downscale_cli.h"
-#include "train/trainer.h"
-#include "core/check.h"
-#include "core/log.h"
-#include "kernels/cuda/ops_cuda.h"
-
-double cpu_sgemm_gflops(int n, double min_seconds);
+#include "train/bench_run.h"
 
 int cmd_bench(int argc, char **argv) {
-    ModelOptions mf = model_options_default();
-    int batch = 8, steps = 10, warm = 2, threads = 0, no_peak = 0, profile = 0;
-    LayoutOptions df = LAYOUT_OPTIONS_DEFAULT;
-    TaskOptions dsf = TASK_OPTIONS_DEFAULT;
-    int64_t seed = 1;
+    BenchOptions o;
+    bench_options_default(&o);
     ArgSpec specs[] = {
-        MODEL_ARG_SPECS(mf),
-        DOWNSCALE_ARG_SPECS(dsf),
-        {"batch", ARG_INT, &batch, "samples per step", NULL, 1, 1 << 20, 0},
-        {"steps", ARG_INT, &steps, "timed steps", NULL, 1, 1 << 30, 0},
-        {"warmup", ARG_INT, &warm, "untimed steps first", NULL, 0, 1 << 30, 0},
-        {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
-        {"seed", ARG_I64, &seed, "seed", NULL, 0, 9e18, 0},
-        {"no-peak", ARG_FLAG, &no_peak, "skip measuring the machine's sgemm rate", NULL, 0, 0, 0},
-        DIST_ARG_SPECS(df),
-        {"profile", ARG_FLAG, &profile, "time every kernel call and print the time per op", NULL, 0, 0, 0},
+        MODEL_ARG_SPECS(o.model),
+        DOWNSCALE_ARG_SPECS(o.task),
+        {"batch", ARG_INT, &o.batch, "samples per step", NULL, 1, 1 << 20, 0},
+        {"steps", ARG_INT, &o.steps, "timed steps", NULL, 1, 1 << 30, 0},
+        {"warmup", ARG_INT, &o.warmup, "untimed steps first", NULL, 0, 1 << 30, 0},
+        {"threads", ARG_INT, &o.threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"seed", ARG_I64, &o.seed, "seed", NULL, 0, 9e18, 0},
+        {"no-peak", ARG_FLAG, &o.no_peak, "skip measuring the machine's sgemm rate", NULL, 0, 0, 0},
+        DIST_ARG_SPECS(o.layout),
+        {"profile", ARG_FLAG, &o.profile, "time every kernel call and print the time per op", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 2, "bench", "[model options] [--batch B] [--steps N]", NULL, 0);
-    Parallel par;
-    layout_init(&par, &df, "bench");
-    train_set_threads(threads);
-    int H, W;
-    if (parse_grid(mf.grid, &H, &W)) DIE_USER("lvit bench: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
-    Dataset ds;
-    int times = 64; /* synthetic times: at most about 256 MiB of them (hundreds of channels on a large grid) */
-    while (times > 8 && (double)times * mf.vars * H * W * 4 > 256.0 * 1048576) times /= 2;
-    dataset_synthetic(&ds, mf.vars, times, H, W, (uint64_t)seed);
-    VitConfig cfg;
-    DownscaleData dd = {0};
-    const int downscale = dsf.task == 1; /* --grid is then the fine grid */
-    if (downscale) {
-        ds.t_train_end = ds.t_val_end = ds.T;
-        downscale_data_open(&dd, &dsf, &ds, mf.patch, "bench");
-        model_options_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "bench");
-        downscale_data_config(&dd, &dsf, &cfg, "bench");
-    } else {
-        model_options_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
-    }
-    layout_check(&par, &cfg, batch, "bench");
-    cfg.recompute = df.recompute;
-    train_print_banner();
-    OptConfig oc = opt_default();
-    oc.total = warm + steps;
-    float lead = 6;
-    Trainer t;
-    const Kernels *dev = layout_kernels(&par, &df, "bench");
-    const Kernels *k = profile ? kernels_profiled(dev) : dev;
-    Task task;
-    if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
-    else task_forecast_init(&task, &ds, &lead, 1);
-    trainer_init(&t, &cfg, &oc, &task, 0, ds.T, batch, (uint64_t)seed, k, &par);
-    for (int i = 0; i < warm; i++) trainer_step(&t);
-    if (profile) kernels_profile_reset();
-    int64_t sent0 = parallel_bytes_sent(&par);
-    double best = INFINITY, total = 0;
-    for (int i = 0; i < steps; i++) {
-        StepStats st = trainer_step(&t);
-        total += st.seconds;
-        if (st.seconds < best) best = st.seconds;
-        log_info("step %d: loss %.5f, %.1f ms", i + 1, st.loss, st.seconds * 1e3);
-    }
-    double mean = total / steps, tps = t.tokens_per_step / mean, gf = t.flops_per_step / mean / 1e9;
-    if (profile) kernels_profile_report(steps);
-    log_info("mean %.1f ms/step (best %.1f), %.2f GFLOP per step, %.1f GFLOP/s", mean * 1e3, best * 1e3,
-             t.flops_per_step / 1e9, gf);
-    if (df.device == 1) {
-        /* fp32 on the CUDA cores (no tensor cores in the checking mode): the peak by model */
-        char name[256];
-        cuda_device_name(name, sizeof name);
-        static const struct { const char *key; double tflops; } peaks[] = {
-            {"H200", 67}, {"H100 80GB HBM3", 67}, {"H100 SXM", 67}, {"H100 NVL", 60}, {"H100 PCIe", 51}, {"A100", 19.5}};
-        double peak = 0;
-        for (size_t i = 0; i < sizeof peaks / sizeof *peaks && !peak; i++)
-            if (strstr(name, peaks[i].key)) peak = peaks[i].tflops;
-        if (peak > 0)
-            log_info("%.2f TFLOP/s, %.1f%% of the %s fp32 peak (%.1f TFLOP/s)", gf / 1e3, 100.0 * gf / 1e3 / peak, name,
-                     peak);
-        log_info("GPU memory in use: %.1f MiB", cuda_mem_used() / 1048576.0);
-    } else if (!no_peak) {
-        double peak = cpu_sgemm_gflops(1024, 0.5);
-        log_info("machine sgemm (1024^3, %d threads): %.1f GFLOP/s; this step reaches %.0f%% of it", omp_get_max_threads(),
-                 peak, 100.0 * gf / peak);
-    }
-    if (par.world.size > 1) {
-        /* per rank: step time, bytes sent, planned memory (everything is allocated up front) */
-        enum { NC = 8 };
-        const int P = par.world.size;
-        TrainerMem mem;
-        trainer_memory(&t, &mem);
-        const double MiB = 4.0 / 1048576.0;
-        float mine[NC] = {(float)(mean * 1e3), (float)((parallel_bytes_sent(&par) - sent0) / 1048576.0 / steps),
-                          (float)(mem.params * MiB), (float)(mem.grads * MiB), (float)(mem.opt * MiB),
-                          (float)(mem.gathered * MiB), (float)(mem.acts * MiB), (float)(mem.embed * MiB)};
-        float *all = xcalloc((size_t)P * NC, sizeof(float));
-        par.world.ops->allgather(&par.world, all, mine, NC);
-        double worst = 0;
-        log_info("%-5s %9s %10s  %s", "rank", "ms/step", "MiB sent", "MiB held: params   grads     adam  gathered  activations (tokens+agg)");
-        for (int r = 0; r < P; r++) {
-            const float *a = all + r * NC;
-            log_info("%-5d %9.1f %10.3f  %18.2f %7.2f %8.2f %9.2f %12.1f (%.1f)", r, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-            if (a[0] > worst) worst = a[0];
-        }
-        tps = t.tokens_per_step / (worst / 1e3); /* a step ends when the slowest rank is done */
-        free(all);
-    }
-    if (downscale) {
-        /* TILES: one image is n^2 windows; attention work per image and activations per window */
-        const TilePlan *tp = &dd.d.tp;
-        const int nw = tiles_count(tp);
-        const double S = (double)(tp->th / cfg.p) * (tp->tw / cfg.p), Sfull = (double)vit_L(&cfg);
-        const double attn = 4.0 * S * S * cfg.D * cfg.depth * nw * 3 / 1e9, attn_full = 4.0 * Sfull * Sfull * cfg.D * cfg.depth * 3 / 1e9;
-        TrainerMem mem;
-        trainer_memory(&t, &mem);
-        log_info("downscale: fine %dx%d <- coarse %dx%d, %dx%d window%s of %dx%d cells (%.0f tokens); attention %.3f GFLOP "
-                 "per image per step (untiled %.0f tokens: %.3f); activations %.1f MiB for %d window%s; %.1f ms per image",
-                 dd.d.H, dd.d.W, dd.d.h, dd.d.w, tp->n, tp->n, nw > 1 ? "s" : "", tp->th, tp->tw, S, attn, Sfull, attn_full,
-                 mem.acts * 4.0 / 1048576, batch, batch > 1 ? "s" : "", mean * 1e3 * nw / batch);
-        if (par.world.rank == 0)
-            printf("tiles_bench: fine %dx%d tiles %d window_tokens %.0f attn_gflop_per_image %.4f act_mib %.2f batch %d "
-                   "image_ms %.2f\n", dd.d.H, dd.d.W, tp->n, S, attn, mem.acts * 4.0 / 1048576, batch, mean * 1e3 * nw / batch);
-    }
-    if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
-    trainer_free(&t);
-    task_free(&task);
-    if (downscale) downscale_data_close(&dd);
-    vit_config_free(&cfg);
-    dataset_free(&ds);
-    parallel_finalize(&par);
-    return 0;
+    return bench_run(&o);
 }

@@ -1,229 +1,40 @@
-/* lvit predict: run a trained model on one sample and write the forecast in physical units. */
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
+/* lvit predict: the flags of the run's task into PredictOptions, then the library (tasks/jobs.h). */
 #include <string.h>
-#include "cli/common.h"
 #include "cli/downscale_cli.h"
-#include "core/check.h"
-#include "core/json.h"
-#include "data/convert.h"
-#include "data/dataset.h"
-#include "eval/plot.h"
-#include "io/checkpoint.h"
-#include "io/forecast_nc.h"
-#include "io/run_meta.h"
-#include "io/safetensors.h"
-#include "core/log.h"
-#include <unistd.h>
 
-/* Reopens the data a run was trained on from its "lvit.data" description (src/io/run_meta.h): the
- * dataset file (or --data, when it moved), checked against the recorded hash and the model's
- * variables, or the synthetic data rebuilt from its parameters. */
-static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cfg, const char *path, const char *data) {
-    char err[2048];
-    RunMeta rm;
-    if (run_meta_parse(&rm, desc, path, err, sizeof err)) DIE_USER("%s", err);
-    if (!data && strcmp(rm.source, "synthetic") == 0) {
-        if (rm.H < 1 || rm.times < 1)
-            DIE_USER("%s: the \"lvit.data\" description of the synthetic training data lacks its grid or times", path);
-        dataset_synthetic(ds, cfg->V, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
-        run_meta_free(&rm);
-        return;
-    }
-    if (!data) {
-        if (!*rm.source)
-            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", path);
-        if (access(rm.source, R_OK) != 0)
-            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
-                     "with --data DATASET", path, rm.source);
-        data = rm.source;
-    }
-    if (dataset_open(ds, data, err, sizeof err))
-        DIE_USER("%s (the data for the model %s)%s", err, path, data == rm.source ? "; another place: --data DATASET" : "");
-    char hash[17];
-    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
-        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the forecast "
-                 "uses its values with the model's normalisation", data, hash, rm.hash, rm.source);
-    if (ds->V != cfg->V)
-        DIE_USER("lvit predict: %s has %d variables, the model %s takes %d", data, ds->V, path, cfg->V);
-    for (int v = 0; v < ds->V; v++)
-        if (strcmp(ds->names[v], cfg->var_names[v]))
-            DIE_USER("lvit predict: variable %d is '%s' in %s but '%s' in the model %s", v, ds->names[v], data,
-                     cfg->var_names[v], path);
-    if (ds->H > cfg->H || ds->W > cfg->W || cfg->H - ds->H >= cfg->p || cfg->W - ds->W >= cfg->p)
-        DIE_USER("lvit predict: the grid of %s (%dx%d) is not the one the model %s was trained on (%dx%d after padding "
-                 "to whole patches of %d)", data, ds->H, ds->W, path, cfg->H, cfg->W, cfg->p);
-    run_meta_free(&rm);
-}
-
-/* One PNG per variable: truth, forecast (same colour range) and error (diverging, centred). */
-static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *fc, const float *truth, int time, int t2,
-                               float lead) {
-    size_t plane = (size_t)ds->H * ds->W;
-    double *lat = xmalloc(sizeof(double) * ds->H), *lon = xmalloc(sizeof(double) * ds->W);
-    for (int i = 0; i < ds->H; i++) lat[i] = ds->lat[i];
-    for (int j = 0; j < ds->W; j++) lon[j] = ds->lon[j];
-    float *errf = xmalloc(sizeof(float) * plane);
-    unsigned char *ok = xmalloc(plane);
-    char when[32], path[4096], title[256], err[1024];
-    hours_to_iso(ds->hours[time], when, sizeof when);
-    for (int v = 0; v < ds->V; v++) {
-        const float *f = fc + v * plane, *y = truth + v * plane;
-        for (size_t c = 0; c < plane; c++) ok[c] = ds->valid ? ds->valid[((size_t)t2 * ds->V + v) * plane + c] : 1;
-        float lo, hi, emax;
-        plot_error_field(f, y, ok, (int64_t)plane, errf, &lo, &hi, &emax);
-        const char *u = ds->units ? ds->units[v] : "";
-        PlotPanel p[3] = {
-            {.title = "truth", .values = y, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
-            {.title = "forecast", .values = f, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon, .vmin = lo, .vmax = hi, .units = u},
-            {.title = "forecast - truth", .values = errf, .valid = ok, .H = ds->H, .W = ds->W, .lat = lat, .lon = lon,
-             .vmin = -emax, .vmax = emax, .diverging = 1, .units = u},
-        };
-        snprintf(path, sizeof path, "%s/%s_t%d_%gh.png", dir, ds->names[v], time, lead);
-        snprintf(title, sizeof title, "%s, +%g h from %s", ds->names[v], lead, when);
-        if (plot_fields_png(path, p, 3, title, err, sizeof err)) DIE_USER("lvit predict --plot: %s", err);
-        printf("wrote %s\n", path);
-    }
-    free(lat), free(lon), free(errf), free(ok);
-}
-
-int cmd_predict(int argc, char **argv) {
-    if (cli_run_is_downscale(argc, argv)) return cmd_predict_downscale(argc, argv);
-    const char *run = NULL, *out = NULL, *plot_dir = NULL, *data = NULL;
-    int time = -1, threads = 0;
-    float lead = 6;
+static void parse_downscale(PredictOptions *o, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"run", ARG_STR, &run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
-        {"time", ARG_INT, &time, "index of the initial time (default: the first validation time)", NULL, -1, 1e9, 0},
-        {"lead", ARG_FLOAT, &lead, "lead time in hours", NULL, 0, 1e6, 0},
-        {"output", ARG_STR, &out, "output file: .nc for CF netCDF, else safetensors (also -o; required)", NULL, 0, 0, 0},
-        {"threads", ARG_INT, &threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
-        {"data", ARG_STR, &data, "the dataset file (default: the one the model was trained on, recorded in the checkpoint)", NULL, 0, 0, 0},
-        {"plot", ARG_STR, &plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
+        DS_RUN_ARG_SPECS(*o),
+        {"time", ARG_INT, &o->time, "index of the time to downscale (default: the first test time)", NULL, -1, 1e9, 0},
+        {"output", ARG_STR, &o->out, "output file: CF netCDF of the fine fields (also -o; required, .nc)", NULL, 0, 0, 0},
+        {"plot", ARG_STR, &o->plot_dir, "also draw coarse input | truth | prediction | error maps per variable into this directory", NULL, 0, 0, 0},
+        {"threads", ARG_INT, &o->threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--time T] -o OUT.nc [--plot DIR] [--tiles N --halo H]", NULL, 0);
+}
+
+static void parse_forecast(PredictOptions *o, int argc, char **argv) {
+    ArgSpec specs[] = {
+        {"run", ARG_STR, &o->run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        {"time", ARG_INT, &o->time, "index of the initial time (default: the first validation time)", NULL, -1, 1e9, 0},
+        {"lead", ARG_FLOAT, &o->lead, "lead time in hours", NULL, 0, 1e6, 0},
+        {"output", ARG_STR, &o->out, "output file: .nc for CF netCDF, else safetensors (also -o; required)", NULL, 0, 0, 0},
+        {"threads", ARG_INT, &o->threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {"data", ARG_STR, &o->data, "the dataset file (default: the one the model was trained on, recorded in the checkpoint)", NULL, 0, 0, 0},
+        {"plot", ARG_STR, &o->plot_dir, "also draw truth | forecast | error maps per variable into this directory", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 2, "predict",
                "--run RUN_DIR [--time T] [--lead H] [--data DATASET] -o OUT.safetensors|OUT.nc [--plot DIR]\n"
                "  (a downscaling run writes the fine fields and takes --tiles, --halo, --blend, --device: "
                "lvit predict --run RUN_DIR --help)", NULL, 0);
-    if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
-    train_set_threads(threads);
-    char path[4096], err[1024];
-    snprintf(path, sizeof path, "%s/model.safetensors", run);
-    VitConfig cfg;
-    float *mean, *std;
-    if (ckpt_load_config(path, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
-    if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", path);
-    char *desc = ckpt_load_data_desc(path);
-    Dataset ds;
-    dataset_from_desc(&ds, desc, &cfg, path, data);
-    free(desc);
-    memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
-    memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
+}
 
-    Sampler s;
-    if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err)) DIE_USER("lvit predict: %s", err);
-    if (time < 0) time = (int)floor(ds.T * 0.8 + 0.5);
-    if (time >= ds.T || s.target[(int64_t)time * s.nlead] < 0)
-        DIE_USER("lvit predict: --time %d with --lead %g h: the data (%d times) has no target time for it", time,
-                 lead, ds.T);
-    const Kernels *k = kernels_cpu();
-    Vit m;
-    vit_init(&m, &cfg, 1, k);
-    if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
-    HostBatch hb;
-    host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
-    hb.residual = 0; /* the input state as it is: the residual is added back below */
-    dataset_lat_weights(&ds, hb.wlat, cfg.H);
-    host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
-    int64_t img = (int64_t)cfg.V * cfg.H * cfg.W;
-    float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + 1));
-    k->upload(dev, hb.x, img);
-    k->upload(dev + 2 * img, hb.lead, 1);
-    Batch b = {.B = 1, .x = dev, .y = NULL, .mask = NULL, .lead = dev + 2 * img, .wlat = NULL};
-    vit_forward(&m, &b);
-    vit_prediction(&m, dev + img, 1);
-    float *pred = xmalloc(sizeof(float) * (size_t)img);
-    k->download(pred, dev + img, img);
-
-    /* back to physical units on the data grid (padding removed) */
-    size_t plane = (size_t)ds.H * ds.W;
-    float *fc = xmalloc(sizeof(float) * cfg.V * plane), *truth = xmalloc(sizeof(float) * cfg.V * plane);
-    float *init = xmalloc(sizeof(float) * cfg.V * plane);
-    int t2 = s.target[(int64_t)time * s.nlead];
-    printf("forecast from time %d (+%g h): latitude-weighted RMSE over cells valid at both times, model vs persistence\n",
-           time, lead);
-    for (int v = 0; v < cfg.V; v++) {
-        double se = 0, sp = 0, sw = 0;
-        for (int i = 0; i < ds.H; i++)
-            for (int j = 0; j < ds.W; j++) {
-                size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
-                size_t mo = ((size_t)v * cfg.H + i) * cfg.W + j;
-                fc[o] = (pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f)) * ds.std[v] + ds.mean[v];
-                size_t q0 = ((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j;
-                size_t q1 = ((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j;
-                int ok0 = !ds.valid || ds.valid[q0], ok1 = !ds.valid || ds.valid[q1];
-                truth[o] = ok1 ? ds.data[q1] : NAN;
-                init[o] = ok0 ? ds.data[q0] : NAN;
-                if (!ok0 || !ok1) continue; /* scores count cells observed at both times */
-                double w = hb.wlat[i];
-                se += w * (fc[o] - truth[o]) * (fc[o] - truth[o]);
-                sp += w * (init[o] - truth[o]) * (init[o] - truth[o]);
-                sw += w;
-            }
-        printf("  %-12s %12.5g %12.5g\n", ds.names[v], sqrt(se / sw), sqrt(sp / sw));
-    }
-    /* Every output format marks the same cells missing: those where the initial state was not
-     * observed (netCDF: _FillValue, safetensors: NaN; the C API writes NaN there too) */
-    unsigned char *okm = xmalloc((size_t)cfg.V * plane);
-    for (int v = 0; v < cfg.V; v++)
-        for (size_t c = 0; c < plane; c++)
-            okm[(size_t)v * plane + c] = ds.valid ? ds.valid[((size_t)time * ds.V + v) * plane + c] : 1;
-    size_t olen = strlen(out);
-    if (olen > 3 && strcmp(out + olen - 3, ".nc") == 0) {
-        ForecastNcInfo info = {.Hp = cfg.H, .Wp = cfg.W, .checkpoint = path};
-        if (forecast_write_nc_info(out, &ds, fc, okm, ds.hours[time], ds.hours[t2], &info, err, sizeof err))
-            DIE_USER("%s", err);
-        printf("wrote %s (CF netCDF, %d variables on %dx%d)\n", out, cfg.V, ds.H, ds.W);
-        free(okm);
-        if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
-        goto done;
-    }
-    float *fcm = xmalloc(sizeof(float) * cfg.V * plane);
-    for (size_t c = 0; c < (size_t)cfg.V * plane; c++) fcm[c] = okm[c] ? fc[c] : NAN;
-    free(okm);
-    StWriter *w = st_writer_new();
-    char meta[512];
-    snprintf(meta, sizeof meta, "{\"time_index\":%d,\"lead_hours\":%g,\"reference_hours\":%.17g,\"valid_hours\":%.17g,"
-             "\"time_units\":\"hours since 1970-01-01 00:00:00\",\"missing\":\"NaN where the initial state was not observed\","
-             "\"model_grid\":[%d,%d]}", time, lead, ds.hours[time], ds.hours[t2], cfg.H, cfg.W);
-    st_writer_meta(w, "lvit.forecast", meta);
-    char *cj = vit_config_to_json(&cfg);
-    st_writer_meta(w, "lvit.config", cj);
-    free(cj);
-    int64_t shp[3] = {cfg.V, ds.H, ds.W}, sh_lat[1] = {ds.H}, sh_lon[1] = {ds.W};
-    st_writer_add(w, "forecast", ST_F32, 3, shp, fcm);
-    st_writer_add(w, "truth", ST_F32, 3, shp, truth);
-    st_writer_add(w, "initial", ST_F32, 3, shp, init);
-    st_writer_add(w, "lat", ST_F32, 1, sh_lat, ds.lat);
-    st_writer_add(w, "lon", ST_F32, 1, sh_lon, ds.lon);
-    if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
-    free(fcm);
-    printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
-    if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
-done:
-    free(fc);
-    free(truth);
-    free(init);
-    free(pred);
-    k->free(dev);
-    host_batch_free(&hb);
-    vit_free(&m);
-    sampler_free(&s);
-    dataset_free(&ds);
-    vit_config_free(&cfg);
-    free(mean);
-    free(std);
-    return 0;
+int cmd_predict(int argc, char **argv) {
+    PredictOptions o = PREDICT_OPTIONS_DEFAULT;
+    const char *run = cli_run_arg(argc, argv);
+    if (run && task_of_run(run) == &task_downscale_ops) parse_downscale(&o, argc, argv);
+    else parse_forecast(&o, argc, argv);
+    return predict_run(&o);
 }

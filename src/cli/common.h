@@ -33,9 +33,6 @@
     {"comm-timeout", ARG_FLOAT, &(df).comm_timeout, "under mpirun/srun: seconds a rank waits in a collective for the others (one died or hangs) before it stops the job (0 = no limit)", NULL, 0, 1e9, 0}, \
     {"fsdp", ARG_INT, &(df).fsdp, "FSDP (ZeRO-3) in groups of F data-parallel ranks, replicated across the groups (hybrid sharding; with --tp: ORBIT's Hybrid-STOP); F must divide dp (0 = off; --zero 3 = --fsdp dp)", NULL, 0, 1 << 20, 0}, \
     {"zero", ARG_INT, &(df).zero, "ZeRO stage over dp: 0 = replicated, 1 = AdamW state sharded, 3 = blocks' parameters, gradients and AdamW state sharded (FSDP)", NULL, 0, 3, 0}
-/* Writes text to path atomically (a temporary name, then rename); dies with exit 2 naming the
- * command and the path on failure. */
-void cli_write_text(const char *path, const char *text, const char *cmd);
 
 int cmd_train(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

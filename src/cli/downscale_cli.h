@@ -1,9 +1,9 @@
-/* The downscaling side of the commands (--task downscale): its flags, the data it builds, and
- * tiled inference over whole fine fields for eval and predict. */
+/* The flags of the downscaling task (--task downscale in train and bench; eval and predict of a
+ * Reslim run), over the library's TaskOptions, EvalOptions and PredictOptions. */
 #ifndef LVIT_DOWNSCALE_CLI_H
 #define LVIT_DOWNSCALE_CLI_H
 #include "cli/common.h"
-#include "tasks/downscale_setup.h"
+#include "tasks/jobs.h"
 
 #define TILE_ARG_SPECS(f) \
     {"tiles", ARG_INT, &(f).tiles, "TILES: cut each coarse image into N x N windows, each an independent sequence (1 = the whole image)", NULL, 1, 64, 0}, \
@@ -20,9 +20,19 @@
     {"tv-weight", ARG_FLOAT, &(f).tv_weight, "downscale: weight of the total-variation regularizer in the loss (ORBIT-2's Bayesian estimation)", NULL, 0, 1e6, 0}, \
     TILE_ARG_SPECS(f)
 
-/* Whether --run names a Reslim run (eval and predict then take the downscaling path). */
-int cli_run_is_downscale(int argc, char **argv);
-int cmd_eval_downscale(int argc, char **argv);
-int cmd_predict_downscale(int argc, char **argv);
+/* The flags eval and predict share on a downscaling run (o: EvalOptions or PredictOptions) */
+#define DS_RUN_ARG_SPECS(o) \
+    {"device", ARG_CHOICE, &(o).device, "where the model runs: cpu, or cuda (the GPU backend)", "cpu|cuda", 0, 0, 0}, \
+    {"run", ARG_STR, &(o).run, "run directory with model.safetensors (required)", NULL, 0, 0, 0}, \
+    {"data", ARG_STR, &(o).data, "fine dataset file (default: the one the model was trained on)", NULL, 0, 0, 0}, \
+    {"static", ARG_STR, &(o).statics, "static inputs (default: those the model was trained with)", NULL, 0, 0, 0}, \
+    {"coarse-data", ARG_STR, &(o).coarse, "coarse inputs of their own (default: as in training)", NULL, 0, 0, 0}, \
+    TILE_ARG_SPECS((o).tiles), \
+    {"blend", ARG_FLAG, &(o).blend, "TILES: blend the overlapping halos (weights falling off across them) instead of cropping them", NULL, 0, 0, 0}, \
+    {"batch", ARG_INT, &(o).batch, "windows per forward pass", NULL, 1, 1 << 16, 0}
+
+/* The --run argument of a command line (NULL when absent): eval and predict choose the flags of
+ * the run's task before parsing them. */
+const char *cli_run_arg(int argc, char **argv);
 
 #endif

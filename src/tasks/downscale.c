@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "data/downscale.h"
+#include "tasks/jobs.h"
 #include "tasks/task.h"
 
 typedef struct DownscaleTask {
@@ -66,7 +67,9 @@ static void ds_free(Task *t) {
     free(s);
 }
 
-static const TaskOps downscale_ops = {
+static int ds_owns(const VitConfig *cfg) { return cfg->scale > 1; }
+
+const TaskOps task_downscale_ops = {
     .name = "downscale",
     .stage_config = ds_stage_config,
     .sampler = ds_sampler,
@@ -77,6 +80,9 @@ static const TaskOps downscale_ops = {
     .log = ds_log,
     .describe = ds_describe,
     .free = ds_free,
+    .owns = ds_owns,
+    .eval = downscale_eval,
+    .predict = downscale_predict,
 };
 
 void task_downscale_init(Task *t, const Downscale *d, float tv_weight, const char *desc) {
@@ -84,5 +90,5 @@ void task_downscale_init(Task *t, const Downscale *d, float tv_weight, const cha
     s->d = d;
     s->tv_weight = tv_weight;
     s->desc = desc ? xstrdup(desc) : NULL;
-    *t = (Task){&downscale_ops, d->ds, s};
+    *t = (Task){&task_downscale_ops, d->ds, s};
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "tasks/jobs.h"
 #include "tasks/task.h"
 
 typedef struct Forecast {
@@ -39,7 +40,9 @@ static char *fc_describe(const Task *t) { return (void)t, NULL; }
 
 static void fc_free(Task *t) { free(t->self); }
 
-static const TaskOps forecast_ops = {
+static int fc_owns(const VitConfig *cfg) { return cfg->scale <= 1; }
+
+const TaskOps task_forecast_ops = {
     .name = "forecast",
     .stage_config = fc_stage_config,
     .sampler = fc_sampler,
@@ -50,6 +53,9 @@ static const TaskOps forecast_ops = {
     .log = fc_log,
     .describe = fc_describe,
     .free = fc_free,
+    .owns = fc_owns,
+    .eval = forecast_eval,
+    .predict = forecast_predict,
 };
 
 void task_forecast_init(Task *t, const Dataset *ds, const float *leads_h, int nlead) {
@@ -57,7 +63,7 @@ void task_forecast_init(Task *t, const Dataset *ds, const float *leads_h, int nl
     Forecast *f = xcalloc(1, sizeof *f);
     memcpy(f->leads, leads_h, sizeof(float) * (size_t)nlead);
     f->nlead = nlead;
-    *t = (Task){&forecast_ops, ds, f};
+    *t = (Task){&task_forecast_ops, ds, f};
 }
 
 void task_free(Task *t) {
@@ -65,4 +71,3 @@ void task_free(Task *t) {
     memset(t, 0, sizeof *t);
 }
 
-const char *const task_names[] = {"forecast", "downscale", NULL};

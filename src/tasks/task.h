@@ -16,6 +16,8 @@
 #include "model/vit.h"
 
 typedef struct Task Task;
+struct EvalOptions;
+struct PredictOptions;
 
 typedef struct TaskOps {
     const char *name;
@@ -39,6 +41,11 @@ typedef struct TaskOps {
     /* The task's part of the checkpoint's data description: a JSON object (caller frees), or NULL. */
     char *(*describe)(const Task *t);
     void (*free)(Task *t);
+    /* With a trained model (tasks/jobs.h): whether a checkpoint's configuration is this task's,
+     * its `lvit eval` and its `lvit predict`. */
+    int (*owns)(const VitConfig *cfg);
+    int (*eval)(const struct EvalOptions *o);
+    int (*predict)(const struct PredictOptions *o);
 } TaskOps;
 
 struct Task {
@@ -67,7 +74,8 @@ typedef struct TaskOptions {
 #define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
 enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
 
-/* The task names, in the order of the CLI's --task choices ("forecast|downscale"). */
-extern const char *const task_names[];
+/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE); NULL-terminated. */
+extern const TaskOps *const task_table[];
+extern const TaskOps task_forecast_ops, task_downscale_ops;
 
 #endif

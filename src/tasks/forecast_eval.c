@@ -1,0 +1,183 @@
+/* Forecast skill per variable and lead in physical units, against persistence and climatology
+ * computed by the same code (eval/metrics.h): the forecasting task's `lvit eval`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "core/parse.h"
+#include "data/convert.h"
+#include "data/dataset.h"
+#include "eval/metrics.h"
+#include "io/checkpoint.h"
+#include "tasks/jobs.h"
+#include "train/setup.h"
+
+typedef struct VarSkill {
+    SkillAcc model, persistence, climatology;
+} VarSkill;
+
+int forecast_eval(const EvalOptions *opt) {
+    const char *run = opt->run, *data = opt->data, *split = opt->split, *leads = opt->leads, *json = opt->json;
+    const int batch = opt->batch;
+    if (!run) DIE_USER("lvit eval: --run RUN_DIR is required");
+    float lead_h[16];
+    int nlead = parse_float_list(leads, lead_h, 16);
+    if (nlead < 1) DIE_USER("lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
+    train_set_threads(opt->threads);
+
+    char path[4096], err[2048];
+    snprintf(path, sizeof path, "%s/model.safetensors", run);
+    VitConfig cfg;
+    float *mean, *std;
+    if (ckpt_load_config(path, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
+    if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm)", path);
+    char *desc = NULL;
+    if (!data) {
+        desc = ckpt_load_data_desc(path);
+        JsonValue *d = desc ? json_parse(desc, strlen(desc), 1 << 16, "lvit.data", err, sizeof err) : NULL;
+        const char *src = json_as_string(json_get(d, "source"));
+        if (!src || strcmp(src, "synthetic") == 0)
+            DIE_USER("lvit eval: --data DATASET is needed (the model was not trained on a dataset file)");
+        free(desc);
+        desc = xstrdup(src);
+        data = desc;
+        json_free(d);
+    }
+    Dataset ds;
+    if (dataset_open(&ds, data, err, sizeof err)) DIE_USER("lvit eval: %s", err);
+    if (ds.V != cfg.V) DIE_USER("lvit eval: %s has %d variables, the model %d", data, ds.V, cfg.V);
+    for (int v = 0; v < ds.V; v++)
+        if (strcmp(ds.names[v], cfg.var_names[v]))
+            DIE_USER("lvit eval: variable %d is %s in %s but %s in the model", v, ds.names[v], data, cfg.var_names[v]);
+    /* the model's normalization, not the file's: they agree unless the data was re-converted */
+    memcpy(ds.mean, mean, sizeof(float) * (size_t)ds.V);
+    memcpy(ds.std, std, sizeof(float) * (size_t)ds.V);
+    int t0, t1;
+    if (!strcmp(split, "test")) t0 = ds.t_val_end, t1 = ds.T;
+    else if (!strcmp(split, "val")) t0 = ds.t_train_end, t1 = ds.t_val_end;
+    else if (!strcmp(split, "train")) t0 = 0, t1 = ds.t_train_end;
+    else DIE_USER("lvit eval: --split expects test, val or train, got '%s'", split);
+
+    const Kernels *k = kernels_cpu();
+    Vit m;
+    vit_init(&m, &cfg, batch, k);
+    if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
+    HostBatch hb;
+    host_batch_init(&hb, batch, cfg.V, cfg.H, cfg.W);
+    const int64_t img = (int64_t)batch * cfg.V * cfg.H * cfg.W;
+    float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + batch));
+    float *pred = xmalloc(sizeof(float) * (size_t)img);
+    const int H = ds.H, W = ds.W;
+    const size_t plane = (size_t)H * W;
+    float *fc = xmalloc(sizeof(float) * plane), *pers = xmalloc(sizeof(float) * plane);
+    unsigned char *ok = xmalloc(plane);
+    double *lat = xmalloc(sizeof(double) * H), *w = xmalloc(sizeof(double) * H);
+    for (int i = 0; i < H; i++) lat[i] = ds.lat[i];
+    lat_weights(w, lat, H);
+    VarSkill *sk = xcalloc((size_t)nlead * ds.V, sizeof(VarSkill));
+
+    for (int li = 0; li < nlead; li++) {
+        Sampler s;
+        if (sampler_init(&s, &ds, t0, t1, &lead_h[li], 1, 0, 0, err, sizeof err))
+            DIE_USER("lvit eval: %s split [%d,%d): %s", split, t0, t1, err);
+        for (int64_t done = 0; done < s.n;) {
+            int b = (int)(s.n - done < batch ? s.n - done : batch);
+            int64_t ids[1 << 8];
+            for (int i = 0; i < b; i++) {
+                ids[i] = s.idx[done + i];
+                host_batch_fill(&hb, i, &s, ids[i]);
+            }
+            int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W;
+            k->upload(dev, hb.x, n);
+            k->upload(dev + 2 * img, hb.lead, b);
+            Batch bt = {.B = b, .x = dev, .lead = dev + 2 * img};
+            vit_forward(&m, &bt);
+            vit_prediction(&m, dev + img, b);
+            k->download(pred, dev + img, n);
+            for (int i = 0; i < b; i++) {
+                int t, t2;
+                float lead;
+                sampler_decode(&s, ids[i], &t, &t2, &lead);
+                for (int v = 0; v < ds.V; v++) {
+                    const float *x0 = ds.data + ((size_t)t * ds.V + v) * plane, *y = ds.data + ((size_t)t2 * ds.V + v) * plane;
+                    const uint8_t *v0 = ds.valid + ((size_t)t * ds.V + v) * plane, *v1 = ds.valid + ((size_t)t2 * ds.V + v) * plane;
+                    const float *c = ds.clim + (size_t)v * plane;
+                    for (int r = 0; r < H; r++)
+                        for (int q = 0; q < W; q++) {
+                            size_t o = (size_t)r * W + q, mo = (((size_t)i * cfg.V + v) * cfg.H + r) * cfg.W + q;
+                            float z = pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f);
+                            fc[o] = z * ds.std[v] + ds.mean[v];
+                            pers[o] = x0[o];
+                            /* a cell counts where it is observed at both times (and has a climatology) */
+                            ok[o] = v0[o] && v1[o] && isfinite(c[o]);
+                        }
+                    VarSkill *vs = &sk[li * ds.V + v];
+                    skill_add(&vs->model, fc, y, c, ok, w, H, W);
+                    skill_add(&vs->persistence, pers, y, c, ok, w, H, W);
+                    skill_add_climatology(&vs->climatology, y, c, ok, w, H, W);
+                }
+            }
+            done += b;
+        }
+        sampler_free(&s);
+    }
+
+    printf("skill on the %s split (times %d..%d), latitude-weighted, RMSE as in WeatherBench 1 "
+           "(square root of the mean over all samples and valid cells):\n", split, t0, t1 - 1);
+    printf("%-14s %7s %8s %12s %8s %12s %8s %12s\n", "variable", "lead_h", "samples", "rmse", "acc", "persistence",
+           "acc_pers", "climatology");
+    JsonBuf jb = {0};
+    json_buf_puts(&jb, "[");
+    for (int li = 0; li < nlead; li++)
+        for (int v = 0; v < ds.V; v++) {
+            VarSkill *vs = &sk[li * ds.V + v];
+            double r = skill_rmse_wb1(&vs->model), a = skill_acc(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
+                   ap = skill_acc(&vs->persistence), rc = skill_rmse_wb1(&vs->climatology);
+            printf("%-14s %7g %8lld %12.5g %8.4f %12.5g %8.4f %12.5g %s\n", ds.names[v], lead_h[li],
+                   (long long)skill_count(&vs->model), r, a, rp, ap, rc, ds.units[v]);
+            json_buf_puts(&jb, li || v ? ",\n {\"var\":" : "\n {\"var\":");
+            json_buf_put_string(&jb, ds.names[v]);
+            json_buf_printf(&jb, ",\"lead_h\":%g,\"samples\":%lld,\"rmse\":", lead_h[li], (long long)skill_count(&vs->model));
+            json_buf_put_number(&jb, r);
+            json_buf_puts(&jb, ",\"acc\":");
+            json_buf_put_number(&jb, a);
+            json_buf_puts(&jb, ",\"rmse_persistence\":");
+            json_buf_put_number(&jb, rp);
+            json_buf_puts(&jb, ",\"acc_persistence\":");
+            json_buf_put_number(&jb, ap);
+            json_buf_puts(&jb, ",\"rmse_climatology\":");
+            json_buf_put_number(&jb, rc);
+            json_buf_puts(&jb, ",\"units\":");
+            json_buf_put_string(&jb, ds.units[v]);
+            json_buf_puts(&jb, "}");
+        }
+    json_buf_puts(&jb, "\n]\n");
+    /* one line per lead: where the model beats both baselines */
+    for (int li = 0; li < nlead; li++) {
+        char miss[512] = "";
+        int wins = 0;
+        for (int v = 0; v < ds.V; v++) {
+            VarSkill *vs = &sk[li * ds.V + v];
+            double r = skill_rmse_wb1(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
+                   rc = skill_rmse_wb1(&vs->climatology);
+            if (r < rp && r < rc)
+                wins++;
+            else
+                snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%s", *miss ? ", " : "", ds.names[v]);
+        }
+        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s\n", lead_h[li], wins,
+               ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "");
+    }
+    if (json) write_text_file(json, jb.s, "eval");
+    json_buf_free(&jb);
+    free(sk), free(fc), free(pers), free(ok), free(lat), free(w), free(pred);
+    k->free(dev);
+    host_batch_free(&hb);
+    vit_free(&m);
+    dataset_free(&ds);
+    vit_config_free(&cfg);
+    free(mean), free(std), free(desc);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* The task table and the jobs that dispatch on a checkpoint's task (tasks/jobs.h). */
+#include "tasks/jobs.h"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/check.h"
+#include "io/checkpoint.h"
+
+/* a new task: its TaskOps here, in the order of the --task choices */
+const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, NULL};
+
+const TaskOps *task_of_run(const char *run) {
+    char path[4096], err[1024];
+    snprintf(path, sizeof path, "%s/model.safetensors", run);
+    VitConfig cfg;
+    if (ckpt_load_config(path, &cfg, NULL, NULL, err, sizeof err)) return task_table[0]; /* the job says why */
+    const TaskOps *t = task_table[0];
+    for (int i = 0; task_table[i]; i++)
+        if (task_table[i]->owns(&cfg)) {
+            t = task_table[i];
+            break;
+        }
+    vit_config_free(&cfg);
+    return t;
+}
+
+int eval_run(const EvalOptions *o) {
+    if (!o->run) DIE_USER("lvit eval: --run RUN_DIR is required");
+    return task_of_run(o->run)->eval(o);
+}
+
+int predict_run(const PredictOptions *o) {
+    if (!o->run || !o->out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
+    return task_of_run(o->run)->predict(o);
+}
+
+void write_text_file(const char *path, const char *text, const char *cmd) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    FILE *f = fopen(tmp, "w");
+    int bad = !f || fputs(text, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0, e = errno;
+    if (f && fclose(f) != 0 && !bad) bad = 1, e = errno;
+    if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
+    if (bad) {
+        remove(tmp);
+        DIE_USER("lvit %s: cannot write %s: %s", cmd, path, strerror(e));
+    }
+    printf("wrote %s\n", path);
+}

@@ -1,0 +1,52 @@
+/* Evaluation and prediction with a trained model, for whichever task the checkpoint holds: the
+ * library side of `lvit eval` and `lvit predict` (src/cli only fills these options). Each task
+ * implements them (TaskOps.eval and .predict in tasks/task.h); eval_run and predict_run pick the
+ * task from the checkpoint. Bad input exits 2 naming the file, option or variable. */
+#ifndef LVIT_JOBS_H
+#define LVIT_JOBS_H
+#include "tasks/task.h"
+
+typedef struct EvalOptions {
+    const char *run;        /* run directory with model.safetensors (required) */
+    const char *data;       /* dataset (NULL: the one the model was trained on) */
+    const char *split;      /* "test", "val" or "train" */
+    const char *leads;      /* forecast: lead times in hours, "6,24" */
+    const char *json;       /* also write the scores as JSON here, or NULL */
+    int batch, threads, device;
+    const char *statics, *coarse; /* downscale: inputs other than the recorded ones, or NULL */
+    TaskOptions tiles;      /* downscale: tiles, halo, periodic */
+    int blend;              /* downscale: blend the tiles' halos instead of cropping them */
+    int max_times;          /* downscale: score only the first N times (0 = all) */
+} EvalOptions;
+
+typedef struct PredictOptions {
+    const char *run, *data;
+    const char *out;        /* .nc: CF netCDF; else safetensors (forecast only) */
+    const char *plot_dir;   /* also draw maps here, or NULL */
+    int time;               /* the initial time index (-1: the task's default) */
+    float lead;             /* forecast: lead time in hours */
+    int batch, threads, device, blend;
+    const char *statics, *coarse;
+    TaskOptions tiles;
+} PredictOptions;
+
+#define EVAL_OPTIONS_DEFAULT {.split = "test", .leads = "6,24", .batch = 8, .tiles = TASK_OPTIONS_DEFAULT}
+#define PREDICT_OPTIONS_DEFAULT {.time = -1, .lead = 6, .batch = 8, .tiles = TASK_OPTIONS_DEFAULT}
+
+/* The task of the model in RUN_DIR/model.safetensors (forecast when it cannot be read: the job
+ * then says why). */
+const TaskOps *task_of_run(const char *run);
+int eval_run(const EvalOptions *o);
+int predict_run(const PredictOptions *o);
+
+/* The implementations (tasks/forecast_eval.c, forecast_predict.c, downscale_eval.c, downscale_predict.c). */
+int forecast_eval(const EvalOptions *o);
+int forecast_predict(const PredictOptions *o);
+int downscale_eval(const EvalOptions *o);
+int downscale_predict(const PredictOptions *o);
+
+/* Writes text to path atomically (a temporary name, then rename) and says so; dies with exit 2
+ * naming the command and the path on failure. */
+void write_text_file(const char *path, const char *text, const char *cmd);
+
+#endif
