@@ -5,28 +5,34 @@
 #include "cli/common.h"
 #include "core/check.h"
 #include "io/checkpoint.h"
-#include "io/run_meta.h"
+#include "lvit.h"
 #include "io/safetensors.h"
 
-/* The data description (lvit.data, src/io/run_meta.h) in words. */
-static void print_data_desc(const StFile *f, const char *path, const VitConfig *c) {
-    const char *dj = st_meta(f, "lvit.data");
-    RunMeta r;
-    char err[1024];
-    if (!dj) return;
-    if (run_meta_parse(&r, dj, path, err, sizeof err)) {
-        printf("  data: %s\n", err);
+/* What a caller of the model needs to know, read through the public C API (include/lvit.h) as
+ * any client would: the task, the data grid and the grid the model computes on, the lead
+ * convention, where the data came from, and each variable's units and normalisation. */
+static void print_model_api(const char *path) {
+    lvit_model *m;
+    if (lvit_open(path, NULL, &m) != LVIT_OK) {
+        printf("  data: %s\n", lvit_last_error());
         return;
     }
-    printf("  data: format %d%s, %s %s", r.format, r.format < RUN_META_FORMAT ? " (older lvit: no units, lat/lon or hash)" : "",
-           r.task, *r.source ? r.source : "(source not recorded)");
-    if (*r.hash) printf(" (FNV-1a 64 %s)", r.hash);
-    if (r.H > 0 && c)
-        printf(", grid %dx%d (the model computes on %dx%d%s, patch %d)", r.H, r.W, c->H, c->W,
-               vit_reslim(c) ? " coarse cells" : "", c->p);
-    printf(", lead input = hours / %g\n", r.lead_divisor);
-    for (int v = 0; v < r.V; v++) printf("    %-16s %s\n", r.names[v], *r.units[v] ? r.units[v] : "(no units)");
-    run_meta_free(&r);
+    const int fmt = lvit_format_version(m);
+    int H, W, Hp, Wp;
+    lvit_grid(m, &H, &W);
+    lvit_padded_grid(m, &Hp, &Wp);
+    const char *src = lvit_data_source(m);
+    printf("  data: format %d%s, %s %s, grid %dx%d (the model computes on %dx%d%s, patch %d), lead input = hours / %g\n",
+           fmt, fmt < 2 ? " (older lvit: no units, lat/lon or hash)" : "", lvit_task(m), *src ? src : "(source not recorded)",
+           H, W, Hp, Wp, lvit_scale(m) > 1 ? " coarse cells" : "", lvit_patch_size(m), lvit_lead_divisor(m));
+    for (int v = 0; v < lvit_num_inputs(m); v++) {
+        double mean, sd;
+        lvit_norm(m, v, &mean, &sd);
+        const char *u = lvit_units(m, v);
+        printf("    %-16s %-12s mean %-12.6g std %-12.6g%s\n", lvit_var_name(m, v), *u ? u : "(no units)", mean, sd,
+               v < lvit_num_outputs(m) ? "" : " (static input)");
+    }
+    lvit_close(m);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -60,7 +66,7 @@ int cmd_info(int argc, char **argv) {
                        c.scale * c.H, c.scale * c.W, c.Vo, c.V - c.Vo, c.V - c.Vo == 1 ? "" : "s", c.res_width,
                        c.ds_base ? ", predicts the difference from bicubic interpolation" : "");
             printf("\n");
-            print_data_desc(&f, pos[0], &c);
+            if (st_meta(&f, "lvit.norm")) print_model_api(pos[0]); /* a trained model */
             vit_config_free(&c);
         } else {
             printf("  model: invalid configuration: %s\n", err);
