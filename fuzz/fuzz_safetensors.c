@@ -62,7 +62,7 @@ static void st_fuzz_checkpoint(const char *path) {
     for (int v = 0; mean && v < cfg.V; v++) FUZZ_ASSERT(isfinite(mean[v]) && isfinite(sd[v]) && sd[v] > 0);
     if (st_fuzz_small_model(&cfg)) {
         Vit m;
-        vit_init(&m, &cfg, 1, kernels_cpu());
+        vit_init(&m, &cfg, NULL, 1, kernels_cpu());
         if (ckpt_load_params(&m, path, err, sizeof err)) FUZZ_ASSERT(err[0]);
         vit_free(&m);
     }

@@ -25,7 +25,7 @@ static void save_model(const char *path, const char *desc, int with_norm) {
                    .mlp_ratio = 2, .mode = CH_AGG, .residual = 1};
     vit_config_set_default_names(&c);
     Vit m;
-    vit_init(&m, &c, 1, kernels_cpu());
+    vit_init(&m, &c, NULL, 1, kernels_cpu());
     vit_init_params(&m, 11);
     char err[1024];
     assert_int_equal(ckpt_save_model(&m, with_norm ? g_ds.mean : NULL, with_norm ? g_ds.std : NULL, desc, path, err,
@@ -301,7 +301,7 @@ static void test_downscale(void **state) {
                    .mlp_ratio = 2, .mode = CH_AGG, .scale = 2, .res_width = 4, .ds_base = 1};
     vit_config_set_default_names(&c);
     Vit m;
-    vit_init(&m, &c, 1, kernels_cpu());
+    vit_init(&m, &c, NULL, 1, kernels_cpu());
     vit_init_params(&m, 5);
     for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] += 0.05f * sinf(0.37f * (float)i); /* no zero paths */
     float mean[3] = {ds.mean[0], ds.mean[1], 0}, sd[3] = {ds.std[0], ds.std[1], 1};

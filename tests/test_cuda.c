@@ -863,8 +863,8 @@ static void whole_model_cfg(VitConfig c, const char *what) {
     assert_non_null(kg);
     const int B = 2;
     Vit mc, mg;
-    vit_init(&mc, &c, B, kc);
-    vit_init(&mg, &c, B, kg);
+    vit_init(&mc, &c, NULL, B, kc);
+    vit_init(&mg, &c, NULL, B, kg);
     vit_init_params(&mc, 7);
     vit_init_params(&mg, 7);
     /* Reslim: the inputs on the coarse grid (or windows of it), targets and weights on the fine one */

@@ -239,7 +239,7 @@ static void test_tiled_inference(void **state) {
                        .mlp_ratio = 2, .mode = CH_AGG, .scale = 2, .res_width = 4};
         vit_config_set_default_names(&c);
         Vit m;
-        vit_init(&m, &c, 1, kernels_cpu());
+        vit_init(&m, &c, NULL, 1, kernels_cpu());
         vit_init_params(&m, 5);
         for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] += 0.05f * sinf(0.37f * (float)i); /* no zero paths */
         float norm[3] = {0, 0, 0}, one[3] = {1, 1, 1};

@@ -61,7 +61,7 @@ static void ref_open(Ref *r, const char *file) {
     int64_t n;
     float *x = read_tensor(&r->f, "batch.x", &n);
     int B = (int)(n / ((int64_t)cfg.V * cfg.H * cfg.W));
-    vit_init(&r->m, &cfg, B, kernels_cpu());
+    vit_init(&r->m, &cfg, NULL, B, kernels_cpu());
     float *host = calloc((size_t)r->m.n_params, sizeof(float));
     for (int i = 0; i < r->m.nspecs; i++) {
         char name[128];
@@ -265,7 +265,7 @@ static void fd_check(Vit *m, const Batch *b, const char *what) {
 
 static void whole_model_fd_cfg(VitConfig c, const char *what) {
     Vit m;
-    vit_init(&m, &c, 2, kernels_cpu());
+    vit_init(&m, &c, NULL, 2, kernels_cpu());
     Batch b;
     float *mem;
     randomize(&m, &b, &mem, 11);
@@ -289,7 +289,7 @@ static void test_fd_reslim(void **s) {
         assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
         Vit m;
         const int B = 2;
-        vit_init(&m, &c, B, kernels_cpu());
+        vit_init(&m, &c, NULL, B, kernels_cpu());
         assert_non_null(vit_find_param(&m, "res_path.conv1.weight"));
         assert_int_equal(vit_find_param(&m, "head.2.weight")->shape[0], 4 * 4 * 2); /* (s p)^2 Vo */
         Rng r;
@@ -347,9 +347,9 @@ static void test_recompute(void **s) {
         VitConfig c = tiny_config((ChannelMode)mode);
         c.depth = 3;
         Vit a, b;
-        vit_init(&a, &c, 2, kernels_cpu());
+        vit_init(&a, &c, NULL, 2, kernels_cpu());
         c.recompute = 1;
-        vit_init(&b, &c, 2, kernels_cpu());
+        vit_init(&b, &c, NULL, 2, kernels_cpu());
         Batch ba, bb;
         float *ma, *mb;
         randomize(&a, &ba, &ma, 17);
@@ -374,7 +374,7 @@ static void test_param_table(void **s) {
     (void)s;
     VitConfig c = tiny_config(CH_AGG);
     Vit m;
-    vit_init(&m, &c, 1, kernels_cpu());
+    vit_init(&m, &c, NULL, 1, kernels_cpu());
     /* 3 token embeds x2, var_embed, var_query, 4 var_agg, pos, 2 lead, 2 blocks x12, norm x2, head 2x2 */
     assert_int_equal(m.nspecs, 6 + 1 + 1 + 4 + 1 + 2 + 24 + 2 + 4);
     const ParamSpec *ps = vit_find_param(&m, "head.2.weight");
@@ -409,7 +409,7 @@ static void test_param_table(void **s) {
     vit_free(&m);
     vit_config_free(&c);
     c = tiny_config(CH_MULTI);
-    vit_init(&m, &c, 1, kernels_cpu());
+    vit_init(&m, &c, NULL, 1, kernels_cpu());
     assert_null(vit_find_param(&m, "var_query"));
     assert_null(vit_find_param(&m, "var_agg.in_proj_weight"));
     assert_int_equal(vit_find_param(&m, "head.2.weight")->shape[0], 4);
@@ -421,7 +421,7 @@ static void test_checkpoint_roundtrip(void **s) {
     (void)s;
     VitConfig c = tiny_config(CH_AGG);
     Vit a, b;
-    vit_init(&a, &c, 1, kernels_cpu());
+    vit_init(&a, &c, NULL, 1, kernels_cpu());
     vit_init_params(&a, 5);
     char dir[] = "/tmp/lvit_test_XXXXXX", path[256], err[1024];
     assert_non_null(mkdtemp(dir));
@@ -435,7 +435,7 @@ static void test_checkpoint_roundtrip(void **s) {
     assert_int_equal(c2.mode, c.mode);
     assert_string_equal(c2.var_names[2], "var2");
     assert_true(m2[2] == 3.0f && s2[1] == 5.0f);
-    vit_init(&b, &c2, 1, kernels_cpu());
+    vit_init(&b, &c2, NULL, 1, kernels_cpu());
     assert_int_equal(ckpt_load_params(&b, path, err, sizeof err), 0);
     assert_memory_equal(a.param_mem, b.param_mem, sizeof(float) * (size_t)a.n_params);
     vit_free(&b);
@@ -443,13 +443,13 @@ static void test_checkpoint_roundtrip(void **s) {
     VitConfig c3 = tiny_config(CH_AGG);
     c3.D = 12;
     c3.NH = 3;
-    vit_init(&b, &c3, 1, kernels_cpu());
+    vit_init(&b, &c3, NULL, 1, kernels_cpu());
     assert_int_not_equal(ckpt_load_params(&b, path, err, sizeof err), 0);
     assert_non_null(strstr(err, "var_embed"));
     vit_free(&b);
     vit_config_free(&c3);
     c3 = tiny_config(CH_MULTI);
-    vit_init(&b, &c3, 1, kernels_cpu());
+    vit_init(&b, &c3, NULL, 1, kernels_cpu());
     assert_int_not_equal(ckpt_load_params(&b, path, err, sizeof err), 0);
     assert_non_null(strstr(err, "head.2.weight")); /* agg head has p*p*V outputs, multi p*p */
     vit_free(&b);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "model/vit.h"
+#include "model/config.h"
 
 const char *vit_mode_name(ChannelMode m) { return m == CH_AGG ? "agg" : "multi"; }
 

@@ -1,12 +1,12 @@
-/* The parameter table expanded at run time: state-dict specs, the flat layout, and the
- * ClimaX-style initialization. */
+/* The parameter table expanded at run time for a configuration: state-dict specs, the flat
+ * layout and its tensor-parallel pieces, carving, and the ClimaX-style initialization. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
 #include "core/rng.h"
-#include "model/vit.h"
+#include "model/params.h"
 
 /* PyTorch's state-dict order for the ClimaX module: the model's own parameters, then its
  * submodules in registration order; inside a repeated module (token embed, block, head layer)
@@ -116,35 +116,37 @@ static int tensor_segments(const VitConfig *c, const ParamSpec *l, const ParamSp
     return n;
 }
 
-/* Builds m->fields (this rank's layout), m->specs (the canonical tensors) and m->seg. */
-void vit_build_specs(Vit *m) {
-    const int T = vit_tp(&m->cfg);
-    VitConfig canon = m->cfg;
+void vit_params_layout(const VitConfig *c, int tp_rank, FieldSpec *fields, int64_t *n_params, ParamSpec **specs_out,
+                       int *nspecs_out, int64_t *n_canon, VitSeg **seg, int *nseg) {
+    const int T = vit_tp(c);
+    VitConfig canon = *c;
     canon.tp = canon.pp = canon.pp_stage = 0;
     FieldSpec cf[PF_COUNT];
-    build_specs(&canon, cf, &m->specs, &m->nspecs, &m->n_canon);
+    ParamSpec *specs;
+    int nspecs;
+    build_specs(&canon, cf, &specs, &nspecs, n_canon);
     ParamSpec *ls;
     int nl;
-    build_specs(&m->cfg, m->fields, &ls, &nl, &m->n_params);
+    build_specs(c, fields, &ls, &nl, n_params);
     /* the canonical tensor of each local one: the same field and repeat, offset by the rank's
      * first repeat where the tensors themselves are split (D-CHAG's channels) */
     int maxrep = 1;
-    for (int i = 0; i < m->nspecs; i++) maxrep = m->specs[i].rep + 1 > maxrep ? m->specs[i].rep + 1 : maxrep;
+    for (int i = 0; i < nspecs; i++) maxrep = specs[i].rep + 1 > maxrep ? specs[i].rep + 1 : maxrep;
     int *byrep = xcalloc((size_t)PF_COUNT * (size_t)maxrep, sizeof *byrep);
-    for (int i = 0; i < m->nspecs; i++) byrep[(size_t)m->specs[i].field * maxrep + m->specs[i].rep] = i;
+    for (int i = 0; i < nspecs; i++) byrep[(size_t)specs[i].field * maxrep + specs[i].rep] = i;
     int64_t cap = 0;
-    for (int i = 0; i < nl; i++) cap += T > 1 && vit_field_split(&m->cfg, ls[i].field) == TP_COLS ? ls[i].shape[0] : 3;
+    for (int i = 0; i < nl; i++) cap += T > 1 && vit_field_split(c, ls[i].field) == TP_COLS ? ls[i].shape[0] : 3;
     VitSeg *s = xcalloc((size_t)(cap ? cap : 1), sizeof *s);
     int n = 0;
     for (int i = 0; i < nl; i++) {
-        const int f = ls[i].field, split = T > 1 ? vit_field_split(&m->cfg, f) : TP_NONE;
+        const int f = ls[i].field, split = T > 1 ? vit_field_split(c, f) : TP_NONE;
         /* D-CHAG's tensors: the rank's run of them; a pipeline stage's blocks: from its first block on */
-        const int reps = (int)(m->fields[f].numel / ls[i].numel),
-                  rep = ls[i].rep + (split == TP_REPS ? m->tp_rank * reps : 0) +
-                        (f >= PF_n1_w && f <= PF_fc2_b ? vit_block0(&m->cfg) : 0);
-        const ParamSpec *g = &m->specs[byrep[(size_t)f * maxrep + rep]];
+        const int reps = (int)(fields[f].numel / ls[i].numel),
+                  rep = ls[i].rep + (split == TP_REPS ? tp_rank * reps : 0) +
+                        (f >= PF_n1_w && f <= PF_fc2_b ? vit_block0(c) : 0);
+        const ParamSpec *g = &specs[byrep[(size_t)f * maxrep + rep]];
         CHECK(g->field == f && g->rep == rep, "model-parallel layout: no canonical tensor for %s", ls[i].name);
-        n += tensor_segments(&m->cfg, &ls[i], g, m->tp_rank, T, s + n);
+        n += tensor_segments(c, &ls[i], g, tp_rank, T, s + n);
     }
     free(byrep);
     qsort(s, (size_t)n, sizeof *s, seg_cmp);
@@ -156,31 +158,27 @@ void vit_build_specs(Vit *m) {
         else
             s[k++] = s[i];
     }
-    m->seg = s;
-    m->nseg = k;
+    *seg = s;
+    *nseg = k;
+    *specs_out = specs;
+    *nspecs_out = nspecs;
     free(ls);
 }
 
-void vit_to_canonical(const Vit *m, const float *local, float *canon) {
-    for (int i = 0; i < m->nseg; i++)
-        memcpy(canon + m->seg[i].canon, local + m->seg[i].local, sizeof(float) * (size_t)m->seg[i].len);
-}
-
-void vit_from_canonical(const Vit *m, const float *canon, float *local) {
-    for (int i = 0; i < m->nseg; i++)
-        memcpy(local + m->seg[i].local, canon + m->seg[i].canon, sizeof(float) * (size_t)m->seg[i].len);
-}
-
-void vit_params_carve(const Vit *m, VitParams *out, float *mem) {
-#define CARVE(f, ...) out->f = m->fields[PF_##f].present ? mem + m->fields[PF_##f].offset : NULL;
-    VIT_PARAM_TABLE(CARVE, &m->cfg)
+void vit_params_carve(const FieldSpec *fields, VitParams *out, float *mem) {
+#define CARVE(f, ...) out->f = fields[PF_##f].present ? mem + fields[PF_##f].offset : NULL;
+    VIT_PARAM_TABLE(CARVE, (const VitConfig *)0)
 #undef CARVE
 }
 
-const ParamSpec *vit_find_param(const Vit *m, const char *name) {
-    for (int i = 0; i < m->nspecs; i++)
-        if (strcmp(m->specs[i].name, name) == 0) return &m->specs[i];
-    return NULL;
+void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
+    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
+    o->n1_w = t->n1_w + l * D, o->n1_b = t->n1_b + l * D;
+    o->qkv_w = t->qkv_w + l * 3 * Dt * D, o->qkv_b = t->qkv_b + l * 3 * Dt;
+    o->proj_w = t->proj_w + l * D * Dt, o->proj_b = t->proj_b + l * D;
+    o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
+    o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
+    o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
 }
 
 /* MAE/ClimaX 1-D sin-cos embedding of one position into D values: sin half then cos half. */
@@ -239,19 +237,6 @@ static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint6
     }
 }
 
-void vit_init_params_host(const Vit *m, uint64_t seed, float *host) {
-    float *canon = m->n_canon == m->n_params && m->nseg == 1 ? host : xmalloc(sizeof(float) * (size_t)m->n_canon);
-    for (int i = 0; i < m->nspecs; i++) init_tensor(canon + m->specs[i].offset, &m->specs[i], &m->cfg, seed);
-    if (canon != host) {
-        vit_from_canonical(m, canon, host);
-        free(canon);
-    }
-}
-
-void vit_init_params(Vit *m, uint64_t seed) {
-    CHECK(m->n_alloc == m->n_params, "vit_init_params with external blocks: use vit_init_params_host");
-    float *host = xmalloc((size_t)m->n_params * sizeof(float));
-    vit_init_params_host(m, seed, host);
-    m->k->upload(m->param_mem, host, m->n_params);
-    free(host);
+void vit_params_init_canonical(const VitConfig *c, const ParamSpec *specs, int nspecs, uint64_t seed, float *canon) {
+    for (int i = 0; i < nspecs; i++) init_tensor(canon + specs[i].offset, &specs[i], c, seed);
 }

@@ -1,181 +1,17 @@
-/* Forward and backward of the ClimaX-layout ViT, once, over the kernel table. */
-#include <math.h>
-#include <stdio.h>
+/* The model over the kernel table: its one constructor (vit_init, any parallel layout), the
+ * conversions between this rank's parameters and the canonical ones, and the forward and backward
+ * passes, written once. */
 #include <stdlib.h>
 #include <string.h>
-#include <omp.h>
 #include "core/check.h"
-#include "core/log.h"
 #include "model/vit.h"
 
-static int64_t r16(int64_t n) { return (n + 15) & ~(int64_t)15; }
-
-/* D-CHAG: the floats of each part (q, kv, probs, o) of the activations of a block's aggregation
- * layer at level lev, for batch B: level 0 reads the block's Vb channel tokens (in groups of G with
- * two levels), level 1 the Vb/G group tokens. The last level writes the block's partial token
- * into chag_part, the first of two its group tokens after o. */
-static void chag_sizes(const VitConfig *c, int B, int lev, int64_t sz[5]) {
-    const int64_t L = vit_L(c), D = c->D, Vb = c->V / vit_chag(c);
-    const int two = vit_chag_levels(c) == 2;
-    const int64_t nin = lev ? Vb / c->chag_group : Vb, nout = two && !lev ? Vb / c->chag_group : 1;
-    sz[0] = r16(D);
-    sz[1] = r16(B * nin * L * 2 * D);
-    sz[2] = r16(B * L * c->NH * nin);
-    sz[3] = r16(B * nout * L * D);
-    sz[4] = two && !lev ? r16(B * nout * L * D) : 0;
-}
-
-static int64_t chag_layer_floats(const VitConfig *c, int B, int lev) {
-    int64_t sz[5];
-    chag_sizes(c, B, lev, sz);
-    return sz[0] + sz[1] + sz[2] + sz[3] + sz[4];
-}
-
-typedef struct ChagLayer {
-    float *q, *kv, *probs, *o, *out;
-} ChagLayer;
-
-/* local layer la = block j * levels + level; a block's layers one after the other */
-static ChagLayer chag_layer(const Vit *m, int la) {
-    const int nlev = vit_chag_levels(&m->lc), j = la / nlev, lev = la % nlev;
-    int64_t sz[5];
-    chag_sizes(&m->lc, m->B, lev, sz);
-    float *b = m->a.chag_layers + j * m->a.chag_layer_floats + (lev ? chag_layer_floats(&m->lc, m->B, 0) : 0);
-    return (ChagLayer){b, b + sz[0], b + sz[0] + sz[1], b + sz[0] + sz[1] + sz[2], b + sz[0] + sz[1] + sz[2] + sz[3]};
-}
-
-/* Lays out every activation and scratch buffer for batch B; with mem == NULL only counts. */
-static int64_t carve_acts(VitActs *a, const VitConfig *c, int B, const Kernels *k, SeqAttn *sa, float *mem) {
-    /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
-     * (NHt heads) and Ft MLP channels; the residual stream stays [B,S,D] */
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
-    const int64_t BS = (int64_t)B * S, nb_l = vit_nblocks(c), nl = c->recompute && nb_l ? 1 : nb_l, V = c->V,
-                  NH = vit_NHt(c); /* nl: blocks whose activations are kept (one with recomputation) */
-    const int first = vit_first_stage(c), last = vit_last_stage(c); /* pipeline: embeddings / head here */
-    int64_t off = 0;
-#define TAKE(ptr, n) do { (ptr) = mem ? mem + off : NULL; off += r16(n); } while (0)
-    const int64_t Va = vit_Vagg(c); /* the tokens of the (final) cross-attention over channels */
-    TAKE(a->tok, first ? B * vit_Vt(c) * L * D : 0);
-    if (!first) { /* a later pipeline stage: its input arrives from the previous one */
-        a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = a->tok = NULL;
-        TAKE(a->x0, BS * D);
-    } else if (c->mode == CH_AGG) {
-        TAKE(a->agg_q, Dt);
-        TAKE(a->agg_kv, B * Va * L * 2 * Dt);
-        TAKE(a->agg_probs, B * L * NH * Va);
-        TAKE(a->agg_o, B * L * Dt);
-        TAKE(a->x0, BS * D);
-        TAKE(a->dagg, B * Va * L * 2 * Dt);
-        TAKE(a->dtok, B * Va * L * D);
-        TAKE(a->dagg_q, Dt);
-    } else {
-        a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = NULL;
-        a->x0 = a->tok; /* multi mode: the token embeddings are the sequence */
-    }
-    a->chag_layers = a->chag_x = a->chag_part = a->chag_gath = a->ctok = a->chag_dperm = a->chag_dpart = NULL;
-    a->chag_dtok = a->chag_dh = a->chag_do = a->chag_dkv = a->chag_dq = NULL;
-    a->chag_layer_floats = 0;
-    if (vit_chag(c) && first) {
-        const int64_t C = vit_chag(c), nb = C / vit_tp(c), Vb = V / C, Ng = vit_chag_levels(c) == 2 ? Vb / c->chag_group : 1;
-        a->chag_layer_floats = 0; /* per block */
-        for (int lev = 0; lev < vit_chag_levels(c); lev++) a->chag_layer_floats += chag_layer_floats(c, B, lev);
-        TAKE(a->chag_layers, nb * a->chag_layer_floats);
-        TAKE(a->chag_x, B * Vb * c->H * c->W);
-        TAKE(a->chag_part, nb * B * L * D);
-        TAKE(a->chag_gath, C * B * L * D);
-        TAKE(a->ctok, B * C * L * D);
-        TAKE(a->chag_dperm, C * B * L * D);
-        TAKE(a->chag_dpart, nb * B * L * D);
-        TAKE(a->chag_dtok, B * Vb * L * D);
-        TAKE(a->chag_dh, B * Ng * L * D);
-        TAKE(a->chag_do, B * Ng * L * D);
-        TAKE(a->chag_dkv, B * Vb * L * 2 * D);
-        TAKE(a->chag_dq, D);
-    }
-    a->embed_floats = off; /* everything above: tokens, aggregation, D-CHAG */
-    TAKE(a->ln1, nl * BS * D);
-    TAKE(a->ln1_mean, nl * BS);
-    TAKE(a->ln1_rstd, nl * BS);
-    TAKE(a->qkv, nl * BS * 3 * Dt);
-    TAKE(a->atty, nl * BS * Dt);
-    TAKE(a->lse, nl * B * NH * S);
-    TAKE(a->res1, nl * BS * D);
-    TAKE(a->ln2, nl * BS * D);
-    TAKE(a->ln2_mean, nl * BS);
-    TAKE(a->ln2_rstd, nl * BS);
-    TAKE(a->fc1, nl * BS * F);
-    TAKE(a->gelu, nl * BS * F);
-    TAKE(a->res2, nb_l * BS * D); /* every block's output: the next block's input */
-    const int64_t hb = last ? BS : 0; /* the final norm and head: the last pipeline stage */
-    TAKE(a->lnf, hb * D);
-    TAKE(a->lnf_mean, hb);
-    TAKE(a->lnf_rstd, hb);
-    TAKE(a->head_pre, c->dec_depth * hb * D);
-    TAKE(a->head_act, c->dec_depth * hb * D);
-    TAKE(a->out, hb * E);
-    TAKE(a->dout, hb * E);
-    const int rl = last && vit_reslim(c); /* Reslim: the fine grid of the window */
-    const int64_t sc = vit_scale(c), nf = rl ? B * c->Vo * sc * c->H * sc * c->W : 0,
-                  nr = rl ? (int64_t)B * vit_Rs(c) * c->H * c->W : 0;
-    TAKE(a->up, nf);
-    TAKE(a->pred, nf);
-    TAKE(a->dpred, nf);
-    TAKE(a->dup, nf);
-    TAKE(a->r1, nr);
-    TAKE(a->r1g, nr);
-    TAKE(a->rps, nr);
-    TAKE(a->drps, nr);
-    TAKE(a->dr1, nr);
-    const int tiles = first && c->tile_h > 0; /* TILES: each sample's window of the position embedding */
-    TAKE(a->tpos, tiles ? B * L * D : 0);
-    TAKE(a->dtpos, tiles ? L * D : 0);
-    TAKE(a->dx, BS * D);
-    TAKE(a->dtmp, BS * D);
-    TAKE(a->dtmp2, BS * D);
-    TAKE(a->dbig, BS * (F > 3 * Dt ? F : 3 * Dt));
-    TAKE(a->dbig2, BS * F);
-    AttnDims dm;
-    seq_attn_plan(sa, B, (int)NH, c->D / c->NH, S, &dm);
-    float *sa_mem;
-    TAKE(sa_mem, seq_attn_floats(sa, (int)nl));
-    if (mem) seq_attn_carve(sa, sa_mem, (int)nl);
-    int64_t ws = (int64_t)k->attn_ws_floats(&dm, omp_get_max_threads());
-    int64_t pe = patch_embed_ws_floats(B, c->V, c->H, c->W, c->p);
-    int64_t img = (int64_t)B * c->Vo * c->H * c->W;
-    if (pe > ws) ws = pe;
-    if (img > ws) ws = img;
-    if (rl) { /* the loss on the fine grid, the three convolutions */
-        const int64_t Hf = sc * c->H, Wf = sc * c->W, cw[3] = {conv3x3_ws_floats(B, c->Vo, c->Vo, Hf, Wf),
-                                                               conv3x3_ws_floats(B, c->V, vit_Rs(c), c->H, c->W),
-                                                               conv3x3_ws_floats(B, c->res_width, c->Vo, Hf, Wf)};
-        if (nf > ws) ws = nf;
-        for (int i = 0; i < 3; i++)
-            if (cw[i] > ws) ws = cw[i];
-    }
-    a->ws_floats = ws;
-    TAKE(a->ws, ws);
-#undef TAKE
-    return off;
-}
-
-void vit_init(Vit *m, const VitConfig *cfg, int B, const Kernels *k) { vit_init_padded(m, cfg, B, k, 1); }
-
-void vit_init_padded(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple) {
-    vit_init_seq(m, cfg, B, k, multiple, NULL);
-}
-
-void vit_init_seq(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g) {
-    vit_init_ext(m, cfg, B, k, multiple, g, 0);
-}
-
-void vit_init_ext(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
-                  int external_blocks) {
-    vit_init_par(m, cfg, B, k, multiple, g, external_blocks, NULL);
-}
-
-void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int multiple, const SeqGroup *g,
-                  int external_blocks, Comm *tp) {
-    Comm *sp = g ? g->sp : NULL;
+void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const Kernels *k) {
+    static const VitLayout one_process = {0};
+    if (!lay) lay = &one_process;
+    const SeqGroup *g = lay->seq;
+    Comm *sp = g ? g->sp : NULL, *tp = lay->tp;
+    const int64_t multiple = lay->multiple > 1 ? lay->multiple : 1;
     memset(m, 0, sizeof *m);
     vit_config_copy(&m->cfg, cfg);
     const int T = tp ? tp->size : 1;
@@ -203,30 +39,64 @@ void vit_init_par(Vit *m, const VitConfig *cfg, int B, const Kernels *k, int mul
     m->sa.mode = g ? g->mode : SP_ULYSSES;
     m->B = B;
     m->k = k;
-    vit_build_specs(m);
-    m->n_alloc = external_blocks ? m->fields[PF_n1_w].offset : m->n_params;
+    vit_params_layout(&m->cfg, m->tp_rank, m->fields, &m->n_params, &m->specs, &m->nspecs, &m->n_canon, &m->seg,
+                      &m->nseg);
+    m->n_alloc = lay->external_blocks ? m->fields[PF_n1_w].offset : m->n_params;
     int64_t cap = (m->n_alloc + multiple - 1) / multiple * multiple;
     m->param_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
     m->grad_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
-    vit_params_carve(m, &m->p, m->param_mem);
-    vit_params_carve(m, &m->g, m->grad_mem);
-    if (external_blocks) {
+    vit_params_carve(m->fields, &m->p, m->param_mem);
+    vit_params_carve(m->fields, &m->g, m->grad_mem);
+    if (lay->external_blocks) {
         VitParams *t[2] = {&m->p, &m->g};
         for (int i = 0; i < 2; i++)
             t[i]->n1_w = t[i]->n1_b = t[i]->qkv_w = t[i]->qkv_b = t[i]->proj_w = t[i]->proj_b = t[i]->n2_w =
                 t[i]->n2_b = t[i]->fc1_w = t[i]->fc1_b = t[i]->fc2_w = t[i]->fc2_b = NULL;
     }
-    m->act_floats = carve_acts(&m->a, &m->lc, B, k, &m->sa, NULL);
+    m->act_floats = vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, NULL);
     m->embed_floats = m->a.embed_floats;
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
-    carve_acts(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
+    vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
+}
+
+void vit_to_canonical(const Vit *m, const float *local, float *canon) {
+    for (int i = 0; i < m->nseg; i++)
+        memcpy(canon + m->seg[i].canon, local + m->seg[i].local, sizeof(float) * (size_t)m->seg[i].len);
+}
+
+void vit_from_canonical(const Vit *m, const float *canon, float *local) {
+    for (int i = 0; i < m->nseg; i++)
+        memcpy(local + m->seg[i].local, canon + m->seg[i].canon, sizeof(float) * (size_t)m->seg[i].len);
+}
+
+const ParamSpec *vit_find_param(const Vit *m, const char *name) {
+    for (int i = 0; i < m->nspecs; i++)
+        if (strcmp(m->specs[i].name, name) == 0) return &m->specs[i];
+    return NULL;
+}
+
+void vit_init_params_host(const Vit *m, uint64_t seed, float *host) {
+    float *canon = m->n_canon == m->n_params && m->nseg == 1 ? host : xmalloc(sizeof(float) * (size_t)m->n_canon);
+    vit_params_init_canonical(&m->cfg, m->specs, m->nspecs, seed, canon);
+    if (canon != host) {
+        vit_from_canonical(m, canon, host);
+        free(canon);
+    }
+}
+
+void vit_init_params(Vit *m, uint64_t seed) {
+    CHECK(m->n_alloc == m->n_params, "vit_init_params with external blocks: use vit_init_params_host");
+    float *host = xmalloc((size_t)m->n_params * sizeof(float));
+    vit_init_params_host(m, seed, host);
+    m->k->upload(m->param_mem, host, m->n_params);
+    free(host);
 }
 
 void vit_slot_alloc(Vit *m, VitSlot *s) {
     s->sa = m->sa;
-    int64_t n = carve_acts(&s->a, &m->lc, m->B, m->k, &s->sa, NULL);
+    int64_t n = vit_acts_carve(&s->a, &m->lc, m->B, m->k, &s->sa, NULL);
     s->mem = m->k->alloc((size_t)n * sizeof(float));
-    carve_acts(&s->a, &m->lc, m->B, m->k, &s->sa, s->mem);
+    vit_acts_carve(&s->a, &m->lc, m->B, m->k, &s->sa, s->mem);
 }
 
 void vit_slot_free(Vit *m, VitSlot *s) {
@@ -243,16 +113,6 @@ void vit_free(Vit *m) {
     vit_config_free(&m->cfg);
     vit_config_free(&m->lc);
     memset(m, 0, sizeof *m);
-}
-
-void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
-    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
-    o->n1_w = t->n1_w + l * D, o->n1_b = t->n1_b + l * D;
-    o->qkv_w = t->qkv_w + l * 3 * Dt * D, o->qkv_b = t->qkv_b + l * 3 * Dt;
-    o->proj_w = t->proj_w + l * D * Dt, o->proj_b = t->proj_b + l * D;
-    o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
-    o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
-    o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
 }
 
 static void block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g) {
@@ -284,7 +144,7 @@ static void row_parallel_fwd(Vit *m, float *out, const float *resid, const float
     tp_sum(m, out, M * N);
 }
 
-/* D-CHAG (ALGORITHMS.md section 5): this rank's nb = C/T blocks of V/C channels are tokenized and
+/* D-CHAG (docs/parallelism.md, D-CHAG): this rank's nb = C/T blocks of V/C channels are tokenized and
  * aggregated, each by its own cross-attention (with a first level over groups of chag_group
  * channels when set), into nb partial tokens per location; the tp group all-gathers them and the
  * final cross-attention (var_agg, head-split over tp) runs over the C partial tokens in ctok. */
@@ -311,7 +171,7 @@ static void chag_fwd(Vit *m, const Batch *b) {
         for (int lev = 0; lev < nlev; lev++) {
             const int la = j * nlev + lev;
             const int64_t grp = lev == nlev - 1 ? ntok : c->chag_group, nout = ntok / grp;
-            ChagLayer y = chag_layer(m, la);
+            ChagLayer y = vit_acts_chag_layer(&m->a, &m->lc, m->B, la);
             float *out = lev == nlev - 1 ? a->chag_part + j * BLD : y.out;
             const float *w = p->c_in_w + la * 3 * D * D, *bias = p->c_in_b + la * 3 * D;
             k->linear_fwd(y.q, p->cq + la * D, w, bias, 1, D, D, 0);
@@ -352,8 +212,8 @@ static void chag_bwd(Vit *m, const Batch *b, const float *dctok) {
             const int la = j * nlev + lev;
             const int64_t nin = lev == 0 ? Vb : Vb / c->chag_group, grp = lev == nlev - 1 ? nin : c->chag_group,
                           nout = nin / grp;
-            ChagLayer y = chag_layer(m, la);
-            const float *in = lev == 0 ? tok : chag_layer(m, la - 1).out;
+            ChagLayer y = vit_acts_chag_layer(&m->a, &m->lc, m->B, la);
+            const float *in = lev == 0 ? tok : vit_acts_chag_layer(&m->a, &m->lc, m->B, la - 1).out;
             float *din = lev == 0 ? a->chag_dtok : a->chag_dh;
             const float *w = p->c_in_w + la * 3 * D * D;
             float *dw = g->c_in_w + la * 3 * D * D, *db = g->c_in_b + la * 3 * D;

@@ -44,8 +44,9 @@ void trainer_init(Trainer *t, const VitConfig *cfg, const OptConfig *oc, const T
     sc.pp = K;
     sc.pp_stage = par->pp.rank;
     task->ops->stage_config(task, &sc);
-    vit_init_par(&t->model, &sc, B / M, k, sh->pad_to_dp ? par->dp.size : 1, par->sp.size > 1 ? &g : NULL, sh->external_blocks,
-                 par->tp.size > 1 ? &par->tp : NULL);
+    const VitLayout lay = {.multiple = sh->pad_to_dp ? par->dp.size : 1, .seq = par->sp.size > 1 ? &g : NULL,
+                           .external_blocks = sh->external_blocks, .tp = par->tp.size > 1 ? &par->tp : NULL};
+    vit_init(&t->model, &sc, &lay, B / M, k);
     if (K > 1) { /* 1F1B: stage q has at most K - q micro-batches in flight */
         t->nslots = K - par->pp.rank < M ? K - par->pp.rank : M;
         t->slots = xcalloc((size_t)t->nslots, sizeof(VitSlot));
