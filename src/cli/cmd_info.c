@@ -111,7 +111,7 @@ int cmd_init(int argc, char **argv) {
         DIE_USER("lvit init: --static-channels and --res-width are for a downscaling model (--scale s)");
     }
     Vit m;
-    vit_init(&m, &cfg, 1, kernels_cpu());
+    vit_init(&m, &cfg, NULL, 1, kernels_cpu());
     vit_init_params(&m, (uint64_t)seed);
     char err[1024];
     if (ckpt_save_model(&m, NULL, NULL, NULL, out, err, sizeof err)) DIE_USER("%s", err);
