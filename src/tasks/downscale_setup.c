@@ -67,7 +67,7 @@ void ds_infer_init(DsInfer *q, const VitConfig *cfg, const char *ckpt, const Dow
     vit_config_copy(&c, cfg);
     c.tile_h = downscale_tiled(d) ? d->tp.th : 0;
     c.tile_w = downscale_tiled(d) ? d->tp.tw : 0;
-    vit_init(&q->m, &c, q->B, k);
+    vit_init(&q->m, &c, NULL, q->B, k);
     vit_config_free(&c);
     char err[1024];
     if (ckpt_load_params(&q->m, ckpt, err, sizeof err)) DIE_USER("%s", err);

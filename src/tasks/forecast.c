@@ -11,6 +11,13 @@ typedef struct Forecast {
     int nlead;
 } Forecast;
 
+static void fc_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
+    if (s->downscale_given) DIE_USER("lvit %s: --scale, --tiles and --static are for --task downscale", s->cmd);
+    model_options_to_config(s->model, s->ds->V, s->ds->H, s->ds->W, cfg, s->cmd);
+    memcpy(cfg->var_names, s->ds->names, (size_t)s->ds->V * LVIT_VAR_NAME);
+    task_forecast_init(t, s->ds, s->leads, s->nlead);
+}
+
 static void fc_stage_config(const Task *t, VitConfig *sc) { (void)t, (void)sc; }
 
 static int fc_sampler(const Task *t, Sampler *s, int t0, int t1, uint64_t seed, int shuffle, char *err, size_t errlen) {
@@ -44,6 +51,7 @@ static int fc_owns(const VitConfig *cfg) { return cfg->scale <= 1; }
 
 const TaskOps task_forecast_ops = {
     .name = "forecast",
+    .open = fc_open,
     .stage_config = fc_stage_config,
     .sampler = fc_sampler,
     .batch_init = fc_batch_init,

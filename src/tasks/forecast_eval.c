@@ -62,7 +62,7 @@ int forecast_eval(const EvalOptions *opt) {
 
     const Kernels *k = kernels_cpu();
     Vit m;
-    vit_init(&m, &cfg, batch, k);
+    vit_init(&m, &cfg, NULL, batch, k);
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init(&hb, batch, cfg.V, cfg.H, cfg.W);
@@ -74,7 +74,7 @@ int forecast_eval(const EvalOptions *opt) {
     float *fc = xmalloc(sizeof(float) * plane), *pers = xmalloc(sizeof(float) * plane);
     unsigned char *ok = xmalloc(plane);
     double *lat = xmalloc(sizeof(double) * H), *w = xmalloc(sizeof(double) * H);
-    for (int i = 0; i < H; i++) lat[i] = ds.lat[i];
+    for (int i = 0; i < H; i++) lat[i] = (float)ds.lat[i];
     lat_weights(w, lat, H);
     VarSkill *sk = xcalloc((size_t)nlead * ds.V, sizeof(VarSkill));
 

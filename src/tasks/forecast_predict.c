@@ -64,8 +64,8 @@ static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *
                                float lead) {
     size_t plane = (size_t)ds->H * ds->W;
     double *lat = xmalloc(sizeof(double) * ds->H), *lon = xmalloc(sizeof(double) * ds->W);
-    for (int i = 0; i < ds->H; i++) lat[i] = ds->lat[i];
-    for (int j = 0; j < ds->W; j++) lon[j] = ds->lon[j];
+    for (int i = 0; i < ds->H; i++) lat[i] = (float)ds->lat[i];
+    for (int j = 0; j < ds->W; j++) lon[j] = (float)ds->lon[j];
     float *errf = xmalloc(sizeof(float) * plane);
     unsigned char *ok = xmalloc(plane);
     char when[32], path[4096], title[256], err[1024];
@@ -117,7 +117,7 @@ int forecast_predict(const PredictOptions *opt) {
                  lead, ds.T);
     const Kernels *k = kernels_cpu();
     Vit m;
-    vit_init(&m, &cfg, 1, k);
+    vit_init(&m, &cfg, NULL, 1, k);
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
@@ -193,8 +193,8 @@ int forecast_predict(const PredictOptions *opt) {
     st_writer_add(w, "forecast", ST_F32, 3, shp, fcm);
     st_writer_add(w, "truth", ST_F32, 3, shp, truth);
     st_writer_add(w, "initial", ST_F32, 3, shp, init);
-    st_writer_add(w, "lat", ST_F32, 1, sh_lat, ds.lat);
-    st_writer_add(w, "lon", ST_F32, 1, sh_lon, ds.lon);
+    st_writer_add(w, "lat", ST_F64, 1, sh_lat, ds.lat);
+    st_writer_add(w, "lon", ST_F64, 1, sh_lon, ds.lon);
     if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
     free(fcm);
     printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);

@@ -14,13 +14,42 @@
 #include <stdint.h>
 #include "data/dataset.h"
 #include "model/vit.h"
+#include "parallel/comm.h"
+#include "train/setup.h"
+
+/* What a job learns: the task (an index into task_table) and the downscaling options. */
+typedef struct TaskOptions {
+    int task;          /* 0 forecast, 1 downscale */
+    int scale, res_width, tiles, halo;
+    int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
+    int base;          /* 0 none, 1 bicubic */
+    float tv_weight;
+    const char *statics, *coarse, *var_weights;
+} TaskOptions;
+#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
+enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
 
 typedef struct Task Task;
 struct EvalOptions;
 struct PredictOptions;
 
+/* What a job hands a task to set itself up (TaskOps.open). */
+typedef struct TaskSetup {
+    const Dataset *ds;              /* the data (kept open by the caller while the task lives) */
+    const TaskOptions *opts;
+    const ModelOptions *model;
+    const float *leads;             /* forecast: lead times in hours */
+    int nlead;
+    int leads_given, downscale_given; /* which task-specific options the user gave (refused by the other task) */
+    Parallel *par;                  /* refusals reach every rank */
+    const char *cmd;                /* "train", "bench": for messages */
+} TaskSetup;
+
 typedef struct TaskOps {
     const char *name;
+    /* Sets up the task on s->ds and builds the model configuration for its samples (cfg, to be
+     * freed with vit_config_free); options that cannot work are refused (exit 2) with the reason. */
+    void (*open)(Task *t, const TaskSetup *s, VitConfig *cfg);
     /* The model configuration of one pipeline stage for this task's samples (e.g. TILES
      * windows); dies naming the mismatch if cfg was built for other data. */
     void (*stage_config)(const Task *t, VitConfig *sc);
@@ -38,6 +67,9 @@ typedef struct TaskOps {
     float (*reg_weight)(const Task *t);
     /* Start-up lines describing the task's data: c the whole model, sample what one sample is. */
     void (*log)(const Task *t, const VitConfig *c, const VitConfig *sample);
+    /* lvit bench: lines on the task's own costs (NULL: none); step_ms for batch samples, act_floats
+     * the activations held; print0: this rank prints the machine-readable line. */
+    void (*bench_report)(const Task *t, const VitConfig *cfg, double step_ms, int batch, int64_t act_floats, int print0);
     /* The task's part of the checkpoint's data description: a JSON object (caller frees), or NULL. */
     char *(*describe)(const Task *t);
     void (*free)(Task *t);
@@ -62,17 +94,6 @@ struct Downscale;
 void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, const char *desc);
 void task_free(Task *t);
 
-/* What a job learns: the task (an index into task_names) and the downscaling options. */
-typedef struct TaskOptions {
-    int task;          /* 0 forecast, 1 downscale */
-    int scale, res_width, tiles, halo;
-    int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
-    int base;          /* 0 none, 1 bicubic */
-    float tv_weight;
-    const char *statics, *coarse, *var_weights;
-} TaskOptions;
-#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
-enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
 
 /* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE); NULL-terminated. */
 extern const TaskOps *const task_table[];

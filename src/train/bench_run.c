@@ -9,7 +9,7 @@
 #include "core/log.h"
 #include "core/parse.h"
 #include "kernels/cuda/ops_cuda.h"
-#include "tasks/downscale_setup.h"
+#include "tasks/jobs.h"
 #include "train/trainer.h"
 
 double cpu_sgemm_gflops(int n, double min_seconds);
@@ -35,28 +35,19 @@ int bench_run(const BenchOptions *o) {
     while (times > 8 && (double)times * mf.vars * H * W * 4 > 256.0 * 1048576) times /= 2;
     dataset_synthetic(&ds, mf.vars, times, H, W, (uint64_t)seed);
     VitConfig cfg;
-    DownscaleData dd = {0};
-    const int downscale = dsf.task == 1; /* --grid is then the fine grid */
-    if (downscale) {
-        ds.t_train_end = ds.t_val_end = ds.T;
-        downscale_data_open(&dd, &dsf, &ds, mf.patch, "bench");
-        model_options_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "bench");
-        downscale_data_config(&dd, &dsf, &cfg, "bench");
-    } else {
-        model_options_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "bench");
-    }
+    Task task;
+    const float lead = 6;
+    const TaskSetup setup = {.ds = &ds, .opts = &dsf, .model = &mf, .leads = &lead, .nlead = 1, .par = &par, .cmd = "bench"};
+    if (dsf.task == TASK_DOWNSCALE) ds.t_train_end = ds.t_val_end = ds.T; /* --grid is then the fine grid */
+    task_table[dsf.task]->open(&task, &setup, &cfg);
     layout_check(&par, &cfg, batch, "bench");
     cfg.recompute = df.recompute;
     train_print_banner();
     OptConfig oc = opt_default();
     oc.total = warm + steps;
-    float lead = 6;
     Trainer t;
     const Kernels *dev = layout_kernels(&par, &df, "bench");
     const Kernels *k = profile ? kernels_profiled(dev) : dev;
-    Task task;
-    if (downscale) task_downscale_init(&task, &dd.d, dsf.tv_weight, NULL);
-    else task_forecast_init(&task, &ds, &lead, 1);
     trainer_init(&t, &cfg, &oc, &task, 0, ds.T, batch, (uint64_t)seed, k, &par);
     for (int i = 0; i < warm; i++) trainer_step(&t);
     if (profile) kernels_profile_reset();
@@ -112,26 +103,12 @@ int bench_run(const BenchOptions *o) {
         tps = t.tokens_per_step / (worst / 1e3); /* a step ends when the slowest rank is done */
         free(all);
     }
-    if (downscale) {
-        /* TILES: one image is n^2 windows; attention work per image and activations per window */
-        const TilePlan *tp = &dd.d.tp;
-        const int nw = tiles_count(tp);
-        const double S = (double)(tp->th / cfg.p) * (tp->tw / cfg.p), Sfull = (double)vit_L(&cfg);
-        const double attn = 4.0 * S * S * cfg.D * cfg.depth * nw * 3 / 1e9, attn_full = 4.0 * Sfull * Sfull * cfg.D * cfg.depth * 3 / 1e9;
-        TrainerMem mem;
-        trainer_memory(&t, &mem);
-        log_info("downscale: fine %dx%d <- coarse %dx%d, %dx%d window%s of %dx%d cells (%.0f tokens); attention %.3f GFLOP "
-                 "per image per step (untiled %.0f tokens: %.3f); activations %.1f MiB for %d window%s; %.1f ms per image",
-                 dd.d.H, dd.d.W, dd.d.h, dd.d.w, tp->n, tp->n, nw > 1 ? "s" : "", tp->th, tp->tw, S, attn, Sfull, attn_full,
-                 mem.acts * 4.0 / 1048576, batch, batch > 1 ? "s" : "", mean * 1e3 * nw / batch);
-        if (par.world.rank == 0)
-            printf("tiles_bench: fine %dx%d tiles %d window_tokens %.0f attn_gflop_per_image %.4f act_mib %.2f batch %d "
-                   "image_ms %.2f\n", dd.d.H, dd.d.W, tp->n, S, attn, mem.acts * 4.0 / 1048576, batch, mean * 1e3 * nw / batch);
-    }
+    TrainerMem tm;
+    trainer_memory(&t, &tm);
+    if (task.ops->bench_report) task.ops->bench_report(&task, &cfg, mean * 1e3, batch, tm.acts, par.world.rank == 0);
     if (par.world.rank == 0) printf("tokens/s: %.1f\n", tps);
     trainer_free(&t);
     task_free(&task);
-    if (downscale) downscale_data_close(&dd);
     vit_config_free(&cfg);
     dataset_free(&ds);
     parallel_finalize(&par);

@@ -16,7 +16,7 @@
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "io/train_state.h"
-#include "tasks/downscale_setup.h"
+#include "tasks/jobs.h"
 #include "train/train_ckpt.h"
 #include "train/trainer.h"
 
@@ -87,24 +87,11 @@ int train_run(const TrainOptions *o) {
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
-    const int downscale = dsf.task == 1;
-    DownscaleData dd = {0};
-    if (!downscale && o->downscale_given)
-        DIE_USER("lvit train: --scale, --tiles and --static are for --task downscale");
-    if (downscale && o->leads_given)
-        DIE_USER("lvit train: --leads is for forecasting; --task downscale pairs each time's coarse and fine fields");
-    if (downscale) { /* the model sees the coarse grid; its inputs are the variables and the static fields */
-        if (par.sp.size > 1)
-            parallel_refuse(&par, "lvit train --task downscale: sequence parallelism is not supported for downscaling "
-                            "(the convolutions would need rows of other ranks); long sequences are what --tiles is for "
-                            "(tiles spread over --dp)");
-        downscale_data_open(&dd, &dsf, &ds, mf.patch, "train");
-        model_options_to_config(&mf, dd.d.V, dd.d.h, dd.d.w, &cfg, "train");
-        downscale_data_config(&dd, &dsf, &cfg, "train");
-    } else {
-        model_options_to_config(&mf, ds.V, ds.H, ds.W, &cfg, "train");
-        memcpy(cfg.var_names, ds.names, (size_t)ds.V * LVIT_VAR_NAME);
-    }
+    Task task;
+    const TaskSetup setup = {.ds = &ds, .opts = &dsf, .model = &mf, .leads = lead_h, .nlead = nlead,
+                             .leads_given = o->leads_given, .downscale_given = o->downscale_given, .par = &par,
+                             .cmd = "train"};
+    task_table[dsf.task]->open(&task, &setup, &cfg);
     layout_check(&par, &cfg, batch, "train");
     cfg.recompute = df.recompute;
     if (io) mkdir_p(run);
@@ -114,14 +101,6 @@ int train_run(const TrainOptions *o) {
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
-    Task task;
-    if (downscale) {
-        char *dj = downscale_data_desc(&dsf);
-        task_downscale_init(&task, &dd.d, dsf.tv_weight, dj);
-        free(dj);
-    } else {
-        task_forecast_init(&task, &ds, lead_h, nlead);
-    }
     trainer_init(&t, &cfg, &oc, &task, 0, t_split, batch, (uint64_t)seed, layout_kernels(&par, &df, "train"), &par);
     char err[1024];
     if (init && t.fsdp.on)
@@ -362,7 +341,6 @@ int train_run(const TrainOptions *o) {
     trainer_free(&t);
     task_free(&task);
     vit_config_free(&cfg);
-    if (downscale) downscale_data_close(&dd);
     dataset_free(&ds);
     if (stopped_at) {
         parallel_finalize(&par);
