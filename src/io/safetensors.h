@@ -1,4 +1,5 @@
-/* safetensors files: reader (memory-mapped, validated) and atomic writer.
+/* safetensors files: reader (memory-mapped, validated; safetensors.c) and atomic writer
+ * (safetensors_write.c).
  *
  * Layout: 8-byte little-endian uint64 N, N bytes of UTF-8 JSON header, then the data
  * buffer. Header: {"__metadata__": {str: str, ...} (optional),
@@ -14,6 +15,12 @@
 #define LVIT_SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
+
+/* Tensor bytes are copied as-is between memory and file, which is only right when the
+   host's byte order is the format's. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "lvit's safetensors I/O assumes a little-endian host"
+#endif
 
 enum { ST_MAX_NDIM = 8 };
 #define ST_MAX_HEADER ((uint64_t)100000000)   /* same limit as the reference implementation */
