@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "eval/canvas.h"
 #include "eval/plot.h"
 #include "util_test.h"
 

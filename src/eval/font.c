@@ -1,8 +1,8 @@
-/* The 5x7 bitmap font plot.c draws all text with: the classic HD44780-style glyphs for
- * ASCII 32..126. Kept as data, in its own file, so that plot.c stays about drawing.
+/* The 5x7 bitmap font canvas.c draws all text with: the classic HD44780-style glyphs for
+ * ASCII 32..126. Kept as data, in its own file, so that canvas.c stays about drawing.
  * Each glyph is 5 column bytes, left to right; bit 0 is the top row, bit 6 the bottom.
  * Drawn with one blank column between glyphs (6 px advance at scale 1). */
-#include "eval/plot.h"
+#include "eval/canvas.h"
 
 const unsigned char plot_font5x7[95][5] = {
     {0x00, 0x00, 0x00, 0x00, 0x00}, /* ' ' */ {0x00, 0x00, 0x5F, 0x00, 0x00}, /* ! */

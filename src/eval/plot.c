@@ -1,18 +1,17 @@
-/* Maps and loss curves as PNG: a tiny RGB8 canvas (rectangles, Bresenham lines, 5x7 text)
- * plus libpng. See plot.h for the layouts and the error contract. */
+/* Maps and loss curves as PNG: the layouts, colour maps, axes, ticks and legends, drawn on the
+ * raster of eval/canvas.h. See plot.h for the layouts and the error contract. */
 #include "eval/plot.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
-#include <png.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/json.h"
+#include "eval/canvas.h"
 
 const unsigned char PLOT_GREY[3] = {150, 150, 150};
 const unsigned char PLOT_TRAIN_RGB[3] = {31, 119, 180};
@@ -27,91 +26,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* ---------------------------------------------------------------- canvas */
-
-/* Limits the image to ~200 MB of RGB so that a huge grid fails cleanly instead of OOM. */
-enum { MAX_PIXELS = 1 << 26 };
-
-typedef struct Canvas {
-    int w, h;
-    unsigned char *px;       /* [h][w][3] */
-    int cx0, cy0, cx1, cy1;  /* clip rectangle, inclusive; lines inside the plot area use it */
-} Canvas;
-
-static int canvas_init(Canvas *c, int w, int h, char *err, size_t errlen) {
-    if (w < 1 || h < 1 || (int64_t)w * h > MAX_PIXELS) {
-        set_err(err, errlen, "image %dx%d is too large (limit %d pixels)", w, h, MAX_PIXELS);
-        return -1;
-    }
-    c->px = malloc((size_t)w * h * 3);
-    if (!c->px) {
-        set_err(err, errlen, "out of memory for a %dx%d image", w, h);
-        return -1;
-    }
-    memset(c->px, 255, (size_t)w * h * 3);
-    c->w = w, c->h = h;
-    c->cx0 = 0, c->cy0 = 0, c->cx1 = w - 1, c->cy1 = h - 1;
-    return 0;
-}
-
-static void put(Canvas *c, int x, int y, const unsigned char rgb[3]) {
-    if (x < c->cx0 || x > c->cx1 || y < c->cy0 || y > c->cy1) return;
-    memcpy(c->px + ((size_t)y * c->w + x) * 3, rgb, 3);
-}
-
-static void fill_rect(Canvas *c, int x, int y, int w, int h, const unsigned char rgb[3]) {
-    int x0 = x < c->cx0 ? c->cx0 : x, y0 = y < c->cy0 ? c->cy0 : y;
-    int x1 = x + w - 1 > c->cx1 ? c->cx1 : x + w - 1, y1 = y + h - 1 > c->cy1 ? c->cy1 : y + h - 1;
-    for (int yy = y0; yy <= y1; yy++)
-        for (int xx = x0; xx <= x1; xx++) memcpy(c->px + ((size_t)yy * c->w + xx) * 3, rgb, 3);
-}
-
-static void rect_outline(Canvas *c, int x, int y, int w, int h, const unsigned char rgb[3]) {
-    fill_rect(c, x, y, w, 1, rgb);
-    fill_rect(c, x, y + h - 1, w, 1, rgb);
-    fill_rect(c, x, y, 1, h, rgb);
-    fill_rect(c, x + w - 1, y, 1, h, rgb);
-}
-
-/* Bresenham over all octants; thick > 1 stamps a thick x thick square per point. */
-static void line(Canvas *c, int x0, int y0, int x1, int y1, int thick, const unsigned char rgb[3]) {
-    int dx = abs(x1 - x0), sx = x0 < x1 ? 1 : -1, dy = -abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
-    int e = dx + dy;
-    for (;;) {
-        if (thick > 1) fill_rect(c, x0 - thick / 2, y0 - thick / 2, thick, thick, rgb);
-        else put(c, x0, y0, rgb);
-        if (x0 == x1 && y0 == y1) break;
-        int e2 = 2 * e;
-        if (e2 >= dy) e += dy, x0 += sx;
-        if (e2 <= dx) e += dx, y0 += sy;
-    }
-}
-
-/* ---------------------------------------------------------------- text */
-
-enum { GLYPH_W = 5, GLYPH_H = 7, ADVANCE = 6 };
-
-static int text_width(const char *s, int scale) {
-    size_t n = strlen(s);
-    return n ? (int)n * ADVANCE * scale - scale : 0;
-}
-
-/* Draws s with its top-left at (x, y); align -1/0/1 puts x at the left/centre/right of the text.
- * Characters outside 32..126 are drawn as '?'. */
-static void text(Canvas *c, int x, int y, const char *s, int scale, int align, const unsigned char rgb[3]) {
-    if (!s) return;
-    int w = text_width(s, scale);
-    x -= align < 0 ? 0 : align == 0 ? w / 2 : w;
-    for (; *s; s++, x += ADVANCE * scale) {
-        int ch = (unsigned char)*s;
-        if (ch < 32 || ch > 126) ch = '?';
-        const unsigned char *g = plot_font5x7[ch - 32];
-        for (int col = 0; col < GLYPH_W; col++)
-            for (int row = 0; row < GLYPH_H; row++)
-                if (g[col] >> row & 1) fill_rect(c, x + col * scale, y + row * scale, scale, scale, rgb);
-    }
 }
 
 /* Three significant digits ("%.3g"), but positional between 1e-3 and 1e6 because "98500"
@@ -140,13 +54,6 @@ static void fmt_num(char *buf, size_t n, double v) {
     }
 }
 
-/* Text at scale 2 when it fits in width, else at scale 1 (long titles on narrow maps). */
-static void title_text(Canvas *c, int xc, int y, const char *s, int width, const unsigned char rgb[3]) {
-    if (!s) return;
-    int scale = text_width(s, 2) <= width ? 2 : 1;
-    text(c, xc, scale == 2 ? y : y + 4, s, scale, 0, rgb);
-}
-
 /* ---------------------------------------------------------------- colour maps */
 
 /* viridis (matplotlib, CC0) sampled at 16 evenly spaced points. */
@@ -171,73 +78,6 @@ void plot_colormap(double t, int diverging, unsigned char rgb[3]) {
     if (i >= n - 1) i = n - 2;
     f -= i;
     for (int k = 0; k < 3; k++) rgb[k] = (unsigned char)lround(tab[i][k] + f * (tab[i + 1][k] - tab[i][k]));
-}
-
-/* ---------------------------------------------------------------- PNG output */
-
-typedef struct PngErr {
-    char msg[256];
-} PngErr;
-
-static void png_on_error(png_structp png, png_const_charp msg) {
-    PngErr *pe = png_get_error_ptr(png);
-    snprintf(pe->msg, sizeof pe->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
-static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
-
-/* Writes c to "<path>.tmp.<pid>", then renames it over path (atomic for readers). */
-static int write_png(const char *path, const Canvas *c, char *err, size_t errlen) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        set_err(err, errlen, "cannot write '%s': path too long", path);
-        return -1;
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        set_err(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    PngErr pe = {{0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &pe, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, NULL);
-        fclose(f);
-        remove(tmp);
-        set_err(err, errlen, "cannot write '%s': libpng initialisation failed", path);
-        return -1;
-    }
-    /* png and info are not modified after setjmp, so they need not be volatile. */
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        remove(tmp);
-        set_err(err, errlen, "cannot write '%s': libpng: %s", path, pe.msg);
-        return -1;
-    }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)c->w, (png_uint_32)c->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < c->h; y++) png_write_row(png, c->px + (size_t)y * c->w * 3);
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    /* A full disk often shows only at flush time, so both ferror and fclose are checked. */
-    int bad = ferror(f);
-    if (fclose(f) || bad) {
-        int e = errno;
-        remove(tmp);
-        set_err(err, errlen, "cannot write '%s': %s", path, bad ? "write error" : strerror(e));
-        return -1;
-    }
-    if (rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        set_err(err, errlen, "cannot write '%s': rename from '%s' failed: %s", path, tmp, strerror(e));
-        return -1;
-    }
-    return 0;
 }
 
 /* ---------------------------------------------------------------- axes helpers */
@@ -301,7 +141,7 @@ int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, ch
         }
         int cell = (MIN_MAP_W + p->W - 1) / p->W;
         if (cell < MIN_CELL) cell = MIN_CELL;
-        if ((int64_t)p->W * cell > MAX_PIXELS || (int64_t)p->H * cell > MAX_PIXELS) {
+        if ((int64_t)p->W * cell > CANVAS_MAX_PIXELS || (int64_t)p->H * cell > CANVAS_MAX_PIXELS) {
             set_err(err, errlen, "plot: panel %d: %dx%d grid is too large to draw", k, p->H, p->W);
             return -1;
         }
@@ -334,7 +174,7 @@ int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, ch
     }
     x += MARGIN;
     int64_t h = TITLE_H + PTITLE_H + maxh + LON_AXIS_H + BAR_H + BELOW_BAR_H;
-    if (x * h > MAX_PIXELS) {
+    if (x * h > CANVAS_MAX_PIXELS) {
         set_err(err, errlen, "plot: image %lldx%lld is too large", (long long)x, (long long)h);
         return -1;
     }
@@ -352,8 +192,8 @@ static void map_ticks(Canvas *c, const PlotLayout *lay, int k, double v0, double
     char buf[32];
     if (n == 1 || hi - lo < 1e-9) {   /* a single row/column: label it where it is */
         fmt_deg(buf, sizeof buf, v0, is_lon);
-        if (is_lon) text(c, (int)p0, L->y + L->h + 6, buf, 1, 0, BLACK);
-        else text(c, L->x - 7, (int)p0 - 3, buf, 1, 1, BLACK);
+        if (is_lon) canvas_text(c, (int)p0, L->y + L->h + 6, buf, 1, 0, BLACK);
+        else canvas_text(c, L->x - 7, (int)p0 - 3, buf, 1, 1, BLACK);
         return;
     }
     /* Longitude labels are wider, so fewer of them fit side by side. */
@@ -365,11 +205,11 @@ static void map_ticks(Canvas *c, const PlotLayout *lay, int k, double v0, double
         int pix = (int)lround(p0 + (v - v0) / (v1 - v0) * (p1 - p0));
         fmt_deg(buf, sizeof buf, v, is_lon);
         if (is_lon) {
-            fill_rect(c, pix, L->y + L->h, 1, 4, BLACK);
-            text(c, pix, L->y + L->h + 7, buf, 1, 0, BLACK);
+            canvas_fill_rect(c, pix, L->y + L->h, 1, 4, BLACK);
+            canvas_text(c, pix, L->y + L->h + 7, buf, 1, 0, BLACK);
         } else {
-            fill_rect(c, L->x - 4, pix, 4, 1, BLACK);
-            text(c, L->x - 7, pix - 3, buf, 1, 1, BLACK);
+            canvas_fill_rect(c, L->x - 4, pix, 4, 1, BLACK);
+            canvas_text(c, L->x - 7, pix - 3, buf, 1, 1, BLACK);
         }
     }
 }
@@ -387,11 +227,11 @@ int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, cons
         set_err(err, errlen, "cannot write '%s': %s", path, why);
         return -1;
     }
-    title_text(&c, lay.width / 2, 8, title, lay.width - 2 * MARGIN, BLACK);
+    canvas_title_text(&c, lay.width / 2, 8, title, lay.width - 2 * MARGIN, BLACK);
     for (int k = 0; k < npanels; k++) {
         const PlotPanel *p = &panels[k];
         const PlotPanelLayout *L = &lay.panel[k];
-        title_text(&c, L->x + L->w / 2, TITLE_H + 2, p->title, L->w + GAP_W, BLACK);
+        canvas_title_text(&c, L->x + L->w / 2, TITLE_H + 2, p->title, L->w + GAP_W, BLACK);
         double lo = L->vmin, span = (double)L->vmax - L->vmin;
         for (int r = 0; r < p->H; r++) {
             int sr = L->flip_rows ? p->H - 1 - r : r;   /* screen row r shows data row sr */
@@ -401,10 +241,10 @@ int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, cons
                 unsigned char rgb[3];
                 if (cell_ok(p, i)) plot_colormap((p->values[i] - lo) / span, p->diverging, rgb);
                 else memcpy(rgb, PLOT_GREY, 3);
-                fill_rect(&c, L->x + q * L->cell, L->y + r * L->cell, L->cell, L->cell, rgb);
+                canvas_fill_rect(&c, L->x + q * L->cell, L->y + r * L->cell, L->cell, L->cell, rgb);
             }
         }
-        rect_outline(&c, L->x - 1, L->y - 1, L->w + 2, L->h + 2, BLACK);
+        canvas_rect_outline(&c, L->x - 1, L->y - 1, L->w + 2, L->h + 2, BLACK);
         int r0 = L->flip_rows ? p->H - 1 : 0, c0 = L->flip_cols ? p->W - 1 : 0;
         map_ticks(&c, &lay, k, p->lat[r0], p->lat[p->H - 1 - r0], 0);
         map_ticks(&c, &lay, k, p->lon[c0], p->lon[p->W - 1 - c0], 1);
@@ -413,21 +253,21 @@ int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, cons
         for (int xb = 0; xb < L->bar_w; xb++) {
             unsigned char rgb[3];
             plot_colormap(L->bar_w > 1 ? (double)xb / (L->bar_w - 1) : 0.5, p->diverging, rgb);
-            fill_rect(&c, L->bar_x + xb, L->bar_y, 1, L->bar_h, rgb);
+            canvas_fill_rect(&c, L->bar_x + xb, L->bar_y, 1, L->bar_h, rgb);
         }
-        rect_outline(&c, L->bar_x - 1, L->bar_y - 1, L->bar_w + 2, L->bar_h + 2, BLACK);
+        canvas_rect_outline(&c, L->bar_x - 1, L->bar_y - 1, L->bar_w + 2, L->bar_h + 2, BLACK);
         char buf[32];
         int ly = L->bar_y + L->bar_h + 4;
         fmt_num(buf, sizeof buf, L->vmin);
-        text(&c, L->bar_x, ly, buf, 1, -1, BLACK);
+        canvas_text(&c, L->bar_x, ly, buf, 1, -1, BLACK);
         fmt_num(buf, sizeof buf, 0.5 * ((double)L->vmin + L->vmax));
-        text(&c, L->bar_x + L->bar_w / 2, ly, buf, 1, 0, BLACK);
+        canvas_text(&c, L->bar_x + L->bar_w / 2, ly, buf, 1, 0, BLACK);
         fmt_num(buf, sizeof buf, L->vmax);
-        text(&c, L->bar_x + L->bar_w - 1, ly, buf, 1, 1, BLACK);
-        if (p->units && *p->units) text(&c, L->bar_x + L->bar_w / 2, ly + 11, p->units, 1, 0, BLACK);
+        canvas_text(&c, L->bar_x + L->bar_w - 1, ly, buf, 1, 1, BLACK);
+        if (p->units && *p->units) canvas_text(&c, L->bar_x + L->bar_w / 2, ly + 11, p->units, 1, 0, BLACK);
     }
-    int rc = write_png(path, &c, err, errlen);
-    free(c.px);
+    int rc = canvas_write_png(path, &c, err, errlen);
+    canvas_free(&c);
     return rc;
 }
 
@@ -466,9 +306,9 @@ static void series(Canvas *c, const Axes *a, const double *x, const double *y, i
             have = 0;
             continue;
         }
-        if (have) line(c, px0, py0, px, py, thick, rgb);
-        else line(c, px, py, px, py, thick, rgb);
-        if (marker) fill_rect(c, px - 2, py - 2, 5, 5, rgb);
+        if (have) canvas_line(c, px0, py0, px, py, thick, rgb);
+        else canvas_line(c, px, py, px, py, thick, rgb);
+        if (marker) canvas_fill_rect(c, px - 2, py - 2, 5, 5, rgb);
         px0 = px, py0 = py, have = 1;
     }
 }
@@ -508,11 +348,11 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
             int px, py;
             if (log10(v) > a.l1 + 1e-9 || !to_px(&a, a.x0, v, &px, &py)) continue;
             if (m > 1 && a.l1 - a.l0 > 12) continue;   /* minor grid lines would merge */
-            fill_rect(&c, PLOT_LOSS_X0, py, PLOT_LOSS_X1 - PLOT_LOSS_X0, 1, GRID);
+            canvas_fill_rect(&c, PLOT_LOSS_X0, py, PLOT_LOSS_X1 - PLOT_LOSS_X0, 1, GRID);
             if ((m == 1 && (d - (int)a.l0) % every == 0) || (few && (m == 2 || m == 5))) {
-                fill_rect(&c, PLOT_LOSS_X0 - 5, py, 5, 1, BLACK);
+                canvas_fill_rect(&c, PLOT_LOSS_X0 - 5, py, 5, 1, BLACK);
                 fmt_num(buf, sizeof buf, v);
-                text(&c, PLOT_LOSS_X0 - 8, py - 3, buf, 1, 1, BLACK);
+                canvas_text(&c, PLOT_LOSS_X0 - 8, py - 3, buf, 1, 1, BLACK);
             }
         }
     double xs = nice_step(a.x1 - a.x0, 6);
@@ -521,34 +361,34 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
         double v = (k0 + i) * xs;
         int px, py;
         if (!to_px(&a, v, 1, &px, &py)) continue;
-        fill_rect(&c, px, PLOT_LOSS_Y0, 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0, GRID);
-        fill_rect(&c, px, PLOT_LOSS_Y1, 1, 5, BLACK);
+        canvas_fill_rect(&c, px, PLOT_LOSS_Y0, 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0, GRID);
+        canvas_fill_rect(&c, px, PLOT_LOSS_Y1, 1, 5, BLACK);
         fmt_num(buf, sizeof buf, v);
-        text(&c, px, PLOT_LOSS_Y1 + 9, buf, 1, 0, BLACK);
+        canvas_text(&c, px, PLOT_LOSS_Y1 + 9, buf, 1, 0, BLACK);
     }
     /* Curves are clipped to the frame: a clamped or rounded point must not spill onto labels. */
     c.cx0 = PLOT_LOSS_X0, c.cx1 = PLOT_LOSS_X1, c.cy0 = PLOT_LOSS_Y0, c.cy1 = PLOT_LOSS_Y1;
     series(&c, &a, step, loss, n, 1, 0, PLOT_TRAIN_RGB);
     series(&c, &a, val_step, val_loss, nval, 2, 1, PLOT_VAL_RGB);
     c.cx0 = 0, c.cy0 = 0, c.cx1 = c.w - 1, c.cy1 = c.h - 1;
-    rect_outline(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0, PLOT_LOSS_X1 - PLOT_LOSS_X0 + 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0 + 1,
+    canvas_rect_outline(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0, PLOT_LOSS_X1 - PLOT_LOSS_X0 + 1, PLOT_LOSS_Y1 - PLOT_LOSS_Y0 + 1,
                  BLACK);
     /* Legend in the top-right corner of the frame. */
     int lw = 110, lh = nval > 0 ? 36 : 20, lx = PLOT_LOSS_X1 - lw - 8, ly = PLOT_LOSS_Y0 + 8;
-    fill_rect(&c, lx, ly, lw, lh, WHITE);
-    rect_outline(&c, lx, ly, lw, lh, BLACK);
-    fill_rect(&c, lx + 8, ly + 9, 24, 1, PLOT_TRAIN_RGB);
-    text(&c, lx + 40, ly + 6, "train", 1, -1, BLACK);
+    canvas_fill_rect(&c, lx, ly, lw, lh, WHITE);
+    canvas_rect_outline(&c, lx, ly, lw, lh, BLACK);
+    canvas_fill_rect(&c, lx + 8, ly + 9, 24, 1, PLOT_TRAIN_RGB);
+    canvas_text(&c, lx + 40, ly + 6, "train", 1, -1, BLACK);
     if (nval > 0) {
-        fill_rect(&c, lx + 8, ly + 25, 24, 2, PLOT_VAL_RGB);
-        fill_rect(&c, lx + 18, ly + 24, 5, 5, PLOT_VAL_RGB);
-        text(&c, lx + 40, ly + 22, "validation", 1, -1, BLACK);
+        canvas_fill_rect(&c, lx + 8, ly + 25, 24, 2, PLOT_VAL_RGB);
+        canvas_fill_rect(&c, lx + 18, ly + 24, 5, 5, PLOT_VAL_RGB);
+        canvas_text(&c, lx + 40, ly + 22, "validation", 1, -1, BLACK);
     }
-    title_text(&c, PLOT_LOSS_W / 2, 14, title, PLOT_LOSS_W - 20, BLACK);
-    text(&c, (PLOT_LOSS_X0 + PLOT_LOSS_X1) / 2, PLOT_LOSS_Y1 + 26, "step", 2, 0, BLACK);
-    text(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0 - 12, "loss (log scale)", 1, -1, BLACK);
-    int rc = write_png(path, &c, err, errlen);
-    free(c.px);
+    canvas_title_text(&c, PLOT_LOSS_W / 2, 14, title, PLOT_LOSS_W - 20, BLACK);
+    canvas_text(&c, (PLOT_LOSS_X0 + PLOT_LOSS_X1) / 2, PLOT_LOSS_Y1 + 26, "step", 2, 0, BLACK);
+    canvas_text(&c, PLOT_LOSS_X0, PLOT_LOSS_Y0 - 12, "loss (log scale)", 1, -1, BLACK);
+    int rc = canvas_write_png(path, &c, err, errlen);
+    canvas_free(&c);
     return rc;
 }
 

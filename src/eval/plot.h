@@ -1,6 +1,6 @@
 /* PNG plots without Python: maps of gridded fields (truth | forecast | error side by side)
- * and training-loss curves. Everything is drawn on a small RGB8 raster canvas with an
- * embedded 5x7 bitmap font (src/eval/font.c) and written with libpng.
+ * and training-loss curves. Everything is drawn on a small RGB8 raster canvas (eval/canvas.h) with
+ * an embedded 5x7 bitmap font (src/eval/font.c) and written with libpng.
  *
  * Every writer goes through "<path>.tmp.<pid>" and renames it over path, so a reader
  * never sees a half-written PNG; on any failure the temporary is removed and the
@@ -91,8 +91,5 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
  * plots it with plot_loss_png, titled with the file's path. A line that is not such an
  * object fails with "<metrics_path>: line N...". */
 int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *err, size_t errlen);
-
-/* The embedded font: 5x7 glyphs for ASCII 32..126, 5 column bytes each, bit 0 = top row. */
-extern const unsigned char plot_font5x7[95][5];
 
 #endif
