@@ -69,7 +69,9 @@ extern "C" void cuda_upload(float *dst, const float *host, int64_t n) {
 extern "C" void cuda_download(float *host, const float *src, int64_t n) {
     if (n > 0) CU(cudaMemcpy(host, src, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost));
 }
-extern "C" void cuda_sync(void) { CU(cudaDeviceSynchronize()); }
+extern "C" void cuda_sync(void) {
+    CU(cudaDeviceSynchronize());
+}
 
 /* ---------------------------------------------------------------- elementwise */
 
