@@ -354,7 +354,7 @@ static void every_layout(ChannelMode mode) {
 }
 
 /* Bytes one training step sends over the sequence-parallel communicator, per rank, against the
- * formulas of ALGORITHMS.md section 3 (elements per layer, forward + backward; rows = B * S_loc):
+ * bandwidth-optimal volumes of each scheme (elements per layer, forward + backward; rows = B * S_loc):
  *   ulysses 8 rows D (P-1)/P;  lss 4 rows D (P-1);  ring 2 rows D (P-1) forward + 2 rows D (2P-1) backward;
  *   usp with groups of u and R = P/u: ulysses over u plus ring over R of the group's tokens and
  *   heads (u rows, D/u): 8 rows D (u-1)/u + 2 rows D (R-1) + 2 rows D (2R-1) */
@@ -402,11 +402,12 @@ static void test_volumes(void **state) {
     dataset_free(&ds);
 }
 
-/* Bytes one training step sends over the tensor-parallel communicator, per rank (ALGORITHMS.md
- * section 4): all-reduces of rows D (rows = B * S) after proj and fc2 forward and before the
- * LayerNorms backward, 4 per block; agg mode adds the aggregation's out-projection (B L D) forward
- * and the token and query gradients (B V L D + D) backward; plus the gradient norm's one double.
- * An all-reduce of n sends 2 (T-1)/T n. */
+/* Bytes one training step sends over the tensor-parallel communicator, per rank (Megatron-LM,
+ * Shoeybi et al. 2019; docs/parallelism.md, "Tensor parallel"): all-reduces of rows D
+ * (rows = B * S) after proj and fc2 forward and before the LayerNorms backward, 4 per block; agg
+ * mode adds the aggregation's out-projection (B L D) forward and the token and query gradients
+ * (B V L D + D) backward; plus the gradient norm's one double. An all-reduce of n sends
+ * 2 (T-1)/T n. */
 static void test_volumes_tp(void **state) {
     (void)state;
     const int P = g_par.world.size;

@@ -7,8 +7,8 @@ efficient (memory-efficient, xFormers/CUTLASS), cudnn (torch >= 2.2 with
 torch.nn.attention.sdpa_kernel, 2.3+ in practice) and, with --backends ...,math, the unfused
 reference. A backend that refuses a case or fails is listed with the reason and skipped.
 
-Shapes (defaults, after FlashAttention's own benchmark and /work/shared/ALGORITHMS.md's published
-numbers): NH = hidden/d heads with hidden 2048 (NH = 16 at d = 128, 32 at d = 64) and
+Shapes (defaults, after FlashAttention's own benchmark and the sequence lengths the
+long-sequence ViT papers publish): NH = hidden/d heads with hidden 2048 (NH = 16 at d = 128, 32 at d = 64) and
 B = max(1, tokens/S) with tokens 16,384 (B = 4 at S = 4k, B = 1 at 16k and 64k).
 --batch and --heads override them. Layout --layout bhsd (default): q, k, v contiguous
 [B,NH,S,d], SDPA's native layout; fused: views into one [B,S,3,NH,d] activation, as the model

@@ -1,4 +1,5 @@
-/* Flash attention on the CPU: exact softmax attention in O(S*d) memory (ALGORITHMS.md §2).
+/* Flash attention on the CPU: exact softmax attention in O(S*d) memory (Dao et al.,
+ * "FlashAttention", 2022: tiled online softmax, the S x S matrix never formed).
  *
  * Forward, one task per (b, h, block of FQ queries), tasks spread over threads:
  *   the query block is kept transposed and pre-scaled, Qt[c][r] = q[r][c] * scale*log2(e),

@@ -38,7 +38,7 @@
  *
  * Weights: w[r] = cos(lat_r) / mean_k cos(lat_k) over the H rows (lat_weights). Every score is
  * a ratio in which w appears in numerator and denominator, so the normalisation constant
- * cancels: renormalising over the valid cells only (ALGORITHMS.md section 7) gives the same
+ * cancels: renormalising over the valid cells only (as WeatherBench, Rasp et al. 2020, does) gives the same
  * numbers, and masked grids need no other weights. Unmasked, W_s = H*W and MSE_s is exactly
  * ClimaX's mean(w * e^2) over the grid.
  *

@@ -40,7 +40,7 @@ typedef struct CommOps {
 struct Comm {
     const CommOps *ops;
     int rank, size;
-    int64_t bytes_sent;   /* counted by the backend, for the volume checks of ALGORITHMS.md */
+    int64_t bytes_sent;   /* counted by the backend, for the volume checks of tests/test_parallel.c */
     void *impl;
 };
 

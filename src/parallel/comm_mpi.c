@@ -73,7 +73,7 @@ static MPI_Comm mc(const Comm *c) { return *(MPI_Comm *)c->impl; }
 enum { CHUNK = 1 << 28 };
 
 /* bytes_sent counts the volume of the bandwidth-optimal algorithm for each collective (what
- * ALGORITHMS.md's formulas count), not what a particular MPI library happens to do:
+ * volumes tests/test_parallel.c checks), not what a particular MPI library happens to do:
  * all-reduce 2(P-1)/P N, all-gather and reduce-scatter (P-1) n of blocks of n, all-to-all
  * (P-1) n, broadcast N at the root. */
 static void count(Comm *c, double elems, size_t elem_size) { c->bytes_sent += (int64_t)(elems * elem_size); }

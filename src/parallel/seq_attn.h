@@ -1,5 +1,5 @@
 /* Exact attention over a sequence split across the ranks of a sequence-parallel group
- * (ALGORITHMS.md section 3). Each rank holds S_loc = S / P tokens of every sample, in the
+ * (docs/parallelism.md, "Sequence parallel"). Each rank holds S_loc = S / P tokens of every sample, in the
  * block layout qkv [B, S_loc, 3, NH, d]; the global sequence is the ranks' chunks one after
  * the other (attention is exact and not causal, so only the set of keys matters).
  *   ulysses: all-to-all q, k, v (one fused message) from token-sharded to head-sharded, local
