@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "data/dataset.h"
 #include "fuzz_util.h"
 
@@ -26,7 +26,7 @@ static void ds_fuzz_use(const Dataset *ds) {
         /* The batch normalizes with (x - mean) / std in float. */
         FUZZ_ASSERT(isfinite(ds->mean[v]) && isfinite(ds->std[v]) && ds->std[v] > 0);
     }
-    for (int i = 0; i < ds->H; i++) FUZZ_ASSERT(fabsf(ds->lat[i]) <= 90);
+    for (int i = 0; i < ds->H; i++) FUZZ_ASSERT(fabs(ds->lat[i]) <= 90);
     for (int j = 0; j < ds->W; j++) FUZZ_ASSERT(isfinite(ds->lon[j]));
     for (int t = 1; t < ds->T; t++) FUZZ_ASSERT(ds->hours[t] > ds->hours[t - 1]);
     ds_fuzz_sink = acc;

@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "data/convert.h"
+#include "data/dataset_file.h"
 #include "util_nc.h"
 #include "util_test.h"
 

@@ -141,7 +141,8 @@ static void test_periodic_seam(void **state) {
 static void test_coarsen(void **state) {
     (void)state;
     enum { H = 4, W = 6, S = 2 };
-    float fine[H * W], coarse[(H / S) * (W / S)], lat[H] = {60, 30, -30, -60};
+    float fine[H * W], coarse[(H / S) * (W / S)];
+    double lat[H] = {60, 30, -30, -60};
     uint8_t valid[H * W], cv[(H / S) * (W / S)];
     for (int i = 0; i < H * W; i++) fine[i] = 3.0f, valid[i] = 1;
     resample_coarsen(coarse, cv, fine, NULL, H, W, S, lat);

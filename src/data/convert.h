@@ -1,9 +1,9 @@
 /* lvit datasets from real files: the assembler that turns the readers' VarSeries into one
- * dataset on one grid and one time axis, and the dataset file (docs/formats.md). */
+ * dataset on one grid and one time axis, and writing it as a dataset file (docs/formats.md;
+ * data/dataset_file.h reads it). */
 #ifndef LVIT_CONVERT_H
 #define LVIT_CONVERT_H
 #include <stddef.h>
-#include "data/dataset.h"
 #include "data/series.h"
 
 typedef struct ConvertOptions {
@@ -19,8 +19,5 @@ typedef struct ConvertOptions {
  * 0 on success; -1 with err naming the file, variable and problem. */
 int convert_files(const char *out_path, int ninputs, const char *const *inputs, const ConvertOptions *o,
                   char *err, size_t errlen);
-
-/* Opens a dataset file (memory-mapped; checks every array's shape and dtype). */
-int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen);
 
 #endif

@@ -4,7 +4,6 @@
 #include <string.h>
 #include "core/check.h"
 #include "data/dataset.h"
-#include "data/downscale.h"
 
 void dataset_free(Dataset *ds) {
     free(ds->names);
@@ -31,9 +30,10 @@ void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed) {
     ds->names = xcalloc((size_t)V, LVIT_VAR_NAME);
     ds->units = xcalloc((size_t)V, 32);
     for (int v = 0; v < V; v++) snprintf(ds->names[v], LVIT_VAR_NAME, "var%d", v);
-    ds->lat = xmalloc(sizeof(float) * (size_t)H);
-    ds->lon = xmalloc(sizeof(float) * (size_t)W);
+    ds->lat = xmalloc(sizeof(double) * (size_t)H);
+    ds->lon = xmalloc(sizeof(double) * (size_t)W);
     ds->hours = xmalloc(sizeof(double) * (size_t)T);
+    /* float32 values: the synthetic fields and the weights trained on them were defined with these */
     for (int i = 0; i < H; i++) ds->lat[i] = (float)(-90.0 + (i + 0.5) * 180.0 / H);
     for (int j = 0; j < W; j++) ds->lon[j] = (float)(j * 360.0 / W);
     for (int t = 0; t < T; t++) ds->hours[t] = 6.0 * t;
@@ -260,30 +260,9 @@ void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0,
     hb->wlat = xcalloc((size_t)Hp, sizeof(float));
 }
 
-void host_batch_init_downscale(HostBatch *hb, int B, const Downscale *d) {
-    memset(hb, 0, sizeof *hb);
-    hb->B = B;
-    hb->V = d->V;
-    hb->Hp = d->tp.th;
-    hb->Wp = d->tp.tw;
-    hb->nrows = d->tp.th;
-    hb->dsc = d;
-    hb->nx = downscale_nx(d);
-    hb->ny = downscale_ny(d);
-    hb->x = xcalloc((size_t)(B * hb->nx), sizeof(float));
-    hb->y = xcalloc((size_t)(B * hb->ny), sizeof(float));
-    hb->mask = xcalloc((size_t)(B * hb->ny), sizeof(float));
-    hb->lead = xcalloc((size_t)B, sizeof(float));
-    const int Hf = d->s * d->tp.th;
-    hb->wlat = xcalloc((size_t)Hf, sizeof(float));
-    for (int i = 0; i < Hf; i++) hb->wlat[i] = 1.0f;
-    hb->tr0 = xcalloc((size_t)B, sizeof(int));
-    hb->tc0 = xcalloc((size_t)B, sizeof(int));
-}
-
 void host_batch_init_like(HostBatch *hb, const HostBatch *shape) {
-    if (shape->dsc) {
-        host_batch_init_downscale(hb, shape->B, shape->dsc);
+    if (shape->init_like) {
+        shape->init_like(hb, shape);
         return;
     }
     host_batch_init_rows(hb, shape->B, shape->V, shape->Hp, shape->Wp, shape->row0, shape->nrows);
@@ -303,20 +282,20 @@ void host_batch_free(HostBatch *hb) {
 
 void dataset_lat_weights(const Dataset *ds, float *wlat, int Hp) {
     double s = 0;
-    for (int i = 0; i < ds->H; i++) s += cos(ds->lat[i] * M_PI / 180.0);
+    for (int i = 0; i < ds->H; i++) s += cos((float)ds->lat[i] * M_PI / 180.0);
     double mean = s / ds->H;
-    for (int i = 0; i < Hp; i++) wlat[i] = i < ds->H ? (float)(cos(ds->lat[i] * M_PI / 180.0) / mean) : 0.0f;
+    for (int i = 0; i < Hp; i++) wlat[i] = i < ds->H ? (float)(cos((float)ds->lat[i] * M_PI / 180.0) / mean) : 0.0f;
 }
 
 void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
+    if (hb->fill) {
+        hb->fill(hb, i, s, id);
+        return;
+    }
     const Dataset *ds = s->ds;
     int t, t2;
     float lead;
     sampler_decode(s, id, &t, &t2, &lead);
-    if (hb->dsc) { /* downscaling: sample = (time, window) */
-        downscale_fill(hb->dsc, hb, i, t, (int)(id % s->nlead));
-        return;
-    }
     size_t plane = (size_t)hb->nrows * hb->Wp, dplane = (size_t)ds->H * ds->W;
     for (int v = 0; v < ds->V; v++) {
         float mu = ds->mean[v], inv = 1.0f / ds->std[v];

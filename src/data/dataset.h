@@ -6,14 +6,17 @@
 #ifndef LVIT_DATASET_H
 #define LVIT_DATASET_H
 #include <stdint.h>
+#include "core/limits.h"
 #include "core/rng.h"
-#include "model/vit.h"
 
 typedef struct Dataset {
     int V, T, H, W;
     char (*names)[LVIT_VAR_NAME]; /* [V] */
     char (*units)[32];            /* [V], "" when unknown */
-    float *lat, *lon;             /* [H] degrees north, [W] degrees east */
+    /* [H] degrees north, [W] degrees east, as the file holds them. Computations that used them
+     * when they were float32 (latitude weights, static channels, the coarsening, plots, metrics)
+     * round them to float first, so weights trained so far stay bit for bit. */
+    double *lat, *lon;
     double *hours;                /* [T] hours since 1970-01-01 (synthetic: since its start), increasing */
     const float *data;            /* [T,V,H,W] physical units (memory-mapped for dataset files) */
     const uint8_t *valid;         /* [T,V,H,W] 1 = observed; NULL = all valid */
@@ -83,13 +86,15 @@ typedef struct HostBatch {
      * [B,Vo,s th,s tw] (the mask holds each cell's loss weight), the windows' origins */
     const struct Downscale *dsc;
     int *tr0, *tc0;                    /* [B] */
+    /* Batches of a layer built on this one (downscaling, data/downscale.c) bring their own
+     * filling and copying, so the dataset layer need not know them; NULL: forecast batches. */
+    void (*fill)(struct HostBatch *hb, int i, const Sampler *s, int64_t id);
+    void (*init_like)(struct HostBatch *hb, const struct HostBatch *shape);
 } HostBatch;
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
 /* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0, row0 + nrows <= Hp). */
 void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows);
-/* Downscaling batches of d's windows (wlat: [s th] ones, the weights being in the mask). */
-void host_batch_init_downscale(HostBatch *hb, int B, const struct Downscale *d);
 /* Buffers shaped like shape's (the same B, rows, or downscaling windows). */
 void host_batch_init_like(HostBatch *hb, const HostBatch *shape);
 void host_batch_free(HostBatch *hb);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "io/safetensors.h"
 
 static void release_file(void *p) {
@@ -89,8 +89,8 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
     ds->names = xcalloc((size_t)ds->V, LVIT_VAR_NAME);
     ds->units = xcalloc((size_t)ds->V, 32);
     ds->hours = xmalloc(sizeof(double) * (size_t)ds->T);
-    ds->lat = xmalloc(sizeof(float) * (size_t)ds->H);
-    ds->lon = xmalloc(sizeof(float) * (size_t)ds->W);
+    ds->lat = xmalloc(sizeof(double) * (size_t)ds->H);
+    ds->lon = xmalloc(sizeof(double) * (size_t)ds->W);
     ds->mean = xmalloc(sizeof(float) * (size_t)ds->V);
     ds->std = xmalloc(sizeof(float) * (size_t)ds->V);
     for (int v = 0; v < ds->V; v++) {
@@ -123,14 +123,14 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: lat[%d] = %g is not a latitude in [-90, 90]", path, i, lat[i]);
             goto fail;
         }
-        ds->lat[i] = (float)lat[i];
+        ds->lat[i] = lat[i];
     }
     for (int j = 0; j < ds->W; j++) {
         if (!(fabs(lon[j]) <= 1e6)) {
             snprintf(err, errlen, "%s: lon[%d] = %g is not a finite longitude", path, j, lon[j]);
             goto fail;
         }
-        ds->lon[j] = (float)lon[j];
+        ds->lon[j] = lon[j];
     }
     snprintf(ds->source, sizeof ds->source, "%s", path);
     ds->owned = f;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "data/resample.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
@@ -57,7 +57,7 @@ static int load_statics(Downscale *d, const char *spec, char *err, size_t errlen
             int k = add_static(d, &ns, CAP, "lat", err, errlen);
             if (k < 0) goto done;
             for (int r = 0; r < d->H; r++)
-                for (int c = 0; c < d->W; c++) tmp[(int64_t)r * d->W + c] = d->ds->lat[r];
+                for (int c = 0; c < d->W; c++) tmp[(int64_t)r * d->W + c] = (float)d->ds->lat[r];
             coarsen_field(d, tmp, NULL, d->W, d->statics + k * hw, NULL, tmp, tv);
         } else if (strcmp(item, "lon") == 0) {
             for (int j = 0; j < 2; j++) {
@@ -65,7 +65,7 @@ static int load_statics(Downscale *d, const char *spec, char *err, size_t errlen
                 if (k < 0) goto done;
                 for (int r = 0; r < d->H; r++)
                     for (int c = 0; c < d->W; c++) {
-                        const double a = d->ds->lon[c] * M_PI / 180.0;
+                        const double a = (float)d->ds->lon[c] * M_PI / 180.0;
                         tmp[(int64_t)r * d->W + c] = (float)(j ? sin(a) : cos(a));
                     }
                 coarsen_field(d, tmp, NULL, d->W, d->statics + k * hw, NULL, tmp, tv);
@@ -157,7 +157,7 @@ int downscale_init(Downscale *d, const Dataset *ds, const DownscaleOptions *o, c
     d->names = xcalloc(256 + (size_t)ds->V, LVIT_VAR_NAME);
     memcpy(d->names, ds->names, (size_t)ds->V * LVIT_VAR_NAME);
     if (ds->W > 1) {
-        const double dlon = fabs(ds->lon[1] - ds->lon[0]);
+        const double dlon = fabs((float)ds->lon[1] - (float)ds->lon[0]);
         d->global = d->W == ds->W && fabs(dlon * ds->W - 360.0) < 1e-3 * dlon;
     }
     if (o->periodic == 1 && !(d->global && d->w == d->wp))
@@ -232,8 +232,8 @@ int downscale_init(Downscale *d, const Dataset *ds, const DownscaleOptions *o, c
     if (parse_weights(d, o->var_weights, err, errlen)) goto fail;
     d->wlat = xcalloc((size_t)d->hp * s, sizeof(float));
     double cs = 0;
-    for (int r = 0; r < d->H; r++) cs += cos(ds->lat[r] * M_PI / 180.0);
-    for (int r = 0; r < d->H; r++) d->wlat[r] = (float)(cos(ds->lat[r] * M_PI / 180.0) / (cs / d->H));
+    for (int r = 0; r < d->H; r++) cs += cos((float)ds->lat[r] * M_PI / 180.0);
+    for (int r = 0; r < d->H; r++) d->wlat[r] = (float)(cos((float)ds->lat[r] * M_PI / 180.0) / (cs / d->H));
     const int n = o->tiles > 0 ? o->tiles : 1;
     if (tiles_plan(&d->tp, d->hp, d->wp, n, o->halo, p, d->periodic, err, errlen)) goto fail;
     free(tmp), free(tv), free(cv);
@@ -302,3 +302,39 @@ void downscale_fill(const Downscale *d, HostBatch *hb, int i, int t, int tile) {
     hb->tr0[i] = r0;
     hb->tc0[i] = c0;
 }
+
+/* host_batch_fill and host_batch_init_like of downscaling batches: a sample is (time, window). */
+static void fill_downscale(HostBatch *hb, int i, const Sampler *s, int64_t id) {
+    int t, t2;
+    float lead;
+    sampler_decode(s, id, &t, &t2, &lead);
+    downscale_fill(hb->dsc, hb, i, t, (int)(id % s->nlead));
+}
+
+static void init_like_downscale(HostBatch *hb, const HostBatch *shape) {
+    host_batch_init_downscale(hb, shape->B, shape->dsc);
+}
+
+void host_batch_init_downscale(HostBatch *hb, int B, const Downscale *d) {
+    memset(hb, 0, sizeof *hb);
+    hb->B = B;
+    hb->V = d->V;
+    hb->Hp = d->tp.th;
+    hb->Wp = d->tp.tw;
+    hb->nrows = d->tp.th;
+    hb->dsc = d;
+    hb->nx = downscale_nx(d);
+    hb->ny = downscale_ny(d);
+    hb->x = xcalloc((size_t)(B * hb->nx), sizeof(float));
+    hb->y = xcalloc((size_t)(B * hb->ny), sizeof(float));
+    hb->mask = xcalloc((size_t)(B * hb->ny), sizeof(float));
+    hb->lead = xcalloc((size_t)B, sizeof(float));
+    const int Hf = d->s * d->tp.th;
+    hb->wlat = xcalloc((size_t)Hf, sizeof(float));
+    for (int i = 0; i < Hf; i++) hb->wlat[i] = 1.0f;
+    hb->tr0 = xcalloc((size_t)B, sizeof(int));
+    hb->tc0 = xcalloc((size_t)B, sizeof(int));
+    hb->fill = fill_downscale;
+    hb->init_like = init_like_downscale;
+}
+

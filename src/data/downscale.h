@@ -1,4 +1,4 @@
-/* Downscaling data (ALGORITHMS.md section 6): each sample pairs a coarse input (the fine field
+/* Downscaling data (docs/downscaling.md, "Data"): each sample pairs a coarse input (the fine field
  * area-averaged over s x s blocks, or a coarse dataset of its own) with the fine target, plus
  * static input fields; with TILES (data/tiles.h) a sample is one window of one time.
  *
@@ -60,6 +60,9 @@ int downscale_sampler(Sampler *s, const Downscale *d, int t0, int t1, uint64_t s
 /* Floats per sample of the inputs [V, th, tw] and of the targets and weights [Vo, s th, s tw]. */
 int64_t downscale_nx(const Downscale *d);
 int64_t downscale_ny(const Downscale *d);
+/* Downscaling batches of d's windows (wlat: [s th] ones, the weights being in the mask); they
+ * fill through host_batch_fill like any other. */
+void host_batch_init_downscale(HostBatch *hb, int B, const Downscale *d);
 /* Sample slot i of hb (host_batch_init_downscale) from time t, window `tile`. */
 void downscale_fill(const Downscale *d, HostBatch *hb, int i, int t, int tile);
 

@@ -5,14 +5,14 @@
 #include "core/check.h"
 
 void resample_coarsen(float *coarse, uint8_t *coarse_valid, const float *fine, const uint8_t *valid, int H, int W,
-                      int s, const float *lat_deg) {
+                      int s, const double *lat_deg) {
     CHECK(s >= 1 && H % s == 0 && W % s == 0, "coarsen: %dx%d grid by %d", H, W, s);
     const int Hc = H / s, Wc = W / s;
     for (int ic = 0; ic < Hc; ic++)
         for (int jc = 0; jc < Wc; jc++) {
             double sum = 0, wsum = 0;
             for (int i = ic * s; i < (ic + 1) * s; i++) {
-                const double wr = lat_deg ? cos(lat_deg[i] * M_PI / 180.0) : 1.0;
+                const double wr = lat_deg ? cos((float)lat_deg[i] * M_PI / 180.0) : 1.0;
                 for (int j = jc * s; j < (jc + 1) * s; j++) {
                     const int64_t k = (int64_t)i * W + j;
                     if (valid && !valid[k]) continue;

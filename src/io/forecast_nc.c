@@ -34,7 +34,6 @@ int forecast_write_nc_info(const char *path, const Dataset *ds, const float *fc,
     int *vid = xcalloc((size_t)ds->V, sizeof(int));
     size_t plane = (size_t)ds->H * ds->W;
     float *buf = xmalloc(sizeof(float) * plane);
-    double *lat = xmalloc(sizeof(double) * ds->H), *lon = xmalloc(sizeof(double) * ds->W);
     const float fill = 9.96921e36f; /* the netCDF default float fill value */
     char iso[32], ref[128];
     NC(nc_create(tmp, NC_CLOBBER | NC_NETCDF4, &nc));
@@ -91,10 +90,8 @@ int forecast_write_nc_info(const char *path, const Dataset *ds, const float *fc,
     NC(nc_put_var_double(nc, vref, &init_hours));
     double lead = valid_hours - init_hours;
     NC(nc_put_var_double(nc, vlead, &lead));
-    for (int i = 0; i < ds->H; i++) lat[i] = ds->lat[i];
-    for (int j = 0; j < ds->W; j++) lon[j] = ds->lon[j];
-    NC(nc_put_var_double(nc, vlat, lat));
-    NC(nc_put_var_double(nc, vlon, lon));
+    NC(nc_put_var_double(nc, vlat, ds->lat));
+    NC(nc_put_var_double(nc, vlon, ds->lon));
     for (int v = 0; v < ds->V; v++) {
         for (size_t c = 0; c < plane; c++) buf[c] = (!ok || ok[(size_t)v * plane + c]) ? fc[(size_t)v * plane + c] : fill;
         NC(nc_put_var_float(nc, vid[v], buf));
@@ -105,11 +102,11 @@ int forecast_write_nc_info(const char *path, const Dataset *ds, const float *fc,
         snprintf(err, errlen, "%s: cannot rename the finished file into place", path);
         goto fail;
     }
-    free(vid), free(buf), free(lat), free(lon);
+    free(vid), free(buf);
     return 0;
 fail:
     if (nc >= 0) nc_close(nc);
     remove(tmp);
-    free(vid), free(buf), free(lat), free(lon);
+    free(vid), free(buf);
     return -1;
 }

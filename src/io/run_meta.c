@@ -31,11 +31,11 @@ int run_meta_file_hash(const char *path, char *out, char *err, size_t errlen) {
     return 0;
 }
 
-static void put_doubles(JsonBuf *b, const char *key, const float *x, int n) {
+static void put_doubles(JsonBuf *b, const char *key, const double *x, int n) {
     json_buf_printf(b, ",\"%s\":[", key);
     for (int i = 0; i < n; i++) {
         if (i) json_buf_puts(b, ",");
-        json_buf_put_number(b, (double)x[i]);
+        json_buf_put_number(b, x[i]);
     }
     json_buf_puts(b, "]");
 }

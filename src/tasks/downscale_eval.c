@@ -79,7 +79,7 @@ int downscale_eval(const EvalOptions *opt) {
                   *band = xmalloc((size_t)HW);
     seam_masks(d, tiled, dl, edge);
     double *lat = xmalloc(sizeof(double) * (size_t)d->H), *w = xmalloc(sizeof(double) * (size_t)d->H);
-    for (int i = 0; i < d->H; i++) lat[i] = r.ds.lat[i];
+    for (int i = 0; i < d->H; i++) lat[i] = (float)r.ds.lat[i];
     lat_weights(w, lat, d->H);
     DsSkill *sk = xcalloc((size_t)d->Vo, sizeof(DsSkill));
     double t_model = 0;

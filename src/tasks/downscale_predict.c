@@ -22,8 +22,8 @@ static void plot_downscale(const char *dir, const Downscale *d, int t, const flo
     const int64_t HW = (int64_t)d->H * d->W, hw = (int64_t)d->h * d->w;
     double *lat = xmalloc(sizeof(double) * (size_t)d->H), *lon = xmalloc(sizeof(double) * (size_t)d->W);
     double *clat = xmalloc(sizeof(double) * (size_t)d->h), *clon = xmalloc(sizeof(double) * (size_t)d->w);
-    for (int i = 0; i < d->H; i++) lat[i] = ds->lat[i];
-    for (int j = 0; j < d->W; j++) lon[j] = ds->lon[j];
+    for (int i = 0; i < d->H; i++) lat[i] = (float)ds->lat[i];
+    for (int j = 0; j < d->W; j++) lon[j] = (float)ds->lon[j];
     for (int i = 0; i < d->h; i++) { /* block centres */
         clat[i] = 0;
         for (int u = 0; u < d->s; u++) clat[i] += lat[i * d->s + u] / d->s;
@@ -83,7 +83,7 @@ int downscale_predict(const PredictOptions *opt) {
     ds_infer(&q, time, fine);
     truth_at(d, time, y, ok);
     double *lat = xmalloc(sizeof(double) * (size_t)d->H), *w = xmalloc(sizeof(double) * (size_t)d->H);
-    for (int i = 0; i < d->H; i++) lat[i] = r.ds.lat[i];
+    for (int i = 0; i < d->H; i++) lat[i] = (float)r.ds.lat[i];
     lat_weights(w, lat, d->H);
     printf("time %d downscaled x%d (%dx%d -> %dx%d): latitude-weighted RMSE, Reslim vs bicubic\n", time, d->s, d->h, d->w,
            d->H, d->W);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "io/checkpoint.h"
 
 /* The run's model and data: the flags given override what lvit.data recorded (data file, static
