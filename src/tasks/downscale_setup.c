@@ -6,7 +6,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "io/checkpoint.h"
 
 static const int PERIODIC_OPT[3] = {-1, 0, 1}; /* auto, off, on */

@@ -7,7 +7,7 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "core/parse.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "data/dataset.h"
 #include "eval/metrics.h"
 #include "io/checkpoint.h"

@@ -8,7 +8,7 @@
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "data/series.h"
 #include "data/dataset.h"
 #include "eval/plot.h"

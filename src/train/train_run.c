@@ -12,7 +12,7 @@
 #include "core/parse.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "io/train_state.h"
