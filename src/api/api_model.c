@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api_internal.h"
-#include "data/convert.h"
+#include "data/dataset_file.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
 
@@ -89,7 +89,7 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
         goto fail;
     }
     if ((st = fill_grid(m)) != LVIT_OK) goto fail;
-    vit_init(&m->vit, &m->cfg, 1, kernels_cpu());
+    vit_init(&m->vit, &m->cfg, NULL, 1, kernels_cpu());
     m->loaded = 1;
     if (ckpt_load_params(&m->vit, path, err, sizeof err)) {
         st = api_fail(LVIT_E_FORMAT, "%s", err);
