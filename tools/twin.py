@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch reference twin of lvit: the same ClimaX-layout ViT, for parity tests and benchmarks.
 
-Layout conventions (shared with lvit; see /work/shared/ALGORITHMS.md section 1):
+Layout conventions (shared with lvit; the model is ClimaX's, Nguyen et al. 2023; docs/formats.md):
   x [B,V,H,W] -> per-variable PatchEmbed (Conv2d(1,D,p,stride p), tokens row-major over (lat,lon))
   -> [B,V,L,D] + var_embed[v]; then
     agg:   one learnable query per location cross-attends over the V variable tokens with
@@ -13,7 +13,7 @@ Layout conventions (shared with lvit; see /work/shared/ALGORITHMS.md section 1):
       image[b,v,hp*p+pr,wp*p+pc] = out[b, hp*(W/p)+wp, (pr*p+pc)*V+v]
   multi E = p*p, token v*L+l fills its own patch of image[b,v] in (p_row, p_col) order.
   Loss: sum(wlat[h]*mask*(pred-y)^2)/sum(mask), wlat = cos(lat)/mean(cos(lat)), lat in degrees.
-Downscaling (config "task": "downscale", ORBIT-2's Reslim, ALGORITHMS.md section 6): the V inputs
+Downscaling (config "task": "downscale", ORBIT-2's Reslim, docs/downscaling.md): the V inputs
 (the "out_vars" Vo outputs first, then static fields) on the coarse H x W grid; E = (s*p)^2*Vo,
 unpatchified as above with patch s*p onto the fine sH x sW grid, then head_conv (Conv2d(Vo,Vo,3,
 padding 1)); plus res_path: conv1 (Conv2d(V, res_width*s^2, 3, padding 1)) -> GELU ->
