@@ -5,6 +5,7 @@
  * are masked and weigh nothing. */
 #ifndef LVIT_DATASET_H
 #define LVIT_DATASET_H
+#include <stddef.h>
 #include <stdint.h>
 #include "core/limits.h"
 #include "core/rng.h"

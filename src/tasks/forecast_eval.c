@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "eval/metrics.h"
 #include "io/checkpoint.h"
+#include "tasks/forecast_run.h"
 #include "tasks/jobs.h"
 #include "train/setup.h"
 
@@ -27,33 +28,12 @@ int forecast_eval(const EvalOptions *opt) {
     if (nlead < 1) DIE_USER("lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
     train_set_threads(opt->threads);
 
-    char path[4096], err[2048];
-    snprintf(path, sizeof path, "%s/model.safetensors", run);
-    VitConfig cfg;
-    float *mean, *std;
-    if (ckpt_load_config(path, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
-    if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm)", path);
-    char *desc = NULL;
-    if (!data) {
-        desc = ckpt_load_data_desc(path);
-        JsonValue *d = desc ? json_parse(desc, strlen(desc), 1 << 16, "lvit.data", err, sizeof err) : NULL;
-        const char *src = json_as_string(json_get(d, "source"));
-        if (!src || strcmp(src, "synthetic") == 0)
-            DIE_USER("lvit eval: --data DATASET is needed (the model was not trained on a dataset file)");
-        free(desc);
-        desc = xstrdup(src);
-        data = desc;
-        json_free(d);
-    }
-    Dataset ds;
-    if (dataset_open(&ds, data, err, sizeof err)) DIE_USER("lvit eval: %s", err);
-    if (ds.V != cfg.V) DIE_USER("lvit eval: %s has %d variables, the model %d", data, ds.V, cfg.V);
-    for (int v = 0; v < ds.V; v++)
-        if (strcmp(ds.names[v], cfg.var_names[v]))
-            DIE_USER("lvit eval: variable %d is %s in %s but %s in the model", v, ds.names[v], data, cfg.var_names[v]);
-    /* the model's normalization, not the file's: they agree unless the data was re-converted */
-    memcpy(ds.mean, mean, sizeof(float) * (size_t)ds.V);
-    memcpy(ds.std, std, sizeof(float) * (size_t)ds.V);
+    ForecastRun fr;
+    forecast_run_open(&fr, run, data, 0, "eval");
+    const char *path = fr.ckpt;
+    const VitConfig cfg = fr.cfg;
+    const Dataset ds = fr.ds;
+    char err[2048];
     int t0, t1;
     if (!strcmp(split, "test")) t0 = ds.t_val_end, t1 = ds.T;
     else if (!strcmp(split, "val")) t0 = ds.t_train_end, t1 = ds.t_val_end;
@@ -176,8 +156,6 @@ int forecast_eval(const EvalOptions *opt) {
     k->free(dev);
     host_batch_free(&hb);
     vit_free(&m);
-    dataset_free(&ds);
-    vit_config_free(&cfg);
-    free(mean), free(std), free(desc);
+    forecast_run_close(&fr);
     return 0;
 }

@@ -16,48 +16,9 @@
 #include "io/forecast_nc.h"
 #include "io/run_meta.h"
 #include "io/safetensors.h"
+#include "tasks/forecast_run.h"
 #include "tasks/jobs.h"
 #include "train/setup.h"
-
-/* Reopens the data a run was trained on from its "lvit.data" description (src/io/run_meta.h): the
- * dataset file (or --data, when it moved), checked against the recorded hash and the model's
- * variables, or the synthetic data rebuilt from its parameters. */
-static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cfg, const char *path, const char *data) {
-    char err[2048];
-    RunMeta rm;
-    if (run_meta_parse(&rm, desc, path, err, sizeof err)) DIE_USER("%s", err);
-    if (!data && strcmp(rm.source, "synthetic") == 0) {
-        if (rm.H < 1 || rm.times < 1)
-            DIE_USER("%s: the \"lvit.data\" description of the synthetic training data lacks its grid or times", path);
-        dataset_synthetic(ds, cfg->V, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
-        run_meta_free(&rm);
-        return;
-    }
-    if (!data) {
-        if (!*rm.source)
-            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", path);
-        if (access(rm.source, R_OK) != 0)
-            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
-                     "with --data DATASET", path, rm.source);
-        data = rm.source;
-    }
-    if (dataset_open(ds, data, err, sizeof err))
-        DIE_USER("%s (the data for the model %s)%s", err, path, data == rm.source ? "; another place: --data DATASET" : "");
-    char hash[17];
-    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
-        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the forecast "
-                 "uses its values with the model's normalisation", data, hash, rm.hash, rm.source);
-    if (ds->V != cfg->V)
-        DIE_USER("lvit predict: %s has %d variables, the model %s takes %d", data, ds->V, path, cfg->V);
-    for (int v = 0; v < ds->V; v++)
-        if (strcmp(ds->names[v], cfg->var_names[v]))
-            DIE_USER("lvit predict: variable %d is '%s' in %s but '%s' in the model %s", v, ds->names[v], data,
-                     cfg->var_names[v], path);
-    if (ds->H > cfg->H || ds->W > cfg->W || cfg->H - ds->H >= cfg->p || cfg->W - ds->W >= cfg->p)
-        DIE_USER("lvit predict: the grid of %s (%dx%d) is not the one the model %s was trained on (%dx%d after padding "
-                 "to whole patches of %d)", data, ds->H, ds->W, path, cfg->H, cfg->W, cfg->p);
-    run_meta_free(&rm);
-}
 
 /* One PNG per variable: truth, forecast (same colour range) and error (diverging, centred). */
 static void plot_forecast_maps(const char *dir, const Dataset *ds, const float *fc, const float *truth, int time, int t2,
@@ -96,18 +57,12 @@ int forecast_predict(const PredictOptions *opt) {
     float lead = opt->lead;
     if (!run || !out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
     train_set_threads(opt->threads);
-    char path[4096], err[1024];
-    snprintf(path, sizeof path, "%s/model.safetensors", run);
-    VitConfig cfg;
-    float *mean, *std;
-    if (ckpt_load_config(path, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
-    if (!mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", path);
-    char *desc = ckpt_load_data_desc(path);
-    Dataset ds;
-    dataset_from_desc(&ds, desc, &cfg, path, data);
-    free(desc);
-    memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
-    memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
+    ForecastRun fr;
+    forecast_run_open(&fr, run, data, 1, "predict");
+    const char *path = fr.ckpt;
+    const VitConfig cfg = fr.cfg;
+    const Dataset ds = fr.ds;
+    char err[1024];
 
     Sampler s;
     if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err)) DIE_USER("lvit predict: %s", err);
@@ -208,9 +163,6 @@ done:
     host_batch_free(&hb);
     vit_free(&m);
     sampler_free(&s);
-    dataset_free(&ds);
-    vit_config_free(&cfg);
-    free(mean);
-    free(std);
+    forecast_run_close(&fr);
     return 0;
 }

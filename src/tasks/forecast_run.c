@@ -1,0 +1,77 @@
+/* A trained forecasting run and its data, as eval and predict open them (tasks/forecast_run.h). */
+#include "tasks/forecast_run.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "core/check.h"
+#include "core/log.h"
+#include "data/dataset_file.h"
+#include "io/checkpoint.h"
+#include "io/run_meta.h"
+
+/* Reopens the data a run was trained on from its "lvit.data" description (src/io/run_meta.h): the
+ * dataset file (or --data, when it moved), checked against the recorded hash and the model's
+ * variables, or the synthetic data rebuilt from its parameters. */
+static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cfg, const char *path, const char *data,
+                              int allow_synthetic, const char *cmd) {
+    char err[2048];
+    RunMeta rm;
+    if (run_meta_parse(&rm, desc, path, err, sizeof err)) DIE_USER("%s", err);
+    if (!data && strcmp(rm.source, "synthetic") == 0) {
+        if (!allow_synthetic)
+            DIE_USER("lvit %s: --data DATASET is needed (the model %s was trained on the synthetic data, which has no "
+                     "test period)", cmd, path);
+        if (rm.H < 1 || rm.times < 1)
+            DIE_USER("%s: the \"lvit.data\" description of the synthetic training data lacks its grid or times", path);
+        dataset_synthetic(ds, cfg->V, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
+        run_meta_free(&rm);
+        return;
+    }
+    if (!data) {
+        if (!*rm.source)
+            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", path);
+        if (access(rm.source, R_OK) != 0)
+            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
+                     "with --data DATASET", path, rm.source);
+        data = rm.source;
+    }
+    if (dataset_open(ds, data, err, sizeof err))
+        DIE_USER("%s (the data for the model %s)%s", err, path, data == rm.source ? "; another place: --data DATASET" : "");
+    char hash[17];
+    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
+        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the forecast "
+                 "uses its values with the model's normalisation", data, hash, rm.hash, rm.source);
+    if (ds->V != cfg->V)
+        DIE_USER("lvit %s: %s has %d variables, the model %s takes %d", cmd, data, ds->V, path, cfg->V);
+    for (int v = 0; v < ds->V; v++)
+        if (strcmp(ds->names[v], cfg->var_names[v]))
+            DIE_USER("lvit %s: variable %d is '%s' in %s but '%s' in the model %s", cmd, v, ds->names[v], data,
+                     cfg->var_names[v], path);
+    if (ds->H > cfg->H || ds->W > cfg->W || cfg->H - ds->H >= cfg->p || cfg->W - ds->W >= cfg->p)
+        DIE_USER("lvit %s: the grid of %s (%dx%d) is not the one the model %s was trained on (%dx%d after padding "
+                 "to whole patches of %d)", cmd, data, ds->H, ds->W, path, cfg->H, cfg->W, cfg->p);
+    run_meta_free(&rm);
+}
+
+void forecast_run_open(ForecastRun *r, const char *run, const char *data, int allow_synthetic, const char *cmd) {
+    memset(r, 0, sizeof *r);
+    char err[2048];
+    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
+    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
+    if (!r->mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", r->ckpt);
+    char *desc = ckpt_load_data_desc(r->ckpt);
+    dataset_from_desc(&r->ds, desc, &r->cfg, r->ckpt, data, allow_synthetic, cmd);
+    free(desc);
+    /* the model's normalization, not the file's: they agree unless the data was re-converted */
+    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V);
+    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
+}
+
+void forecast_run_close(ForecastRun *r) {
+    dataset_free(&r->ds);
+    vit_config_free(&r->cfg);
+    free(r->mean);
+    free(r->std);
+    memset(r, 0, sizeof *r);
+}
