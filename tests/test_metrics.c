@@ -17,6 +17,7 @@
 #include <omp.h>
 #endif
 
+#include "eval/blend.h"
 #include "eval/metrics.h"
 
 #define assert_near(got, ref, tol)                                                          \
@@ -433,10 +434,83 @@ static void test_era5_persistence_t850(void **state) {
     persistence_case("t850", ref, 4, 2.0202, 4);
 }
 
+
+/* ---- bias and the damped-persistence blend, by hand ----
+ * Bias: e = f - y = [2 2 2; 2 2 -4] with the last cell masked -> sum w e / W = 2. */
+static void test_bias_hand(void **state) {
+    (void)state;
+    SkillAcc a;
+    skill_init(&a);
+    const float y[6] = {1, 2, 3, 4, 5, 6}, f[6] = {3, 4, 5, 6, 7, 2};
+    const unsigned char ok[6] = {1, 1, 1, 1, 1, 0};
+    skill_add(&a, f, y, NULL, ok, W23, 2, 3);
+    assert_near(skill_bias(&a), 2.0, 1e-12);
+    /* a second sample with e = -1 everywhere (W = 6): (2 * 4.5 - 6) / (4.5 + 6) */
+    const float f2[6] = {0, 1, 2, 3, 4, 5};
+    skill_add(&a, f2, y, NULL, NULL, W23, 2, 3);
+    assert_near(skill_bias(&a), (2.0 * 4.5 - 6.0) / 10.5, 1e-12);
+}
+
+/* One variable on a 2x2 grid, 4 six-hourly times whose anomalies against the climatology c halve
+ * every step: the blend at 6 h is a = 0.5 exactly; with the anomaly flipping sign each step the
+ * least-squares slope is negative and clips to 0 (climatology); a constant state gives the
+ * persistence end, 1. The latitude weights must not matter for an exact proportion. */
+static void blend_dataset(Dataset *ds, float *data, float *clim, double *hours, double ratio) {
+    static char names[1][LVIT_VAR_NAME] = {"z"};
+    const float c[4] = {10, 20, 30, 40}, anom0[4] = {1, 2, 0, -1};
+    double q = 1;
+    for (int t = 0; t < 4; t++, q *= ratio) {
+        hours[t] = 6.0 * t;
+        for (int i = 0; i < 4; i++) data[t * 4 + i] = (float)(c[i] + q * anom0[i]);
+    }
+    memcpy(clim, c, sizeof c);
+    memset(ds, 0, sizeof *ds);
+    ds->V = 1, ds->T = 4, ds->H = 2, ds->W = 2;
+    ds->names = names;
+    ds->hours = hours;
+    ds->data = data;
+    ds->clim = clim;
+    ds->t_train_end = ds->t_val_end = 4;
+    snprintf(ds->source, sizeof ds->source, "hand-made");
+}
+
+static void test_blend_fit_hand(void **state) {
+    (void)state;
+    Dataset ds;
+    float data[16], clim[4];
+    double hours[4], a, w[2] = {0.3, 1.7};
+    char err[256];
+    blend_dataset(&ds, data, clim, hours, 0.5);
+    assert_int_equal(blend_fit(&ds, 0, 4, 6.0f, w, &a, err, sizeof err), 0);
+    assert_near(a, 0.5, 1e-12);
+    assert_int_equal(blend_fit(&ds, 0, 4, 12.0f, NULL, &a, err, sizeof err), 0);
+    assert_near(a, 0.25, 1e-12); /* two steps of halving */
+    blend_dataset(&ds, data, clim, hours, -0.5);
+    assert_int_equal(blend_fit(&ds, 0, 4, 6.0f, w, &a, err, sizeof err), 0);
+    assert_near(a, 0.0, 0.0);
+    blend_dataset(&ds, data, clim, hours, 1.0);
+    assert_int_equal(blend_fit(&ds, 0, 4, 6.0f, w, &a, err, sizeof err), 0);
+    assert_near(a, 1.0, 1e-12);
+    /* no pair at a lead longer than the range; no climatology */
+    assert_int_equal(blend_fit(&ds, 0, 4, 48.0f, w, &a, err, sizeof err), -1);
+    ds.clim = NULL;
+    assert_int_equal(blend_fit(&ds, 0, 4, 6.0f, w, &a, err, sizeof err), -1);
+    assert_non_null(strstr(err, "hand-made"));
+    /* blend_apply: c + a (x - c), and x where the climatology is missing */
+    const float x[3] = {4, 8, 5}, c2[3] = {2, 0, NAN};
+    float f[3];
+    blend_apply(f, x, c2, 0.25, 3);
+    assert_near(f[0], 2.5, 1e-6);
+    assert_near(f[1], 2.0, 1e-6);
+    assert_near(f[2], 5.0, 0.0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rmse_hand),
         cmocka_unit_test(test_acc_hand),
+        cmocka_unit_test(test_bias_hand),
+        cmocka_unit_test(test_blend_fit_hand),
         cmocka_unit_test(test_acc_perfect_and_anti),
         cmocka_unit_test(test_acc_constant_anomaly),
         cmocka_unit_test(test_climatology_and_empty),

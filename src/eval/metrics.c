@@ -22,7 +22,7 @@
 #endif
 
 /* Pass-1 partials per row: weight, weighted squared error, anomaly sums and raw moments. */
-enum { P_W, P_E2, P_F, P_Y, P_FF, P_YY, P1_N };
+enum { P_W, P_E2, P_E, P_F, P_Y, P_FF, P_YY, P1_N };
 /* Pass-2 partials per row: centred moments. */
 enum { P_COV, P_VF, P_VY, P2_N };
 
@@ -60,6 +60,7 @@ void skill_add(SkillAcc *a, const float *f, const float *y, const float *c,
             const double e = (double)f[i] - (double)y[i];
             s[P_W] += 1.0;
             s[P_E2] += e * e;
+            s[P_E] += e;
             if (do_acc) {
                 const double fa = (double)f[i] - (double)c[i], ya = (double)y[i] - (double)c[i];
                 s[P_F] += fa;
@@ -80,6 +81,7 @@ void skill_add(SkillAcc *a, const float *f, const float *y, const float *c,
         return;
     }
     a->sq_err_w += S[P_E2];
+    a->err_w += S[P_E];
     a->w_sum += S[P_W];
     a->rmse_sum += sqrt(S[P_E2] / S[P_W]);
     a->n_samples++;
@@ -127,6 +129,7 @@ void skill_add_climatology(SkillAcc *a, const float *y, const float *c,
 
 void skill_merge(SkillAcc *a, const SkillAcc *b) {
     a->sq_err_w += b->sq_err_w;
+    a->err_w += b->err_w;
     a->w_sum += b->w_sum;
     a->rmse_sum += b->rmse_sum;
     a->acc_sum += b->acc_sum;
@@ -142,6 +145,8 @@ void skill_merge(SkillAcc *a, const SkillAcc *b) {
 double skill_rmse_wb1(const SkillAcc *a) {
     return a->n_samples > 0 ? sqrt(a->sq_err_w / a->w_sum) : NAN;
 }
+
+double skill_bias(const SkillAcc *a) { return a->n_samples > 0 ? a->err_w / a->w_sum : NAN; }
 
 double skill_rmse_sample_mean(const SkillAcc *a) {
     return a->n_samples > 0 ? a->rmse_sum / (double)a->n_samples : NAN;

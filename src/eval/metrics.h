@@ -66,6 +66,7 @@
 
 typedef struct SkillAcc {
     double sq_err_w;      /* sum_s sum w e^2 (WB1 numerator) */
+    double err_w;         /* sum_s sum w e (the bias numerator) */
     double w_sum;         /* sum_s W_s (WB1 denominator) */
     double rmse_sum;      /* sum_s sqrt(MSE_s) */
     double acc_sum;       /* sum_s ACC_s over ACC-counted samples */
@@ -95,6 +96,8 @@ void skill_merge(SkillAcc *a, const SkillAcc *b);
 /* Scores; NaN when nothing was counted (no valid sample, or no ACC-defined sample). */
 double skill_rmse_wb1(const SkillAcc *a);
 double skill_rmse_sample_mean(const SkillAcc *a);
+/* mean error f - y, weighted like the WB1 RMSE: sum_s sum w e / sum_s W_s */
+double skill_bias(const SkillAcc *a);
 double skill_acc(const SkillAcc *a);
 double skill_acc_pooled(const SkillAcc *a);
 int64_t skill_count(const SkillAcc *a);       /* n_samples */

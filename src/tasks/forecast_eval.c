@@ -9,6 +9,7 @@
 #include "core/parse.h"
 #include "data/dataset_file.h"
 #include "data/dataset.h"
+#include "eval/blend.h"
 #include "eval/metrics.h"
 #include "io/checkpoint.h"
 #include "tasks/forecast_run.h"
@@ -16,7 +17,7 @@
 #include "train/setup.h"
 
 typedef struct VarSkill {
-    SkillAcc model, persistence, climatology;
+    SkillAcc model, persistence, climatology, blend;
 } VarSkill;
 
 int forecast_eval(const EvalOptions *opt) {
@@ -51,12 +52,19 @@ int forecast_eval(const EvalOptions *opt) {
     float *pred = xmalloc(sizeof(float) * (size_t)img);
     const int H = ds.H, W = ds.W;
     const size_t plane = (size_t)H * W;
-    float *fc = xmalloc(sizeof(float) * plane), *pers = xmalloc(sizeof(float) * plane);
+    if (!ds.clim) DIE_USER("lvit eval: %s has no climatology to score against (convert it again with lvit convert)", ds.source);
+    float *fc = xmalloc(sizeof(float) * plane), *pers = xmalloc(sizeof(float) * plane), *bl = xmalloc(sizeof(float) * plane);
+    int64_t *ids = xmalloc(sizeof(int64_t) * (size_t)batch);
     unsigned char *ok = xmalloc(plane);
     double *lat = xmalloc(sizeof(double) * H), *w = xmalloc(sizeof(double) * H);
     for (int i = 0; i < H; i++) lat[i] = (float)ds.lat[i];
     lat_weights(w, lat, H);
     VarSkill *sk = xcalloc((size_t)nlead * ds.V, sizeof(VarSkill));
+    /* the blend's coefficients from the training split: a baseline that uses no test data */
+    double *ab = xmalloc(sizeof(double) * (size_t)nlead * ds.V);
+    for (int li = 0; li < nlead; li++)
+        if (blend_fit(&ds, 0, ds.t_train_end, lead_h[li], w, ab + li * ds.V, err, sizeof err))
+            DIE_USER("lvit eval: fitting the damped-persistence baseline at %g h on the training split: %s", lead_h[li], err);
 
     for (int li = 0; li < nlead; li++) {
         Sampler s;
@@ -64,7 +72,6 @@ int forecast_eval(const EvalOptions *opt) {
             DIE_USER("lvit eval: %s split [%d,%d): %s", split, t0, t1, err);
         for (int64_t done = 0; done < s.n;) {
             int b = (int)(s.n - done < batch ? s.n - done : batch);
-            int64_t ids[1 << 8];
             for (int i = 0; i < b; i++) {
                 ids[i] = s.idx[done + i];
                 host_batch_fill(&hb, i, &s, ids[i]);
@@ -82,7 +89,8 @@ int forecast_eval(const EvalOptions *opt) {
                 sampler_decode(&s, ids[i], &t, &t2, &lead);
                 for (int v = 0; v < ds.V; v++) {
                     const float *x0 = ds.data + ((size_t)t * ds.V + v) * plane, *y = ds.data + ((size_t)t2 * ds.V + v) * plane;
-                    const uint8_t *v0 = ds.valid + ((size_t)t * ds.V + v) * plane, *v1 = ds.valid + ((size_t)t2 * ds.V + v) * plane;
+                    const uint8_t *v0 = ds.valid ? ds.valid + ((size_t)t * ds.V + v) * plane : NULL,
+                                  *v1 = ds.valid ? ds.valid + ((size_t)t2 * ds.V + v) * plane : NULL;
                     const float *c = ds.clim + (size_t)v * plane;
                     for (int r = 0; r < H; r++)
                         for (int q = 0; q < W; q++) {
@@ -91,12 +99,14 @@ int forecast_eval(const EvalOptions *opt) {
                             fc[o] = z * ds.std[v] + ds.mean[v];
                             pers[o] = x0[o];
                             /* a cell counts where it is observed at both times (and has a climatology) */
-                            ok[o] = v0[o] && v1[o] && isfinite(c[o]);
+                            ok[o] = (!v0 || v0[o]) && (!v1 || v1[o]) && isfinite(c[o]);
                         }
                     VarSkill *vs = &sk[li * ds.V + v];
                     skill_add(&vs->model, fc, y, c, ok, w, H, W);
                     skill_add(&vs->persistence, pers, y, c, ok, w, H, W);
                     skill_add_climatology(&vs->climatology, y, c, ok, w, H, W);
+                    blend_apply(bl, x0, c, ab[li * ds.V + v], (int64_t)plane);
+                    skill_add(&vs->blend, bl, y, c, ok, w, H, W);
                 }
             }
             done += b;
@@ -106,53 +116,54 @@ int forecast_eval(const EvalOptions *opt) {
 
     printf("skill on the %s split (times %d..%d), latitude-weighted, RMSE as in WeatherBench 1 "
            "(square root of the mean over all samples and valid cells):\n", split, t0, t1 - 1);
-    printf("%-14s %7s %8s %12s %8s %12s %8s %12s\n", "variable", "lead_h", "samples", "rmse", "acc", "persistence",
-           "acc_pers", "climatology");
+    printf("%-14s %7s %8s %12s %8s %11s %12s %8s %12s %12s %8s %6s\n", "variable", "lead_h", "samples", "rmse", "acc",
+           "bias", "persistence", "acc_pers", "climatology", "blend", "acc_bl", "a_bl");
     JsonBuf jb = {0};
     json_buf_puts(&jb, "[");
     for (int li = 0; li < nlead; li++)
         for (int v = 0; v < ds.V; v++) {
             VarSkill *vs = &sk[li * ds.V + v];
-            double r = skill_rmse_wb1(&vs->model), a = skill_acc(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
-                   ap = skill_acc(&vs->persistence), rc = skill_rmse_wb1(&vs->climatology);
-            printf("%-14s %7g %8lld %12.5g %8.4f %12.5g %8.4f %12.5g %s\n", ds.names[v], lead_h[li],
-                   (long long)skill_count(&vs->model), r, a, rp, ap, rc, ds.units[v]);
+            const double r = skill_rmse_wb1(&vs->model), a = skill_acc(&vs->model), bias = skill_bias(&vs->model),
+                         rp = skill_rmse_wb1(&vs->persistence), ap = skill_acc(&vs->persistence),
+                         rc = skill_rmse_wb1(&vs->climatology), rb = skill_rmse_wb1(&vs->blend), abl = skill_acc(&vs->blend),
+                         coef = ab[li * ds.V + v];
+            printf("%-14s %7g %8lld %12.5g %8.4f %11.4g %12.5g %8.4f %12.5g %12.5g %8.4f %6.3f %s\n", ds.names[v], lead_h[li],
+                   (long long)skill_count(&vs->model), r, a, bias, rp, ap, rc, rb, abl, coef, ds.units[v]);
             json_buf_puts(&jb, li || v ? ",\n {\"var\":" : "\n {\"var\":");
             json_buf_put_string(&jb, ds.names[v]);
-            json_buf_printf(&jb, ",\"lead_h\":%g,\"samples\":%lld,\"rmse\":", lead_h[li], (long long)skill_count(&vs->model));
-            json_buf_put_number(&jb, r);
-            json_buf_puts(&jb, ",\"acc\":");
-            json_buf_put_number(&jb, a);
-            json_buf_puts(&jb, ",\"rmse_persistence\":");
-            json_buf_put_number(&jb, rp);
-            json_buf_puts(&jb, ",\"acc_persistence\":");
-            json_buf_put_number(&jb, ap);
-            json_buf_puts(&jb, ",\"rmse_climatology\":");
-            json_buf_put_number(&jb, rc);
+            json_buf_printf(&jb, ",\"lead_h\":%g,\"samples\":%lld", lead_h[li], (long long)skill_count(&vs->model));
+            const char *keys[] = {"rmse", "acc", "bias", "rmse_persistence", "acc_persistence", "rmse_climatology",
+                                  "rmse_blend", "acc_blend", "blend_coef"};
+            const double vals[] = {r, a, bias, rp, ap, rc, rb, abl, coef};
+            for (size_t q = 0; q < sizeof vals / sizeof *vals; q++) {
+                json_buf_printf(&jb, ",\"%s\":", keys[q]);
+                json_buf_put_number(&jb, vals[q]);
+            }
             json_buf_puts(&jb, ",\"units\":");
             json_buf_put_string(&jb, ds.units[v]);
             json_buf_puts(&jb, "}");
         }
     json_buf_puts(&jb, "\n]\n");
-    /* one line per lead: where the model beats both baselines */
+    /* one line per lead: where the model beats both trivial baselines, and the fitted blend */
     for (int li = 0; li < nlead; li++) {
         char miss[512] = "";
-        int wins = 0;
+        int wins = 0, wins_blend = 0;
         for (int v = 0; v < ds.V; v++) {
             VarSkill *vs = &sk[li * ds.V + v];
             double r = skill_rmse_wb1(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
                    rc = skill_rmse_wb1(&vs->climatology);
+            wins_blend += r < skill_rmse_wb1(&vs->blend);
             if (r < rp && r < rc)
                 wins++;
             else
                 snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%s", *miss ? ", " : "", ds.names[v]);
         }
-        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s\n", lead_h[li], wins,
-               ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "");
+        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s, and the blend on %d\n",
+               lead_h[li], wins, ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "", wins_blend);
     }
     if (json) write_text_file(json, jb.s, "eval");
     json_buf_free(&jb);
-    free(sk), free(fc), free(pers), free(ok), free(lat), free(w), free(pred);
+    free(sk), free(fc), free(pers), free(bl), free(ids), free(ab), free(ok), free(lat), free(w), free(pred);
     k->free(dev);
     host_batch_free(&hb);
     vit_free(&m);

@@ -1,0 +1,48 @@
+/* The damped-persistence baseline (eval/blend.h). */
+#include "eval/blend.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int blend_fit(const Dataset *ds, int t0, int t1, float lead_h, const double *w, double *a, char *err, size_t errlen) {
+    if (!ds->clim) {
+        snprintf(err, errlen, "%s has no climatology (convert it with lvit convert)", ds->source);
+        return -1;
+    }
+    Sampler s;
+    if (sampler_init(&s, ds, t0, t1, &lead_h, 1, 0, 0, err, errlen)) return -1;
+    const int64_t plane = (int64_t)ds->H * ds->W;
+    for (int v = 0; v < ds->V; v++) {
+        double xy = 0, xx = 0; /* sums in a fixed order: the same a on every machine and thread count */
+        for (int64_t k = 0; k < s.n; k++) {
+            int t, t2;
+            float lead;
+            sampler_decode(&s, s.idx[k], &t, &t2, &lead);
+            const float *x = ds->data + ((int64_t)t * ds->V + v) * plane, *y = ds->data + ((int64_t)t2 * ds->V + v) * plane;
+            const uint8_t *vx = ds->valid ? ds->valid + ((int64_t)t * ds->V + v) * plane : NULL,
+                          *vy = ds->valid ? ds->valid + ((int64_t)t2 * ds->V + v) * plane : NULL;
+            const float *c = ds->clim + (int64_t)v * plane;
+            for (int r = 0; r < ds->H; r++) {
+                const double wr = w ? w[r] : 1.0;
+                double rxy = 0, rxx = 0;
+                for (int j = 0; j < ds->W; j++) {
+                    const int64_t i = (int64_t)r * ds->W + j;
+                    if ((vx && !vx[i]) || (vy && !vy[i]) || !isfinite(c[i])) continue;
+                    const double xa = (double)x[i] - c[i], ya = (double)y[i] - c[i];
+                    rxy += xa * ya;
+                    rxx += xa * xa;
+                }
+                xy += wr * rxy;
+                xx += wr * rxx;
+            }
+        }
+        const double q = xx > 0 ? xy / xx : 1.0;
+        a[v] = q < 0 ? 0 : q > 1 ? 1 : q;
+    }
+    sampler_free(&s);
+    return 0;
+}
+
+void blend_apply(float *f, const float *x, const float *c, double a, int64_t n) {
+    for (int64_t i = 0; i < n; i++) f[i] = isfinite(c[i]) ? (float)(c[i] + a * ((double)x[i] - c[i])) : x[i];
+}
