@@ -35,7 +35,10 @@ import json, sys
 rows = {(r["var"], r["lead_h"]): r for r in json.load(open(sys.argv[1]))}
 assert len(rows) == 12, len(rows)
 for r in rows.values():
-    assert {"var", "lead_h", "rmse", "acc", "rmse_persistence", "rmse_climatology"} <= set(r)
+    assert {"var", "lead_h", "rmse", "acc", "bias", "rmse_persistence", "rmse_climatology", "rmse_blend", "blend_coef"} <= set(r)
+    assert 0 <= r["blend_coef"] <= 1
+    # the blend fitted on the training period is never far worse than its better end member
+    assert r["rmse_blend"] <= 1.25 * min(r["rmse_persistence"], r["rmse_climatology"]), r
 def near(x, want, tol):
     assert abs(x - want) <= tol, (x, want)
 # the data issue's 24 h baselines on the test period (times 48-63), cells valid at both times
@@ -43,11 +46,14 @@ near(rows[("t", 24)]["rmse_persistence"], 7.86, 0.005)
 near(rows[("t", 24)]["rmse_climatology"], 8.13, 0.005)
 near(rows[("p", 24)]["rmse_persistence"], 1248, 0.5)
 near(rows[("p", 24)]["rmse_climatology"], 1033, 0.5)
+# the damped-persistence blend of issue 19 (t 6.61 K, p 958 Pa at 24 h)
+near(rows[("t", 24)]["rmse_blend"], 6.616, 0.005)
+near(rows[("p", 24)]["rmse_blend"], 958.2, 0.5)
 print("baselines: t persistence %.4f climatology %.4f, p persistence %.2f climatology %.2f" % (
     rows[("t", 24)]["rmse_persistence"], rows[("t", 24)]["rmse_climatology"],
     rows[("p", 24)]["rmse_persistence"], rows[("p", 24)]["rmse_climatology"]))
 PY
-then ok "24 h baselines match the issue (t 7.86/8.13 K, p 1248/1033 Pa)"; else bad "baselines"; fi
+then ok "24 h baselines match the issues (t 7.86/8.13/6.62 K, p 1248/1033/958 Pa: persistence/climatology/blend)"; else bad "baselines"; fi
 
 expect 0 "predict to CF netCDF with maps" "$LVIT" predict --run "$tmp/run" --time 50 --lead 24 -o "$tmp/f.nc" --plot "$tmp"
 has "CF netCDF"
