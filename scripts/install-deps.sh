@@ -3,7 +3,7 @@
 # reference twin (tools/twin.py: regenerating test references, bench/bench_vs_torch.sh).
 set -euo pipefail
 pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
-      libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data
+      libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data libfftw3-dev
       libopenmpi-dev openmpi-bin
       gfortran pkg-config)  # the Fortran module and the installed-library test (tests/cli_install.sh)
 for a in "$@"; do

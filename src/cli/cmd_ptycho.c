@@ -1,0 +1,76 @@
+/* lvit ptycho simulate | reconstruct: flags into option structs, then src/ptycho/job.c. */
+#include <stdio.h>
+#include <string.h>
+#include "cli/args.h"
+#include "core/check.h"
+#include "ptycho/job.h"
+
+int cmd_ptycho(int argc, char **argv);
+
+static int simulate(int argc, char **argv) {
+    PtySimOptions o;
+    pty_sim_defaults(&o);
+    const char *out = NULL;
+    float photons = (float)o.photons, radius = (float)o.radius, defocus = (float)o.defocus;
+    int64_t seed = (int64_t)o.seed;
+    int no_noise = 0;
+    ArgSpec specs[] = {
+        {"output", ARG_STR, &out, "netCDF file to write (also -o; required)", NULL, 0, 0, 0},
+        {"object", ARG_INT, &o.side, "object side in pixels (square)", NULL, 8, 1 << 14, 0},
+        {"probe", ARG_INT, &o.n, "probe window and frame side in pixels", NULL, 4, 4096, 0},
+        {"positions", ARG_INT, &o.N, "scan positions (a Fermat spiral filling the object)", NULL, 1, 1 << 20, 0},
+        {"photons", ARG_FLOAT, &photons, "counts per frame for a unit object (the probe's power)", NULL, 1e-3, 1e15, 0},
+        {"pupil-radius", ARG_FLOAT, &radius, "probe: pupil radius in far-field pixels", NULL, 0.5, 1e6, 0},
+        {"defocus", ARG_FLOAT, &defocus, "probe: quadratic phase at the pupil edge, radians", NULL, -1e4, 1e4, 0},
+        {"no-noise", ARG_FLAG, &no_noise, "exact intensities instead of Poisson counts", NULL, 0, 0, 0},
+        {"seed", ARG_I64, &seed, "noise seed", NULL, 0, 9e18, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 3, "ptycho simulate", "-o SCAN.nc [--object 192 --probe 64 --positions 160 ...]", NULL, 0);
+    if (!out) DIE_USER("lvit ptycho simulate: -o SCAN.nc is required");
+    o.photons = photons, o.radius = radius, o.defocus = defocus, o.noise = !no_noise, o.seed = (uint64_t)seed;
+    return pty_simulate_job(&o, out);
+}
+
+static int reconstruct(int argc, char **argv) {
+    PtyJobOptions o;
+    pty_job_defaults(&o);
+    float radius = 0, defocus = 0;
+    int fixed_probe = 0;
+    ArgSpec specs[] = {
+        {"data", ARG_STR, &o.data, "netCDF scan: frames (or diffraction) [N,n,n] in FFT order, positions (or scan_px) [N,2] (required)", NULL, 0, 0, 0},
+        {"output", ARG_STR, &o.out, "netCDF file for the object and probe (also -o; required)", NULL, 0, 0, 0},
+        {"iters", ARG_INT, &o.recon.iters, "iterations", NULL, 1, 1 << 24, 0},
+        {"probe-init", ARG_CHOICE, &o.probe_init, "initial probe: file (probe_real/imag of --data), mean (the mean pattern's amplitude), pupil (--pupil-radius, --defocus)", PTY_PROBE_CHOICES, 0, 0, 0},
+        {"pupil-radius", ARG_FLOAT, &radius, "pupil guess: radius in far-field pixels (0 = a quarter of the frame)", NULL, 0, 1e6, 0},
+        {"defocus", ARG_FLOAT, &defocus, "pupil guess: quadratic phase at the pupil edge, radians", NULL, -1e4, 1e4, 0},
+        {"fixed-probe", ARG_FLAG, &fixed_probe, "do not update the probe", NULL, 0, 0, 0},
+        {"probe-start", ARG_INT, &o.recon.probe_start, "first iteration that updates the probe", NULL, 0, 1 << 24, 0},
+        {"alpha", ARG_FLOAT, &o.recon.alpha, "object step size", NULL, 0, 2, 0},
+        {"beta", ARG_FLOAT, &o.recon.beta, "probe step size", NULL, 0, 2, 0},
+        {"eps", ARG_FLOAT, &o.recon.eps, "smoothing constant inside the cost's square roots, counts", NULL, 0, 1e6, 0},
+        {"double", ARG_FLAG, &o.recon.use_double, "compute in double precision (reference; slower)", NULL, 0, 0, 0},
+        {"pad", ARG_INT, &o.pad, "object margin around the scanned area, pixels (data without an object grid)", NULL, 0, 1 << 16, 0},
+        {"cost", ARG_STR, &o.cost_path, "JSONL cost log (default: OUTPUT with .jsonl for .nc)", NULL, 0, 0, 0},
+        {"plot", ARG_STR, &o.plot_dir, "folder for cost.png", NULL, 0, 0, 0},
+        {"quiet", ARG_FLAG, &o.quiet, "no line per iteration", NULL, 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 3, "ptycho reconstruct", "--data SCAN.nc --iters N -o OUT.nc [--probe-init file|mean|pupil]", NULL, 0);
+    if (!o.data) DIE_USER("lvit ptycho reconstruct: --data SCAN.nc is required");
+    if (!o.out) DIE_USER("lvit ptycho reconstruct: -o OUT.nc is required");
+    o.radius = radius, o.defocus = defocus;
+    o.recon.probe_update = !fixed_probe;
+    return pty_reconstruct_job(&o);
+}
+
+int cmd_ptycho(int argc, char **argv) {
+    const char *sub = argc > 2 ? argv[2] : "";
+    if (!strcmp(sub, "simulate")) return simulate(argc, argv);
+    if (!strcmp(sub, "reconstruct")) return reconstruct(argc, argv);
+    FILE *f = strcmp(sub, "--help") && strcmp(sub, "-h") ? stderr : stdout;
+    fprintf(f, "usage: lvit ptycho simulate -o SCAN.nc [options]      a simulated far-field scan with its truth\n"
+               "       lvit ptycho reconstruct --data SCAN.nc --iters N -o OUT.nc [options]\n"
+               "(lvit ptycho simulate --help, lvit ptycho reconstruct --help for the options)\n");
+    return f == stdout ? 0 : LVIT_EXIT_USAGE;
+}

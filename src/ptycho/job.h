@@ -1,0 +1,26 @@
+/* The two jobs behind `lvit ptycho`: simulate a scan, reconstruct one. */
+#ifndef LVIT_PTYCHO_JOB_H
+#define LVIT_PTYCHO_JOB_H
+#include "ptycho/scan.h"
+
+enum { PTY_PROBE_FILE, PTY_PROBE_MEAN, PTY_PROBE_PUPIL };
+#define PTY_PROBE_CHOICES "file|mean|pupil"
+
+typedef struct PtyJobOptions {
+    const char *data;        /* netCDF scan */
+    const char *out;         /* netCDF result */
+    const char *cost_path;   /* JSONL of the cost per iteration (NULL: OUT with .jsonl for .nc) */
+    const char *plot_dir;    /* cost.png (NULL: none) */
+    int probe_init;          /* PTY_PROBE_* */
+    double radius, defocus;  /* pupil guess */
+    int pad;                 /* object margin around the scan, pixels (files without an object grid) */
+    int quiet;               /* no per-iteration lines */
+    PtyReconOptions recon;
+} PtyJobOptions;
+
+void pty_job_defaults(PtyJobOptions *o);
+/* Exits 2 with a message naming the file and variable on bad input. Returns 0. */
+int pty_reconstruct_job(const PtyJobOptions *o);
+int pty_simulate_job(const PtySimOptions *o, const char *out);
+
+#endif

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# lvit ptycho: simulate -> reconstruct end to end (object error, cost log, result file, plot), the
+# refusals of bad scans through the command line, and a short run on the real Siemens-star frames
+# (../shared/data, PROVENANCE.md section 5) whose cost must fall.
+# usage: cli_ptycho.sh LVIT_BINARY SOURCE_DIR
+set -u
+LVIT=$1 SRC=$2
+. "$(dirname "$0")/lib_cli.sh"
+tmp=$(mktemp -d /tmp/lvit_ptycho_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=2
+
+# falls FILE.jsonl: every cost at most the one before it (1e-6 relative slack)
+falls() {
+  if awk -F'"cost": ' '{split($2, a, ","); c = a[1] + 0; if (NR > 1 && c > p * (1 + 1e-6)) { print "rise at line " NR ": " p " -> " c; bad = 1 } p = c }
+                     END { exit bad }' "$1" >"$tmp/rise"; then ok "$2: the cost falls at every iteration"
+  else bad "$2: the cost rose"; head -3 "$tmp/rise"; fi
+}
+
+expect 0 "simulate" "$LVIT" ptycho simulate -o "$tmp/sim.nc" --object 64 --probe 32 --positions 30 \
+  --pupil-radius 8 --defocus 6 --photons 1e6 --seed 3
+has "simulated 30 frames 32x32 of a 64x64 object"
+expect 0 "reconstruct from a defocused pupil" "$LVIT" ptycho reconstruct --data "$tmp/sim.nc" --iters 80 \
+  -o "$tmp/rec.nc" --probe-init pupil --pupil-radius 8 --defocus 6 --plot "$tmp/plots"
+has "iter   79  cost"; has "ms/iter"
+# the object error after removing the complex scale and phase ramp (measured 0.016 at 80 iterations)
+e=$(sed -n 's/.*object NRMSE \([0-9.]*\) after.*/\1/p' "$tmp/out")
+if [ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e < 0.05) }'; then ok "object NRMSE $e < 0.05"; else bad "object NRMSE '$e' not < 0.05"; fi
+[ "$(wc -l <"$tmp/rec.jsonl")" -eq 80 ] && ok "rec.jsonl has 80 lines" || bad "rec.jsonl has $(wc -l <"$tmp/rec.jsonl") lines"
+falls "$tmp/rec.jsonl" "simulated scan"
+[ -s "$tmp/plots/cost.png" ] && ok "cost.png written" || bad "no cost.png"
+if command -v ncdump >/dev/null; then
+  ncdump -h "$tmp/rec.nc" >"$tmp/out"
+  has "float object_real(y, x)"; has "float probe_imag(ky, kx)"; has "double cost(iteration)"
+fi
+
+# refusals: each names the file and what is wrong, exit 2
+expect 2 "a missing file" "$LVIT" ptycho reconstruct --data "$tmp/absent.nc" --iters 2 -o "$tmp/x.nc"
+has "absent.nc"
+expect 2 "no --data" "$LVIT" ptycho reconstruct --iters 2 -o "$tmp/x.nc"
+has "--data"
+expect 2 "an unknown subcommand" "$LVIT" ptycho rebuild
+expect 2 "--iters 0" "$LVIT" ptycho reconstruct --data "$tmp/sim.nc" --iters 0 -o "$tmp/x.nc"
+has "iters"
+if command -v ncgen >/dev/null; then
+  # cdl NAME KX POS_MAX NAN PROBE_N FRAMES_DECL: a 3-frame 8xKX scan of a 12x12 object (FRAMES_DECL
+  # empty: no frames variable)
+  cdl() {
+    local name=$1 fx=$2 pmax=$3 nan=$4 pn=$5 vars=$6 fill
+    fill=$(seq -s, 1 $((3 * 8 * fx)) | sed 's/[0-9]\+/1/g')
+    [ "$nan" = 1 ] && fill="NaN,${fill#1,}"
+    local data="frames = $fill;"
+    [ -z "$vars" ] && data=""
+    {
+      echo "netcdf $name { dimensions: frame = 3; ky = 8; kx = $fx; axis = 2; pn = $pn; y = 12; x = 12;"
+      echo "variables: float frames(frame, ky, kx); float positions(frame, axis); float probe_real(pn, pn); float probe_imag(pn, pn);"
+      echo "float object_true_real(y, x); float object_true_imag(y, x);"
+      echo "data: $data positions = 0, 0, 1, 2, $pmax, 1; }"
+    } | sed "s/float frames(frame, ky, kx);/${vars}/" >"$tmp/$name.cdl"
+    ncgen -4 -o "$tmp/$name.nc" "$tmp/$name.cdl"
+  }
+  cdl good 8 3 0 8 "float frames(frame, ky, kx);"
+  expect 0 "a well-formed 3-frame file" "$LVIT" ptycho reconstruct --data "$tmp/good.nc" --iters 2 -o "$tmp/g.nc" --quiet
+  # refuse NAME "what" "message": the file is refused with exit 2 and a message naming it
+  refuse() {
+    expect 2 "$2" "$LVIT" ptycho reconstruct --data "$tmp/$1.nc" --iters 2 -o "$tmp/x.nc"
+    has "$1.nc: $3"
+  }
+  cdl noframes 8 3 0 8 ""
+  refuse noframes "no frames variable" "no variable 'frames'"
+  cdl rect 6 3 0 8 "float frames(frame, ky, kx);"
+  refuse rect "non-square frames" "'frames' is 3x8x6"
+  cdl probe6 8 3 0 6 "float frames(frame, ky, kx);"
+  refuse probe6 "a probe of another size" "'probe_real' is 6x6"
+  cdl outside 8 5 0 8 "float frames(frame, ky, kx);"
+  refuse outside "a position outside the object" "positions: position 2"
+  cdl nan 8 3 1 8 "float frames(frame, ky, kx);"
+  refuse nan "a NaN count" "frames: frame 0 pixel (0, 0) is nan"
+else
+  echo "skip: no ncgen (apt-get install netcdf-bin): the refusals of malformed files are only in test_ptycho"
+fi
+
+star="$SRC/../shared/data/ptycho_tike_siemens_star/siemens_star_small.nc"
+if [ -f "$star" ]; then
+  expect 0 "Siemens star, 8 iterations from the file's probe" "$LVIT" ptycho reconstruct --data "$star" --iters 8 \
+    -o "$tmp/star.nc" --probe-init file --quiet
+  has "516 frames 128x128"
+  falls "$tmp/star.jsonl" "Siemens star"
+else
+  echo "skip: no $star (the real Siemens-star frames; see PROVENANCE.md section 5)"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
