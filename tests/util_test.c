@@ -87,6 +87,12 @@ void tu_fill_const(float *x, int64_t n, float v) {
     for (int64_t i = 0; i < n; i++) x[i] = v;
 }
 
+float *tu_dup_f(const float *x, int64_t n) {
+    float *y = tu_falloc(n);
+    memcpy(y, x, (size_t)n * sizeof(float));
+    return y;
+}
+
 /* ---------------------------------------------------------------- error measures */
 
 /* One implementation for float and double references: ref is read through get(). */
@@ -262,4 +268,17 @@ void tu_remove_tree(const char *dir) {
     }
     closedir(d);
     rmdir(dir);
+}
+
+uint8_t *tu_read_bytes(const char *path, size_t *n) {
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *p = tu_calloc(len, 1);
+    assert_int_equal(fread(p, 1, (size_t)len, fp), (size_t)len);
+    fclose(fp);
+    *n = (size_t)len;
+    return p;
 }

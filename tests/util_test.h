@@ -40,6 +40,7 @@ float *tu_falloc(int64_t n);
 double *tu_dalloc(int64_t n);
 double *tu_to_double(const float *x /* [n] */, int64_t n); /* new double copy */
 void tu_fill_const(float *x /* [n] */, int64_t n, float v);
+float *tu_dup_f(const float *x /* [n] */, int64_t n); /* new float copy */
 
 /* ---- error measures ---- */
 /* max|got-ref| / max(max|ref|, 1e-30); *worst (may be NULL) gets the worst index. Returns
@@ -107,5 +108,7 @@ void tu_path(char *buf, size_t n, const char *name); /* tu_tmpdir() + "/" + name
 /* Removes dir and everything under it (subdirectories are made writable first); a missing
  * dir is not an error. */
 void tu_remove_tree(const char *dir);
+/* The whole file (the test fails when it cannot be read); *n gets its length. free() it. */
+uint8_t *tu_read_bytes(const char *path, size_t *n);
 
 #endif

@@ -1,0 +1,195 @@
+/* Whole-model gradients: central differences of the loss against the analytic gradient (a few
+ * entries of every tensor) for both channel modes, D-CHAG and the Reslim head (whole grid and
+ * TILES windows), and --recompute giving the same loss and gradient bits. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "train/trainer.h"
+#include "core/check.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/rng.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "model/vit.h"
+#include "optim/optim.h"
+#include "util_model.h"
+#include "util_test.h"
+
+/* Random parameters (no zeros hiding a path) and a random batch with some masked cells. */
+static void randomize(Vit *m, Batch *b, float **mem, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    for (int64_t i = 0; i < m->n_params; i++) m->param_mem[i] = (float)(0.3 * rng_normal(&r));
+    const VitConfig *c = &m->cfg;
+    int B = m->B;
+    int64_t img = (int64_t)B * c->V * c->H * c->W;
+    *mem = calloc((size_t)(3 * img + B + c->H), sizeof(float));
+    *b = (Batch){.B = B, .x = *mem, .y = *mem + img, .mask = *mem + 2 * img, .lead = *mem + 3 * img,
+                 .wlat = *mem + 3 * img + B};
+    for (int64_t i = 0; i < img; i++) {
+        b->x[i] = (float)rng_normal(&r);
+        b->y[i] = (float)rng_normal(&r);
+        b->mask[i] = rng_uniform(&r) < 0.15 ? 0.0f : 1.0f;
+    }
+    for (int i = 0; i < B; i++) b->lead[i] = 0.06f * (i + 1);
+    for (int i = 0; i < c->H; i++) b->wlat[i] = 0.5f + (float)i / c->H;
+}
+
+/* Central differences of the whole model's loss against the analytic gradient, a few entries
+ * of every tensor; float32 forward, so h and the tolerance are loose but each entry counts. */
+static void fd_check(Vit *m, const Batch *b, const char *what) {
+    memset(m->grad_mem, 0, sizeof(float) * (size_t)m->n_params);
+    vit_forward(m, b);
+    vit_backward(m, b);
+    Rng r;
+    rng_seed(&r, 3);
+    int bad = 0, checked = 0;
+    for (int i = 0; i < m->nspecs; i++) {
+        const ParamSpec *ps = &m->specs[i];
+        for (int k = 0; k < 3; k++) {
+            int64_t j = ps->offset + (int64_t)rng_below(&r, (uint64_t)ps->numel);
+            float save = m->param_mem[j], h = 1e-2f;
+            m->param_mem[j] = save + h;
+            double lp = vit_forward(m, b);
+            m->param_mem[j] = save - h;
+            double lm = vit_forward(m, b);
+            m->param_mem[j] = save;
+            double fd = (lp - lm) / (2 * h), an = m->grad_mem[j];
+            checked++;
+            if (fabs(fd - an) > 2e-2 * fabs(an) + 2e-4) {
+                print_error("%s[%lld]: analytic %.6g, finite difference %.6g\n", ps->name, (long long)(j - ps->offset),
+                            an, fd);
+                bad++;
+            }
+        }
+    }
+    print_message("whole-model FD (%s): %d entries checked, %d bad\n", what, checked, bad);
+    assert_int_equal(bad, 0);
+}
+
+static void whole_model_fd_cfg(VitConfig c, const char *what) {
+    Vit m;
+    vit_init(&m, &c, NULL, 2, kernels_cpu());
+    Batch b;
+    float *mem;
+    randomize(&m, &b, &mem, 11);
+    fd_check(&m, &b, what);
+    free(mem);
+    vit_free(&m);
+    vit_config_free(&c);
+}
+
+/* Reslim (downscaling by 2): 2 output variables and 1 static input on a 4x8 coarse grid; the
+ * whole grid, then TILES windows of 4x4 cells (one of them wrapping around the longitude), with
+ * the TV term and per-variable weights. The residual path and head_conv are in the table. */
+static void test_fd_reslim(void **s) {
+    (void)s;
+    for (int tiled = 0; tiled < 2; tiled++) {
+        VitConfig c = tu_tiny_config(CH_AGG);
+        c.V = 3, c.Vo = 2, c.H = 4, c.W = 8, c.scale = 2, c.res_width = 3;
+        c.tile_h = tiled ? 4 : 0, c.tile_w = tiled ? 4 : 0;
+        vit_config_set_default_names(&c);
+        char err[256];
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        Vit m;
+        const int B = 2;
+        vit_init(&m, &c, NULL, B, kernels_cpu());
+        assert_non_null(vit_find_param(&m, "res_path.conv1.weight"));
+        assert_int_equal(vit_find_param(&m, "head.2.weight")->shape[0], 4 * 4 * 2); /* (s p)^2 Vo */
+        Rng r;
+        rng_seed(&r, 5);
+        for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] = (float)(0.3 * rng_normal(&r));
+        const int h = m.lc.H, w = m.lc.W, Hf = 2 * h, Wf = 2 * w;
+        const int64_t nx = (int64_t)B * c.V * h * w, ny = (int64_t)B * c.Vo * Hf * Wf;
+        float *mem = calloc((size_t)(nx + 2 * ny + B + Hf + c.Vo), sizeof(float));
+        static const int r0[2] = {0, 0}, c0[2] = {2, 6}; /* the second window wraps: columns 6, 7, 0, 1 */
+        Batch b = {.B = B, .x = mem, .y = mem + nx, .mask = mem + nx + ny, .lead = mem + nx + 2 * ny,
+                   .wlat = mem + nx + 2 * ny + B, .tv_weight = 0.3f, .tile_r0 = tiled ? r0 : NULL, .tile_c0 = tiled ? c0 : NULL};
+        float *vw = mem + nx + 2 * ny + B + Hf;
+        vw[0] = 1.0f, vw[1] = 0.5f;
+        b.vw = vw;
+        for (int64_t i = 0; i < nx; i++) b.x[i] = (float)rng_normal(&r);
+        for (int64_t i = 0; i < ny; i++) {
+            b.y[i] = (float)rng_normal(&r);
+            b.mask[i] = rng_uniform(&r) < 0.15 ? 0.0f : (float)(0.5 + rng_uniform(&r));
+        }
+        for (int i = 0; i < Hf; i++) b.wlat[i] = 1.0f;
+        fd_check(&m, &b, tiled ? "Reslim, tiles of 4x4 (one wrapping)" : "Reslim, whole grid");
+        free(mem);
+        vit_free(&m);
+        vit_config_free(&c);
+    }
+}
+
+static void whole_model_fd(ChannelMode mode) { whole_model_fd_cfg(tu_tiny_config(mode), vit_mode_name(mode)); }
+static void test_fd_agg(void **s) { (void)s, whole_model_fd(CH_AGG); }
+static void test_fd_multi(void **s) { (void)s, whole_model_fd(CH_MULTI); }
+
+/* D-CHAG: 8 channels in 2 blocks, each aggregated over groups of 2 then over its 2 group tokens,
+ * then the final cross-attention over the 2 partial tokens; and 4 one-level blocks of 2 */
+static void test_fd_chag(void **s) {
+    (void)s;
+    for (int k = 0; k < 2; k++) {
+        VitConfig c = tu_tiny_config(CH_AGG);
+        c.V = c.Vo = 8;
+        c.chag = k ? 4 : 2;
+        c.chag_group = k ? 0 : 2;
+        vit_config_set_default_names(&c);
+        char err[256];
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        assert_int_equal(vit_chag_levels(&c), k ? 1 : 2);
+        whole_model_fd_cfg(c, k ? "D-CHAG, 4 blocks, one level" : "D-CHAG, 2 blocks, groups of 2");
+    }
+}
+
+/* --recompute: only the block inputs kept, every block's activations recomputed before its
+ * backward pass: the same loss and the same gradient bits (the same kernels in the same order),
+ * in less activation memory */
+static void test_recompute(void **s) {
+    (void)s;
+    for (int mode = 0; mode < 2; mode++) {
+        VitConfig c = tu_tiny_config((ChannelMode)mode);
+        c.depth = 3;
+        Vit a, b;
+        vit_init(&a, &c, NULL, 2, kernels_cpu());
+        c.recompute = 1;
+        vit_init(&b, &c, NULL, 2, kernels_cpu());
+        Batch ba, bb;
+        float *ma, *mb;
+        randomize(&a, &ba, &ma, 17);
+        randomize(&b, &bb, &mb, 17);
+        memset(a.grad_mem, 0, sizeof(float) * (size_t)a.n_params);
+        memset(b.grad_mem, 0, sizeof(float) * (size_t)b.n_params);
+        float la = vit_forward(&a, &ba), lb = vit_forward(&b, &bb);
+        vit_backward(&a, &ba);
+        vit_backward(&b, &bb);
+        assert_true(la == lb);
+        assert_memory_equal(a.grad_mem, b.grad_mem, sizeof(float) * (size_t)a.n_params);
+        print_message("recompute (%s): the same loss and gradients, activations %.1f -> %.1f KiB\n",
+                      vit_mode_name((ChannelMode)mode), a.act_floats / 256.0, b.act_floats / 256.0);
+        assert_true(b.act_floats < a.act_floats);
+        free(ma), free(mb);
+        vit_free(&a), vit_free(&b);
+        vit_config_free(&c);
+    }
+}
+
+int main(void) {
+    log_set_quiet(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fd_agg),
+        cmocka_unit_test(test_fd_multi),
+        cmocka_unit_test(test_fd_chag),
+        cmocka_unit_test(test_fd_reslim),
+        cmocka_unit_test(test_recompute),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
