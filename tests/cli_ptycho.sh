@@ -28,7 +28,7 @@ e=$(sed -n 's/.*object NRMSE \([0-9.]*\) after.*/\1/p' "$tmp/out")
 if [ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e < 0.05) }'; then ok "object NRMSE $e < 0.05"; else bad "object NRMSE '$e' not < 0.05"; fi
 [ "$(wc -l <"$tmp/rec.jsonl")" -eq 80 ] && ok "rec.jsonl has 80 lines" || bad "rec.jsonl has $(wc -l <"$tmp/rec.jsonl") lines"
 falls "$tmp/rec.jsonl" "simulated scan"
-[ -s "$tmp/plots/cost.png" ] && ok "cost.png written" || bad "no cost.png"
+for f in cost object probe; do [ -s "$tmp/plots/$f.png" ] && ok "$f.png written" || bad "no $f.png"; done
 if command -v ncdump >/dev/null; then
   ncdump -h "$tmp/rec.nc" >"$tmp/out"
   has "float object_real(y, x)"; has "float probe_imag(ky, kx)"; has "double cost(iteration)"

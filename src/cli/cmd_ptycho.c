@@ -52,7 +52,7 @@ static int reconstruct(int argc, char **argv) {
         {"double", ARG_FLAG, &o.recon.use_double, "compute in double precision (reference; slower)", NULL, 0, 0, 0},
         {"pad", ARG_INT, &o.pad, "object margin around the scanned area, pixels (data without an object grid)", NULL, 0, 1 << 16, 0},
         {"cost", ARG_STR, &o.cost_path, "JSONL cost log (default: OUTPUT with .jsonl for .nc)", NULL, 0, 0, 0},
-        {"plot", ARG_STR, &o.plot_dir, "folder for cost.png", NULL, 0, 0, 0},
+        {"plot", ARG_STR, &o.plot_dir, "folder for cost.png, object.png and probe.png (amplitude and phase)", NULL, 0, 0, 0},
         {"quiet", ARG_FLAG, &o.quiet, "no line per iteration", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };

@@ -100,6 +100,12 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
             DIE_USER("--plot %s: %s", o->plot_dir, err);
         printf("wrote %s\n", png);
         free(it);
+        snprintf(png, sizeof png, "%s/object.png", o->plot_dir);
+        if (pty_complex_png(png, obj, d.H, d.W, "object", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
+        printf("wrote %s\n", png);
+        snprintf(png, sizeof png, "%s/probe.png", o->plot_dir);
+        if (pty_complex_png(png, probe, n, n, "probe", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
+        printf("wrote %s\n", png);
     }
     free(obj), free(probe), free(cost);
     pty_data_free(&d);

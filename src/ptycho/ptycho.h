@@ -91,4 +91,9 @@ double pty_nrmse(const float complex *rec /* [H, W] */, const float complex *tru
  * maximum: where the object is determined at all (scored region). */
 void pty_illuminated_mask(unsigned char *mask /* [H, W] */, const PtyData *d, const float complex *probe, double frac);
 
+/* Amplitude (grey, 0 .. min(max, 2 x mean)) and phase (blue-white-red, -pi..pi) of z side by side, one pixel per
+ * pixel, titled. 0, or -1 with err naming path. */
+int pty_complex_png(const char *path, const float complex *z /* [H, W] */, int H, int W, const char *title,
+                    char *err, size_t errlen);
+
 #endif
