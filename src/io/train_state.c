@@ -15,7 +15,7 @@
 
 enum { STATE_META_MAX = 64 << 20, MANIFEST_MAX = 1 << 16 };
 
-static uint64_t fnv1a(const void *x, int64_t bytes) {
+uint64_t state_fnv1a64(const void *x, int64_t bytes) {
     const unsigned char *b = x;
     uint64_t h = 1469598103934665603ULL;
     for (int64_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ULL;
@@ -87,7 +87,7 @@ int state_save_file(const char *dir, int file, const StatePart *parts, int npart
         const StatePart *p = &parts[i];
         int64_t n = part_len(p);
         json_buf_printf(&m, "%s\"%s\":{\"fnv1a64\":\"%016" PRIx64 "\",\"ranges\":[", i ? "," : "", NAMES[p->vec],
-                        fnv1a(p->data, n * (int64_t)sizeof(float)));
+                        state_fnv1a64(p->data, n * (int64_t)sizeof(float)));
         for (int j = 0; j < p->nr; j++)
             json_buf_printf(&m, "%s[%" PRId64 ",%" PRId64 "]", j ? "," : "", p->r[j].at, p->r[j].len);
         json_buf_puts(&m, "]}");
@@ -110,6 +110,11 @@ int state_write_manifest(const char *dir, const StateManifest *l, char *err, siz
                     ",\"batch\":%" PRId64 ",\"seed\":%" PRId64 ",\"config\":", l->step, l->nfiles, l->dp, l->sp,
                     l->tp > 1 ? l->tp : 1, l->pp > 1 ? l->pp : 1, l->zero, l->n_params, l->batch, l->seed);
     json_buf_put_string(&b, l->config);
+    if (*l->identity) { /* the run this checkpoint belongs to (train/run_dir.h) */
+        json_buf_printf(&b, ",\"identity\":\"%s\",\"data\":", l->identity);
+        json_buf_put_string(&b, l->data);
+    }
+    if (l->steps > 0) json_buf_printf(&b, ",\"steps\":%" PRId64 ",\"warmup\":%" PRId64, l->steps, l->warmup);
     json_buf_puts(&b, "}\n");
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     int rc = write_text(path, b.s, err, errlen);
@@ -163,6 +168,25 @@ int state_read_manifest(const char *dir, StateManifest *l, char *err, size_t err
         }
         l->tp = (int)deg[0];
         l->pp = (int)deg[1];
+        /* optional: identity and schedule (absent in manifests from before them) */
+        const char *id = json_as_string(json_get(root, "identity")), *data = json_as_string(json_get(root, "data"));
+        if (!bad && (id || data) && (!id || !data || strlen(id) != 16 || strlen(data) >= sizeof l->data)) {
+            bad = 1;
+            snprintf(jerr, sizeof jerr, "\"identity\" must be 16 hex digits with a \"data\" string of under %zu bytes",
+                     sizeof l->data);
+        }
+        if (!bad && id) snprintf(l->identity, sizeof l->identity, "%s", id), snprintf(l->data, sizeof l->data, "%s", data);
+        int64_t sched[2] = {-1, -1};
+        static const char *sk[2] = {"steps", "warmup"};
+        for (int i = 0; i < 2 && !bad; i++) {
+            const JsonValue *sv = json_get(root, sk[i]);
+            if (sv && json_as_int64(sv, 0, INT64_C(1) << 50, &sched[i])) {
+                bad = 1;
+                snprintf(jerr, sizeof jerr, "\"%s\" not a non-negative integer", sk[i]);
+            }
+        }
+        l->steps = sched[0];
+        l->warmup = sched[1];
     }
     json_free(root);
     if (bad) {
@@ -378,7 +402,7 @@ int state_gather(const char *dir, const StateManifest *man, StatePart *want, int
             const uint8_t *bytes = f.data + t->begin;
             char sum[32];
             const char *stored = json_as_string(json_get(e, "fnv1a64"));
-            snprintf(sum, sizeof sum, "%016" PRIx64, fnv1a(bytes, (int64_t)(t->end - t->begin)));
+            snprintf(sum, sizeof sum, "%016" PRIx64, state_fnv1a64(bytes, (int64_t)(t->end - t->begin)));
             if (!stored || strcmp(stored, sum)) {
                 snprintf(err, errlen, "%s: tensor '%s' fails its checksum (stored %s, computed %s): the file is corrupted",
                          path, t->name, stored ? stored : "none", sum);

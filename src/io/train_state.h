@@ -48,7 +48,15 @@ typedef struct StateManifest {
     int tp, pp;               /* tensor-parallel and pipeline degrees (absent in older manifests: 1) */
     int64_t batch, seed;
     char config[4096];        /* the model configuration (JSON), compared on resume */
+    /* the run's identity (train/run_dir.h): a hash of config, data, batch and seed, and the data
+     * description it covers; "" in manifests written before identities */
+    char identity[17];
+    char data[4096];
+    int64_t steps, warmup;    /* the schedule the run had (--steps, warmup steps); -1 unknown (older manifests) */
 } StateManifest;
+
+/* FNV-1a 64 of bytes: the checksum of state tensors, and the run identity's hash. */
+uint64_t state_fnv1a64(const void *x, int64_t bytes);
 
 /* RUN_DIR/ckpt/step_N into dir, created. */
 int state_dir(const char *run_dir, int64_t step, char *dir, size_t n, char *err, size_t errlen);

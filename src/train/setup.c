@@ -3,6 +3,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <omp.h>
 #include "core/check.h"
 #include "core/cpu.h"
@@ -154,18 +156,53 @@ const Kernels *layout_kernels(Parallel *par, const LayoutOptions *df, const char
     return k;
 }
 
+/* The handler only records: a signal that arrives while a checkpoint is being written lets the
+ * write finish (the loop looks at the flag between steps). The one exception is what users expect
+ * of Ctrl-C: a second SIGINT within 3 s ends the process at once. */
 static volatile sig_atomic_t g_stop_signal = 0;
+static volatile sig_atomic_t g_int_sec = -1, g_int_ms = 0; /* CLOCK_MONOTONIC of the last SIGINT */
 
-static void on_stop_signal(int sig) { g_stop_signal = sig; }
+static void on_stop_signal(int sig) {
+    if (sig == SIGINT) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+        const long sec = (long)ts.tv_sec, ms = ts.tv_nsec / 1000000;
+        if (g_int_sec >= 0 && (sec - g_int_sec) * 1000 + (ms - g_int_ms) < 3000) {
+            static const char msg[] = "\nlvit: a second SIGINT within 3 s: aborting now, without a checkpoint or the "
+                                      "outputs (the checkpoints already in the run directory are intact)\n";
+            ssize_t w = write(2, msg, sizeof msg - 1);
+            (void)w;
+            struct sigaction dfl; /* die of SIGINT, as an interrupted program does (exit status 130) */
+            memset(&dfl, 0, sizeof dfl);
+            dfl.sa_handler = SIG_DFL;
+            sigaction(SIGINT, &dfl, NULL);
+            sigset_t s;
+            sigemptyset(&s);
+            sigaddset(&s, SIGINT);
+            sigprocmask(SIG_UNBLOCK, &s, NULL);
+            raise(SIGINT);
+            _exit(130);
+        }
+        g_int_sec = (sig_atomic_t)sec;
+        g_int_ms = (sig_atomic_t)ms;
+    }
+    g_stop_signal = sig;
+}
 
 void train_install_stop_signals(void) {
-    struct sigaction sa;
+    struct sigaction sa, was;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
+    static const int sigs[4] = {SIGTERM, SIGUSR1, SIGINT, SIGHUP};
+    for (int i = 0; i < 4; i++) sigaddset(&sa.sa_mask, sigs[i]);
     sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
+    for (int i = 0; i < 4; i++) {
+        /* SIGINT and SIGHUP ignored at start stay ignored: nohup, and background jobs of scripts */
+        if ((sigs[i] == SIGINT || sigs[i] == SIGHUP) && !sigaction(sigs[i], NULL, &was) && was.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
 }
 
 int train_stop_requested(void) { return g_stop_signal; }

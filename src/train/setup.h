@@ -41,8 +41,10 @@ const Kernels *layout_kernels(Parallel *par, const LayoutOptions *lo, const char
 void train_set_threads(int threads);
 /* "lvit <version>: BLAS core ..., N threads" line. */
 void train_print_banner(void);
-/* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job) set a flag instead of
- * killing the process; train_stop_requested returns the signal number, 0 if none. */
+/* SIGTERM / SIGUSR1 (what batch schedulers send before killing a job), SIGINT (Ctrl-C) and SIGHUP
+ * set a flag instead of killing the process (SIGINT and SIGHUP only when not ignored at start, as
+ * under nohup); a second SIGINT within 3 s ends it at once (status 130). train_stop_requested
+ * returns the last signal's number, 0 if none. */
 void train_install_stop_signals(void);
 int train_stop_requested(void);
 

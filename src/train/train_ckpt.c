@@ -83,6 +83,7 @@ void train_ckpt_save(TrainCkpt *c, const char *run, const TrainState *ts, int ke
                             err, sizeof err))
             save_failed(ts, err, run);
         if (c->fault_kill_step == ts->step) raise(SIGKILL);
+        for (int i = 0; c->fault_signal_step == ts->step && i < c->nfault_signals; i++) raise(c->fault_signals[i]);
     }
     par->world.ops->barrier(&par->world); /* every file is synced and renamed: now the manifest */
     if (par->world.rank == 0) {

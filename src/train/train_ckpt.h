@@ -16,6 +16,8 @@ typedef struct TrainCkpt {
     float *host;                           /* packed host copy of everything held */
     StateManifest man;                     /* this run's layout (step and files set at save) */
     int64_t fault_kill_step;               /* tests: SIGKILL after the own file of this step */
+    int64_t fault_signal_step;             /* tests: raise fault_signals[] after the own file of this step */
+    int fault_signals[4], nfault_signals;
 } TrainCkpt;
 
 void train_ckpt_init(TrainCkpt *c, Trainer *t, float *best, const StateManifest *man);

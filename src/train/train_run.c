@@ -17,6 +17,7 @@
 #include "io/run_meta.h"
 #include "io/train_state.h"
 #include "tasks/jobs.h"
+#include "train/run_dir.h"
 #include "train/train_ckpt.h"
 #include "train/trainer.h"
 
@@ -37,18 +38,63 @@ static void open_dataset(Dataset *ds, const char *spec, const ModelOptions *mf, 
     if (dataset_open(ds, spec, err, sizeof err)) DIE_USER("lvit %s: --data: %s", cmd, err);
 }
 
-static void mkdir_p(const char *dir) {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    if (mkdir(buf, 0755) && errno != EEXIST) DIE_USER("cannot create run directory '%s': %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) DIE_USER("run directory '%s' is not a directory", dir);
+/* flag combinations that cannot make sense, refused before any work (every rank: the same flags) */
+static void check_flags(const TrainOptions *o, Parallel *par, float lr) {
+    if (o->steps == 0)
+        parallel_refuse(par, "lvit train: --steps 0 trains nothing; give the number of optimizer steps (at least 1)");
+    if (o->min_lr >= 0 && o->min_lr > lr)
+        parallel_refuse(par, "lvit train: --min-lr %g is above --lr %g: the schedule warms up to --lr and decays down to "
+                        "--min-lr; give a --min-lr of at most %g", o->min_lr, lr, lr);
+    if (o->warmup >= 0 && o->warmup >= o->steps)
+        parallel_refuse(par, "lvit train: --warmup %lld is not below --steps %lld: the learning rate would never reach "
+                        "its peak, let alone decay; give a --warmup below %lld", (long long)o->warmup,
+                        (long long)o->steps, (long long)o->steps);
+    if (o->overwrite && o->resume)
+        parallel_refuse(par, "lvit train: --overwrite starts the run in --run over, --resume continues it: give one of them");
+    if (o->resume_other && !o->resume)
+        parallel_refuse(par, "lvit train: --resume-from-other goes with --resume (it continues from another run's checkpoint)");
+}
+
+/* the grid the model sees: the data grid, or its coarse version for downscaling */
+static void check_patch(const Dataset *ds, const ModelOptions *mf, const TaskOptions *to, Parallel *par) {
+    const int s = to->task == TASK_DOWNSCALE && to->scale > 1 ? to->scale : 1, h = ds->H / s, w = ds->W / s;
+    if (h < 1 || w < 1 || (mf->patch <= h && mf->patch <= w)) return;
+    if (s > 1)
+        parallel_refuse(par, "lvit train: --patch %d is larger than the %dx%d coarse grid (the %dx%d data grid / --scale %d): "
+                        "the model would see one patch, mostly padding; give a --patch of at most %d", mf->patch, h, w,
+                        ds->H, ds->W, s, h < w ? h : w);
+    parallel_refuse(par, "lvit train: --patch %d is larger than the %dx%d data grid: the model would see one patch, "
+                    "mostly padding; give a --patch of at most %d", mf->patch, h, w, h < w ? h : w);
+}
+
+static const char *signal_name(int sig) {
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
+/* a training-state checkpoint of the trainer as it is after `step` steps (collective) */
+static void save_state(TrainCkpt *ck, const Trainer *t, const char *run, int64_t step, int64_t best_step, double best_val,
+                       int keep, int64_t keep_every) {
+    TrainState ts = {.step = step, .opt_t = t->opt.t, .spike_n = t->spike_n, .best_step = best_step, .best_val = best_val};
+    memcpy(ts.spike_hist, t->spike_hist, sizeof ts.spike_hist);
+    train_ckpt_save(ck, run, &ts, keep, keep_every);
+}
+
+/* LVIT_FAULT=signal:RANK:STEP:SIG[,SIG...] (tests): raise those signals (TERM, INT, HUP, USR1)
+ * inside the checkpoint of that step, after the state file and before the manifest */
+static void fault_signals(TrainCkpt *ck, const char *spec, int rank) {
+    int r;
+    long long step;
+    int n = 0;
+    if (sscanf(spec, "%d:%lld:%n", &r, &step, &n) != 2 || !n) DIE_USER("LVIT_FAULT=signal:RANK:STEP:SIG[,SIG...], got '%s'", spec);
+    char list[64];
+    snprintf(list, sizeof list, "%s", spec + n);
+    for (char *tok = strtok(list, ","); tok && ck->nfault_signals < 4; tok = strtok(NULL, ",")) {
+        int sig = !strcmp(tok, "TERM") ? SIGTERM : !strcmp(tok, "INT") ? SIGINT : !strcmp(tok, "HUP") ? SIGHUP
+                  : !strcmp(tok, "USR1") ? SIGUSR1 : 0;
+        if (!sig) DIE_USER("LVIT_FAULT=signal: '%s' is not TERM, INT, HUP or USR1", tok);
+        ck->fault_signals[ck->nfault_signals++] = sig;
+    }
+    if (rank == r) ck->fault_signal_step = step;
 }
 
 void train_options_default(TrainOptions *o) {
@@ -79,12 +125,16 @@ int train_run(const TrainOptions *o) {
     layout_init(&par, &df, "train");
     const int io = par.world.rank == 0; /* rank 0 writes files */
     train_set_threads(threads);
+    if (quiet) log_set_quiet(1);
+    train_print_banner();
+    check_flags(o, &par, oc.lr);
     oc.total = steps;
     oc.warmup = warmup >= 0 ? warmup : steps / 20;
     oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
 
     Dataset ds;
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
+    check_patch(&ds, &mf, &dsf, &par);
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
     Task task;
@@ -94,9 +144,8 @@ int train_run(const TrainOptions *o) {
     task_table[dsf.task]->open(&task, &setup, &cfg);
     layout_check(&par, &cfg, batch, "train");
     cfg.recompute = df.recompute;
-    if (io) mkdir_p(run);
-    if (quiet) log_set_quiet(1);
-    train_print_banner();
+    RunDir rd = {.lock_fd = -1};
+    if (io) run_dir_claim(&rd, run, resume, o->overwrite, init); /* before anything reads or writes there */
     log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)", ds.source,
              ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
@@ -128,30 +177,55 @@ int train_run(const TrainOptions *o) {
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
     /* training-state checkpoints: what this rank holds, in the layout-independent order */
-    StateManifest man = {.dp = par.dp.size, .sp = par.sp.size, .tp = par.tp.size, .pp = par.pp.size, .zero = par.zero, .n_params = m->n_canon,
-                         .batch = batch, .seed = seed};
+    static StateManifest man, was; /* 8 KiB each */
+    man = (StateManifest){.dp = par.dp.size, .sp = par.sp.size, .tp = par.tp.size, .pp = par.pp.size, .zero = par.zero,
+                          .n_params = m->n_canon, .batch = batch, .seed = seed, .steps = steps, .warmup = oc.warmup};
     char *cfg_json = vit_config_to_json(&m->cfg);
     snprintf(man.config, sizeof man.config, "%s", cfg_json);
     free(cfg_json);
+    { /* the run's identity: model, data, batch and seed (train/run_dir.h) */
+        char *tj = task.ops->describe(&task);
+        char *dj = run_data_describe(&ds, task.ops->name, tj, dsf.task == TASK_FORECAST ? lead_h : NULL, nlead);
+        run_identity_set(&man, dj);
+        free(dj), free(tj);
+    }
     TrainCkpt ck;
     train_ckpt_init(&ck, &t, best, &man);
     if (resume) {
-        char dir[4096];
+        char dir[4096], diff[1400];
         TrainState ts;
-        StateManifest was;
         if (state_find_latest(run, dir, sizeof dir))
             DIE_USER("lvit train --resume: no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run);
         if (state_read_manifest(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
-        if (strcmp(was.config, man.config) || was.n_params != man.n_params)
-            DIE_USER("lvit train --resume: %s holds another model (%s); this run builds %s: use the model flags of the "
-                     "run that wrote it", dir, was.config, man.config);
-        if (was.batch != man.batch || was.seed != man.seed)
-            DIE_USER("lvit train --resume: %s was written with --batch %lld --seed %lld (the data order depends on "
-                     "both); this run has --batch %lld --seed %lld", dir, (long long)was.batch, (long long)was.seed,
-                     (long long)man.batch, (long long)man.seed);
+        int nd = run_identity_diff(&was, &man, diff, sizeof diff);
+        if (nd && !o->resume_other)
+            DIE_USER("lvit train --resume: %s belongs to another run: %s. Resume with the flags of the run that wrote it, "
+                     "start a new run (--overwrite, or another --run directory), or continue from its state anyway with "
+                     "--resume-from-other", dir, diff);
+        if (was.n_params != man.n_params)
+            DIE_USER("lvit train --resume-from-other: %s holds the state of %lld parameters, this run's model has %lld: "
+                     "it cannot be loaded into it", dir, (long long)was.n_params, (long long)man.n_params);
+        if (nd) log_warn("--resume-from-other: %s belongs to another run: %s; continuing from its state", dir, diff);
+        else if (!*was.identity) log_info("%s was written before run identities: its data is not compared", dir);
         /* at the last step: the run was killed after its last checkpoint, before its outputs */
         if (was.step > steps)
             DIE_USER("lvit train --resume: %s is at step %lld, past --steps %lld", dir, (long long)was.step, (long long)steps);
+        if (was.steps > 0 && was.steps != steps) { /* the schedule is a function of the step, the warmup and --steps */
+            OptConfig before = t.opt.cfg;
+            before.total = was.steps;
+            before.warmup = was.warmup;
+            const int64_t w = warmup >= 0 ? warmup : was.warmup; /* the warmup the run had, unless given */
+            if (w >= steps)
+                DIE_USER("lvit train --resume: the run's warmup of %lld steps is not below --steps %lld; give a --warmup "
+                         "below it", (long long)w, (long long)steps);
+            oc.warmup = t.opt.cfg.warmup = t.opt_cfg.warmup = w;
+            log_info("--steps %lld instead of the %lld of the run that wrote %s: the cosine schedule is %s to end at step "
+                     "%lld (warmup %lld steps); the learning rate of step %lld is %.4g instead of %.4g",
+                     (long long)steps, (long long)was.steps, dir, steps > was.steps ? "extended" : "shortened",
+                     (long long)steps, (long long)w, (long long)was.step + 1, opt_lr_at(&t.opt.cfg, was.step),
+                     opt_lr_at(&before, was.step));
+            ck.man.warmup = w;
+        }
         train_ckpt_load(&ck, dir, &was, &ts);
         t.opt.t = ts.opt_t;
         t.spike_n = ts.spike_n;
@@ -172,6 +246,8 @@ int train_run(const TrainOptions *o) {
     snprintf(path, sizeof path, "%s/metrics.jsonl", run);
     if (io && resume) { /* keep the metrics of the steps before the checkpoint (temporary file, rename) */
         FILE *old = fopen(path, "r");
+        struct stat ost;
+        if (old && (fstat(fileno(old), &ost) || !S_ISREG(ost.st_mode))) fclose(old), old = NULL; /* e.g. /dev/full */
         char tmp[4200], line[8192];
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         FILE *f = fopen(tmp, "w");
@@ -210,20 +286,25 @@ int train_run(const TrainOptions *o) {
     } else if (fault && !strncmp(fault, "kill:", 5)) { /* SIGKILL inside the checkpoint of that step */
         if (sscanf(fault + 5, "%d:%lld", &kill_rank, &kill_step) != 2) DIE_USER("LVIT_FAULT=kill:RANK:STEP, got '%s'", fault);
         if (par.world.rank == kill_rank) ck.fault_kill_step = kill_step;
+    } else if (fault && !strncmp(fault, "signal:", 7)) {
+        fault_signals(&ck, fault + 7, par.world.rank);
     } else if (fault && sscanf(fault, "%d:%lld", &fault_rank, &fault_step) != 2) {
-        DIE_USER("LVIT_FAULT expects RANK:STEP, nan:FIRST[-LAST], hang:RANK:STEP or kill:RANK:STEP, got '%s'", fault);
+        DIE_USER("LVIT_FAULT expects RANK:STEP, nan:FIRST[-LAST], hang:RANK:STEP, kill:RANK:STEP or "
+                 "signal:RANK:STEP:SIG[,SIG...], got '%s'", fault);
     }
     t.spike_z = spike_z;
     train_install_stop_signals();
     int skips_in_row = 0;
-    int64_t stopped_at = 0, signalled_at = 0;
+    int64_t stopped_at = 0, signalled_at = 0, last_ckpt = resume ? start_step : -1;
+    int metrics_errno = 0;     /* rank 0: the first failed write of metrics.jsonl stops the run */
+    int64_t metrics_from = 0;  /* the step whose line failed */
     int64_t skips = 0;
     static const char *skip_why[] = {"", "non-finite loss or gradient norm", "loss spike"};
     for (int64_t s = start_step; s < steps; s++) {
         if (par.world.rank == fault_rank && s + 1 == fault_step) DIE("injected fault (LVIT_FAULT=%s)", fault);
         if (par.world.rank == hang_rank && s + 1 == hang_step) raise(SIGSTOP);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
-        t.stop_request = train_stop_requested() != 0;
+        t.stop_request = train_stop_requested() != 0 || metrics_errno != 0;
         StepStats st = trainer_step(&t);
         tok_since += t.tokens_per_step;
         if (st.skipped) {
@@ -247,7 +328,8 @@ int train_run(const TrainOptions *o) {
             }
             trainer_use_ema(&t, 0);
         }
-        if (mf_out) {
+        if (mf_out && !metrics_errno) { /* each line flushed and checked: a full disk stops the run */
+            errno = 0;
             fprintf(mf_out, "{\"step\":%lld,\"loss\":", (long long)s + 1);
             if (isfinite(st.loss)) fprintf(mf_out, "%.8g", st.loss);
             else fputs("null", mf_out);
@@ -259,9 +341,14 @@ int train_run(const TrainOptions *o) {
             if (st.skipped) fprintf(mf_out, ",\"skipped\":\"%s\"", st.skipped == SKIP_SPIKE ? "spike" : "nonfinite");
             if (do_val) fprintf(mf_out, ",\"val_loss\":%.8g", val);
             fputs("}\n", mf_out);
+            if (fflush(mf_out) || ferror(mf_out)) {
+                metrics_errno = errno ? errno : EIO;
+                metrics_from = s + 1;
+                log_warn("cannot write '%s': %s; stopping after the next step with a checkpoint", path,
+                         strerror(metrics_errno));
+            }
         }
         if ((s + 1) % log_every == 0 || s + 1 == steps) {
-            if (mf_out) fflush(mf_out);
             double now = now_sec(), el = now - t_log, per = el / ((s % log_every) + 1);
             char eta[32];
             fmt_duration(eta, sizeof eta, per * (steps - s - 1));
@@ -274,33 +361,40 @@ int train_run(const TrainOptions *o) {
         } else if (do_val) {
             log_info("step %6lld/%lld | validation loss %.5f", (long long)s + 1, (long long)steps, val);
         }
-        if (skips_in_row > max_skips) {
+        if (st.skipped && skips_in_row >= max_skips) { /* --max-skips N: the Nth skip in a row stops the run */
             stopped_at = s + 1;
             break;
         }
         if ((ckpt_every && (s + 1) % ckpt_every == 0) || (st.stop && s + 1 < steps)) {
-            TrainState ts = {.step = s + 1, .opt_t = t.opt.t, .spike_n = t.spike_n, .best_step = best_step, .best_val = best_val};
-            memcpy(ts.spike_hist, t.spike_hist, sizeof ts.spike_hist);
-            if (mf_out) fflush(mf_out);
-            train_ckpt_save(&ck, run, &ts, ckpt_keep, ckpt_keep_every);
+            save_state(&ck, &t, run, s + 1, best_step, best_val, ckpt_keep, ckpt_keep_every);
+            last_ckpt = s + 1;
         }
         /* a scheduler's warning signal on any rank: every rank stops after this same step (with
          * a checkpoint written just above) */
         if (st.stop && s + 1 < steps) {
-            log_info("received %s: stopping after step %lld of %lld and writing the weights",
-                     train_stop_requested() == SIGUSR1 ? "SIGUSR1" : train_stop_requested() ? "SIGTERM" : "a stop signal on another rank",
-                     (long long)s + 1, (long long)steps);
+            const int sig = train_stop_requested();
+            if (sig || !metrics_errno)
+                log_info("received %s: stopping after step %lld of %lld and writing the weights%s",
+                         sig ? signal_name(sig) : "a stop signal on another rank", (long long)s + 1, (long long)steps,
+                         sig == SIGINT ? " (a second SIGINT within 3 s aborts at once)" : "");
             signalled_at = s + 1;
             break;
         }
     }
-    if (mf_out && fclose(mf_out)) DIE_USER("cannot write '%s': %s", path, strerror(errno));
+    if (mf_out && fclose(mf_out) && !metrics_errno) metrics_errno = errno ? errno : EIO, metrics_from = steps;
+    char metrics_path[4096];
+    snprintf(metrics_path, sizeof metrics_path, "%s", path);
     double train_s = now_sec() - t_start;
     if (have_val) sampler_free(&vs);
+    const int64_t done_step = stopped_at ? stopped_at : signalled_at ? signalled_at : steps;
     trainer_use_ema(&t, 1); /* the saved weights are the EMA's (the best of them with --keep best) */
+    float *stash = NULL;    /* host: the trained parameters the best weights replace, for a fallback checkpoint */
     if (best) {
+        if (!t.ema) {
+            stash = xmalloc((size_t)m->n_params * sizeof(float));
+            m->k->download(stash, m->param_mem, m->n_params);
+        }
         m->k->copy(m->param_mem, best, m->n_params);
-        m->k->free(best);
         log_info("kept the weights of step %lld (validation loss %.5f; last step %.5f)", (long long)best_step, best_val,
                  val);
         val = best_val;
@@ -321,10 +415,25 @@ int train_run(const TrainOptions *o) {
     for (int v = 0; v < cfg.V; v++) nmean[v] = v < ds.V ? ds.mean[v] : 0.0f, nstd[v] = v < ds.V ? ds.std[v] : 1.0f;
     float *full = xmalloc((size_t)t.model.n_canon * sizeof(float));
     trainer_full_params(&t, full); /* collective under ZeRO-3 and tensor parallelism */
-    if (io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc, path, err, sizeof err)) DIE("%s", err);
+    double failed = io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc, path, err, sizeof err);
+    par.world.ops->allreduce_sum_f64(&par.world, &failed, 1); /* every rank takes part in the fallback below */
     free(nmean), free(nstd);
     free(full);
     free(desc);
+    if (failed > 0) { /* the weights must not be lost: they are in a checkpoint of the last step */
+        if (io) log_warn("cannot write the trained model: %s", err);
+        trainer_use_ema(&t, 0); /* the training state as it was, so that --resume continues exactly */
+        if (stash) m->k->upload(m->param_mem, stash, m->n_params);
+        if (last_ckpt != done_step) {
+            log_info("writing a checkpoint of step %lld so that its weights are kept", (long long)done_step);
+            save_state(&ck, &t, run, done_step, best_step, best_val, ckpt_keep, ckpt_keep_every);
+        }
+        parallel_refuse(&par, "cannot write the trained model: %s. Nothing is lost: the weights are in the checkpoint "
+                        "%s/ckpt/step_%08lld; fix the problem, then run the same command with --resume to write %s "
+                        "from it", err, run, (long long)done_step, path);
+    }
+    free(stash);
+    if (best) m->k->free(best);
     log_set_quiet(0);
     if (par.world.size > 1) {
         double mib = parallel_bytes_sent(&par) / 1048576.0, spm = (par.sp.bytes_sent + par.spu.bytes_sent + par.spr.bytes_sent) / 1048576.0;
@@ -335,21 +444,36 @@ int train_run(const TrainOptions *o) {
     char resumed[64] = "";
     if (resume) snprintf(resumed, sizeof resumed, " (resumed at step %lld)", (long long)start_step);
     log_info("done: %lld steps%s in %.1f s, final train loss %.5f, validation loss %.5f%s; wrote %s",
-             (long long)(stopped_at ? stopped_at : signalled_at ? signalled_at : steps), resumed,
+             (long long)done_step, resumed,
              train_s, last_loss, val, isnan(val) ? " (not measured)" : "", path);
     train_ckpt_free(&ck);
     trainer_free(&t);
     task_free(&task);
     vit_config_free(&cfg);
     dataset_free(&ds);
+    int rc = 0;
+    if (metrics_errno && io) {
+        fflush(stdout);
+        if (last_ckpt == done_step && done_step < steps)
+            fprintf(stderr, "lvit: error: cannot write '%s': %s (the line of step %lld); the run stopped after step %lld "
+                    "with its training state in %s/ckpt/step_%08lld and its weights in %s: fix the problem, then continue "
+                    "it with --resume\n", metrics_path, strerror(metrics_errno), (long long)metrics_from,
+                    (long long)done_step, run, (long long)done_step, path);
+        else
+            fprintf(stderr, "lvit: error: cannot write '%s': %s (the line of step %lld); the run's weights are in %s, "
+                    "its metrics from step %lld on are missing\n", metrics_path, strerror(metrics_errno),
+                    (long long)metrics_from, path, (long long)metrics_from);
+        rc = LVIT_EXIT_USAGE;
+    }
+    run_dir_release(&rd);
     if (stopped_at) {
         parallel_finalize(&par);
         fprintf(stderr, "lvit: error: stopped at step %lld after %d consecutive skipped updates (%s); %s holds "
                 "the weights of the last applied step. Lower --lr, check the data, or raise --max-skips\n",
-                (long long)stopped_at, max_skips + 1, "non-finite loss or gradient norm, or loss spikes", path);
-        return LVIT_EXIT_FAIL;
+                (long long)stopped_at, skips_in_row, "non-finite loss or gradient norm, or loss spikes", path);
+        return rc ? rc : LVIT_EXIT_FAIL;
     }
     if (skips) log_info("%lld updates skipped in all", (long long)skips);
     parallel_finalize(&par);
-    return 0;
+    return rc;
 }

@@ -27,15 +27,20 @@ typedef struct TrainOptions {
     int keep;               /* 0 auto (best with validation), 1 best, 2 last */
     float ema, spike_z;
     int max_skips, resume, ckpt_keep;
+    int overwrite;          /* a new run may replace the run already in the directory */
+    int resume_other;       /* --resume may continue from a checkpoint of another run (model, data, batch, seed) */
     int64_t ckpt_every, ckpt_keep_every;
     int leads_given;        /* --leads was given (refused for downscaling) */
     int downscale_given;    /* a downscaling-only option was given (refused for forecasting) */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
-/* Runs the job. Returns 0, or LVIT_EXIT_FAIL when it stopped after too many skipped updates (the
- * weights of the last applied step written); bad input or a failed write exits 2 with the path and
- * the reason (every rank under MPI). */
+/* Runs the job. Returns 0, LVIT_EXIT_FAIL when it stopped after --max-skips skipped updates in a
+ * row (the weights of the last applied step written), or LVIT_EXIT_USAGE when metrics.jsonl could
+ * not be written (the run stopped with a checkpoint, its weights written). Bad input, a run
+ * directory in use or holding another run, or a failed write of a checkpoint or of the model exits
+ * 2 with the path and the reason (every rank under MPI); a failed model write leaves the weights in
+ * a checkpoint of the last step, written then if there was none. */
 int train_run(const TrainOptions *o);
 
 #endif
