@@ -2,7 +2,7 @@
  * The model (src/model/vit.c) is written once over this table; the CPU backend
  * (kernels/cpu) and the CUDA backend (kernels/cuda) fill it.
  *
- * Conventions (every backend, checked against the CPU by tests/test_ops.c and tests/test_cuda.c):
+ * Conventions (every backend, checked against the CPU by tests/test_ops_*.c and tests/test_cuda_*.c):
  *  - argument order (outputs, saved-for-backward, inputs, weights, dims);
  *    backward (d_inputs, d_weights, d_out, saved, inputs, weights, dims).
  *  - Every backward ACCUMULATES (+=) into every gradient it writes, activation

@@ -2,7 +2,7 @@
  * First steps of the GPU backend, fp32 (its checking mode): device discovery, memory, the
  * elementwise, normalization and optimizer kernels, the position/lead embedding, unpatchify,
  * the loss, the variable aggregation, the patch embedding, the linear layers (cuBLASLt), flash
- * attention and the Reslim head's convolution, pixel shuffle and total variation, each checked against its CPU twin by tests/test_cuda.c on a machine with a GPU
+ * attention and the Reslim head's convolution, pixel shuffle and total variation, each checked against its CPU twin by tests/test_cuda_*.c on a machine with a GPU
  * (scripts/gpu-check.sh). bf16 follows; until the kernel table is complete nothing
  * outside the tests uses these. All pointers are device pointers; every launch goes on the
  * default stream; no atomics, every reduction in a fixed order (bitwise reproducible). */
