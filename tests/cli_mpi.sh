@@ -93,7 +93,7 @@ has "\[rank 1\].*injected fault"
 expect 0 "single process" "$LVIT" train --run "$tmp/p1" "${small[@]}"
 for lay in "2 --dp 2" "4 --dp 4" "2 --dp 2 --zero 1" "2 --sp 2 --sp-mode ulysses" "4 --dp 2 --sp 2 --sp-mode lss" "4 --sp 4 --sp-mode ring" "4 --sp 4 --sp-mode usp --sp-ulysses 2" "2 --dp 2 --zero 3 --keep last" "4 --dp 2 --sp 2 --sp-mode ring --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "4 --sp 2 --tp 2 --sp-mode ring" "4 --dp 2 --tp 2 --fsdp 2 --keep last" "4 --dp 4 --fsdp 2 --keep last" "2 --pp 2" "4 --pp 2 --dp 2 --zero 1" "4 --pp 2 --tp 2 --microbatches 4" "4 --pp 2 --dp 2 --zero 3 --keep last" "4 --tp 2 --dp 2 --zero 1"; do
   set -- $lay; np=$1; shift; extra=("$@")
-  expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}"
+  expect 0 "mpirun -np $np ${extra[*]}" mpi "$np" "$LVIT" train --run "$tmp/p$np" "${small[@]}" "${extra[@]}" --overwrite
   has "parallel: $np processes"
   [ "$(grep -c '^step ' "$tmp/out")" -eq 2 ] && ok "progress printed by rank 0 only" || bad "progress lines: $(grep -c '^step ' "$tmp/out")"
   if same_as_one "$tmp/p1" "$tmp/p$np"
@@ -105,10 +105,10 @@ done
 # pipeline its blocks (the last stage runs the Reslim head and residual path)
 dsa=(--task downscale --scale 2 --static lat --vars 2 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 for tl in "" "--tiles 2 --halo 2"; do
-  expect 0 "downscale, one process $tl" "$LVIT" train --run "$tmp/d1" "${dsa[@]}" $tl
+  expect 0 "downscale, one process $tl" "$LVIT" train --run "$tmp/d1" "${dsa[@]}" $tl --overwrite
   for lay in "2 --dp 2" "2 --dp 2 --zero 1" "2 --dp 2 --zero 3 --keep last" "2 --tp 2" "4 --dp 2 --tp 2" "2 --pp 2" "4 --pp 2 --dp 2 --zero 1"; do
     set -- $lay; np=$1; shift; extra=("$@")
-    expect 0 "downscale mpirun -np $np ${extra[*]} $tl" mpi "$np" "$LVIT" train --run "$tmp/d$np" "${dsa[@]}" $tl "${extra[@]}"
+    expect 0 "downscale mpirun -np $np ${extra[*]} $tl" mpi "$np" "$LVIT" train --run "$tmp/d$np" "${dsa[@]}" $tl "${extra[@]}" --overwrite
     if same_as_one "$tmp/d1" "$tmp/d$np"
     then ok "downscale np $np ${extra[*]} $tl: same losses, validation losses and weights as one process (1e-4)"; else bad "downscale np $np ${extra[*]} $tl differs"; fi
   done
