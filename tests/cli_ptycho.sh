@@ -34,6 +34,11 @@ if command -v ncdump >/dev/null; then
   has "float object_real(y, x)"; has "float probe_imag(ky, kx)"; has "double cost(iteration)"
 fi
 
+expect 0 "Fourier ring correlation of the even and odd frames" "$LVIT" ptycho frc --data "$tmp/sim.nc" --iters 40 \
+  -o "$tmp/frc.jsonl" --probe-init pupil --pupil-radius 8 --defocus 6
+has "ptycho frc: even frames (15)"; has "square; FRC"
+[ "$(wc -l <"$tmp/frc.jsonl")" -gt 5 ] && ok "frc.jsonl has the rings" || bad "frc.jsonl: $(wc -l <"$tmp/frc.jsonl") lines"
+
 # refusals: each names the file and what is wrong, exit 2
 expect 2 "a missing file" "$LVIT" ptycho reconstruct --data "$tmp/absent.nc" --iters 2 -o "$tmp/x.nc"
 has "absent.nc"

@@ -235,6 +235,30 @@ static void test_nrmse_removes_ambiguity(void **state) {
     free(t), free(r);
 }
 
+/* FRC: an image against itself times a scale and ramp correlates fully at every ring; against
+ * an independent image hardly at all */
+static void test_frc(void **state) {
+    (void)state;
+    const int H = 48, W = 56;
+    float complex *t = crand(H * W, 11, -1, 1), *u = malloc(sizeof(float complex) * H * W), *v = crand(H * W, 12, -1, 1);
+    unsigned char *mask = malloc(H * W);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            u[y * W + x] = (float complex)(t[y * W + x] * 2.0 * cexp(I * (0.3 + 0.04 * y - 0.02 * x)));
+            mask[y * W + x] = y >= 4 && y < 44 && x >= 6 && x < 50;
+        }
+    double frc[64];
+    int S = pty_frc(frc, 63, u, t, mask, H, W);
+    assert_int_equal(S, 40);
+    for (int r = 0; r <= S / 2; r++)
+        if (!(frc[r] > 0.999)) fail_msg("FRC of an image with itself: %g at ring %d", frc[r], r);
+    pty_frc(frc, 63, v, t, mask, H, W);
+    double m = 0;
+    for (int r = 4; r <= S / 2; r++) m += fabs(frc[r]) / (S / 2 - 3);
+    if (!(m < 0.2)) fail_msg("FRC of independent images: mean |FRC| %g over rings 4..%d", m, S / 2);
+    free(t), free(u), free(v), free(mask);
+}
+
 /* ---- refusals ---- */
 typedef struct BadFile {
     int frames, positions;   /* write the variable */
@@ -355,6 +379,7 @@ int main(void) {
         cmocka_unit_test(test_cost_monotone),       cmocka_unit_test(test_small_reconstruction),
         cmocka_unit_test(test_float_vs_double),     cmocka_unit_test(test_nrmse_removes_ambiguity),
         cmocka_unit_test(test_refusals),            cmocka_unit_test(test_scan_roundtrip),
+        cmocka_unit_test(test_frc),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

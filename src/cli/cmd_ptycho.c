@@ -32,7 +32,7 @@ static int simulate(int argc, char **argv) {
     return pty_simulate_job(&o, out);
 }
 
-static int reconstruct(int argc, char **argv) {
+static int reconstruct(int argc, char **argv, int frc) {
     PtyJobOptions o;
     pty_job_defaults(&o);
     float radius = 0, defocus = 0;
@@ -56,21 +56,25 @@ static int reconstruct(int argc, char **argv) {
         {"quiet", ARG_FLAG, &o.quiet, "no line per iteration", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    args_parse(specs, argc, argv, 3, "ptycho reconstruct", "--data SCAN.nc --iters N -o OUT.nc [--probe-init file|mean|pupil]", NULL, 0);
-    if (!o.data) DIE_USER("lvit ptycho reconstruct: --data SCAN.nc is required");
-    if (!o.out) DIE_USER("lvit ptycho reconstruct: -o OUT.nc is required");
+    args_parse(specs, argc, argv, 3, frc ? "ptycho frc" : "ptycho reconstruct",
+               frc ? "--data SCAN.nc --iters N -o FRC.jsonl [reconstruct's options]   (even and odd frames reconstructed apart, then compared)"
+                   : "--data SCAN.nc --iters N -o OUT.nc [--probe-init file|mean|pupil]", NULL, 0);
+    if (!o.data) DIE_USER("lvit ptycho %s: --data SCAN.nc is required", frc ? "frc" : "reconstruct");
+    if (!o.out) DIE_USER("lvit ptycho %s: -o %s is required", frc ? "frc" : "reconstruct", frc ? "FRC.jsonl" : "OUT.nc");
     o.radius = radius, o.defocus = defocus;
     o.recon.probe_update = !fixed_probe;
-    return pty_reconstruct_job(&o);
+    return frc ? pty_frc_job(&o) : pty_reconstruct_job(&o);
 }
 
 int cmd_ptycho(int argc, char **argv) {
     const char *sub = argc > 2 ? argv[2] : "";
     if (!strcmp(sub, "simulate")) return simulate(argc, argv);
-    if (!strcmp(sub, "reconstruct")) return reconstruct(argc, argv);
+    if (!strcmp(sub, "reconstruct")) return reconstruct(argc, argv, 0);
+    if (!strcmp(sub, "frc")) return reconstruct(argc, argv, 1);
     FILE *f = strcmp(sub, "--help") && strcmp(sub, "-h") ? stderr : stdout;
     fprintf(f, "usage: lvit ptycho simulate -o SCAN.nc [options]      a simulated far-field scan with its truth\n"
                "       lvit ptycho reconstruct --data SCAN.nc --iters N -o OUT.nc [options]\n"
-               "(lvit ptycho simulate --help, lvit ptycho reconstruct --help for the options)\n");
+               "       lvit ptycho frc --data SCAN.nc --iters N -o FRC.jsonl [options]   two half-scans' Fourier ring correlation\n"
+               "(lvit ptycho SUBCOMMAND --help for the options)\n");
     return f == stdout ? 0 : LVIT_EXIT_USAGE;
 }

@@ -112,6 +112,75 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
     return 0;
 }
 
+/* the frames j = first, first + 2, ... of d (sharing nothing with d) */
+static void half_data(PtyData *h, const PtyData *d, int first) {
+    const size_t nn = (size_t)d->n * d->n;
+    *h = *d;
+    h->N = (d->N - first + 1) / 2;
+    h->amp = xmalloc(sizeof(float) * nn * h->N);
+    h->pos = xmalloc(sizeof(int) * 2 * h->N);
+    h->probe = NULL, h->obj_true = NULL;
+    for (int j = 0; j < h->N; j++) {
+        memcpy(h->amp + nn * j, d->amp + nn * (first + 2 * j), sizeof(float) * nn);
+        h->pos[2 * j] = d->pos[2 * (first + 2 * j)], h->pos[2 * j + 1] = d->pos[2 * (first + 2 * j) + 1];
+    }
+    if (d->probe) {
+        h->probe = xmalloc(sizeof(float complex) * nn);
+        memcpy(h->probe, d->probe, sizeof(float complex) * nn);
+    }
+}
+
+int pty_frc_job(const PtyJobOptions *o) {
+    char err[1024];
+    PtyScan s;
+    PtyData d, half[2];
+    if (pty_scan_read(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) DIE_USER("%s", err);
+    pty_scan_free(&s);
+    if (d.N < 4) DIE_USER("%s: %d frames: the Fourier ring correlation needs two halves of 2 or more", o->data, d.N);
+    const size_t hw = (size_t)d.H * d.W, nn = (size_t)d.n * d.n;
+    float complex *obj[2], *probe[2];
+    double *cost = xcalloc((size_t)o->recon.iters, sizeof(double));
+    PtyReconOptions ro = o->recon;
+    ro.progress = NULL;
+    for (int k = 0; k < 2; k++) {
+        half_data(&half[k], &d, k);
+        obj[k] = xmalloc(sizeof(float complex) * hw), probe[k] = xmalloc(sizeof(float complex) * nn);
+        for (size_t i = 0; i < hw; i++) obj[k][i] = 1.0f;
+        initial_probe(probe[k], &half[k], o);
+        double t0 = now_sec();
+        pty_reconstruct(obj[k], probe[k], cost, &half[k], &ro);
+        printf("ptycho frc: %s frames (%d): cost %.6e -> %.6e, %.2f iterations/s\n", k ? "odd" : "even", half[k].N,
+               cost[0], cost[ro.iters - 1], ro.iters / (now_sec() - t0));
+    }
+    unsigned char *mask = xmalloc(hw);
+    pty_illuminated_mask(mask, &d, probe[0], 0.1);
+    enum { MAXRING = 4096 };
+    double *frc = xcalloc(MAXRING + 1, sizeof(double));
+    int S = pty_frc(frc, MAXRING, obj[0], obj[1], mask, d.H, d.W);
+    if (!S) DIE_USER("%s: no object pixel is lit by the reconstructed probe", o->data);
+    int R = S / 2 < MAXRING ? S / 2 : MAXRING, cut = 0, last = 0;
+    FILE *f = fopen(o->out, "w");
+    if (!f) DIE_USER("%s: cannot write", o->out);
+    for (int r = 0; r <= R; r++) {
+        fprintf(f, "{\"ring\": %d, \"frequency\": %.6f, \"frc\": %.6f}\n", r, (double)r / S, frc[r]);
+        if (!cut && r > 0 && frc[r] < 1.0 / 7) cut = r;
+        if (frc[r] >= 1.0 / 7) last = r;
+    }
+    fclose(f);
+    if (cut)
+        /* both crossings: a Siemens star's FRC dips between its angular harmonics and comes back */
+        printf("ptycho frc: %dx%d square; FRC first below 1/7 at ring %d of %d (a period of %.1f pixels), "
+               "last above it at ring %d (%.1f pixels)\n", S, S, cut, R, (double)S / cut, last, last ? (double)S / last : 0.0);
+    else
+        printf("ptycho frc: %dx%d square; FRC stays above 1/7 up to the Nyquist ring %d\n", S, S, R);
+    printf("wrote %s\n", o->out);
+    for (int k = 0; k < 2; k++) free(obj[k]), free(probe[k]), pty_data_free(&half[k]);
+    free(mask), free(frc), free(cost);
+    pty_data_free(&d);
+    return 0;
+}
+
 int pty_simulate_job(const PtySimOptions *o, const char *out) {
     char err[1024];
     PtyScan s;

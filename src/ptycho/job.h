@@ -21,6 +21,9 @@ typedef struct PtyJobOptions {
 void pty_job_defaults(PtyJobOptions *o);
 /* Exits 2 with a message naming the file and variable on bad input. Returns 0. */
 int pty_reconstruct_job(const PtyJobOptions *o);
+/* Reconstructs the even and the odd frames separately on the full scan's grid (o->recon, same
+ * initial guesses) and writes their Fourier ring correlation to o->out as JSONL. */
+int pty_frc_job(const PtyJobOptions *o);
 int pty_simulate_job(const PtySimOptions *o, const char *out);
 
 #endif

@@ -91,6 +91,13 @@ double pty_nrmse(const float complex *rec /* [H, W] */, const float complex *tru
  * maximum: where the object is determined at all (scored region). */
 void pty_illuminated_mask(unsigned char *mask /* [H, W] */, const PtyData *d, const float complex *probe, double frac);
 
+/* Fourier ring correlation of a against b (two reconstructions on the same grid) over the largest
+ * square centred in the mask's bounding box, Hann-tapered, after mapping a onto b with the scale
+ * and ramp of pty_nrmse. frc[r] for rings r = 0 .. min(S/2, maxring) (ring r: spatial frequency
+ * r / S per pixel). Returns S, or 0 when the mask is empty. */
+int pty_frc(double *frc /* [maxring + 1] */, int maxring, const float complex *a /* [H, W] */,
+            const float complex *b /* [H, W] */, const unsigned char *mask /* [H, W] */, int H, int W);
+
 /* Amplitude (grey, 0 .. min(max, 2 x mean)) and phase (blue-white-red, -pi..pi) of z side by side, one pixel per
  * pixel, titled. 0, or -1 with err naming path. */
 int pty_complex_png(const char *path, const float complex *z /* [H, W] */, int H, int W, const char *title,
