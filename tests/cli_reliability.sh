@@ -58,6 +58,17 @@ expect 2 "--resume-from-other cannot load another model's state" "$LVIT" train -
 has "cannot be loaded"
 expect 0 "--resume-from-other on other data continues" "$LVIT" train --run "$tmp/id" "${B[@]}" --grid 8x16 --steps 12 --resume --resume-from-other --times 60 --seed 7
 has "resume-from-other: .*belongs to another run"; has "times 40 in the checkpoint, 60 in this run"
+cp -r "$tmp/id2" "$tmp/id3"
+/usr/bin/python3 - "$tmp/id3/ckpt/step_00000006/manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for k in ("identity", "data", "steps", "warmup"): del m[k]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+expect 2 "an old manifest: another --batch still refused" "$LVIT" train --run "$tmp/id3" --vars 2 --dim 16 --depth 1 \
+  --heads 2 --batch 4 --grid 8x16 --times 40 --steps 12 --resume;  has "it was written with --batch 2 --seed 42"
+expect 0 "--resume from a manifest written before identities" "$LVIT" train --run "$tmp/id3" "${S[@]}" --resume
+has "written before run identities"
 expect 0 "--resume of the same run" "$LVIT" train --run "$tmp/id2" "${S[@]}" --resume;  has "resumed at step 6"
 expect 2 "--resume-from-other without --resume" "$LVIT" train --run "$tmp/idx" "${S[@]}" --resume-from-other;  has "goes with --resume"
 
