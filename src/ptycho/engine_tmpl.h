@@ -20,8 +20,8 @@ typedef struct SFX(Eng) {
     CPLX *buf;               /* [nt, n, n] exit wave / far field, per thread */
     CPLX *gO;                /* [nt, H, W] per-thread object gradient; thread 0 gets the sum */
     CPLX *gP;                /* [nt, n, n] */
-    REAL *illum;             /* [H, W] sum_j |P|^2 in the windows */
-    REAL *opow;              /* [n, n] sum_j |O_j|^2 */
+    REAL *illum;             /* [nt, H, W] sum_j |P|^2 in the windows, per thread; thread 0 the sum */
+    REAL *opow;              /* [nt, n, n] sum_j |O_j|^2, the same */
     double *tcost;           /* [nt] */
 } SFX(Eng);
 
@@ -43,8 +43,8 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps) {
     e->buf = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
     e->gO = SFX(eng_alloc)(sizeof(CPLX) * hw * e->nt);
     e->gP = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
-    e->illum = SFX(eng_alloc)(sizeof(REAL) * hw);
-    e->opow = SFX(eng_alloc)(sizeof(REAL) * nn);
+    e->illum = SFX(eng_alloc)(sizeof(REAL) * hw * e->nt);
+    e->opow = SFX(eng_alloc)(sizeof(REAL) * nn * e->nt);
     e->tcost = SFX(eng_alloc)(sizeof(double) * e->nt);
     for (size_t i = 0; i < nn * d->N; i++) {
         REAL a = (REAL)d->amp[i];
@@ -65,21 +65,23 @@ static void SFX(eng_free)(SFX(Eng) *e) {
     FFTW(free)(e->gO), FFTW(free)(e->gP), FFTW(free)(e->illum), FFTW(free)(e->opow), FFTW(free)(e->tcost);
 }
 
-/* Cost at (O, P); with grad, e->gO[0..HW) and e->gP[0..nn) get dC/d conj(O) and dC/d conj(P).
+/* Cost at (O, P); with grad, e->gO[0..HW) and e->gP[0..nn) get dC/d conj(O) and dC/d conj(P),
+ * and e->illum[0..HW), e->opow[0..nn) the step's preconditioners (see eng_step), in the same pass.
  * Positions are split statically over the threads and the per-thread sums are added in thread
  * order, so a run is reproducible for a given thread count. */
 static double SFX(eng_cost_grad)(SFX(Eng) *e, int grad) {
     const int n = e->n, W = e->W;
     const size_t nn = (size_t)n * n, hw = (size_t)e->H * e->W;
     const REAL scale = (REAL)1 / (REAL)n; /* unitary transform: 1/n each way */
-    if (grad) {
-        memset(e->gO, 0, sizeof(CPLX) * hw * e->nt);
-        memset(e->gP, 0, sizeof(CPLX) * nn * e->nt);
-    }
 #pragma omp parallel num_threads(e->nt)
     {
         const int t = omp_get_thread_num();
         CPLX *b = e->buf + nn * t, *gO = e->gO + hw * t, *gP = e->gP + nn * t;
+        REAL *il0 = e->illum + hw * t, *op0 = e->opow + nn * t;
+        if (grad) { /* each thread clears its own sums */
+            memset(gO, 0, sizeof(CPLX) * hw), memset(gP, 0, sizeof(CPLX) * nn);
+            memset(il0, 0, sizeof(REAL) * hw), memset(op0, 0, sizeof(REAL) * nn);
+        }
         double c = 0;
 #pragma omp for schedule(static)
         for (int j = 0; j < e->N; j++) {
@@ -105,10 +107,13 @@ static double SFX(eng_cost_grad)(SFX(Eng) *e, int grad) {
                 const CPLX *o = e->O + (size_t)(r0 + y) * W + c0;
                 const CPLX *p = e->P + (size_t)y * n;
                 CPLX *go = gO + (size_t)(r0 + y) * W + c0, *gp = gP + (size_t)y * n;
+                REAL *il = il0 + (size_t)(r0 + y) * W + c0, *op = op0 + (size_t)y * n;
                 const CPLX *d = b + (size_t)y * n;
                 for (int x = 0; x < n; x++) {
                     go[x] += CONJ(p[x]) * d[x];
                     gp[x] += CONJ(o[x]) * d[x];
+                    il[x] += CRE(p[x]) * CRE(p[x]) + CIM(p[x]) * CIM(p[x]);
+                    op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
                 }
             }
         }
@@ -116,33 +121,14 @@ static double SFX(eng_cost_grad)(SFX(Eng) *e, int grad) {
     }
     double cost = 0;
     for (int t = 0; t < e->nt; t++) cost += e->tcost[t];
-    if (grad)
-        for (int t = 1; t < e->nt; t++) {
-            const CPLX *go = e->gO + hw * t, *gp = e->gP + nn * t;
-            for (size_t i = 0; i < hw; i++) e->gO[i] += go[i];
-            for (size_t i = 0; i < nn; i++) e->gP[i] += gp[i];
-        }
-    return cost;
-}
-
-/* The step's preconditioners: the illumination sum_j |P|^2 under every object pixel and the
- * object power sum_j |O_j|^2 under every probe pixel (an LSQ-ML-style diagonal). */
-static void SFX(eng_precond)(SFX(Eng) *e, int probe) {
-    const int n = e->n, W = e->W;
-    const size_t nn = (size_t)n * n;
-    memset(e->illum, 0, sizeof(REAL) * (size_t)e->H * W);
-    memset(e->opow, 0, sizeof(REAL) * nn);
-    for (int j = 0; j < e->N; j++) {
-        const int r0 = e->pos[2 * j], c0 = e->pos[2 * j + 1];
-        for (int y = 0; y < n; y++) {
-            const CPLX *o = e->O + (size_t)(r0 + y) * W + c0, *p = e->P + (size_t)y * n;
-            REAL *il = e->illum + (size_t)(r0 + y) * W + c0, *op = e->opow + (size_t)y * n;
-            for (int x = 0; x < n; x++) {
-                il[x] += CRE(p[x]) * CRE(p[x]) + CIM(p[x]) * CIM(p[x]);
-                if (probe) op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
-            }
-        }
+    if (grad) { /* thread t's sums added in the order t = 1, 2, ...: the same result every run */
+#pragma omp parallel for schedule(static) num_threads(e->nt)
+        for (size_t i = 0; i < hw; i++)
+            for (int t = 1; t < e->nt; t++) e->gO[i] += e->gO[hw * t + i], e->illum[i] += e->illum[hw * t + i];
+        for (int t = 1; t < e->nt; t++)
+            for (size_t i = 0; i < nn; i++) e->gP[i] += e->gP[nn * t + i], e->opow[i] += e->opow[nn * t + i];
     }
+    return cost;
 }
 
 static REAL SFX(eng_max)(const REAL *v, size_t n) {
@@ -151,13 +137,14 @@ static REAL SFX(eng_max)(const REAL *v, size_t n) {
     return m;
 }
 
-/* One full-batch step: O -= alpha gO / (illum + 0.01 max illum), the same for P with the object
- * power. With alpha = 1 and the probe fixed this is the proximal least-squares fit of O to the
- * projected exit waves, so the cost cannot rise; the regulariser keeps the barely lit edge from
+/* One full-batch step after eng_cost_grad(e, 1): O -= alpha gO / (illum + 0.01 max illum) with
+ * the illumination illum = sum_j |P|^2 under every object pixel, the same for P with the object
+ * power sum_j |O_j|^2 under every probe pixel (an LSQ-ML-style diagonal preconditioner). With
+ * alpha = 1 and the probe fixed this is the proximal least-squares fit of O to the projected exit
+ * waves, so the cost cannot rise; the regulariser keeps the barely lit edge from
  * taking huge steps. Object and probe move together, both from the same gradient. */
 static void SFX(eng_step)(SFX(Eng) *e, REAL alpha, REAL beta, int probe) {
     const size_t nn = (size_t)e->n * e->n, hw = (size_t)e->H * e->W;
-    SFX(eng_precond)(e, probe);
     const REAL dO = (REAL)0.01 * SFX(eng_max)(e->illum, hw) + (REAL)1e-30;
 #pragma omp parallel for schedule(static) num_threads(e->nt)
     for (size_t i = 0; i < hw; i++) e->O[i] -= alpha * e->gO[i] / (e->illum[i] + dO);
