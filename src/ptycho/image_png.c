@@ -1,21 +1,32 @@
 /* Amplitude and phase of a complex image side by side in one PNG, one image pixel per screen
- * pixel (grey for amplitude, 0 .. min(max, twice the mean), blue-white-red for phase), drawn with the plots' canvas. */
+ * pixel (grey for amplitude up to its 99.5th percentile, blue-white-red for phase), drawn with
+ * the plots' canvas. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include "core/check.h"
 #include "eval/canvas.h"
 #include "eval/plot.h"
 #include "ptycho/ptycho.h"
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
 
 int pty_complex_png(const char *path, const float complex *z, int H, int W, const char *title, char *err, size_t errlen) {
     enum { M = 10, TOP = 52, GAP = 20, BOTTOM = 24 };
     Canvas c;
     if (canvas_init(&c, 2 * W + GAP + 2 * M, H + TOP + BOTTOM, err, errlen)) return -1;
-    /* grey range 0 .. 2 x the mean amplitude: the barely lit edge of a reconstruction holds a few
-     * huge values that would otherwise turn the whole object black */
-    double mean = 0, mx = 0;
-    for (size_t i = 0; i < (size_t)H * W; i++) mean += cabsf(z[i]), mx = fmax(mx, cabsf(z[i]));
-    float amax = (float)fmin(mx, 2 * mean / ((double)H * W));
+    /* grey range 0 .. the 99.5th percentile of the amplitude: the barely lit edge of a
+     * reconstruction holds a few huge values that would otherwise turn the object black */
+    size_t m = (size_t)H * W, k = m - 1 - m / 200;
+    float *amp = xmalloc(sizeof(float) * m);
+    for (size_t i = 0; i < m; i++) amp[i] = cabsf(z[i]);
+    qsort(amp, m, sizeof(float), cmp_float);
+    float amax = amp[k];
+    free(amp);
     const unsigned char black[3] = {0, 0, 0};
     canvas_title_text(&c, c.w / 2, 8, title, c.w, black);
     canvas_text(&c, M + W / 2, TOP - 14, "amplitude", 1, 0, black);

@@ -98,7 +98,7 @@ void pty_illuminated_mask(unsigned char *mask /* [H, W] */, const PtyData *d, co
 int pty_frc(double *frc /* [maxring + 1] */, int maxring, const float complex *a /* [H, W] */,
             const float complex *b /* [H, W] */, const unsigned char *mask /* [H, W] */, int H, int W);
 
-/* Amplitude (grey, 0 .. min(max, 2 x mean)) and phase (blue-white-red, -pi..pi) of z side by side, one pixel per
+/* Amplitude (grey, 0 .. its 99.5th percentile) and phase (blue-white-red, -pi..pi) of z side by side, one pixel per
  * pixel, titled. 0, or -1 with err naming path. */
 int pty_complex_png(const char *path, const float complex *z /* [H, W] */, int H, int W, const char *title,
                     char *err, size_t errlen);
