@@ -266,6 +266,7 @@ typedef struct BadFile {
     int obj;                 /* object_true side (0: none) */
     float pos_max;           /* largest position */
     int nan;                 /* a NaN count */
+    int probe_nan;           /* a NaN in probe_real */
 } BadFile;
 
 static void write_bad(const char *path, BadFile b) {
@@ -295,7 +296,9 @@ static void write_bad(const char *path, BadFile b) {
         NC(nc_def_dim(nc, "pn", b.probe_n, &dp));
         dd[0] = dd[1] = dp;
         NC(nc_def_var(nc, "probe_real", NC_FLOAT, 2, dd, &v));
+        if (b.probe_nan) buf[3] = NAN;
         NC(nc_put_var_float(nc, v, buf));
+        buf[3] = 0;
         NC(nc_def_var(nc, "probe_imag", NC_FLOAT, 2, dd, &v));
         NC(nc_put_var_float(nc, v, buf));
     }
@@ -334,7 +337,7 @@ static void expect_refusal(BadFile b, const char *word) {
 
 static void test_refusals(void **state) {
     (void)state;
-    BadFile good = {1, 1, 8, 8, 8, 12, 3, 0};
+    BadFile good = {1, 1, 8, 8, 8, 12, 3, 0, 0};
     char path[512], err[1024];
     tu_path(path, sizeof path, "good.nc");
     write_bad(path, good);
@@ -350,6 +353,7 @@ static void test_refusals(void **state) {
     b = good, b.probe_n = 6, expect_refusal(b, "probe_real");
     b = good, b.pos_max = 5, expect_refusal(b, "outside the 12x12 object");
     b = good, b.nan = 1, expect_refusal(b, "frames: frame 1");
+    b = good, b.probe_nan = 1, expect_refusal(b, "probe_real/probe_imag: pixel (0, 3)");
     char missing[512];
     tu_path(missing, sizeof missing, "absent.nc");
     assert_int_equal(pty_scan_read(&s, missing, err, sizeof err), -1);

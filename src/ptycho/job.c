@@ -48,6 +48,7 @@ static void initial_probe(float complex *probe, const PtyData *d, const PtyJobOp
 
 int pty_reconstruct_job(const PtyJobOptions *o) {
     char err[1024], cost_path[4200];
+    if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
     PtyScan s;
     PtyData d;
     if (pty_scan_read(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
@@ -132,6 +133,7 @@ static void half_data(PtyData *h, const PtyData *d, int first) {
 
 int pty_frc_job(const PtyJobOptions *o) {
     char err[1024];
+    if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
     PtyScan s;
     PtyData d, half[2];
     if (pty_scan_read(&s, o->data, err, sizeof err)) DIE_USER("%s", err);

@@ -165,6 +165,13 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
     d->amp = xmalloc(sizeof(float) * nn * s->N);
     for (size_t i = 0; i < nn * s->N; i++) d->amp[i] = sqrtf(s->counts[i]);
     if (s->probe) {
+        for (size_t k = 0; k < nn; k++)
+            if (!isfinite(crealf(s->probe[k])) || !isfinite(cimagf(s->probe[k]))) {
+                snprintf(err, errlen, "%s: probe_real/probe_imag: pixel (%d, %d) is not finite", what, (int)(k / n),
+                         (int)(k % n));
+                pty_data_free(d);
+                return -1;
+            }
         d->probe = xmalloc(sizeof(float complex) * nn);
         memcpy(d->probe, s->probe, sizeof(float complex) * nn);
     }
