@@ -54,6 +54,7 @@ expect 2 "--resume on other data (--times 60)" "$LVIT" train --run "$tmp/id" "${
 has "it was trained on other data"; has "times 40 in the checkpoint, 60 in this run"
 expect 2 "--resume with another model (--decoder-depth 1)" "$LVIT" train --run "$tmp/id" "${S[@]}" --resume --decoder-depth 1
 has "holds another model"; has "decoder_depth 2 in the checkpoint, 1 in this run"
+grep -q "resume-from-other" "$tmp/out" && bad "--resume-from-other suggested for a state that cannot be loaded" || ok "no --resume-from-other suggested for another model's state"
 expect 2 "--resume-from-other cannot load another model's state" "$LVIT" train --run "$tmp/id" "${S[@]}" --resume --resume-from-other --decoder-depth 1
 has "cannot be loaded"
 expect 0 "--resume-from-other on other data continues" "$LVIT" train --run "$tmp/id" "${B[@]}" --grid 8x16 --steps 12 --resume --resume-from-other --times 60 --seed 7

@@ -199,9 +199,10 @@ int train_run(const TrainOptions *o) {
         if (state_read_manifest(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
         int nd = run_identity_diff(&was, &man, diff, sizeof diff);
         if (nd && !o->resume_other)
-            DIE_USER("lvit train --resume: %s belongs to another run: %s. Resume with the flags of the run that wrote it, "
-                     "start a new run (--overwrite, or another --run directory), or continue from its state anyway with "
-                     "--resume-from-other", dir, diff);
+            DIE_USER("lvit train --resume: %s belongs to another run: %s. Resume with the flags of the run that wrote it%s "
+                     "start a new run (--overwrite, or another --run directory)%s", dir, diff,
+                     was.n_params == man.n_params ? "," : ", or", /* another model's state cannot be loaded at all */
+                     was.n_params == man.n_params ? ", or continue from its state anyway with --resume-from-other" : "");
         if (was.n_params != man.n_params)
             DIE_USER("lvit train --resume-from-other: %s holds the state of %lld parameters, this run's model has %lld: "
                      "it cannot be loaded into it", dir, (long long)was.n_params, (long long)man.n_params);
@@ -421,11 +422,11 @@ int train_run(const TrainOptions *o) {
     free(full);
     free(desc);
     if (failed > 0) { /* the weights must not be lost: they are in a checkpoint of the last step */
-        if (io) log_warn("cannot write the trained model: %s", err);
         trainer_use_ema(&t, 0); /* the training state as it was, so that --resume continues exactly */
         if (stash) m->k->upload(m->param_mem, stash, m->n_params);
         if (last_ckpt != done_step) {
-            log_info("writing a checkpoint of step %lld so that its weights are kept", (long long)done_step);
+            if (io) log_warn("cannot write the trained model: %s; writing a checkpoint of step %lld so that its weights "
+                             "are kept", err, (long long)done_step);
             save_state(&ck, &t, run, done_step, best_step, best_val, ckpt_keep, ckpt_keep_every);
         }
         parallel_refuse(&par, "cannot write the trained model: %s. Nothing is lost: the weights are in the checkpoint "
