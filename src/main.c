@@ -12,12 +12,13 @@ static void usage(FILE *f) {
             "commands:\n"
             "  convert   netCDF / Zarr / GRIB files -> an lvit dataset\n"
             "  train     train a model; writes RUN_DIR/model.safetensors and RUN_DIR/metrics.jsonl\n"
-            "  eval      forecast skill (RMSE, ACC) against persistence and climatology\n"
+            "  eval      skill (RMSE, ACC, bias) against persistence, climatology and their blend; downscaling: interpolation\n"
             "  predict   run a trained model on a sample and write the forecast\n"
             "  plot      loss curve of a run (maps: lvit predict --plot DIR)\n"
             "  bench     time training steps on synthetic data (prints tokens/s last)\n"
             "  info      describe a checkpoint (.safetensors) or dataset\n"
             "  init      write a freshly initialized checkpoint\n"
+            "  ptycho    ptychography: simulate a scan, reconstruct object and probe, Fourier ring correlation\n"
             "  help      this text\n"
             "  version   print the version\n",
             LVIT_VERSION);
@@ -38,7 +39,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "plot")) return cmd_plot(argc, argv);
-    if (!strcmp(cmd, "ptycho")) { int cmd_ptycho(int, char **); return cmd_ptycho(argc, argv); } /* cli/cmd_ptycho.c */
+    if (!strcmp(cmd, "ptycho")) return cmd_ptycho(argc, argv);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return 0;

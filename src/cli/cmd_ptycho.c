@@ -1,11 +1,10 @@
 /* lvit ptycho simulate | reconstruct: flags into option structs, then src/ptycho/job.c. */
 #include <stdio.h>
 #include <string.h>
-#include "cli/args.h"
+#include "cli/common.h"
 #include "core/check.h"
 #include "ptycho/job.h"
 
-int cmd_ptycho(int argc, char **argv);
 
 static int simulate(int argc, char **argv) {
     PtySimOptions o;

@@ -42,5 +42,6 @@ int cmd_init(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_ptycho(int argc, char **argv);
 
 #endif
