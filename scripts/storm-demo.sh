@@ -14,7 +14,7 @@ mkdir -p "$run"
 "$LVIT" convert -o "$run/storm.lvd" "$S/Pstorm.cdf" "$S/Tstorm.cdf" "$S/Ustorm.cdf" "$S/Vstorm.cdf" \
   "$S/U500storm.cdf" "$S/V500storm.cdf" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500 --split 0.625,0.125
 # a 0.2 M-parameter model, leads 6-24 h; the validation period picks the best of every 50 steps
-"$LVIT" train --data "$run/storm.lvd" --run "$run" --leads 6,12,18,24 --steps 800 --lr 1e-3 --dim 64 --depth 3 \
+"$LVIT" train --overwrite --data "$run/storm.lvd" --run "$run" --leads 6,12,18,24 --steps 800 --lr 1e-3 --dim 64 --depth 3 \
   --heads 4 --patch 2 --batch 8 --weight-decay 0.05 --val-every 50 --log-every 100
 "$LVIT" eval --run "$run" --split test --leads 6,24 --json "$run/skill.json"
 "$LVIT" predict --run "$run" --time 50 --lead 24 -o "$run/forecast.nc" --plot "$run" > /dev/null
