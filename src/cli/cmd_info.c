@@ -1,4 +1,4 @@
-/* lvit info FILE: what a checkpoint or dataset holds; lvit init: a freshly initialized checkpoint. */
+/* lvit info FILE: what a checkpoint or dataset holds; lvit init: its flags into InitOptions (train/init_run.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "io/checkpoint.h"
 #include "lvit.h"
+#include "train/init_run.h"
 #include "io/safetensors.h"
 
 /* What a caller of the model needs to know, read through the public C API (include/lvit.h) as
@@ -84,39 +85,17 @@ int cmd_info(int argc, char **argv) {
 }
 
 int cmd_init(int argc, char **argv) {
-    ModelOptions mf = model_options_default();
-    int64_t seed = 42;
-    const char *out = NULL;
-    int scale = 0, res_width = 16, statics = 0;
+    InitOptions o = {.model = model_options_default(), .res_width = 16, .seed = 42};
     ArgSpec specs[] = {
-        MODEL_ARG_SPECS(mf),
-        {"scale", ARG_INT, &scale, "a Reslim downscaling model by this factor on the --grid coarse grid (0 = forecasting)", NULL, 0, 16, 0},
-        {"res-width", ARG_INT, &res_width, "Reslim: channels of the residual path after the pixel shuffle", NULL, 1, 4096, 0},
-        {"static-channels", ARG_INT, &statics, "Reslim: the last N of --vars are static inputs, not outputs", NULL, 0, LVIT_MAX_VARS, 0},
-        {"seed", ARG_I64, &seed, "initialization seed", NULL, 0, 9e18, 0},
-        {"output", ARG_STR, &out, "checkpoint to write (also -o)", NULL, 0, 0, 0},
+        MODEL_ARG_SPECS(o.model),
+        {"scale", ARG_INT, &o.scale, "a Reslim downscaling model by this factor on the --grid coarse grid (0 = forecasting)", NULL, 0, 16, 0},
+        {"res-width", ARG_INT, &o.res_width, "Reslim: channels of the residual path after the pixel shuffle", NULL, 1, 4096, 0},
+        {"static-channels", ARG_INT, &o.statics, "Reslim: the last N of --vars are static inputs, not outputs", NULL, 0, LVIT_MAX_VARS, 0},
+        {"seed", ARG_I64, &o.seed, "initialization seed", NULL, 0, 9e18, 0},
+        {"output", ARG_STR, &o.out, "checkpoint to write (also -o)", NULL, 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 2, "init", "[model options] [--seed S] -o FILE.safetensors", NULL, 0);
-    if (!out) DIE_USER("lvit init: -o FILE.safetensors is required");
-    int H, W;
-    if (parse_grid(mf.grid, &H, &W)) DIE_USER("lvit init: --grid expects HxW (e.g. 32x64), got '%s'", mf.grid);
-    VitConfig cfg;
-    model_options_to_config(&mf, mf.vars, H, W, &cfg, "init");
-    if (scale > 1) {
-        cfg.scale = scale, cfg.res_width = res_width, cfg.Vo = cfg.V - statics;
-        char e2[512];
-        if (vit_config_check(&cfg, e2, sizeof e2)) DIE_USER("lvit init: %s", e2);
-    } else if (statics || args_find(specs, "res-width")->seen) {
-        DIE_USER("lvit init: --static-channels and --res-width are for a downscaling model (--scale s)");
-    }
-    Vit m;
-    vit_init(&m, &cfg, NULL, 1, kernels_cpu());
-    vit_init_params(&m, (uint64_t)seed);
-    char err[1024];
-    if (ckpt_save_model(&m, NULL, NULL, NULL, out, err, sizeof err)) DIE_USER("%s", err);
-    printf("wrote %s: %d tensors, %lld parameters\n", out, m.nspecs, (long long)m.n_params);
-    vit_free(&m);
-    vit_config_free(&cfg);
-    return 0;
+    o.res_width_given = args_find(specs, "res-width")->seen;
+    return init_run(&o);
 }
