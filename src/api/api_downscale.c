@@ -1,6 +1,6 @@
 /* lvit_downscale: a coarse field to the fine one with a Reslim model, whole grid at once (no
  * TILES windows), with the numbers of lvit predict's untiled inference (ds_infer in
- * src/cli/downscale_cli.c over downscale_fill in src/data/downscale.c): the same normalisation,
+ * src/tasks/downscale_setup.c over downscale_fill in src/data/downscale.c): the same normalisation,
  * padding, zero lead, bicubic base and de-normalisation. */
 #include <math.h>
 #include <stdlib.h>

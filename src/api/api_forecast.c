@@ -1,5 +1,5 @@
 /* lvit_forecast: one state in physical units to the state lead hours later, with the numbers of
- * `lvit predict` (src/cli/cmd_predict.c): the same float32 normalisation, padding, lead input
+ * `lvit predict` (src/tasks/forecast_predict.c): the same float32 normalisation, padding, lead input
  * and de-normalisation, so a forecast through the library equals the command's. */
 #include <math.h>
 #include <stdio.h>
