@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "data/series_check.h"
 #include "io/safetensors.h"
 
 #define ERR(...) do { snprintf(err, errlen, __VA_ARGS__); goto fail; } while (0)
@@ -19,11 +21,16 @@ static const char *base_name(const char *path) {
     return s && s[1] ? s + 1 : path;
 }
 
-/* GRIB files start with "GRIB" (possibly after a header); everything else goes to libnetcdf,
- * which recognizes classic, HDF5 and Zarr (a directory) itself. */
+/* GRIB files start with "GRIB" (possibly after a header) or are named so (then the GRIB reader
+ * says what is wrong with them); everything else goes to libnetcdf, which recognizes classic,
+ * HDF5 and Zarr (a directory) itself. */
 static int is_grib(const char *path) {
     struct stat st;
     if (stat(path, &st) || S_ISDIR(st.st_mode)) return 0;
+    const char *dot = strrchr(base_name(path), '.');
+    if (dot && (!strcasecmp(dot, ".grib") || !strcasecmp(dot, ".grb") || !strcasecmp(dot, ".grib2") ||
+                !strcasecmp(dot, ".grb2") || !strcasecmp(dot, ".grib1") || !strcasecmp(dot, ".grb1")))
+        return 1;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char buf[4096];
@@ -173,6 +180,8 @@ typedef struct Assembled {
 /* Merges split files, makes names unique, checks the grid and intersects the time axes. */
 static int assemble(SeriesList *l, const ConvertOptions *o, Assembled *a, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
+    for (int i = 0; i < l->n; i++)
+        if (series_check(&l->s[i], err, errlen)) goto fail; /* coordinates a grid, values numbers */
     for (int i = 0; i < l->n; i++) canonicalize(&l->s[i]);
     /* the same variable split over files: same name, same source variable, disjoint times */
     for (int i = 0; i < l->n; i++) {

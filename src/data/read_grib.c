@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "data/series.h"
 
 /* Set as ecCodes' missingValue before decoding, so bitmap-masked points come back as this
@@ -453,6 +454,13 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
         c.msg = nmsg + 1;
         codes_handle *h = codes_handle_new_from_file(NULL, fp, PRODUCT_GRIB, &e);
         if (!h) {
+            if (e == CODES_PREMATURE_END_OF_FILE) {
+                struct stat st;
+                long long size = stat(path, &st) ? -1 : (long long)st.st_size;
+                c.msg = 0; /* named in the text */
+                fail(&c, "message %d is cut off: the file is truncated (%lld bytes)", nmsg + 1, size);
+                goto done;
+            }
             if (e) {
                 fail(&c, "cannot decode GRIB: %s%s", codes_get_error_message(e),
                      nmsg ? "" : " (not a GRIB file?)");

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/input_size.h"
 #include "data/series.h"
 
 enum { ROLE_OTHER, ROLE_LAT, ROLE_LON, ROLE_LEVEL, ROLE_TIME };
@@ -138,6 +139,11 @@ static int read_coord(Ctx *c, int dimid, const char *var, double **out) {
     if (di->coord < 0)
         return fail(c, var, "dimension '%s' has no coordinate variable '%s(%s)'; expected one with its values",
                     di->name, di->name, di->name);
+    char units[64] = "";
+    if ((di->role == ROLE_LAT || di->role == ROLE_LON) && att_text(c->ncid, di->coord, "units", units, sizeof units) == 0 &&
+        strncasecmp(units, "rad", 3) == 0)
+        return fail(c, di->name, "units '%s': lvit expects latitude and longitude in degrees (degrees_north, "
+                    "degrees_east); convert the coordinates (multiply by 180/pi)", units);
     double *v = malloc((di->len ? di->len : 1) * sizeof *v);
     if (!v) return fail(c, var, "out of memory");
     int rc = nc_get_var_double(c->ncid, di->coord, v);
@@ -414,6 +420,8 @@ static int open_any(Ctx *c) {
     }
     if (access(c->path, R_OK) != 0) return fail(c, NULL, "no such file or not readable");
     if (!is_dir(c->path)) {
+        char why[512];
+        if (input_size_check(c->path, why, sizeof why)) return fail(c, NULL, "%s", why);
         if ((rc = nc_open(c->path, NC_NOWRITE, &c->ncid)) != NC_NOERR)
             return fail(c, NULL, "not a netCDF file (%s); expected netCDF-3, netCDF-4/HDF5 or a Zarr directory",
                         nc_strerror(rc));

@@ -1,0 +1,14 @@
+/* Is an input file as long as its own header says? libnetcdf reads the data of a truncated
+ * netCDF-3 file past its end as zeros without an error, and HDF5 refuses a truncated file with
+ * only "HDF error"; this reads the header itself (netCDF classic, 64-bit offset and CDF-5: where
+ * every variable's data begins and how long it is; HDF5: the end-of-file address in the
+ * superblock) and compares with the file's size. Byte layouts: docs/formats.md. */
+#ifndef LVIT_INPUT_SIZE_H
+#define LVIT_INPUT_SIZE_H
+#include <stddef.h>
+
+/* 0 when the file is long enough or is not netCDF-3/HDF5 (another reader judges it); -1 with
+ * msg (no path in it) saying what the header promises and how long the file is. */
+int input_size_check(const char *path, char *msg, size_t n);
+
+#endif
