@@ -212,6 +212,14 @@ static void test_broken_files(void **st) {
     int64_t cuts[3] = {0, 400, 800}; /* nobody wrote [800, 1000) */
     write_state(dir, 2, cuts, &m);
     expect_gather_error(dir, "hold 800 of the 1000 'adam_m' values");
+    /* overlapping ranges with the right total (issue 20, defect 10: half the values were never
+     * loaded): within one file, and across files */
+    fresh(dir, sizeof dir);
+    patch(path, "[[750,250],[500,250]]", "[[750,250],[750,250]]");
+    expect_gather_error(dir, "[750, +250) of state_00001.safetensors and [750, +250) of state_00001.safetensors overlap");
+    fresh(dir, sizeof dir);
+    patch(path, "[[750,250],[500,250]]", "[[750,250],[400,250]]");
+    expect_gather_error(dir, "[250, +250) of state_00000.safetensors and [400, +250) of state_00001.safetensors overlap");
     /* the same tensor twice in the metadata is refused by the JSON parser */
     fresh(dir, sizeof dir);
     patch(path, "\\\"adam_v\\\":{", "\\\"adam_m\\\":{");
@@ -291,6 +299,42 @@ static void test_prune(void **st) {
     TU_ASSERT_CONTAINS(latest, "step_00000030");
 }
 
+/* resume takes the newest checkpoint that verifies (issue 20, defect 11) */
+static void test_find_intact(void **st) {
+    (void)st;
+    char dir[4096], found[4096], err[4400], path[4300];
+    tu_remove_tree(tu_tmpdir());
+    mkdir(tu_tmpdir(), 0755);
+    StateManifest m = base_manifest(), got;
+    int64_t cuts[3] = {0, 500, N};
+    for (int64_t s = 10; s <= 20; s += 10) {
+        if (state_dir(tu_tmpdir(), s, dir, sizeof dir, err, sizeof err)) fail_msg("%s", err);
+        write_state(dir, 2, cuts, &m);
+    }
+    assert_int_equal(state_find_intact(tu_tmpdir(), found, sizeof found, &got, err, sizeof err), 0);
+    TU_ASSERT_CONTAINS(found, "step_00000020");
+    /* a flipped byte in the newest: the one before it */
+    snprintf(path, sizeof path, "%s/state_00001.safetensors", dir);
+    size_t n;
+    char *b = slurp(path, &n);
+    b[n - 8] ^= 0x40;
+    write_file(path, b, n);
+    free(b);
+    assert_int_equal(state_find_intact(tu_tmpdir(), found, sizeof found, &got, err, sizeof err), 0);
+    TU_ASSERT_CONTAINS(found, "step_00000010");
+    assert_int_equal(got.nfiles, 2);
+    /* both damaged: refused, naming the newest's problem */
+    snprintf(path, sizeof path, "%s/ckpt/step_00000010/state_00000.safetensors", tu_tmpdir());
+    remove(path);
+    assert_int_not_equal(state_find_intact(tu_tmpdir(), found, sizeof found, &got, err, sizeof err), 0);
+    TU_ASSERT_CONTAINS(err, "none of the 2 complete checkpoints");
+    TU_ASSERT_CONTAINS(err, "fails its checksum");
+    tu_remove_tree(tu_tmpdir());
+    mkdir(tu_tmpdir(), 0755);
+    assert_int_not_equal(state_find_intact(tu_tmpdir(), found, sizeof found, &got, err, sizeof err), 0);
+    TU_ASSERT_CONTAINS(err, "no complete checkpoint");
+}
+
 static void test_write_errors(void **st) {
     (void)st;
     char err[4400], dir[4096];
@@ -321,6 +365,7 @@ int main(void) {
         cmocka_unit_test(test_broken_files),
         cmocka_unit_test(test_bad_manifests),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_find_intact),
         cmocka_unit_test(test_write_errors),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "io/safetensors.h"
 
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
@@ -116,11 +117,63 @@ done:
     return rc;
 }
 
+/* Where the model the file describes ("lvit.config") differs from m's: the task (forecast or
+ * downscale, its target) and every size; the tensors' shapes alone miss a model of other
+ * variables or another head of the same shape. "name file/model" per field into out. */
+static int config_diff(const VitConfig *a /* file */, const VitConfig *b /* model */, char *out, size_t n) {
+    const struct { const char *name; int x, y; } f[] = {
+        {"variables", a->V, b->V}, {"outputs", a->Vo, b->Vo}, {"patch", a->p, b->p}, {"dim", a->D, b->D},
+        {"depth", a->depth, b->depth}, {"heads", a->NH, b->NH}, {"decoder_depth", a->dec_depth, b->dec_depth},
+        {"mlp_ratio", a->mlp_ratio, b->mlp_ratio}, {"channels (0 agg, 1 multi)", a->mode, b->mode},
+        {"residual", a->residual, b->residual}, {"chag", a->chag, b->chag}, {"chag_group", a->chag_group, b->chag_group},
+        {"scale (0/1 forecast, >1 downscale)", a->scale, b->scale}, {"res_width", a->res_width, b->res_width},
+        {"downscale target (0 field, 1 difference from bicubic)", a->ds_base, b->ds_base}};
+    int k = 0;
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].x != f[i].y && len < n) {
+            len += (size_t)snprintf(out + len, n - len, "%s%s %d in the file, %d in this run", k ? "; " : "", f[i].name,
+                                    f[i].x, f[i].y);
+            k++;
+        }
+    return k;
+}
+
+/* What may differ for a good reason (fine-tuning on another grid, names from another converter)
+ * is said, not refused: the position embedding is computed, not learned. */
+static void config_notes(const VitConfig *a /* file */, const VitConfig *b /* model */, const char *path) {
+    if (a->H != b->H || a->W != b->W)
+        log_warn("%s was trained on a %dx%d grid, this run's is %dx%d", path, a->H, a->W, b->H, b->W);
+    for (int v = 0; v < a->V && v < b->V && a->var_names && b->var_names; v++)
+        if (strcmp(a->var_names[v], b->var_names[v])) {
+            log_warn("%s: variable %d is '%s' there, '%s' in this run: its embedding is used for it", path, v,
+                     a->var_names[v], b->var_names[v]);
+            break;
+        }
+}
+
 int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
     StFile f;
     if (st_open(&f, path, err, errlen)) return -1;
     int rc = -1;
     float *host = xmalloc((size_t)m->n_canon * sizeof(float));
+    const char *cj = st_meta(&f, "lvit.config");
+    if (cj) { /* files from elsewhere (converted PyTorch weights) may have none: their names and shapes are checked */
+        VitConfig fc;
+        char cerr[512], diff[1024];
+        if (vit_config_from_json(&fc, cj, cerr, sizeof cerr)) {
+            snprintf(err, errlen, "%s: %s", path, cerr);
+            goto done;
+        }
+        int nd = config_diff(&fc, &m->cfg, diff, sizeof diff);
+        if (!nd) config_notes(&fc, &m->cfg, path);
+        vit_config_free(&fc);
+        if (nd) {
+            snprintf(err, errlen, "%s holds another model: %s", path, diff);
+            goto done;
+        }
+    }
     for (int i = 0; i < m->nspecs; i++) {
         const ParamSpec *ps = &m->specs[i];
         if (!st_find(&f, ps->name)) {
@@ -128,6 +181,13 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
             goto done;
         }
         if (st_read_f32(&f, ps->name, host + ps->offset, ps->ndim, ps->shape, err, errlen)) goto done;
+        for (int64_t j = 0; j < ps->numel; j++)
+            if (!isfinite(host[ps->offset + j])) { /* a diverged run's weights give NaN forecasts, not an error */
+                snprintf(err, errlen, "%s: tensor '%s' holds %g at element %lld: the weights are not finite (was the "
+                         "run that wrote them diverging? use an earlier checkpoint)", path, ps->name,
+                         (double)host[ps->offset + j], (long long)j);
+                goto done;
+            }
     }
     for (int i = 0; i < f.n; i++)
         if (!vit_find_param(m, f.t[i].name)) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "io/safetensors.h"
 
 enum { STATE_META_MAX = 64 << 20, MANIFEST_MAX = 1 << 16 };
@@ -352,10 +353,35 @@ static int64_t fill(float *dst, const Piece *w, int nw, const uint8_t *src, cons
     return got;
 }
 
+/* A range as some file holds it, for the check that no element is held twice. */
+typedef struct Held { int64_t at, len; int file; } Held;
+
+static int held_by_at(const void *a, const void *b) {
+    int64_t x = ((const Held *)a)->at, y = ((const Held *)b)->at;
+    return x < y ? -1 : x > y;
+}
+
+/* Overlapping ranges would load some elements twice and leave others unloaded while the count
+ * of loaded elements still matches: every element of a vector is in at most one range. */
+static int check_disjoint(Held *h, int n, const char *dir, int vec, char *err, size_t errlen) {
+    qsort(h, (size_t)n, sizeof *h, held_by_at);
+    for (int i = 1; i < n; i++)
+        if (h[i].at < h[i - 1].at + h[i - 1].len) {
+            snprintf(err, errlen, "%s: the '%s' ranges [%" PRId64 ", +%" PRId64 ") of state_%05d.safetensors and [%" PRId64
+                     ", +%" PRId64 ") of state_%05d.safetensors overlap: the checkpoint is corrupted (every element must "
+                     "be held exactly once)", dir, NAMES[vec], h[i - 1].at, h[i - 1].len, h[i - 1].file, h[i].at,
+                     h[i].len, h[i].file);
+            return -1;
+        }
+    return 0;
+}
+
 int state_gather(const char *dir, const StateManifest *man, StatePart *want, int nwant, TrainState *s, char *err,
                  size_t errlen) {
     Piece *wp[16];
-    int64_t *got = xcalloc((size_t)nwant, sizeof(int64_t));
+    Held *held[SV_COUNT] = {0};
+    int nheld[SV_COUNT] = {0}, capheld[SV_COUNT] = {0};
+    int64_t *got = xcalloc((size_t)(nwant ? nwant : 1), sizeof(int64_t));
     CHECK(nwant <= 16, "state_gather: too many parts");
     for (int i = 0; i < nwant; i++) wp[i] = pieces_of(want[i].r, want[i].nr);
     int rc = -1;
@@ -390,7 +416,7 @@ int state_gather(const char *dir, const StateManifest *man, StatePart *want, int
                 bad = 1;
                 break;
             }
-            int used = 0;
+            int used = nwant == 0; /* nothing wanted: verify everything */
             for (int i = 0; i < nwant; i++) used |= want[i].vec == vec && want[i].nr > 0;
             if (!used) continue;
             int nr;
@@ -410,6 +436,9 @@ int state_gather(const char *dir, const StateManifest *man, StatePart *want, int
                 bad = 1;
                 break;
             }
+            if (nheld[vec] + nr > capheld[vec])
+                held[vec] = xrealloc(held[vec], sizeof(Held) * (size_t)(capheld[vec] = 2 * (nheld[vec] + nr)));
+            for (int i = 0; i < nr; i++) held[vec][nheld[vec]++] = (Held){r[i].at, r[i].len, k};
             Piece *fp = pieces_of(r, nr);
             for (int i = 0; i < nwant; i++)
                 if (want[i].vec == vec) got[i] += fill(want[i].data, wp[i], want[i].nr, bytes, fp, nr);
@@ -420,6 +449,8 @@ int state_gather(const char *dir, const StateManifest *man, StatePart *want, int
         st_close(&f);
         if (bad) goto done;
     }
+    for (int v = 0; v < SV_COUNT; v++)
+        if (check_disjoint(held[v], nheld[v], dir, v, err, errlen)) goto done;
     for (int i = 0; i < nwant; i++) {
         int64_t n = part_len(&want[i]);
         if (got[i] != n) {
@@ -431,6 +462,33 @@ int state_gather(const char *dir, const StateManifest *man, StatePart *want, int
     rc = 0;
 done:
     for (int i = 0; i < nwant; i++) free(wp[i]);
+    for (int v = 0; v < SV_COUNT; v++) free(held[v]);
     free(got);
+    return rc;
+}
+
+int state_find_intact(const char *run_dir, char *dir, size_t n, StateManifest *m, char *err, size_t errlen) {
+    int64_t *steps;
+    int k = list_steps(run_dir, &steps, 1), rc = -1;
+    char why[4400] = "", first[4096] = "";
+    if (!k) snprintf(err, errlen, "no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run_dir);
+    for (int i = k - 1; i >= 0 && rc; i--) {
+        TrainState ts;
+        snprintf(dir, n, "%s/ckpt/step_%08" PRId64, run_dir, steps[i]);
+        if (!state_read_manifest(dir, m, why, sizeof why) && !state_gather(dir, m, NULL, 0, &ts, why, sizeof why)) {
+            rc = 0;
+            if (*first) log_warn("resuming from %s, the newest intact checkpoint (the damaged ones are left in place)", dir);
+            break;
+        }
+        if (!*first) snprintf(first, sizeof first, "%s", why), snprintf(err, errlen, "%s", why);
+        if (i > 0) log_warn("checkpoint %s is damaged: %s; trying the one before it", dir, why);
+    }
+    if (rc && k) {
+        char e2[4400];
+        if (k == 1) snprintf(e2, sizeof e2, "the only complete checkpoint in %s/ckpt is damaged: %s", run_dir, err);
+        else snprintf(e2, sizeof e2, "none of the %d complete checkpoints in %s/ckpt is intact; the newest: %s", k, run_dir, err);
+        snprintf(err, errlen, "%s", e2);
+    }
+    free(steps);
     return rc;
 }

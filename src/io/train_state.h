@@ -68,10 +68,17 @@ int state_save_file(const char *dir, int file, const StatePart *parts, int npart
 int state_write_manifest(const char *dir, const StateManifest *m, char *err, size_t errlen);
 int state_read_manifest(const char *dir, StateManifest *m, char *err, size_t errlen);
 /* Fills every part of want[] (ranges of any layout) from the files of the checkpoint in dir
- * and the scalars into *s; fails naming the file when a checksum, a range or a size is wrong or
- * when some wanted element is in no file. */
+ * and the scalars into *s; fails naming the file when a checksum, a range or a size is wrong,
+ * when two ranges of a vector overlap (across all files) or when some wanted element is in no
+ * file. With nwant 0 every tensor is checked (nothing is filled). */
 int state_gather(const char *dir, const StateManifest *m, StatePart *want, int nwant, TrainState *s, char *err,
                  size_t errlen);
+/* The newest complete checkpoint of run_dir whose manifest reads and whose files verify (state_gather
+ * with nwant 0: every tensor's checksum, ranges inside the parameters and held once), into dir and
+ * m; a damaged one is passed over with a warning naming it and what is wrong, and the one used is
+ * named. -1 with err when there is none (no complete checkpoint, or all damaged). Costs one read
+ * of the checkpoint's files. */
+int state_find_intact(const char *run_dir, char *dir, size_t n, StateManifest *m, char *err, size_t errlen);
 /* The newest complete checkpoint of run_dir into dir (size n); 0 when found, -1 when none. */
 int state_find_latest(const char *run_dir, char *dir, size_t n);
 /* Keeps the newest `keep` complete checkpoints (and every one whose step is a multiple of
