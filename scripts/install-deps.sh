@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
       libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data libfftw3-dev
+      libgdal-dev libmatio-dev libjpeg-dev gdal-bin  # image inputs (src/imagery); gdal-bin: tests' second route
       libopenmpi-dev openmpi-bin
       gfortran pkg-config)  # the Fortran module and the installed-library test (tests/cli_install.sh)
 for a in "$@"; do
