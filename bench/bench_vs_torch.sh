@@ -1,84 +1,139 @@
 #!/usr/bin/env bash
-# Whole training step, lvit against its PyTorch twin (tools/twin.py), in one run on this machine.
+# Whole training step, lvit against its PyTorch twin (tools/twin.py) under PyTorch 2.x from PyPI,
+# in one run on this machine: the four configurations of the README's performance table.
 #
-# Usage: bench/bench_vs_torch.sh [extra bench flags, e.g. --channels multi]
-#   The extra flags go to both `lvit bench` and `twin.py bench` (the twin ignores, with a
-#   warning, flags it does not know). tokens/step = batch*L (agg) or batch*V*L (multi) for both.
-# Environment: LVIT (default build/lvit), PYTHON (default /usr/bin/python3, with torch),
-#              TWIN_STEPS (timed twin steps, default 10).
-# OPENBLAS_CORETYPE is set from the CPU's flags for both programs (SkylakeX with AVX-512 F/BW/VL,
-# Haswell with AVX2+FMA), overriding any preset; the twin runs with 1 and 2 threads, best counts,
-# with OMP_WAIT_POLICY=PASSIVE unless set: torch's spinning OpenMP threads otherwise fight
-# OpenBLAS's own pthreads for the 2 cores (2-thread agg step measured ~15-20% slower).
-# Exits non-zero if lvit fails (or the twin fails while torch is importable).
+# Usage: bench/bench_vs_torch.sh [--configs a,b,c,d] [--rounds N] [--threads "1 2"] [--out DIR]
+#                                [-- extra flags for both programs]
+# Programs, each at every thread count: lvit (`lvit bench`), the twin in eager mode with the
+# S x S attention written out (--attn manual), with F.scaled_dot_product_attention (--attn sdpa),
+# and SDPA under torch.compile (--attn sdpa --compile). Each round runs every program once,
+# in an order rotated by one per round (interleaved); a figure is the median over the rounds.
+# tokens/s on both sides = tokens per step (batch*L agg, batch*V*L multi) / mean timed step.
+# torch.compile's time is the first (warm-up) step minus a steady step; it is not in tokens/s.
+# Environment: LVIT (default build/lvit), LVIT_TORCH_VENV (see bench/torch_venv.sh), ROUNDS (3),
+#   STEPS / WARMUP (override every config's timed / warm-up steps), RUN_TIMEOUT (s per run, 1800).
+# Writes DIR/runs.tsv (every run), results.csv, results.md and results.png (default
+# build/bench-vs-torch), with the machine (CPU model, flags, load averages) in results.md.
+# Exits non-zero when a run fails or the venv cannot be made.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+source bench/torch_venv.sh
 LVIT="${LVIT:-build/lvit}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-TWIN_STEPS="${TWIN_STEPS:-10}"
-config=(--vars 5 --grid 32x64 --patch 2 --dim 128 --depth 4 --heads 4 --decoder-depth 2 --batch 8)
+ROUNDS="${ROUNDS:-3}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-1800}"
+configs="a,b,c,d"
+threads="1 2"
+out="build/bench-vs-torch"
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --configs) configs="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "usage: $0 [--configs a,b,c,d] [--rounds N] [--threads \"1 2\"] [--out DIR] [-- flags]" >&2
+       exit 2 ;;
+  esac
+done
 
-flags="$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)"
-has() { [[ " $flags " == *" $1 "* ]]; }
-if has avx512f && has avx512bw && has avx512vl; then
-  export OPENBLAS_CORETYPE=SkylakeX
-elif has avx2 && has fma; then
-  export OPENBLAS_CORETYPE=Haswell
-else
-  unset OPENBLAS_CORETYPE
-fi
-
-# Runs a bench command, echoes its output indented, and leaves the last tokens/s number in $rate.
-run_bench() {
-  local out rc
-  out="$("$@" 2>&1)"
-  rc=$?
-  printf '%s\n' "$out" | sed 's/^/    /'
-  rate="$(printf '%s\n' "$out" | grep -Eo 'tokens/s:? *[0-9]+(\.[0-9]+)?' | tail -n 1 |
-          grep -Eo '[0-9]+(\.[0-9]+)?$')"
-  [ "$rc" = 0 ] && [ -n "$rate" ]
+# name | flags for both programs | warm-up steps | timed steps (a step of (b) or (c) takes ~10 s)
+config_flags() {
+  local ref="--vars 5 --grid 32x64 --patch 2 --heads 4 --decoder-depth 2"
+  case "$1" in
+    a) echo "$ref --dim 128 --depth 4 --batch 8 --channels agg|1|4" ;;
+    b) echo "$ref --dim 128 --depth 4 --batch 8 --channels multi|1|2" ;;
+    c) echo "--vars 5 --grid 64x128 --patch 2 --heads 4 --decoder-depth 2 --dim 128 --depth 2 --batch 1 --channels multi|1|2" ;;
+    d) echo "$ref --dim 256 --depth 8 --batch 8 --channels agg|1|3" ;;
+    *) echo "error: --configs: unknown config '$1' (expected a, b, c, d)" >&2; return 1 ;;
+  esac
 }
-
-echo "config: ${config[*]} $*"
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}, $(nproc) cores"
 
 if [ ! -x "$LVIT" ]; then
   echo "error: $LVIT not found: build lvit first (cmake -B build && cmake --build build)" >&2
   exit 1
 fi
-echo "== lvit: $LVIT bench ${config[*]} $*"
-if ! run_bench "$LVIT" bench "${config[@]}" "$@"; then
-  echo "error: lvit bench failed or printed no tokens/s" >&2
-  exit 1
-fi
-lvit_rate="$rate"
+PY="$(torch_venv_python)" || exit 1
+set_openblas_coretype
+mkdir -p "$out/logs" || exit 1
+torch_version="$("$PY" -c 'import torch; print(torch.__version__)')"
+{
+  print_machine
+  echo "torch: $torch_version ($PY), $("$PY" -c 'import torch; print("BLAS", "mkl" if torch.backends.mkl.is_available() else "other", "| CPU capability", torch.backends.cpu.get_cpu_capability())')"
+  src="$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$(dirname "$LVIT")/CMakeCache.txt" 2>/dev/null)"
+  echo "lvit: $LVIT, built from ${src:-?}$( [ -n "$src" ] && git -C "$src" rev-parse --short HEAD 2>/dev/null | sed 's/^/ at /')$( [ -n "$src" ] && git -C "$src" status --porcelain src 2>/dev/null | grep -q . && echo ' + uncommitted src changes')"
+  echo "rounds: $ROUNDS, threads: $threads, extra flags: ${extra[*]:-(none)}"
+} | tee "$out/machine.txt"
 
-torch_rate=()
-if "$PYTHON" -c 'import torch' 2>/dev/null; then
-  for t in 1 2; do
-    echo "== torch, $t thread(s): $PYTHON tools/twin.py bench ${config[*]} $* --threads $t"
-    if ! OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}" \
-         run_bench "$PYTHON" tools/twin.py bench \
-         "${config[@]}" "$@" --threads "$t" --steps "$TWIN_STEPS"; then
-      echo "error: twin bench failed" >&2
-      exit 1
-    fi
-    torch_rate+=("$rate")
+printf 'config\tprogram\tthreads\tround\ttokens_s\tfirst_step_s\tstep_s\tload1\n' > "$out/runs.tsv"
+
+# run_one CONFIG PROGRAM THREADS ROUND FLAGS WARMUP STEPS: one run, appended to runs.tsv.
+run_one() {
+  local cfg="$1" prog="$2" t="$3" r="$4" flags="$5" warm="$6" steps="$7"
+  local log="$out/logs/$cfg-$prog-t$t-r$r.log" load1 cmd rc
+  load1="$(cut -d' ' -f1 /proc/loadavg)"
+  # the config's flags, less those the extra flags set again (lvit refuses a flag given twice)
+  local f=() cf i
+  # shellcheck disable=SC2206
+  cf=($flags)
+  for ((i = 0; i < ${#cf[@]}; i += 2)); do
+    [[ " ${extra[*]} " == *" ${cf[i]} "* ]] || f+=("${cf[i]}" "${cf[i + 1]}")
   done
-else
-  echo "== torch: $PYTHON cannot import torch; skipping the twin"
-  torch_rate=(n/a n/a)
-fi
+  f+=("${extra[@]}")
+  case "$prog" in
+    lvit) cmd=("$LVIT" bench "${f[@]}" --threads "$t" --warmup "$warm" --steps "$steps" --no-peak) ;;
+    manual|sdpa) cmd=("$PY" tools/twin.py bench "${f[@]}" --attn "$prog" --threads "$t"
+                      --warmup "$warm" --steps "$steps") ;;
+    compile) cmd=("$PY" tools/twin.py bench "${f[@]}" --attn sdpa --compile --threads "$t"
+                  --warmup "$((warm < 2 ? 2 : warm))" --steps "$steps") ;;
+  esac
+  echo "== ($cfg) $prog, $t thread(s), round $r, load $load1: ${cmd[*]}" | tee "$log"
+  OMP_NUM_THREADS="$t" MKL_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t" \
+    timeout "$RUN_TIMEOUT" "${cmd[@]}" >> "$log" 2>&1
+  rc=$?
+  local rate first step
+  rate="$(grep -Eo 'tokens/s: *[0-9.]+' "$log" | tail -n 1 | grep -Eo '[0-9.]+$')"
+  first="$(grep -Eo '^first step: *[0-9.]+' "$log" | grep -Eo '[0-9.]+$')"
+  step="$(grep -Eo '^mean [0-9.]+ ms/step' "$log" | grep -Eo '[0-9.]+' | head -n 1)"
+  if [ -n "$step" ]; then  # lvit: its mean ms/step; the twin: tokens/step / tokens/s
+    step="$(awk -v s="$step" 'BEGIN { printf "%.4f", s / 1000 }')"
+  elif [ -n "$rate" ]; then
+    step="$(grep -Eo '[0-9]+ tokens/step' "$log" | head -n 1 | grep -Eo '^[0-9]+')"
+    [ -n "$step" ] && step="$(awk -v n="$step" -v r="$rate" 'BEGIN { printf "%.4f", n / r }')"
+  fi
+  if [ "$rc" != 0 ] || [ -z "$rate" ]; then
+    echo "error: ($cfg) $prog, $t thread(s) failed (exit $rc); see $log:" >&2
+    tail -n 5 "$log" >&2
+    failed=1
+    return
+  fi
+  echo "   tokens/s $rate${first:+, first step $first s}"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$cfg" "$prog" "$t" "$r" "$rate" "${first:-}" \
+    "${step:-}" "$load1" >> "$out/runs.tsv"
+}
 
-echo
-printf '%-22s %12s\n' "" "tokens/s"
-printf '%-22s %12s\n' "lvit" "$lvit_rate"
-printf '%-22s %12s\n' "torch, 1 thread" "${torch_rate[0]}"
-printf '%-22s %12s\n' "torch, 2 threads" "${torch_rate[1]}"
-if [ "${torch_rate[0]}" != n/a ]; then
-  awk -v l="$lvit_rate" -v a="${torch_rate[0]}" -v b="${torch_rate[1]}" 'BEGIN {
-    best = (a > b) ? a : b
-    printf "%-22s %11.2fx\n", "lvit / torch (best)", l / best }'
-fi
+failed=0
+IFS=',' read -r -a cfg_list <<< "$configs"
+for cfg in "${cfg_list[@]}"; do
+  spec="$(config_flags "$cfg")" || exit 2
+  IFS='|' read -r flags warm steps <<< "$spec"
+  warm="${WARMUP:-$warm}"
+  steps="${STEPS:-$steps}"
+  progs=()
+  for t in $threads; do
+    for p in lvit manual sdpa compile; do progs+=("$p:$t"); done
+  done
+  n=${#progs[@]}
+  for ((r = 1; r <= ROUNDS; r++)); do
+    for ((i = 0; i < n; i++)); do
+      pt="${progs[$(((i + r - 1) % n))]}"
+      run_one "$cfg" "${pt%%:*}" "${pt##*:}" "$r" "$flags" "$warm" "$steps"
+    done
+  done
+done
+echo "uptime at the end:$(uptime | sed 's/.*up[^,]*,//')" | tee -a "$out/machine.txt"
+
+"$PY" bench/vs_torch_report.py "$out" || failed=1
+exit "$failed"

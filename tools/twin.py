@@ -624,8 +624,12 @@ def _bench_run(a, cfg, dev, result):
               f"{' autocast, fp32 master weights' if a.dtype == 'bf16' else ''}, attention {impl}, "
               f"recompute {'on' if a.recompute else 'off'}, compile {'on' if a.compile else 'off'}, "
               f"AdamW {'fused' if adam_kw else 'default'}")
-    for s in range(a.warmup):
+    t0 = time.perf_counter()
+    for s in range(a.warmup):  # torch.compile compiles in the first step: timed apart
         train_step(fwd, opt, s, tr, batch, amp)
+        if s == 0:
+            print(f"first step: {time.perf_counter() - t0:.3f} s (warm-up, not in tokens/s"
+                  f"{'; includes torch.compile' if a.compile else ''})")
     total, best = 0.0, math.inf
     for s in range(a.steps):
         if cuda:
