@@ -37,6 +37,8 @@ int cmd_train(int argc, char **argv) {
         {"val-samples", ARG_INT, &o.val_samples, "validation samples per evaluation (the first N of a fixed order)", NULL, 1, 1 << 30, 0},
         {"keep", ARG_CHOICE, &o.keep, "weights in model.safetensors: best (lowest validation loss; the default with --val-every) or last", "auto|best|last", 0, 0, 0},
         {"init", ARG_STR, &o.init, "start from the weights of this checkpoint (same configuration)", NULL, 0, 0, 0},
+        {"mllog", ARG_STR, &o.mllog, "write an MLPerf-HPC-style event log (:::MLLOG lines, docs/mllog.md) to FILE", NULL, 0, 0, 0},
+        {"target-val-loss", ARG_FLOAT, &o.target_val_loss, "stop at the first validation loss at or below this (time to train; needs --val-every)", NULL, 0, 1e30, 0},
         {"seed", ARG_I64, &o.seed, "seed of initialization and data order", NULL, 0, 9e18, 0},
         {"threads", ARG_INT, &o.threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {"log-every", ARG_INT, &o.log_every, "print a progress line every N steps", NULL, 1, 1 << 30, 0},

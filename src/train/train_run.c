@@ -17,6 +17,7 @@
 #include "io/run_meta.h"
 #include "io/train_state.h"
 #include "tasks/jobs.h"
+#include "train/mllog.h"
 #include "train/run_dir.h"
 #include "train/train_ckpt.h"
 #include "train/trainer.h"
@@ -124,6 +125,8 @@ int train_run(const TrainOptions *o) {
     Parallel par;
     layout_init(&par, &df, "train");
     const int io = par.world.rank == 0; /* rank 0 writes files */
+    MlLog ml; /* --mllog: cache_clear and init_start now */
+    mllog_open(&ml, o->mllog, io, data);
     train_set_threads(threads);
     if (quiet) log_set_quiet(1);
     train_print_banner();
@@ -133,7 +136,9 @@ int train_run(const TrainOptions *o) {
     oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
 
     Dataset ds;
+    mllog_staging_start(&ml, data);
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
+    mllog_staging_stop(&ml);
     check_patch(&ds, &mf, &dsf, &par);
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
@@ -168,6 +173,9 @@ int train_run(const TrainOptions *o) {
     int keep_best = keep == 1 || (keep == 0 && val_every > 0);
     if (keep_best && !have_val) DIE_USER("lvit train: --keep best needs validation samples, and %s has none", data);
     if (keep_best && val_every == 0) val_every = (int)(steps < 10 ? 1 : steps / 10);
+    if (o->target_val_loss > 0 && (!have_val || !val_every))
+        parallel_refuse(&par, "lvit train: --target-val-loss is checked at each validation: give --val-every N%s",
+                        have_val ? "" : " and data with a validation period");
     Vit *m = &t.model;
     if (t.fsdp.on && (ema > 0 || keep_best))
         parallel_refuse(&par, "lvit train: --ema and --keep best (the default with --val-every) need the whole model on "
@@ -194,9 +202,8 @@ int train_run(const TrainOptions *o) {
     if (resume) {
         char dir[4096], diff[1400];
         TrainState ts;
-        if (state_find_latest(run, dir, sizeof dir))
-            DIE_USER("lvit train --resume: no complete checkpoint in %s/ckpt (write them with --ckpt-every N)", run);
-        if (state_read_manifest(dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
+        /* the newest checkpoint that verifies: a damaged newer one is passed over, with a warning */
+        if (state_find_intact(run, dir, sizeof dir, &was, err, sizeof err)) DIE_USER("lvit train --resume: %s", err);
         int nd = run_identity_diff(&was, &man, diff, sizeof diff);
         if (nd && !o->resume_other)
             DIE_USER("lvit train --resume: %s belongs to another run: %s. Resume with the flags of the run that wrote it%s "
@@ -268,6 +275,10 @@ int train_run(const TrainOptions *o) {
              (long long)steps, batch, oc.lr, (long long)oc.warmup, oc.min_lr, (long long)t.train.n);
     if (val_every && have_val) log_info("validation loss every %d steps on %lld samples; keeping the %s%s weights", val_every,
                             (long long)(vs.n < val_samples ? vs.n : val_samples), keep_best ? "best" : "last", ema > 0 ? " EMA" : "");
+    const MllogSetup mls = {.task = task.ops->name, .data = data, .seed = seed, .batch = batch, .ranks = par.world.size,
+                            .train_samples = t.train.n, .eval_samples = have_val ? (vs.n < val_samples ? vs.n : val_samples) : 0,
+                            .opt = &oc, .target = o->target_val_loss};
+    mllog_run_start(&ml, &mls);
     double t_start = now_sec(), t_log = t_start, val = NAN;
     int64_t tok_since = 0;
     float last_loss = NAN;
@@ -296,7 +307,7 @@ int train_run(const TrainOptions *o) {
     t.spike_z = spike_z;
     train_install_stop_signals();
     int skips_in_row = 0;
-    int64_t stopped_at = 0, signalled_at = 0, last_ckpt = resume ? start_step : -1;
+    int64_t stopped_at = 0, signalled_at = 0, reached_at = 0, last_ckpt = resume ? start_step : -1;
     int metrics_errno = 0;     /* rank 0: the first failed write of metrics.jsonl stops the run */
     int64_t metrics_from = 0;  /* the step whose line failed */
     int64_t skips = 0;
@@ -306,7 +317,9 @@ int train_run(const TrainOptions *o) {
         if (par.world.rank == hang_rank && s + 1 == hang_step) raise(SIGSTOP);
         if (s + 1 >= nan_first && s + 1 <= nan_last) t.fault_nan = 1;
         t.stop_request = train_stop_requested() != 0 || metrics_errno != 0;
+        mllog_step_begin(&ml, s);
         StepStats st = trainer_step(&t);
+        mllog_step_end(&ml, s);
         tok_since += t.tokens_per_step;
         if (st.skipped) {
             skips++;
@@ -321,7 +334,10 @@ int train_run(const TrainOptions *o) {
         int do_val = have_val && ((val_every && (s + 1) % val_every == 0) || s + 1 == steps);
         if (do_val) {
             trainer_use_ema(&t, 1);
+            mllog_eval_start(&ml, s + 1);
             val = trainer_eval_loss(&t, &vs, val_samples);
+            mllog_eval_stop(&ml, s + 1, val);
+            if (o->target_val_loss > 0 && val <= o->target_val_loss) reached_at = s + 1; /* the same val on every rank */
             if (best && val < best_val) {
                 best_val = val;
                 best_step = s + 1;
@@ -366,6 +382,11 @@ int train_run(const TrainOptions *o) {
             stopped_at = s + 1;
             break;
         }
+        if (reached_at) {
+            log_info("step %lld: validation loss %.5f reached --target-val-loss %g; stopping", (long long)reached_at, val,
+                     o->target_val_loss);
+            break;
+        }
         if ((ckpt_every && (s + 1) % ckpt_every == 0) || (st.stop && s + 1 < steps)) {
             save_state(&ck, &t, run, s + 1, best_step, best_val, ckpt_keep, ckpt_keep_every);
             last_ckpt = s + 1;
@@ -387,7 +408,9 @@ int train_run(const TrainOptions *o) {
     snprintf(metrics_path, sizeof metrics_path, "%s", path);
     double train_s = now_sec() - t_start;
     if (have_val) sampler_free(&vs);
-    const int64_t done_step = stopped_at ? stopped_at : signalled_at ? signalled_at : steps;
+    const int64_t done_step = stopped_at ? stopped_at : signalled_at ? signalled_at : reached_at ? reached_at : steps;
+    /* success: the target reached, or without one every step taken */
+    mllog_run_stop(&ml, done_step, o->target_val_loss > 0 ? reached_at > 0 : !stopped_at && !signalled_at);
     trainer_use_ema(&t, 1); /* the saved weights are the EMA's (the best of them with --keep best) */
     float *stash = NULL;    /* host: the trained parameters the best weights replace, for a fallback checkpoint */
     if (best) {
@@ -464,6 +487,11 @@ int train_run(const TrainOptions *o) {
             fprintf(stderr, "lvit: error: cannot write '%s': %s (the line of step %lld); the run's weights are in %s, "
                     "its metrics from step %lld on are missing\n", metrics_path, strerror(metrics_errno),
                     (long long)metrics_from, path, (long long)metrics_from);
+        rc = LVIT_EXIT_USAGE;
+    }
+    if (mllog_close(&ml, err, sizeof err) && io) {
+        fflush(stdout);
+        fprintf(stderr, "lvit: error: --mllog: %s; the run itself finished and wrote %s\n", err, path);
         rc = LVIT_EXIT_USAGE;
     }
     run_dir_release(&rd);

@@ -30,6 +30,8 @@ typedef struct TrainOptions {
     int overwrite;          /* a new run may replace the run already in the directory */
     int resume_other;       /* --resume may continue from a checkpoint of another run (model, data, batch, seed) */
     int64_t ckpt_every, ckpt_keep_every;
+    const char *mllog;      /* MLPerf-HPC-style event log (train/mllog.h), or NULL */
+    float target_val_loss;  /* > 0: stop at the first validation loss at or below it (time to train) */
     int leads_given;        /* --leads was given (refused for downscaling) */
     int downscale_given;    /* a downscaling-only option was given (refused for forecasting) */
 } TrainOptions;
@@ -42,5 +44,7 @@ void train_options_default(TrainOptions *o);
  * 2 with the path and the reason (every rank under MPI); a failed model write leaves the weights in
  * a checkpoint of the last step, written then if there was none. */
 int train_run(const TrainOptions *o);
+/* With --mllog a failed write of the log lets the run finish (weights written) and returns
+ * LVIT_EXIT_USAGE naming the file; a log that cannot be created exits 2 at the start. */
 
 #endif
