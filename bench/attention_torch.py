@@ -71,7 +71,7 @@ def measure(args):
     for S, d, fb, threads in cases:
         flops = 4.0 * B * nh * S * S * d
         work = 3.5 * flops if fb else flops
-        reps = 1 if work > 2e12 else 2 if work > 2e11 else 4
+        reps = 1 if work > 3e11 else 2 if work > 3e10 else 4
         for t in threads:
             torch.set_num_threads(t)
             gen = torch.Generator().manual_seed(1234 + S + d)

@@ -100,7 +100,7 @@ static void run_case(FILE *out, int64_t S, int d, int NH, int with_bwd, int thre
     fill(dout, (size_t)(BS * D), 99u);
     const double flops = 4.0 * B * NH * (double)S * (double)S * d;
     const double work = with_bwd ? 3.5 * flops : flops;
-    const int reps = work > 2e12 ? 1 : work > 2e11 ? 2 : 4;
+    const int reps = work > 3e11 ? 1 : work > 3e10 ? 2 : 4;
 
     const int have_rss = reset_peak_rss() == 0;
     const long long rss0 = peak_rss();

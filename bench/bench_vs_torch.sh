@@ -44,8 +44,8 @@ config_flags() {
   local ref="--vars 5 --grid 32x64 --patch 2 --heads 4 --decoder-depth 2"
   case "$1" in
     a) echo "$ref --dim 128 --depth 4 --batch 8 --channels agg|1|4" ;;
-    b) echo "$ref --dim 128 --depth 4 --batch 8 --channels multi|1|2" ;;
-    c) echo "--vars 5 --grid 64x128 --patch 2 --heads 4 --decoder-depth 2 --dim 128 --depth 2 --batch 1 --channels multi|1|2" ;;
+    b) echo "$ref --dim 128 --depth 4 --batch 8 --channels multi|1|1" ;;
+    c) echo "--vars 5 --grid 64x128 --patch 2 --heads 4 --decoder-depth 2 --dim 128 --depth 2 --batch 1 --channels multi|1|1" ;;
     d) echo "$ref --dim 256 --depth 8 --batch 8 --channels agg|1|3" ;;
     *) echo "error: --configs: unknown config '$1' (expected a, b, c, d)" >&2; return 1 ;;
   esac
