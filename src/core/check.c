@@ -47,29 +47,49 @@ void lvit_die_at(const char *file, int line, int code, const char *fmt, ...) {
     exit(code);
 }
 
+static _Thread_local char tl_what[256];
+
+void lvit_alloc_what(const char *fmt, ...) {
+    tl_what[0] = 0;
+    if (!fmt) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tl_what, sizeof tl_what, fmt, ap);
+    va_end(ap);
+}
+
+/* A failed allocation is the job not fitting the machine, not a bug: say what, in MiB, and how
+ * to make it fit; no source location. */
+static _Noreturn void nomem(double bytes) {
+    tl_oom = 1;
+    lvit_die_at(NULL, 0, LVIT_EXIT_NOMEM,
+                "out of memory: %.1f MiB for %s could not be allocated; make the job smaller (--batch, the model's "
+                "--dim/--depth, the grid or the data) or run it on more ranks or a machine with more memory",
+                bytes / 1048576.0, tl_what[0] ? tl_what : "a working buffer");
+}
+
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
-    if (!p) tl_oom = 1, DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
+    if (!p) nomem((double)n);
     return p;
 }
 
 void *xcalloc(size_t n, size_t sz) {
     void *p = calloc(n ? n : 1, sz ? sz : 1);
-    if (!p) tl_oom = 1, DIE("out of memory allocating %zu x %zu bytes", n, sz);
+    if (!p) nomem((double)n * (double)sz);
     return p;
 }
 
 void *xrealloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
-    if (!q) tl_oom = 1, DIE("out of memory allocating %zu bytes", n);
+    if (!q) nomem((double)n);
     return q;
 }
 
 void *xaligned(size_t n) {
     size_t sz = (n + 63) & ~(size_t)63;
     void *p = NULL;
-    if (posix_memalign(&p, 64, sz ? sz : 64) != 0 || !p)
-        tl_oom = 1, DIE("out of memory allocating %zu bytes (%.1f MiB)", n, n / 1048576.0);
+    if (posix_memalign(&p, 64, sz ? sz : 64) != 0 || !p) nomem((double)n);
     memset(p, 0, sz);
     return p;
 }

@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Exit codes: 1 internal/runtime failure, 2 bad user input (flags, files). */
-enum { LVIT_EXIT_FAIL = 1, LVIT_EXIT_USAGE = 2 };
+/* Exit codes: 1 internal/runtime failure, 2 bad user input (flags, files), 3 out of memory (the
+ * job does not fit the machine: the message says what could not be allocated). */
+enum { LVIT_EXIT_FAIL = 1, LVIT_EXIT_USAGE = 2, LVIT_EXIT_NOMEM = 3 };
 
 /* Hook the parallel layer installs so that a fatal error on one rank aborts the world
    instead of leaving the others in a collective. Default: exit(code). */
@@ -43,6 +44,11 @@ typedef struct LvitCatch {
 } LvitCatch;
 void lvit_catch_push(LvitCatch *c);
 void lvit_catch_pop(LvitCatch *c);
+
+/* What the next allocations of this thread are for, in the user's terms and with the flags that
+ * size it ("the activations of a batch of 64 samples (--batch, --grid, --dim)"): an allocation
+ * that fails says so and exits LVIT_EXIT_NOMEM. NULL: back to "a working buffer". */
+void lvit_alloc_what(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xmalloc(size_t n);            /* dies with the size on failure */
 void *xcalloc(size_t n, size_t sz);

@@ -32,3 +32,24 @@ int parse_grid(const char *s, int *h, int *w) {
     *w = (int)b;
     return 0;
 }
+
+int parse_split_escaped(char *s, char sep, const char **out, int n) {
+    int k = 0;
+    char *w = s, *start = s;
+    for (char *r = s;; r++) {
+        if (*r == '\\' && (r[1] == sep || r[1] == '\\')) {
+            *w++ = *++r;
+            continue;
+        }
+        if (*r == sep || !*r) {
+            int end = !*r;
+            *w++ = 0;
+            if (*start && k < n) out[k++] = start;
+            start = w;
+            if (end) break;
+            continue;
+        }
+        *w++ = *r;
+    }
+    return k;
+}

@@ -210,13 +210,19 @@ static int assemble(SeriesList *l, const ConvertOptions *o, Assembled *a, char *
     for (int v = 0; v < a->V; v++)
         for (int u = 0; u < v; u++)
             if (strcmp(a->vars[u]->name, a->vars[v]->name) == 0) {
-                char stem[48], old[64];
+                char stem[48], old[64], file[160];
                 sanitize(stem, sizeof stem, base_name(a->vars[v]->source));
+                size_t k = 0; /* the file's name as --rename takes it: a comma escaped */
+                for (const char *c = base_name(a->vars[v]->source); *c && k + 2 < sizeof file; c++) {
+                    if (*c == ',' || *c == '\\') file[k++] = '\\';
+                    file[k++] = *c;
+                }
+                file[k] = 0;
                 snprintf(old, sizeof old, "%s", a->vars[v]->name);
                 snprintf(a->vars[v]->name, sizeof a->vars[v]->name, "%.20s_%.40s", old, stem);
                 log_info("convert: two variables are called %s: the one from %s is renamed %s "
                          "(choose names with --rename %s:%s=NAME)",
-                         old, base_name(a->vars[v]->source), a->vars[v]->name, base_name(a->vars[v]->source), old);
+                         old, base_name(a->vars[v]->source), a->vars[v]->name, file, old);
                 u = -1; /* check the new name again */
                 break;
             }

@@ -43,8 +43,11 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
                       &m->nseg);
     m->n_alloc = lay->external_blocks ? m->fields[PF_n1_w].offset : m->n_params;
     int64_t cap = (m->n_alloc + multiple - 1) / multiple * multiple;
+    lvit_alloc_what("the model's %lld parameters and their gradients (--dim %d, --depth %d, --patch %d)",
+                    (long long)m->n_params, cfg->D, cfg->depth, cfg->p);
     m->param_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
     m->grad_mem = k->alloc((size_t)(cap ? cap : 1) * sizeof(float));
+    lvit_alloc_what(NULL);
     vit_params_carve(m->fields, &m->p, m->param_mem);
     vit_params_carve(m->fields, &m->g, m->grad_mem);
     if (lay->external_blocks) {
@@ -55,7 +58,10 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     }
     m->act_floats = vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, NULL);
     m->embed_floats = m->a.embed_floats;
+    lvit_alloc_what("the activations of a batch of %d samples of %lld tokens (--batch, the grid and --patch, --dim)", B,
+                    (long long)vit_S(&m->lc));
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
+    lvit_alloc_what(NULL);
     vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
 }
 

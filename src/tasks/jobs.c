@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/check.h"
 #include "io/checkpoint.h"
@@ -30,8 +31,25 @@ int eval_run(const EvalOptions *o) {
     return task_of_run(o->run)->eval(o);
 }
 
+/* mkdir -p: --plot DIR is created like an output file's folder would be */
+static void make_dirs(const char *dir, const char *flag) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c != '/' && c) continue;
+        *s = 0;
+        struct stat st;
+        if (mkdir(p, 0755) && errno != EEXIST) DIE_USER("lvit predict %s %s: cannot create %s: %s", flag, dir, p, strerror(errno));
+        if (stat(p, &st) || !S_ISDIR(st.st_mode)) DIE_USER("lvit predict %s %s: %s is not a directory", flag, dir, p);
+        if (!c) break;
+        *s = c;
+    }
+}
+
 int predict_run(const PredictOptions *o) {
     if (!o->run || !o->out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
+    if (o->plot_dir) make_dirs(o->plot_dir, "--plot");
     return task_of_run(o->run)->predict(o);
 }
 
