@@ -6,8 +6,9 @@
 #                                [-- extra flags for both programs]
 # Programs, each at every thread count: lvit (`lvit bench`), the twin in eager mode with the
 # S x S attention written out (--attn manual), with F.scaled_dot_product_attention (--attn sdpa),
-# and SDPA under torch.compile (--attn sdpa --compile). Each round runs every program once,
-# in an order rotated by one per round (interleaved); a figure is the median over the rounds.
+# and SDPA under torch.compile (--attn sdpa --compile). Each round runs every config and, in it,
+# every program once, in an order rotated by one per round (interleaved); a figure is the median
+# over the rounds (bench/vs_torch_report.py DIR reports a partial runs.tsv too).
 # tokens/s on both sides = tokens per step (batch*L agg, batch*V*L multi) / mean timed step.
 # torch.compile's time is the first (warm-up) step minus a steady step; it is not in tokens/s.
 # Environment: LVIT (default build/lvit), LVIT_TORCH_VENV (see bench/torch_venv.sh), ROUNDS (3),
@@ -116,17 +117,18 @@ run_one() {
 
 failed=0
 IFS=',' read -r -a cfg_list <<< "$configs"
-for cfg in "${cfg_list[@]}"; do
-  spec="$(config_flags "$cfg")" || exit 2
-  IFS='|' read -r flags warm steps <<< "$spec"
-  warm="${WARMUP:-$warm}"
-  steps="${STEPS:-$steps}"
-  progs=()
-  for t in $threads; do
-    for p in lvit manual sdpa compile; do progs+=("$p:$t"); done
-  done
-  n=${#progs[@]}
-  for ((r = 1; r <= ROUNDS; r++)); do
+for cfg in "${cfg_list[@]}"; do config_flags "$cfg" >/dev/null || exit 2; done
+progs=()
+for t in $threads; do
+  for p in lvit manual sdpa compile; do progs+=("$p:$t"); done
+done
+n=${#progs[@]}
+# Rounds outermost: after each round every config has a figure (runs.tsv can be reported early).
+for ((r = 1; r <= ROUNDS; r++)); do
+  for cfg in "${cfg_list[@]}"; do
+    IFS='|' read -r flags warm steps <<< "$(config_flags "$cfg")"
+    warm="${WARMUP:-$warm}"
+    steps="${STEPS:-$steps}"
     for ((i = 0; i < n; i++)); do
       pt="${progs[$(((i + r - 1) % n))]}"
       run_one "$cfg" "${pt%%:*}" "${pt##*:}" "$r" "$flags" "$warm" "$steps"
