@@ -13,6 +13,7 @@ void dataset_free(Dataset *ds) {
     free(ds->hours);
     free(ds->mean);
     free(ds->std);
+    free(ds->img.class_names);
     if (ds->release) ds->release(ds->owned);
     memset(ds, 0, sizeof *ds);
 }

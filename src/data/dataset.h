@@ -10,7 +10,26 @@
 #include "core/limits.h"
 #include "core/rng.h"
 
+/* Image datasets (lvit convert of GeoTIFF, .mat, JPEG/PNG folders, BigEarthNet; docs/formats.md,
+ * "Image datasets"): T counts images, not times, and lat/lon/hours/clim are absent (NULL). */
+enum { DATASET_GRID = 0, DATASET_IMAGE = 1 };
+enum { LABELS_NONE = 0, LABELS_CLASS = 1, LABELS_MULTI = 2, LABELS_MAP = 3 };
+enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1, SPLIT_TEST = 2 };
+#define LVIT_CLASS_NAME 128       /* BigEarthNet's longest class name has 86 characters */
+typedef struct DatasetImages {
+    int label_kind;               /* LABELS_*: one class per image, a multi-hot vector, or a label raster */
+    int C;                        /* classes */
+    char (*class_names)[LVIT_CLASS_NAME]; /* [C] */
+    const uint8_t *split;         /* [T] SPLIT_* per image (a single scene: SPLIT_TRAIN; pixel splits are the task's) */
+    const int32_t *label;         /* [T] class index in [0,C), -1 = none (LABELS_CLASS) */
+    const uint8_t *multi;         /* [T,C] 1 = class present (LABELS_MULTI) */
+    const int32_t *label_map;     /* [T,H,W] class index in [0,C), -1 = unlabelled (LABELS_MAP) */
+    const char *meta;             /* the lvit.dataset JSON (per-image names, geotransforms, CRS), in the open file */
+} DatasetImages;
+
 typedef struct Dataset {
+    int kind;                     /* DATASET_GRID or DATASET_IMAGE */
+    DatasetImages img;            /* DATASET_IMAGE only */
     int V, T, H, W;
     char (*names)[LVIT_VAR_NAME]; /* [V] */
     char (*units)[32];            /* [V], "" when unknown */

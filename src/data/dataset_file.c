@@ -7,6 +7,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "data/dataset_check.h"
 #include "data/dataset_file.h"
 #include "io/safetensors.h"
 
@@ -41,6 +42,71 @@ static const void *mapped(const StFile *f, const char *name, StDtype dt, int ndi
     return f->data + t->begin;
 }
 
+/* An image dataset (docs/formats.md, "Image datasets"): data and valid [N,V,H,W], per-band mean
+ * and std, a split per image and the labels the metadata names. The arrays stay in the map. */
+static int open_image(Dataset *ds, const StFile *f, const JsonValue *meta, char *err, size_t errlen) {
+    const char *path = f->path;
+    int64_t s4[4] = {ds->T, ds->V, ds->H, ds->W}, sV[1] = {ds->V}, sN[1] = {ds->T}, s3[3] = {ds->T, ds->H, ds->W};
+    const double *mean, *sd;
+    if (!(ds->data = mapped(f, "data", ST_F32, 4, s4, err, errlen)) ||
+        !(ds->valid = mapped(f, "valid", ST_U8, 4, s4, err, errlen)) ||
+        !(mean = mapped(f, "mean", ST_F64, 1, sV, err, errlen)) || !(sd = mapped(f, "std", ST_F64, 1, sV, err, errlen)) ||
+        !(ds->img.split = mapped(f, "split", ST_U8, 1, sN, err, errlen)))
+        return -1;
+    const JsonValue *vars = json_get(meta, "vars"), *labels = json_get(meta, "labels");
+    const JsonValue *classes = json_get(labels, "classes");
+    const char *lk = json_as_string(json_get(labels, "kind"));
+    if (json_len(vars) != (size_t)ds->V || !lk) {
+        snprintf(err, errlen, "%s: metadata lvit.dataset is invalid (vars/labels)", path);
+        return -1;
+    }
+    DatasetImages *im = &ds->img;
+    im->label_kind = strcmp(lk, "class") == 0 ? LABELS_CLASS : strcmp(lk, "multilabel") == 0 ? LABELS_MULTI
+                   : strcmp(lk, "map") == 0 ? LABELS_MAP : strcmp(lk, "none") == 0 ? LABELS_NONE : -1;
+    im->C = (int)json_len(classes);
+    if (im->label_kind < 0 || (im->label_kind != LABELS_NONE && (im->C < 1 || im->C > 100000))) {
+        snprintf(err, errlen, "%s: labels kind '%s' with %d classes is not one lvit knows (class, multilabel, map, none)",
+                 path, lk, im->C);
+        return -1;
+    }
+    int64_t sNC[2] = {ds->T, im->C > 0 ? im->C : 1};
+    if ((im->label_kind == LABELS_CLASS && !(im->label = mapped(f, "label", ST_I32, 1, sN, err, errlen))) ||
+        (im->label_kind == LABELS_MULTI && !(im->multi = mapped(f, "label_multi", ST_U8, 2, sNC, err, errlen))) ||
+        (im->label_kind == LABELS_MAP && !(im->label_map = mapped(f, "label_map", ST_I32, 3, s3, err, errlen))))
+        return -1;
+    im->class_names = xcalloc((size_t)(im->C > 0 ? im->C : 1), LVIT_CLASS_NAME);
+    for (int c = 0; c < im->C; c++) {
+        const char *nm = json_as_string(json_get(json_at(classes, (size_t)c), "name"));
+        snprintf(im->class_names[c], LVIT_CLASS_NAME, "%s", nm ? nm : "");
+    }
+    ds->names = xcalloc((size_t)ds->V, LVIT_VAR_NAME);
+    ds->units = xcalloc((size_t)ds->V, 32);
+    ds->mean = xmalloc(sizeof(float) * (size_t)ds->V);
+    ds->std = xmalloc(sizeof(float) * (size_t)ds->V);
+    for (int v = 0; v < ds->V; v++) {
+        const char *nm = json_as_string(json_get(json_at(vars, (size_t)v), "name"));
+        const char *un = json_as_string(json_get(json_at(vars, (size_t)v), "units"));
+        if (!nm || !nm[0] || !(sd[v] >= FLT_MIN && sd[v] <= FLT_MAX) || !(fabs(mean[v]) <= FLT_MAX)) {
+            snprintf(err, errlen, "%s: band %d has no name or a mean/std that is not a float32 value (std at least %g)",
+                     path, v, (double)FLT_MIN);
+            return -1;
+        }
+        snprintf(ds->names[v], LVIT_VAR_NAME, "%s", nm);
+        snprintf(ds->units[v], 32, "%s", un ? un : "");
+        ds->mean[v] = (float)mean[v];
+        ds->std[v] = (float)sd[v];
+    }
+    for (int t = 0; t < ds->T; t++)
+        if (im->split[t] > SPLIT_TEST) {
+            snprintf(err, errlen, "%s: split[%d] = %d is not 0 (train), 1 (validation) or 2 (test)", path, t, im->split[t]);
+            return -1;
+        }
+    /* training images first in the same sense as the grid kind's time split, for code that reads it */
+    ds->t_train_end = ds->t_val_end = ds->T;
+    ds->kind = DATASET_IMAGE;
+    return 0;
+}
+
 int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
     memset(ds, 0, sizeof *ds);
     StFile *f = xcalloc(1, sizeof *f);
@@ -65,6 +131,23 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
     ds->V = (int)td->shape[1];
     ds->H = (int)td->shape[2];
     ds->W = (int)td->shape[3];
+    if (strstr(mj, "\"kind\"")) {   /* only image datasets carry a kind (grid files stay as they were) */
+        char jerr0[256];
+        meta = json_parse(mj, strlen(mj), 1 << 26, "lvit.dataset", jerr0, sizeof jerr0);
+        const char *kind = json_as_string(json_get(meta, "kind"));
+        if (!meta || !kind || strcmp(kind, "image")) {
+            snprintf(err, errlen, "%s: metadata lvit.dataset: %s", path,
+                     meta ? "kind is not \"image\" (a newer lvit's dataset?)" : jerr0);
+            goto fail;
+        }
+        if (open_image(ds, f, meta, err, errlen)) goto fail;
+        ds->img.meta = mj;
+        snprintf(ds->source, sizeof ds->source, "%s", path);
+        ds->owned = f;
+        ds->release = release_file;
+        json_free(meta);
+        return 0;
+    }
     int64_t s4[4] = {ds->T, ds->V, ds->H, ds->W}, s3[3] = {ds->V, ds->H, ds->W}, sT[1] = {ds->T}, sV[1] = {ds->V},
             sH[1] = {ds->H}, sW[1] = {ds->W};
     const double *time, *lat, *lon, *mean, *sd;
@@ -132,6 +215,7 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
         }
         ds->lon[j] = lon[j];
     }
+    if (dataset_check_cells(ds, path, err, errlen)) goto fail;
     snprintf(ds->source, sizeof ds->source, "%s", path);
     ds->owned = f;
     ds->release = release_file;
