@@ -427,8 +427,9 @@ static int open_any(Ctx *c) {
                         nc_strerror(rc));
         return 0;
     }
-    char abs[PATH_MAX], url[PATH_MAX + 64];
+    char abs[PATH_MAX], url[PATH_MAX + 64], why[4600];
     if (!realpath(c->path, abs)) return fail(c, NULL, "cannot resolve the directory path");
+    if (input_size_check(c->path, why, sizeof why)) return fail(c, NULL, "%s", why);
     /* nc_open happily opens any directory as an empty store, which would hide a wrong path */
     snprintf(url, sizeof url, "%s/.zgroup", abs);
     int zarr = access(url, R_OK) == 0;
