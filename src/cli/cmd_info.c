@@ -4,6 +4,8 @@
 #include <string.h>
 #include "cli/common.h"
 #include "core/check.h"
+#include "data/dataset_describe.h"
+#include "data/dataset_file.h"
 #include "io/checkpoint.h"
 #include "lvit.h"
 #include "train/init_run.h"
@@ -51,7 +53,19 @@ int cmd_info(int argc, char **argv) {
     int64_t total = 0;
     for (int i = 0; i < f.n; i++) total += st_numel(&f.t[i]);
     printf("%s: safetensors, %d tensors, %lld values (%.2fM)\n", pos[0], f.n, (long long)total, total / 1e6);
-    for (int i = 0; i < f.nmeta; i++) printf("  metadata %s = %s\n", f.meta_key[i], f.meta_val[i]);
+    const char *dj = st_meta(&f, "lvit.dataset");
+    const int image = dj && strstr(dj, "\"kind\":\"image\"");
+    for (int i = 0; i < f.nmeta; i++) {
+        const int cut = image && !all && strlen(f.meta_val[i]) > 300; /* per-band and per-image metadata */
+        printf("  metadata %s = %.*s%s\n", f.meta_key[i], cut ? 300 : (int)strlen(f.meta_val[i]), f.meta_val[i],
+               cut ? " ... (--all shows it whole)" : "");
+    }
+    if (image) {
+        Dataset ds;
+        if (dataset_open(&ds, pos[0], err, sizeof err)) DIE_USER("%s", err);
+        dataset_describe(&ds, stdout, all);
+        dataset_free(&ds);
+    }
     const char *cj = st_meta(&f, "lvit.config");
     if (cj) {
         VitConfig c;

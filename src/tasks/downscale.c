@@ -19,6 +19,9 @@ typedef struct DownscaleTask {
 
 /* The model sees the coarse grid; its inputs are the variables and the static fields. */
 static void ds_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
+    if (s->ds->kind != DATASET_GRID)
+        DIE_USER("lvit %s --task downscale: %s is an image dataset (no times or lat/lon); it is for the image tasks",
+                 s->cmd, s->ds->source);
     if (s->leads_given)
         DIE_USER("lvit %s: --leads is for forecasting; --task downscale pairs each time's coarse and fine fields", s->cmd);
     if (s->par && s->par->sp.size > 1)

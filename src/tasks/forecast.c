@@ -12,6 +12,9 @@ typedef struct Forecast {
 } Forecast;
 
 static void fc_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
+    if (s->ds->kind != DATASET_GRID)
+        DIE_USER("lvit %s --task forecast: %s is an image dataset (no times or lat/lon); it is for the image tasks",
+                 s->cmd, s->ds->source);
     if (s->downscale_given) DIE_USER("lvit %s: --scale, --tiles and --static are for --task downscale", s->cmd);
     model_options_to_config(s->model, s->ds->V, s->ds->H, s->ds->W, cfg, s->cmd);
     memcpy(cfg->var_names, s->ds->names, (size_t)s->ds->V * LVIT_VAR_NAME);
