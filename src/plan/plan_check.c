@@ -66,7 +66,6 @@ int plan_check(const VitConfig *c, int B, int N, PlanLayout *l, char *why, size_
             if (u == 0)
                 for (int k = P - 1; k >= 1 && !u; k--) u = (P % k == 0 && NHt % k == 0) ? k : 0;
             if (P % u || NHt % u) WHY("usp: --sp-ulysses %d does not divide both --sp %d and the %d heads", u, P, NHt);
-            if (u == 1) WHY("usp with ulysses groups of 1 is ring");
             l->sp_u = u;
         }
     }

@@ -21,6 +21,10 @@ static void add(const PlanInput *in, List *li, PlanLayout l) {
     memset(e, 0, sizeof *e);
     const int N = in->nodes * in->mach.ranks_per_node;
     e->valid = !plan_check(&in->cfg, in->batch, N, &l, e->reason, sizeof e->reason);
+    if (!in->fixed && e->valid && l.sp > 1 && l.sp_mode == SP_USP && l.sp_u == 1) { /* ring under another name */
+        li->n--;
+        return;
+    }
     /* what sharding_for picks: one replica is replicated whatever --zero says */
     if (l.dp == 1) l.zero = 0, l.fsdp = 0;
     if (l.zero == 3 && l.fsdp <= 1 && l.dp > 1) l.fsdp = l.dp;
