@@ -22,7 +22,10 @@ static void jpeg_fail(j_common_ptr c) {
     longjmp(e->jb, 1);
 }
 
-static void jpeg_quiet(j_common_ptr c, int level) { (void)c, (void)level; }
+/* counts warnings (a truncated file is one) without printing them */
+static void jpeg_quiet(j_common_ptr c, int level) {
+    if (level < 0) c->err->num_warnings++;
+}
 
 static int read_jpeg(FILE *f, const char *path, int *V, int *H, int *W, float **pix, uint8_t **ok, char *err,
                      size_t errlen) {

@@ -91,7 +91,38 @@ static matvar_t *find_var(mat_t *m, const char *path, const char *name, int rank
     return v;
 }
 
+/* libmatio reads a truncated v5 file's last variable without complaint (zeros where the bytes
+ * are missing): every top-level element must end inside the file. */
+static int v5_complete(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char h[128], t[8];
+    int rc = 0;
+    if (fread(h, 1, 128, f) == 128 && memcmp(h, "MATLAB 5.0", 10) == 0 && fseek(f, 0, SEEK_END) == 0) {
+        const long size = ftell(f);
+        const int swap = h[126] == 'M'; /* "MI": written big-endian */
+        long at = 128;
+        while (at + 8 <= size) {
+            if (fseek(f, at, SEEK_SET) || fread(t, 1, 8, f) != 8) break;
+            uint32_t type = swap ? (uint32_t)t[0] << 24 | t[1] << 16 | t[2] << 8 | t[3] : (uint32_t)t[3] << 24 | t[2] << 16 | t[1] << 8 | t[0];
+            uint32_t n = swap ? (uint32_t)t[4] << 24 | t[5] << 16 | t[6] << 8 | t[7] : (uint32_t)t[7] << 24 | t[6] << 16 | t[5] << 8 | t[4];
+            if (type >> 16) { at += 8; continue; } /* small data element: tag and data in 8 bytes */
+            long end = at + 8 + (long)n;
+            if (end > size) {
+                snprintf(err, errlen, "%s: truncated MATLAB file: a variable at byte %ld needs %u bytes, the file ends "
+                         "%ld bytes after it", path, at, n, size - at - 8);
+                rc = -1;
+                break;
+            }
+            at = type == 15 ? end : at + 8 + (((long)n + 7) & ~7L); /* compressed elements are not padded */
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
 static mat_t *open_mat(const char *path, char *err, size_t errlen) {
+    if (v5_complete(path, err, errlen)) return NULL;
     mat_t *m = Mat_Open(path, MAT_ACC_RDONLY);
     if (!m) snprintf(err, errlen, "%s: libmatio cannot open it as a MATLAB v4/v5/v7.3 file (truncated or damaged?)", path);
     return m;
