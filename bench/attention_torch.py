@@ -54,6 +54,8 @@ def measure(args):
     nh = int(os.environ.get("ATTN_HEADS", "4"))
     cases = [parse_case(c) for c in args.cases]
     out = open(args.out, "w")
+    out.write(f"info\ttorch {torch.__version__}, CPU capability "
+              f"{torch.backends.cpu.get_cpu_capability()}, MKL {torch.backends.mkl.is_available()}\n")
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}; "
           f"heads {nh}, batch 1")
     for t in sorted({t for c in cases for t in c[3]}):
@@ -121,7 +123,9 @@ def read_tsv(path):
     if not path or not os.path.exists(path):
         return ceil, rows
     for f in csv.reader(open(path), delimiter="\t"):
-        if f[0] in ("ceiling", "torch_mm"):
+        if f[0] == "info":
+            ceil.setdefault("info", []).append(f[1])
+        elif f[0] in ("ceiling", "torch_mm"):
             ceil[f[0], int(f[1])] = float(f[2])
         elif f[0] in ("lvit", "torch"):
             S, d, nh, B, t = (int(x) for x in f[1:6])
@@ -134,8 +138,9 @@ def read_tsv(path):
 def report(args):
     ceil, lv = read_tsv(args.lvit)
     tceil, th = read_tsv(args.torch)
+    info = ceil.pop("info", []) + tceil.pop("info", [])
     ceil.update(tceil)
-    machine = open(os.path.join(args.report, "machine.txt")).read().strip()
+    machine = "\n".join([open(os.path.join(args.report, "machine.txt")).read().strip()] + info)
 
     def rate(r, key, S, d):
         if not r or r[key] is None:
@@ -157,7 +162,7 @@ def report(args):
         return "n/a" if not r or r["peak"] < 0 else f"{r['peak'] / 2 ** 20:,.1f}"
 
     lines = ["```", machine, "```", ""]
-    for t in sorted({k[1] for k in ceil}):
+    for t in sorted({k[1] for k in ceil if isinstance(k, tuple)}):
         lines.append(f"sgemm ceiling, {t} thread(s): OpenBLAS {ceil.get(('ceiling', t), 0):.1f} "
                      f"GFLOP/s; torch.mm {ceil.get(('torch_mm', t), 0):.1f} GFLOP/s (2048^3)")
     lines += ["", "Cells: tokens/s / GFLOP/s (% of the OpenBLAS sgemm ceiling at the same threads). "

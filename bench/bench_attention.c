@@ -160,8 +160,9 @@ int main(int argc, char **argv) {
     }
     const char *h = getenv("ATTN_HEADS");
     const int NH = h && atoi(h) > 0 ? atoi(h) : 4;
-    printf("attention kernels: %s; heads %d, batch 1\n",
-           attn_isa_cpu ? attn_isa_cpu() : "(this tree does not report an ISA)", NH);
+    const char *isa = attn_isa_cpu ? attn_isa_cpu() : "(this tree does not report one)";
+    printf("attention kernels: %s; heads %d, batch 1\n", isa, NH);
+    fprintf(out, "info\tlvit attention kernels: %s\n", isa);
     int maxt = 1;
     for (int i = 2; i < argc; i++) { /* parse everything before running anything */
         long long S;
