@@ -39,7 +39,7 @@ measure() {
 
 # predict FLAGS...: "TOTAL_MiB SENT_MiB" (on the machine file $tmp/machine)
 predict() {
-  "$L" plan $M "$@" --only --times 64 --machine "$tmp/machine" --json >"$tmp/plan.json" 2>&1 ||
+  "$L" plan $M "$@" --only --times 64 --machine "$tmp/machine" --cpu-peak-gflops 10 --json >"$tmp/plan.json" 2>&1 ||
     { cat "$tmp/plan.json" >&2; echo "- -"; return; }
   tr -d '\n' <"$tmp/plan.json" | sed -E 's/.*"memory_bytes": \{"total": ([0-9.]+).*"bytes_sent_rank0": \{"total": ([0-9.]+).*/\1 \2/' |
     awk '{printf "%.1f %.3f\n", $1 / 1048576, $2 / 1048576}'

@@ -32,8 +32,9 @@ typedef struct PlanMachine {
  * sgemm rate (the cpu preset), or 0 to measure it here. -1 (err filled) on an unknown name. */
 int plan_machine_preset(const char *name, double cpu_peak_flops, PlanMachine *m, char *err, size_t errlen);
 /* Reads a machine from a key=value file (docs/scaling.md lists the keys; '#' starts a comment)
- * over the values already in m; -1 with a message naming the file, line and key on bad input. */
-int plan_machine_load(const char *path, PlanMachine *m, char *err, size_t errlen);
+ * over the values already in m (preset=cpu takes cpu_peak as plan_machine_preset does); -1 with
+ * a message naming the file, line and key on bad input. */
+int plan_machine_load(const char *path, double cpu_peak, PlanMachine *m, char *err, size_t errlen);
 
 /* One layout: the flags of lvit train. */
 typedef struct PlanLayout {

@@ -25,9 +25,9 @@ static void preset_cpu(PlanMachine *m, double peak) {
     m->efficiency = 0.5;
     m->intra_bw = 4e9, m->intra_lat = 5e-6;   /* shared-memory MPI */
     m->inter_bw = 1.25e9, m->inter_lat = 30e-6; /* 10 Gb/s Ethernet */
-    m->base_bytes = 16.5 * MiB;      /* bench/plan_validate.sh: a 4-parameter model's peak RSS */
-    m->base_mpi_bytes = 46.5 * MiB;  /* the same under mpirun -np 2 (Open MPI) */
-    m->base_peer_bytes = 0.4 * MiB;  /* ... and per further rank at -np 4 */
+    m->base_bytes = 43 * MiB;        /* bench/plan_validate.sh: a 4-parameter model's peak RSS */
+    m->base_mpi_bytes = 47 * MiB;    /* the same under mpirun -np 2 (Open MPI) */
+    m->base_peer_bytes = 0.5 * MiB;  /* ... and per further rank at -np 4 */
     m->threads = 1;
     m->device = 0;
 }
@@ -86,7 +86,7 @@ static char *trim(char *s) {
     return s;
 }
 
-int plan_machine_load(const char *path, PlanMachine *m, char *err, size_t errlen) {
+int plan_machine_load(const char *path, double cpu_peak, PlanMachine *m, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "--machine %s: cannot open it (%s)", path, strerror(errno));
@@ -123,7 +123,7 @@ int plan_machine_load(const char *path, PlanMachine *m, char *err, size_t errlen
         if (!strcmp(key, "preset")) {
             char name[64];
             snprintf(name, sizeof name, "%s", val);
-            if (plan_machine_preset(name, 0, m, err, errlen)) {
+            if (plan_machine_preset(name, cpu_peak, m, err, errlen)) {
                 snprintf(err, errlen, "%s line %d: preset=%s: expected cpu, h100-node or frontier-node", path, ln, name);
                 rc = -1;
             }

@@ -28,7 +28,7 @@ int plan_run(const PlanOptions *o) {
     model_options_to_config(mo, mo->vars, H, W, &in.cfg, "plan");
     char err[1024];
     if (plan_machine_preset(o->machine, o->cpu_peak_gflops * 1e9, &in.mach, err, sizeof err) &&
-        plan_machine_load(o->machine, &in.mach, err, sizeof err))
+        plan_machine_load(o->machine, o->cpu_peak_gflops * 1e9, &in.mach, err, sizeof err))
         DIE_USER("lvit plan: %s", err);
     if (o->ranks_per_node > 0) in.mach.ranks_per_node = o->ranks_per_node;
     if (o->mem_gib > 0) in.mach.mem_bytes = o->mem_gib * 1073741824.0;
