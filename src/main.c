@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "  predict   run a trained model on a sample and write the forecast\n"
             "  plot      loss curve of a run (maps: lvit predict --plot DIR)\n"
             "  bench     time training steps on synthetic data (prints tokens/s last)\n"
+            "  plan      predict memory and step time of every parallel layout on a machine; the best with their commands\n"
             "  info      describe a checkpoint (.safetensors) or dataset\n"
             "  init      write a freshly initialized checkpoint\n"
             "  ptycho    ptychography: simulate a scan, reconstruct object and probe, Fourier ring correlation\n"
@@ -33,6 +34,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train")) return cmd_train(argc, argv);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);
+    if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
