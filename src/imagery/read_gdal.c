@@ -24,7 +24,8 @@ GDALDatasetH gdal_open(const char *path, char *err, size_t errlen) {
     GDALDatasetH d = GDALOpen(path, GA_ReadOnly);
     if (!d) {
         const char *m = CPLGetLastErrorMsg();
-        snprintf(err, errlen, "%s: GDAL cannot open it as a raster%s%s", path, m && *m ? ": " : "", m ? m : "");
+        snprintf(err, errlen, "%s: not a file lvit reads (netCDF, Zarr, GRIB, MATLAB, or a raster GDAL opens)%s%s", path,
+                 m && *m ? ": " : "", m ? m : "");
     }
     return d;
 }
