@@ -60,9 +60,9 @@ static void json_str(const char *s) {
 static void print_json(const PlanInput *in, const PlanEntry *e, int n, const char *model_flags) {
     const PlanMachine *m = &in->mach;
     printf("{\"model\": {\"mode\": \"%s\", \"V\": %d, \"H\": %d, \"W\": %d, \"patch\": %d, \"S\": %lld, \"dim\": %d, "
-           "\"depth\": %d, \"heads\": %d, \"params\": %lld, \"batch\": %d},\n", vit_mode_name(in->cfg.mode), in->cfg.V,
-           in->cfg.H, in->cfg.W, in->cfg.p, (long long)vit_S(&in->cfg), in->cfg.D, in->cfg.depth, in->cfg.NH,
-           (long long)plan_param_count(&in->cfg), in->batch);
+           "\"depth\": %d, \"heads\": %d, \"params\": %lld, \"batch\": %d, \"tile_h\": %d, \"tile_w\": %d},\n",
+           vit_mode_name(in->cfg.mode), in->cfg.V, in->cfg.H, in->cfg.W, in->cfg.p, (long long)vit_S(&in->cfg), in->cfg.D,
+           in->cfg.depth, in->cfg.NH, (long long)plan_param_count(&in->cfg), in->batch, in->cfg.tile_h, in->cfg.tile_w);
     printf(" \"machine\": {\"name\": ");
     json_str(m->name);
     printf(", \"nodes\": %d, \"ranks_per_node\": %d, \"mem_bytes\": %.0f, \"peak_flops\": %.4g, \"efficiency\": %g, "
@@ -113,10 +113,13 @@ void plan_print(const PlanInput *in, const PlanEntry *e, int n, int best, const 
     const int N = in->nodes * m->ranks_per_node;
     int nv = 0;
     for (int i = 0; i < n; i++) nv += e[i].valid;
-    printf("model: %s, V=%d, grid %dx%d, patch %d -> S=%lld tokens, D=%d, depth %d, %d heads: %.4gM parameters; "
-           "global batch %d; %.3g TFLOP per step\n", vit_mode_name(in->cfg.mode), in->cfg.V, in->cfg.H, in->cfg.W,
-           in->cfg.p, (long long)vit_S(&in->cfg), in->cfg.D, in->cfg.depth, in->cfg.NH,
-           plan_param_count(&in->cfg) / 1e6, in->batch, 3.0 * in->batch * vit_flops_per_sample(&in->cfg) / 1e12);
+    VitConfig w = in->cfg; /* what one sample is: the grid, or a TILES window */
+    if (w.tile_h > 0) w.H = w.tile_h, w.W = w.tile_w;
+    printf("model: %s, V=%d, grid %dx%d", vit_mode_name(in->cfg.mode), in->cfg.V, in->cfg.H, in->cfg.W);
+    if (in->cfg.tile_h > 0) printf(" in TILES windows of %dx%d (the ViT with a forecast head)", w.H, w.W);
+    printf(", patch %d -> S=%lld tokens, D=%d, depth %d, %d heads: %.4gM parameters; global batch %d; %.3g TFLOP per "
+           "step\n", in->cfg.p, (long long)vit_S(&w), in->cfg.D, in->cfg.depth, in->cfg.NH, plan_param_count(&in->cfg) / 1e6,
+           in->batch, 3.0 * in->batch * vit_flops_per_sample(&w) / 1e12);
     printf("machine %s: %d node%s x %d ranks = %d; per rank %.1f GiB, %.4g TFLOP/s x %.2f; within a node %.4g GB/s, "
            "%.3g us; between nodes %.4g GB/s per node, %.3g us\n", m->name, in->nodes, in->nodes > 1 ? "s" : "",
            m->ranks_per_node, N, m->mem_bytes / GiB, m->peak_flops / 1e12, m->efficiency, m->intra_bw / 1e9,

@@ -66,7 +66,8 @@ int plan_run(const PlanOptions *o) {
     if (mo->channels == CH_MULTI) k += snprintf(flags + k, sizeof flags - (size_t)k, " --channels multi");
     if (mo->chag > 1) k += snprintf(flags + k, sizeof flags - (size_t)k, " --channel-parallel %d", mo->chag);
     if (mo->chag_group > 0) k += snprintf(flags + k, sizeof flags - (size_t)k, " --chag-group %d", mo->chag_group);
-    if (mo->residual) snprintf(flags + k, sizeof flags - (size_t)k, " --residual");
+    if (mo->residual) k += snprintf(flags + k, sizeof flags - (size_t)k, " --residual");
+    if (in.cfg.tile_h > 0) snprintf(flags + k, sizeof flags - (size_t)k, " --task downscale --tiles %d --halo %d", o->task.tiles, o->task.halo);
     PlanEntry *e = NULL;
     const int n = plan_enumerate(&in, &e);
     plan_print(&in, e, n, o->best, flags, o->json);
