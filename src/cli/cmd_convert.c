@@ -6,6 +6,7 @@
 #include <string.h>
 #include "cli/common.h"
 #include "core/check.h"
+#include "core/parse.h"
 #include "imagery/convert_any.h"
 
 /* Splits "a,b,c" in place into at most n pieces. */
@@ -25,7 +26,7 @@ int cmd_convert(int argc, char **argv) {
         {"output", ARG_STR, &out, "dataset file to write (also -o; required)", NULL, 0, 0, 0},
         {"vars", ARG_STR, &vars, "variables to keep, by their names in the files, comma separated (default all)", NULL, 0, 0, 0},
         {"levels", ARG_STR, &levels, "pressure levels in hPa to keep, comma separated (default all)", NULL, 0, 0, 0},
-        {"rename", ARG_STR, &rename, "names for variables: FILE:VAR=NAME or VAR=NAME, comma separated", NULL, 0, 0, 0},
+        {"rename", ARG_STR, &rename, "names for variables: FILE:VAR=NAME or VAR=NAME, comma separated (a comma in a name: \\,)", NULL, 0, 0, 0},
         {"split", ARG_STR, &split, "training and validation fractions of the times, or of the images (the rest is test)", NULL, 0, 0, 0},
         /* image inputs (docs/formats.md, "Image datasets") */
         {"var", ARG_STR, &io.var, "images: the .mat variable holding the cube (default: its only 3-D numeric one)", NULL, 0, 0, 0},
@@ -61,7 +62,7 @@ int cmd_convert(int argc, char **argv) {
         o.filter.levels = lv;
     }
     if (rbuf) {
-        o.nrename = split_list(rbuf, rlist, 256);
+        o.nrename = parse_split_escaped(rbuf, ',', rlist, 256); /* a comma in a file name: \, */
         for (int i = 0; i < o.nrename; i++)
             if (!strchr(rlist[i], '=') || strchr(rlist[i], '=')[1] == 0)
                 DIE_USER("lvit convert: --rename expects FILE:VAR=NAME or VAR=NAME; got '%s'", rlist[i]);

@@ -27,6 +27,13 @@ static int input_kind(const char *path) {
             return IN_GRID;
         return is_bigearthnet(path) ? IN_BEN : IN_FOLDER;
     }
+    /* named as a grid file: its reader says what is wrong with it (a text file named .grib is
+       "not a GRIB file", not an unknown raster) */
+    const char *dot = strrchr(path, '.');
+    if (dot && !strchr(dot, '/') &&
+        (!strcasecmp(dot, ".grib") || !strcasecmp(dot, ".grb") || !strcasecmp(dot, ".grib2") ||
+         !strcasecmp(dot, ".grb2") || !strcasecmp(dot, ".nc") || !strcasecmp(dot, ".nc4") || !strcasecmp(dot, ".cdf")))
+        return IN_GRID;
     unsigned char b[4096];
     FILE *f = fopen(path, "rb");
     if (!f) return IN_GRID;
