@@ -177,10 +177,19 @@ if ls "$tmp"/rk/ckpt/*/manifest.json >/dev/null 2>&1 && [ ! -s "$tmp/rk/model.sa
 else
   ok "SIGKILL came after the run finished (nothing to resume; timing)"
 fi
-# a corrupted checkpoint is refused with the reason
+# a corrupted newest checkpoint is passed over with the reason (issue 20, defect 11); with every
+# checkpoint corrupted the resume is refused
+cp -r "$tmp/rc" "$tmp/rd"
 st="$tmp/rc/ckpt/step_00000010/state_00000.safetensors"
 printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
-expect 2 "--resume from a corrupted checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
+expect 0 "--resume past a corrupted newest checkpoint" "$LVIT" train --run "$tmp/rc" "${R[@]}" --resume;  has "fails its checksum"
+has "resuming from $tmp/rc/ckpt/step_00000005, the newest intact checkpoint"
+same_run "$tmp/ra" "$tmp/rc" && ok "resumed from step 5 = straight run" || bad "resumed from step 5 differs"
+for st in "$tmp"/rd/ckpt/step_*/state_00000.safetensors; do
+  printf '\x55' | dd of="$st" bs=1 seek=$(( $(stat -c %s "$st") - 100 )) conv=notrunc 2>/dev/null
+done
+expect 2 "--resume with every checkpoint corrupted" "$LVIT" train --run "$tmp/rd" "${R[@]}" --resume
+has "none of the 2 complete checkpoints in $tmp/rd/ckpt is intact"
 expect 2 "--resume without checkpoints" "$LVIT" train --run "$tmp/none" "${R[@]}" --resume;  has "no complete checkpoint"
 # preempted by SIGTERM (checkpoint written on the way out), resumed: the straight run, bit for bit
 P=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 4 --times 80 --steps 80 --seed 5 --quiet --val-every 20 --ema 0.9)
