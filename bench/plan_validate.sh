@@ -2,7 +2,8 @@
 # lvit plan against real runs on this machine: each layout's peak RSS (the largest over the
 # ranks, /usr/bin/time's maximum resident set) and the bytes rank 0 sends per step (lvit bench's
 # per-rank table, counted by the communicator) beside what `lvit plan --only` predicts for the
-# same flags. One step of lvit bench per layout (everything is allocated before the first step,
+# same flags (the last two rows: lvit train, which also validates and writes its model). One step
+# of lvit bench per layout (everything is allocated before the first step,
 # so one step reaches the peak), one thread per rank, 2 or 4 processes (oversubscribed on 2
 # cores: memory and bytes compare, times do not). Ends with the process baseline: a
 # 4-parameter model's RSS alone, at 1, 2 and 4 processes.
@@ -29,12 +30,17 @@ measure() {
   local np=$1; shift
   local pre=()
   [ "$np" -gt 1 ] && pre=(timeout 600 mpirun --oversubscribe -np "$np")
-  "${pre[@]}" /usr/bin/time -f "RSS_KB %M" "$L" bench $M "$@" --steps 1 --warmup 0 --no-peak --threads 1 \
-    >"$tmp/out" 2>&1 || { echo "FAILED: lvit bench $M $* (np $np):" >&2; tail -5 "$tmp/out" >&2; echo "- -"; return; }
+  local job=(bench $M "$@" --steps 1 --warmup 0 --no-peak --threads 1)
+  # TRAIN=1: lvit train on its synthetic data (64 times), one step, validation and model.safetensors
+  [ -n "${TRAIN:-}" ] && job=(train --run "$tmp/run" --overwrite $M "$@" --steps 1 --times 64 --threads 1)
+  # a second try when the launcher fails (it does, now and then, while other jobs start theirs)
+  "${pre[@]}" /usr/bin/time -f "RSS_KB %M" "$L" "${job[@]}" >"$tmp/out" 2>&1 ||
+    "${pre[@]}" /usr/bin/time -f "RSS_KB %M" "$L" "${job[@]}" >"$tmp/out" 2>&1 ||
+    { echo "FAILED: lvit ${job[*]} (np $np):" >&2; tail -5 "$tmp/out" >&2; echo "- -"; return; }
   awk '/RSS_KB/ {if ($2 > r) r = $2}
        /rank +ms\/step/ {t = 1; next}
        t && $0 ~ /(^|[] ])0 +[0-9.]+ +[0-9.]+ / {for (i = 1; i <= NF; i++) if ($i == "0") {s = $(i + 2); break}; t = 0}
-       END {printf "%.1f %s\n", r / 1024, s == "" ? "0" : s}' "$tmp/out"
+       END {printf "%.1f %s\n", r / 1024, (s != "" ? s : (np + 0 > 1 ? "-" : "0"))}' np="$np" "$tmp/out"
 }
 
 # predict FLAGS...: "TOTAL_MiB SENT_MiB" (on the machine file $tmp/machine)
@@ -70,8 +76,8 @@ row() {
   read -r rss sent < <(measure "$np" "$@")
   read -r prss psent < <(predict "$@")
   local err
-  err=$(awk -v a="$rss" -v b="$prss" 'BEGIN {if (a + 0 > 0) printf "%+.1f%%", 100 * (b - a) / a; else print "-"}')
-  awk -v a="$rss" -v b="$prss" 'BEGIN {exit !(a + 0 > 0 && (b - a) / a < 0.15 && (a - b) / a < 0.15)}' || bad=1
+  err=$(awk -v a="$rss" -v b="$prss" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%+.1f%%", 100 * (b - a) / a; else print "-"}')
+  awk -v a="$rss" -v b="$prss" 'BEGIN {exit !(a + 0 > 0 && b + 0 > 0 && (b - a) / a < 0.15 && (a - b) / a < 0.15)}' || bad=1
   echo "| $name | $np | \`$*\` | $rss | $prss | $err | $sent | $psent |"
 }
 row "one process" 1 --dp 1
@@ -88,4 +94,6 @@ row "pp 2, 4 micro-batches" 2 --dp 1 --pp 2 --microbatches 4
 row "tp 2, D-CHAG 2" 2 --dp 1 --tp 2 --channel-parallel 2
 row "tp 2 x fsdp 2 (Hybrid-STOP)" 4 --dp 2 --tp 2 --fsdp 2
 row "dp 2 x sp 2 ulysses" 4 --dp 2 --sp 2 --sp-mode ulysses
+TRAIN=1 row "lvit train, one process" 1 --dp 1
+TRAIN=1 row "lvit train, dp 2, ZeRO-1" 2 --dp 2 --zero 1
 exit $bad
