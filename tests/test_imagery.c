@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/json.h"
 #include "data/dataset_file.h"
@@ -237,12 +238,45 @@ static void test_eurosat(void **state) {
     dataset_free(&ds);
 }
 
+/* one folder per class of GeoTIFFs (as EuroSAT's 13-band version ships): read through GDAL */
+static void test_tiff_class_folders(void **state) {
+    (void)state;
+    char a[512], b[512], root[512], dir[600], dst[700], err[2048];
+    if (!shared(a, sizeof a, LANDSAT "LE70220491999322EDC01_stack.gtif") ||
+        !shared(b, sizeof b, LANDSAT "LE70220492002106EDC00_stack.gtif"))
+        return;
+    tu_path(root, sizeof root, "ms");
+    mkdir(root, 0755);
+    const char *src[2] = {a, b}, *cls[2] = {"Wet", "Dry"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(dir, sizeof dir, "%s/%s", root, cls[k]);
+        mkdir(dir, 0755);
+        snprintf(dst, sizeof dst, "%s/scene.tif", dir);
+        if (symlink(src[k], dst)) fail_msg("symlink %s", dst);
+    }
+    ImageOptions o = defaults();
+    const char *in[1] = {root};
+    Dataset ds;
+    convert_open(&ds, "ms.safetensors", 1, in, &o);
+    assert_int_equal(ds.T, 2);
+    assert_int_equal(ds.V, 8);
+    assert_int_equal(ds.img.C, 2);
+    assert_string_equal(ds.img.class_names[0], "Dry");
+    /* Dry/scene.tif is the 2002 stack: (249, 249) from gdallocationinfo */
+    assert_int_equal(ds.img.label[0], 0);
+    assert_true(px(&ds, 0, 0, 249, 249) == 830.0f);
+    assert_true(px(&ds, 1, 3, 20, 10) == 4910.0f);
+    (void)err;
+    dataset_free(&ds);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_salinas),
         cmocka_unit_test(test_landsat),
         cmocka_unit_test(test_bigearthnet),
         cmocka_unit_test(test_eurosat),
+        cmocka_unit_test(test_tiff_class_folders),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

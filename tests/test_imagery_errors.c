@@ -2,12 +2,15 @@
  * (nor touch an existing one): truncated GeoTIFF, JPEG and .mat, a wrong .mat variable, images of
  * different sizes, a labels CSV naming missing files, unknown class names. Broken copies of the real
  * files in ../shared/data are made in a mkdtemp directory (skipped when the data is absent); small
- * PNGs are written here with libpng. Also: one folder per class, PNG alpha as the nodata mask. */
+ * PNGs are written here with libpng. Also: one folder per class, PNG alpha as the nodata mask, and
+ * MATLAB v7.3 (HDF5) and v5 cubes written here with libmatio, with NaN and --nodata masked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <math.h>
+#include <matio.h>
 #include <png.h>
 #include "data/dataset_file.h"
 #include "imagery/convert_any.h"
@@ -230,12 +233,77 @@ static void test_class_folders_png(void **state) {
     dataset_free(&ds);
 }
 
+/* a 3 x 4 x 2 single cube, element (r, c, b) = 100 b + 10 r + c, NaN at (1, 2, 0), and a 3 x 4 uint8
+ * label map with values 0 (unlabelled), 3 and 7 */
+static void write_mat(const char *path, enum mat_ft ver) {
+    float cube[24];
+    uint8_t gt[12];
+    for (int b = 0; b < 2; b++)
+        for (int c = 0; c < 4; c++)
+            for (int r = 0; r < 3; r++) cube[r + 3 * (c + 4 * b)] = (float)(100 * b + 10 * r + c);
+    cube[1 + 3 * 2] = NAN;
+    for (int k = 0; k < 12; k++) gt[k] = (uint8_t)(k % 3 == 0 ? 0 : k % 3 == 1 ? 3 : 7);
+    mat_t *m = Mat_CreateVer(path, NULL, ver);
+    assert_non_null(m);
+    size_t d3[3] = {3, 4, 2}, d2[2] = {3, 4};
+    matvar_t *v = Mat_VarCreate("cube", MAT_C_SINGLE, MAT_T_SINGLE, 3, d3, cube, 0);
+    matvar_t *g = Mat_VarCreate("gt", MAT_C_UINT8, MAT_T_UINT8, 2, d2, gt, 0);
+    assert_int_equal(Mat_VarWrite(m, v, MAT_COMPRESSION_NONE), 0);
+    assert_int_equal(Mat_VarWrite(m, g, MAT_COMPRESSION_NONE), 0);
+    Mat_VarFree(v);
+    Mat_VarFree(g);
+    Mat_Close(m);
+}
+
+static void test_mat_versions(void **state) {
+    (void)state;
+    const enum mat_ft vers[2] = {MAT_FT_MAT73, MAT_FT_MAT5};
+    for (int k = 0; k < 2; k++) {
+        char p[512], out[512], err[2048];
+        tu_path(p, sizeof p, k ? "v5.mat" : "v73.mat");
+        write_mat(p, vers[k]);
+        const char *in[1] = {p};
+        ImageOptions o = defaults();
+        o.var = "cube";
+        o.labels = p;
+        o.label_var = "gt";
+        o.nodata = 113; /* (1, 3, band 2) */
+        o.nodata_set = 1;
+        ConvertOptions g = {0};
+        tu_path(out, sizeof out, "mat.safetensors");
+        if (convert_any(out, 1, in, &g, &o, NULL, err, sizeof err)) fail_msg("%s: %s", p, err);
+        Dataset ds;
+        if (dataset_open(&ds, out, err, sizeof err)) fail_msg("%s", err);
+        assert_int_equal(ds.V, 2);
+        assert_int_equal(ds.H, 3);
+        assert_int_equal(ds.W, 4);
+        /* data[b][r][c]: (2, 3, band 2) = 123, (1, 2, band 1) NaN -> invalid, (1, 3, band 2) = --nodata */
+        assert_true(ds.data[(1 * 3 + 2) * 4 + 3] == 123.0f);
+        assert_true(ds.data[(0 * 3 + 0) * 4 + 1] == 1.0f);
+        assert_int_equal(ds.valid[(0 * 3 + 1) * 4 + 2], 0);
+        assert_int_equal(ds.valid[(1 * 3 + 1) * 4 + 3], 0);
+        assert_int_equal(ds.valid[(1 * 3 + 1) * 4 + 2], 1);
+        /* band 1's mean over its 11 valid values: the sum of 10 r + c is 138, less the NaN cell's 12 */
+        if (!(fabs(ds.mean[0] - 126.0 / 11) < 1e-5)) fail_msg("%s: mean %.9g", p, ds.mean[0]); /* float */
+        assert_true(fabs(ds.mean[1] - 1225.0 / 11) < 1e-4); /* 1338 less the --nodata cell 113 */
+        /* labels: column-major k = r + 3 c; value 3 -> class 0, 7 -> class 1, 0 -> -1 */
+        assert_int_equal(ds.img.C, 2);
+        assert_int_equal(ds.img.label_map[0 * 4 + 0], -1);  /* k = 0 */
+        assert_int_equal(ds.img.label_map[1 * 4 + 0], 0);   /* k = 1 */
+        assert_int_equal(ds.img.label_map[2 * 4 + 0], 1);   /* k = 2 */
+        assert_int_equal(ds.img.label_map[0 * 4 + 1], -1);  /* k = 3 */
+        assert_int_equal(ds.img.label_map[2 * 4 + 3], 1);   /* k = 11 */
+        dataset_free(&ds);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncated_geotiff),
         cmocka_unit_test(test_mat_errors),
         cmocka_unit_test(test_folder_errors),
         cmocka_unit_test(test_class_folders_png),
+        cmocka_unit_test(test_mat_versions),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

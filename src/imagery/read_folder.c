@@ -1,4 +1,4 @@
-/* Folders of JPEG/PNG images: labelled by a CSV (file,label[,label...], or the columns
+/* Folders of JPEG/PNG (or GeoTIFF) images: labelled by a CSV (file,label[,label...], or the columns
  * --csv-columns names in its header), by one subfolder per class, or unlabelled (pretraining). */
 #include <ctype.h>
 #include <dirent.h>
@@ -32,7 +32,13 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 static int is_photo_name(const char *n) {
     const char *dot = strrchr(n, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png") ||
+                   !strcasecmp(dot, ".tif") || !strcasecmp(dot, ".tiff"));
+}
+
+static int is_tiff_name(const char *n) {
+    const char *dot = strrchr(n, '.');
+    return dot && (!strcasecmp(dot, ".tif") || !strcasecmp(dot, ".tiff"));
 }
 
 static int is_dir(const char *p) {
@@ -242,7 +248,9 @@ static int set_labels(ImageSet *s, const Rows *r, const char *csv, const ImageOp
     return 0;
 }
 
-static int add_photo(ImageSet *s, const char *path, char *err, size_t errlen) {
+/* JPEG and PNG through libjpeg/libpng; GeoTIFF (EuroSAT's 13-band version) through GDAL */
+static int add_photo(ImageSet *s, const char *path, const ImageOptions *o, char *err, size_t errlen) {
+    if (is_tiff_name(path)) return read_gdal_image(s, path, o, err, errlen);
     int V, H, W;
     float *pix;
     uint8_t *ok;
@@ -296,11 +304,11 @@ int read_photo_folder(ImageSet *s, const char *dir, const ImageOptions *o, char 
         }
     }
     if (!r.files.n) {
-        snprintf(err, errlen, "%s: no JPEG or PNG images (in it or in one subfolder per class)", dir);
+        snprintf(err, errlen, "%s: no JPEG, PNG or GeoTIFF images (in it or in one subfolder per class)", dir);
         goto done;
     }
     for (int k = 0; k < r.files.n; k++)
-        if (add_photo(s, r.files.s[k], err, errlen)) goto done;
+        if (add_photo(s, r.files.s[k], o, err, errlen)) goto done;
     if (r.labels.n && set_labels(s, &r, o->labels ? o->labels : dir, o, err, errlen)) goto done;
     snprintf(s->label_source, sizeof s->label_source, "%s", o->labels ? o->labels : r.labels.n ? "subfolders" : "");
     rc = 0;
