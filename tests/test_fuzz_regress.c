@@ -29,6 +29,9 @@
 #define LLVMFuzzerTestOneInput fuzz_state_one
 #include "../fuzz/fuzz_state.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_convert_one
+#include "../fuzz/fuzz_convert.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*FuzzEntry)(const uint8_t *, size_t);
 
@@ -72,6 +75,7 @@ static void test_dataset(void **state) { (void)state; run_target("dataset", fuzz
 static void test_json(void **state) { (void)state; run_target("json", fuzz_json_one); }
 static void test_args(void **state) { (void)state; run_target("args", fuzz_args_one); }
 static void test_state(void **state) { (void)state; run_target("state", fuzz_state_one); }
+static void test_convert(void **state) { (void)state; run_target("convert", fuzz_convert_one); }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
@@ -80,6 +84,7 @@ int main(void) {
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_state),
+        cmocka_unit_test(test_convert),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
