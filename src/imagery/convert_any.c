@@ -18,9 +18,23 @@ static int exists_in(const char *dir, const char *name) {
     return stat(p, &st) == 0;
 }
 
+/* names that say netCDF, Zarr or GRIB: those go to data/convert.c whatever their bytes, so that a
+ * damaged one gets its reader's diagnosis rather than GDAL's "not recognized" */
+static int climate_name(const char *path) {
+    static const char *const ext[] = {".nc", ".nc3", ".nc4", ".cdf", ".netcdf", ".grib", ".grib1", ".grib2", ".grb",
+                                      ".grb2", ".zarr"};
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    for (size_t k = 0; k < sizeof ext / sizeof *ext; k++) {
+        size_t e = strlen(ext[k]);
+        if (n > e && strncasecmp(path + n - e, ext[k], e) == 0) return 1;
+    }
+    return 0;
+}
+
 static int input_kind(const char *path) {
     struct stat st;
-    if (stat(path, &st)) return IN_GRID; /* convert_files reports it */
+    if (stat(path, &st) || climate_name(path)) return IN_GRID; /* convert_files reads or reports it */
     if (S_ISDIR(st.st_mode)) {
         if (exists_in(path, ".zgroup") || exists_in(path, ".zarray") || exists_in(path, "zarr.json") ||
             exists_in(path, ".zmetadata") || exists_in(path, ".zattrs"))
