@@ -60,8 +60,19 @@ static int64_t act_floats(const VitConfig *s, const PlanLayout *l, int Bm, int t
     return n;
 }
 
-/* Parameters of stage config s: this rank's count and where its block fields start. */
+/* Parameters of stage config s: this rank's count and where its block fields start. The
+ * enumeration asks for the same few (tp, pp, stage, D-CHAG) many times: the last answers are
+ * kept (the model's other fields are the same within one plan). */
 static void param_counts(const VitConfig *s, int64_t *n_params, int64_t *before_blocks) {
+    enum { NC = 64 };
+    static struct { VitConfig c; int64_t np, nb0; } cache[NC];
+    static int ncache, next;
+    for (int i = 0; i < ncache; i++)
+        if (!memcmp(&cache[i].c, s, sizeof *s)) {
+            *n_params = cache[i].np;
+            *before_blocks = cache[i].nb0;
+            return;
+        }
     FieldSpec fields[PF_COUNT];
     ParamSpec *specs = NULL;
     VitSeg *seg = NULL;
@@ -71,6 +82,11 @@ static void param_counts(const VitConfig *s, int64_t *n_params, int64_t *before_
     *before_blocks = fields[PF_n1_w].offset;
     free(specs);
     free(seg);
+    cache[next].c = *s;
+    cache[next].np = *n_params;
+    cache[next].nb0 = *before_blocks;
+    next = (next + 1) % NC;
+    if (ncache < NC) ncache++;
 }
 
 void plan_stage_params(const VitConfig *c, const PlanLayout *l, int q, int64_t *n_params, int64_t *before_blocks) {
@@ -116,7 +132,14 @@ static void stage_memory(const PlanInput *in, const PlanLayout *l, int q, PlanMe
     /* start-up (trainer_init): the host copy of the initial parameters [n_params], and the
      * canonical vector [n_canon] where this rank's layout is a cut of it, live until the
      * Sharding has allocated its state; the batch buffers come after */
-    const double canon = (l->tp > 1 || K > 1) ? (double)plan_param_count(c) : 0;
+    double canon = 0;
+    if (l->tp > 1 || K > 1) { /* the whole model: stage config of one rank, one stage */
+        PlanLayout one = {.dp = 1, .sp = 1, .tp = 1, .pp = 1, .chag = l->chag};
+        const VitConfig w = stage_config(c, &one, 0, 0);
+        int64_t n, b;
+        param_counts(&w, &n, &b);
+        canon = (double)n;
+    }
     const double sh_extra = l->zero == 3 ? opt + params - nb0 + gathered : l->zero == 1 ? opt + (grads - params) : opt;
     double init = host ? host_init + (canon > sh_extra ? canon : sh_extra) - sh_extra - batch : 0;
     if (init < 0) init = 0;
