@@ -14,6 +14,7 @@
 #include <png.h>
 #include "data/dataset_file.h"
 #include "imagery/convert_any.h"
+#include "io/safetensors.h"
 #include "util_test.h"
 
 static int shared(char *buf, size_t n, const char *rel) {
@@ -297,6 +298,31 @@ static void test_mat_versions(void **state) {
     }
 }
 
+/* dataset_open refuses labels the tasks would index out of range (a file not written by lvit convert) */
+static void test_open_bad_labels(void **state) {
+    (void)state;
+    char p[512], err[1024];
+    tu_path(p, sizeof p, "badlabel.safetensors");
+    float data[2 * 1 * 2 * 2] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t valid[8] = {1, 1, 1, 1, 1, 1, 1, 1}, split[2] = {0, 0};
+    double mean[1] = {4.5}, sd[1] = {2.3};
+    int32_t label[2] = {1, 2}; /* 2 classes: 2 is out of range */
+    StWriter *w = st_writer_new();
+    st_writer_meta(w, "lvit.dataset", "{\"version\":1,\"kind\":\"image\",\"vars\":[{\"name\":\"b\",\"units\":\"\"}],"
+                   "\"labels\":{\"kind\":\"class\",\"classes\":[{\"name\":\"x\"},{\"name\":\"y\"}]}}");
+    int64_t s4[4] = {2, 1, 2, 2}, s1[1] = {1}, sN[1] = {2};
+    st_writer_add(w, "data", ST_F32, 4, s4, data);
+    st_writer_add(w, "valid", ST_U8, 4, s4, valid);
+    st_writer_add(w, "mean", ST_F64, 1, s1, mean);
+    st_writer_add(w, "std", ST_F64, 1, s1, sd);
+    st_writer_add(w, "split", ST_U8, 1, sN, split);
+    st_writer_add(w, "label", ST_I32, 1, sN, label);
+    assert_int_equal(st_writer_finish(w, p, err, sizeof err), 0);
+    Dataset ds;
+    assert_int_equal(dataset_open(&ds, p, err, sizeof err), -1);
+    if (!strstr(err, "label[1] = 2 is not a class index in [-1, 2)")) fail_msg("%s", err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_truncated_geotiff),
@@ -304,6 +330,7 @@ int main(void) {
         cmocka_unit_test(test_folder_errors),
         cmocka_unit_test(test_class_folders_png),
         cmocka_unit_test(test_mat_versions),
+        cmocka_unit_test(test_open_bad_labels),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -96,6 +96,27 @@ static int open_image(Dataset *ds, const StFile *f, const JsonValue *meta, char 
         ds->mean[v] = (float)mean[v];
         ds->std[v] = (float)sd[v];
     }
+    /* labels index arrays of C classes in the tasks: a value outside [-1, C) is refused here */
+    const int64_t plane = (int64_t)ds->H * ds->W;
+    for (int64_t k = 0; im->label && k < ds->T; k++)
+        if (im->label[k] < -1 || im->label[k] >= im->C) {
+            snprintf(err, errlen, "%s: label[%lld] = %d is not a class index in [-1, %d)", path, (long long)k,
+                     im->label[k], im->C);
+            return -1;
+        }
+    for (int64_t k = 0; im->multi && k < (int64_t)ds->T * im->C; k++)
+        if (im->multi[k] > 1) {
+            snprintf(err, errlen, "%s: label_multi holds %d at image %lld, class %lld; expected 0 or 1", path,
+                     im->multi[k], (long long)(k / im->C), (long long)(k % im->C));
+            return -1;
+        }
+    for (int64_t k = 0; im->label_map && k < ds->T * plane; k++)
+        if (im->label_map[k] < -1 || im->label_map[k] >= im->C) {
+            snprintf(err, errlen, "%s: label_map holds %d at image %lld, row %lld, column %lld; expected -1 or a class "
+                     "index below %d", path, im->label_map[k], (long long)(k / plane), (long long)(k % plane / ds->W),
+                     (long long)(k % ds->W), im->C);
+            return -1;
+        }
     for (int t = 0; t < ds->T; t++)
         if (im->split[t] > SPLIT_TEST) {
             snprintf(err, errlen, "%s: split[%d] = %d is not 0 (train), 1 (validation) or 2 (test)", path, t, im->split[t]);
