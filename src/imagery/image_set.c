@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "core/limits.h"
 #include "imagery/imagery.h"
 
 const char *image_base_name(const char *path) {
@@ -28,8 +29,9 @@ void image_set_free(ImageSet *s) {
 }
 
 int image_set_add(ImageSet *s, int V, int H, int W, const char *name, const char *src, char *err, size_t errlen) {
-    if (V < 1 || H < 1 || W < 1 || (int64_t)H * W > 1000000000 / V) {
-        snprintf(err, errlen, "%s: %d bands of %dx%d pixels is not an image lvit can hold", src, V, H, W);
+    if (V < 1 || H < 1 || W < 1 || V > LVIT_MAX_VARS || H > 100000 || W > 100000 || (int64_t)H * W > 1000000000 / V) {
+        snprintf(err, errlen, "%s: %d bands of %dx%d pixels is not an image lvit can hold (at most %d bands, "
+                 "100000 pixels a side, 1e9 values an image)", src, V, H, W, LVIT_MAX_VARS);
         return -1;
     }
     if (s->N == 0) {
