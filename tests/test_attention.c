@@ -241,6 +241,63 @@ static void test_checker_can_fail(void **state) {
     tu_attn_prob_free(&p);
 }
 
+/* The vector builds against the portable one on the same inputs (besides each against the
+   oracle): they differ only in rounding (FMA contraction, summation grouping by lanes). */
+static void test_builds_agree(void **state) {
+    (void)state;
+    const TuAttnCfg cfgs[] = {
+        {.B = 2, .NH = 3, .d = 32, .Sq = 150, .Sk = 150, .fused = 1, .o_pad = 0, .amp = 2.0f},
+        {.B = 1, .NH = 2, .d = 72, .Sq = 70, .Sk = 133, .fused = 0, .o_pad = 3, .amp = 1.0f},
+    };
+    const char *vector_builds[] = {"avx2", "avx512"};
+    const char *saved = attn_isa_cpu();
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+        const TuAttnCfg *c = &cfgs[ci];
+        TuAttnProb ref;
+        tu_attn_prob_init(&ref, c, 41u);
+        assert_int_equal(attn_set_isa_cpu("generic"), 0);
+        memset(ref.o, 0, sizeof(float) * ref.no); /* its padding is compared too */
+        tu_attn_run_fwd(&ref);
+        memset(ref.gqbuf, 0, sizeof(float) * ref.nq);
+        if (ref.gkvbuf != ref.gqbuf) memset(ref.gkvbuf, 0, sizeof(float) * ref.nkv);
+        tu_attn_run_bwd(&ref);
+        for (size_t bi = 0; bi < 2; bi++) {
+            if (attn_set_isa_cpu(vector_builds[bi]) != 0) {
+                printf("builds agree: %s skipped: this CPU or build lacks it\n", vector_builds[bi]);
+                continue;
+            }
+            TuAttnProb p;
+            tu_attn_prob_init(&p, c, 41u);
+            memset(p.o, 0, sizeof(float) * p.no);
+            tu_attn_run_fwd(&p);
+            memset(p.gqbuf, 0, sizeof(float) * p.nq);
+            if (p.gkvbuf != p.gqbuf) memset(p.gkvbuf, 0, sizeof(float) * p.nkv);
+            tu_attn_run_bwd(&p);
+            double worst = 0.0, scale = 0.0;
+            const float *got[] = {p.o, p.gqbuf, p.gkvbuf}, *want[] = {ref.o, ref.gqbuf, ref.gkvbuf};
+            const size_t n[] = {p.no, p.nq, p.nkv};
+            for (int t = 0; t < 3; t++)
+                for (size_t i = 0; i < n[t]; i++) {
+                    const double w = fabs((double)want[t][i]);
+                    scale = w > scale ? w : scale;
+                }
+            for (int t = 0; t < 3; t++)
+                for (size_t i = 0; i < n[t]; i++) {
+                    const double e = fabs((double)got[t][i] - (double)want[t][i]);
+                    worst = isnan(e) || e > worst ? (isnan(e) ? INFINITY : e) : worst;
+                }
+            printf("builds agree: %s vs generic, d=%d: max |diff| / max |value| = %.2e\n",
+                   vector_builds[bi], c->d, worst / scale);
+            assert_true(worst / scale <= TOL_BWD);
+            tu_attn_prob_free(&p);
+        }
+        tu_attn_prob_free(&ref);
+    }
+    assert_int_equal(attn_set_isa_cpu(saved), 0);
+}
+
+/* Every test against the oracle once per instruction-set build this CPU runs (the vector
+   builds are skipped, with the reason printed, where the CPU lacks them). */
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oracle_finite_differences),
@@ -252,5 +309,16 @@ int main(void) {
         cmocka_unit_test(test_no_keys),
         cmocka_unit_test(test_bwd_accumulates),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest cross[] = {cmocka_unit_test(test_builds_agree)};
+    const char *builds[] = {"generic", "avx2", "avx512"};
+    int failed = 0;
+    for (int i = 0; i < 3; i++) {
+        if (attn_set_isa_cpu(builds[i]) != 0) {
+            printf("attention build %s: skipped, this CPU or build lacks it\n", builds[i]);
+            continue;
+        }
+        printf("attention build %s\n", builds[i]);
+        failed += cmocka_run_group_tests_name(builds[i], tests, NULL, NULL);
+    }
+    return failed + cmocka_run_group_tests_name("builds", cross, NULL, NULL);
 }

@@ -46,6 +46,14 @@ void attn_bwd_cpu(float *dq, float *dk, float *dv,
                   const float *o, const float *lse,
                   const AttnDims *dm, float *ws);
 
+/* The instruction-set build the CPU kernels run: "avx512", "avx2" or "generic", the best
+ * this CPU and build support, chosen once per process from the CPU's flags
+ * (LVIT_ATTN_ISA=avx2 or generic in the environment picks a lower one, to compare them). */
+const char *attn_isa_cpu(void);
+/* Switches to the named build (tests, benchmarks); 0, or -1 when this CPU or build lacks it.
+ * Not while a kernel runs. */
+int attn_set_isa_cpu(const char *name);
+
 /* Merge a partial result (o2, lse2) over another key set into (o, lse), in place:
  * lse = log(e^lse + e^lse2), o = e^(lse_old - lse) o + e^(lse2 - lse) o2.
  * o, o2: [B,Sq,NH,d] with o_stride; lse, lse2: [B,NH,Sq]. lse = -inf means "empty". */

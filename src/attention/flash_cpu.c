@@ -1,472 +1,117 @@
-/* Flash attention on the CPU: exact softmax attention in O(S*d) memory (Dao et al.,
- * "FlashAttention", 2022: tiled online softmax, the S x S matrix never formed).
- *
- * Forward, one task per (b, h, block of FQ queries), tasks spread over threads:
- *   the query block is kept transposed and pre-scaled, Qt[c][r] = q[r][c] * scale*log2(e),
- *   and key tiles of FK keys stream past it:
- *     St[j][r] = sum_c K[j][c] Qt[c][r]              (keys are rows, queries are columns)
- *     m[r] = max(m[r], max_j St[j][r]);  P = 2^(St - m);  l = alpha*l + sum_j P
- *     Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r]
- *   Keeping queries in the vector lanes makes the running max and sum element-wise across
- *   rows (no horizontal reductions), and K and V are read straight from the strided input
- *   as broadcasts, so nothing is copied or transposed per key tile and any d works without
- *   padded flops. Working in base 2 (scale*log2 e folded into Qt) saves a multiply per exp.
- *
- * Backward, one task per (b, h) when there are enough heads, else the key tiles of one head
- *   are split into chunks over threads (B*NH small at long S). A task owns key tiles: it
- *   transposes K and V once per key tile and streams every query tile past it:
- *     S = Q Kt, dP = dO Vt (queries rows, keys columns), P = 2^(S*scale*log2e - lse*log2e),
- *     dS = P (dP - Delta), dVt += dO^T P, dKt += Q^T dS (accumulated over all query tiles,
- *     written out once), dQ_part += dS K into a per-thread [Sq,dp] partial.
- *   Head mode adds the partial into dq when the head is done; split mode reduces the
- *   chunks' partials in chunk order after a barrier. Either way every sum has a fixed
- *   order for a given thread count, so runs are bitwise reproducible.
- *
- * Tile products are register blocks of NR rows x NC*16 columns held in separate 16-float
- * arrays: that is the form GCC keeps in registers and turns into zmm FMAs (a 2-D
- * accumulator array ends up in memory).
- */
+/* CPU flash attention: the workspace size, the choice of instruction-set build (from the
+ * CPU's flags, once per process), and the merge of partial results. The kernels themselves
+ * are flash_impl.h, compiled per instruction set in flash_generic.c, flash_avx2.c and
+ * flash_avx512.c. */
 #include "attention/attention.h"
 
 #include <math.h>
-#include <omp.h>
-#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__AVX512F__)
-/* GCC's tuning for Intel cores prefers 256-bit vectors; these loops are FMA-bound and run
-   at nearly twice the speed with 512-bit ones. */
-#pragma GCC target("prefer-vector-width=512")
+#include "attention/flash_layout.h"
+#include "core/cpu.h"
+
+typedef void (*AttnFwdFn)(float *, float *, const float *, const float *, const float *,
+                          const AttnDims *, float *);
+typedef void (*AttnBwdFn)(float *, float *, float *, const float *, const float *,
+                          const float *, const float *, const float *, const float *,
+                          const AttnDims *, float *);
+
+void attn_fwd_generic(float *o, float *lse, const float *q, const float *k, const float *v,
+                      const AttnDims *dm, float *ws);
+void attn_bwd_generic(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                      const float *k, const float *v, const float *o, const float *lse,
+                      const AttnDims *dm, float *ws);
+#if defined(__x86_64__) && defined(LVIT_ATTN_X86)
+void attn_fwd_avx2(float *o, float *lse, const float *q, const float *k, const float *v,
+                   const AttnDims *dm, float *ws);
+void attn_bwd_avx2(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                   const float *k, const float *v, const float *o, const float *lse,
+                   const AttnDims *dm, float *ws);
+void attn_fwd_avx512(float *o, float *lse, const float *q, const float *k, const float *v,
+                     const AttnDims *dm, float *ws);
+void attn_bwd_avx512(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                     const float *k, const float *v, const float *o, const float *lse,
+                     const AttnDims *dm, float *ws);
 #endif
 
-#define LANES 16 /* floats per accumulator array (one zmm) */
-#define FQ 64    /* forward: queries per task (vector columns) */
-#define FK 64    /* forward: keys per tile */
-#define BQ 64    /* backward: queries per tile */
-#define BK 64    /* backward: keys per tile (vector columns) */
-#define LOG2E 1.4426950408889634
-#define LN2 0.6931471805599453
+typedef struct AttnIsa {
+    const char *name;
+    AttnFwdFn fwd;
+    AttnBwdFn bwd;
+} AttnIsa;
 
-#define AI static inline __attribute__((always_inline))
-
-/* Fused multiply-add where the hardware has it (-std=c11 disables contraction, so it is
-   spelled out); elsewhere fmaf would be a slow library call, so plain a*b + c. */
-#if defined(FP_FAST_FMAF)
-#define MADD(a, b, c) fmaf(a, b, c)
-#else
-#define MADD(a, b, c) ((a) * (b) + (c))
+/* Best first. */
+static const AttnIsa isas[] = {
+#if defined(__x86_64__) && defined(LVIT_ATTN_X86)
+    {"avx512", attn_fwd_avx512, attn_bwd_avx512},
+    {"avx2", attn_fwd_avx2, attn_bwd_avx2},
 #endif
+    {"generic", attn_fwd_generic, attn_bwd_generic},
+};
+#define N_ISAS (int)(sizeof isas / sizeof isas[0])
 
-static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* 2^x for x <= 127, within 1 ulp (exact at 0); below -126.5 it returns 0, which is what the
-   softmax wants for -inf. Softmax arguments are <= 0, so there is no upper clamp (larger x
-   give garbage). Plain float/integer ops, so that loops over it vectorize.
-   Polynomial for 2^f on [-0.5, 0.5] from Cephes exp2f. */
-AI float exp2_fast(float x) {
-    x = x < -127.0f ? -127.0f : x;
-    const float t = x + 0x1.8p23f;   /* round to nearest integer: n sits in t's low bits */
-    const float n = t - 0x1.8p23f;
-    const float f = x - n;
-    float p = 1.535336188319500e-4f;
-    p = MADD(p, f, 1.339887440266574e-3f);
-    p = MADD(p, f, 9.618437357674640e-3f);
-    p = MADD(p, f, 5.550332471162809e-2f);
-    p = MADD(p, f, 2.402264791363012e-1f);
-    p = MADD(p, f, 6.931472028550421e-1f);
-    p = MADD(p, f, 1.0f);
-    uint32_t tb;
-    memcpy(&tb, &t, sizeof tb);
-    const uint32_t eb = (tb + 127u) << 23; /* (n + 127) << 23: the bits of 2^n */
-    float s;
-    memcpy(&s, &eb, sizeof s);
-    return p * s;
+static int isa_runs_here(const AttnIsa *isa) {
+    CpuInfo ci;
+    if (!strcmp(isa->name, "generic")) return 1;
+    cpu_detect(&ci);
+    if (!strcmp(isa->name, "avx2")) return ci.avx2 && ci.fma;
+    if (!strcmp(isa->name, "avx512"))
+        return ci.avx512f && ci.avx512bw && ci.avx512vl && ci.avx512dq;
+    return 0;
 }
 
-/* ---- register-blocked tile product ----
- * C[r][h*16 + j] (r < NR, h < NC, j < 16; row stride ldc) =
- *     init + sum_{k<K} A(r,k) * Bm[k*ldb + h*16 + j],   A(r,k) = A[r*ars + k*aks]
- * init: MODE_ZERO 0, MODE_ACC C, MODE_COLSCALE cscale[col] * C.
- * Rows r >= nrow are neither read nor stored (their A row is clamped to a valid one). */
-enum { MODE_ZERO, MODE_ACC, MODE_COLSCALE };
+static const AttnIsa *active;
+static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
-#define SHAPE_4x4(X) X(0,0) X(0,1) X(0,2) X(0,3) X(1,0) X(1,1) X(1,2) X(1,3) \
-                     X(2,0) X(2,1) X(2,2) X(2,3) X(3,0) X(3,1) X(3,2) X(3,3)
-#define SHAPE_8x2(X) X(0,0) X(0,1) X(1,0) X(1,1) X(2,0) X(2,1) X(3,0) X(3,1) \
-                     X(4,0) X(4,1) X(5,0) X(5,1) X(6,0) X(6,1) X(7,0) X(7,1)
-#define SHAPE_16x1(X) X(0,0) X(1,0) X(2,0) X(3,0) X(4,0) X(5,0) X(6,0) X(7,0) \
-                      X(8,0) X(9,0) X(10,0) X(11,0) X(12,0) X(13,0) X(14,0) X(15,0)
-
-#define BLK_INIT(r, h)                                                                    \
-    float acc##r##_##h[LANES];                                                            \
-    for (int j = 0; j < LANES; j++) {                                                     \
-        const float *cp = C + (int64_t)(r) * ldc + (h) * LANES + j;                       \
-        acc##r##_##h[j] = (mode == MODE_ZERO || (r) >= nrow) ? 0.0f                       \
-                        : mode == MODE_ACC ? *cp : cscale[(h) * LANES + j] * *cp;         \
+/* The best build this CPU runs, or the one LVIT_ATTN_ISA names (to compare them). */
+static void choose_isa(void) {
+    const char *want = getenv("LVIT_ATTN_ISA");
+    for (int i = 0; i < N_ISAS && !active; i++)
+        if (isa_runs_here(&isas[i]) && (!want || !*want || !strcmp(want, isas[i].name)))
+            active = &isas[i];
+    if (!active) {
+        for (int i = 0; i < N_ISAS && !active; i++)
+            if (isa_runs_here(&isas[i])) active = &isas[i];
+        fprintf(stderr, "lvit: LVIT_ATTN_ISA=%s is not one this CPU and build run "
+                        "(avx512, avx2, generic); attention uses %s\n", want, active->name);
     }
-#define BLK_FMA(r, h) acc##r##_##h[j] = MADD(a[r], b[(h) * LANES + j], acc##r##_##h[j]);
-#define BLK_STORE(r, h)                                                                   \
-    if ((r) < nrow)                                                                       \
-        for (int j = 0; j < LANES; j++) C[(int64_t)(r) * ldc + (h) * LANES + j] = acc##r##_##h[j];
-
-#define DEFINE_BLOCK(NAME, NR, SHAPE)                                                     \
-    AI void NAME(float *restrict C, int64_t ldc, int nrow, const float *restrict A,       \
-                 int64_t ars, int64_t aks, const float *restrict Bm, int64_t ldb, int K,  \
-                 int mode, const float *restrict cscale) {                                \
-        const float *ar[NR];                                                              \
-        for (int r = 0; r < NR; r++) ar[r] = A + (int64_t)(r < nrow ? r : nrow - 1) * ars; \
-        SHAPE(BLK_INIT)                                                                   \
-        for (int k = 0; k < K; k++) {                                                     \
-            const float *b = Bm + (int64_t)k * ldb;                                       \
-            float a[NR];                                                                  \
-            for (int r = 0; r < NR; r++) a[r] = ar[r][(int64_t)k * aks];                  \
-            for (int j = 0; j < LANES; j++) { SHAPE(BLK_FMA) }                            \
-        }                                                                                 \
-        SHAPE(BLK_STORE)                                                                  \
-    }
-
-DEFINE_BLOCK(blk4x4, 4, SHAPE_4x4)
-DEFINE_BLOCK(blk8x2, 8, SHAPE_8x2)
-DEFINE_BLOCK(blk16x1, 16, SHAPE_16x1)
-
-/* C[R][64] (op)= A(R x K) . Bm[K][64]: the shape of every product with 64 vector columns. */
-AI void mm64(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
-             int64_t aks, const float *restrict Bm, int64_t ldb, int K, int mode,
-             const float *restrict cscale) {
-    for (int r = 0; r < R; r += 4)
-        blk4x4(C + (int64_t)r * ldc, ldc, R - r, A + (int64_t)r * ars, ars, aks, Bm, ldb, K,
-               mode, cscale);
 }
 
-/* C[R][dp] += A(R x K) . Bm[K][dp], dp a multiple of 16: 64-wide column blocks, then a
-   32- and a 16-wide remainder with taller blocks so each still holds 16 accumulators. */
-AI void mm_acc_dp(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
-                  int64_t aks, const float *restrict Bm, int64_t ldb, int K, int dp) {
-    int c0 = 0;
-    for (; c0 + 64 <= dp; c0 += 64)
-        for (int r = 0; r < R; r += 4)
-            blk4x4(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
-                   Bm + c0, ldb, K, MODE_ACC, NULL);
-    if (dp - c0 >= 32) {
-        for (int r = 0; r < R; r += 8)
-            blk8x2(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
-                   Bm + c0, ldb, K, MODE_ACC, NULL);
-        c0 += 32;
-    }
-    if (dp - c0 >= 16)
-        for (int r = 0; r < R; r += 16)
-            blk16x1(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
-                    Bm + c0, ldb, K, MODE_ACC, NULL);
+const char *attn_isa_cpu(void) {
+    pthread_once(&chosen, choose_isa);
+    return active->name;
 }
 
-/* ---- workspace ----
- * Per thread (floats, every piece a multiple of 16):
- *   forward:  Qt [dp][FQ], Ot [dp][FQ], St [FK][FQ], m, l, alpha [FQ]
- *   backward: Kt, Vt, dKt, dVt [dp][BK], Ks [BK][dp], S, dS [BQ][BK], lse2, delta [Sq16]
- * plus one dQ partial [Sq16][dp] per thread (the only term that grows with S: 4*Sq*dp bytes
- * per thread, 26 MB at Sq = 100k, d = 64), plus 16 floats to align the base to 64 bytes. */
-typedef struct WsLayout {
-    int64_t dp, sq16, per_thread, slot;
-} WsLayout;
-
-static WsLayout ws_layout(const AttnDims *dm) {
-    WsLayout L;
-    L.dp = round_up(dm->d > 0 ? dm->d : 1, LANES);
-    L.sq16 = round_up(dm->Sq > 0 ? dm->Sq : 1, LANES);
-    const int64_t fwd = 2 * L.dp * FQ + (int64_t)FK * FQ + 3 * FQ;
-    const int64_t bwd = 5 * L.dp * BK + 2 * (int64_t)BQ * BK + 2 * L.sq16;
-    L.per_thread = fwd > bwd ? fwd : bwd;
-    L.slot = L.sq16 * L.dp;
-    return L;
+int attn_set_isa_cpu(const char *name) {
+    pthread_once(&chosen, choose_isa);
+    for (int i = 0; i < N_ISAS; i++)
+        if (!strcmp(name, isas[i].name) && isa_runs_here(&isas[i])) {
+            active = &isas[i];
+            return 0;
+        }
+    return -1;
 }
 
 size_t attn_workspace_floats_cpu(const AttnDims *dm, int nthreads) {
-    const WsLayout L = ws_layout(dm);
+    const FlashWs L = flash_ws(dm);
     const int64_t T = nthreads > 0 ? nthreads : 1;
-    return (size_t)(LANES + T * (L.per_thread + L.slot));
-}
-
-static float *ws_align(float *ws) {
-    return (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
-}
-
-/* ---- forward ---- */
-
-/* One block of nq <= FQ queries of head (b, h) against all Sk keys. */
-static void fwd_task(float *o, float *lse, const float *q, const float *k, const float *v,
-                     const AttnDims *dm, int b, int h, int64_t i0, float *tb, int64_t dp) {
-    const int d = dm->d;
-    const int64_t Sq = dm->Sq, Sk = dm->Sk;
-    const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
-    const int nq = (int)min64(FQ, Sq - i0);
-    float *Qt = tb;              /* [dp][FQ] scaled queries, transposed; columns >= nq zero */
-    float *Ot = Qt + dp * FQ;    /* [dp][FQ] unnormalized output, transposed */
-    float *St = Ot + dp * FQ;    /* [FK][FQ] scores, then probabilities, of one key tile */
-    float *m = St + FK * FQ;     /* [FQ] running max (log2 units) */
-    float *l = m + FQ;           /* [FQ] running sum of 2^(s - m) */
-    float *alpha = l + FQ;       /* [FQ] rescale of the old state for this tile */
-
-    const float cs = (float)(dm->scale * LOG2E);
-    const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d; /* [nq] rows, stride qs */
-    memset(Qt, 0, sizeof(float) * (size_t)(d * FQ));
-    for (int r = 0; r < nq; r++)
-        for (int c = 0; c < d; c++) Qt[c * FQ + r] = qb[(int64_t)r * qs + c] * cs;
-    memset(Ot, 0, sizeof(float) * (size_t)(d * FQ));
-    for (int r = 0; r < FQ; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
-
-    for (int64_t j0 = 0; j0 < Sk; j0 += FK) {
-        const int nk = (int)min64(FK, Sk - j0);
-        /* key tile: [nk] rows with strides ks, vs */
-        const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d;
-        const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d;
-        mm64(St, FQ, nk, kb, ks, 1, Qt, FQ, d, MODE_ZERO, NULL);
-
-        /* Online softmax. The four 16-query column groups go through each loop together,
-           as separate arrays so that they stay in registers and their dependency chains
-           (max, sum) overlap. */
-        float m0[LANES], m1[LANES], m2[LANES], m3[LANES];
-        float l0[LANES], l1[LANES], l2[LANES], l3[LANES];
-        for (int r = 0; r < LANES; r++) {
-            m0[r] = m[r]; m1[r] = m[LANES + r]; m2[r] = m[2 * LANES + r]; m3[r] = m[3 * LANES + r];
-        }
-        for (int j = 0; j < nk; j++) {
-            const float *sj = St + j * FQ;
-            for (int r = 0; r < LANES; r++) {
-                m0[r] = sj[r] > m0[r] ? sj[r] : m0[r];
-                m1[r] = sj[LANES + r] > m1[r] ? sj[LANES + r] : m1[r];
-                m2[r] = sj[2 * LANES + r] > m2[r] ? sj[2 * LANES + r] : m2[r];
-                m3[r] = sj[3 * LANES + r] > m3[r] ? sj[3 * LANES + r] : m3[r];
-            }
-        }
-        for (int r = 0; r < LANES; r++) { /* alpha = 0 on the first tile: m = -inf */
-            alpha[r] = exp2_fast(m[r] - m0[r]);
-            alpha[LANES + r] = exp2_fast(m[LANES + r] - m1[r]);
-            alpha[2 * LANES + r] = exp2_fast(m[2 * LANES + r] - m2[r]);
-            alpha[3 * LANES + r] = exp2_fast(m[3 * LANES + r] - m3[r]);
-            l0[r] = l[r] * alpha[r];
-            l1[r] = l[LANES + r] * alpha[LANES + r];
-            l2[r] = l[2 * LANES + r] * alpha[2 * LANES + r];
-            l3[r] = l[3 * LANES + r] * alpha[3 * LANES + r];
-        }
-        for (int j = 0; j < nk; j++) {
-            float *sj = St + j * FQ;
-            for (int r = 0; r < LANES; r++) {
-                const float p0 = exp2_fast(sj[r] - m0[r]);
-                const float p1 = exp2_fast(sj[LANES + r] - m1[r]);
-                const float p2 = exp2_fast(sj[2 * LANES + r] - m2[r]);
-                const float p3 = exp2_fast(sj[3 * LANES + r] - m3[r]);
-                sj[r] = p0; sj[LANES + r] = p1; sj[2 * LANES + r] = p2; sj[3 * LANES + r] = p3;
-                l0[r] += p0; l1[r] += p1; l2[r] += p2; l3[r] += p3;
-            }
-        }
-        for (int r = 0; r < LANES; r++) {
-            m[r] = m0[r]; m[LANES + r] = m1[r]; m[2 * LANES + r] = m2[r]; m[3 * LANES + r] = m3[r];
-            l[r] = l0[r]; l[LANES + r] = l1[r]; l[2 * LANES + r] = l2[r]; l[3 * LANES + r] = l3[r];
-        }
-        /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
-        mm64(Ot, FQ, d, vb, 1, vs, St, FQ, nk, MODE_COLSCALE, alpha);
-    }
-
-    float *ob = o + ((int64_t)b * Sq + i0) * os + (int64_t)h * d; /* [nq] rows, stride os */
-    float *lb = lse + ((int64_t)b * dm->NH + h) * Sq + i0;        /* [nq] */
-    for (int r = 0; r < nq; r++) {
-        const float inv = 1.0f / l[r];
-        for (int c = 0; c < d; c++) ob[(int64_t)r * os + c] = Ot[c * FQ + r] * inv;
-        lb[r] = (float)((double)m[r] * LN2 + log((double)l[r]));
-    }
+    return (size_t)(FL_PAD + T * (L.per_thread + L.slot));
 }
 
 void attn_fwd_cpu(float *o, float *lse, const float *q, const float *k, const float *v,
                   const AttnDims *dm, float *ws) {
-    const int B = dm->B, NH = dm->NH, d = dm->d;
-    const int64_t Sq = dm->Sq, Sk = dm->Sk;
-    if (B <= 0 || NH <= 0 || d <= 0 || Sq <= 0) return;
-    if (Sk <= 0) { /* no keys: the empty partial of attn_merge_cpu */
-        for (int64_t t = 0; t < (int64_t)B * Sq; t++)
-            for (int h = 0; h < NH; h++)
-                memset(o + t * dm->o_stride + (int64_t)h * d, 0, sizeof(float) * (size_t)d);
-        for (int64_t i = 0; i < (int64_t)B * NH * Sq; i++) lse[i] = -INFINITY;
-        return;
-    }
-    const WsLayout L = ws_layout(dm);
-    const int T = omp_get_max_threads(); /* the caller sized ws for this many threads */
-    float *base = ws_align(ws);
-    const int64_t nqt = (Sq + FQ - 1) / FQ;
-    const int64_t ntask = (int64_t)B * NH * nqt;
-#pragma omp parallel num_threads(T) if (ntask > 1)
-    {
-        float *tb = base + (int64_t)omp_get_thread_num() * L.per_thread;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < ntask; t++) {
-            const int64_t bh = t / nqt;
-            fwd_task(o, lse, q, k, v, dm, (int)(bh / NH), (int)(bh % NH), (t % nqt) * FQ, tb,
-                     L.dp);
-        }
-    }
-}
-
-/* ---- backward ---- */
-
-/* lse2 = lse*log2(e) and delta = rowsum(dO * O) for every query of head (b, h). */
-static void bwd_row_stats(float *lse2, float *delta, const float *dout, const float *o,
-                          const float *lse, const AttnDims *dm, int b, int h) {
-    const int d = dm->d;
-    const int64_t Sq = dm->Sq, os = dm->o_stride;
-    const float *lb = lse + ((int64_t)b * dm->NH + h) * Sq;          /* [Sq] */
-    const float *ob = o + (int64_t)b * Sq * os + (int64_t)h * d;     /* [Sq] rows, stride os */
-    const float *gb = dout + (int64_t)b * Sq * os + (int64_t)h * d;  /* [Sq] rows, stride os */
-    for (int64_t i = 0; i < Sq; i++) {
-        /* a row no key reaches (lse = -inf) gets P = 2^-inf = 0 */
-        lse2[i] = lb[i] == -INFINITY ? INFINITY : (float)(lb[i] * LOG2E);
-        double acc = 0.0;
-        for (int c = 0; c < d; c++) acc += (double)gb[i * os + c] * ob[i * os + c];
-        delta[i] = (float)acc;
-    }
-}
-
-/* Key tile [j0, j0+nk) of head (b, h) against all queries: dk, dv += this tile's
-   gradient; dqp [Sq16][dp] += dS K (unscaled). */
-static void bwd_key_tile(float *dk, float *dv, float *dqp, const float *dout, const float *q,
-                         const float *k, const float *v, const float *lse2,
-                         const float *delta, const AttnDims *dm, int b, int h, int64_t j0,
-                         float *tb, int64_t dp) {
-    const int d = dm->d;
-    const int64_t Sq = dm->Sq, Sk = dm->Sk;
-    const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
-    const int nk = (int)min64(BK, Sk - j0);
-    float *Kt = tb;             /* [dp][BK] keys transposed, columns >= nk zero */
-    float *Vt = Kt + dp * BK;   /* [dp][BK] values transposed, columns >= nk zero */
-    float *dKt = Vt + dp * BK;  /* [dp][BK] dK of the tile (unscaled), transposed */
-    float *dVt = dKt + dp * BK; /* [dp][BK] dV of the tile, transposed */
-    float *Ks = dVt + dp * BK;  /* [BK][dp] keys row-major, channels >= d zero */
-    float *P = Ks + dp * BK;    /* [BQ][BK] scores, then probabilities */
-    float *dS = P + BQ * BK;    /* [BQ][BK] dP, then dS */
-
-    const float cs = (float)(dm->scale * LOG2E);
-    const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
-    const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
-    memset(Kt, 0, sizeof(float) * (size_t)(4 * dp * BK)); /* Kt, Vt, dKt, dVt */
-    memset(Ks, 0, sizeof(float) * (size_t)(dp * BK));
-    for (int j = 0; j < nk; j++)
-        for (int c = 0; c < d; c++) {
-            const float kv = kb[(int64_t)j * ks + c];
-            Kt[c * BK + j] = kv;
-            Ks[j * dp + c] = kv;
-            Vt[c * BK + j] = vb[(int64_t)j * vs + c];
-        }
-
-    /* Columns j >= nk of P, dS, dKt and dVt hold finite junk that never reaches an output:
-       each column only feeds itself, and dQ sums over j < nk. */
-    for (int64_t i0 = 0; i0 < Sq; i0 += BQ) {
-        const int nq = (int)min64(BQ, Sq - i0);
-        /* query tile: [nq] rows of q and dout with strides qs, os */
-        const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d;
-        const float *gb = dout + ((int64_t)b * Sq + i0) * os + (int64_t)h * d;
-        mm64(P, BK, nq, qb, qs, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
-        mm64(dS, BK, nq, gb, os, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
-        for (int r = 0; r < nq; r++) {
-            const float nl = -lse2[i0 + r], de = delta[i0 + r];
-            float *restrict pr = P + r * BK;  /* [BK] */
-            float *restrict dr = dS + r * BK; /* [BK] */
-            for (int j = 0; j < BK; j++) {
-                const float p = exp2_fast(MADD(pr[j], cs, nl));
-                pr[j] = p;
-                dr[j] = p * (dr[j] - de);
-            }
-        }
-        mm64(dVt, BK, d, gb, 1, os, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
-        mm64(dKt, BK, d, qb, 1, qs, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
-        mm_acc_dp(dqp + i0 * dp, dp, nq, dS, BK, 1, Ks, dp, nk, (int)dp); /* dQ += dS K */
-    }
-
-    const float scale = dm->scale;
-    float *dkb = dk + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
-    float *dvb = dv + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
-    for (int j = 0; j < nk; j++)
-        for (int c = 0; c < d; c++) {
-            dkb[(int64_t)j * ks + c] += scale * dKt[c * BK + j];
-            dvb[(int64_t)j * vs + c] += dVt[c * BK + j];
-        }
-}
-
-/* Fraction of thread time doing work when n equal tasks go to T threads. */
-static double balance(int64_t n, int T) {
-    const int64_t rounds = (n + T - 1) / T;
-    return (double)n / ((double)rounds * T);
+    pthread_once(&chosen, choose_isa);
+    active->fwd(o, lse, q, k, v, dm, ws);
 }
 
 void attn_bwd_cpu(float *dq, float *dk, float *dv, const float *dout, const float *q,
                   const float *k, const float *v, const float *o, const float *lse,
                   const AttnDims *dm, float *ws) {
-    const int B = dm->B, NH = dm->NH, d = dm->d;
-    const int64_t Sq = dm->Sq, Sk = dm->Sk, qs = dm->q_stride;
-    if (B <= 0 || NH <= 0 || d <= 0 || Sq <= 0 || Sk <= 0) return;
-    const WsLayout L = ws_layout(dm);
-    const int T = omp_get_max_threads(); /* the caller sized ws for this many threads */
-    float *base = ws_align(ws);
-    float *slots = base + (int64_t)T * L.per_thread; /* T x [Sq16][dp] dQ partials */
-    const int64_t nbh = (int64_t)B * NH, nkt = (Sk + BK - 1) / BK;
-    const float scale = dm->scale;
-
-    /* Whole heads per thread unless splitting one head's key tiles over the threads
-       balances clearly better (few heads, long sequences: B=1, NH=2 on 16 threads). */
-    const int split = T > 1 && balance(nkt, T) > balance(nbh, T) + 0.05;
-    if (!split) {
-#pragma omp parallel num_threads(T) if (nbh > 1)
-        {
-            const int tid = omp_get_thread_num();
-            float *tb = base + (int64_t)tid * L.per_thread;
-            float *lse2 = tb + L.per_thread - 2 * L.sq16; /* [Sq16] */
-            float *delta = lse2 + L.sq16;                 /* [Sq16] */
-            float *dqp = slots + (int64_t)tid * L.slot;   /* [Sq16][dp] */
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t bh = 0; bh < nbh; bh++) {
-                const int b = (int)(bh / NH), h = (int)(bh % NH);
-                bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
-                memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
-                for (int64_t kt = 0; kt < nkt; kt++)
-                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                 tb, L.dp);
-                float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
-                for (int64_t i = 0; i < Sq; i++)
-                    for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * dqp[i * L.dp + c];
-            }
-        }
-        return;
-    }
-
-    /* Split mode: head by head, chunk c of the key tiles goes to partial c. */
-    const int64_t C = nkt < T ? nkt : T;
-#pragma omp parallel num_threads(T)
-    {
-        const int tid = omp_get_thread_num();
-        float *tb = base + (int64_t)tid * L.per_thread;
-        float *lse2 = tb + L.per_thread - 2 * L.sq16; /* [Sq16] */
-        float *delta = lse2 + L.sq16;                 /* [Sq16] */
-        for (int64_t bh = 0; bh < nbh; bh++) {
-            const int b = (int)(bh / NH), h = (int)(bh % NH);
-#pragma omp for schedule(static, 1)
-            for (int64_t c = 0; c < C; c++) {
-                float *dqp = slots + c * L.slot; /* [Sq16][dp] */
-                bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
-                memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
-                for (int64_t kt = nkt * c / C; kt < nkt * (c + 1) / C; kt++)
-                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                 tb, L.dp);
-            }
-            float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
-            float *row = tb;                                          /* [dp] */
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < Sq; i++) {
-                const float *part = slots + i * L.dp; /* row i of partial 0 */
-                for (int c = 0; c < L.dp; c++) row[c] = part[c];
-                for (int64_t p = 1; p < C; p++)
-                    for (int c = 0; c < L.dp; c++) row[c] += part[p * L.slot + c];
-                for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * row[c];
-            }
-        }
-    }
+    pthread_once(&chosen, choose_isa);
+    active->bwd(dq, dk, dv, dout, q, k, v, o, lse, dm, ws);
 }
 
 /* ---- merge ---- */

@@ -1,0 +1,465 @@
+/* Flash attention on the CPU, the kernels: exact softmax attention in O(S*d) memory (Dao et al.,
+ * "FlashAttention", 2022: tiled online softmax, the S x S matrix never formed). This file is
+ * compiled once per instruction set (flash_generic.c, flash_avx2.c, flash_avx512.c, each
+ * defining LANES, the floats per vector register (4, 8 or 16), and FL_FWD / FL_BWD, the entry
+ * points); flash_cpu.c picks one at run time from the CPU's flags.
+ *
+ * Forward, one task per (b, h, block of FQ queries), tasks spread over threads:
+ *   the query block is kept transposed and pre-scaled, Qt[c][r] = q[r][c] * scale*log2(e),
+ *   and key tiles of FK keys stream past it:
+ *     St[j][r] = sum_c K[j][c] Qt[c][r]              (keys are rows, queries are columns)
+ *     m[r] = max(m[r], max_j St[j][r]);  P = 2^(St - m);  l = alpha*l + sum_j P
+ *     Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r]
+ *   Keeping queries in the vector lanes makes the running max and sum element-wise across
+ *   rows (no horizontal reductions), and K and V are read straight from the strided input
+ *   as broadcasts, so nothing is copied or transposed per key tile and any d works without
+ *   padded flops. Working in base 2 (scale*log2 e folded into Qt) saves a multiply per exp.
+ *
+ * Backward, one task per (b, h) when there are enough heads, else the key tiles of one head
+ *   are split into chunks over threads (B*NH small at long S). A task owns key tiles: it
+ *   transposes K and V once per key tile and streams every query tile past it:
+ *     S = Q Kt, dP = dO Vt (queries rows, keys columns), P = 2^(S*scale*log2e - lse*log2e),
+ *     dS = P (dP - Delta), dVt += dO^T P, dKt += Q^T dS (accumulated over all query tiles,
+ *     written out once), dQ_part += dS K into a per-thread [Sq,dp] partial.
+ *   Head mode adds the partial into dq when the head is done; split mode reduces the
+ *   chunks' partials in chunk order after a barrier. Either way every sum has a fixed
+ *   order for a given thread count, so runs are bitwise reproducible.
+ *
+ * Tile products are register blocks of NR rows x NC vectors held in separately named vector
+ * variables: that is the form compilers keep in registers (an accumulator array ends up in
+ * memory). The block shapes fill the register file without spilling: 16 accumulators of
+ * 32 zmm with AVX-512, 12 of 16 ymm with AVX2 (or xmm in the portable build).
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "attention/attention.h"
+#include "attention/flash_layout.h"
+
+#if !defined(LANES) || !defined(FL_FWD) || !defined(FL_BWD)
+#error "define LANES, FL_FWD and FL_BWD before including flash_impl.h"
+#endif
+
+#define LOG2E 1.4426950408889634
+#define LN2 0.6931471805599453
+
+#define AI static inline __attribute__((always_inline))
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- vectors ----
+ * GCC/Clang vector types of LANES floats: the compiler maps them onto the target's registers
+ * (one zmm, one ymm, or two xmm), and named vector variables stay in registers where arrays
+ * that loops index may not. Loads and stores go through memcpy: no alignment is assumed. */
+typedef float vf __attribute__((vector_size(4 * LANES)));
+typedef int32_t vi __attribute__((vector_size(4 * LANES)));
+
+AI vf vload(const float *p) {
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+AI void vstore(float *p, vf v) { memcpy(p, &v, sizeof v); }
+AI vf vsplat(float x) { return (vf){0} + x; }
+AI vf vmax(vf a, vf b) {
+    const vi gt = a > b;
+    return (vf)((gt & (vi)a) | (~gt & (vi)b));
+}
+
+/* 2^x on every lane for x <= 127, within 1 ulp (exact at 0); below -126.5 it gives 0, which is
+   what the softmax wants for -inf. Softmax arguments are <= 0, so there is no upper clamp
+   (larger x give garbage). The polynomial for 2^f on [-0.5, 0.5] is Cephes exp2f's; its
+   steps p * f + c become FMAs where the target has them (the kernel files are compiled with
+   -ffp-contract=fast, CMakeLists.txt). */
+AI vf vexp2(vf x) {
+    x = vmax(x, vsplat(-127.0f));
+    const vf t = x + 0x1.8p23f; /* round to nearest integer: n sits in t's low bits */
+    const vf n = t - 0x1.8p23f;
+    const vf f = x - n;
+    vf p = vsplat(1.535336188319500e-4f);
+    p = p * f + 1.339887440266574e-3f;
+    p = p * f + 9.618437357674640e-3f;
+    p = p * f + 5.550332471162809e-2f;
+    p = p * f + 2.402264791363012e-1f;
+    p = p * f + 6.931472028550421e-1f;
+    p = p * f + 1.0f;
+    const vi eb = ((vi)t + 127) << 23; /* (n + 127) << 23: the bits of 2^n */
+    return p * (vf)eb;
+}
+
+/* ---- register-blocked tile product ----
+ * C[r][h*LANES + j] (r < NR, h < NC, j < LANES; row stride ldc) =
+ *     init + sum_{k<K} A(r,k) * Bm[k*ldb + h*LANES + j],   A(r,k) = A[r*ars + k*aks]
+ * init: MODE_ZERO 0, MODE_ACC C, MODE_COLSCALE cscale[col] * C.
+ * Rows r >= nrow are neither read nor stored (their A row is clamped to a valid one).
+ * Each step loads the NC vectors of B once and broadcasts A(r,k) against them, row by row. */
+enum { MODE_ZERO, MODE_ACC, MODE_COLSCALE };
+
+#define SHAPE_4x4(X) X(0,0) X(0,1) X(0,2) X(0,3) X(1,0) X(1,1) X(1,2) X(1,3) \
+                     X(2,0) X(2,1) X(2,2) X(2,3) X(3,0) X(3,1) X(3,2) X(3,3)
+#define SHAPE_8x2(X) X(0,0) X(0,1) X(1,0) X(1,1) X(2,0) X(2,1) X(3,0) X(3,1) \
+                     X(4,0) X(4,1) X(5,0) X(5,1) X(6,0) X(6,1) X(7,0) X(7,1)
+#define SHAPE_16x1(X) X(0,0) X(1,0) X(2,0) X(3,0) X(4,0) X(5,0) X(6,0) X(7,0) \
+                      X(8,0) X(9,0) X(10,0) X(11,0) X(12,0) X(13,0) X(14,0) X(15,0)
+#define SHAPE_6x2(X) X(0,0) X(0,1) X(1,0) X(1,1) X(2,0) X(2,1) X(3,0) X(3,1) \
+                     X(4,0) X(4,1) X(5,0) X(5,1)
+#define COLS_4(X) X(0) X(1) X(2) X(3)
+#define COLS_2(X) X(0) X(1)
+#define COLS_1(X) X(0)
+
+#define BLK_INIT(r, h)                                                                    \
+    vf acc##r##_##h = (mode == MODE_ZERO || (r) >= nrow) ? vsplat(0.0f)                   \
+                    : mode == MODE_ACC ? vload(C + (int64_t)(r) * ldc + (h) * LANES)      \
+                    : vload(cscale + (h) * LANES) * vload(C + (int64_t)(r) * ldc + (h) * LANES);
+#define BLK_LOADB(h) const vf b##h = vload(b + (h) * LANES);
+#define BLK_FMA(r, h) acc##r##_##h += a##r * b##h;
+#define BLK_STORE(r, h) \
+    if ((r) < nrow) vstore(C + (int64_t)(r) * ldc + (h) * LANES, acc##r##_##h);
+
+#define DEFINE_BLOCK(NAME, NR, SHAPE, COLS)                                               \
+    AI void NAME(float *restrict C, int64_t ldc, int nrow, const float *restrict A,       \
+                 int64_t ars, int64_t aks, const float *restrict Bm, int64_t ldb, int K,  \
+                 int mode, const float *restrict cscale) {                                \
+        const float *ar[NR];                                                              \
+        for (int r = 0; r < NR; r++) ar[r] = A + (int64_t)(r < nrow ? r : nrow - 1) * ars; \
+        SHAPE(BLK_INIT)                                                                   \
+        for (int k = 0; k < K; k++) {                                                     \
+            const float *b = Bm + (int64_t)k * ldb;                                       \
+            COLS(BLK_LOADB)                                                               \
+            SHAPE(BLK_ROWFMA)                                                             \
+        }                                                                                 \
+        SHAPE(BLK_STORE)                                                                  \
+    }
+/* one FMA per (row, vector); the compiler reads and broadcasts each row's A value once */
+#define BLK_ROWFMA(r, h) { const float a##r = ar[r][(int64_t)k * aks]; BLK_FMA(r, h) }
+
+#if LANES == 16
+/* 16 zmm accumulators: 4 rows x 64 columns, or 8 x 32, or 16 x 16 */
+DEFINE_BLOCK(blk_wide, 4, SHAPE_4x4, COLS_4)
+DEFINE_BLOCK(blk_mid, 8, SHAPE_8x2, COLS_2)
+DEFINE_BLOCK(blk_narrow, 16, SHAPE_16x1, COLS_1)
+#define WIDE_ROWS 4
+#define WIDE_COLS 64
+#define MID_ROWS 8
+#define NARROW_ROWS 16
+#elif LANES == 8 || LANES == 4
+/* 12 accumulators as 6 rows x 2 vectors, the two B vectors of a step held in registers for
+   the six rows: 15 of the 16 ymm (AVX2) or xmm (SSE, NEON) registers; a wider block would
+   reload B for every row */
+DEFINE_BLOCK(blk_wide, 6, SHAPE_6x2, COLS_2)
+#define WIDE_ROWS 6
+#define WIDE_COLS (2 * LANES)
+#else
+#error "LANES must be 4, 8 or 16"
+#endif
+
+/* C[R][64] (op)= A(R x K) . Bm[K][64]: the shape of every product with 64 vector columns. */
+AI void mm64(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
+             int64_t aks, const float *restrict Bm, int64_t ldb, int K, int mode,
+             const float *restrict cscale) {
+    for (int c0 = 0; c0 < 64; c0 += WIDE_COLS)
+        for (int r = 0; r < R; r += WIDE_ROWS)
+            blk_wide(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                     Bm + c0, ldb, K, mode, cscale ? cscale + c0 : NULL);
+}
+
+/* C[R][dp] += A(R x K) . Bm[K][dp], dp a multiple of 16: wide column blocks, then narrower
+   remainders with taller blocks so each still fills the accumulators. */
+AI void mm_acc_dp(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
+                  int64_t aks, const float *restrict Bm, int64_t ldb, int K, int dp) {
+    int c0 = 0;
+    for (; c0 + WIDE_COLS <= dp; c0 += WIDE_COLS)
+        for (int r = 0; r < R; r += WIDE_ROWS)
+            blk_wide(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                     Bm + c0, ldb, K, MODE_ACC, NULL);
+#if LANES == 16
+    if (dp - c0 >= 32) {
+        for (int r = 0; r < R; r += MID_ROWS)
+            blk_mid(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                    Bm + c0, ldb, K, MODE_ACC, NULL);
+        c0 += 32;
+    }
+    if (dp - c0 >= 16)
+        for (int r = 0; r < R; r += NARROW_ROWS)
+            blk_narrow(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                       Bm + c0, ldb, K, MODE_ACC, NULL);
+#endif
+}
+
+static float *ws_align(float *ws) {
+    return (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+}
+
+/* ---- forward ---- */
+
+/* One block of nq <= FQ queries of head (b, h) against all Sk keys. */
+static void fwd_task(float *o, float *lse, const float *q, const float *k, const float *v,
+                     const AttnDims *dm, int b, int h, int64_t i0, float *tb, int64_t dp) {
+    const int d = dm->d;
+    const int64_t Sq = dm->Sq, Sk = dm->Sk;
+    const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
+    const int nq = (int)min64(FQ, Sq - i0);
+    float *Qt = tb;              /* [dp][FQ] scaled queries, transposed; columns >= nq zero */
+    float *Ot = Qt + dp * FQ;    /* [dp][FQ] unnormalized output, transposed */
+    float *St = Ot + dp * FQ;    /* [FK][FQ] scores, then probabilities, of one key tile */
+    float *m = St + FK * FQ;     /* [FQ] running max (log2 units) */
+    float *l = m + FQ;           /* [FQ] running sum of 2^(s - m) */
+    float *alpha = l + FQ;       /* [FQ] rescale of the old state for this tile */
+
+    const float cs = (float)(dm->scale * LOG2E);
+    const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d; /* [nq] rows, stride qs */
+    memset(Qt, 0, sizeof(float) * (size_t)(d * FQ));
+    for (int r = 0; r < nq; r++)
+        for (int c = 0; c < d; c++) Qt[c * FQ + r] = qb[(int64_t)r * qs + c] * cs;
+    memset(Ot, 0, sizeof(float) * (size_t)(d * FQ));
+    for (int r = 0; r < FQ; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+
+    for (int64_t j0 = 0; j0 < Sk; j0 += FK) {
+        const int nk = (int)min64(FK, Sk - j0);
+        /* key tile: [nk] rows with strides ks, vs */
+        const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d;
+        const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d;
+        mm64(St, FQ, nk, kb, ks, 1, Qt, FQ, d, MODE_ZERO, NULL);
+
+        /* Online softmax, 4*LANES queries at a time: four vector-wide column groups go
+           through each loop together so that their dependency chains (max, sum) overlap. */
+        for (int g = 0; g < FQ; g += 4 * LANES) {
+            float *mg = m + g, *lg = l + g, *ag = alpha + g;
+            const vf mo0 = vload(mg), mo1 = vload(mg + LANES);
+            const vf mo2 = vload(mg + 2 * LANES), mo3 = vload(mg + 3 * LANES);
+            vf m0 = mo0, m1 = mo1, m2 = mo2, m3 = mo3;
+            for (int j = 0; j < nk; j++) {
+                const float *sj = St + g + j * FQ;
+                m0 = vmax(vload(sj), m0);
+                m1 = vmax(vload(sj + LANES), m1);
+                m2 = vmax(vload(sj + 2 * LANES), m2);
+                m3 = vmax(vload(sj + 3 * LANES), m3);
+            }
+            /* alpha = 0 on the first tile: m = -inf */
+            const vf a0 = vexp2(mo0 - m0), a1 = vexp2(mo1 - m1);
+            const vf a2 = vexp2(mo2 - m2), a3 = vexp2(mo3 - m3);
+            vstore(ag, a0); vstore(ag + LANES, a1);
+            vstore(ag + 2 * LANES, a2); vstore(ag + 3 * LANES, a3);
+            vf l0 = vload(lg) * a0, l1 = vload(lg + LANES) * a1;
+            vf l2 = vload(lg + 2 * LANES) * a2, l3 = vload(lg + 3 * LANES) * a3;
+            for (int j = 0; j < nk; j++) {
+                float *sj = St + g + j * FQ;
+                const vf p0 = vexp2(vload(sj) - m0), p1 = vexp2(vload(sj + LANES) - m1);
+                const vf p2 = vexp2(vload(sj + 2 * LANES) - m2);
+                const vf p3 = vexp2(vload(sj + 3 * LANES) - m3);
+                vstore(sj, p0); vstore(sj + LANES, p1);
+                vstore(sj + 2 * LANES, p2); vstore(sj + 3 * LANES, p3);
+                l0 += p0; l1 += p1; l2 += p2; l3 += p3;
+            }
+            vstore(mg, m0); vstore(mg + LANES, m1);
+            vstore(mg + 2 * LANES, m2); vstore(mg + 3 * LANES, m3);
+            vstore(lg, l0); vstore(lg + LANES, l1);
+            vstore(lg + 2 * LANES, l2); vstore(lg + 3 * LANES, l3);
+        }
+        /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
+        mm64(Ot, FQ, d, vb, 1, vs, St, FQ, nk, MODE_COLSCALE, alpha);
+    }
+
+    float *ob = o + ((int64_t)b * Sq + i0) * os + (int64_t)h * d; /* [nq] rows, stride os */
+    float *lb = lse + ((int64_t)b * dm->NH + h) * Sq + i0;        /* [nq] */
+    for (int r = 0; r < nq; r++) {
+        const float inv = 1.0f / l[r];
+        for (int c = 0; c < d; c++) ob[(int64_t)r * os + c] = Ot[c * FQ + r] * inv;
+        lb[r] = (float)((double)m[r] * LN2 + log((double)l[r]));
+    }
+}
+
+void FL_FWD(float *o, float *lse, const float *q, const float *k, const float *v,
+                  const AttnDims *dm, float *ws) {
+    const int B = dm->B, NH = dm->NH, d = dm->d;
+    const int64_t Sq = dm->Sq, Sk = dm->Sk;
+    if (B <= 0 || NH <= 0 || d <= 0 || Sq <= 0) return;
+    if (Sk <= 0) { /* no keys: the empty partial of attn_merge_cpu */
+        for (int64_t t = 0; t < (int64_t)B * Sq; t++)
+            for (int h = 0; h < NH; h++)
+                memset(o + t * dm->o_stride + (int64_t)h * d, 0, sizeof(float) * (size_t)d);
+        for (int64_t i = 0; i < (int64_t)B * NH * Sq; i++) lse[i] = -INFINITY;
+        return;
+    }
+    const FlashWs L = flash_ws(dm);
+    const int T = omp_get_max_threads(); /* the caller sized ws for this many threads */
+    float *base = ws_align(ws);
+    const int64_t nqt = (Sq + FQ - 1) / FQ;
+    const int64_t ntask = (int64_t)B * NH * nqt;
+#pragma omp parallel num_threads(T) if (ntask > 1)
+    {
+        float *tb = base + (int64_t)omp_get_thread_num() * L.per_thread;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < ntask; t++) {
+            const int64_t bh = t / nqt;
+            fwd_task(o, lse, q, k, v, dm, (int)(bh / NH), (int)(bh % NH), (t % nqt) * FQ, tb,
+                     L.dp);
+        }
+    }
+}
+
+/* ---- backward ---- */
+
+/* lse2 = lse*log2(e) and delta = rowsum(dO * O) for every query of head (b, h). */
+static void bwd_row_stats(float *lse2, float *delta, const float *dout, const float *o,
+                          const float *lse, const AttnDims *dm, int b, int h) {
+    const int d = dm->d;
+    const int64_t Sq = dm->Sq, os = dm->o_stride;
+    const float *lb = lse + ((int64_t)b * dm->NH + h) * Sq;          /* [Sq] */
+    const float *ob = o + (int64_t)b * Sq * os + (int64_t)h * d;     /* [Sq] rows, stride os */
+    const float *gb = dout + (int64_t)b * Sq * os + (int64_t)h * d;  /* [Sq] rows, stride os */
+    for (int64_t i = 0; i < Sq; i++) {
+        /* a row no key reaches (lse = -inf) gets P = 2^-inf = 0 */
+        lse2[i] = lb[i] == -INFINITY ? INFINITY : (float)(lb[i] * LOG2E);
+        double acc = 0.0;
+        for (int c = 0; c < d; c++) acc += (double)gb[i * os + c] * ob[i * os + c];
+        delta[i] = (float)acc;
+    }
+}
+
+/* Key tile [j0, j0+nk) of head (b, h) against all queries: dk, dv += this tile's
+   gradient; dqp [Sq16][dp] += dS K (unscaled). */
+static void bwd_key_tile(float *dk, float *dv, float *dqp, const float *dout, const float *q,
+                         const float *k, const float *v, const float *lse2,
+                         const float *delta, const AttnDims *dm, int b, int h, int64_t j0,
+                         float *tb, int64_t dp) {
+    const int d = dm->d;
+    const int64_t Sq = dm->Sq, Sk = dm->Sk;
+    const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
+    const int nk = (int)min64(BK, Sk - j0);
+    float *Kt = tb;             /* [dp][BK] keys transposed, columns >= nk zero */
+    float *Vt = Kt + dp * BK;   /* [dp][BK] values transposed, columns >= nk zero */
+    float *dKt = Vt + dp * BK;  /* [dp][BK] dK of the tile (unscaled), transposed */
+    float *dVt = dKt + dp * BK; /* [dp][BK] dV of the tile, transposed */
+    float *Ks = dVt + dp * BK;  /* [BK][dp] keys row-major, channels >= d zero */
+    float *P = Ks + dp * BK;    /* [BQ][BK] scores, then probabilities */
+    float *dS = P + BQ * BK;    /* [BQ][BK] dP, then dS */
+
+    const float cs = (float)(dm->scale * LOG2E);
+    const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
+    const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
+    memset(Kt, 0, sizeof(float) * (size_t)(4 * dp * BK)); /* Kt, Vt, dKt, dVt */
+    memset(Ks, 0, sizeof(float) * (size_t)(dp * BK));
+    for (int j = 0; j < nk; j++)
+        for (int c = 0; c < d; c++) {
+            const float kv = kb[(int64_t)j * ks + c];
+            Kt[c * BK + j] = kv;
+            Ks[j * dp + c] = kv;
+            Vt[c * BK + j] = vb[(int64_t)j * vs + c];
+        }
+
+    /* Columns j >= nk of P, dS, dKt and dVt hold finite junk that never reaches an output:
+       each column only feeds itself, and dQ sums over j < nk. */
+    for (int64_t i0 = 0; i0 < Sq; i0 += BQ) {
+        const int nq = (int)min64(BQ, Sq - i0);
+        /* query tile: [nq] rows of q and dout with strides qs, os */
+        const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d;
+        const float *gb = dout + ((int64_t)b * Sq + i0) * os + (int64_t)h * d;
+        mm64(P, BK, nq, qb, qs, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
+        mm64(dS, BK, nq, gb, os, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
+        for (int r = 0; r < nq; r++) {
+            const float nl = -lse2[i0 + r], de = delta[i0 + r];
+            float *restrict pr = P + r * BK;  /* [BK] */
+            float *restrict dr = dS + r * BK; /* [BK] */
+            for (int j = 0; j < BK; j += LANES) {
+                const vf p = vexp2(vload(pr + j) * cs + nl);
+                vstore(pr + j, p);
+                vstore(dr + j, p * (vload(dr + j) - de));
+            }
+        }
+        mm64(dVt, BK, d, gb, 1, os, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
+        mm64(dKt, BK, d, qb, 1, qs, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
+        mm_acc_dp(dqp + i0 * dp, dp, nq, dS, BK, 1, Ks, dp, nk, (int)dp); /* dQ += dS K */
+    }
+
+    const float scale = dm->scale;
+    float *dkb = dk + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
+    float *dvb = dv + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
+    for (int j = 0; j < nk; j++)
+        for (int c = 0; c < d; c++) {
+            dkb[(int64_t)j * ks + c] += scale * dKt[c * BK + j];
+            dvb[(int64_t)j * vs + c] += dVt[c * BK + j];
+        }
+}
+
+/* Fraction of thread time doing work when n equal tasks go to T threads. */
+static double balance(int64_t n, int T) {
+    const int64_t rounds = (n + T - 1) / T;
+    return (double)n / ((double)rounds * T);
+}
+
+void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                  const float *k, const float *v, const float *o, const float *lse,
+                  const AttnDims *dm, float *ws) {
+    const int B = dm->B, NH = dm->NH, d = dm->d;
+    const int64_t Sq = dm->Sq, Sk = dm->Sk, qs = dm->q_stride;
+    if (B <= 0 || NH <= 0 || d <= 0 || Sq <= 0 || Sk <= 0) return;
+    const FlashWs L = flash_ws(dm);
+    const int T = omp_get_max_threads(); /* the caller sized ws for this many threads */
+    float *base = ws_align(ws);
+    float *slots = base + (int64_t)T * L.per_thread; /* T x [Sq16][dp] dQ partials */
+    const int64_t nbh = (int64_t)B * NH, nkt = (Sk + BK - 1) / BK;
+    const float scale = dm->scale;
+
+    /* Whole heads per thread unless splitting one head's key tiles over the threads
+       balances clearly better (few heads, long sequences: B=1, NH=2 on 16 threads). */
+    const int split = T > 1 && balance(nkt, T) > balance(nbh, T) + 0.05;
+    if (!split) {
+#pragma omp parallel num_threads(T) if (nbh > 1)
+        {
+            const int tid = omp_get_thread_num();
+            float *tb = base + (int64_t)tid * L.per_thread;
+            float *lse2 = tb + L.per_thread - 2 * L.sq16; /* [Sq16] */
+            float *delta = lse2 + L.sq16;                 /* [Sq16] */
+            float *dqp = slots + (int64_t)tid * L.slot;   /* [Sq16][dp] */
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t bh = 0; bh < nbh; bh++) {
+                const int b = (int)(bh / NH), h = (int)(bh % NH);
+                bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
+                memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
+                for (int64_t kt = 0; kt < nkt; kt++)
+                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
+                                 tb, L.dp);
+                float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
+                for (int64_t i = 0; i < Sq; i++)
+                    for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * dqp[i * L.dp + c];
+            }
+        }
+        return;
+    }
+
+    /* Split mode: head by head, chunk c of the key tiles goes to partial c. */
+    const int64_t C = nkt < T ? nkt : T;
+#pragma omp parallel num_threads(T)
+    {
+        const int tid = omp_get_thread_num();
+        float *tb = base + (int64_t)tid * L.per_thread;
+        float *lse2 = tb + L.per_thread - 2 * L.sq16; /* [Sq16] */
+        float *delta = lse2 + L.sq16;                 /* [Sq16] */
+        for (int64_t bh = 0; bh < nbh; bh++) {
+            const int b = (int)(bh / NH), h = (int)(bh % NH);
+#pragma omp for schedule(static, 1)
+            for (int64_t c = 0; c < C; c++) {
+                float *dqp = slots + c * L.slot; /* [Sq16][dp] */
+                bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
+                memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
+                for (int64_t kt = nkt * c / C; kt < nkt * (c + 1) / C; kt++)
+                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
+                                 tb, L.dp);
+            }
+            float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
+            float *row = tb;                                          /* [dp] */
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < Sq; i++) {
+                const float *part = slots + i * L.dp; /* row i of partial 0 */
+                for (int c = 0; c < L.dp; c++) row[c] = part[c];
+                for (int64_t p = 1; p < C; p++)
+                    for (int c = 0; c < L.dp; c++) row[c] += part[p * L.slot + c];
+                for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * row[c];
+            }
+        }
+    }
+}
+
