@@ -281,6 +281,9 @@ int read_photo_folder(ImageSet *s, const char *dir, const ImageOptions *o, char 
     if (list_dir(dir, &files, &dirs, err, errlen)) goto done;
     if (o->labels) {
         if (read_csv(o->labels, dir, o, &r, err, errlen)) goto done;
+        if (files.n > r.files.n)
+            log_info("convert: %s labels %d images; the other %d in %s are left out", o->labels, r.files.n,
+                     files.n - r.files.n, dir);
     } else if (files.n == 0 && dirs.n > 0) {
         /* one subfolder per class */
         for (int c = 0; c < dirs.n; c++) {
