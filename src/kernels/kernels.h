@@ -193,10 +193,19 @@ const Kernels *kernels_cpu(void);
  * without CUDA). */
 const Kernels *kernels_cuda(char *err, size_t errlen);
 
-/* A table that forwards to base and times every call (sync before stopping the clock).
- * Used by lvit bench --profile; kernels_profile_report prints the time per op. */
+/* A table that forwards to base and times every call (sync before stopping the clock), adding
+ * up each op's flops and least bytes moved (kernels/profile_cost.h). Used by lvit bench
+ * --profile (train/bench_roofline.c prints the table). */
 const Kernels *kernels_profiled(const Kernels *base);
 void kernels_profile_reset(void);
-void kernels_profile_report(int steps);
+/* One op's totals since the reset. */
+typedef struct KernelProfileOp {
+    const char *name;       /* the table entry, "linear_fwd" */
+    double seconds, flops, bytes;
+    long calls;
+} KernelProfileOp;
+enum { KERNELS_PROFILE_MAX_OPS = 64 };
+/* The ops called since the reset, most time first, into ops[max]; returns how many. */
+int kernels_profile_ops(KernelProfileOp *ops, int max);
 
 #endif

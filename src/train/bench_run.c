@@ -10,9 +10,8 @@
 #include "core/parse.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "tasks/jobs.h"
+#include "train/bench_roofline.h"
 #include "train/trainer.h"
-
-double cpu_sgemm_gflops(int n, double min_seconds);
 
 void bench_options_default(BenchOptions *o) {
     *o = (BenchOptions){.model = model_options_default(), .task = TASK_OPTIONS_DEFAULT, .layout = LAYOUT_OPTIONS_DEFAULT,
@@ -23,7 +22,8 @@ int bench_run(const BenchOptions *o) {
     ModelOptions mf = o->model;
     const LayoutOptions df = o->layout;
     const TaskOptions dsf = o->task;
-    const int batch = o->batch, steps = o->steps, warm = o->warmup, no_peak = o->no_peak, profile = o->profile;
+    const int batch = o->batch, steps = o->steps, warm = o->warmup, no_peak = o->no_peak,
+              profile = o->profile || o->profile_png;
     const int64_t seed = o->seed;
     Parallel par;
     layout_init(&par, &df, "bench");
@@ -43,6 +43,9 @@ int bench_run(const BenchOptions *o) {
     layout_check(&par, &cfg, batch, "bench");
     cfg.recompute = df.recompute;
     train_print_banner();
+    if (o->profile_png) bench_roofline_check_path(o->profile_png);
+    BenchCeilings roof = {0};
+    if (df.device != 1 && !no_peak) bench_ceilings_measure(&roof);
     OptConfig oc = opt_default();
     oc.total = warm + steps;
     Trainer t;
@@ -60,7 +63,7 @@ int bench_run(const BenchOptions *o) {
         log_info("step %d: loss %.5f, %.1f ms", i + 1, st.loss, st.seconds * 1e3);
     }
     double mean = total / steps, tps = t.tokens_per_step / mean, gf = t.flops_per_step / mean / 1e9;
-    if (profile) kernels_profile_report(steps);
+    if (profile) bench_roofline_report(steps, mean, &roof, o->profile_png);
     log_info("mean %.1f ms/step (best %.1f), %.2f GFLOP per step, %.1f GFLOP/s", mean * 1e3, best * 1e3,
              t.flops_per_step / 1e9, gf);
     if (df.device == 1) {
@@ -77,7 +80,7 @@ int bench_run(const BenchOptions *o) {
                      peak);
         log_info("GPU memory in use: %.1f MiB", cuda_mem_used() / 1048576.0);
     } else if (!no_peak) {
-        double peak = cpu_sgemm_gflops(1024, 0.5);
+        const double peak = roof.sgemm_gflops;
         log_info("machine sgemm (1024^3, %d threads): %.1f GFLOP/s; this step reaches %.0f%% of it", omp_get_max_threads(),
                  peak, 100.0 * gf / peak);
     }
