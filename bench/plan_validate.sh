@@ -33,14 +33,20 @@ measure() {
   local job=(bench $M "$@" --steps 1 --warmup 0 --no-peak --threads 1)
   # TRAIN=1: lvit train on its synthetic data (64 times), one step, validation and model.safetensors
   [ -n "${TRAIN:-}" ] && job=(train --run "$tmp/run" --overwrite $M "$@" --steps 1 --times 64 --threads 1)
-  # a second try when the launcher fails (it does, now and then, while other jobs start theirs)
-  "${pre[@]}" /usr/bin/time -f "RSS_KB %M" "$L" "${job[@]}" >"$tmp/out" 2>&1 ||
-    "${pre[@]}" /usr/bin/time -f "RSS_KB %M" "$L" "${job[@]}" >"$tmp/out" 2>&1 ||
+  # each rank appends its peak to a file: mpirun may drop a rank's last stderr lines at exit; a
+  # second try when the launcher fails (it does, now and then, while other jobs start theirs)
+  local t=(/usr/bin/time -a -o "$tmp/rss" -f "RSS_KB %M")
+  rm -f "$tmp/rss"
+  "${pre[@]}" "${t[@]}" "$L" "${job[@]}" >"$tmp/out" 2>&1 ||
+    { rm -f "$tmp/rss"; "${pre[@]}" "${t[@]}" "$L" "${job[@]}" >"$tmp/out" 2>&1; } ||
     { echo "FAILED: lvit ${job[*]} (np $np):" >&2; tail -5 "$tmp/out" >&2; echo "- -"; return; }
+  local n
+  n=$(grep -c RSS_KB "$tmp/rss" 2>/dev/null)
+  [ "${n:-0}" -eq "$np" ] || { echo "FAILED: $n of $np ranks reported their peak memory" >&2; echo "- -"; return; }
   awk '/RSS_KB/ {if ($2 > r) r = $2}
        /rank +ms\/step/ {t = 1; next}
        t && $0 ~ /(^|[] ])0 +[0-9.]+ +[0-9.]+ / {for (i = 1; i <= NF; i++) if ($i == "0") {s = $(i + 2); break}; t = 0}
-       END {printf "%.1f %s\n", r / 1024, (s != "" ? s : (np + 0 > 1 ? "-" : "0"))}' np="$np" "$tmp/out"
+       END {printf "%.1f %s\n", r / 1024, (s != "" ? s : (np + 0 > 1 ? "-" : "0"))}' np="$np" "$tmp/rss" "$tmp/out"
 }
 
 # predict FLAGS...: "TOTAL_MiB SENT_MiB" (on the machine file $tmp/machine)
@@ -57,6 +63,7 @@ T="--vars 1 --grid 4x4 --patch 2 --dim 4 --depth 1 --heads 1 --decoder-depth 0 -
 printf 'preset=cpu\nbase_mib=0\nbase_mpi_mib=0\nbase_peer_mib=0\n' >"$tmp/machine"
 for np in 1 2 4; do
   read -r rss _ < <(M="$T" measure "$np" --dp "$np")
+  [ "$rss" != "-" ] || { echo "the baseline run at np $np failed" >&2; exit 1; }
   read -r own _ < <(M="$T" predict --dp "$np")
   base[$np]=$(awk -v a="$rss" -v b="$own" 'BEGIN {printf "%.1f", a - b}')
 done

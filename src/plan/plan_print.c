@@ -34,6 +34,7 @@ void plan_command(const PlanInput *in, const PlanLayout *l, const char *model_fl
     if (l->chag) PUT(" --channel-parallel %d", l->chag);
     if (l->recompute) PUT(" --recompute");
     if (in->mach.device) PUT(" --device cuda");
+    else if (in->mach.threads > 0) PUT(" --threads %d", in->mach.threads); /* the threads the plan assumed */
 #undef PUT
 }
 
