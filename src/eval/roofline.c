@@ -72,24 +72,47 @@ static void draw_grid(Canvas *c, const LogAxes *a) {
     }
 }
 
-/* The roof: bw x intensity up to the ridge, then the sgemm line; each labelled. */
+/* Rectangles already drawn on (markers, labels), so that a label goes where it hides nothing. */
+typedef struct Taken {
+    int n, x[2 * ROOFLINE_MAX_POINTS + 4], y[2 * ROOFLINE_MAX_POINTS + 4], w[2 * ROOFLINE_MAX_POINTS + 4],
+        h[2 * ROOFLINE_MAX_POINTS + 4];
+} Taken;
+
+static void take(Taken *t, int x, int y, int w, int h) {
+    if (t->n >= (int)(sizeof t->x / sizeof *t->x)) return;
+    t->x[t->n] = x, t->y[t->n] = y, t->w[t->n] = w, t->h[t->n] = h, t->n++;
+}
+
+static int is_free(const Taken *t, int x, int y, int w, int h) {
+    if (x < ROOFLINE_X0 + 2 || y < ROOFLINE_Y0 + 2 || x + w > ROOFLINE_X1 - 2 || y + h > ROOFLINE_Y1 - 2) return 0;
+    for (int i = 0; i < t->n; i++)
+        if (x < t->x[i] + t->w[i] && t->x[i] < x + w && y < t->y[i] + t->h[i] && t->y[i] < y + h) return 0;
+    return 1;
+}
+
+/* s beside the square of half-size r at (x, y): right, left, above, below, or right and a line up or
+ * down, the first place that covers no marker or label; none: not drawn (the legend has it). */
+static void place_label(Canvas *c, Taken *t, int x, int y, int r, const char *s, const unsigned char rgb[3]) {
+    const int w = 6 * (int)strlen(s) - 1, h = 7;
+    const int cx[6] = {x + r + 3, x - r - 3 - w, x - w / 2, x - w / 2, x + r + 3, x + r + 3};
+    const int cy[6] = {y - 3, y - 3, y - r - 10, y + r + 3, y - r - 8, y + r + 1};
+    for (int k = 0; k < 6; k++)
+        if (is_free(t, cx[k] - 1, cy[k] - 1, w + 2, h + 2)) {
+            canvas_text(c, cx[k], cy[k], s, 1, -1, rgb);
+            take(t, cx[k] - 1, cy[k] - 1, w + 2, h + 2);
+            return;
+        }
+}
+
+/* The roof: bw x intensity up to the ridge, then the sgemm line. */
 static void draw_ceilings(Canvas *c, const LogAxes *a, double peak, double bw) {
-    char buf[64];
     const double xlo = pow(10, a->lx0), xhi = pow(10, a->lx1);
     const double ridge = peak > 0 && bw > 0 ? peak / bw : peak > 0 ? xlo : xhi;
     if (bw > 0) {
         const double x1 = fmin(ridge, xhi);
         canvas_line(c, px_x(a, xlo), px_y(a, bw * xlo), px_x(a, x1), px_y(a, bw * x1), 2, ROOF);
-        snprintf(buf, sizeof buf, "memory %.1f GB/s", bw);
-        const double xl = fmax(xlo, fmin(x1, xlo * 3));
-        canvas_text(c, px_x(a, xl) + 6, px_y(a, bw * xl) - 16, buf, 1, -1, ROOF);
     }
-    if (peak > 0) {
-        const double x0 = fmax(ridge, xlo);
-        canvas_line(c, px_x(a, x0), px_y(a, peak), px_x(a, xhi), px_y(a, peak), 2, ROOF);
-        snprintf(buf, sizeof buf, "sgemm %.1f GFLOP/s", peak);
-        canvas_text(c, ROOFLINE_X1 - 6, px_y(a, peak) - 12, buf, 1, 1, ROOF);
-    }
+    if (peak > 0) canvas_line(c, px_x(a, fmax(ridge, xlo)), px_y(a, peak), px_x(a, xhi), px_y(a, peak), 2, ROOF);
 }
 
 int roofline_png(const char *path, const RooflinePoint *pts, int n, double peak_gflops, double bw_gbs,
@@ -110,15 +133,23 @@ int roofline_png(const char *path, const RooflinePoint *pts, int n, double peak_
     /* everything inside the frame is clipped to it */
     c.cx0 = ROOFLINE_X0, c.cx1 = ROOFLINE_X1, c.cy0 = ROOFLINE_Y0, c.cy1 = ROOFLINE_Y1;
     draw_ceilings(&c, &a, peak_gflops, bw_gbs);
-    /* the largest markers first, so that the small ones stay visible on top */
+    /* the largest markers first, so that the small ones stay visible on top; then the labels, the
+     * ops with the most time first, where they cover nothing */
+    Taken t = {0};
+    int mx[ROOFLINE_MAX_POINTS], my[ROOFLINE_MAX_POINTS], mr[ROOFLINE_MAX_POINTS];
+    for (int i = 0; i < n; i++) {
+        mx[i] = px_x(&a, pts[i].intensity > 0 ? pts[i].intensity : 1);
+        my[i] = px_y(&a, pts[i].gflops > 0 ? pts[i].gflops : 1);
+        mr[i] = (5 + (int)lround(20 * sqrt(fmax(0, fmin(1, pts[i].share))))) / 2;
+        if (plottable(&pts[i])) take(&t, mx[i] - mr[i], my[i] - mr[i], 2 * mr[i] + 1, 2 * mr[i] + 1);
+    }
     for (int i = n - 1; i >= 0; i--) {
         if (!plottable(&pts[i])) continue;
-        const int x = px_x(&a, pts[i].intensity), y = px_y(&a, pts[i].gflops);
-        const int s = 5 + (int)lround(20 * sqrt(fmax(0, fmin(1, pts[i].share))));
-        canvas_fill_rect(&c, x - s / 2, y - s / 2, s, s, PALETTE[i % 10]);
-        canvas_rect_outline(&c, x - s / 2, y - s / 2, s, s, BLACK);
-        canvas_text(&c, x + s / 2 + 3, y - 3, pts[i].label, 1, -1, BLACK);
+        canvas_fill_rect(&c, mx[i] - mr[i], my[i] - mr[i], 2 * mr[i] + 1, 2 * mr[i] + 1, PALETTE[i % 10]);
+        canvas_rect_outline(&c, mx[i] - mr[i], my[i] - mr[i], 2 * mr[i] + 1, 2 * mr[i] + 1, BLACK);
     }
+    for (int i = 0; i < n; i++)
+        if (plottable(&pts[i])) place_label(&c, &t, mx[i], my[i], mr[i], pts[i].label, BLACK);
     c.cx0 = 0, c.cy0 = 0, c.cx1 = c.w - 1, c.cy1 = c.h - 1;
     canvas_rect_outline(&c, ROOFLINE_X0, ROOFLINE_Y0, ROOFLINE_X1 - ROOFLINE_X0 + 1, ROOFLINE_Y1 - ROOFLINE_Y0 + 1,
                         BLACK);
@@ -129,9 +160,21 @@ int roofline_png(const char *path, const RooflinePoint *pts, int n, double peak_
     /* Legend: the ops by time, their share and the rate reached. */
     const int lx = ROOFLINE_X1 + 20;
     int ly = ROOFLINE_Y0, skipped = 0;
+    char buf[128];
+    if (peak_gflops > 0) {
+        snprintf(buf, sizeof buf, "roof: sgemm %.1f GFLOP/s", peak_gflops);
+        canvas_fill_rect(&c, lx, ly + 3, 8, 2, ROOF);
+        canvas_text(&c, lx + 14, ly, buf, 1, -1, BLACK);
+        ly += 13;
+    }
+    if (bw_gbs > 0) {
+        snprintf(buf, sizeof buf, "      memory %.1f GB/s", bw_gbs);
+        canvas_text(&c, lx + 14, ly, buf, 1, -1, BLACK);
+        ly += 13;
+    }
+    ly += 8;
     canvas_text(&c, lx, ly, "op  (% of kernel time, GFLOP/s)", 1, -1, BLACK);
     ly += 16;
-    char buf[128];
     for (int i = 0; i < n && ly < ROOFLINE_H - 40; i++) {
         if (!plottable(&pts[i])) {
             skipped++;

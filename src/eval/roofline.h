@@ -20,7 +20,8 @@ typedef struct RooflinePoint {
 
 /* Writes the plot of n points (at most ROOFLINE_MAX_POINTS, most time first as the legend lists
  * them) under the ceilings peak_gflops (horizontal) and bw_gbs (GB/s, the diagonal); a ceiling
- * <= 0 is not drawn (not measured). Points without flops (intensity or rate <= 0: copies and
+ * <= 0 is not drawn (not measured). Each op is a square sized by its share, labelled with its name
+ * where the label covers no other square or label (the legend always lists it). Points without flops (intensity or rate <= 0: copies and
  * rearrangements) cannot sit on log axes: the legend lists them as "not plotted". title may be
  * NULL. 0, or -1 with err = a message naming path. */
 int roofline_png(const char *path, const RooflinePoint *pts, int n, double peak_gflops, double bw_gbs,
