@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <omp.h>
 #include "core/check.h"
+#include "attention/attention.h"
 #include "core/cpu.h"
 #include "core/log.h"
 #include "kernels/cuda/ops_cuda.h"
@@ -49,8 +50,9 @@ void train_set_threads(int threads) {
 }
 
 void train_print_banner(void) {
-    log_info("lvit %s | BLAS: OpenBLAS %s (%s) | %d threads", LVIT_VERSION, cpu_blas_corename(), cpu_blas_choice(),
-             omp_get_max_threads());
+    log_info("lvit %s | BLAS: OpenBLAS %s (%s) | %d threads | attention: %s | OpenMP waiting: %s",
+             LVIT_VERSION, cpu_blas_corename(), cpu_blas_choice(), omp_get_max_threads(),
+             attn_isa_cpu(), cpu_omp_choice());
 }
 
 void layout_init(Parallel *par, const LayoutOptions *df, const char *cmd) {
