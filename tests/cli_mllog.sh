@@ -109,9 +109,10 @@ else
   echo "skip: storm run (no storm data in ../shared/data/ncl_storm_1996 or /usr/share/ncarg/data/cdf)"
 fi
 
-# the compliance checker: MLPERF_PYTHON, the venv beside the source folder, or python3
+# the compliance checker: MLPERF_PYTHON, the venv beside the source folder, the one
+# scripts/install-deps.sh makes, or python3
 py=""
-for c in "${MLPERF_PYTHON:-}" "$SRC/../venv-mllog/bin/python" python3; do
+for c in "${MLPERF_PYTHON:-}" "$SRC/../venv-mllog/bin/python" /opt/lvit/mllog-venv/bin/python python3; do
   if [ -n "$c" ] && "$c" -c "import mlperf_logging.compliance_checker" 2>/dev/null; then py=$c; break; fi
 done
 if [ -n "$py" ]; then
