@@ -7,7 +7,7 @@
 # of a synthetic run and (with the storm data) of a storm run.
 # usage: cli_mllog.sh LVIT_BINARY SOURCE_DIR   (MLPERF_PYTHON=a python with mlperf_logging)
 set -u
-LVIT=$1 SRC=$2
+LVIT=$1 SRC=$(cd "$2" && pwd)
 . "$(dirname "$0")/lib_cli.sh"
 tmp=$(mktemp -d /tmp/lvit_mllog_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
