@@ -268,6 +268,32 @@ static int check_zarr(const char *root, char *msg, size_t n) {
     return rc;
 }
 
+/* GRIB: every message states its total length (GRIB1: 3 bytes at offset 4; GRIB2: 8 bytes at
+ * offset 8); ecCodes allocates that much before reading, so a header claiming gigabytes in a
+ * small file costs gigabytes. Messages are followed while the next one starts right after. */
+static int check_grib(FILE *f, uint64_t at, uint64_t size, char *msg, size_t n) {
+    for (int k = 1; at + 16 <= size; k++) {
+        unsigned char h[16];
+        if (fseeko(f, (off_t)at, SEEK_SET) || fread(h, 1, 16, f) != 16 || memcmp(h, "GRIB", 4)) return 0;
+        uint64_t len = 0;
+        if (h[7] == 1) {
+            len = (uint64_t)h[4] << 16 | (uint64_t)h[5] << 8 | h[6];
+            if (len & 0x800000) return 0; /* ECMWF's large GRIB1 length encoding: ecCodes judges it */
+        } else if (h[7] == 2) {
+            for (int i = 8; i < 16; i++) len = len << 8 | h[i];
+        } else {
+            return 0;
+        }
+        if (len < 16 || len > size - at) {
+            snprintf(msg, n, "message %d is cut off: the file is truncated (the message at byte %" PRIu64 " declares %"
+                     PRIu64 " bytes, %" PRIu64 " remain)", k, at, len, size - at);
+            return -1;
+        }
+        at += len;
+    }
+    return 0;
+}
+
 int input_size_check(const char *path, char *msg, size_t n) {
     struct stat st;
     if (!stat(path, &st) && S_ISDIR(st.st_mode)) return check_zarr(path, msg, n);
@@ -281,7 +307,14 @@ int input_size_check(const char *path, char *msg, size_t n) {
     if (got >= 4 && m[0] == 'C' && m[1] == 'D' && m[2] == 'F' && (m[3] == 1 || m[3] == 2 || m[3] == 5)) {
         fseeko(f, 4, SEEK_SET);
         rc = check_nc3(f, m[3], (uint64_t)st.st_size, msg, n);
-    } else {
+    } else if (fseeko(f, 0, SEEK_SET) == 0) {
+        unsigned char b[4096];
+        size_t k = fread(b, 1, sizeof b, f);
+        for (size_t i = 0; i + 4 <= k; i++) /* the first message, possibly after a header */
+            if (!memcmp(b + i, "GRIB", 4)) {
+                rc = check_grib(f, i, (uint64_t)st.st_size, msg, n);
+                goto done;
+            }
         /* the signature may follow a user block of 512, 1024, 2048, ... bytes */
         for (uint64_t at = 0; at + 8 <= (uint64_t)st.st_size && at <= (UINT64_C(1) << 20); at = at ? 2 * at : 512) {
             unsigned char s[8];
@@ -292,6 +325,7 @@ int input_size_check(const char *path, char *msg, size_t n) {
             }
         }
     }
+done:
     fclose(f);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "data/input_size.h"
 #include "data/series.h"
 
 /* Set as ecCodes' missingValue before decoding, so bitmap-masked points come back as this
@@ -231,7 +232,23 @@ static int read_message(Ctx *c, codes_handle *h, const ReadFilter *f, char *seen
         return -1;
     }
 
-    long vdate, vtime, number = -1;
+    long vdate, vtime, number = -1, ddate, su, step;
+    /* ecCodes walks the calendar to the validity date: a crafted date or a step of billions of
+       hours keeps it busy for minutes, so both are checked first */
+    if (get_long(c, h, "dataDate", &ddate)) return -1;
+    if (ddate / 10000 < 1 || ddate / 100 % 100 < 1 || ddate / 100 % 100 > 12 || ddate % 100 < 1 || ddate % 100 > 31) {
+        fail(c, "variable '%s': reference date %ld is not a date (YYYYMMDD)", name, ddate);
+        return -1;
+    }
+    if (codes_get_long(h, "stepUnits", &su) == 0 && codes_get_long(h, "endStep", &step) == 0) {
+        static const struct { long code; double hours; } U[] = {{0, 1.0 / 60}, {1, 1}, {2, 24}, {3, 744}, {4, 8784},
+            {5, 87840}, {6, 263520}, {7, 878400}, {10, 3}, {11, 6}, {12, 12}, {13, 1.0 / 3600}, {254, 1.0 / 3600}};
+        for (size_t i = 0; i < sizeof U / sizeof U[0]; i++)
+            if (U[i].code == su && fabs((double)step * U[i].hours) > 1e6) {
+                fail(c, "variable '%s': forecast step %ld (step units %ld) is more than a million hours", name, step, su);
+                return -1;
+            }
+    }
     if (get_long(c, h, "validityDate", &vdate) || get_long(c, h, "validityTime", &vtime)) return -1;
     /* "number" is the ensemble member (perturbationNumber in GRIB2); deterministic
      * products do not define it. */
@@ -437,6 +454,11 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
     const int n0 = out->n;
     int rc = -1;
     char *seen_vars = NULL, *seen_levels = NULL;
+    char why[512];
+    if (input_size_check(path, why, sizeof why)) { /* before ecCodes allocates what a header claims */
+        fail(&c, "%s", why);
+        return -1;
+    }
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         fail(&c, "cannot open: %s", strerror(errno));

@@ -49,6 +49,10 @@ double civil_to_hours(int y, int mo, int d, int h, int mi, double s) {
 }
 
 void hours_to_iso(double hours, char *buf, size_t n) {
+    if (!(fabs(hours) < 1e12)) { /* beyond a hundred million years (or NaN): no calendar date */
+        snprintf(buf, n, "%g h from 1970", hours);
+        return;
+    }
     int64_t mins = (int64_t)llround(hours * 60.0);
     int64_t z = (mins >= 0 ? mins : mins - 1439) / 1440, rem = mins - z * 1440;
     z += 719468;

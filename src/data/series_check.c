@@ -116,7 +116,18 @@ static int check_values(const VarSeries *s, char *err, size_t n) {
     return 0;
 }
 
+/* times: finite and within a million years of 1970 (a wrong unit or origin gives absurd ones) */
+static int check_times(const VarSeries *s, char *err, size_t n) {
+    for (int t = 0; t < s->T; t++)
+        if (s->T > 1 && !(fabs(s->time[t]) <= 1e10)) {
+            snprintf(err, n, "%s: %s: time %d is %g hours from 1970-01-01: not a date (check the time units)", s->source,
+                     s->name, t, s->time[t]);
+            return -1;
+        }
+    return 0;
+}
+
 int series_check(const VarSeries *s, char *err, size_t errlen) {
-    if (check_lat(s, err, errlen) || check_lon(s, err, errlen) || check_radians(s, err, errlen)) return -1;
+    if (check_times(s, err, errlen) || check_lat(s, err, errlen) || check_lon(s, err, errlen) || check_radians(s, err, errlen)) return -1;
     return check_values(s, err, errlen);
 }
