@@ -25,7 +25,7 @@ mkdir -p "$run"
   "$S/U500storm.cdf" "$S/V500storm.cdf" --rename U500storm.cdf:u=u500,V500storm.cdf:v=v500 --split 0.625,0.125 > /dev/null
 # t weighs 3 in the loss: its fine structure (land, coasts) is what bicubic interpolation gets best
 "$LVIT" train --overwrite --task downscale --scale 3 --data "$run/storm.lvd" --run "$run/storm" --static lat --var-weights t=3 \
-  --steps 1000 --lr 2e-3 --dim 64 --depth 3 --heads 4 --patch 2 --batch 8 --val-every 100 --log-every 250
+  --steps 1000 --lr 2e-3 --dim 64 --depth 3 --heads 4 --patch 2 --batch 8 --val-every 100 --log-every 250 --base none
 "$LVIT" eval --run "$run/storm" --json "$run/storm/downscale.json"
 "$LVIT" predict --run "$run/storm" --time 56 -o "$run/storm/fine_t56.nc" --plot "$run/storm" > /dev/null
 # the same, learning the difference from bicubic interpolation (beyond ORBIT-2)
@@ -38,7 +38,7 @@ echo "storm: maps $run/storm/*_t56_x3.png, fine fields $run/storm/fine_t56.nc, s
 scripts/era5-members.sh "$run/era5.lvd" "$LVIT" > /dev/null
 common=(--task downscale --scale 3 --data "$run/era5.lvd" --static lat --steps 800 --lr 2e-3 --dim 64 --depth 3
         --heads 4 --patch 2 --batch 8 --val-every 100 --log-every 400)
-"$LVIT" train --overwrite "${common[@]}" --run "$run/era5"
+"$LVIT" train --overwrite "${common[@]}" --run "$run/era5" --base none
 "$LVIT" eval --run "$run/era5" --json "$run/era5/whole.json"
 # beyond ORBIT-2: learn the difference from the bicubic interpolation (20 training fields)
 "$LVIT" train --overwrite "${common[@]}" --run "$run/era5_base" --base bicubic
@@ -47,7 +47,7 @@ for h in 0 2 4; do
   "$LVIT" eval --run "$run/era5" --tiles 2 --halo $h --periodic off --json "$run/era5/tiles2_halo$h.json" | tail -6
 done
 for per in off auto; do
-  "$LVIT" train --overwrite "${common[@]}" --run "$run/era5_tiles_$per" --tiles 2 --halo 2 --periodic $per
+  "$LVIT" train --overwrite "${common[@]}" --run "$run/era5_tiles_$per" --tiles 2 --halo 2 --periodic $per --base none
   "$LVIT" eval --run "$run/era5_tiles_$per" --tiles 2 --halo 2 --periodic $per --json "$run/era5_tiles_$per/tiled.json" | tail -6
 done
 echo "global: scores in $run/era5*/*.json"

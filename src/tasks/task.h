@@ -22,11 +22,12 @@ typedef struct TaskOptions {
     int task;          /* 0 forecast, 1 downscale */
     int scale, res_width, tiles, halo;
     int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
-    int base;          /* 0 none, 1 bicubic */
+    int base;          /* 0 none, 1 bicubic (the default: the model learns the difference from the
+                          bicubic interpolation, so it starts near that baseline) */
     float tv_weight;
     const char *statics, *coarse, *var_weights;
 } TaskOptions;
-#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .tv_weight = 0.02f}
+#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f}
 enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
 
 typedef struct Task Task;
