@@ -4,6 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake libopenblas-openmp-dev libcmocka-dev python3 python3-numpy
       libnetcdf-dev netcdf-bin libeccodes-dev libeccodes-tools libpng-dev libncarg-data libfftw3-dev
+      libhdf5-dev hdf5-tools  # CXI scans (src/ptycho/scan_cxi.c); hdf5-tools: h5dump, the tests' second route
       libgdal-dev libmatio-dev libjpeg-dev gdal-bin  # image inputs (src/imagery); gdal-bin: tests' second route
       libopenmpi-dev openmpi-bin
       gfortran pkg-config  # the Fortran module and the installed-library test (tests/cli_install.sh)
