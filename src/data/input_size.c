@@ -44,7 +44,7 @@ static int type_size(uint64_t t) {
     return t < 12 ? sz[t] : 0;
 }
 
-enum { NC_DIMENSION = 10, NC_VARIABLE = 11, NC_ATTRIBUTE = 12, MAX_DIMS = 1024 };
+enum { NC_DIMENSION = 10, NC_VARIABLE = 11, NC_ATTRIBUTE = 12, MAX_DIMS = 1024, NC_NAME_MAX = 256 /* NC_MAX_NAME */ };
 
 /* an attribute list: names, types and values are skipped */
 static int skip_atts(Rd *r, int nsz, char *msg, size_t n) {
@@ -54,7 +54,12 @@ static int skip_atts(Rd *r, int nsz, char *msg, size_t n) {
         return -1;
     }
     for (uint64_t i = 0; i < cnt && !r->eof; i++) {
-        skip(r, pad4(get_be(r, nsz)));
+        uint64_t nl = get_be(r, nsz);
+        if (nl > NC_NAME_MAX && !r->eof) {
+            snprintf(msg, n, "corrupt netCDF-3 header: an attribute name of %" PRIu64 " bytes (at most %d)", nl, NC_NAME_MAX);
+            return -1;
+        }
+        skip(r, pad4(nl));
         uint64_t t = get_be(r, 4), len = get_be(r, nsz);
         if (!type_size(t) || len > (UINT64_MAX >> 4)) {
             if (r->eof) break;
@@ -80,7 +85,9 @@ static int check_nc3(FILE *f, int version, uint64_t size, char *msg, size_t n) {
     }
     uint64_t dimlen[MAX_DIMS];
     for (uint64_t d = 0; d < ndims && !r.eof; d++) {
-        skip(&r, pad4(get_be(&r, nsz)));
+        uint64_t nl = get_be(&r, nsz);
+        if (nl > NC_NAME_MAX && !r.eof) goto long_name;
+        skip(&r, pad4(nl));
         dimlen[d] = get_be(&r, nsz);
     }
     if (skip_atts(&r, nsz, msg, n)) return -1;
@@ -97,6 +104,7 @@ static int check_nc3(FILE *f, int version, uint64_t size, char *msg, size_t n) {
     char name[64] = "", rec_name[64] = "";
     for (uint64_t v = 0; v < nvars; v++) {
         uint64_t nlen = get_be(&r, nsz);
+        if (nlen > NC_NAME_MAX && !r.eof) goto long_name;
         size_t keep = nlen < sizeof name - 1 ? (size_t)nlen : sizeof name - 1;
         if (!r.eof && fread(name, 1, keep, f) != keep) r.eof = 1;
         name[keep] = 0;
@@ -164,6 +172,9 @@ cut:
     return -1;
 huge:
     snprintf(msg, n, "corrupt netCDF-3 header: variable '%s' is larger than 2^64 bytes", name);
+    return -1;
+long_name: /* libnetcdf copies names into NC_MAX_NAME + 1 bytes without checking */
+    snprintf(msg, n, "corrupt netCDF-3 header: a name longer than %d bytes", NC_NAME_MAX);
     return -1;
 }
 
