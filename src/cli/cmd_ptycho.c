@@ -37,7 +37,7 @@ static int reconstruct(int argc, char **argv, int frc) {
     float radius = 0, defocus = 0;
     int fixed_probe = 0;
     ArgSpec specs[] = {
-        {"data", ARG_STR, &o.data, "netCDF scan: frames (or diffraction) [N,n,n] in FFT order, positions (or scan_px) [N,2] (required)", NULL, 0, 0, 0},
+        {"data", ARG_STR, &o.data, "scan: netCDF (frames or diffraction [N,n,n] in FFT order, positions or scan_px [N,2]) or CXI/HDF5 far-field (required)", NULL, 0, 0, 0},
         {"output", ARG_STR, &o.out, "netCDF file for the object and probe (also -o; required)", NULL, 0, 0, 0},
         {"iters", ARG_INT, &o.recon.iters, "iterations", NULL, 1, 1 << 24, 0},
         {"probe-init", ARG_CHOICE, &o.probe_init, "initial probe: file (probe_real/imag of --data), mean (the mean pattern's amplitude), pupil (--pupil-radius, --defocus)", PTY_PROBE_CHOICES, 0, 0, 0},
@@ -70,9 +70,14 @@ int cmd_ptycho(int argc, char **argv) {
     if (!strcmp(sub, "simulate")) return simulate(argc, argv);
     if (!strcmp(sub, "reconstruct")) return reconstruct(argc, argv, 0);
     if (!strcmp(sub, "frc")) return reconstruct(argc, argv, 1);
+    if (!strcmp(sub, "inspect")) {
+        if (argc != 4 || argv[3][0] == '-') DIE_USER("usage: lvit ptycho inspect SCAN.cxi|SCAN.nc");
+        return pty_inspect_job(argv[3]);
+    }
     FILE *f = strcmp(sub, "--help") && strcmp(sub, "-h") ? stderr : stdout;
     fprintf(f, "usage: lvit ptycho simulate -o SCAN.nc [options]      a simulated far-field scan with its truth\n"
                "       lvit ptycho reconstruct --data SCAN.nc --iters N -o OUT.nc [options]\n"
+               "       lvit ptycho inspect SCAN.cxi|SCAN.nc   frames, geometry, positions, mask; far field or not\n"
                "       lvit ptycho frc --data SCAN.nc --iters N -o FRC.jsonl [options]   two half-scans' Fourier ring correlation\n"
                "(lvit ptycho SUBCOMMAND --help for the options)\n");
     return f == stdout ? 0 : LVIT_EXIT_USAGE;

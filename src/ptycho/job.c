@@ -8,6 +8,7 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "eval/plot.h"
+#include "ptycho/cxi.h"
 
 void pty_job_defaults(PtyJobOptions *o) {
     memset(o, 0, sizeof *o);
@@ -51,7 +52,7 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
     if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
     PtyScan s;
     PtyData d;
-    if (pty_scan_read(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_scan_load(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
     if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) DIE_USER("%s", err);
     pty_scan_free(&s);
     const int n = d.n, iters = o->recon.iters;
@@ -136,7 +137,7 @@ int pty_frc_job(const PtyJobOptions *o) {
     if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
     PtyScan s;
     PtyData d, half[2];
-    if (pty_scan_read(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_scan_load(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
     if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) DIE_USER("%s", err);
     pty_scan_free(&s);
     if (d.N < 4) DIE_USER("%s: %d frames: the Fourier ring correlation needs two halves of 2 or more", o->data, d.N);
@@ -192,6 +193,25 @@ int pty_simulate_job(const PtySimOptions *o, const char *out) {
     for (size_t i = 0; i < (size_t)s.n * s.n * s.N; i++) mean += s.counts[i];
     printf("simulated %d frames %dx%d of a %dx%d object: overlap %.2f, %.3g counts per frame%s\nwrote %s\n", s.N, s.n,
            s.n, s.H, s.W, s.overlap, mean / s.N, o->noise ? " (Poisson)" : " (noise-free)", out);
+    pty_scan_free(&s);
+    return 0;
+}
+
+int pty_inspect_job(const char *path) {
+    char err[1024];
+    if (pty_cxi_is(path)) {
+        PtyCxi c;
+        if (pty_cxi_read(&c, path, err, sizeof err)) DIE_USER("%s", err);
+        pty_cxi_summary(stdout, &c, path);
+        pty_cxi_free(&c);
+        return 0;
+    }
+    PtyScan s;
+    if (pty_scan_read(&s, path, err, sizeof err)) DIE_USER("%s", err);
+    float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    for (int j = 0; j < 2 * s.N; j++) lo[j % 2] = fminf(lo[j % 2], s.pos[j]), hi[j % 2] = fmaxf(hi[j % 2], s.pos[j]);
+    printf("%s: netCDF scan\n  frames      %d x %d x %d\n  positions   rows %g .. %g, columns %g .. %g (pixels)\n"
+           "  probe       %s\n", path, s.N, s.n, s.n, lo[0], hi[0], lo[1], hi[1], s.probe ? "probe_real/imag" : "none stored");
     pty_scan_free(&s);
     return 0;
 }

@@ -7,7 +7,7 @@ enum { PTY_PROBE_FILE, PTY_PROBE_MEAN, PTY_PROBE_PUPIL };
 #define PTY_PROBE_CHOICES "file|mean|pupil"
 
 typedef struct PtyJobOptions {
-    const char *data;        /* netCDF scan */
+    const char *data;        /* netCDF or CXI scan */
     const char *out;         /* netCDF result */
     const char *cost_path;   /* JSONL of the cost per iteration (NULL: OUT with .jsonl for .nc) */
     const char *plot_dir;    /* cost.png (NULL: none) */
@@ -25,5 +25,7 @@ int pty_reconstruct_job(const PtyJobOptions *o);
  * initial guesses) and writes their Fourier ring correlation to o->out as JSONL. */
 int pty_frc_job(const PtyJobOptions *o);
 int pty_simulate_job(const PtySimOptions *o, const char *out);
+/* Prints what a scan file holds (CXI: frames, geometry, positions, mask, far-field or not). */
+int pty_inspect_job(const char *path);
 
 #endif
