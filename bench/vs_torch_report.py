@@ -33,21 +33,43 @@ def main(out):
     machine = open(os.path.join(out, "machine.txt")).read().strip()
     threads = sorted({int(r["threads"]) for r in runs})
     cfgs = [c for c in CONFIGS if any(r["config"] == c for r in runs)]
-    med, comp, nrounds = {}, {}, {}
+    med, rng, comp, nrounds = {}, {}, {}, {}
     for c in cfgs:
         for p in PROGS:
             for t in threads:
                 rs = [r for r in runs if (r["config"], r["program"], int(r["threads"])) == (c, p, t)]
                 med[c, p, t] = median_or_none([float(r["tokens_s"]) for r in rs])
+                rng[c, p, t] = (min(float(r["tokens_s"]) for r in rs),
+                                max(float(r["tokens_s"]) for r in rs)) if len(rs) > 1 else None
                 nrounds[c, p, t] = len(rs)
                 if p == "compile":
                     cs = [float(r["first_step_s"]) - float(r["step_s"])
                           for r in rs if r["first_step_s"] and r["step_s"]]
                     comp[c, t] = (statistics.median(cs), max(cs)) if cs else None
 
-    def best_torch(c, ts):
-        cand = [(med[c, p, t], p, t) for p in PROGS[1:] for t in ts if med[c, p, t] is not None]
+    def spread(c, p, t):  # the median, and the range over the rounds
+        r = rng.get((c, p, t))
+        return fmt(med[c, p, t]) + (f" ({r[0]:,.0f}-{r[1]:,.0f})" if r else "")
+
+    def best_torch(st, c, ts):
+        cand = [(st[c, p, t], p, t) for p in PROGS[1:] for t in ts if st[c, p, t] is not None]
         return max(cand) if cand else (None, None, None)
+
+    def summary(st):  # the README table: lvit and the best PyTorch variant per thread count
+        head = "| config |" + "".join(f" lvit {t} thr | best torch {t} thr | lvit / torch {t} thr |"
+                                      for t in threads) + " lvit / torch, best of each |"
+        out_lines = [head, "|" + "---|" * (head.count("|") - 1)]
+        for c in cfgs:
+            row = f"| {CONFIGS[c]} |"
+            for t in threads:
+                bt, bp, _ = best_torch(st, c, [t])
+                lv = st[c, "lvit", t]
+                ratio = f"**{lv / bt:.2f}x**" if lv and bt else "n/a"
+                row += f" {fmt(lv)} | {fmt(bt)} ({bp}) | {ratio} |"
+            lbest = max([st[c, "lvit", t] for t in threads if st[c, "lvit", t]], default=None)
+            bt, _, _ = best_torch(st, c, threads)
+            out_lines.append(row + (f" {lbest / bt:.2f}x |" if lbest and bt else " n/a |"))
+        return out_lines
 
     with open(os.path.join(out, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -59,31 +81,22 @@ def main(out):
                                 nrounds[c, p, t],
                                 f"{comp[c, t][0]:.1f}" if p == "compile" and comp.get((c, t)) else ""])
 
-    lines = ["Machine and run:", "", "```", machine, "```", "",
-             "Training-step tokens/s, median of interleaved rounds; lvit / PyTorch = lvit against "
-             "the best PyTorch variant at the same thread count, and best against best.", ""]
-    head = "| config |" + "".join(f" lvit {t} thr | best torch {t} thr | lvit / torch {t} thr |"
-                                  for t in threads) + " lvit / torch, best of each |"
-    lines += [head, "|" + "---|" * (head.count("|") - 1)]
-    for c in cfgs:
-        row = f"| {CONFIGS[c]} |"
-        for t in threads:
-            bt, bp, _ = best_torch(c, [t])
-            lv = med[c, "lvit", t]
-            ratio = f"**{lv / bt:.2f}x**" if lv and bt else "n/a"
-            row += f" {fmt(lv)} | {fmt(bt)} ({bp}) | {ratio} |"
-        lbest = max([med[c, "lvit", t] for t in threads if med[c, "lvit", t]], default=None)
-        bt, bp, btt = best_torch(c, threads)
-        row += f" {lbest / bt:.2f}x |" if lbest and bt else " n/a |"
-        lines.append(row)
-    lines += ["", "Every variant (tokens/s, median; compile = torch.compile's time in the first "
+    lines = ["Machine and run:", "", "```", machine, "```", ""]
+    best = {k: (rng[k][1] if rng.get(k) else v) for k, v in med.items()}
+    for stat, what in ((med, "median of the interleaved rounds"),
+                       (best, "each program's best round (the least disturbed run on a shared "
+                              "machine)")):
+        lines += [f"Training-step tokens/s, {what}; lvit / PyTorch = lvit against the best "
+                  "PyTorch variant at the same thread count, and best against best.", ""]
+        lines += summary(stat) + [""]
+    lines += ["Every variant (tokens/s, median (min-max over the rounds); compile = torch.compile's time in the first "
               "step minus a steady step, median (max; the first round compiles with a cold cache), excluded "
               "from tokens/s):", ""]
     head = "| config | threads |" + "".join(f" {LABEL[p]} |" for p in PROGS) + " compile s |"
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for c in cfgs:
         for t in threads:
-            lines.append(f"| {c} | {t} |" + "".join(f" {fmt(med[c, p, t])} |" for p in PROGS)
+            lines.append(f"| {c} | {t} |" + "".join(f" {spread(c, p, t)} |" for p in PROGS)
                          + (f" {comp[c, t][0]:.1f} ({comp[c, t][1]:.1f}) |" if comp.get((c, t))
                             else " n/a |"))
     lines += ["", "Rounds per figure: " + ", ".join(sorted({str(n) for n in nrounds.values()}))]
