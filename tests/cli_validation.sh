@@ -77,6 +77,8 @@ if ncgen -o "file://$tmp/z.zarr#mode=nczarr,file" "$tmp/z.cdl" 2>/dev/null && [ 
 else
   echo "skip: this ncgen writes no NCZarr store"
 fi
+sed 's/variables:/variables:\n  :history = "from GRIB by cdo" ;/' "$tmp/g.cdl" > "$tmp/h.cdl" && ncgen -k classic -o "$tmp/h.nc" "$tmp/h.cdl"
+expect 0 "a netCDF file whose history mentions GRIB is read as netCDF" "$LVIT" convert -o "$tmp/h.lvd" "$tmp/h.nc"
 echo "just text" > "$tmp/notes.grib"
 expect 2 "a text file named .grib" "$LVIT" convert -o "$tmp/x.lvd" "$tmp/notes.grib";  has "notes.grib: not a GRIB file"
 storm="$SRC/../shared/data/ncl_storm_1996"

@@ -36,6 +36,10 @@ static int is_grib(const char *path) {
     char buf[4096];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
+    /* a netCDF or HDF5 file may hold the text "GRIB" in an attribute (a history, a source) */
+    if (n >= 4 && (!memcmp(buf, "CDF\001", 4) || !memcmp(buf, "CDF\002", 4) || !memcmp(buf, "CDF\005", 4) ||
+                   !memcmp(buf, "\211HDF", 4)))
+        return 0;
     for (size_t i = 0; i + 4 <= n; i++)
         if (memcmp(buf + i, "GRIB", 4) == 0) return 1;
     return 0;
