@@ -165,6 +165,9 @@ static void test_petra(void **state) {
         fail_msg("unexpected message: %s", txt);
     free(txt);
     assert_int_not_equal(access(out, F_OK), 0);
+    snprintf(cmd, sizeof cmd, "%s ptycho convert %s -o %s >%s 2>&1", LVIT_BINARY, PETRA, out, log);
+    assert_int_equal(run(cmd), 2);
+    assert_int_not_equal(access(out, F_OK), 0);
 }
 
 static void test_far_field_synthetic(void **state) {
@@ -213,6 +216,16 @@ static void test_far_field_synthetic(void **state) {
     if (rc != 0 || !strstr(txt, "ptycho: 24 frames 32x32")) fail_msg("reconstruct exit %d: %s", rc, txt);
     free(txt);
     assert_int_equal(access(out, R_OK), 0);
+    /* convert to the netCDF scan: the same counts and positions come back through scan_nc.c */
+    tu_path(out, sizeof out, "far_scan.nc");
+    snprintf(cmd, sizeof cmd, "%s ptycho convert %s -o %s >%s 2>&1", LVIT_BINARY, p, out, log);
+    assert_int_equal(run(cmd), 0);
+    if (pty_scan_read(&s, out, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(s.N, sim.N);
+    for (size_t i = 0; i < m; i++)
+        if (s.counts[i] != sim.counts[i]) fail_msg("converted count %zu: %g, written %g", i, s.counts[i], sim.counts[i]);
+    for (int i = 0; i < 2 * s.N; i++) assert_true(fabsf(s.pos[i] - sim.pos[i]) < 1e-3f);
+    pty_scan_free(&s);
     pty_scan_free(&sim);
 }
 

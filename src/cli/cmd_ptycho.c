@@ -74,10 +74,16 @@ int cmd_ptycho(int argc, char **argv) {
         if (argc != 4 || argv[3][0] == '-') DIE_USER("usage: lvit ptycho inspect SCAN.cxi|SCAN.nc");
         return pty_inspect_job(argv[3]);
     }
+    if (!strcmp(sub, "convert")) {
+        if (argc != 6 || argv[3][0] == '-' || (strcmp(argv[4], "-o") && strcmp(argv[4], "--output")))
+            DIE_USER("usage: lvit ptycho convert SCAN.cxi -o SCAN.nc");
+        return pty_convert_job(argv[3], argv[5]);
+    }
     FILE *f = strcmp(sub, "--help") && strcmp(sub, "-h") ? stderr : stdout;
     fprintf(f, "usage: lvit ptycho simulate -o SCAN.nc [options]      a simulated far-field scan with its truth\n"
                "       lvit ptycho reconstruct --data SCAN.nc --iters N -o OUT.nc [options]\n"
                "       lvit ptycho inspect SCAN.cxi|SCAN.nc   frames, geometry, positions, mask; far field or not\n"
+               "       lvit ptycho convert SCAN.cxi -o SCAN.nc   a far-field CXI scan as netCDF\n"
                "       lvit ptycho frc --data SCAN.nc --iters N -o FRC.jsonl [options]   two half-scans' Fourier ring correlation\n"
                "(lvit ptycho SUBCOMMAND --help for the options)\n");
     return f == stdout ? 0 : LVIT_EXIT_USAGE;

@@ -215,3 +215,14 @@ int pty_inspect_job(const char *path) {
     pty_scan_free(&s);
     return 0;
 }
+
+int pty_convert_job(const char *in, const char *out) {
+    char err[1024];
+    PtyScan s;
+    if (pty_scan_load(&s, in, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_scan_write(out, &s, err, sizeof err)) DIE_USER("%s", err);
+    printf("%s: %d frames %dx%d in FFT order, positions in object pixels%s\nwrote %s\n", in, s.N, s.n, s.n,
+           s.probe ? ", probe" : "", out);
+    pty_scan_free(&s);
+    return 0;
+}

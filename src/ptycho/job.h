@@ -27,5 +27,7 @@ int pty_frc_job(const PtyJobOptions *o);
 int pty_simulate_job(const PtySimOptions *o, const char *out);
 /* Prints what a scan file holds (CXI: frames, geometry, positions, mask, far-field or not). */
 int pty_inspect_job(const char *path);
+/* A scan (far-field CXI or netCDF) rewritten as the netCDF scan reconstruct reads. */
+int pty_convert_job(const char *in, const char *out);
 
 #endif
