@@ -58,7 +58,7 @@ static int patch_dirs(const char *dir, char ***out) {
         }
     }
     closedir(d);
-    qsort(*out, (size_t)n, sizeof(char *), cmp_str);
+    if (n > 1) qsort(*out, (size_t)n, sizeof(char *), cmp_str); /* *out is NULL when n == 0 */
     return n;
 }
 

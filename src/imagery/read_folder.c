@@ -62,8 +62,8 @@ static int list_dir(const char *dir, Strs *files, Strs *dirs, char *err, size_t 
         else if (files && is_photo_name(e->d_name)) strs_add(files, e->d_name);
     }
     closedir(d);
-    if (files) qsort(files->s, (size_t)files->n, sizeof(char *), cmp_str);
-    if (dirs) qsort(dirs->s, (size_t)dirs->n, sizeof(char *), cmp_str);
+    if (files && files->n > 1) qsort(files->s, (size_t)files->n, sizeof(char *), cmp_str);
+    if (dirs && dirs->n > 1) qsort(dirs->s, (size_t)dirs->n, sizeof(char *), cmp_str);
     return 0;
 }
 

@@ -364,7 +364,7 @@ static int held_by_at(const void *a, const void *b) {
 /* Overlapping ranges would load some elements twice and leave others unloaded while the count
  * of loaded elements still matches: every element of a vector is in at most one range. */
 static int check_disjoint(Held *h, int n, const char *dir, int vec, char *err, size_t errlen) {
-    qsort(h, (size_t)n, sizeof *h, held_by_at);
+    if (n > 1) qsort(h, (size_t)n, sizeof *h, held_by_at); /* h may be NULL when n == 0 */
     for (int i = 1; i < n; i++)
         if (h[i].at < h[i - 1].at + h[i - 1].len) {
             snprintf(err, errlen, "%s: the '%s' ranges [%" PRId64 ", +%" PRId64 ") of state_%05d.safetensors and [%" PRId64
