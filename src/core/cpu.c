@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char *openblas_get_corename(void);
@@ -64,19 +65,26 @@ const char *cpu_blas_coretype(const CpuInfo *ci) {
  * sleep (1.8 s vs 0.32 s per bench step on 2 idle cores). When other processes already keep
  * the cores busy, spinning threads steal the time slices the working ones need and it turns
  * the other way (2.7 s active vs 1.1 s passive per bench step at load 8 on 2 cores). So lvit
- * spins only on a machine that is not busy: the 1-minute load average (which does not count
- * this process yet) below the online cores minus one half, and no more local MPI ranks than
- * cores. A user's own OMP_WAIT_POLICY wins. */
+ * spins only when the cores are free now: fewer other runnable threads than the online cores
+ * minus one half (the least of a few samples of /proc/stat's procs_running, less this thread:
+ * the load average would count the jobs that just ended, such as the previous run of a script),
+ * and no more local MPI ranks than cores. A user's own OMP_WAIT_POLICY wins. */
 static char g_omp_choice[160] = "not set";
 
-static double load_average(void) {
-    double load = 0.0;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &load) != 1) load = 0.0;
+static long runnable_others(void) {
+    long least = -1;
+    for (int k = 0; k < 5; k++) {
+        FILE *f = fopen("/proc/stat", "r");
+        if (!f) return 0;
+        char line[256];
+        long running = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "procs_running %ld", &running) == 1) break;
         fclose(f);
+        if (running >= 1 && (least < 0 || running - 1 < least)) least = running - 1;
+        if (k < 4) nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
     }
-    return load;
+    return least < 0 ? 0 : least;
 }
 
 static void cpu_omp_choose(void) {
@@ -95,15 +103,16 @@ static void cpu_omp_choose(void) {
     if (!ranks_env) ranks_env = getenv("MPI_LOCALNRANKS");
     if (!ranks_env) ranks_env = getenv("SLURM_NTASKS_PER_NODE");
     const long ranks = ranks_env ? atol(ranks_env) : 1;
-    const double load = load_average();
-    if (cores > 0 && (ranks > cores || load >= (double)cores - 0.5)) {
+    const long others = runnable_others();
+    if (cores > 0 && (ranks > cores || (double)others >= (double)cores - 0.5)) {
         setenv("OMP_WAIT_POLICY", "passive", 0);
         snprintf(g_omp_choice, sizeof g_omp_choice,
-                 "passive: the machine is busy (load %.1f, %ld local ranks, %ld cores)", load,
-                 ranks, cores);
+                 "passive: the cores are busy (%ld other runnable threads, %ld local ranks, %ld cores)",
+                 others, ranks, cores);
     } else {
         setenv("OMP_WAIT_POLICY", "active", 0);
-        snprintf(g_omp_choice, sizeof g_omp_choice, "active (load %.1f on %ld cores)", load, cores);
+        snprintf(g_omp_choice, sizeof g_omp_choice, "active (%ld other runnable threads, %ld cores)",
+                 others, cores);
     }
     setenv("LVIT_OMP_WAIT_CHOICE", g_omp_choice, 1);
 }
