@@ -516,6 +516,15 @@ void json_buf_printf(JsonBuf *b, const char *fmt, ...) {
 
 void json_buf_puts(JsonBuf *b, const char *s) { buf_putn(b, s, strlen(s)); }
 
+void json_buf_put_strings(JsonBuf *b, const char *const *s, int n) {
+    buf_putn(b, "[", 1);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_putn(b, ",", 1);
+        json_buf_put_string(b, s[i]);
+    }
+    buf_putn(b, "]", 1);
+}
+
 void json_buf_put_string(JsonBuf *b, const char *s) {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s);

@@ -84,6 +84,8 @@ void json_buf_puts(JsonBuf *b, const char *s);           /* raw, no escaping */
 /* s as a quoted JSON string: escapes '"', '\\' and control characters; invalid UTF-8
  * bytes become U+FFFD so that the output is always valid JSON. */
 void json_buf_put_string(JsonBuf *b, const char *s);
+/* The n strings as a JSON array of strings, each escaped as json_buf_put_string does. */
+void json_buf_put_strings(JsonBuf *b, const char *const *s, int n);
 /* Shortest "%.{15,16,17}g" form that reads back to exactly x; NaN and +-Inf, which
  * JSON cannot express, are written as null. */
 void json_buf_put_number(JsonBuf *b, double x);

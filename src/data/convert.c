@@ -345,12 +345,9 @@ static int write_dataset(const char *path, const Assembled *a, const ConvertOpti
         json_buf_put_string(&m, base_name(s->source));
         json_buf_puts(&m, "}");
     }
-    json_buf_puts(&m, "],\"inputs\":[");
-    for (int i = 0; i < ninputs; i++) {
-        if (i) json_buf_puts(&m, ",");
-        json_buf_put_string(&m, inputs[i]);
-    }
-    json_buf_puts(&m, "]}");
+    json_buf_puts(&m, "],\"inputs\":");
+    json_buf_put_strings(&m, inputs, ninputs);
+    json_buf_puts(&m, "}");
     StWriter *w = st_writer_new();
     st_writer_meta(w, "lvit.dataset", m.s);
     json_buf_free(&m);

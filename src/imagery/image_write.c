@@ -226,12 +226,9 @@ static char *metadata(const ImageSet *s, const uint8_t *split, const ImageOption
         }
         json_buf_puts(&m, "}");
     }
-    json_buf_puts(&m, "],\"inputs\":[");
-    for (int i = 0; i < ninputs; i++) {
-        if (i) json_buf_puts(&m, ",");
-        json_buf_put_string(&m, inputs[i]);
-    }
-    json_buf_puts(&m, "]}");
+    json_buf_puts(&m, "],\"inputs\":");
+    json_buf_put_strings(&m, inputs, ninputs);
+    json_buf_puts(&m, "}");
     return m.s;
 }
 
