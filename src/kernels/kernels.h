@@ -103,6 +103,26 @@ typedef struct Kernels {
                       const float *wlat, int B, int Vo, int H, int W, int p, int multi,
                       float dloss, double denom, float *ws);
 
+    /* ---- the classification head ----
+     * Mean over tokens, scaled: out[b,:] = scale * sum_s x[b,s,:]  (x [B,S,D], out [B,D]
+     * overwritten; scale 1/S, or 1/S_total when the sequence is split over ranks and the caller
+     * sums the ranks' partial means). The sum runs over s in order (bitwise reproducible). */
+    void (*token_mean_fwd)(float *out, const float *x, int B, int64_t S, int D, float scale);
+    /* dx[b,s,:] += scale * dout[b,:]   (dx [B,S,D], dout [B,D]) */
+    void (*token_mean_bwd)(float *dx, const float *dout, int B, int64_t S, int D, float scale);
+    /* Classification loss on logits [B,K], fused with its gradient (dlogits [B,K], overwritten):
+     *   multi = 0 (softmax cross-entropy): sample b weighs w_b = sum_k mask[b,k] and
+     *     loss = sum_b w_b * (-sum_k y[b,k] log softmax(logits[b])_k) / denom,
+     *     dlogits[b,k] = dloss * w_b * (softmax_k * sum_j y[b,j] - y[b,k]) / denom
+     *     (y one-hot, or any distribution; a row of zeros with mask 0 is a padded sample);
+     *   multi = 1 (sigmoid binary cross-entropy per class, multi-label):
+     *     loss = sum_{b,k} mask[b,k] (softplus(z) - y z) / denom,
+     *     dlogits = dloss * mask * (sigmoid(z) - y) / denom;
+     * denom = sum(mask) unless denom > 0 (the global batch's under data or sequence parallelism).
+     * Returns the loss (host float; sums in double in a fixed order). */
+    float (*class_loss)(float *dlogits, const float *logits, const float *y, const float *mask, int B, int K,
+                        int multi, float dloss, double denom);
+
     /* ---- the Reslim downscaling head (ORBIT-2): 3x3 convolution, pixel shuffle, TV ----
      * 3x3 convolution, stride 1, zero padding 1, PyTorch Conv2d(Cin, Cout, 3, padding=1):
      *   out[b,co,h,w] = bias[co] + sum_{ci,kh,kw} w[co,ci,kh,kw] in[b,ci,h+kh-1,w+kw-1]

@@ -11,14 +11,14 @@ enum {
     P_zero, P_copy, P_linear_fwd, P_linear_bwd, P_layernorm_fwd, P_layernorm_bwd, P_gelu_fwd, P_gelu_bwd,
     P_add_inplace, P_lerp, P_patch_embed_fwd, P_patch_embed_bwd, P_pos_lead_fwd, P_pos_lead_bwd, P_var_attn_fwd,
     P_var_attn_bwd, P_unpatchify, P_mse_loss, P_sumsq, P_scale, P_adamw, P_attn_fwd, P_attn_bwd, P_attn_merge, P_patchify,
-    P_conv3x3_fwd, P_conv3x3_bwd, P_pixel_shuffle_fwd, P_pixel_shuffle_bwd, P_tv_loss, P_N
+    P_conv3x3_fwd, P_conv3x3_bwd, P_pixel_shuffle_fwd, P_pixel_shuffle_bwd, P_tv_loss, P_token_mean_fwd, P_token_mean_bwd, P_class_loss, P_N
 };
 _Static_assert((int)P_N <= (int)KERNELS_PROFILE_MAX_OPS, "KERNELS_PROFILE_MAX_OPS holds every op");
 static const char *g_names[P_N] = {
     "zero", "copy", "linear_fwd", "linear_bwd", "layernorm_fwd", "layernorm_bwd", "gelu_fwd", "gelu_bwd",
     "add_inplace", "lerp", "patch_embed_fwd", "patch_embed_bwd", "pos_lead_fwd", "pos_lead_bwd", "var_attn_fwd",
     "var_attn_bwd", "unpatchify", "mse_loss", "sumsq", "scale", "adamw", "attn_fwd", "attn_bwd", "attn_merge", "patchify",
-    "conv3x3_fwd", "conv3x3_bwd", "pixel_shuffle_fwd", "pixel_shuffle_bwd", "tv_loss"};
+    "conv3x3_fwd", "conv3x3_bwd", "pixel_shuffle_fwd", "pixel_shuffle_bwd", "tv_loss", "token_mean_fwd", "token_mean_bwd", "class_loss"};
 static double g_time[P_N], g_flops[P_N], g_bytes[P_N];
 static long g_calls[P_N];
 static const Kernels *g_base;
@@ -205,6 +205,24 @@ static float p_tv_loss(float *dimg, const float *img, const float *vw, int B, in
     return r;
 }
 
+static void p_token_mean_fwd(float *o, const float *x, int B, int64_t S, int D, float scale) {
+    T0;
+    g_base->token_mean_fwd(o, x, B, S, D, scale);
+    T1(P_token_mean_fwd, cost_token_mean(B, S, D, 0));
+}
+static void p_token_mean_bwd(float *dx, const float *dout, int B, int64_t S, int D, float scale) {
+    T0;
+    g_base->token_mean_bwd(dx, dout, B, S, D, scale);
+    T1(P_token_mean_bwd, cost_token_mean(B, S, D, 1));
+}
+static float p_class_loss(float *g, const float *z, const float *y, const float *m, int B, int K, int multi, float dloss,
+                          double denom) {
+    T0;
+    float r = g_base->class_loss(g, z, y, m, B, K, multi, dloss, denom);
+    T1(P_class_loss, cost_class_loss(B, K));
+    return r;
+}
+
 const Kernels *kernels_profiled(const Kernels *base) {
     g_base = base;
     g_prof = *base;
@@ -213,7 +231,7 @@ const Kernels *kernels_profiled(const Kernels *base) {
     SET(gelu_bwd) SET(add_inplace) SET(lerp) SET(patch_embed_fwd) SET(patch_embed_bwd) SET(pos_lead_fwd) SET(pos_lead_bwd)
     SET(var_attn_fwd) SET(var_attn_bwd) SET(unpatchify) SET(mse_loss) SET(sumsq) SET(scale) SET(adamw) SET(attn_fwd)
     SET(attn_bwd) SET(attn_merge) SET(patchify) SET(conv3x3_fwd) SET(conv3x3_bwd) SET(pixel_shuffle_fwd)
-    SET(pixel_shuffle_bwd) SET(tv_loss)
+    SET(pixel_shuffle_bwd) SET(tv_loss) SET(token_mean_fwd) SET(token_mean_bwd) SET(class_loss)
 #undef SET
     return &g_prof;
 }

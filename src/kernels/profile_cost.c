@@ -175,3 +175,17 @@ OpCost cost_tv_loss(int grad, int vw, int B, int V, int H, int W) {
     const double n = (double)B * V * H * W;
     return oc((grad ? 30 : 14) * n, (grad ? 3 : 1) * n + (vw ? V : 0));
 }
+
+/* Mean over tokens: 1 flop per element of x [B,S,D] read (forward) or read and written
+ * (backward, +=); out or dout [B,D] written or read. */
+OpCost cost_token_mean(int B, int64_t S, int D, int backward) {
+    const double n = (double)B * S * D;
+    return oc(n, (backward ? 2.0 : 1.0) * n + (double)B * D);
+}
+
+/* Cross-entropy on [B,K] logits: a nominal 10 flops per logit (exp, log, the gradient); logits,
+ * y and mask read, the gradient written. */
+OpCost cost_class_loss(int B, int K) {
+    const double n = (double)B * K;
+    return oc(10.0 * n, 4.0 * n);
+}

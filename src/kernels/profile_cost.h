@@ -44,5 +44,7 @@ OpCost cost_conv3x3_bwd(int din, int dw, int dbias, int64_t B, int64_t Cin, int6
 OpCost cost_pixel_shuffle_fwd(int64_t B, int64_t C, int64_t H, int64_t W, int r);
 OpCost cost_pixel_shuffle_bwd(int64_t B, int64_t C, int64_t H, int64_t W, int r);
 OpCost cost_tv_loss(int grad, int vw, int B, int V, int H, int W);
+OpCost cost_token_mean(int B, int64_t S, int D, int backward);
+OpCost cost_class_loss(int B, int K);
 
 #endif

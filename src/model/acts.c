@@ -97,10 +97,12 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     TAKE(a->fc1, nl * BS * F);
     TAKE(a->gelu, nl * BS * F);
     TAKE(a->res2, nb_l * BS * D); /* every block's output: the next block's input */
-    const int64_t hb = last ? BS : 0; /* the final norm and head: the last pipeline stage */
-    TAKE(a->lnf, hb * D);
-    TAKE(a->lnf_mean, hb);
-    TAKE(a->lnf_rstd, hb);
+    const int64_t nf_rows = last ? BS : 0; /* the final norm and head: the last pipeline stage */
+    TAKE(a->lnf, nf_rows * D);
+    TAKE(a->lnf_mean, nf_rows);
+    TAKE(a->lnf_rstd, nf_rows);
+    const int64_t hb = vit_head_rows(c, B) * last; /* a classifier's head sees one mean token per sample */
+    TAKE(a->pool, vit_classify(c) ? hb * D : 0);
     TAKE(a->head_pre, c->dec_depth * hb * D);
     TAKE(a->head_act, c->dec_depth * hb * D);
     TAKE(a->out, hb * E);

@@ -27,10 +27,11 @@ typedef struct VitActs {
     float *gelu;         /* [depth][B,S,F] */
     float *res2;         /* [depth][B,S,D] block output */
     float *lnf, *lnf_mean, *lnf_rstd;   /* [B,S,D], [B,S] */
-    float *head_pre;     /* [dec][B,S,D] */
-    float *head_act;     /* [dec][B,S,D] */
-    float *out;          /* [B,S,E] head output, token layout */
-    float *dout;         /* [B,S,E] dloss/dout */
+    float *pool;         /* classification: [B,D] the mean of lnf over the tokens */
+    float *head_pre;     /* [dec][B,S,D] ([dec][B,D] classifying) */
+    float *head_act;     /* [dec][B,S,D] ([dec][B,D] classifying) */
+    float *out;          /* [B,S,E] head output, token layout ([B,classes] logits classifying) */
+    float *dout;         /* [B,S,E] dloss/dout ([B,classes]) */
     /* Reslim (downscaling) on the fine grid Hf x Wf = sH x sW of the computed window */
     float *up;           /* [B,Vo,Hf,Wf] the head output unpatchified */
     float *pred;         /* [B,Vo,Hf,Wf] the prediction: head_conv(up) + res_path(x) */

@@ -36,6 +36,10 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
         if (c->mode != CH_AGG) BAD("--task downscale needs --channels agg (the head emits every variable of a token)");
         if (c->residual) BAD("--residual is for forecasting; downscaling has Reslim's own residual path");
         if (c->res_width < 1 || c->res_width > 4096) BAD("--res-width %d: expected 1..4096", c->res_width);
+    } else if (vit_classify(c) && (c->classes < (c->multilabel ? 1 : 2) || c->classes > 100000)) {
+        BAD("%d classes: expected %d..100000", c->classes, c->multilabel ? 1 : 2);
+    } else if (vit_classify(c) && c->residual) {
+        BAD("--residual is for forecasting; a classifier predicts labels, not a change of its input");
     } else if (c->Vo != c->V) {
         BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
     }
@@ -78,6 +82,9 @@ char *vit_config_to_json(const VitConfig *c) {
     if (c->scale > 1)
         json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d,\"base\":\"%s\"",
                         c->scale, c->Vo, c->res_width, c->ds_base ? "bicubic" : "none");
+    if (vit_classify(c))
+        json_buf_printf(&b, ",\"task\":\"classify\",\"classes\":%d,\"multilabel\":%s", c->classes,
+                        c->multilabel ? "true" : "false");
     json_buf_puts(&b, "}");
     return b.s;
 }
@@ -147,9 +154,19 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         (json_get(root, "chag_group") && get_int(root, "chag_group", &c->chag_group, err, n)))
         goto done;
     const JsonValue *task = json_get(root, "task");
-    if (task && (!json_as_string(task) || (strcmp(json_as_string(task), "downscale") && strcmp(json_as_string(task), "forecast")))) {
-        snprintf(err, n, "model config: \"task\" must be \"forecast\" or \"downscale\"");
+    const char *tname = task ? json_as_string(task) : "forecast";
+    if (!tname || (strcmp(tname, "downscale") && strcmp(tname, "forecast") && strcmp(tname, "classify"))) {
+        snprintf(err, n, "model config: \"task\" must be \"forecast\", \"downscale\" or \"classify\"");
         goto done;
+    }
+    if (strcmp(tname, "classify") == 0) {
+        const JsonValue *ml = json_get(root, "multilabel");
+        if (get_int(root, "classes", &c->classes, err, n)) goto done;
+        if (ml && ml->type != JSON_BOOL) {
+            snprintf(err, n, "model config: \"multilabel\" must be true or false");
+            goto done;
+        }
+        c->multilabel = ml ? ml->boolean : 0;
     }
     if (task && strcmp(json_as_string(task), "downscale") == 0 &&
         (get_int(root, "scale", &c->scale, err, n) || get_int(root, "out_vars", &c->Vo, err, n) ||

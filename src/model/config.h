@@ -40,6 +40,11 @@ typedef struct VitConfig {
     int res_width;      /* downscaling: channels of the residual path after the pixel shuffle */
     int ds_base;        /* downscaling target: 0 the fine field, 1 its difference from the bicubic
                          * interpolation of the coarse input (prediction = interpolation + model) */
+    int classes;        /* a classification head with this many classes (0: the image head). The
+                         * tokens' final-norm outputs are averaged over the whole sequence (all
+                         * sequence-parallel ranks), the head MLP runs on that mean and its last layer
+                         * emits E = classes logits per sample. */
+    int multilabel;     /* classification: independent sigmoid outputs (multi-label) instead of a softmax */
     int tile_h, tile_w; /* TILES: this rank computes coarse windows of tile_h x tile_w cells of the H x W grid
                          * (their origins come with each batch); 0: the whole grid. Not part of the model. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
@@ -51,9 +56,13 @@ static inline int vit_scale(const VitConfig *c) { return c->scale > 1 ? c->scale
 static inline int vit_reslim(const VitConfig *c) { return c->scale > 1; }
 /* the head's patch on the output grid: p, or s p when downscaling */
 static inline int vit_P(const VitConfig *c) { return c->p * vit_scale(c); }
+static inline int vit_classify(const VitConfig *c) { return c->classes > 0; }
 static inline int vit_E(const VitConfig *c) {
+    if (vit_classify(c)) return c->classes;
     return c->mode == CH_AGG ? vit_P(c) * vit_P(c) * c->Vo : vit_P(c) * vit_P(c);
 }
+/* rows of the head's matrix products for a batch of B: one per token, or one per sample classifying */
+static inline int64_t vit_head_rows(const VitConfig *c, int B) { return vit_classify(c) ? B : (int64_t)B * vit_S(c); }
 /* Reslim residual path: channels before the pixel shuffle */
 static inline int vit_Rs(const VitConfig *c) { return c->res_width * vit_scale(c) * vit_scale(c); }
 static inline int vit_F(const VitConfig *c) { return c->mlp_ratio * c->D; }

@@ -130,6 +130,9 @@ static void block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g
     if (g) vit_block_view(&m->g, &m->cfg, l, g);
 }
 
+/* ranks of the sequence-parallel group (1 without one) */
+static int seq_ranks(const Vit *m) { return m->sa.sp ? m->sa.sp->size : 1; }
+
 /* Tensor parallel: the sum over the group of each rank's partial result (nothing without one). */
 static void tp_sum(Vit *m, float *x, int64_t n) {
     if (m->tp) m->tp->ops->allreduce_sum(m->tp, x, n);
@@ -353,7 +356,6 @@ float vit_forward(Vit *m, const Batch *b) {
     CHECK(B >= 1 && B <= m->B, "batch of %d samples, model sized for at most %d", B, m->B);
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c);
     const int64_t BS = (int64_t)B * S;
-    const int64_t BSmax = (int64_t)m->B * S;
 
     const int Va = vit_Vagg(c); /* tokens per location the cross-attention sees: V, or the D-CHAG blocks */
     const float *agg_in = a->tok;
@@ -392,15 +394,24 @@ float vit_forward(Vit *m, const Batch *b) {
     if (!vit_last_stage(c)) return 0.0f; /* vit_output: what goes to the next pipeline stage */
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
     const float *h = a->lnf;
+    const int64_t Mh = vit_head_rows(c, B), Hmax = vit_head_rows(c, m->B);
+    if (vit_classify(c)) { /* the mean over the whole sequence: this rank's share, summed over the group */
+        k->token_mean_fwd(a->pool, a->lnf, B, S, (int)D, 1.0f / ((float)S * seq_ranks(m)));
+        if (m->sa.sp) m->sa.sp->ops->allreduce_sum(m->sa.sp, a->pool, B * D);
+        h = a->pool;
+    }
     for (int j = 0; j < c->dec_depth; j++) {
-        float *pre = a->head_pre + j * BSmax * D, *act = a->head_act + j * BSmax * D;
-        k->linear_fwd(pre, h, p->head_w + j * D * D, p->head_b + j * D, BS, D, D, 0);
-        k->gelu_fwd(act, pre, BS * D);
+        float *pre = a->head_pre + j * Hmax * D, *act = a->head_act + j * Hmax * D;
+        k->linear_fwd(pre, h, p->head_w + j * D * D, p->head_b + j * D, Mh, D, D, 0);
+        k->gelu_fwd(act, pre, Mh * D);
         h = act;
     }
-    k->linear_fwd(a->out, h, p->out_w, p->out_b, BS, D, E, 0);
+    k->linear_fwd(a->out, h, p->out_w, p->out_b, Mh, D, E, 0);
     if (vit_reslim(c)) return reslim_fwd(m, b);
     if (!b->y) return 0.0f;
+    /* under sequence parallelism every rank of the group has the whole loss; the caller's denominator
+     * counts each sample once per rank (the group's mask sums), so the ranks' shares add up to it */
+    if (vit_classify(c)) return k->class_loss(a->dout, a->out, b->y, b->mask, B, (int)E, c->multilabel, 1.0f, b->loss_denom);
     return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }
@@ -426,15 +437,23 @@ void vit_backward(Vit *m, const Batch *b) {
         /* head: out = Linear(h_last); h_j = GELU(Linear(h_{j-1})); h_{-1} = lnf */
         float *dh = a->dtmp, *dpre = a->dtmp2;
         if (vit_reslim(c)) reslim_bwd(m, b); /* the fine-grid head and residual path: dout */
-        const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * BSmax * D : a->lnf;
-        k->zero(dh, BS * D);
-        k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, BS, D, E);
+        const int64_t Mh = vit_head_rows(c, B), Hmax = vit_head_rows(c, m->B);
+        const float *h0 = vit_classify(c) ? a->pool : a->lnf;
+        const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * Hmax * D : h0;
+        k->zero(dh, Mh * D);
+        k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, Mh, D, E);
         for (int j = c->dec_depth - 1; j >= 0; j--) {
-            const float *hin = j ? a->head_act + (j - 1) * BSmax * D : a->lnf;
+            const float *hin = j ? a->head_act + (j - 1) * Hmax * D : h0;
+            k->zero(dpre, Mh * D);
+            k->gelu_bwd(dpre, dh, a->head_pre + j * Hmax * D, Mh * D);
+            k->zero(dh, Mh * D);
+            k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, Mh, D, D);
+        }
+        if (vit_classify(c)) { /* back through the mean: this rank's share of the loss came through its
+                                * 1/P of the denominator, so its tokens take 1/S_local */
             k->zero(dpre, BS * D);
-            k->gelu_bwd(dpre, dh, a->head_pre + j * BSmax * D, BS * D);
-            k->zero(dh, BS * D);
-            k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, BS, D, D);
+            k->token_mean_bwd(dpre, dh, B, S, (int)D, 1.0f / (float)S);
+            dh = dpre;
         }
         const float *x_last = nbl ? a->res2 + (nbl - 1) * BSmax * D : a->x0;
         k->zero(dx, BS * D);
@@ -518,7 +537,8 @@ const float *vit_output(const Vit *m) {
 void vit_prediction(Vit *m, float *img, int B) {
     const VitConfig *c = &m->lc;
     const int64_t s = vit_scale(c);
-    if (vit_reslim(c)) m->k->copy(img, m->a.pred, B * c->Vo * s * c->H * s * c->W);
+    if (vit_classify(c)) m->k->copy(img, m->a.out, (int64_t)B * c->classes);
+    else if (vit_reslim(c)) m->k->copy(img, m->a.pred, B * c->Vo * s * c->H * s * c->W);
     else m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
 }
 
@@ -527,7 +547,7 @@ double vit_flops_per_sample(const VitConfig *c) {
     double f = 2.0 * V * L * c->p * c->p * D;                     /* patch embedding */
     if (c->mode == CH_AGG) f += 2.0 * V * L * 2 * D * D + 4.0 * L * V * D + 2.0 * L * D * D;
     f += c->depth * (2.0 * S * D * (3 * D + D + 2 * F) + 4.0 * S * S * D); /* blocks */
-    f += 2.0 * S * D * (c->dec_depth * D + E);                  /* head */
+    f += 2.0 * (vit_classify(c) ? 1.0 : S) * D * (c->dec_depth * D + E); /* head (a classifier's on the mean token) */
     if (vit_reslim(c)) { /* Reslim: head_conv and the residual path's two convolutions */
         const double s2 = (double)vit_scale(c) * vit_scale(c), HW = (double)c->H * c->W;
         f += 18.0 * HW * (s2 * c->Vo * c->Vo + (double)c->V * vit_Rs(c) + s2 * c->res_width * c->Vo);

@@ -122,7 +122,8 @@ void vit_backward(Vit *m, const Batch *b);
  * then reads the gradient of that output from m->a.dx and, but on the first stage, leaves the
  * gradient of its input there. */
 const float *vit_output(const Vit *m);
-/* Prediction image [B,Vo,H,W] of the last forward pass ([B,Vo,sH,sW] when downscaling). */
+/* Prediction image [B,Vo,H,W] of the last forward pass ([B,Vo,sH,sW] when downscaling; the logits
+ * [B,classes] when classifying), into backend memory img. */
 void vit_prediction(Vit *m, float *img, int B);
 /* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */
 double vit_flops_per_sample(const VitConfig *c);

@@ -1,4 +1,4 @@
-/* The CPU kernel table: fp32 kernels from ops_cpu.c, embed_cpu.c and upsample_cpu.c, flash
+/* The CPU kernel table: fp32 kernels from ops_cpu.c, embed_cpu.c and upsample_cpu.c and classify_cpu.c, flash
  * attention from attention/flash_cpu.c. */
 #include "kernels/kernels.h"
 
@@ -33,6 +33,9 @@ static const Kernels g_cpu = {
     .unpatchify = unpatchify_cpu,
     .patchify = patchify_cpu,
     .mse_loss = mse_loss_cpu,
+    .token_mean_fwd = token_mean_fwd_cpu,
+    .token_mean_bwd = token_mean_bwd_cpu,
+    .class_loss = class_loss_cpu,
     .conv3x3_fwd = conv3x3_fwd_cpu,
     .conv3x3_bwd = conv3x3_bwd_cpu,
     .pixel_shuffle_fwd = pixel_shuffle_fwd_cpu,

@@ -93,6 +93,12 @@ float mse_loss_cpu(float *dpred /* [B,T,E] */, const float *pred /* [B,T,E] */,
                    const float *wlat /* [H] */, int B, int Vo, int H, int W, int p, int multi,
                    float dloss, double denom, float *ws /* [B*Vo*H*W] */);
 
+/* ---- classify_cpu.c: token mean and classification loss (kernels.h has the contracts) ---- */
+void token_mean_fwd_cpu(float *out /* [B,D] */, const float *x /* [B,S,D] */, int B, int64_t S, int D, float scale);
+void token_mean_bwd_cpu(float *dx /* [B,S,D] */, const float *dout /* [B,D] */, int B, int64_t S, int D, float scale);
+float class_loss_cpu(float *dlogits /* [B,K] */, const float *logits /* [B,K] */, const float *y /* [B,K] */,
+                     const float *mask /* [B,K] */, int B, int K, int multi, float dloss, double denom);
+
 /* ---- upsample_cpu.c: the Reslim head's 3x3 convolution, pixel shuffle, total variation ---- */
 void conv3x3_fwd_cpu(float *out /* [B,Cout,H,W] */, const float *in /* [B,Cin,H,W] */,
                      const float *w /* [Cout,Cin,3,3] */, const float *bias /* [Cout] or NULL */,

@@ -66,6 +66,19 @@ float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float
     (void)multi, (void)dloss, (void)denom, (void)ws;
     NO_CUDA();
 }
+void token_mean_fwd_cuda(float *out, const float *x, int B, int64_t S, int D, float scale) {
+    (void)out, (void)x, (void)B, (void)S, (void)D, (void)scale;
+    NO_CUDA();
+}
+void token_mean_bwd_cuda(float *dx, const float *dout, int B, int64_t S, int D, float scale) {
+    (void)dx, (void)dout, (void)B, (void)S, (void)D, (void)scale;
+    NO_CUDA();
+}
+float class_loss_cuda(float *dlogits, const float *logits, const float *y, const float *mask, int B, int K, int multi,
+                      float dloss, double denom) {
+    (void)dlogits, (void)logits, (void)y, (void)mask, (void)B, (void)K, (void)multi, (void)dloss, (void)denom;
+    NO_CUDA();
+}
 void var_attn_fwd_cuda(float *out, float *probs, const float *q, const float *kv, int B, int64_t L, int V, int NH,
                        int D) {
     (void)out, (void)probs, (void)q, (void)kv, (void)B, (void)L, (void)V, (void)NH, (void)D;

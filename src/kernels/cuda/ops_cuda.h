@@ -57,6 +57,11 @@ void unpatchify_cuda(float *img, const float *pred, int B, int Vo, int H, int W,
 void patchify_cuda(float *pred, const float *img, int B, int Vo, int H, int W, int p, int multi);
 float mse_loss_cuda(float *dpred, const float *pred, const float *y, const float *mask, const float *wlat, int B,
                     int Vo, int H, int W, int p, int multi, float dloss, double denom, float *ws);
+/* classify_cuda.cu: the kernel table's token_mean_fwd/bwd and class_loss (same contracts) */
+void token_mean_fwd_cuda(float *out, const float *x, int B, int64_t S, int D, float scale);
+void token_mean_bwd_cuda(float *dx, const float *dout, int B, int64_t S, int D, float scale);
+float class_loss_cuda(float *dlogits, const float *logits, const float *y, const float *mask, int B, int K, int multi,
+                      float dloss, double denom);
 /* varattn_cuda.cu: the kernel table's var_attn_fwd/bwd (same contracts) */
 void var_attn_fwd_cuda(float *out, float *probs, const float *q, const float *kv, int B, int64_t L, int V, int NH,
                        int D);
