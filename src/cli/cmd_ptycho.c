@@ -36,6 +36,7 @@ static int reconstruct(int argc, char **argv, int frc) {
     pty_job_defaults(&o);
     float radius = 0, defocus = 0;
     int fixed_probe = 0;
+    const char *tiles = NULL;
     ArgSpec specs[] = {
         {"data", ARG_STR, &o.data, "scan: netCDF (frames or diffraction [N,n,n] in FFT order, positions or scan_px [N,2]) or CXI/HDF5 far-field (required)", NULL, 0, 0, 0},
         {"output", ARG_STR, &o.out, "netCDF file for the object and probe (also -o; required)", NULL, 0, 0, 0},
@@ -53,6 +54,8 @@ static int reconstruct(int argc, char **argv, int frc) {
         {"cost", ARG_STR, &o.cost_path, "JSONL cost log (default: OUTPUT with .jsonl for .nc)", NULL, 0, 0, 0},
         {"plot", ARG_STR, &o.plot_dir, "folder for cost.png, object.png and probe.png (amplitude and phase)", NULL, 0, 0, 0},
         {"quiet", ARG_FLAG, &o.quiet, "no line per iteration", NULL, 0, 0, 0},
+        {"tiles", ARG_STR, &tiles, "under mpirun: RxC object tiles, one per process (default: a near-square grid of the process count)", NULL, 0, 0, 0},
+        {"cell", ARG_INT, &o.recon.cell, "cell side in pixels of the fixed summation order (0 = the probe side); runs with the same --cell give the same bits at any --tiles", NULL, 0, 1 << 16, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     args_parse(specs, argc, argv, 3, frc ? "ptycho frc" : "ptycho reconstruct",
@@ -62,6 +65,14 @@ static int reconstruct(int argc, char **argv, int frc) {
     if (!o.out) DIE_USER("lvit ptycho %s: -o %s is required", frc ? "frc" : "reconstruct", frc ? "FRC.jsonl" : "OUT.nc");
     o.radius = radius, o.defocus = defocus;
     o.recon.probe_update = !fixed_probe;
+    if (tiles) {
+        char x;
+        int used = 0;
+        if (sscanf(tiles, "%d%c%d%n", &o.tiles_r, &x, &o.tiles_c, &used) != 3 || (x != 'x' && x != 'X') ||
+            tiles[used] || o.tiles_r < 1 || o.tiles_c < 1)
+            DIE_USER("--tiles '%s': expected ROWSxCOLUMNS of tiles, e.g. --tiles 2x2", tiles);
+        if (frc) DIE_USER("lvit ptycho frc: --tiles is for reconstruct only (frc runs in one process)");
+    }
     return frc ? pty_frc_job(&o) : pty_reconstruct_job(&o);
 }
 

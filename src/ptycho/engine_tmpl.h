@@ -1,58 +1,170 @@
 /* The reconstruction engine, written once and compiled twice: engine_f.c (float, fftwf) and
  * engine_d.c (double, fftw), so that float can be checked against double on the same update.
- * The includer defines REAL, CPLX, FFTW(x), SFX(x), RSQRT, CONJ, CRE, CIM. Not a header of its own: no guard. */
+ * The includer defines REAL, CPLX, FFTW(x), SFX(x), RSQRT, CONJ, CRE, CIM. Not a header of its own: no guard.
+ *
+ * One engine serves one process and every tile of a tiled run: it holds its tile's object with
+ * the halo, its positions and frames, and sums everything in the order tiling.h fixes (per cell
+ * over ascending positions, then over ascending cells), so the tile grid, the rank count and the
+ * thread count change no bit of the result. The exchanges with other tiles are in
+ * engine_xchg_tmpl.h. */
 #include <complex.h>
 #include <fftw3.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "parallel/comm.h"
 #include "ptycho/engine.h"
 
+/* One cell's sums: over its extent (object side) and over the probe window. */
+typedef struct SFX(Cell) {
+    int k;                   /* global cell index */
+    PtyRect ext;
+    int first, count;        /* its positions: ord[first .. first + count) */
+    int boundary;            /* some other tile needs its object sums */
+    CPLX *g;                 /* [ext] dC/d conj(O) */
+    REAL *il;                /* [ext] sum |P|^2 */
+    CPLX *gp;                /* [n, n] dC/d conj(P) */
+    REAL *op;                /* [n, n] sum |O_j|^2 */
+    double cost;
+} SFX(Cell);
+
+/* A block of object sums to add into the owned pixels: rect r of a cell's sums, read from src
+ * (row stride sw, origin (sy, sx)). */
+typedef struct SFX(Fold) {
+    int k;
+    PtyRect r;
+    const CPLX *g;
+    const REAL *il;
+    int sw, sy, sx;
+} SFX(Fold);
+
+/* What this tile sends to and receives from one other tile. */
+typedef struct SFX(Nb) {
+    int rank;
+    int ngs, ngr;            /* object-sum blocks sent (own cells) and received (its cells) */
+    int *gs_cell;            /* [ngs] index into the own cell list */
+    PtyRect *gs_rect, *gr_rect;
+    int *gr_k;               /* [ngr] global cell index */
+    size_t gs_len, gr_len;   /* REALs */
+    REAL *gs, *gr;
+    PtyRect os, orr;         /* object pixels sent (own, in its halo) and received (its, in our halo) */
+    REAL *osb, *orb;
+    CommReq rq[4];
+} SFX(Nb);
+
 typedef struct SFX(Eng) {
-    int N, n, H, W, nt;
+    int N, n, H, W, nt;      /* N: this tile's positions */
     const int *pos;          /* [N, 2] */
+    int *ord;                /* [N] local position indices sorted by cell, then index */
+    const PtyTiling *T;
+    int tile;
+    Comm *comm;
+    PtyRect own, ext;
     FFTW(plan) fwd, inv;
-    CPLX *O;                 /* [H, W] */
+    CPLX *O;                 /* [ext] */
     CPLX *P;                 /* [n, n] */
     REAL *target;            /* [N, n, n] sqrt(I + eps) */
     REAL eps;
     CPLX *buf;               /* [nt, n, n] exit wave / far field, per thread */
-    CPLX *gO;                /* [nt, H, W] per-thread object gradient; thread 0 gets the sum */
-    CPLX *gP;                /* [nt, n, n] */
-    REAL *illum;             /* [nt, H, W] sum_j |P|^2 in the windows, per thread; thread 0 the sum */
-    REAL *opow;              /* [nt, n, n] sum_j |O_j|^2, the same */
-    double *tcost;           /* [nt] */
+    int ncl;
+    SFX(Cell) *cl;           /* this tile's cells with positions, ascending */
+    CPLX *gO;                /* [own] object gradient */
+    REAL *illum;             /* [own] */
+    CPLX *gP;                /* [n, n] */
+    REAL *opow;              /* [n, n] */
+    double cost;
+    int maxcl;               /* the most cells any tile has */
+    size_t slot;             /* floats per cell in the probe-sum gather */
+    float *gath;             /* [ranks, maxcl, slot] */
+    int nnb;
+    SFX(Nb) *nb;
+    int nfold;
+    SFX(Fold) *fold;         /* sorted by cell */
+    void *mem;               /* one block for the cells' sums */
+    void *xg;                /* the gather's tables (engine_xchg_tmpl.h) */
 } SFX(Eng);
 
 static void *SFX(eng_alloc)(size_t bytes) {
-    void *p = FFTW(malloc)(bytes);
+    void *p = FFTW(malloc)(bytes ? bytes : 1);
     CHECK(p, "out of memory: %zu bytes for the ptychography engine", bytes);
     memset(p, 0, bytes);
     return p;
 }
 
-static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps) {
+static size_t SFX(rect_at)(PtyRect box, int y, int x) { return (size_t)(y - box.y0) * (box.x1 - box.x0) + (x - box.x0); }
+
+#include "ptycho/engine_xchg_tmpl.h"
+
+static int SFX(cmp_long)(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* d: this tile's positions (in ascending position index) and frames; T, tile, comm: the
+ * decomposition (one process: a 1 x 1 grid and the single communicator). */
+static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTiling *T, int tile, Comm *comm) {
     memset(e, 0, sizeof *e);
     e->N = d->N, e->n = d->n, e->H = d->H, e->W = d->W, e->pos = d->pos, e->eps = (REAL)eps;
+    e->T = T, e->tile = tile, e->comm = comm;
+    e->own = pty_tile_rect(T, tile), e->ext = pty_tile_ext(T, tile);
     e->nt = omp_get_max_threads();
-    size_t nn = (size_t)d->n * d->n, hw = (size_t)d->H * d->W;
-    e->O = SFX(eng_alloc)(sizeof(CPLX) * hw);
+    const size_t nn = (size_t)d->n * d->n;
+    e->O = SFX(eng_alloc)(sizeof(CPLX) * pty_rect_area(e->ext));
     e->P = SFX(eng_alloc)(sizeof(CPLX) * nn);
     e->target = SFX(eng_alloc)(sizeof(REAL) * nn * d->N);
     e->buf = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
-    e->gO = SFX(eng_alloc)(sizeof(CPLX) * hw * e->nt);
-    e->gP = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
-    e->illum = SFX(eng_alloc)(sizeof(REAL) * hw * e->nt);
-    e->opow = SFX(eng_alloc)(sizeof(REAL) * nn * e->nt);
-    e->tcost = SFX(eng_alloc)(sizeof(double) * e->nt);
+    e->gO = SFX(eng_alloc)(sizeof(CPLX) * pty_rect_area(e->own));
+    e->illum = SFX(eng_alloc)(sizeof(REAL) * pty_rect_area(e->own));
+    e->gP = SFX(eng_alloc)(sizeof(CPLX) * nn);
+    e->opow = SFX(eng_alloc)(sizeof(REAL) * nn);
     for (size_t i = 0; i < nn * d->N; i++) {
         REAL a = (REAL)d->amp[i];
         e->target[i] = RSQRT(a * a + e->eps);
     }
-    /* FFTW_ESTIMATE, not MEASURE: the plan (and so every rounding) is then the same on every run
-     * and machine, which the tiled decomposition's bitwise comparison will rely on. The planner
-     * is not thread-safe: plans are made here, once, and executed on each thread's buffer. */
+    /* positions by cell (key cell * N + index sorts by cell, then index) */
+    long *key = xmalloc(sizeof(long) * (d->N ? d->N : 1));
+    for (int j = 0; j < d->N; j++) {
+        int ry = (d->pos[2 * j] + d->n / 2) / T->cell, rx = (d->pos[2 * j + 1] + d->n / 2) / T->cell;
+        int k = (ry < T->cy ? ry : T->cy - 1) * T->cx + (rx < T->cx ? rx : T->cx - 1);
+        CHECK(pty_tile_of_cell(T, k) == tile, "position %d handed to tile %d belongs to tile %d", j, tile,
+              pty_tile_of_cell(T, k));
+        key[j] = (long)k * d->N + j;
+    }
+    e->ord = xmalloc(sizeof(int) * (d->N ? d->N : 1));
+    if (d->N > 1) qsort(key, (size_t)d->N, sizeof(long), SFX(cmp_long));
+    for (int j = 0; j < d->N; j++) e->ord[j] = (int)(key[j] % d->N);
+    /* the cells: this tile's non-empty ones, each with its buffers in one block */
+    int *cells = xmalloc(sizeof(int) * T->ncell);
+    e->ncl = pty_tile_cells(T, tile, cells);
+    e->cl = xcalloc((size_t)(e->ncl ? e->ncl : 1), sizeof(SFX(Cell)));
+    size_t bytes = 0;
+    for (int c = 0; c < e->ncl; c++) {
+        size_t a = pty_rect_area(pty_cell_ext(T, cells[c]));
+        bytes += (sizeof(CPLX) + sizeof(REAL)) * a + (sizeof(CPLX) + sizeof(REAL)) * nn;
+    }
+    e->mem = SFX(eng_alloc)(bytes);
+    char *m = e->mem;
+    for (int c = 0, j = 0; c < e->ncl; c++) {
+        SFX(Cell) *q = &e->cl[c];
+        q->k = cells[c], q->ext = pty_cell_ext(T, cells[c]);
+        size_t a = pty_rect_area(q->ext);
+        q->g = (CPLX *)m, m += sizeof(CPLX) * a;
+        q->gp = (CPLX *)m, m += sizeof(CPLX) * nn;
+        q->il = (REAL *)m, m += sizeof(REAL) * a;
+        q->op = (REAL *)m, m += sizeof(REAL) * nn;
+        q->first = j;
+        while (j < d->N && key[j] / d->N == q->k) j++;
+        q->count = j - q->first;
+        CHECK(q->count == T->cell_count[q->k], "tile %d holds %d of cell %d's %d positions", tile, q->count, q->k,
+              T->cell_count[q->k]);
+    }
+    free(key), free(cells);
+    SFX(xchg_init)(e);
+    /* FFTW_ESTIMATE, not MEASURE: the plan (and so every rounding) is then the same on every run,
+     * machine and rank. The planner is not thread-safe: plans are made here, once, and executed on
+     * each thread's buffer. */
     e->fwd = FFTW(plan_dft_2d)(d->n, d->n, e->buf, e->buf, FFTW_FORWARD, FFTW_ESTIMATE);
     e->inv = FFTW(plan_dft_2d)(d->n, d->n, e->buf, e->buf, FFTW_BACKWARD, FFTW_ESTIMATE);
     CHECK(e->fwd && e->inv, "FFTW could not plan a %dx%d transform", d->n, d->n);
@@ -61,129 +173,135 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps) {
 static void SFX(eng_free)(SFX(Eng) *e) {
     FFTW(destroy_plan)(e->fwd);
     FFTW(destroy_plan)(e->inv);
-    FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->target), FFTW(free)(e->buf);
-    FFTW(free)(e->gO), FFTW(free)(e->gP), FFTW(free)(e->illum), FFTW(free)(e->opow), FFTW(free)(e->tcost);
+    SFX(xchg_free)(e);
+    FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->target), FFTW(free)(e->buf), FFTW(free)(e->mem);
+    FFTW(free)(e->gO), FFTW(free)(e->illum), FFTW(free)(e->gP), FFTW(free)(e->opow);
+    free(e->ord), free(e->cl);
 }
 
-/* Cost at (O, P); with grad, e->gO[0..HW) and e->gP[0..nn) get dC/d conj(O) and dC/d conj(P),
- * and e->illum[0..HW), e->opow[0..nn) the step's preconditioners (see eng_step), in the same pass.
- * Positions are split statically over the threads and the per-thread sums are added in thread
- * order, so a run is reproducible for a given thread count. */
-static double SFX(eng_cost_grad)(SFX(Eng) *e, int grad) {
-    const int n = e->n, W = e->W;
-    const size_t nn = (size_t)n * n, hw = (size_t)e->H * e->W;
+/* Cell c's sums at (O, P), its positions in ascending index, on the calling thread. */
+static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
+    const int n = e->n, W = e->ext.x1 - e->ext.x0, cw = q->ext.x1 - q->ext.x0;
+    const size_t nn = (size_t)n * n;
     const REAL scale = (REAL)1 / (REAL)n; /* unitary transform: 1/n each way */
-#pragma omp parallel num_threads(e->nt)
-    {
-        const int t = omp_get_thread_num();
-        CPLX *b = e->buf + nn * t, *gO = e->gO + hw * t, *gP = e->gP + nn * t;
-        REAL *il0 = e->illum + hw * t, *op0 = e->opow + nn * t;
-        if (grad) { /* each thread clears its own sums */
-            memset(gO, 0, sizeof(CPLX) * hw), memset(gP, 0, sizeof(CPLX) * nn);
-            memset(il0, 0, sizeof(REAL) * hw), memset(op0, 0, sizeof(REAL) * nn);
+    memset(q->g, 0, sizeof(CPLX) * pty_rect_area(q->ext)), memset(q->il, 0, sizeof(REAL) * pty_rect_area(q->ext));
+    memset(q->gp, 0, sizeof(CPLX) * nn), memset(q->op, 0, sizeof(REAL) * nn);
+    double c = 0;
+    for (int i = q->first; i < q->first + q->count; i++) {
+        const int j = e->ord[i], r0 = e->pos[2 * j], c0 = e->pos[2 * j + 1];
+        const REAL *m = e->target + nn * j;
+        const CPLX *O0 = e->O + SFX(rect_at)(e->ext, r0, c0);
+        for (int y = 0; y < n; y++) {
+            const CPLX *o = O0 + (size_t)y * W, *p = e->P + (size_t)y * n;
+            for (int x = 0; x < n; x++) b[(size_t)y * n + x] = p[x] * o[x];
         }
-        double c = 0;
-#pragma omp for schedule(static)
-        for (int j = 0; j < e->N; j++) {
-            const int r0 = e->pos[2 * j], c0 = e->pos[2 * j + 1];
-            const REAL *m = e->target + nn * j;
-            for (int y = 0; y < n; y++) {
-                const CPLX *o = e->O + (size_t)(r0 + y) * W + c0;
-                const CPLX *p = e->P + (size_t)y * n;
-                for (int x = 0; x < n; x++) b[(size_t)y * n + x] = p[x] * o[x];
-            }
-            FFTW(execute_dft)(e->fwd, b, b);
-            for (size_t k = 0; k < nn; k++) {
-                CPLX f = b[k] * scale;
-                REAL a = RSQRT(CRE(f) * CRE(f) + CIM(f) * CIM(f) + e->eps);
-                REAL r = a - m[k];
-                c += (double)r * r;
-                /* Psi - Psi', and the inverse's 1/n; with eps = 0 an exact zero has no phase to keep */
-                b[k] = a > 0 ? f * (r / a) * scale : 0;
-            }
-            if (!grad) continue;
-            FFTW(execute_dft)(e->inv, b, b); /* b = psi - psi' */
-            for (int y = 0; y < n; y++) {
-                const CPLX *o = e->O + (size_t)(r0 + y) * W + c0;
-                const CPLX *p = e->P + (size_t)y * n;
-                CPLX *go = gO + (size_t)(r0 + y) * W + c0, *gp = gP + (size_t)y * n;
-                REAL *il = il0 + (size_t)(r0 + y) * W + c0, *op = op0 + (size_t)y * n;
-                const CPLX *d = b + (size_t)y * n;
-                for (int x = 0; x < n; x++) {
-                    go[x] += CONJ(p[x]) * d[x];
-                    gp[x] += CONJ(o[x]) * d[x];
-                    il[x] += CRE(p[x]) * CRE(p[x]) + CIM(p[x]) * CIM(p[x]);
-                    op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
-                }
+        FFTW(execute_dft)(e->fwd, b, b);
+        for (size_t k = 0; k < nn; k++) {
+            CPLX f = b[k] * scale;
+            REAL a = RSQRT(CRE(f) * CRE(f) + CIM(f) * CIM(f) + e->eps);
+            REAL r = a - m[k];
+            c += (double)r * r;
+            /* Psi - Psi', and the inverse's 1/n; with eps = 0 an exact zero has no phase to keep */
+            b[k] = a > 0 ? f * (r / a) * scale : 0;
+        }
+        FFTW(execute_dft)(e->inv, b, b); /* b = psi - psi' */
+        const size_t at = SFX(rect_at)(q->ext, r0, c0);
+        for (int y = 0; y < n; y++) {
+            const CPLX *o = O0 + (size_t)y * W, *p = e->P + (size_t)y * n, *d = b + (size_t)y * n;
+            CPLX *go = q->g + at + (size_t)y * cw, *gp = q->gp + (size_t)y * n;
+            REAL *il = q->il + at + (size_t)y * cw, *op = q->op + (size_t)y * n;
+            for (int x = 0; x < n; x++) {
+                go[x] += CONJ(p[x]) * d[x];
+                gp[x] += CONJ(o[x]) * d[x];
+                il[x] += CRE(p[x]) * CRE(p[x]) + CIM(p[x]) * CIM(p[x]);
+                op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
             }
         }
-        e->tcost[t] = c;
     }
-    double cost = 0;
-    for (int t = 0; t < e->nt; t++) cost += e->tcost[t];
-    if (grad) { /* thread t's sums added in the order t = 1, 2, ...: the same result every run */
-#pragma omp parallel for schedule(static) num_threads(e->nt)
-        for (size_t i = 0; i < hw; i++)
-            for (int t = 1; t < e->nt; t++) e->gO[i] += e->gO[hw * t + i], e->illum[i] += e->illum[hw * t + i];
-        for (int t = 1; t < e->nt; t++)
-            for (size_t i = 0; i < nn; i++) e->gP[i] += e->gP[nn * t + i], e->opow[i] += e->opow[nn * t + i];
-    }
-    return cost;
+    q->cost = c;
 }
 
-static REAL SFX(eng_max)(const REAL *v, size_t n) {
-    REAL m = 0;
-    for (size_t i = 0; i < n; i++) m = v[i] > m ? v[i] : m;
-    return m;
+/* the cells with (boundary) or without (!boundary) sums that another tile needs, over the threads */
+static void SFX(cells_pass)(SFX(Eng) *e, int boundary) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(e->nt)
+    for (int c = 0; c < e->ncl; c++)
+        if (e->cl[c].boundary == boundary) SFX(cell_sums)(e, &e->cl[c], e->buf + (size_t)e->n * e->n * omp_get_thread_num());
 }
 
-/* One full-batch step after eng_cost_grad(e, 1): O -= alpha gO / (illum + 0.01 max illum) with
+/* The cost at (O, P) (every rank gets the same), and in e->gO, e->illum (owned pixels) and
+ * e->gP, e->opow the gradient and the step's preconditioners (see eng_step). The other tiles'
+ * sums are received while the interior cells are computed. */
+static double SFX(eng_cost_grad)(SFX(Eng) *e) {
+    SFX(xchg_post_recv)(e);
+    SFX(cells_pass)(e, 1);
+    SFX(xchg_send_sums)(e);
+    SFX(cells_pass)(e, 0);
+    SFX(probe_sums)(e);      /* gP, opow, cost: gathered from every tile, added in cell order */
+    SFX(xchg_wait_sums)(e);
+    SFX(fold_sums)(e);       /* gO, illum: the cells' sums added in cell order */
+    return e->cost;
+}
+
+/* One full-batch step after eng_cost_grad: O -= alpha gO / (illum + 0.01 max illum) with
  * the illumination illum = sum_j |P|^2 under every object pixel, the same for P with the object
  * power sum_j |O_j|^2 under every probe pixel (an LSQ-ML-style diagonal preconditioner). With
  * alpha = 1 and the probe fixed this is the proximal least-squares fit of O to the projected exit
  * waves, so the cost cannot rise; the regulariser keeps the barely lit edge from
- * taking huge steps. Object and probe move together, both from the same gradient. */
+ * taking huge steps. Object and probe move together, both from the same gradient. Then the halo
+ * gets the owners' new pixels. */
 static void SFX(eng_step)(SFX(Eng) *e, REAL alpha, REAL beta, int probe) {
-    const size_t nn = (size_t)e->n * e->n, hw = (size_t)e->H * e->W;
-    const REAL dO = (REAL)0.01 * SFX(eng_max)(e->illum, hw) + (REAL)1e-30;
+    const size_t nn = (size_t)e->n * e->n;
+    const PtyRect o = e->own;
+    const int ow = o.x1 - o.x0;
+    const REAL dO = (REAL)0.01 * SFX(global_max)(e, e->illum, pty_rect_area(o)) + (REAL)1e-30;
 #pragma omp parallel for schedule(static) num_threads(e->nt)
-    for (size_t i = 0; i < hw; i++) e->O[i] -= alpha * e->gO[i] / (e->illum[i] + dO);
-    if (!probe) return;
-    const REAL dP = (REAL)0.01 * SFX(eng_max)(e->opow, nn) + (REAL)1e-30;
-    for (size_t i = 0; i < nn; i++) e->P[i] -= beta * e->gP[i] / (e->opow[i] + dP);
+    for (int y = o.y0; y < o.y1; y++) {
+        CPLX *row = e->O + SFX(rect_at)(e->ext, y, o.x0);
+        const CPLX *g = e->gO + (size_t)(y - o.y0) * ow;
+        const REAL *il = e->illum + (size_t)(y - o.y0) * ow;
+        for (int x = 0; x < ow; x++) row[x] -= alpha * g[x] / (il[x] + dO);
+    }
+    if (probe) {
+        REAL m = 0;
+        for (size_t i = 0; i < nn; i++) m = e->opow[i] > m ? e->opow[i] : m;
+        const REAL dP = (REAL)0.01 * m + (REAL)1e-30;
+        for (size_t i = 0; i < nn; i++) e->P[i] -= beta * e->gP[i] / (e->opow[i] + dP);
+    }
+    SFX(xchg_halo)(e);
 }
 
+/* obj: [ext] of the tile */
 static void SFX(eng_load)(SFX(Eng) *e, const float complex *obj, const float complex *probe) {
-    for (size_t i = 0; i < (size_t)e->H * e->W; i++) e->O[i] = (CPLX)obj[i];
+    for (size_t i = 0; i < pty_rect_area(e->ext); i++) e->O[i] = (CPLX)obj[i];
     for (size_t i = 0; i < (size_t)e->n * e->n; i++) e->P[i] = (CPLX)probe[i];
 }
 
-void SFX(pty_reconstruct)(float complex *obj, float complex *probe, double *cost, const PtyData *d,
-                          const PtyReconOptions *o) {
+void SFX(pty_reconstruct_tile)(float complex *obj, float complex *probe, double *cost, const PtyData *d,
+                               const PtyReconOptions *o, const PtyTiling *T, int tile, Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, o->eps);
+    SFX(eng_init)(&e, d, o->eps, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
     for (int it = 0; it < o->iters; it++) {
         double t0 = omp_get_wtime();
         int upd_probe = o->probe_update && it >= o->probe_start;
-        cost[it] = SFX(eng_cost_grad)(&e, 1);
+        cost[it] = SFX(eng_cost_grad)(&e);
         SFX(eng_step)(&e, (REAL)o->alpha, (REAL)o->beta, upd_probe);
         if (o->progress) o->progress(o->ctx, it, cost[it], 1e3 * (omp_get_wtime() - t0));
     }
-    for (size_t i = 0; i < (size_t)d->H * d->W; i++) obj[i] = (float complex)e.O[i];
+    for (size_t i = 0; i < pty_rect_area(e.ext); i++) obj[i] = (float complex)e.O[i];
     for (size_t i = 0; i < (size_t)d->n * d->n; i++) probe[i] = (float complex)e.P[i];
     SFX(eng_free)(&e);
 }
 
-double SFX(pty_cost_grad)(float complex *gobj, float complex *gprobe, const float complex *obj,
-                          const float complex *probe, const PtyData *d, float eps) {
+double SFX(pty_cost_grad_tile)(float complex *gobj, float complex *gprobe, const float complex *obj,
+                               const float complex *probe, const PtyData *d, float eps, const PtyTiling *T, int tile,
+                               Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, eps);
+    SFX(eng_init)(&e, d, eps, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
-    int grad = gobj || gprobe;
-    double c = SFX(eng_cost_grad)(&e, grad);
+    double c = SFX(eng_cost_grad)(&e);
     if (gobj)
-        for (size_t i = 0; i < (size_t)d->H * d->W; i++) gobj[i] = (float complex)e.gO[i];
+        for (size_t i = 0; i < pty_rect_area(e.own); i++) gobj[i] = (float complex)e.gO[i];
     if (gprobe)
         for (size_t i = 0; i < (size_t)d->n * d->n; i++) gprobe[i] = (float complex)e.gP[i];
     SFX(eng_free)(&e);

@@ -4,10 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include "core/check.h"
 #include "core/log.h"
-#include "eval/plot.h"
 #include "ptycho/cxi.h"
 
 void pty_job_defaults(PtyJobOptions *o) {
@@ -17,18 +15,6 @@ void pty_job_defaults(PtyJobOptions *o) {
     o->defocus = 0;
     o->pad = 16;
     pty_recon_defaults(&o->recon);
-}
-
-typedef struct Progress {
-    FILE *jsonl;
-    int quiet;
-} Progress;
-
-static void progress(void *ctx, int iter, double cost, double ms) {
-    Progress *p = ctx;
-    if (!p->quiet) printf("iter %4d  cost %.6e  %.1f ms/iter\n", iter, cost, ms);
-    fprintf(p->jsonl, "{\"iter\": %d, \"cost\": %.9e, \"ms\": %.3f}\n", iter, cost, ms);
-    fflush(stdout);
 }
 
 static void initial_probe(float complex *probe, const PtyData *d, const PtyJobOptions *o) {
@@ -45,73 +31,6 @@ static void initial_probe(float complex *probe, const PtyData *d, const PtyJobOp
         for (size_t i = 0; i < (size_t)n * n * d->N; i++) mean += (double)d->amp[i] * d->amp[i];
         pty_probe_pupil(probe, n, o->radius > 0 ? o->radius : n / 4.0, o->defocus, mean / d->N);
     }
-}
-
-int pty_reconstruct_job(const PtyJobOptions *o) {
-    char err[1024], cost_path[4200];
-    if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
-    PtyScan s;
-    PtyData d;
-    if (pty_scan_load(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
-    if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) DIE_USER("%s", err);
-    pty_scan_free(&s);
-    const int n = d.n, iters = o->recon.iters;
-    const size_t hw = (size_t)d.H * d.W, nn = (size_t)n * n;
-    float complex *obj = xmalloc(sizeof(float complex) * hw), *probe = xmalloc(sizeof(float complex) * nn);
-    double *cost = xcalloc((size_t)iters, sizeof(double));
-    for (size_t i = 0; i < hw; i++) obj[i] = 1.0f;
-    initial_probe(probe, &d, o);
-    size_t L = strlen(o->out);
-    if (o->cost_path)
-        snprintf(cost_path, sizeof cost_path, "%s", o->cost_path);
-    else if (L > 3 && !strcmp(o->out + L - 3, ".nc"))
-        snprintf(cost_path, sizeof cost_path, "%.*s.jsonl", (int)(L - 3), o->out);
-    else
-        snprintf(cost_path, sizeof cost_path, "%s.jsonl", o->out);
-    Progress pr = {fopen(cost_path, "w"), o->quiet};
-    if (!pr.jsonl) DIE_USER("%s: cannot write the cost log", cost_path);
-    printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, eps %g\n", d.N, n, n, d.H,
-           d.W, o->probe_init == PTY_PROBE_FILE ? "the file" : o->probe_init == PTY_PROBE_MEAN ? "the mean pattern" : "a pupil",
-           iters, o->recon.use_double ? "double" : "float", o->recon.eps);
-    PtyReconOptions ro = o->recon;
-    ro.progress = progress, ro.ctx = &pr;
-    double t0 = now_sec();
-    pty_reconstruct(obj, probe, cost, &d, &ro);
-    double secs = now_sec() - t0;
-    fclose(pr.jsonl);
-    printf("ptycho: cost %.6e -> %.6e, %.2f iterations/s\n", cost[0], cost[iters - 1], iters / secs);
-    if (d.obj_true) {
-        unsigned char *mask = xmalloc(hw);
-        pty_illuminated_mask(mask, &d, d.probe ? d.probe : probe, 0.1);
-        double ramp[2];
-        double e = pty_nrmse(obj, d.obj_true, mask, d.H, d.W, 1, NULL, ramp);
-        double es = pty_nrmse(obj, d.obj_true, mask, d.H, d.W, 0, NULL, NULL);
-        printf("ptycho: object NRMSE %.4f after removing scale and phase ramp (%.2e, %.2e rad/px); %.4f scale only\n",
-               e, ramp[0], ramp[1], es);
-        free(mask);
-    }
-    if (pty_result_write(o->out, obj, probe, cost, iters, &d, err, sizeof err)) DIE_USER("%s", err);
-    printf("wrote %s and %s\n", o->out, cost_path);
-    if (o->plot_dir) {
-        char png[4200];
-        mkdir(o->plot_dir, 0777);
-        snprintf(png, sizeof png, "%s/cost.png", o->plot_dir);
-        double *it = xmalloc(sizeof(double) * iters);
-        for (int i = 0; i < iters; i++) it[i] = i;
-        if (plot_loss_png(png, it, cost, iters, NULL, NULL, 0, "ptychography cost per iteration", err, sizeof err))
-            DIE_USER("--plot %s: %s", o->plot_dir, err);
-        printf("wrote %s\n", png);
-        free(it);
-        snprintf(png, sizeof png, "%s/object.png", o->plot_dir);
-        if (pty_complex_png(png, obj, d.H, d.W, "object", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
-        printf("wrote %s\n", png);
-        snprintf(png, sizeof png, "%s/probe.png", o->plot_dir);
-        if (pty_complex_png(png, probe, n, n, "probe", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
-        printf("wrote %s\n", png);
-    }
-    free(obj), free(probe), free(cost);
-    pty_data_free(&d);
-    return 0;
 }
 
 /* the frames j = first, first + 2, ... of d (sharing nothing with d) */

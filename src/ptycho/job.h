@@ -15,11 +15,13 @@ typedef struct PtyJobOptions {
     double radius, defocus;  /* pupil guess */
     int pad;                 /* object margin around the scan, pixels (files without an object grid) */
     int quiet;               /* no per-iteration lines */
+    int tiles_r, tiles_c;    /* tile grid, one tile per MPI rank (0: near-square from the rank count) */
     PtyReconOptions recon;
 } PtyJobOptions;
 
 void pty_job_defaults(PtyJobOptions *o);
-/* Exits 2 with a message naming the file and variable on bad input. Returns 0. */
+/* One process, or one tile per rank under mpirun (job_recon.c). Exits 2 with a message naming the
+ * file and variable on bad input, or the flag on a tile grid that does not fit. Returns 0. */
 int pty_reconstruct_job(const PtyJobOptions *o);
 /* Reconstructs the even and the odd frames separately on the full scan's grid (o->recon, same
  * initial guesses) and writes their Fourier ring correlation to o->out as JSONL. */

@@ -44,6 +44,7 @@ typedef struct PtyReconOptions {
     int probe_update;    /* 0: keep the probe fixed */
     int probe_start;     /* first iteration that updates the probe (object-only before) */
     int use_double;      /* 1: the same arithmetic in double (for the float-vs-double check) */
+    int cell;            /* cell side of the fixed summation order (tiling.h); 0: the probe side */
     /* called after every iteration with the cost before that iteration's update; may be NULL */
     void (*progress)(void *ctx, int iter, double cost, double ms);
     void *ctx;
@@ -56,6 +57,15 @@ void pty_recon_defaults(PtyReconOptions *o);
  * Memory: everything is allocated before the first iteration. */
 void pty_reconstruct(float complex *obj /* [H, W] */, float complex *probe /* [n, n] */,
                      double *cost /* [iters] */, const PtyData *d, const PtyReconOptions *o);
+/* The same on one tile of T (tile = comm's rank; T's grid has comm's size tiles): d holds only this
+ * tile's positions and frames (pty_tile_of_cell of their cells is this tile), in ascending order of
+ * their index in the whole scan; obj is the tile's extent [pty_tile_ext], in and out. Every rank
+ * gets the same cost and probe, and the owned pixels are bitwise those of pty_reconstruct with the
+ * same cell (o->cell). */
+struct PtyTiling;
+struct Comm;
+void pty_reconstruct_tiled(float complex *obj, float complex *probe, double *cost, const PtyData *d,
+                           const PtyReconOptions *o, const struct PtyTiling *T, struct Comm *comm);
 
 /* The cost at (obj, probe) and, when gobj / gprobe are not NULL, its gradient with respect to the
  * conjugates: gobj = dC/d conj(O) = sum_j conj(P) (psi_j - psi'_j) scattered into the windows,
@@ -69,6 +79,8 @@ double pty_cost_grad(float complex *gobj /* [H, W] or NULL */, float complex *gp
 /* Probe initial guesses, scaled so that sum |P|^2 = the mean frame count (a unit object):
  * the mean diffraction pattern's square root with zero phase, and a pupil (below). */
 void pty_probe_from_mean(float complex *probe /* [n, n] */, const PtyData *d);
+/* The same from the mean intensity per detector pixel (FFT order); power = its sum. */
+void pty_probe_from_intensity(float complex *probe /* [n, n] */, const double *mean /* [n, n] */, int n);
 /* A circular aperture of radius `radius` (far-field pixels) with the quadratic phase
  * defocus * (rho / radius)^2 (radians at the aperture edge), inverse-transformed and centred in
  * the n x n window; scaled so that sum |P|^2 = power. */

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "parallel/comm.h"
 #include "ptycho/engine.h"
+#include "ptycho/tiling.h"
 
 void pty_data_free(PtyData *d) {
     free(d->amp), free(d->pos), free(d->probe), free(d->obj_true);
@@ -20,19 +22,43 @@ void pty_recon_defaults(PtyReconOptions *o) {
     o->beta = 1.0f;
     o->probe_update = 1;
     o->probe_start = 5;
+    o->cell = 0;
+}
+
+/* one process: the 1 x 1 grid of the same cells, so it adds in the tiled runs' order */
+static void one_tile(PtyTiling *T, Comm *c, const PtyData *d, int cell) {
+    char err[256];
+    comm_single_init(c);
+    if (pty_tiling_init(T, d->H, d->W, d->n, cell > 0 ? cell : pty_cell_default(d->n), 1, 1, d->pos, d->N, err,
+                        sizeof err))
+        DIE_USER("%s", err);
 }
 
 void pty_reconstruct(float complex *obj, float complex *probe, double *cost, const PtyData *d,
                      const PtyReconOptions *o) {
+    PtyTiling T;
+    Comm c;
+    one_tile(&T, &c, d, o->cell);
+    pty_reconstruct_tiled(obj, probe, cost, d, o, &T, &c);
+    pty_tiling_free(&T);
+}
+
+void pty_reconstruct_tiled(float complex *obj, float complex *probe, double *cost, const PtyData *d,
+                           const PtyReconOptions *o, const PtyTiling *T, Comm *comm) {
     if (o->use_double)
-        pty_reconstruct_d(obj, probe, cost, d, o);
+        pty_reconstruct_tile_d(obj, probe, cost, d, o, T, comm->rank, comm);
     else
-        pty_reconstruct_f(obj, probe, cost, d, o);
+        pty_reconstruct_tile_f(obj, probe, cost, d, o, T, comm->rank, comm);
 }
 
 double pty_cost_grad(float complex *gobj, float complex *gprobe, const float complex *obj,
                      const float complex *probe, const PtyData *d, float eps) {
-    return pty_cost_grad_f(gobj, gprobe, obj, probe, d, eps);
+    PtyTiling T;
+    Comm c;
+    one_tile(&T, &c, d, 0);
+    double r = pty_cost_grad_tile_f(gobj, gprobe, obj, probe, d, eps, &T, 0, &c);
+    pty_tiling_free(&T);
+    return r;
 }
 
 void pty_fft2(float complex *out, const float complex *in, int n, int sign) {
@@ -58,30 +84,32 @@ static void scale_power(float complex *p, size_t nn, double power) {
     for (size_t i = 0; i < nn; i++) p[i] *= f;
 }
 
-static double mean_count(const PtyData *d) {
-    size_t nn = (size_t)d->n * d->n;
-    double s = 0;
-    for (size_t i = 0; i < nn * d->N; i++) s += (double)d->amp[i] * d->amp[i];
-    return s / d->N;
-}
-
 /* The mean pattern's amplitude with zero phase, transformed back: a probe whose far field has
  * the measured mean intensity (right size, no defocus). fftshift'ed so it sits in the middle. */
-void pty_probe_from_mean(float complex *probe, const PtyData *d) {
-    const int n = d->n;
+void pty_probe_from_intensity(float complex *probe, const double *mean, int n) {
     size_t nn = (size_t)n * n;
     float complex *f = xmalloc(sizeof(float complex) * nn);
-    for (size_t k = 0; k < nn; k++) {
-        double s = 0;
-        for (int j = 0; j < d->N; j++) s += (double)d->amp[nn * j + k] * d->amp[nn * j + k];
-        f[k] = (float)sqrt(s / d->N);
-    }
+    double power = 0;
+    for (size_t k = 0; k < nn; k++) f[k] = (float)sqrt(mean[k]), power += mean[k];
     pty_fft2(probe, f, n, +1);
     for (int y = 0; y < n; y++)
         for (int x = 0; x < n; x++) f[(size_t)((y + n / 2) % n) * n + (x + n / 2) % n] = probe[(size_t)y * n + x];
     memcpy(probe, f, sizeof(float complex) * nn);
     free(f);
-    scale_power(probe, nn, mean_count(d));
+    scale_power(probe, nn, power);
+}
+
+void pty_probe_from_mean(float complex *probe, const PtyData *d) {
+    const int n = d->n;
+    size_t nn = (size_t)n * n;
+    double *mean = xmalloc(sizeof(double) * nn);
+    for (size_t k = 0; k < nn; k++) {
+        double s = 0;
+        for (int j = 0; j < d->N; j++) s += (double)d->amp[nn * j + k] * d->amp[nn * j + k];
+        mean[k] = s / d->N;
+    }
+    pty_probe_from_intensity(probe, mean, n);
+    free(mean);
 }
 
 void pty_probe_pupil(float complex *probe, int n, double radius, double defocus, double power) {

@@ -40,11 +40,19 @@ int pty_simulate(PtyScan *s, const PtySimOptions *o, char *err, size_t errlen);
  * grid, so that the object is the scanned area plus pad on every side), probe and truth copied.
  * Returns 0, or -1 with err naming `what` (the file) and the variable. */
 int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, char *err, size_t errlen);
+/* A scan read without frames (s->counts NULL) gives d without amplitudes (d->amp NULL). The counts of
+ * frames idx [m] (their index in the scan), checked like pty_data_from_scan's, into amp [m, n, n]. */
+int pty_amp_from_counts(float *amp, const float *counts, const int *idx, int m, int n, const char *what, char *err,
+                        size_t errlen);
 
 /* netCDF: frames [frame, ky, kx] float counts (or "diffraction", any numeric type),
  * positions [frame, axis] (or "scan_px"), optional probe_real/imag [ky, kx] and
  * object_true_real/imag [y, x]. Errors name the file and the variable. */
 int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen);
+/* The same without the frames (s->counts NULL; N and n are known): for a rank of a tiled run, which
+ * then reads only its frames idx [m] (ascending) into counts [m, n, n] with pty_scan_read_frames. */
+int pty_scan_read_meta(PtyScan *s, const char *path, char *err, size_t errlen);
+int pty_scan_read_frames(float *counts, const char *path, const int *idx, int m, int n, char *err, size_t errlen);
 int pty_scan_write(const char *path, const PtyScan *s, char *err, size_t errlen);
 /* A reconstruction: object_real/imag [y, x], probe_real/imag [ky, kx], cost [iteration],
  * positions [frame, axis] as used (object pixels), the shift applied to the file's positions. */

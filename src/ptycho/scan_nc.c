@@ -62,7 +62,8 @@ static int read_complex(int nc, const char *path, const char *base, size_t a, si
     return 0;
 }
 
-int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen) {
+/* frames = 0: everything but the frames (s->counts stays NULL) */
+static int scan_read(PtyScan *s, const char *path, int frames, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     int nc, rc = nc_open(path, NC_NOWRITE, &nc);
     if (rc != NC_NOERR) {
@@ -92,9 +93,10 @@ int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen) {
         goto fail;
     }
     s->N = (int)fl[0], s->n = (int)fl[1];
-    s->counts = xmalloc(sizeof(float) * fl[0] * fl[1] * fl[2]);
+    if (frames) s->counts = xmalloc(sizeof(float) * fl[0] * fl[1] * fl[2]);
     s->pos = xmalloc(sizeof(float) * 2 * fl[0]);
-    if ((rc = nc_get_var_float(nc, vf, s->counts)) != NC_NOERR || (rc = nc_get_var_float(nc, vp, s->pos)) != NC_NOERR) {
+    if ((frames && (rc = nc_get_var_float(nc, vf, s->counts)) != NC_NOERR) ||
+        (rc = nc_get_var_float(nc, vp, s->pos)) != NC_NOERR) {
         snprintf(err, errlen, "%s: cannot read '%s' / '%s': %s", path, fname, pname, nc_strerror(rc));
         goto fail;
     }
@@ -112,6 +114,38 @@ fail:
     nc_close(nc);
     pty_scan_free(s);
     return -1;
+}
+
+int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen) { return scan_read(s, path, 1, err, errlen); }
+int pty_scan_read_meta(PtyScan *s, const char *path, char *err, size_t errlen) { return scan_read(s, path, 0, err, errlen); }
+
+int pty_scan_read_frames(float *counts, const char *path, const int *idx, int m, int n, char *err, size_t errlen) {
+    int nc, v, rc = nc_open(path, NC_NOWRITE, &nc);
+    const char *name = NULL;
+    if (rc != NC_NOERR) {
+        snprintf(err, errlen, "%s: cannot open as netCDF: %s", path, nc_strerror(rc));
+        return -1;
+    }
+    if ((v = find_var(nc, "frames", "diffraction", &name)) < 0) {
+        snprintf(err, errlen, "%s: no variable 'frames' (or 'diffraction') with the diffraction patterns", path);
+        nc_close(nc);
+        return -1;
+    }
+    const size_t nn = (size_t)n * n;
+    for (int i = 0; i < m;) { /* runs of consecutive frames in one read each */
+        int e = i + 1;
+        while (e < m && idx[e] == idx[e - 1] + 1) e++;
+        size_t start[3] = {(size_t)idx[i], 0, 0}, cnt[3] = {(size_t)(e - i), (size_t)n, (size_t)n};
+        if ((rc = nc_get_vara_float(nc, v, start, cnt, counts + nn * i)) != NC_NOERR) {
+            snprintf(err, errlen, "%s: cannot read frames %d..%d of '%s': %s", path, idx[i], idx[e - 1], name,
+                     nc_strerror(rc));
+            nc_close(nc);
+            return -1;
+        }
+        i = e;
+    }
+    nc_close(nc);
+    return 0;
 }
 
 static void nc_err(char *err, size_t errlen, const char *path, int rc, const char *call) {

@@ -117,19 +117,28 @@ int pty_simulate(PtyScan *s, const PtySimOptions *o, char *err, size_t errlen) {
     return 0;
 }
 
+int pty_amp_from_counts(float *amp, const float *counts, const int *idx, int m, int n, const char *what, char *err,
+                        size_t errlen) {
+    const size_t nn = (size_t)n * n;
+    for (int j = 0; j < m; j++)
+        for (size_t k = 0; k < nn; k++) {
+            float v = counts[nn * j + k];
+            if (!isfinite(v) || v < 0) {
+                snprintf(err, errlen, "%s: frames: frame %d pixel (%d, %d) is %g (counts must be finite and >= 0)",
+                         what, idx[j], (int)(k / n), (int)(k % n), v);
+                return -1;
+            }
+            if (amp) amp[nn * j + k] = sqrtf(v);
+        }
+    return 0;
+}
+
 int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     const int n = s->n;
     const size_t nn = (size_t)n * n;
-    for (int j = 0; j < s->N; j++)
-        for (size_t k = 0; k < nn; k++) {
-            float v = s->counts[nn * j + k];
-            if (!isfinite(v) || v < 0) {
-                snprintf(err, errlen, "%s: frames: frame %d pixel (%d, %d) is %g (counts must be finite and >= 0)",
-                         what, j, (int)(k / n), (int)(k % n), v);
-                return -1;
-            }
-        }
+    for (int j = 0; s->counts && j < s->N; j++)
+        if (pty_amp_from_counts(NULL, s->counts + nn * j, &j, 1, n, what, err, errlen)) return -1;
     double mn[2] = {INFINITY, INFINITY}, mx[2] = {-INFINITY, -INFINITY};
     for (int j = 0; j < s->N; j++)
         for (int a = 0; a < 2; a++) {
@@ -162,8 +171,10 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
             }
             d->pos[2 * j + a] = p;
         }
-    d->amp = xmalloc(sizeof(float) * nn * s->N);
-    for (size_t i = 0; i < nn * s->N; i++) d->amp[i] = sqrtf(s->counts[i]);
+    if (s->counts) {
+        d->amp = xmalloc(sizeof(float) * nn * s->N);
+        for (size_t i = 0; i < nn * s->N; i++) d->amp[i] = sqrtf(s->counts[i]);
+    }
     if (s->probe) {
         for (size_t k = 0; k < nn; k++)
             if (!isfinite(crealf(s->probe[k])) || !isfinite(cimagf(s->probe[k]))) {

@@ -1,0 +1,249 @@
+/* lvit ptycho reconstruct: one process or one tile per MPI rank (tiling.h), the same code path.
+ * Each rank reads the positions, the probe and the truth, then only its own frames (netCDF; a CXI
+ * file is read whole and the other ranks' frames dropped), reconstructs its tile, and rank 0
+ * gathers the object, scores it and writes the results. */
+#include "ptycho/job.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include "core/check.h"
+#include "core/log.h"
+#include "eval/plot.h"
+#include "parallel/comm.h"
+#include "ptycho/cxi.h"
+#include "ptycho/tiling.h"
+
+enum { TAG_OBJECT = 223 };
+
+typedef struct Progress {
+    FILE *jsonl;
+    int quiet;
+} Progress;
+
+static void progress(void *ctx, int iter, double cost, double ms) {
+    Progress *p = ctx;
+    if (!p->quiet) printf("iter %4d  cost %.6e  %.1f ms/iter\n", iter, cost, ms);
+    fprintf(p->jsonl, "{\"iter\": %d, \"cost\": %.9e, \"ms\": %.3f}\n", iter, cost, ms);
+    fflush(stdout);
+}
+
+/* The mean count per detector pixel over all frames, summed like the engine sums (per cell over
+ * ascending frames, then cells ascending; tiling.h), so every tile grid gets the same bits. */
+static void mean_intensity(double *mean, const PtyData *dl, const PtyTiling *T, Comm *cm) {
+    const size_t nn = (size_t)dl->n * dl->n;
+    const int me = cm->rank, ranks = cm->size;
+    int *cells = xmalloc(sizeof(int) * T->ncell), maxcl = 0;
+    for (int b = 0; b < ranks; b++) {
+        int m = pty_tile_cells(T, b, NULL);
+        maxcl = m > maxcl ? m : maxcl;
+    }
+    const int64_t block = (int64_t)maxcl * nn * 2; /* floats: a double is two */
+    double *all = xcalloc((size_t)ranks * maxcl * nn, sizeof(double));
+    int m = pty_tile_cells(T, me, cells);
+    for (int c = 0; c < m; c++) {
+        double *s = all + ((size_t)me * maxcl + c) * nn;
+        for (int j = 0; j < dl->N; j++) {
+            int ry = (dl->pos[2 * j] + dl->n / 2) / T->cell, rx = (dl->pos[2 * j + 1] + dl->n / 2) / T->cell;
+            if ((ry < T->cy ? ry : T->cy - 1) * T->cx + (rx < T->cx ? rx : T->cx - 1) != cells[c]) continue;
+            const float *a = dl->amp + nn * j;
+            for (size_t k = 0; k < nn; k++) s[k] += (double)a[k] * a[k];
+        }
+    }
+    if (ranks > 1) cm->ops->allgather(cm, (float *)all, (const float *)(all + (size_t)me * maxcl * nn), block);
+    memset(mean, 0, sizeof(double) * nn);
+    for (int k = 0; k < T->ncell; k++) {
+        if (!T->cell_count[k]) continue;
+        int b = pty_tile_of_cell(T, k), slot = 0;
+        for (int q = 0; q < k; q++) slot += T->cell_count[q] && pty_tile_of_cell(T, q) == b;
+        const double *s = all + ((size_t)b * maxcl + slot) * nn;
+        for (size_t i = 0; i < nn; i++) mean[i] += s[i];
+    }
+    for (size_t i = 0; i < nn; i++) mean[i] /= T->N;
+    free(all), free(cells);
+}
+
+static void initial_probe(float complex *probe, const PtyData *d, const PtyData *dl, const PtyTiling *T, Comm *cm,
+                          const PtyJobOptions *o, Parallel *par) {
+    const int n = d->n;
+    if (o->probe_init == PTY_PROBE_FILE) {
+        if (!d->probe)
+            parallel_refuse(par, "%s: no variables 'probe_real' / 'probe_imag' for --probe-init file (use --probe-init "
+                            "mean or pupil)", o->data);
+        memcpy(probe, d->probe, sizeof(float complex) * n * n);
+        return;
+    }
+    double *mean = xmalloc(sizeof(double) * n * n);
+    mean_intensity(mean, dl, T, cm);
+    if (o->probe_init == PTY_PROBE_MEAN) {
+        pty_probe_from_intensity(probe, mean, n);
+    } else {
+        double power = 0;
+        for (size_t k = 0; k < (size_t)n * n; k++) power += mean[k];
+        pty_probe_pupil(probe, n, o->radius > 0 ? o->radius : n / 4.0, o->defocus, power);
+    }
+    free(mean);
+}
+
+/* This rank's positions (ascending) and their frames: read from the file (netCDF), or taken from
+ * d->amp (CXI, read whole). idx gets their indices in the scan. */
+static void local_data(PtyData *dl, int **idx_out, const PtyData *d, const PtyTiling *T, int me, int cxi,
+                       const char *path) {
+    char err[1024];
+    const size_t nn = (size_t)d->n * d->n;
+    int *idx = xmalloc(sizeof(int) * (d->N ? d->N : 1)), m = 0;
+    for (int j = 0; j < d->N; j++)
+        if (pty_tile_of_cell(T, T->cell_of[j]) == me) idx[m++] = j;
+    memset(dl, 0, sizeof *dl);
+    dl->N = m, dl->n = d->n, dl->H = d->H, dl->W = d->W;
+    dl->pos = xmalloc(sizeof(int) * 2 * (m ? m : 1));
+    lvit_alloc_what("this rank's %d frames of %dx%d", m, d->n, d->n);
+    dl->amp = xmalloc(sizeof(float) * nn * (m ? m : 1));
+    lvit_alloc_what(NULL);
+    for (int i = 0; i < m; i++) {
+        dl->pos[2 * i] = d->pos[2 * idx[i]], dl->pos[2 * i + 1] = d->pos[2 * idx[i] + 1];
+        if (cxi) memcpy(dl->amp + nn * i, d->amp + nn * idx[i], sizeof(float) * nn);
+    }
+    if (!cxi) { /* counts read into amp and turned into amplitudes in place */
+        if (m && pty_scan_read_frames(dl->amp, path, idx, m, d->n, err, sizeof err)) DIE_USER("%s", err);
+        if (pty_amp_from_counts(dl->amp, dl->amp, idx, m, d->n, path, err, sizeof err)) DIE_USER("%s", err);
+    }
+    *idx_out = idx;
+}
+
+/* the owned pixels of every tile into obj [H, W] on rank 0 (other ranks: obj NULL) */
+static void gather_object(float complex *obj, const float complex *ext_obj, const PtyTiling *T, Comm *cm) {
+    PtyRect e = pty_tile_ext(T, cm->rank);
+    for (int r = 0; r < cm->size; r++) {
+        if (cm->rank != 0 && r != cm->rank) continue;
+        PtyRect o = pty_tile_rect(T, r);
+        const int w = o.x1 - o.x0;
+        float complex *b = xmalloc(sizeof(float complex) * pty_rect_area(o));
+        if (r == cm->rank)
+            for (int y = o.y0; y < o.y1; y++)
+                memcpy(b + (size_t)(y - o.y0) * w, ext_obj + (size_t)(y - e.y0) * (e.x1 - e.x0) + (o.x0 - e.x0),
+                       sizeof(float complex) * w);
+        CommReq q;
+        if (r != 0) { /* rank r sends, rank 0 receives */
+            int64_t len = 2 * (int64_t)pty_rect_area(o);
+            if (cm->rank == 0) cm->ops->sendrecv_start(cm, (float *)b, NULL, len, -1, r, TAG_OBJECT, &q);
+            else cm->ops->sendrecv_start(cm, NULL, (const float *)b, len, 0, -1, TAG_OBJECT, &q);
+            cm->ops->wait(cm, &q);
+        }
+        if (cm->rank == 0)
+            for (int y = o.y0; y < o.y1; y++)
+                memcpy(obj + (size_t)y * T->W + o.x0, b + (size_t)(y - o.y0) * w, sizeof(float complex) * w);
+        free(b);
+    }
+}
+
+static void write_outputs(const PtyJobOptions *o, const float complex *obj, const float complex *probe,
+                          const double *cost, const PtyData *d, const char *cost_path) {
+    char err[1024];
+    const int iters = o->recon.iters, n = d->n;
+    const size_t hw = (size_t)d->H * d->W;
+    if (d->obj_true) {
+        unsigned char *mask = xmalloc(hw);
+        pty_illuminated_mask(mask, d, d->probe ? d->probe : probe, 0.1);
+        double ramp[2];
+        double e = pty_nrmse(obj, d->obj_true, mask, d->H, d->W, 1, NULL, ramp);
+        double es = pty_nrmse(obj, d->obj_true, mask, d->H, d->W, 0, NULL, NULL);
+        printf("ptycho: object NRMSE %.4f after removing scale and phase ramp (%.2e, %.2e rad/px); %.4f scale only\n",
+               e, ramp[0], ramp[1], es);
+        free(mask);
+    }
+    if (pty_result_write(o->out, obj, probe, cost, iters, d, err, sizeof err)) DIE_USER("%s", err);
+    printf("wrote %s and %s\n", o->out, cost_path);
+    if (!o->plot_dir) return;
+    char png[4200];
+    mkdir(o->plot_dir, 0777);
+    snprintf(png, sizeof png, "%s/cost.png", o->plot_dir);
+    double *it = xmalloc(sizeof(double) * iters);
+    for (int i = 0; i < iters; i++) it[i] = i;
+    if (plot_loss_png(png, it, cost, iters, NULL, NULL, 0, "ptychography cost per iteration", err, sizeof err))
+        DIE_USER("--plot %s: %s", o->plot_dir, err);
+    printf("wrote %s\n", png);
+    free(it);
+    snprintf(png, sizeof png, "%s/object.png", o->plot_dir);
+    if (pty_complex_png(png, obj, d->H, d->W, "object", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
+    printf("wrote %s\n", png);
+    snprintf(png, sizeof png, "%s/probe.png", o->plot_dir);
+    if (pty_complex_png(png, probe, n, n, "probe", err, sizeof err)) DIE_USER("--plot %s: %s", o->plot_dir, err);
+    printf("wrote %s\n", png);
+}
+
+int pty_reconstruct_job(const PtyJobOptions *o) {
+    char err[1024], cost_path[4200];
+    Parallel par;
+    parallel_init(&par, 0, 1, 1, 1, "ptycho reconstruct");
+    Comm *cm = &par.world;
+    const int me = cm->rank, ranks = cm->size;
+    if (o->recon.iters < 1) parallel_refuse(&par, "--iters %d: at least 1 iteration", o->recon.iters);
+    int R = o->tiles_r, C = o->tiles_c;
+    if (R <= 0 || C <= 0) pty_tiles_default(ranks, &R, &C);
+    if (R * C != ranks)
+        parallel_refuse(&par, "--tiles %dx%d is %d tiles, one per process, but %d process%s running: launch with "
+                        "mpirun -np %d, or give --tiles a grid of %d tiles", R, C, R * C, ranks,
+                        ranks == 1 ? " is" : "es are", R * C, ranks);
+    /* netCDF: the positions, probe and truth now, each rank's frames once the tiles are known */
+    const int cxi = pty_cxi_is(o->data);
+    PtyScan s;
+    PtyData d, dl;
+    if (cxi ? pty_scan_load(&s, o->data, err, sizeof err) : pty_scan_read_meta(&s, o->data, err, sizeof err))
+        parallel_refuse(&par, "%s", err);
+    if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) parallel_refuse(&par, "%s", err);
+    pty_scan_free(&s);
+    const int cell = o->recon.cell > 0 ? o->recon.cell : pty_cell_default(d.n);
+    PtyTiling T;
+    if (pty_tiling_init(&T, d.H, d.W, d.n, cell, R, C, d.pos, d.N, err, sizeof err)) parallel_refuse(&par, "%s", err);
+    int *idx;
+    local_data(&dl, &idx, &d, &T, me, cxi, o->data);
+    free(d.amp), d.amp = NULL;
+    const int n = d.n, iters = o->recon.iters;
+    const size_t nn = (size_t)n * n;
+    const PtyRect ext = pty_tile_ext(&T, me);
+    float complex *ext_obj = xmalloc(sizeof(float complex) * pty_rect_area(ext)), *probe = xmalloc(sizeof(float complex) * nn);
+    double *cost = xcalloc((size_t)iters, sizeof(double));
+    for (size_t i = 0; i < pty_rect_area(ext); i++) ext_obj[i] = 1.0f;
+    initial_probe(probe, &d, &dl, &T, cm, o, &par);
+    size_t L = strlen(o->out);
+    if (o->cost_path)
+        snprintf(cost_path, sizeof cost_path, "%s", o->cost_path);
+    else if (L > 3 && !strcmp(o->out + L - 3, ".nc"))
+        snprintf(cost_path, sizeof cost_path, "%.*s.jsonl", (int)(L - 3), o->out);
+    else
+        snprintf(cost_path, sizeof cost_path, "%s.jsonl", o->out);
+    Progress pr = {NULL, o->quiet};
+    PtyReconOptions ro = o->recon;
+    ro.cell = cell;
+    if (me == 0) {
+        if (!(pr.jsonl = fopen(cost_path, "w"))) DIE_USER("%s: cannot write the cost log", cost_path);
+        printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, eps %g, %dx%d tile%s "
+               "(cells of %d pixels)\n", d.N, n, n, d.H, d.W,
+               o->probe_init == PTY_PROBE_FILE ? "the file" : o->probe_init == PTY_PROBE_MEAN ? "the mean pattern" : "a pupil",
+               iters, o->recon.use_double ? "double" : "float", o->recon.eps, R, C, ranks > 1 ? "s" : "", cell);
+        ro.progress = progress, ro.ctx = &pr;
+    }
+    double t0 = now_sec();
+    pty_reconstruct_tiled(ext_obj, probe, cost, &dl, &ro, &T, cm);
+    double secs = now_sec() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (ranks > 1 || getenv("LVIT_PTYCHO_RSS")) /* each rank's own line: the memory per tile */
+        fprintf(stderr, "ptycho: rank %d: tile %d of %dx%d, %d frames, %dx%d pixels with halo, peak RSS %.1f MiB\n", me,
+                me, R, C, dl.N, ext.y1 - ext.y0, ext.x1 - ext.x0, ru.ru_maxrss / 1024.0);
+    float complex *obj = me == 0 ? xmalloc(sizeof(float complex) * d.H * d.W) : NULL;
+    gather_object(obj, ext_obj, &T, cm);
+    if (me == 0) {
+        fclose(pr.jsonl);
+        printf("ptycho: cost %.6e -> %.6e, %.2f iterations/s\n", cost[0], cost[iters - 1], iters / secs);
+        write_outputs(o, obj, probe, cost, &d, cost_path);
+    }
+    free(obj), free(ext_obj), free(probe), free(cost), free(idx);
+    pty_tiling_free(&T);
+    pty_data_free(&dl), pty_data_free(&d);
+    parallel_finalize(&par);
+    return 0;
+}

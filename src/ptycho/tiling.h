@@ -1,0 +1,62 @@
+/* The object's decomposition into cells and tiles, and the fixed summation order that makes a
+ * tiled reconstruction bitwise identical to the single-process one (docs/ptychography.md,
+ * "Tiles over MPI").
+ *
+ * - Cells: squares of side `cell` pixels over the object (the last row / column of cells takes the
+ *   remainder). Position j belongs to the cell that holds its window's centre
+ *   (row + n/2, col + n/2). A cell's extent is the box that every window of its positions lies in:
+ *   the cell grown by n/2 before and n - n/2 after, clipped to the object.
+ * - Summation order: a cell's sums (object gradient, illumination, probe gradient, object power,
+ *   cost) run over its positions in ascending position index; an object pixel's total adds the
+ *   cells' sums in ascending cell index, starting from zero; the probe's totals likewise. The cells
+ *   depend on the object, the probe side and `cell` only, never on the tiles or the thread count,
+ *   so every decomposition adds the same numbers in the same order.
+ * - Tiles: an R x C grid of blocks of whole cells (tile t = tr * C + tc is rank t's). A tile owns
+ *   the pixels of its cells and the positions of its cells; its extent (the pixels its windows
+ *   read: the owned box grown like a cell's) minus the owned box is its halo. */
+#ifndef LVIT_PTYCHO_TILING_H
+#define LVIT_PTYCHO_TILING_H
+#include <stddef.h>
+
+typedef struct PtyRect {
+    int y0, y1, x0, x1; /* rows [y0, y1), columns [x0, x1) */
+} PtyRect;
+
+static inline PtyRect pty_rect_and(PtyRect a, PtyRect b) {
+    PtyRect r = {a.y0 > b.y0 ? a.y0 : b.y0, a.y1 < b.y1 ? a.y1 : b.y1, a.x0 > b.x0 ? a.x0 : b.x0,
+                 a.x1 < b.x1 ? a.x1 : b.x1};
+    return r;
+}
+static inline int pty_rect_empty(PtyRect r) { return r.y1 <= r.y0 || r.x1 <= r.x0; }
+static inline size_t pty_rect_area(PtyRect r) { return pty_rect_empty(r) ? 0 : (size_t)(r.y1 - r.y0) * (r.x1 - r.x0); }
+
+typedef struct PtyTiling {
+    int H, W, n, cell;
+    int cy, cx, ncell;      /* cells per column / row, all */
+    int R, C;               /* tile grid */
+    int *rcut, *ccut;       /* [R + 1], [C + 1]: tile row tr holds cell rows rcut[tr] .. rcut[tr + 1] - 1 */
+    int N;                  /* positions */
+    int *cell_of;           /* [N] the cell of position j */
+    int *cell_count;        /* [ncell] positions per cell */
+} PtyTiling;
+
+/* The default cell side: the probe side n (a pixel then gets sums from at most 2 x 2 cells). */
+int pty_cell_default(int n);
+/* A near-square grid of `ranks` tiles: R the largest divisor of ranks with R * R <= ranks. */
+void pty_tiles_default(int ranks, int *R, int *C);
+/* Cells and tiles for the positions pos [N, 2] (window min corners, already inside the object).
+ * Returns 0, or -1 with err saying why the grid cannot be made (more tile rows or columns than
+ * rows or columns of cells). */
+int pty_tiling_init(PtyTiling *t, int H, int W, int n, int cell, int R, int C, const int *pos, int N, char *err,
+                    size_t errlen);
+void pty_tiling_free(PtyTiling *t);
+
+PtyRect pty_cell_rect(const PtyTiling *t, int k);   /* the pixels cell k owns */
+PtyRect pty_cell_ext(const PtyTiling *t, int k);    /* the box its positions' windows lie in */
+int pty_tile_of_cell(const PtyTiling *t, int k);
+PtyRect pty_tile_rect(const PtyTiling *t, int tile); /* the pixels tile owns */
+PtyRect pty_tile_ext(const PtyTiling *t, int tile);  /* owned pixels and halo */
+/* The cells of tile that hold positions, ascending, into cells (when not NULL); returns how many. */
+int pty_tile_cells(const PtyTiling *t, int tile, int *cells);
+
+#endif
