@@ -72,18 +72,17 @@ typedef struct SFX(Eng) {
     SFX(Cell) *cl;           /* this tile's cells with positions, ascending */
     CPLX *gO;                /* [own] object gradient */
     REAL *illum;             /* [own] */
-    CPLX *gP;                /* [n, n] */
+    CPLX *gP;                /* [n, n], followed by opow (one array for the cell sums) */
     REAL *opow;              /* [n, n] */
     double cost;
-    int maxcl;               /* the most cells any tile has */
-    size_t slot;             /* floats per cell in the probe-sum gather */
-    float *gath;             /* [ranks, maxcl, slot] */
+    PtyCellSum cs_probe, cs_cost;  /* the fixed-order sums of gp + op and of the cost over all cells */
+    const void **mine_p, **mine_c; /* [ncl] this tile's cells' gp (op follows) and cost */
     int nnb;
     SFX(Nb) *nb;
     int nfold;
     SFX(Fold) *fold;         /* sorted by cell */
     void *mem;               /* one block for the cells' sums */
-    void *xg;                /* the gather's tables (engine_xchg_tmpl.h) */
+    void *xg;                /* the per-rank maxima (engine_xchg_tmpl.h) */
 } SFX(Eng);
 
 static void *SFX(eng_alloc)(size_t bytes) {
@@ -117,8 +116,8 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTil
     e->buf = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
     e->gO = SFX(eng_alloc)(sizeof(CPLX) * pty_rect_area(e->own));
     e->illum = SFX(eng_alloc)(sizeof(REAL) * pty_rect_area(e->own));
-    e->gP = SFX(eng_alloc)(sizeof(CPLX) * nn);
-    e->opow = SFX(eng_alloc)(sizeof(REAL) * nn);
+    e->gP = SFX(eng_alloc)((sizeof(CPLX) + sizeof(REAL)) * nn);
+    e->opow = (REAL *)(e->gP + nn);
     for (size_t i = 0; i < nn * d->N; i++) {
         REAL a = (REAL)d->amp[i];
         e->target[i] = RSQRT(a * a + e->eps);
@@ -151,8 +150,8 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTil
         q->k = cells[c], q->ext = pty_cell_ext(T, cells[c]);
         size_t a = pty_rect_area(q->ext);
         q->g = (CPLX *)m, m += sizeof(CPLX) * a;
-        q->gp = (CPLX *)m, m += sizeof(CPLX) * nn;
         q->il = (REAL *)m, m += sizeof(REAL) * a;
+        q->gp = (CPLX *)m, m += sizeof(CPLX) * nn; /* op right after gp: one array of 3 n^2 REALs */
         q->op = (REAL *)m, m += sizeof(REAL) * nn;
         q->first = j;
         while (j < d->N && key[j] / d->N == q->k) j++;
@@ -175,7 +174,7 @@ static void SFX(eng_free)(SFX(Eng) *e) {
     FFTW(destroy_plan)(e->inv);
     SFX(xchg_free)(e);
     FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->target), FFTW(free)(e->buf), FFTW(free)(e->mem);
-    FFTW(free)(e->gO), FFTW(free)(e->illum), FFTW(free)(e->gP), FFTW(free)(e->opow);
+    FFTW(free)(e->gO), FFTW(free)(e->illum), FFTW(free)(e->gP);
     free(e->ord), free(e->cl);
 }
 
@@ -236,7 +235,7 @@ static double SFX(eng_cost_grad)(SFX(Eng) *e) {
     SFX(cells_pass)(e, 1);
     SFX(xchg_send_sums)(e);
     SFX(cells_pass)(e, 0);
-    SFX(probe_sums)(e);      /* gP, opow, cost: gathered from every tile, added in cell order */
+    SFX(probe_sums)(e);      /* gP, opow, cost: every cell's sums added in cell order */
     SFX(xchg_wait_sums)(e);
     SFX(fold_sums)(e);       /* gO, illum: the cells' sums added in cell order */
     return e->cost;

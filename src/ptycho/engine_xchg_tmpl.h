@@ -3,8 +3,8 @@
  * - object sums: a cell's gradient and illumination over the pixels of another tile go to that
  *   tile (one message per neighbour, cells ascending); the owner adds every cell's sums in
  *   ascending cell order (fold_sums);
- * - probe sums and cost: every tile's per-cell sums are gathered everywhere (all-gather, rank
- *   order) and added in ascending cell order, so every rank gets the same bits (probe_sums);
+ * - probe sums and cost: the per-cell sums added in ascending cell order by pty_cellsum
+ *   (tiling.h: all-to-all of blocks, sums, all-gather), so every rank gets the same bits;
  * - after the step every tile sends its new pixels that lie in a neighbour's halo (xchg_halo).
  * Messages carry REALs as floats (a double is two floats' worth of bytes; nothing adds them). */
 
@@ -12,7 +12,6 @@ enum { SFX(TAG_SUMS) = 221, SFX(TAG_HALO) = 222 };
 #define FLOATS(reals) ((int64_t)(reals) * (int64_t)(sizeof(REAL) / sizeof(float)))
 
 typedef struct SFX(Xg) {
-    int *rank_of, *slot_of;  /* [ncell] for cells with positions: the tile and its place in the tile's list */
     double *mx;              /* [ranks] per-rank maxima */
 } SFX(Xg);
 
@@ -82,18 +81,15 @@ static void SFX(xchg_init)(SFX(Eng) *e) {
         }
     }
     qsort(e->fold, (size_t)e->nfold, sizeof(SFX(Fold)), SFX(fold_cmp));
-    /* the probe sums' gather: every tile's cells in its own slots */
+    /* the probe sums and the cost, summed over all cells in cell order */
     SFX(Xg) *x = xcalloc(1, sizeof(SFX(Xg)));
-    x->rank_of = xmalloc(sizeof(int) * T->ncell), x->slot_of = xmalloc(sizeof(int) * T->ncell);
     x->mx = xmalloc(sizeof(double) * ranks);
-    for (int b = 0; b < ranks; b++) {
-        int m = pty_tile_cells(T, b, cells);
-        e->maxcl = m > e->maxcl ? m : e->maxcl;
-        for (int c = 0; c < m; c++) x->rank_of[cells[c]] = b, x->slot_of[cells[c]] = c;
-    }
-    e->slot = (3 * nn * sizeof(REAL) + sizeof(double) + sizeof(float) - 1) / sizeof(float);
-    e->gath = SFX(eng_alloc)(sizeof(float) * e->slot * (e->maxcl ? e->maxcl : 1) * ranks);
     e->xg = x;
+    pty_cellsum_init(&e->cs_probe, T, e->comm, 3 * nn, (int)sizeof(REAL));
+    pty_cellsum_init(&e->cs_cost, T, e->comm, 1, (int)sizeof(double));
+    CHECK(e->cs_probe.ncl == e->ncl, "tile %d: %d cells, the sums expect %d", me, e->ncl, e->cs_probe.ncl);
+    e->mine_p = xmalloc(sizeof(void *) * (e->ncl + 1)), e->mine_c = xmalloc(sizeof(void *) * (e->ncl + 1));
+    for (int c = 0; c < e->ncl; c++) e->mine_p[c] = e->cl[c].gp, e->mine_c[c] = &e->cl[c].cost;
     free(cells);
 }
 
@@ -104,9 +100,9 @@ static void SFX(xchg_free)(SFX(Eng) *e) {
         FFTW(free)(q->gs), FFTW(free)(q->gr), FFTW(free)(q->osb), FFTW(free)(q->orb);
     }
     SFX(Xg) *x = e->xg;
-    free(x->rank_of), free(x->slot_of), free(x->mx), free(x);
-    free(e->nb), free(e->fold);
-    FFTW(free)(e->gath);
+    free(x->mx), free(x);
+    free(e->nb), free(e->fold), free(e->mine_p), free(e->mine_c);
+    pty_cellsum_free(&e->cs_probe), pty_cellsum_free(&e->cs_cost);
 }
 
 static void SFX(xchg_post_recv)(SFX(Eng) *e) {
@@ -168,32 +164,10 @@ static void SFX(fold_sums)(SFX(Eng) *e) {
     }
 }
 
-/* gP, opow and the cost: all tiles' cell sums gathered, added in ascending cell order */
+/* gP, opow and the cost: every cell's sums in cell order */
 static void SFX(probe_sums)(SFX(Eng) *e) {
-    const size_t nn = (size_t)e->n * e->n;
-    const int me = e->comm->rank, ranks = e->comm->size;
-    const int64_t block = (int64_t)e->slot * e->maxcl;
-    SFX(Xg) *x = e->xg;
-    for (int c = 0; c < e->ncl; c++) {
-        char *s = (char *)(e->gath + (size_t)(me * block + (int64_t)c * e->slot));
-        memcpy(s, e->cl[c].gp, sizeof(CPLX) * nn);
-        memcpy(s + sizeof(CPLX) * nn, e->cl[c].op, sizeof(REAL) * nn);
-        memcpy(s + (sizeof(CPLX) + sizeof(REAL)) * nn, &e->cl[c].cost, sizeof(double));
-    }
-    if (ranks > 1 && block) e->comm->ops->allgather(e->comm, e->gath, e->gath + me * block, block);
-    memset(e->gP, 0, sizeof(CPLX) * nn), memset(e->opow, 0, sizeof(REAL) * nn);
-    double cost = 0;
-    for (int k = 0; k < e->T->ncell; k++) {
-        if (!e->T->cell_count[k]) continue;
-        const char *s = (const char *)(e->gath + (size_t)(x->rank_of[k] * block + (int64_t)x->slot_of[k] * e->slot));
-        const CPLX *gp = (const CPLX *)s;
-        const REAL *op = (const REAL *)(s + sizeof(CPLX) * nn);
-        double c;
-        memcpy(&c, s + (sizeof(CPLX) + sizeof(REAL)) * nn, sizeof c);
-        for (size_t i = 0; i < nn; i++) e->gP[i] += gp[i], e->opow[i] += op[i];
-        cost += c;
-    }
-    e->cost = cost;
+    pty_cellsum(&e->cs_probe, e->gP, e->mine_p);
+    pty_cellsum(&e->cs_cost, &e->cost, e->mine_c);
 }
 
 /* the largest of v [m] over every rank (a maximum: exact in any order) */

@@ -34,35 +34,25 @@ static void progress(void *ctx, int iter, double cost, double ms) {
  * ascending frames, then cells ascending; tiling.h), so every tile grid gets the same bits. */
 static void mean_intensity(double *mean, const PtyData *dl, const PtyTiling *T, Comm *cm) {
     const size_t nn = (size_t)dl->n * dl->n;
-    const int me = cm->rank, ranks = cm->size;
-    int *cells = xmalloc(sizeof(int) * T->ncell), maxcl = 0;
-    for (int b = 0; b < ranks; b++) {
-        int m = pty_tile_cells(T, b, NULL);
-        maxcl = m > maxcl ? m : maxcl;
-    }
-    const int64_t block = (int64_t)maxcl * nn * 2; /* floats: a double is two */
-    double *all = xcalloc((size_t)ranks * maxcl * nn, sizeof(double));
-    int m = pty_tile_cells(T, me, cells);
+    int *cells = xmalloc(sizeof(int) * T->ncell), m = pty_tile_cells(T, cm->rank, cells);
+    double *mine = xcalloc((size_t)(m ? m : 1) * nn, sizeof(double));
+    const void **ptr = xmalloc(sizeof(void *) * (m + 1));
     for (int c = 0; c < m; c++) {
-        double *s = all + ((size_t)me * maxcl + c) * nn;
-        for (int j = 0; j < dl->N; j++) {
+        double *s = mine + (size_t)c * nn;
+        ptr[c] = s;
+        for (int j = 0; j < dl->N; j++) { /* this cell's frames, ascending */
             int ry = (dl->pos[2 * j] + dl->n / 2) / T->cell, rx = (dl->pos[2 * j + 1] + dl->n / 2) / T->cell;
             if ((ry < T->cy ? ry : T->cy - 1) * T->cx + (rx < T->cx ? rx : T->cx - 1) != cells[c]) continue;
             const float *a = dl->amp + nn * j;
             for (size_t k = 0; k < nn; k++) s[k] += (double)a[k] * a[k];
         }
     }
-    if (ranks > 1) cm->ops->allgather(cm, (float *)all, (const float *)(all + (size_t)me * maxcl * nn), block);
-    memset(mean, 0, sizeof(double) * nn);
-    for (int k = 0; k < T->ncell; k++) {
-        if (!T->cell_count[k]) continue;
-        int b = pty_tile_of_cell(T, k), slot = 0;
-        for (int q = 0; q < k; q++) slot += T->cell_count[q] && pty_tile_of_cell(T, q) == b;
-        const double *s = all + ((size_t)b * maxcl + slot) * nn;
-        for (size_t i = 0; i < nn; i++) mean[i] += s[i];
-    }
+    PtyCellSum cs;
+    pty_cellsum_init(&cs, T, cm, nn, (int)sizeof(double));
+    pty_cellsum(&cs, mean, ptr);
+    pty_cellsum_free(&cs);
     for (size_t i = 0; i < nn; i++) mean[i] /= T->N;
-    free(all), free(cells);
+    free(mine), free(ptr), free(cells);
 }
 
 static void initial_probe(float complex *probe, const PtyData *d, const PtyData *dl, const PtyTiling *T, Comm *cm,
@@ -191,7 +181,7 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
     const int cxi = pty_cxi_is(o->data);
     PtyScan s;
     PtyData d, dl;
-    if (cxi ? pty_scan_load(&s, o->data, err, sizeof err) : pty_scan_read_meta(&s, o->data, err, sizeof err))
+    if (cxi ? pty_scan_load(&s, o->data, err, sizeof err) : pty_scan_read_meta(&s, o->data, me == 0, err, sizeof err))
         parallel_refuse(&par, "%s", err);
     if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) parallel_refuse(&par, "%s", err);
     pty_scan_free(&s);

@@ -10,7 +10,7 @@
 
 typedef struct PtyScan {
     int N, n;                /* frames, frame side */
-    int H, W;                /* object grid of the truth (0 when there is none) */
+    int H, W;                /* object grid of the truth (0 when there is none; known even when obj was not read) */
     float *counts;           /* [N, n, n] photon counts, FFT order */
     float *pos;              /* [N, 2] window min corner (row, col), pixels */
     float complex *probe;    /* [n, n] or NULL */
@@ -49,9 +49,10 @@ int pty_amp_from_counts(float *amp, const float *counts, const int *idx, int m, 
  * positions [frame, axis] (or "scan_px"), optional probe_real/imag [ky, kx] and
  * object_true_real/imag [y, x]. Errors name the file and the variable. */
 int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen);
-/* The same without the frames (s->counts NULL; N and n are known): for a rank of a tiled run, which
- * then reads only its frames idx [m] (ascending) into counts [m, n, n] with pty_scan_read_frames. */
-int pty_scan_read_meta(PtyScan *s, const char *path, char *err, size_t errlen);
+/* The same without the frames (s->counts NULL; N and n are known) and, truth = 0, without the truth
+ * (s->obj NULL; H and W are known): for a rank of a tiled run, which then reads only its frames
+ * idx [m] (ascending) into counts [m, n, n] with pty_scan_read_frames. */
+int pty_scan_read_meta(PtyScan *s, const char *path, int truth, char *err, size_t errlen);
 int pty_scan_read_frames(float *counts, const char *path, const int *idx, int m, int n, char *err, size_t errlen);
 int pty_scan_write(const char *path, const PtyScan *s, char *err, size_t errlen);
 /* A reconstruction: object_real/imag [y, x], probe_real/imag [ky, kx], cost [iteration],

@@ -28,7 +28,8 @@ static int var_shape(int nc, int v, const char *path, const char *name, int nd, 
     return 0;
 }
 
-/* A complex [a, b] pair name_real / name_imag; absent (both) is fine, *out stays NULL */
+/* A complex [a, b] pair name_real / name_imag; absent (both) is fine, *out stays NULL; with out NULL
+ * only the shape is read */
 static int read_complex(int nc, const char *path, const char *base, size_t a, size_t b, float complex **out,
                         size_t *got_a, size_t *got_b, char *err, size_t errlen) {
     char rn[64], in[64];
@@ -47,6 +48,8 @@ static int read_complex(int nc, const char *path, const char *base, size_t a, si
         return -1;
     }
     size_t m = lr[0] * lr[1];
+    *got_a = lr[0], *got_b = lr[1];
+    if (!out) return 0;
     float *re = xmalloc(sizeof(float) * m), *im = xmalloc(sizeof(float) * m);
     int rc = nc_get_var_float(nc, vr, re);
     if (rc == NC_NOERR) rc = nc_get_var_float(nc, vi, im);
@@ -62,8 +65,8 @@ static int read_complex(int nc, const char *path, const char *base, size_t a, si
     return 0;
 }
 
-/* frames = 0: everything but the frames (s->counts stays NULL) */
-static int scan_read(PtyScan *s, const char *path, int frames, char *err, size_t errlen) {
+/* frames = 0: everything but the frames (s->counts stays NULL); truth = 0: the truth's shape only */
+static int scan_read(PtyScan *s, const char *path, int frames, int truth, char *err, size_t errlen) {
     memset(s, 0, sizeof *s);
     int nc, rc = nc_open(path, NC_NOWRITE, &nc);
     if (rc != NC_NOERR) {
@@ -102,8 +105,8 @@ static int scan_read(PtyScan *s, const char *path, int frames, char *err, size_t
     }
     size_t pa = 0, pb = 0;
     if (read_complex(nc, path, "probe", fl[1], fl[2], &s->probe, &pa, &pb, err, errlen)) goto fail;
-    if (read_complex(nc, path, "object_true", 0, 0, &s->obj, &h, &w, err, errlen)) goto fail;
-    if (s->obj && (h < fl[1] || w < fl[1])) {
+    if (read_complex(nc, path, "object_true", 0, 0, truth ? &s->obj : NULL, &h, &w, err, errlen)) goto fail;
+    if (h && (h < fl[1] || w < fl[1])) {
         snprintf(err, errlen, "%s: object_true_real is %zux%zu, smaller than the %zux%zu frames", path, h, w, fl[1], fl[2]);
         goto fail;
     }
@@ -116,8 +119,10 @@ fail:
     return -1;
 }
 
-int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen) { return scan_read(s, path, 1, err, errlen); }
-int pty_scan_read_meta(PtyScan *s, const char *path, char *err, size_t errlen) { return scan_read(s, path, 0, err, errlen); }
+int pty_scan_read(PtyScan *s, const char *path, char *err, size_t errlen) { return scan_read(s, path, 1, 1, err, errlen); }
+int pty_scan_read_meta(PtyScan *s, const char *path, int truth, char *err, size_t errlen) {
+    return scan_read(s, path, 0, truth, err, errlen);
+}
 
 int pty_scan_read_frames(float *counts, const char *path, const int *idx, int m, int n, char *err, size_t errlen) {
     int nc, v, rc = nc_open(path, NC_NOWRITE, &nc);

@@ -150,7 +150,7 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
             mn[a] = fmin(mn[a], p), mx[a] = fmax(mx[a], p);
         }
     d->N = s->N, d->n = n;
-    if (s->obj) {
+    if (s->H > 0) { /* the truth's grid (its values may not have been read: pty_scan_read_meta) */
         d->H = s->H, d->W = s->W;
     } else {
         for (int a = 0; a < 2; a++) d->shift[a] = pad - floor(mn[a] + 0.5);

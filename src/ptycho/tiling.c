@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "parallel/comm.h"
 
 int pty_cell_default(int n) { return n; }
 
@@ -108,4 +109,59 @@ int pty_tile_cells(const PtyTiling *t, int tile, int *cells) {
             m++;
         }
     return m;
+}
+
+void pty_cellsum_init(PtyCellSum *s, const PtyTiling *T, Comm *comm, size_t len, int elem) {
+    memset(s, 0, sizeof *s);
+    const int ranks = comm->size;
+    s->T = T, s->comm = comm, s->len = len, s->elem = elem;
+    s->B = (len + ranks - 1) / ranks;
+    s->rank_of = xmalloc(sizeof(int) * T->ncell), s->slot_of = xmalloc(sizeof(int) * T->ncell);
+    int *cells = xmalloc(sizeof(int) * T->ncell);
+    for (int b = 0; b < ranks; b++) {
+        int m = pty_tile_cells(T, b, cells);
+        s->maxcl = m > s->maxcl ? m : s->maxcl;
+        if (b == comm->rank) s->ncl = m;
+        for (int c = 0; c < m; c++) s->rank_of[cells[c]] = b, s->slot_of[cells[c]] = c;
+    }
+    free(cells);
+    size_t bytes = (size_t)ranks * (s->maxcl ? s->maxcl : 1) * s->B * elem;
+    s->send = xcalloc(bytes, 1);
+    s->recv = ranks > 1 ? xcalloc(bytes, 1) : s->send;
+    s->all = xcalloc((size_t)ranks * s->B, (size_t)elem);
+}
+
+void pty_cellsum_free(PtyCellSum *s) {
+    if (s->recv != s->send) free(s->recv);
+    free(s->send), free(s->all), free(s->rank_of), free(s->slot_of);
+    memset(s, 0, sizeof *s);
+}
+
+void pty_cellsum(PtyCellSum *s, void *out, const void *const *mine) {
+    Comm *cm = s->comm;
+    const int ranks = cm->size, me = cm->rank, el = s->elem;
+    const size_t B = s->B, cb = B * el, rb = cb * s->maxcl; /* bytes: a cell's block, a rank's blocks */
+    for (int c = 0; c < s->ncl; c++)
+        for (int r = 0; r < ranks; r++) {
+            size_t a = (size_t)r * B, e = a + B < s->len ? a + B : s->len;
+            if (e > a) memcpy(s->send + r * rb + c * cb, (const char *)mine[c] + a * el, (e - a) * el);
+        }
+    if (ranks > 1) cm->ops->alltoall(cm, (float *)s->recv, (const float *)s->send, (int64_t)(rb / sizeof(float)));
+    char *part = s->all + (size_t)me * cb;
+    memset(part, 0, cb);
+    for (int k = 0; k < s->T->ncell; k++) {
+        if (!s->T->cell_count[k]) continue;
+        const char *src = s->recv + s->rank_of[k] * rb + s->slot_of[k] * cb;
+        if (el == sizeof(double)) {
+            double *p = (double *)part;
+            const double *q = (const double *)src;
+            for (size_t i = 0; i < B; i++) p[i] += q[i];
+        } else {
+            float *p = (float *)part;
+            const float *q = (const float *)src;
+            for (size_t i = 0; i < B; i++) p[i] += q[i];
+        }
+    }
+    if (ranks > 1) cm->ops->allgather(cm, (float *)s->all, (const float *)part, (int64_t)(cb / sizeof(float)));
+    memcpy(out, s->all, s->len * el);
 }

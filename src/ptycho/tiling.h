@@ -59,4 +59,27 @@ PtyRect pty_tile_ext(const PtyTiling *t, int tile);  /* owned pixels and halo */
 /* The cells of tile that hold positions, ascending, into cells (when not NULL); returns how many. */
 int pty_tile_cells(const PtyTiling *t, int tile, int *cells);
 
+/* Fixed-order sums of per-cell arrays across the ranks: out [len] = the sum over the cells with
+ * positions, in ascending cell order from zero, of each cell's array, on every rank (the probe's
+ * gradient and the cost in the engine, the mean pattern in the job). Each rank sends block r of
+ * its cells' arrays to rank r (all-to-all), rank r adds its block over all cells in cell order and
+ * the blocks are gathered: no rank holds more than its own cells' arrays twice over, and no
+ * reduction of unspecified order is involved. Buffers are made once (init), not per sum. */
+struct Comm;
+typedef struct PtyCellSum {
+    const PtyTiling *T;
+    struct Comm *comm;
+    size_t len, B;           /* elements per array, per rank's block */
+    int elem;                /* bytes per element: 4 (float) or 8 (double) */
+    int ncl, maxcl;          /* this rank's cells, the most any rank has */
+    int *rank_of, *slot_of;  /* [ncell] */
+    char *send, *recv;       /* [ranks, maxcl, B] elements (recv == send in one process) */
+    char *all;               /* [ranks, B]: the summed blocks */
+} PtyCellSum;
+
+void pty_cellsum_init(PtyCellSum *s, const PtyTiling *T, struct Comm *comm, size_t len, int elem);
+/* mine [ncl]: this rank's cells' arrays (its cells ascending, as pty_tile_cells lists them) */
+void pty_cellsum(PtyCellSum *s, void *out, const void *const *mine);
+void pty_cellsum_free(PtyCellSum *s);
+
 #endif
