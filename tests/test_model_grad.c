@@ -1,6 +1,6 @@
 /* Whole-model gradients: central differences of the loss against the analytic gradient (a few
  * entries of every tensor) for both channel modes, D-CHAG and the Reslim head (whole grid and
- * TILES windows), and --recompute giving the same loss and gradient bits. */
+ * TILES windows), the classification head, and --recompute giving the same loss and gradient bits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,6 +129,69 @@ static void test_fd_reslim(void **s) {
     }
 }
 
+/* The classification head (mean token, head MLP, 5 logits) under softmax cross-entropy with
+ * per-sample weights (one sample weighing 0.5) and under per-class sigmoids with a masked class */
+static void test_fd_classify(void **s) {
+    (void)s;
+    for (int multi = 0; multi < 2; multi++) {
+        VitConfig c = tu_tiny_config(multi ? CH_MULTI : CH_AGG);
+        c.classes = 5, c.multilabel = multi;
+        char err[256];
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        Vit m;
+        const int B = 2, K = 5;
+        vit_init(&m, &c, NULL, B, kernels_cpu());
+        assert_non_null(vit_find_param(&m, "head.2.weight")); /* decoder 1: head.0, then the logits */
+        assert_int_equal(vit_find_param(&m, "head.2.weight")->shape[0], K);
+        Rng r;
+        rng_seed(&r, 7);
+        for (int64_t i = 0; i < m.n_params; i++) m.param_mem[i] = (float)(0.3 * rng_normal(&r));
+        const int64_t nx = (int64_t)B * c.V * c.H * c.W;
+        float *mem = calloc((size_t)(nx + 2 * B * K + B + 1), sizeof(float));
+        Batch b = {.B = B, .x = mem, .y = mem + nx, .mask = mem + nx + B * K, .lead = mem + nx + 2 * B * K,
+                   .wlat = mem + nx + 2 * B * K + B};
+        for (int64_t i = 0; i < nx; i++) b.x[i] = (float)rng_normal(&r);
+        for (int i = 0; i < B; i++)
+            for (int k = 0; k < K; k++) {
+                b.y[i * K + k] = multi ? (float)((i + k) % 2) : (float)(k == 3 - i);
+                b.mask[i * K + k] = multi ? (k == 1 ? 0.0f : 1.0f) : (i ? 0.5f : 1.0f) / K;
+            }
+        fd_check(&m, &b, multi ? "classify, multi-label sigmoid" : "classify, softmax");
+        free(mem);
+        vit_free(&m);
+        vit_config_free(&c);
+    }
+}
+
+/* class_loss against values computed by hand: logits (0, ln 2, ln 3) give softmax (1, 2, 3)/6 */
+static void test_class_loss_values(void **s) {
+    (void)s;
+    const Kernels *k = kernels_cpu();
+    const float z[3] = {0.0f, logf(2.0f), logf(3.0f)}, y[3] = {0, 1, 0}, m[3] = {1.0f / 3, 1.0f / 3, 1.0f / 3};
+    float g[3];
+    float l = k->class_loss(g, z, y, m, 1, 3, 0, 1.0f, 0.0);
+    assert_true(fabs(l - log(3.0)) < 1e-6);            /* -log(2/6) */
+    assert_true(fabs(g[0] - 1.0 / 6) < 1e-6 && fabs(g[1] - (2.0 / 6 - 1)) < 1e-6 && fabs(g[2] - 0.5) < 1e-6);
+    l = k->class_loss(g, z, y, m, 1, 3, 0, 1.0f, 4.0); /* a global denominator of 4 samples */
+    assert_true(fabs(l - log(3.0) / 4) < 1e-6 && fabs(g[2] - 0.125) < 1e-6);
+    /* sigmoid: z = 0 gives log 2 per class and gradient 1/2 - y; mask 0 drops a class */
+    const float z0[2] = {0, 0}, y2[2] = {1, 0}, m2[2] = {1, 0};
+    l = k->class_loss(g, z0, y2, m2, 1, 2, 1, 1.0f, 0.0);
+    assert_true(fabs(l - log(2.0)) < 1e-6 && fabs(g[0] + 0.5) < 1e-6 && g[1] == 0.0f);
+    /* large logits stay finite: softplus(80) - 80 = log1p(e^-80) */
+    const float zb[2] = {80.0f, -80.0f}, yb[2] = {1, 0}, mb[2] = {1, 1};
+    l = k->class_loss(g, zb, yb, mb, 1, 2, 1, 1.0f, 0.0);
+    assert_true(isfinite(l) && l < 1e-30 + 1e-34);
+    /* the token mean and its adjoint */
+    const float x[2 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    float mean[4], dx[12] = {0};
+    k->token_mean_fwd(mean, x, 2, 3, 2, 1.0f / 3);
+    assert_true(fabs(mean[0] - 3) < 1e-6 && fabs(mean[1] - 4) < 1e-6 && fabs(mean[2] - 9) < 1e-6 && fabs(mean[3] - 10) < 1e-6);
+    const float dm[4] = {3, 6, 9, 12};
+    k->token_mean_bwd(dx, dm, 2, 3, 2, 1.0f / 3);
+    assert_true(dx[0] == 1 && dx[1] == 2 && dx[4] == 1 && dx[6] == 3 && dx[11] == 4);
+}
+
 static void whole_model_fd(ChannelMode mode) { whole_model_fd_cfg(tu_tiny_config(mode), vit_mode_name(mode)); }
 static void test_fd_agg(void **s) { (void)s, whole_model_fd(CH_AGG); }
 static void test_fd_multi(void **s) { (void)s, whole_model_fd(CH_MULTI); }
@@ -189,6 +252,8 @@ int main(void) {
         cmocka_unit_test(test_fd_multi),
         cmocka_unit_test(test_fd_chag),
         cmocka_unit_test(test_fd_reslim),
+        cmocka_unit_test(test_fd_classify),
+        cmocka_unit_test(test_class_loss_values),
         cmocka_unit_test(test_recompute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,10 +31,25 @@ static void parse_forecast(EvalOptions *o, int argc, char **argv) {
                NULL, 0);
 }
 
+static void parse_classify(EvalOptions *o, int argc, char **argv) {
+    ArgSpec specs[] = {
+        {"run", ARG_STR, &o->run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        {"data", ARG_STR, &o->data, "image dataset file (default: the one the model was trained on)", NULL, 0, 0, 0},
+        {"split", ARG_STR, &o->split, "samples to score: test, val or train (as the run split them)", NULL, 0, 0, 0},
+        {"json", ARG_STR, &o->json, "also write the scores as JSON to this file", NULL, 0, 0, 0},
+        {"batch", ARG_INT, &o->batch, "samples per forward pass", NULL, 1, 1 << 16, 0},
+        {"threads", ARG_INT, &o->threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "eval", "--run RUN_DIR [--split test] [--json FILE]", NULL, 0);
+}
+
 int cmd_eval(int argc, char **argv) {
     EvalOptions o = EVAL_OPTIONS_DEFAULT;
     const char *run = cli_run_arg(argc, argv);
-    if (run && task_of_run(run) == &task_downscale_ops) parse_downscale(&o, argc, argv);
+    const TaskOps *task = run ? task_of_run(run) : NULL;
+    if (task == &task_downscale_ops) parse_downscale(&o, argc, argv);
+    else if (task == &task_classify_ops) parse_classify(&o, argc, argv);
     else parse_forecast(&o, argc, argv);
     return eval_run(&o);
 }

@@ -31,10 +31,25 @@ static void parse_forecast(PredictOptions *o, int argc, char **argv) {
                "lvit predict --run RUN_DIR --help)", NULL, 0);
 }
 
+static void parse_classify(PredictOptions *o, int argc, char **argv) {
+    ArgSpec specs[] = {
+        {"run", ARG_STR, &o->run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        {"data", ARG_STR, &o->data, "image dataset file (default: the one the model was trained on)", NULL, 0, 0, 0},
+        {"time", ARG_INT, &o->time, "index of the image (scene) to classify (default 0)", NULL, -1, 1e9, 0},
+        {"output", ARG_STR, &o->out, "PNG of the labels beside the class predicted at every pixel (also -o; required)", NULL, 0, 0, 0},
+        {"batch", ARG_INT, &o->batch, "pixels per forward pass", NULL, 1, 1 << 16, 0},
+        {"threads", ARG_INT, &o->threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--time I] -o MAP.png", NULL, 0);
+}
+
 int cmd_predict(int argc, char **argv) {
     PredictOptions o = PREDICT_OPTIONS_DEFAULT;
     const char *run = cli_run_arg(argc, argv);
-    if (run && task_of_run(run) == &task_downscale_ops) parse_downscale(&o, argc, argv);
+    const TaskOps *task = run ? task_of_run(run) : NULL;
+    if (task == &task_downscale_ops) parse_downscale(&o, argc, argv);
+    else if (task == &task_classify_ops) parse_classify(&o, argc, argv);
     else parse_forecast(&o, argc, argv);
     return predict_run(&o);
 }

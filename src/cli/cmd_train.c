@@ -1,5 +1,6 @@
 /* lvit train: the flags into TrainOptions, then the training engine (train/train_run.h). */
 #include "cli/common.h"
+#include "cli/classify_cli.h"
 #include "cli/downscale_cli.h"
 #include "train/train_run.h"
 
@@ -21,6 +22,7 @@ int cmd_train(int argc, char **argv) {
         {"grad-clip", ARG_FLOAT, &o.opt.grad_clip, "max global gradient norm (0 = off)", NULL, 0, 1e9, 0},
         MODEL_ARG_SPECS(o.model),
         DOWNSCALE_ARG_SPECS(o.task),
+        CLASSIFY_ARG_SPECS(o.task),
         {"leads", ARG_STR, &o.leads, "lead times in hours, comma separated", NULL, 0, 0, 0},
         {"times", ARG_INT, &o.times, "time steps of the synthetic data", NULL, 4, 1000000, 0},
         {"val-frac", ARG_FLOAT, &o.val_frac, "fraction of the times (the last ones) held out for validation", NULL, 0, 0.9, 0},

@@ -114,6 +114,10 @@ void dataset_compute_stats(Dataset *ds, int t0, int t1) {
 /* Canonical order of the samples of [t0,t1): by initial time, then lead. */
 static int64_t list_samples(const Sampler *s, int64_t *idx) {
     int64_t k = 0;
+    if (!s->target) { /* a task's own list */
+        for (; k < s->n; k++) idx[k] = s->list_first + k;
+        return k;
+    }
     for (int t = s->t0; t < s->t1; t++)
         for (int li = 0; li < s->nlead; li++)
             if (s->target[(int64_t)t * s->nlead + li] >= 0) idx[k++] = (int64_t)t * s->nlead + li;
@@ -198,6 +202,26 @@ static int sampler_init_ex(Sampler *s, const Dataset *ds, int t0, int t1, const 
     s->idx = xmalloc(sizeof(int64_t) * (size_t)(t1 - t0) * nlead);
     s->n = list_samples(s, s->idx);
     s->pos = 0;
+    s->epoch = -1;
+    s->nshards = 1;
+    return 0;
+}
+
+int sampler_init_list(Sampler *s, const Dataset *ds, int64_t first, int64_t n, uint64_t seed, int shuffle, char *err,
+                      size_t errlen) {
+    memset(s, 0, sizeof *s);
+    if (n < 1) {
+        snprintf(err, errlen, "no samples");
+        return -1;
+    }
+    s->ds = ds;
+    s->nlead = 1;
+    s->seed = seed;
+    s->shuffle = shuffle;
+    s->list_first = first;
+    s->n = n;
+    s->idx = xmalloc(sizeof(int64_t) * (size_t)n);
+    list_samples(s, s->idx);
     s->epoch = -1;
     s->nshards = 1;
     return 0;

@@ -71,6 +71,7 @@ typedef struct Sampler {
     int64_t pos;          /* this rank's next position in the stream of all epochs' orders, one
                            * after the other: epoch pos / n, position pos % n of its order */
     int shard, nshards;   /* this rank takes stream positions shard, shard + nshards, ... */
+    int64_t list_first;   /* sampler_init_list: the first id (target is then NULL) */
 } Sampler;
 
 /* leads_h: lead times in hours; a sample (t, lead) exists when the dataset has the time
@@ -82,6 +83,10 @@ void sampler_free(Sampler *s);
  * the windows of a field), id = t * nkinds + kind. */
 int sampler_init_same_time(Sampler *s, const Dataset *ds, int t0, int t1, int nkinds, uint64_t seed, int shuffle,
                            char *err, size_t errlen);
+/* Samples that are a task's own list: ids first, first + 1, ..., first + n - 1 (an image task's
+ * pixels or images, which it numbers itself; TaskOps.sampler). */
+int sampler_init_list(Sampler *s, const Dataset *ds, int64_t first, int64_t n, uint64_t seed, int shuffle, char *err,
+                      size_t errlen);
 /* Next sample id (reshuffles at the start of each epoch, deterministically from seed and epoch). */
 int64_t sampler_next(Sampler *s);
 /* Data parallelism: every rank builds the same sampler (same seed) and keeps every nshards-th
@@ -105,6 +110,7 @@ typedef struct HostBatch {
     /* downscaling (host_batch_init_downscale): x [B,V,th,tw] coarse windows, y and mask
      * [B,Vo,s th,s tw] (the mask holds each cell's loss weight), the windows' origins */
     const struct Downscale *dsc;
+    const void *owner;                 /* the state of another layer's filling (an image task's samples) */
     int *tr0, *tc0;                    /* [B] */
     /* Batches of a layer built on this one (downscaling, data/downscale.c) bring their own
      * filling and copying, so the dataset layer need not know them; NULL: forecast batches. */

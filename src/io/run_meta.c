@@ -91,10 +91,12 @@ char *run_meta_json(const Dataset *ds, const char *data_arg, const char *extra_j
         json_buf_put_string(&b, ds->units ? ds->units[v] : "");
     }
     json_buf_puts(&b, "]");
-    put_doubles(&b, "lat", ds->lat, ds->H);
-    put_doubles(&b, "lon", ds->lon, ds->W);
+    if (ds->lat && ds->lon) { /* (image datasets have none) */
+        put_doubles(&b, "lat", ds->lat, ds->H);
+        put_doubles(&b, "lon", ds->lon, ds->W);
+    }
     json_buf_printf(&b, ",\"time_units\":\"%s\",\"hours_first\":", synthetic ? "hours since start" : "hours since 1970-01-01 00:00:00");
-    json_buf_put_number(&b, ds->T ? ds->hours[0] : 0.0);
+    json_buf_put_number(&b, ds->T && ds->hours ? ds->hours[0] : 0.0);
     json_buf_printf(&b, ",\"split\":[%d,%d]", ds->t_train_end, ds->t_val_end);
     json_buf_puts(&b, ",\"lead\":{\"units\":\"hours\",\"input\":\"lead_hours/100\",\"divisor\":");
     json_buf_put_number(&b, RUN_META_LEAD_DIVISOR);

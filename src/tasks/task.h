@@ -4,6 +4,7 @@
  *   forecast:  state at t -> state at t + lead (tasks/forecast.c)
  *   downscale: coarse field -> fine field, ORBIT-2's Reslim, optionally on TILES windows
  *              (tasks/downscale.c)
+ *   classify:  image or pixel window -> class (or classes), on image datasets (tasks/classify.c)
  * A new task (masked-autoencoder pretraining, classification, segmentation: image inputs without
  * lat/lon, label targets, masked tokens) is one file implementing TaskOps plus its entry in
  * task_names. The model's head is chosen by VitConfig (cfg->scale, cfg->mode...), which a task's
@@ -19,16 +20,23 @@
 
 /* What a job learns: the task (an index into task_table) and the downscaling options. */
 typedef struct TaskOptions {
-    int task;          /* 0 forecast, 1 downscale */
+    int task;          /* TASK_*: 0 forecast, 1 downscale, 2 classify */
     int scale, res_width, tiles, halo;
     int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
     int base;          /* 0 none, 1 bicubic (the default: the model learns the difference from the
                           bicubic interpolation, so it starts near that baseline) */
     float tv_weight;
     const char *statics, *coarse, *var_weights;
+    /* classification of an image dataset (tasks/classify_data.h) */
+    int window;        /* pixel classification: the side of the window around each labelled pixel */
+    int split_mode;    /* pixel classification: 0 spatial blocks (disjoint), 1 random pixels */
+    int split_block;   /* the blocks' side in pixels */
+    int per_class;     /* training samples per class (0: all of the training set) */
+    int64_t split_seed; /* the split's blocks and the per-class choice */
 } TaskOptions;
-#define TASK_OPTIONS_DEFAULT {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f}
-enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1 };
+#define TASK_OPTIONS_DEFAULT \
+    {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f, .window = 9, .split_block = 16, .split_seed = 1}
+enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1, TASK_CLASSIFY = 2 };
 
 typedef struct Task Task;
 struct EvalOptions;
@@ -71,6 +79,12 @@ typedef struct TaskOps {
     /* lvit bench: lines on the task's own costs (NULL: none); step_ms for batch samples, act_floats
      * the activations held; print0: this rank prints the machine-readable line. */
     void (*bench_report)(const Task *t, const VitConfig *cfg, double step_ms, int batch, int64_t act_floats, int print0);
+    /* The samples' axis when the task numbers its samples itself (image tasks): training ids
+     * [0, *train_end), validation [*train_end, *val_end), test from *val_end on. NULL: the
+     * dataset's times (ds->t_train_end, ds->t_val_end). */
+    void (*ranges)(const Task *t, int *train_end, int *val_end);
+    /* Files the task writes into a new run directory (rank 0 only), such as its split; NULL: none. */
+    void (*run_files)(const Task *t, const char *run);
     /* The task's part of the checkpoint's data description: a JSON object (caller frees), or NULL. */
     char *(*describe)(const Task *t);
     void (*free)(Task *t);
@@ -96,8 +110,9 @@ void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, co
 void task_free(Task *t);
 
 
-/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE); NULL-terminated. */
+/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE, TASK_CLASSIFY);
+ * NULL-terminated. */
 extern const TaskOps *const task_table[];
-extern const TaskOps task_forecast_ops, task_downscale_ops;
+extern const TaskOps task_forecast_ops, task_downscale_ops, task_classify_ops;
 
 #endif

@@ -1,0 +1,15 @@
+/* The flags of the classification task (--task classify in train; eval and predict of a
+ * classification run), over the library's TaskOptions, EvalOptions and PredictOptions. */
+#ifndef LVIT_CLASSIFY_CLI_H
+#define LVIT_CLASSIFY_CLI_H
+#include "cli/common.h"
+#include "tasks/jobs.h"
+
+#define CLASSIFY_ARG_SPECS(f) \
+    {"window", ARG_INT, &(f).window, "classify, pixel labels: side of the window of pixels around each labelled pixel that the model sees", NULL, 1, 1024, 0}, \
+    {"split", ARG_CHOICE, &(f).split_mode, "classify, pixel labels: training and test pixels from disjoint spatial blocks (blocks; test pixels whose window overlaps a training pixel's are left out), or at random (random: neighbours on both sides, inflated scores)", "blocks|random", 0, 0, 0}, \
+    {"split-block", ARG_INT, &(f).split_block, "classify, pixel labels: side of the split's square blocks in pixels", NULL, 1, 1 << 20, 0}, \
+    {"split-seed", ARG_I64, &(f).split_seed, "classify: seed of the split's blocks and of the --per-class choice", NULL, 0, 9e18, 0}, \
+    {"per-class", ARG_INT, &(f).per_class, "classify: train on this many samples of each class, drawn from the training set (0 = all of it)", NULL, 0, 1 << 30, 0}
+
+#endif

@@ -1,0 +1,58 @@
+/* The samples of the classification task on an image dataset (docs/classification.md):
+ *   image mode: one sample per image (labels kind class or multilabel), split by the dataset's
+ *     per-image split;
+ *   pixel mode: one sample per labelled pixel of a label raster (kind map), the window of
+ *     window x window pixels around it; the pixels are split into training and test sets by
+ *     spatial blocks (spatially disjoint; test pixels inside a training pixel's window are left
+ *     out), or at random behind an explicit option.
+ * The samples are one list: training, then validation, then test. */
+#ifndef LVIT_CLASSIFY_DATA_H
+#define LVIT_CLASSIFY_DATA_H
+#include <stddef.h>
+#include <stdint.h>
+#include "data/dataset.h"
+#include "tasks/task.h"
+
+typedef struct ClassifySample {
+    int32_t img, row, col; /* pixel mode: the centre pixel; image mode: row = col = -1 */
+    int32_t cls;           /* class index (-1 in multilabel mode: the labels are the image's multi-hot row) */
+} ClassifySample;
+
+typedef struct ClassifyData {
+    const Dataset *ds;
+    int pixel, multi, K;
+    int window;            /* pixel mode: the window's side */
+    int Hp, Wp;            /* the model grid: the window or the image, padded up to whole patches */
+    int split_mode, split_block, per_class;
+    uint64_t split_seed;
+    int dropped_guard;     /* pixel mode: test pixels left out because a training pixel's window holds them */
+    int64_t n[3];          /* training, validation and test samples (SPLIT_*) */
+    ClassifySample *s;     /* [n[0] + n[1] + n[2]] */
+} ClassifyData;
+
+enum { CLS_SPLIT_BLOCKS = 0, CLS_SPLIT_RANDOM = 1 };
+
+/* The samples of image dataset ds under the task options (window, split); patch: the model's
+ * patch. 0, or -1 with err naming the option or the dataset. */
+int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o, int patch, char *err, size_t errlen);
+void classify_data_close(ClassifyData *cd);
+/* The first sample of set (SPLIT_*) in the list. */
+int64_t classify_first(const ClassifyData *cd, int set);
+
+/* Host batch buffers of B samples (rows [row0, row0 + nrows) of the model grid: a sequence-parallel
+ * rank's band), filled through host_batch_fill from a sampler of sample ids. */
+void host_batch_init_classify(HostBatch *hb, int B, const ClassifyData *cd, int row0, int nrows);
+/* Sample id's normalized window or image into slot i of hb, its one-hot (or multi-hot) target and
+ * weights (softmax: 1/K per class, so a sample weighs 1; multilabel: 1 per class). */
+void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id);
+
+/* The split as CSV (image,row,col,class,set), written atomically: 0, or -1 with err. */
+int classify_write_split(const ClassifyData *cd, const char *path, char *err, size_t errlen);
+/* The task's description for the checkpoint (JSON object, caller frees). */
+char *classify_describe(const ClassifyData *cd);
+/* The task options recorded by classify_describe (into o: window and split), from its parsed JSON
+ * (the "classify" member of the checkpoint's data description); 0, or -1 with err. */
+struct JsonValue;
+int classify_options_from_json(const struct JsonValue *task, TaskOptions *o, char *err, size_t errlen);
+
+#endif
