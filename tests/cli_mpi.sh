@@ -60,7 +60,6 @@ expect 2 "global batch not divisible by dp" mpi 4 "$LVIT" train --run "$tmp/a" -
 expect 2 "bad flag under mpirun" mpi 2 "$LVIT" train --run "$tmp/a" --bogus;  has "unknown option '--bogus'"
 expect 2 "ulysses with heads not divisible" mpi 4 "$LVIT" train --run "$tmp/a" --sp 4 --heads 2 --dim 32;  has "use --sp-mode lss"
 expect 2 "--zero 2" mpi 2 "$LVIT" train --run "$tmp/a" --zero 2;  has "use 1 (AdamW state sharded) or 3"
-expect 2 "--zero 3 with --ema" mpi 2 "$LVIT" train --run "$tmp/a" --zero 3 --ema 0.9 --steps 2;  has "with --zero 3 or --fsdp use --keep last"
 expect 2 "tp not dividing the heads" mpi 3 "$LVIT" train --run "$tmp/a" --tp 3 --heads 2 --dim 32;  has "use a --tp that divides 2"
 [ "$(grep -c 'use a --tp' "$tmp/out")" -eq 1 ] && ok "the tp refusal is printed once (rank 0)" || bad "tp refusal printed $(grep -c 'use a --tp' "$tmp/out") times"
 expect 2 "more stages than blocks" mpi 3 "$LVIT" train --run "$tmp/a" --pp 3 --depth 2;  has "every stage needs a block"

@@ -54,12 +54,23 @@ static int64_t mine(const Fsdp *z, int rank, int f, int64_t *e0, int64_t *src) {
     return b - a;
 }
 
+/* this rank's block shards from host [n_params] (the blocks' fields, field-major) */
+static void upload_shards(Trainer *t, const float *host) {
+    Fsdp *z = &t->fsdp;
+    const Vit *m = &t->model;
+    for (int l = 0; l < vit_nblocks(&m->cfg); l++)
+        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
+            if (n) m->k->upload(z->pshard + l * z->sb + e0, host + m->fields[f].offset + l * z->per[f] + src, n);
+        }
+}
+
 static void fsdp_init(Trainer *t, const float *host) {
     Fsdp *z = &t->fsdp;
     z->on = 1;
     Vit *m = &t->model;
     const Kernels *k = m->k;
-    const int P = t->par->fs.size, r = t->par->fs.rank, depth = vit_nblocks(&m->cfg);
+    const int P = t->par->fs.size, depth = vit_nblocks(&m->cfg);
     z->bl = 0;
     for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
         z->per[f] = m->fields[f].numel / depth;
@@ -75,11 +86,7 @@ static void fsdp_init(Trainer *t, const float *host) {
     z->gb = k->alloc(full);
     z->gg = k->alloc(full);
     z->gtmp = k->alloc((size_t)z->sb * sizeof(float));
-    for (int l = 0; l < depth; l++)
-        for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
-            int64_t e0, src, n = mine(z, r, f, &e0, &src);
-            if (n) k->upload(z->pshard + l * z->sb + e0, host + m->fields[f].offset + l * z->per[f] + src, n);
-        }
+    upload_shards(t, host);
     m->block_at = block_at;
     m->block_at_ctx = t;
     m->grads_ready = grads_ready;
@@ -182,6 +189,19 @@ static void fsdp_full_params(Trainer *t, float *host) {
     free(blk);
 }
 
+static void fsdp_set_params(Trainer *t, const float *host) {
+    t->model.k->upload(t->model.param_mem, host, t->model.n_alloc); /* the replicated ones */
+    upload_shards(t, host);
+}
+
+/* the replicated parameters and the block shards (their padding stays zero: alloc zeroes it and
+ * no update touches it) */
+static int fsdp_held(const Trainer *t, float **p, int64_t *n) {
+    p[0] = t->model.param_mem, n[0] = t->model.n_alloc;
+    p[1] = t->fsdp.pshard, n[1] = vit_nblocks(&t->model.cfg) * t->fsdp.sb;
+    return 2;
+}
+
 static void fsdp_memory(const Trainer *t, int64_t *params, int64_t *grads, int64_t *opt, int64_t *gathered) {
     const Fsdp *z = &t->fsdp;
     const int64_t sharded = vit_nblocks(&t->model.cfg) * z->sb; /* this rank's block shards */
@@ -200,6 +220,8 @@ const Sharding sharding_fsdp = {
     .reduce = fsdp_reduce,
     .apply = fsdp_apply,
     .full_params = fsdp_full_params,
+    .set_params = fsdp_set_params,
+    .held = fsdp_held,
     .state_ranges = fsdp_state_ranges,
     .memory = fsdp_memory,
 };

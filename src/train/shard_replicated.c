@@ -84,6 +84,13 @@ static void rep_apply(Trainer *t, float lr, double grad_norm) {
 
 static void rep_full_params(Trainer *t, float *host) { t->model.k->download(host, t->model.param_mem, t->model.n_params); }
 
+static void rep_set_params(Trainer *t, const float *host) { t->model.k->upload(t->model.param_mem, host, t->model.n_params); }
+
+static int rep_held(const Trainer *t, float **p, int64_t *n) {
+    p[0] = t->model.param_mem, n[0] = t->model.n_params;
+    return 1;
+}
+
 static int rep_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
     return trainer_replicated_ranges(t, vec, own, 0, r, dev);
 }
@@ -100,6 +107,8 @@ const Sharding sharding_replicated = {
     .reduce = rep_reduce,
     .apply = rep_apply,
     .full_params = rep_full_params,
+    .set_params = rep_set_params,
+    .held = rep_held,
     .state_ranges = rep_state_ranges,
     .memory = rep_memory,
 };

@@ -50,6 +50,13 @@ static void z1_apply(Trainer *t, float lr, double grad_norm) {
 
 static void z1_full_params(Trainer *t, float *host) { t->model.k->download(host, t->model.param_mem, t->model.n_params); }
 
+static void z1_set_params(Trainer *t, const float *host) { t->model.k->upload(t->model.param_mem, host, t->model.n_params); }
+
+static int z1_held(const Trainer *t, float **p, int64_t *n) { /* the padding to equal shards stays zero */
+    p[0] = t->model.param_mem, n[0] = t->model.n_params;
+    return 1;
+}
+
 static int z1_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
     return trainer_replicated_ranges(t, vec, own, 1, r, dev); /* every rank writes its moments' shard */
 }
@@ -68,6 +75,8 @@ const Sharding sharding_zero1 = {
     .reduce = z1_reduce,
     .apply = z1_apply,
     .full_params = z1_full_params,
+    .set_params = z1_set_params,
+    .held = z1_held,
     .state_ranges = z1_state_ranges,
     .memory = z1_memory,
 };

@@ -30,6 +30,11 @@ typedef struct Sharding {
     /* every parameter of this rank's (tensor-parallel, pipeline) layout into host [n_params];
      * collective over the FSDP group */
     void (*full_params)(struct Trainer *t, float *host);
+    /* the parameters of this rank's layout from host [n_params] into what the rank holds (--init) */
+    void (*set_params)(struct Trainer *t, const float *host);
+    /* the backend memory of this rank's parameters as up to 2 pieces (the model's own memory;
+     * ZeRO-3: and the block shards), what an EMA or a best copy mirrors; returns the count */
+    int (*held)(const struct Trainer *t, float **p, int64_t *n);
     /* what this rank holds of state vector vec as canonical ranges (train/trainer.h) */
     int (*state_ranges)(const struct Trainer *t, int vec, int own, StateRange *r, float **dev);
     /* floats held beyond the model's own parameter and gradient memory: parameters, gradients,

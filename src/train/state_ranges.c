@@ -1,6 +1,7 @@
 /* Where each rank's training state lives: canonical ranges of the flat parameter vector (the
  * unsharded layout of io/train_state.h) for checkpoints, the whole model for the final weights,
  * and gradient squares split by tensor-parallel kind for the norms (train/trainer.h). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
@@ -45,9 +46,28 @@ int trainer_replicated_ranges(const Trainer *t, int vec, int own, int all_own_mo
     return 0;
 }
 
+int trainer_mirror_ranges(const Trainer *t, float *mirror, int own, StateRange *r, float **dev) {
+    /* the parameters' ranges (so each element is written once, as theirs are), each moved from its
+     * piece of parameter memory to the same place in the mirror */
+    const int n = t->sh->state_ranges(t, SV_PARAMS, own, r, dev);
+    float *p[2];
+    int64_t len[2];
+    const int np = t->sh->held(t, p, len);
+    for (int i = 0; i < n; i++) {
+        int64_t off = 0;
+        int j = 0;
+        for (; j < np; off += len[j++]) {
+            uintptr_t a = (uintptr_t)p[j], d = (uintptr_t)dev[i];
+            if (d >= a && d < a + (uintptr_t)len[j] * sizeof(float)) break;
+        }
+        CHECK(j < np, "a parameter range outside the parameter memory");
+        dev[i] = mirror + off + (dev[i] - p[j]);
+    }
+    return n;
+}
+
 int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, float **dev) {
-    if (vec == SV_EMA)
-        return t->ema && (!own || t->par->dp.rank == 0) ? trainer_vec_ranges(t, t->ema, 0, t->model.n_params, own, r, dev) : 0;
+    if (vec == SV_EMA) return t->ema ? trainer_mirror_ranges(t, t->ema, own, r, dev) : 0;
     return t->sh->state_ranges(t, vec, own, r, dev);
 }
 

@@ -18,9 +18,8 @@ void train_ckpt_init(TrainCkpt *c, Trainer *t, float *best, const StateManifest 
             c->r[own][v] = xmalloc(sizeof(StateRange) * (size_t)max);
             c->dev[own][v] = xmalloc(sizeof(float *) * (size_t)max);
             c->nr[own][v] = v != SV_BEST ? trainer_state_ranges(t, v, own, c->r[own][v], c->dev[own][v])
-                            : best && !(own && t->par->dp.rank) /* like the EMA: written by the first dp rank */
-                                ? trainer_vec_ranges(t, best, 0, t->model.n_params, own, c->r[own][v], c->dev[own][v])
-                                : 0;
+                            : best ? trainer_mirror_ranges(t, best, own, c->r[own][v], c->dev[own][v]) /* like the EMA */
+                                   : 0;
             for (int i = 0; !own && i < c->nr[own][v]; i++) held += c->r[own][v][i].len;
         }
     c->host = xmalloc(sizeof(float) * (size_t)(held ? held : 1));

@@ -9,7 +9,7 @@
 
 typedef struct TrainCkpt {
     Trainer *t;
-    float *best;                           /* backend [n_params] best weights, or NULL */
+    float *best;                           /* backend [trainer_held_floats] best weights, or NULL */
     int nr[2][SV_COUNT];                   /* [own][vec]: ranges written (own = 1) / held (0) */
     StateRange *r[2][SV_COUNT];
     float **dev[2][SV_COUNT];

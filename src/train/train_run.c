@@ -17,6 +17,7 @@
 #include "io/run_meta.h"
 #include "io/train_state.h"
 #include "tasks/jobs.h"
+#include "train/init_weights.h"
 #include "train/mllog.h"
 #include "train/run_dir.h"
 #include "train/train_ckpt.h"
@@ -147,19 +148,24 @@ int train_run(const TrainOptions *o) {
                              .leads_given = o->leads_given, .downscale_given = o->downscale_given, .par = &par,
                              .cmd = "train"};
     task_table[dsf.task]->open(&task, &setup, &cfg);
+    if (task.ops->ranges) task.ops->ranges(&task, &t_split, &t_val); /* the task numbers its own samples */
     layout_check(&par, &cfg, batch, "train");
     cfg.recompute = df.recompute;
     RunDir rd = {.lock_fd = -1};
     if (io) run_dir_claim(&rd, run, resume, o->overwrite, init); /* before anything reads or writes there */
-    log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)", ds.source,
-             ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
+    if (io && task.ops->run_files) task.ops->run_files(&task, run);
+    if (!task.ops->ranges) /* (an image task describes its samples itself) */
+        log_info("data: %s, %d variables, grid %dx%d, %d times; train [0,%d), validation [%d,%d), test [%d,%d)",
+                 ds.source, ds.V, ds.H, ds.W, ds.T, t_split, t_split, t_val, t_val, ds.T);
 
     Trainer t;
     trainer_init(&t, &cfg, &oc, &task, 0, t_split, batch, (uint64_t)seed, layout_kernels(&par, &df, "train"), &par);
-    char err[1024];
-    if (init && t.fsdp.on)
-        parallel_refuse(&par, "lvit train: --init with --zero 3 or --fsdp is not supported yet; use --zero 0 or 1");
-    if (init && ckpt_load_params(&t.model, init, err, sizeof err)) DIE_USER("--init: %s", err);
+    char err[1024] = "";
+    if (init) { /* every rank reads the file: refused once, by rank 0, when any rank could not */
+        double bad = trainer_load_weights(&t, init, err, sizeof err) != 0;
+        if (par.world.size > 1) par.world.ops->allreduce_sum_f64(&par.world, &bad, 1);
+        if (bad > 0) parallel_refuse(&par, "--init: %s", *err ? err : "the weights could not be read on every rank");
+    }
 
     /* validation: a fixed sample order, evaluated every --val-every steps and at the end */
     Sampler vs = {0};
@@ -177,11 +183,10 @@ int train_run(const TrainOptions *o) {
         parallel_refuse(&par, "lvit train: --target-val-loss is checked at each validation: give --val-every N%s",
                         have_val ? "" : " and data with a validation period");
     Vit *m = &t.model;
-    if (t.fsdp.on && (ema > 0 || keep_best))
-        parallel_refuse(&par, "lvit train: --ema and --keep best (the default with --val-every) need the whole model on "
-                        "every rank; with --zero 3 or --fsdp use --keep last and no --ema");
     if (ema > 0) trainer_enable_ema(&t, ema);
-    float *best = keep_best ? m->k->alloc((size_t)m->n_params * sizeof(float)) : NULL;
+    /* the best weights mirror what this rank holds (under ZeRO-3: the replicated ones, its block shards) */
+    const int64_t held = trainer_held_floats(&t);
+    float *best = keep_best ? m->k->alloc((size_t)held * sizeof(float)) : NULL;
     double best_val = INFINITY;
     int64_t best_step = 0, start_step = 0;
     /* training-state checkpoints: what this rank holds, in the layout-independent order */
@@ -341,7 +346,7 @@ int train_run(const TrainOptions *o) {
             if (best && val < best_val) {
                 best_val = val;
                 best_step = s + 1;
-                m->k->copy(best, m->param_mem, m->n_params);
+                trainer_held_copy(&t, best, 1);
             }
             trainer_use_ema(&t, 0);
         }
@@ -415,10 +420,10 @@ int train_run(const TrainOptions *o) {
     float *stash = NULL;    /* host: the trained parameters the best weights replace, for a fallback checkpoint */
     if (best) {
         if (!t.ema) {
-            stash = xmalloc((size_t)m->n_params * sizeof(float));
-            m->k->download(stash, m->param_mem, m->n_params);
+            stash = xmalloc((size_t)held * sizeof(float));
+            trainer_held_transfer(&t, stash, 1);
         }
-        m->k->copy(m->param_mem, best, m->n_params);
+        trainer_held_copy(&t, best, 0);
         log_info("kept the weights of step %lld (validation loss %.5f; last step %.5f)", (long long)best_step, best_val,
                  val);
         val = best_val;
@@ -446,7 +451,7 @@ int train_run(const TrainOptions *o) {
     free(desc);
     if (failed > 0) { /* the weights must not be lost: they are in a checkpoint of the last step */
         trainer_use_ema(&t, 0); /* the training state as it was, so that --resume continues exactly */
-        if (stash) m->k->upload(m->param_mem, stash, m->n_params);
+        if (stash) trainer_held_transfer(&t, stash, 0);
         if (last_ckpt != done_step) {
             if (io) log_warn("cannot write the trained model: %s; writing a checkpoint of step %lld so that its weights "
                              "are kept", err, (long long)done_step);

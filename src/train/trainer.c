@@ -301,7 +301,9 @@ StepStats trainer_step(Trainer *t) {
     if (t->ema && !st.skipped) {
         float d = (1.0f + t->step) / (10.0f + t->step);
         if (d > t->ema_decay) d = t->ema_decay;
-        m->k->lerp(t->ema, m->param_mem, 1.0f - d, m->n_params);
+        float *p[2], *e = t->ema;
+        int64_t n[2];
+        for (int i = 0, np = t->sh->held(t, p, n); i < np; e += n[i++]) m->k->lerp(e, p[i], 1.0f - d, n[i]);
     }
     t->step++;
     st.seconds = now_sec() - t0;
@@ -317,23 +319,42 @@ void trainer_seek(Trainer *t, int64_t step) {
 }
 
 
+int64_t trainer_held_floats(const Trainer *t) {
+    float *p[2];
+    int64_t n[2], all = 0;
+    for (int i = 0, np = t->sh->held(t, p, n); i < np; i++) all += n[i];
+    return all;
+}
+
+/* dir: 1 parameters -> mirror, 0 back; host: the mirror is on the host */
+static void held_move(Trainer *t, float *mirror, int dir, int host) {
+    const Kernels *k = t->model.k;
+    float *p[2];
+    int64_t n[2];
+    for (int i = 0, np = t->sh->held(t, p, n); i < np; mirror += n[i++]) {
+        if (host) dir ? k->download(mirror, p[i], n[i]) : k->upload(p[i], mirror, n[i]);
+        else dir ? k->copy(mirror, p[i], n[i]) : k->copy(p[i], mirror, n[i]);
+    }
+}
+
+void trainer_held_copy(Trainer *t, float *mirror, int to_mirror) { held_move(t, mirror, to_mirror, 0); }
+void trainer_held_transfer(Trainer *t, float *host, int down) { held_move(t, host, down, 1); }
+
 void trainer_enable_ema(Trainer *t, float decay) {
-    Vit *m = &t->model;
-    size_t bytes = (size_t)m->n_params * sizeof(float);
-    t->ema = m->k->alloc(bytes);
-    t->ema_swap = m->k->alloc(bytes);
+    size_t bytes = (size_t)trainer_held_floats(t) * sizeof(float);
+    t->ema = t->model.k->alloc(bytes);
+    t->ema_swap = t->model.k->alloc(bytes);
     t->ema_decay = decay;
-    m->k->copy(t->ema, m->param_mem, m->n_params);
+    trainer_held_copy(t, t->ema, 1);
 }
 
 void trainer_use_ema(Trainer *t, int on) {
-    Vit *m = &t->model;
     if (!t->ema || on == t->ema_in_model) return;
     if (on) {
-        m->k->copy(t->ema_swap, m->param_mem, m->n_params);
-        m->k->copy(m->param_mem, t->ema, m->n_params);
+        trainer_held_copy(t, t->ema_swap, 1);
+        trainer_held_copy(t, t->ema, 0);
     } else {
-        m->k->copy(m->param_mem, t->ema_swap, m->n_params);
+        trainer_held_copy(t, t->ema_swap, 0);
     }
     t->ema_in_model = on;
 }

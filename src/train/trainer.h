@@ -51,7 +51,7 @@ typedef struct Trainer {
     int spike_n;
     int stop_request;       /* set by the caller (a signal arrived): reported as StepStats.stop on every rank */
     int fault_nan;          /* tests: poison this step's batch (LVIT_FAULT=nan:STEP) */
-    float *ema, *ema_swap;  /* [n_params] each when an EMA of the weights is kept, else NULL */
+    float *ema, *ema_swap;  /* [trainer_held_floats] each when an EMA of the weights is kept, else NULL */
     float ema_decay;
     int ema_in_model;       /* the model currently holds the EMA weights (trainer_use_ema) */
     int *tr0, *tc0;         /* [B] the windows of the batch when samples are windows (TILES), else NULL */
@@ -86,6 +86,15 @@ void trainer_enable_ema(Trainer *t, float decay);
  * the trained weights back. Without an EMA this does nothing. */
 void trainer_use_ema(Trainer *t, int on);
 
+/* A mirror of the parameters this rank holds (the EMA, the best weights): backend floats laid
+ * out as the rank's pieces of parameter memory one after the other (Sharding.held): all its
+ * parameters, or under ZeRO-3 the replicated ones and its block shards. */
+int64_t trainer_held_floats(const Trainer *t);
+/* to_mirror = 1: the parameters into mirror; 0: mirror into the parameters. */
+void trainer_held_copy(Trainer *t, float *mirror, int to_mirror);
+/* The same between the parameters and a host mirror: down = 1 into host, 0 from it. */
+void trainer_held_transfer(Trainer *t, float *host, int down);
+
 /* Continue the data order at `step` (resume): the prefetch thread restarts from there. */
 void trainer_seek(Trainer *t, int64_t step);
 /* What this rank holds, in floats (everything is allocated up front: this is the peak): its
@@ -108,6 +117,9 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
  * than the first (each element is written once). */
 int trainer_vec_ranges(const Trainer *t, float *base, int64_t lo, int64_t hi, int own, StateRange *r, float **dev);
 int trainer_state_max_ranges(const Trainer *t);
+/* The ranges of a mirror of the parameters (trainer_held_floats): those of SV_PARAMS, in the
+ * mirror (the EMA's, the best weights'). */
+int trainer_mirror_ranges(const Trainer *t, float *mirror, int own, StateRange *r, float **dev);
 /* Adds to ss[0] the squares of the tensor-parallel-sharded fields and to ss[1] those of the
  * replicated ones, of the part [lo, hi) of a vector laid out like this rank's parameters (v holds
  * element lo). */
