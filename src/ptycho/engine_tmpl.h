@@ -125,8 +125,7 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTil
     /* positions by cell (key cell * N + index sorts by cell, then index) */
     long *key = xmalloc(sizeof(long) * (d->N ? d->N : 1));
     for (int j = 0; j < d->N; j++) {
-        int ry = (d->pos[2 * j] + d->n / 2) / T->cell, rx = (d->pos[2 * j + 1] + d->n / 2) / T->cell;
-        int k = (ry < T->cy ? ry : T->cy - 1) * T->cx + (rx < T->cx ? rx : T->cx - 1);
+        int k = pty_cell_at(T, d->pos[2 * j], d->pos[2 * j + 1]);
         CHECK(pty_tile_of_cell(T, k) == tile, "position %d handed to tile %d belongs to tile %d", j, tile,
               pty_tile_of_cell(T, k));
         key[j] = (long)k * d->N + j;

@@ -41,8 +41,7 @@ static void mean_intensity(double *mean, const PtyData *dl, const PtyTiling *T, 
         double *s = mine + (size_t)c * nn;
         ptr[c] = s;
         for (int j = 0; j < dl->N; j++) { /* this cell's frames, ascending */
-            int ry = (dl->pos[2 * j] + dl->n / 2) / T->cell, rx = (dl->pos[2 * j + 1] + dl->n / 2) / T->cell;
-            if ((ry < T->cy ? ry : T->cy - 1) * T->cx + (rx < T->cx ? rx : T->cx - 1) != cells[c]) continue;
+            if (pty_cell_at(T, dl->pos[2 * j], dl->pos[2 * j + 1]) != cells[c]) continue;
             const float *a = dl->amp + nn * j;
             for (size_t k = 0; k < nn; k++) s[k] += (double)a[k] * a[k];
         }

@@ -23,12 +23,14 @@ int pty_tiling_init(PtyTiling *t, int H, int W, int n, int cell, int R, int C, c
         return -1;
     }
     t->H = H, t->W = W, t->n = n, t->cell = cell, t->R = R, t->C = C, t->N = N;
-    t->cy = H / cell > 0 ? H / cell : 1; /* the last row and column of cells take the remainder */
-    t->cx = W / cell > 0 ? W / cell : 1;
+    /* cells cut the range of window corners 0 .. H - n; the last row and column take the remainder */
+    t->cy = (H - n + 1) / cell > 0 ? (H - n + 1) / cell : 1;
+    t->cx = (W - n + 1) / cell > 0 ? (W - n + 1) / cell : 1;
     t->ncell = t->cy * t->cx;
     if (R < 1 || C < 1 || R > t->cy || C > t->cx) {
-        snprintf(err, errlen, "--tiles %dx%d: the %dx%d object has %dx%d cells of %d pixels (--cell), and every tile needs "
-                 "at least one: use at most %dx%d tiles (or a smaller --cell)", R, C, H, W, t->cy, t->cx, cell, t->cy, t->cx);
+        snprintf(err, errlen, "--tiles %dx%d: the %dx%d object has %dx%d cells of %d pixels (--cell: cells cut the %dx%d "
+                 "range of window corners), and every tile needs at least one: use at most %dx%d tiles (or a smaller "
+                 "--cell)", R, C, H, W, t->cy, t->cx, cell, H - n + 1, W - n + 1, t->cy, t->cx);
         return -1;
     }
     t->rcut = xmalloc(sizeof(int) * (R + 1));
@@ -38,9 +40,7 @@ int pty_tiling_init(PtyTiling *t, int H, int W, int n, int cell, int R, int C, c
     t->cell_of = xmalloc(sizeof(int) * (N > 0 ? N : 1));
     t->cell_count = xcalloc((size_t)t->ncell, sizeof(int));
     for (int j = 0; j < N; j++) {
-        int ry = (pos[2 * j] + n / 2) / cell, rx = (pos[2 * j + 1] + n / 2) / cell;
-        ry = ry < t->cy ? ry : t->cy - 1, rx = rx < t->cx ? rx : t->cx - 1;
-        t->cell_of[j] = ry * t->cx + rx;
+        t->cell_of[j] = pty_cell_at(t, pos[2 * j], pos[2 * j + 1]);
         t->cell_count[t->cell_of[j]]++;
     }
     return 0;
@@ -51,31 +51,33 @@ void pty_tiling_free(PtyTiling *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* pixels [k * cell, (k + 1) * cell) of an axis of `len` pixels in `cnt` cells, the last to the end */
-static void span(int k, int cnt, int cell, int len, int *a, int *b) {
-    *a = k * cell;
-    *b = k == cnt - 1 ? len : (k + 1) * cell;
+int pty_cell_at(const PtyTiling *t, int row, int col) {
+    int ry = row / t->cell, rx = col / t->cell;
+    return (ry < t->cy ? ry : t->cy - 1) * t->cx + (rx < t->cx ? rx : t->cx - 1);
 }
 
-/* the owned box [a, b) grown by the windows whose centres lie in it, clipped to [0, len) */
-static void grow(int a, int b, int n, int len, int *lo, int *hi) {
-    *lo = a - n / 2 > 0 ? a - n / 2 : 0;
-    *hi = b - n / 2 + n < len ? b - n / 2 + n : len;
+/* Along an axis of len pixels with cnt cells: cells a .. b - 1 hold the window corners
+ * [a cell, b cell) (the last cell: to len - n); they own the pixels from their first corner (0 for
+ * the first cell) to the next cells' first corner (len for the last), and their windows cover
+ * [first corner, last corner + n). */
+static void span(const PtyTiling *t, int a, int b, int cnt, int len, int ext, int *lo, int *hi) {
+    int c0 = a * t->cell, c1 = b == cnt ? len - t->n + 1 : b * t->cell;
+    if (ext) {
+        *lo = c0, *hi = c1 - 1 + t->n;
+    } else {
+        *lo = a == 0 ? 0 : c0, *hi = b == cnt ? len : c1;
+    }
 }
 
-PtyRect pty_cell_rect(const PtyTiling *t, int k) {
+static PtyRect box(const PtyTiling *t, int ry0, int ry1, int rx0, int rx1, int ext) {
     PtyRect r;
-    span(k / t->cx, t->cy, t->cell, t->H, &r.y0, &r.y1);
-    span(k % t->cx, t->cx, t->cell, t->W, &r.x0, &r.x1);
+    span(t, ry0, ry1, t->cy, t->H, ext, &r.y0, &r.y1);
+    span(t, rx0, rx1, t->cx, t->W, ext, &r.x0, &r.x1);
     return r;
 }
 
-PtyRect pty_cell_ext(const PtyTiling *t, int k) {
-    PtyRect c = pty_cell_rect(t, k), r;
-    grow(c.y0, c.y1, t->n, t->H, &r.y0, &r.y1);
-    grow(c.x0, c.x1, t->n, t->W, &r.x0, &r.x1);
-    return r;
-}
+PtyRect pty_cell_rect(const PtyTiling *t, int k) { return box(t, k / t->cx, k / t->cx + 1, k % t->cx, k % t->cx + 1, 0); }
+PtyRect pty_cell_ext(const PtyTiling *t, int k) { return box(t, k / t->cx, k / t->cx + 1, k % t->cx, k % t->cx + 1, 1); }
 
 int pty_tile_of_cell(const PtyTiling *t, int k) {
     int ry = k / t->cx, rx = k % t->cx, tr = 0, tc = 0;
@@ -85,20 +87,13 @@ int pty_tile_of_cell(const PtyTiling *t, int k) {
 }
 
 PtyRect pty_tile_rect(const PtyTiling *t, int tile) {
-    int tr = tile / t->C, tc = tile % t->C, e;
-    PtyRect r;
-    span(t->rcut[tr], t->cy, t->cell, t->H, &r.y0, &e);
-    span(t->rcut[tr + 1] - 1, t->cy, t->cell, t->H, &e, &r.y1);
-    span(t->ccut[tc], t->cx, t->cell, t->W, &r.x0, &e);
-    span(t->ccut[tc + 1] - 1, t->cx, t->cell, t->W, &e, &r.x1);
-    return r;
+    int tr = tile / t->C, tc = tile % t->C;
+    return box(t, t->rcut[tr], t->rcut[tr + 1], t->ccut[tc], t->ccut[tc + 1], 0);
 }
 
 PtyRect pty_tile_ext(const PtyTiling *t, int tile) {
-    PtyRect o = pty_tile_rect(t, tile), r;
-    grow(o.y0, o.y1, t->n, t->H, &r.y0, &r.y1);
-    grow(o.x0, o.x1, t->n, t->W, &r.x0, &r.x1);
-    return r;
+    int tr = tile / t->C, tc = tile % t->C;
+    return box(t, t->rcut[tr], t->rcut[tr + 1], t->ccut[tc], t->ccut[tc + 1], 1);
 }
 
 int pty_tile_cells(const PtyTiling *t, int tile, int *cells) {

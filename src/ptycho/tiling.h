@@ -2,10 +2,12 @@
  * tiled reconstruction bitwise identical to the single-process one (docs/ptychography.md,
  * "Tiles over MPI").
  *
- * - Cells: squares of side `cell` pixels over the object (the last row / column of cells takes the
- *   remainder). Position j belongs to the cell that holds its window's centre
- *   (row + n/2, col + n/2). A cell's extent is the box that every window of its positions lies in:
- *   the cell grown by n/2 before and n - n/2 after, clipped to the object.
+ * - Cells: squares of side `cell` that cut the range of window corners (0 .. H - n, 0 .. W - n;
+ *   the last row / column of cells takes the remainder). Position j belongs to the cell that holds
+ *   its window's corner, i.e. its centre shifted by n/2. A cell owns the pixels from its first
+ *   corner to the next cell's (the first cell from 0, the last to the object's edge); its extent,
+ *   the box that every window of its positions lies in, runs from its first corner to its last
+ *   corner + n.
  * - Summation order: a cell's sums (object gradient, illumination, probe gradient, object power,
  *   cost) run over its positions in ascending position index; an object pixel's total adds the
  *   cells' sums in ascending cell index, starting from zero; the probe's totals likewise. The cells
@@ -40,7 +42,8 @@ typedef struct PtyTiling {
     int *cell_count;        /* [ncell] positions per cell */
 } PtyTiling;
 
-/* The default cell side: the probe side n (a pixel then gets sums from at most 2 x 2 cells). */
+/* The default cell side: the probe side n (a pixel then gets sums from at most 2 x 2 cells, and a
+ * cell's sums cover about 4 cells' area). */
 int pty_cell_default(int n);
 /* A near-square grid of `ranks` tiles: R the largest divisor of ranks with R * R <= ranks. */
 void pty_tiles_default(int ranks, int *R, int *C);
@@ -51,6 +54,7 @@ int pty_tiling_init(PtyTiling *t, int H, int W, int n, int cell, int R, int C, c
                     size_t errlen);
 void pty_tiling_free(PtyTiling *t);
 
+int pty_cell_at(const PtyTiling *t, int row, int col); /* the cell of a window with this min corner */
 PtyRect pty_cell_rect(const PtyTiling *t, int k);   /* the pixels cell k owns */
 PtyRect pty_cell_ext(const PtyTiling *t, int k);    /* the box its positions' windows lie in */
 int pty_tile_of_cell(const PtyTiling *t, int k);
