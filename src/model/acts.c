@@ -40,7 +40,7 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     /* under tensor parallelism the attention and MLP activations hold this rank's Dt channels
      * (NHt heads) and Ft MLP channels; the residual stream stays [B,S,D] */
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c), F = vit_Ft(c);
-    const int64_t BS = (int64_t)B * S, nb_l = vit_nblocks(c), nl = c->recompute && nb_l ? 1 : nb_l, V = c->V,
+    const int64_t BS = (int64_t)B * S, nb_l = vit_layers(c), nl = c->recompute && nb_l ? 1 : nb_l, V = c->V,
                   NH = vit_NHt(c); /* nl: blocks whose activations are kept (one with recomputation) */
     const int first = vit_first_stage(c), last = vit_last_stage(c); /* pipeline: embeddings / head here */
     int64_t off = 0;
@@ -119,6 +119,13 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     TAKE(a->rps, nr);
     TAKE(a->drps, nr);
     TAKE(a->dr1, nr);
+    const int64_t mae = vit_mae(c), Se = mae ? vit_mae_S(c) : 0;
+    TAKE(a->mae_xv, mae * B * Se * D);
+    TAKE(a->mae_emb, mae * B * Se * D);
+    TAKE(a->mae_xd, mae * BS * D);
+    TAKE(a->mae_dn, mae * BS * D);
+    TAKE(a->mae_dn_mean, mae * BS);
+    TAKE(a->mae_dn_rstd, mae * BS);
     const int tiles = first && c->tile_h > 0; /* TILES: each sample's window of the position embedding */
     TAKE(a->tpos, tiles ? B * L * D : 0);
     TAKE(a->dtpos, tiles ? L * D : 0);

@@ -17,6 +17,7 @@ typedef struct VitActs {
     float *agg_probs;    /* [B,L,NH,V] */
     float *agg_o;        /* [B,L,D] */
     float *x0;           /* [B,S,D] block-0 input */
+    /* per layer (vit_layers: the blocks, then an MAE's decoder blocks, each sized for S tokens) */
     float *ln1, *ln1_mean, *ln1_rstd;   /* [depth][B,S,D], [depth][B,S] */
     float *qkv;          /* [depth][B,S,3,NH,d] */
     float *atty;         /* [depth][B,S,D] attention output (pre-projection) */
@@ -41,6 +42,10 @@ typedef struct VitActs {
     float *rps, *drps;   /* [B,R,Hf,Wf] the pixel shuffle's output and its gradient */
     float *dr1;          /* [B,Rs,H,W] */
     float *tpos, *dtpos; /* TILES: [B,L,D] each sample's window of pos_embed, [L,D] one sample's gradient */
+    /* masked autoencoder (encoder on Se = vit_mae_S tokens, decoder on S): the encoder's input (the
+     * visible tokens), the decoder_embed output [B,Se,D], the decoder's input [B,S,D] (mask tokens,
+     * the embedded visible tokens, the position embedding) and the decoder norm [B,S,D] */
+    float *mae_xv, *mae_emb, *mae_xd, *mae_dn, *mae_dn_mean, *mae_dn_rstd;
     /* backward scratch, shared by all layers */
     float *dx;           /* [B,S,D] residual-stream gradient */
     float *dtmp;         /* [B,S,D] */

@@ -43,6 +43,14 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
     } else if (c->Vo != c->V) {
         BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
     }
+    if (vit_mae(c)) {
+        if (c->mode != CH_AGG) BAD("--task mae needs --channels agg (the mask selects locations, each one token)");
+        if (c->mae_keep >= c->W / (c->p > 0 ? c->p : 1))
+            BAD("--mask-ratio: %d of the %d tokens of a patch row kept, nothing masked; give a ratio above 0", c->mae_keep,
+                c->W / (c->p > 0 ? c->p : 1));
+        if (c->mae_depth < 1 || c->mae_depth > 64) BAD("--mae-decoder-depth %d: expected 1..64", c->mae_depth);
+        if (vit_classify(c) || c->scale > 1 || c->residual) BAD("--task mae is a task of its own (no classes, scale or residual)");
+    }
     if (c->p < 1 || c->p > 64) BAD("--patch %d: expected 1..64", c->p);
     if (c->H < c->p || c->W < c->p || c->H % c->p || c->W % c->p)
         BAD("grid %dx%d is not a multiple of --patch %d (try a grid of %dx%d)", c->H, c->W, c->p,
@@ -82,6 +90,7 @@ char *vit_config_to_json(const VitConfig *c) {
     if (c->scale > 1)
         json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d,\"base\":\"%s\"",
                         c->scale, c->Vo, c->res_width, c->ds_base ? "bicubic" : "none");
+    if (vit_mae(c)) json_buf_printf(&b, ",\"task\":\"mae\",\"mae_keep\":%d,\"mae_depth\":%d", c->mae_keep, c->mae_depth);
     if (vit_classify(c))
         json_buf_printf(&b, ",\"task\":\"classify\",\"classes\":%d,\"multilabel\":%s", c->classes,
                         c->multilabel ? "true" : "false");
@@ -155,10 +164,14 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         goto done;
     const JsonValue *task = json_get(root, "task");
     const char *tname = task ? json_as_string(task) : "forecast";
-    if (!tname || (strcmp(tname, "downscale") && strcmp(tname, "forecast") && strcmp(tname, "classify"))) {
-        snprintf(err, n, "model config: \"task\" must be \"forecast\", \"downscale\" or \"classify\"");
+    if (!tname || (strcmp(tname, "downscale") && strcmp(tname, "forecast") && strcmp(tname, "classify") &&
+                   strcmp(tname, "mae"))) {
+        snprintf(err, n, "model config: \"task\" must be \"forecast\", \"downscale\", \"classify\" or \"mae\"");
         goto done;
     }
+    if (strcmp(tname, "mae") == 0 &&
+        (get_int(root, "mae_keep", &c->mae_keep, err, n) || get_int(root, "mae_depth", &c->mae_depth, err, n)))
+        goto done;
     if (strcmp(tname, "classify") == 0) {
         const JsonValue *ml = json_get(root, "multilabel");
         if (get_int(root, "classes", &c->classes, err, n)) goto done;

@@ -45,6 +45,12 @@ typedef struct VitConfig {
                          * sequence-parallel ranks), the head MLP runs on that mean and its last layer
                          * emits E = classes logits per sample. */
     int multilabel;     /* classification: independent sigmoid outputs (multi-label) instead of a softmax */
+    int mae_keep;       /* masked-autoencoder pretraining (He et al. 2022; docs/pretraining.md): the encoder sees
+                         * this many tokens of every patch row (the rest masked; 0: no MAE), the tokens of each
+                         * row drawn at random per sample (row-stratified, so a sequence-parallel rank's rows
+                         * hold the same number); a decoder of mae_depth blocks on every token (a mask token
+                         * where masked) feeds the head, which predicts the normalised pixels. */
+    int mae_depth;
     int tile_h, tile_w; /* TILES: this rank computes coarse windows of tile_h x tile_w cells of the H x W grid
                          * (their origins come with each batch); 0: the whole grid. Not part of the model. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
@@ -61,6 +67,9 @@ static inline int vit_E(const VitConfig *c) {
     if (vit_classify(c)) return c->classes;
     return c->mode == CH_AGG ? vit_P(c) * vit_P(c) * c->Vo : vit_P(c) * vit_P(c);
 }
+/* masked-autoencoder pretraining: the tokens the encoder sees (of this rank's rows) */
+static inline int vit_mae(const VitConfig *c) { return c->mae_keep > 0; }
+static inline int64_t vit_mae_S(const VitConfig *c) { return (int64_t)(c->H / c->p) * c->mae_keep; }
 /* rows of the head's matrix products for a batch of B: one per token, or one per sample classifying */
 static inline int64_t vit_head_rows(const VitConfig *c, int B) { return vit_classify(c) ? B : (int64_t)B * vit_S(c); }
 /* Reslim residual path: channels before the pixel shuffle */
@@ -86,6 +95,8 @@ static inline int vit_block0(const VitConfig *c) {
 }
 static inline int vit_first_stage(const VitConfig *c) { return vit_stage(c) == 0; }
 static inline int vit_last_stage(const VitConfig *c) { return vit_stage(c) == vit_pp(c) - 1; }
+/* the encoder's blocks, then the masked autoencoder's decoder blocks */
+static inline int vit_layers(const VitConfig *c) { return vit_nblocks(c) + (vit_mae(c) ? c->mae_depth : 0); }
 /* D-CHAG: blocks, their levels (1 or 2), the channels this rank tokenizes, the tokens the final
  * cross-attention sees (C partial tokens, or the V channels without D-CHAG). */
 static inline int vit_chag(const VitConfig *c) { return c->mode == CH_AGG && c->chag > 1 ? c->chag : 0; }

@@ -13,8 +13,8 @@
  * its tensors in table order. */
 static int sd_group(const char *name) {
     static const char *prefix[] = {"var_embed", "var_query", "pos_embed", "token_embeds.", "var_agg.", "chag.",
-                                   "lead_time_embed.", "blocks.", "norm.", "head."};
-    static const int group[] = {0, 0, 0, 1, 2, 2, 3, 4, 5, 6};
+                                   "lead_time_embed.", "blocks.", "norm.", "head.", "mask_token", "decoder_"};
+    static const int group[] = {0, 0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 7};
     for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
         if (strncmp(name, prefix[i], strlen(prefix[i])) == 0) return group[i];
     return 7;
@@ -179,6 +179,16 @@ void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *
     o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
     o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
     o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
+}
+
+void vit_dec_block_view(const VitParams *t, const VitConfig *c, int j, BlockParams *o) {
+    const int64_t D = c->D, F = vit_F(c);
+    o->n1_w = t->dn1_w + j * D, o->n1_b = t->dn1_b + j * D;
+    o->qkv_w = t->dqkv_w + j * 3 * D * D, o->qkv_b = t->dqkv_b + j * 3 * D;
+    o->proj_w = t->dproj_w + j * D * D, o->proj_b = t->dproj_b + j * D;
+    o->n2_w = t->dn2_w + j * D, o->n2_b = t->dn2_b + j * D;
+    o->fc1_w = t->dfc1_w + j * F * D, o->fc1_b = t->dfc1_b + j * F;
+    o->fc2_w = t->dfc2_w + j * D * F, o->fc2_b = t->dfc2_b + j * D;
 }
 
 /* MAE/ClimaX 1-D sin-cos embedding of one position into D values: sin half then cos half. */

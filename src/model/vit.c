@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "model/vit.h"
+#include "model/vit_block.h"
 
 void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const Kernels *k) {
     static const VitLayout one_process = {0};
@@ -63,6 +64,12 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
     lvit_alloc_what(NULL);
     vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
+    if (vit_mae(cfg)) {
+        CHECK(T == 1 && vit_pp(cfg) == 1 && !cfg->recompute && cfg->tile_h == 0,
+              "the masked autoencoder runs without tensor or pipeline parallelism, --recompute and tiles");
+        m->mae_seed = xcalloc((size_t)B, sizeof(float));
+        m->mae_vis = xcalloc((size_t)(B * vit_mae_S(&m->lc) + 1), sizeof(int));
+    }
 }
 
 void vit_to_canonical(const Vit *m, const float *local, float *canon) {
@@ -114,6 +121,7 @@ void vit_free(Vit *m) {
     m->k->free(m->param_mem);
     m->k->free(m->grad_mem);
     m->k->free(m->act_mem);
+    free(m->mae_seed), free(m->mae_vis);
     free(m->specs);
     free(m->seg);
     vit_config_free(&m->cfg);
@@ -121,37 +129,8 @@ void vit_free(Vit *m) {
     memset(m, 0, sizeof *m);
 }
 
-static void block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g) {
-    if (m->block_at) {
-        m->block_at(m->block_at_ctx, l, backward, p, g);
-        return;
-    }
-    vit_block_view(&m->p, &m->cfg, l, p);
-    if (g) vit_block_view(&m->g, &m->cfg, l, g);
-}
-
 /* ranks of the sequence-parallel group (1 without one) */
 static int seq_ranks(const Vit *m) { return m->sa.sp ? m->sa.sp->size : 1; }
-
-/* Tensor parallel: the sum over the group of each rank's partial result (nothing without one). */
-static void tp_sum(Vit *m, float *x, int64_t n) {
-    if (m->tp) m->tp->ops->allreduce_sum(m->tp, x, n);
-}
-
-/* out[M,N] = resid + in[M,K] W^T + bias for a row-parallel layer (K split over the tp group):
- * the group's first rank adds the residual and the bias (once), every rank its own columns'
- * product, and the all-reduce sums them, so every rank holds the same out. resid may be NULL. */
-static void row_parallel_fwd(Vit *m, float *out, const float *resid, const float *in, const float *w,
-                             const float *bias, int64_t M, int64_t K, int64_t N) {
-    const Kernels *k = m->k;
-    if (m->tp_rank == 0) {
-        if (resid) k->copy(out, resid, M * N);
-        k->linear_fwd(out, in, w, bias, M, K, N, resid != NULL);
-    } else {
-        k->linear_fwd(out, in, w, NULL, M, K, N, 0);
-    }
-    tp_sum(m, out, M * N);
-}
 
 /* D-CHAG (docs/parallelism.md, D-CHAG): this rank's nb = C/T blocks of V/C channels are tokenized and
  * aggregated, each by its own cross-attention (with a first level over groups of chag_group
@@ -310,43 +289,6 @@ static void reslim_bwd(Vit *m, const Batch *b) {
     k->patchify(a->dout, a->dup, B, (int)Vo, (int)Hf, (int)Wf, vit_P(c), 0);
 }
 
-/* Block l's saved activations. With recomputation (--recompute) every block shares one set,
- * refilled from the block's input (the previous block's res2, always kept) just before its
- * backward pass; res2 (the block outputs) stays per block. */
-typedef struct LayerActs {
-    float *ln1, *mean1, *rstd1, *qkv, *atty, *lse, *res1, *ln2, *mean2, *rstd2, *fc1, *gl, *res2;
-    int slot; /* the layer index of the sequence-parallel attention's saved state */
-} LayerActs;
-
-static LayerActs layer_acts(const Vit *m, int l) {
-    const VitConfig *c = &m->lc;
-    const VitActs *a = &m->a;
-    const int64_t S = vit_S(c), D = c->D, F = vit_Ft(c), Dt = vit_Dt(c), BSmax = (int64_t)m->B * S;
-    const int64_t j = c->recompute ? 0 : l;
-    return (LayerActs){a->ln1 + j * BSmax * D, a->ln1_mean + j * BSmax, a->ln1_rstd + j * BSmax,
-                       a->qkv + j * BSmax * 3 * Dt, a->atty + j * BSmax * Dt, a->lse + j * (int64_t)m->B * vit_NHt(c) * S,
-                       a->res1 + j * BSmax * D, a->ln2 + j * BSmax * D, a->ln2_mean + j * BSmax, a->ln2_rstd + j * BSmax,
-                       a->fc1 + j * BSmax * F, a->gelu + j * BSmax * F, a->res2 + (int64_t)l * BSmax * D, (int)j};
-}
-
-/* Forward of block l on x [B,S,D] into its activations. */
-static void block_fwd(Vit *m, int B, int l, const float *x) {
-    const Kernels *k = m->k;
-    const VitConfig *c = &m->lc;
-    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c), BS = (int64_t)B * vit_S(c);
-    LayerActs y = layer_acts(m, l);
-    BlockParams bp;
-    block_at(m, l, 0, &bp, NULL);
-    k->layernorm_fwd(y.ln1, y.mean1, y.rstd1, x, bp.n1_w, bp.n1_b, BS, D, 1e-5f);
-    k->linear_fwd(y.qkv, y.ln1, bp.qkv_w, bp.qkv_b, BS, D, 3 * Dt, 0);
-    seq_attn_fwd(&m->sa, k, y.slot, B, y.atty, y.lse, y.qkv, m->a.ws);
-    row_parallel_fwd(m, y.res1, x, y.atty, bp.proj_w, bp.proj_b, BS, Dt, D);
-    k->layernorm_fwd(y.ln2, y.mean2, y.rstd2, y.res1, bp.n2_w, bp.n2_b, BS, D, 1e-5f);
-    k->linear_fwd(y.fc1, y.ln2, bp.fc1_w, bp.fc1_b, BS, D, F, 0);
-    k->gelu_fwd(y.gl, y.fc1, BS * F);
-    row_parallel_fwd(m, y.res2, y.res1, y.gl, bp.fc2_w, bp.fc2_b, BS, F, D);
-}
-
 float vit_forward(Vit *m, const Batch *b) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
@@ -373,7 +315,7 @@ float vit_forward(Vit *m, const Batch *b) {
         k->linear_fwd(a->agg_q, p->var_query, p->agg_in_w, p->agg_in_b, 1, D, Dt, 0);
         k->linear_fwd(a->agg_kv, agg_in, p->agg_in_w + Dt * D, p->agg_in_b + Dt, B * Va * L, D, 2 * Dt, 0);
         k->var_attn_fwd(a->agg_o, a->agg_probs, a->agg_q, a->agg_kv, B, L, Va, vit_NHt(c), (int)Dt);
-        row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
+        vit_row_parallel_fwd(m, a->x0, NULL, a->agg_o, p->agg_out_w, p->agg_out_b, B * L, Dt, D);
     }
     if (vit_first_stage(c) && c->tile_h > 0) {
         CHECK(b->tile_r0 && b->tile_c0, "a tiled model needs each sample's window origin");
@@ -386,19 +328,26 @@ float vit_forward(Vit *m, const Batch *b) {
         k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
     }
 
-    const float *x = a->x0;
-    for (int l = 0; l < vit_nblocks(c); l++) {
-        block_fwd(m, B, l, x);
-        x = layer_acts(m, l).res2;
-    }
-    if (!vit_last_stage(c)) return 0.0f; /* vit_output: what goes to the next pipeline stage */
-    k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
-    const float *h = a->lnf;
+    const float *h; /* the head's input */
     const int64_t Mh = vit_head_rows(c, B), Hmax = vit_head_rows(c, m->B);
-    if (vit_classify(c)) { /* the mean over the whole sequence: this rank's share, summed over the group */
-        k->token_mean_fwd(a->pool, a->lnf, B, S, (int)D, 1.0f / ((float)S * seq_ranks(m)));
-        if (m->sa.sp) m->sa.sp->ops->allreduce_sum(m->sa.sp, a->pool, B * D);
-        h = a->pool;
+    if (vit_mae(c)) {
+        h = vit_mae_forward(m, b); /* the encoder on the visible tokens, the decoder on all of them */
+    } else {
+        const float *x = a->x0;
+        for (int l = 0; l < vit_nblocks(c); l++) {
+            BlockParams bp;
+            vit_block_at(m, l, 0, &bp, NULL);
+            vit_block_fwd(m, B, l, x, S, &m->sa, &bp);
+            x = vit_layer_acts(m, l).res2;
+        }
+        if (!vit_last_stage(c)) return 0.0f; /* vit_output: what goes to the next pipeline stage */
+        k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, BS, D, 1e-5f);
+        h = a->lnf;
+        if (vit_classify(c)) { /* the mean over the whole sequence: this rank's share, summed over the group */
+            k->token_mean_fwd(a->pool, a->lnf, B, S, (int)D, 1.0f / ((float)S * seq_ranks(m)));
+            if (m->sa.sp) m->sa.sp->ops->allreduce_sum(m->sa.sp, a->pool, B * D);
+            h = a->pool;
+        }
     }
     for (int j = 0; j < c->dec_depth; j++) {
         float *pre = a->head_pre + j * Hmax * D, *act = a->head_act + j * Hmax * D;
@@ -427,7 +376,7 @@ void vit_backward(Vit *m, const Batch *b) {
     VitActs *a = &m->a;
     const int B = b->B;
     CHECK(b->y, "vit_backward needs targets");
-    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, F = vit_Ft(c), E = vit_E(c), Dt = vit_Dt(c);
+    const int64_t L = vit_L(c), S = vit_S(c), D = c->D, E = vit_E(c), Dt = vit_Dt(c);
     const int64_t BS = (int64_t)B * S;
     const int64_t BSmax = (int64_t)m->B * S;
 
@@ -438,7 +387,7 @@ void vit_backward(Vit *m, const Batch *b) {
         float *dh = a->dtmp, *dpre = a->dtmp2;
         if (vit_reslim(c)) reslim_bwd(m, b); /* the fine-grid head and residual path: dout */
         const int64_t Mh = vit_head_rows(c, B), Hmax = vit_head_rows(c, m->B);
-        const float *h0 = vit_classify(c) ? a->pool : a->lnf;
+        const float *h0 = vit_mae(c) ? a->mae_dn : vit_classify(c) ? a->pool : a->lnf;
         const float *h_last = c->dec_depth ? a->head_act + (c->dec_depth - 1) * Hmax * D : h0;
         k->zero(dh, Mh * D);
         k->linear_bwd(dh, g->out_w, g->out_b, a->dout, h_last, p->out_w, Mh, D, E);
@@ -448,6 +397,10 @@ void vit_backward(Vit *m, const Batch *b) {
             k->gelu_bwd(dpre, dh, a->head_pre + j * Hmax * D, Mh * D);
             k->zero(dh, Mh * D);
             k->linear_bwd(dh, g->head_w + j * D * D, g->head_b + j * D, dpre, hin, p->head_w + j * D * D, Mh, D, D);
+        }
+        if (vit_mae(c)) {
+            vit_mae_backward(m, b, dh); /* the decoder and the encoder: dx is the gradient of x0 */
+            goto embeddings;
         }
         if (vit_classify(c)) { /* back through the mean: this rank's share of the loss came through its
                                 * 1/P of the denominator, so its tokens take 1/S_local */
@@ -461,35 +414,18 @@ void vit_backward(Vit *m, const Batch *b) {
     } /* else a->dx holds the next pipeline stage's gradient of this stage's output */
     if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, nbl);
 
-    float *dln = a->dtmp, *datty = a->dtmp2, *dbig = a->dbig, *dbig2 = a->dbig2;
     for (int l = nbl - 1; l >= 0; l--) {
         const float *xin = l ? a->res2 + (l - 1) * BSmax * D : a->x0;
-        if (c->recompute) block_fwd(m, B, l, xin); /* the block's activations again, from its input */
-        LayerActs y = layer_acts(m, l);
-        float *ln1 = y.ln1, *mean1 = y.mean1, *rstd1 = y.rstd1, *qkv = y.qkv, *atty = y.atty, *lse = y.lse;
-        float *res1 = y.res1, *ln2 = y.ln2, *mean2 = y.mean2, *rstd2 = y.rstd2, *fc1 = y.fc1, *gl = y.gl;
         BlockParams bp, bg;
-        block_at(m, l, 1, &bp, &bg);
-
-        /* res2 = res1 + fc2(GELU(fc1(LN2(res1)))); dx holds d res2 and becomes d res1 */
-        k->zero(dbig2, BS * F);
-        k->linear_bwd(dbig2, bg.fc2_w, bg.fc2_b, dx, gl, bp.fc2_w, BS, F, D);
-        k->zero(dbig, BS * F);
-        k->gelu_bwd(dbig, dbig2, fc1, BS * F);
-        k->zero(dln, BS * D);
-        k->linear_bwd(dln, bg.fc1_w, bg.fc1_b, dbig, ln2, bp.fc1_w, BS, D, F);
-        tp_sum(m, dln, BS * D);
-        k->layernorm_bwd(dx, bg.n2_w, bg.n2_b, dln, res1, bp.n2_w, mean2, rstd2, BS, D);
-        /* res1 = x + proj(attn(LN1(x))); dx becomes d x */
-        k->zero(datty, BS * Dt);
-        k->linear_bwd(datty, bg.proj_w, bg.proj_b, dx, atty, bp.proj_w, BS, Dt, D);
-        seq_attn_bwd(&m->sa, k, y.slot, B, dbig, datty, qkv, atty, lse, a->ws);
-        k->zero(dln, BS * D);
-        k->linear_bwd(dln, bg.qkv_w, bg.qkv_b, dbig, ln1, bp.qkv_w, BS, D, 3 * Dt);
-        tp_sum(m, dln, BS * D);
-        k->layernorm_bwd(dx, bg.n1_w, bg.n1_b, dln, xin, bp.n1_w, mean1, rstd1, BS, D);
+        if (c->recompute) { /* the block's activations again, from its input */
+            vit_block_at(m, l, 0, &bp, NULL);
+            vit_block_fwd(m, B, l, xin, S, &m->sa, &bp);
+        }
+        vit_block_at(m, l, 1, &bp, &bg);
+        vit_block_bwd(m, B, l, xin, dx, S, &m->sa, &bp, &bg);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
+embeddings:
     if (!vit_first_stage(c)) return; /* a->dx: the gradient of this stage's input, for the previous stage */
     if (c->tile_h > 0) {
         for (int i = 0; i < B; i++) {
@@ -513,7 +449,7 @@ void vit_backward(Vit *m, const Batch *b) {
         /* the query is replicated, its gradient a sum over the heads of every rank */
         k->zero(dvq, D);
         k->linear_bwd(dvq, g->agg_in_w, g->agg_in_b, dq, p->var_query, p->agg_in_w, 1, D, Dt);
-        tp_sum(m, dvq, D);
+        vit_tp_sum(m, dvq, D);
         k->add_inplace(g->var_query, dvq, D);
         float *dt = a->dtok;
         k->zero(dt, B * Va * L * D);
@@ -523,7 +459,7 @@ void vit_backward(Vit *m, const Batch *b) {
             chag_bwd(m, b, dt);
             return;
         }
-        tp_sum(m, dt, B * Va * L * D);
+        vit_tp_sum(m, dt, B * Va * L * D);
         dtok = dt;
     }
     k->patch_embed_bwd(g->tok_w, g->tok_b, g->var_embed, dtok, b->x, B, c->V, c->H, c->W, c->p, c->D, a->ws);

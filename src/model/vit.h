@@ -82,6 +82,9 @@ typedef struct Vit {
      * param_mem / grad_mem (vit_block_view). */
     void (*block_at)(void *ctx, int layer, int backward, BlockParams *p, BlockParams *g);
     void *block_at_ctx;
+    /* masked autoencoder (host memory): each sample's mask seed, and the visible tokens [B, Se] */
+    float *mae_seed;
+    int *mae_vis;
 } Vit;
 
 /* Another set of activations like m->a (pipeline: one per micro-batch in flight); vit_slot_use
@@ -125,6 +128,11 @@ const float *vit_output(const Vit *m);
 /* Prediction image [B,Vo,H,W] of the last forward pass ([B,Vo,sH,sW] when downscaling; the logits
  * [B,classes] when classifying), into backend memory img. */
 void vit_prediction(Vit *m, float *img, int B);
+/* Masked autoencoder: the mask of a sample is drawn from its seed (an integer below 2^24, carried
+ * in Batch.lead, which the MAE does not use otherwise): of patch row grow (of the whole grid) the
+ * c->mae_keep visible columns, ascending, into cols. The task's loss mask and the model agree
+ * through this one function, on any layout. */
+void vit_mae_visible(const VitConfig *c, uint32_t seed, int grow, int *cols);
 /* Forward FLOPs of one sample (matrix products and attention), for MFU/GFLOP/s reports. */
 double vit_flops_per_sample(const VitConfig *c);
 const ParamSpec *vit_find_param(const Vit *m, const char *name);
