@@ -194,80 +194,110 @@ static float *ws_align(float *ws) {
 
 /* ---- forward ---- */
 
-/* One block of nq <= FQ queries of head (b, h) against all Sk keys. */
-static void fwd_task(float *o, float *lse, const float *q, const float *k, const float *v,
-                     const AttnDims *dm, int b, int h, int64_t i0, float *tb, int64_t dp) {
+/* Per query block of a group: Qt [dp][FQ] scaled queries, transposed (columns >= nq zero),
+   Ot [dp][FQ] unnormalized output, transposed, m [FQ] running max (log2 units), l [FQ]
+   running sum of 2^(s - m). */
+#define FWD_BLOCK(dp) (2 * (dp) * FQ + 2 * FQ)
+
+/* One key tile (kp, vp: [nk] packed rows of dp) against one query block's state. */
+static void fwd_tile(float *restrict qt, float *restrict St, float *restrict alpha,
+                     const float *restrict kp, const float *restrict vp, int nk, int d,
+                     int64_t dp) {
+    float *Qt = qt, *Ot = qt + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
+    mm64(St, FQ, nk, kp, dp, 1, Qt, FQ, d, MODE_ZERO, NULL);
+
+    /* Online softmax, 4*LANES queries at a time: four vector-wide column groups go
+       through each loop together so that their dependency chains (max, sum) overlap. */
+    for (int g = 0; g < FQ; g += 4 * LANES) {
+        float *mg = m + g, *lg = l + g, *ag = alpha + g;
+        const vf mo0 = vload(mg), mo1 = vload(mg + LANES);
+        const vf mo2 = vload(mg + 2 * LANES), mo3 = vload(mg + 3 * LANES);
+        vf m0 = mo0, m1 = mo1, m2 = mo2, m3 = mo3;
+        for (int j = 0; j < nk; j++) {
+            const float *sj = St + g + j * FQ;
+            m0 = vmax(vload(sj), m0);
+            m1 = vmax(vload(sj + LANES), m1);
+            m2 = vmax(vload(sj + 2 * LANES), m2);
+            m3 = vmax(vload(sj + 3 * LANES), m3);
+        }
+        /* alpha = 0 on the first tile: m = -inf */
+        const vf a0 = vexp2(mo0 - m0), a1 = vexp2(mo1 - m1);
+        const vf a2 = vexp2(mo2 - m2), a3 = vexp2(mo3 - m3);
+        vstore(ag, a0); vstore(ag + LANES, a1);
+        vstore(ag + 2 * LANES, a2); vstore(ag + 3 * LANES, a3);
+        vf l0 = vload(lg) * a0, l1 = vload(lg + LANES) * a1;
+        vf l2 = vload(lg + 2 * LANES) * a2, l3 = vload(lg + 3 * LANES) * a3;
+        for (int j = 0; j < nk; j++) {
+            float *sj = St + g + j * FQ;
+            const vf p0 = vexp2(vload(sj) - m0), p1 = vexp2(vload(sj + LANES) - m1);
+            const vf p2 = vexp2(vload(sj + 2 * LANES) - m2);
+            const vf p3 = vexp2(vload(sj + 3 * LANES) - m3);
+            vstore(sj, p0); vstore(sj + LANES, p1);
+            vstore(sj + 2 * LANES, p2); vstore(sj + 3 * LANES, p3);
+            l0 += p0; l1 += p1; l2 += p2; l3 += p3;
+        }
+        vstore(mg, m0); vstore(mg + LANES, m1);
+        vstore(mg + 2 * LANES, m2); vstore(mg + 3 * LANES, m3);
+        vstore(lg, l0); vstore(lg + LANES, l1);
+        vstore(lg + 2 * LANES, l2); vstore(lg + 3 * LANES, l3);
+    }
+    /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
+    mm64(Ot, FQ, d, vp, 1, dp, St, FQ, nk, MODE_COLSCALE, alpha);
+}
+
+/* ng blocks of FQ queries from i0 (the last may be short) of head (b, h) against all Sk
+   keys. Each key tile is packed once for the group: the products then read rows next to
+   each other instead of rows that are far apart in q, k, v ([B,S,3,NH,d]: 3 KiB at
+   NH*d = 256, about a page per row, which at long S misses every cache and the TLB). */
+static void fwd_group(float *o, float *lse, const float *q, const float *k, const float *v,
+                      const AttnDims *dm, int b, int h, int64_t i0, int ng, float *tb,
+                      int64_t dp) {
     const int d = dm->d;
     const int64_t Sq = dm->Sq, Sk = dm->Sk;
     const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
-    const int nq = (int)min64(FQ, Sq - i0);
-    float *Qt = tb;              /* [dp][FQ] scaled queries, transposed; columns >= nq zero */
-    float *Ot = Qt + dp * FQ;    /* [dp][FQ] unnormalized output, transposed */
-    float *St = Ot + dp * FQ;    /* [FK][FQ] scores, then probabilities, of one key tile */
-    float *m = St + FK * FQ;     /* [FQ] running max (log2 units) */
-    float *l = m + FQ;           /* [FQ] running sum of 2^(s - m) */
-    float *alpha = l + FQ;       /* [FQ] rescale of the old state for this tile */
+    float *St = tb;              /* [FK][FQ] scores, then probabilities, of one key tile */
+    float *alpha = St + FK * FQ; /* [FQ] rescale of the old state for this tile */
+    float *Kp = alpha + FQ;      /* [FK][dp] the key tile, rows packed */
+    float *Vp = Kp + FK * dp;    /* [FK][dp] the value tile, rows packed */
+    float *blk = Vp + FK * dp;   /* ng x FWD_BLOCK(dp): the blocks' states */
 
     const float cs = (float)(dm->scale * LOG2E);
-    const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d; /* [nq] rows, stride qs */
-    memset(Qt, 0, sizeof(float) * (size_t)(d * FQ));
-    for (int r = 0; r < nq; r++)
-        for (int c = 0; c < d; c++) Qt[c * FQ + r] = qb[(int64_t)r * qs + c] * cs;
-    memset(Ot, 0, sizeof(float) * (size_t)(d * FQ));
-    for (int r = 0; r < FQ; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+    for (int g = 0; g < ng; g++) {
+        float *Qt = blk + g * FWD_BLOCK(dp), *Ot = Qt + dp * FQ, *m = Ot + dp * FQ;
+        float *l = m + FQ;
+        const int64_t r0 = i0 + (int64_t)g * FQ;
+        const int nq = (int)min64(FQ, Sq - r0);
+        const float *qb = q + ((int64_t)b * Sq + r0) * qs + (int64_t)h * d; /* [nq] rows */
+        memset(Qt, 0, sizeof(float) * (size_t)(d * FQ));
+        for (int r = 0; r < nq; r++)
+            for (int c = 0; c < d; c++) Qt[c * FQ + r] = qb[(int64_t)r * qs + c] * cs;
+        memset(Ot, 0, sizeof(float) * (size_t)(d * FQ));
+        for (int r = 0; r < FQ; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+    }
 
     for (int64_t j0 = 0; j0 < Sk; j0 += FK) {
         const int nk = (int)min64(FK, Sk - j0);
-        /* key tile: [nk] rows with strides ks, vs */
-        const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d;
-        const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d;
-        mm64(St, FQ, nk, kb, ks, 1, Qt, FQ, d, MODE_ZERO, NULL);
-
-        /* Online softmax, 4*LANES queries at a time: four vector-wide column groups go
-           through each loop together so that their dependency chains (max, sum) overlap. */
-        for (int g = 0; g < FQ; g += 4 * LANES) {
-            float *mg = m + g, *lg = l + g, *ag = alpha + g;
-            const vf mo0 = vload(mg), mo1 = vload(mg + LANES);
-            const vf mo2 = vload(mg + 2 * LANES), mo3 = vload(mg + 3 * LANES);
-            vf m0 = mo0, m1 = mo1, m2 = mo2, m3 = mo3;
-            for (int j = 0; j < nk; j++) {
-                const float *sj = St + g + j * FQ;
-                m0 = vmax(vload(sj), m0);
-                m1 = vmax(vload(sj + LANES), m1);
-                m2 = vmax(vload(sj + 2 * LANES), m2);
-                m3 = vmax(vload(sj + 3 * LANES), m3);
-            }
-            /* alpha = 0 on the first tile: m = -inf */
-            const vf a0 = vexp2(mo0 - m0), a1 = vexp2(mo1 - m1);
-            const vf a2 = vexp2(mo2 - m2), a3 = vexp2(mo3 - m3);
-            vstore(ag, a0); vstore(ag + LANES, a1);
-            vstore(ag + 2 * LANES, a2); vstore(ag + 3 * LANES, a3);
-            vf l0 = vload(lg) * a0, l1 = vload(lg + LANES) * a1;
-            vf l2 = vload(lg + 2 * LANES) * a2, l3 = vload(lg + 3 * LANES) * a3;
-            for (int j = 0; j < nk; j++) {
-                float *sj = St + g + j * FQ;
-                const vf p0 = vexp2(vload(sj) - m0), p1 = vexp2(vload(sj + LANES) - m1);
-                const vf p2 = vexp2(vload(sj + 2 * LANES) - m2);
-                const vf p3 = vexp2(vload(sj + 3 * LANES) - m3);
-                vstore(sj, p0); vstore(sj + LANES, p1);
-                vstore(sj + 2 * LANES, p2); vstore(sj + 3 * LANES, p3);
-                l0 += p0; l1 += p1; l2 += p2; l3 += p3;
-            }
-            vstore(mg, m0); vstore(mg + LANES, m1);
-            vstore(mg + 2 * LANES, m2); vstore(mg + 3 * LANES, m3);
-            vstore(lg, l0); vstore(lg + LANES, l1);
-            vstore(lg + 2 * LANES, l2); vstore(lg + 3 * LANES, l3);
+        const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows */
+        const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows */
+        for (int j = 0; j < nk; j++) {
+            memcpy(Kp + (int64_t)j * dp, kb + (int64_t)j * ks, sizeof(float) * (size_t)d);
+            memcpy(Vp + (int64_t)j * dp, vb + (int64_t)j * vs, sizeof(float) * (size_t)d);
         }
-        /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
-        mm64(Ot, FQ, d, vb, 1, vs, St, FQ, nk, MODE_COLSCALE, alpha);
+        for (int g = 0; g < ng; g++)
+            fwd_tile(blk + g * FWD_BLOCK(dp), St, alpha, Kp, Vp, nk, d, dp);
     }
 
-    float *ob = o + ((int64_t)b * Sq + i0) * os + (int64_t)h * d; /* [nq] rows, stride os */
-    float *lb = lse + ((int64_t)b * dm->NH + h) * Sq + i0;        /* [nq] */
-    for (int r = 0; r < nq; r++) {
-        const float inv = 1.0f / l[r];
-        for (int c = 0; c < d; c++) ob[(int64_t)r * os + c] = Ot[c * FQ + r] * inv;
-        lb[r] = (float)((double)m[r] * LN2 + log((double)l[r]));
+    for (int g = 0; g < ng; g++) {
+        const float *Ot = blk + g * FWD_BLOCK(dp) + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
+        const int64_t r0 = i0 + (int64_t)g * FQ;
+        const int nq = (int)min64(FQ, Sq - r0);
+        float *ob = o + ((int64_t)b * Sq + r0) * os + (int64_t)h * d; /* [nq] rows, stride os */
+        float *lb = lse + ((int64_t)b * dm->NH + h) * Sq + r0;        /* [nq] */
+        for (int r = 0; r < nq; r++) {
+            const float inv = 1.0f / l[r];
+            for (int c = 0; c < d; c++) ob[(int64_t)r * os + c] = Ot[c * FQ + r] * inv;
+            lb[r] = (float)((double)m[r] * LN2 + log((double)l[r]));
+        }
     }
 }
 
@@ -287,15 +317,20 @@ void FL_FWD(float *o, float *lse, const float *q, const float *k, const float *v
     const int T = omp_get_max_threads(); /* the caller sized ws for this many threads */
     float *base = ws_align(ws);
     const int64_t nqt = (Sq + FQ - 1) / FQ;
-    const int64_t ntask = (int64_t)B * NH * nqt;
+    /* query blocks per task: as many as the workspace holds while every thread still gets
+       several tasks (the packing of a key tile is shared by the group) */
+    int64_t G = L.fg;
+    while (G > 1 && (int64_t)B * NH * ((nqt + G - 1) / G) < 4 * (int64_t)T) G /= 2;
+    const int64_t ngr = (nqt + G - 1) / G;
+    const int64_t ntask = (int64_t)B * NH * ngr;
 #pragma omp parallel num_threads(T) if (ntask > 1)
     {
         float *tb = base + (int64_t)omp_get_thread_num() * L.per_thread;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < ntask; t++) {
-            const int64_t bh = t / nqt;
-            fwd_task(o, lse, q, k, v, dm, (int)(bh / NH), (int)(bh % NH), (t % nqt) * FQ, tb,
-                     L.dp);
+            const int64_t bh = t / ngr, q0 = (t % ngr) * G;
+            fwd_group(o, lse, q, k, v, dm, (int)(bh / NH), (int)(bh % NH), q0 * FQ,
+                      (int)min64(G, nqt - q0), tb, L.dp);
         }
     }
 }

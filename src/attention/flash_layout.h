@@ -10,16 +10,18 @@
 #define FL_PAD 16 /* head size and query counts are padded to this (the widest vector) */
 #define FQ 64     /* forward: queries per task (vector columns) */
 #define FK 64     /* forward: keys per tile */
+#define FG 8      /* forward: most query blocks per task (they share each packed key tile) */
 #define BQ 64     /* backward: queries per tile */
 #define BK 64     /* backward: keys per tile (vector columns) */
 
 /* Per thread (floats, every piece a multiple of 16):
- *   forward:  Qt [dp][FQ], Ot [dp][FQ], St [FK][FQ], m, l, alpha [FQ]
+ *   forward:  St [FK][FQ], alpha [FQ], Kp, Vp [FK][dp], and per query block of a task (fg of
+ *             them) Qt, Ot [dp][FQ], m, l [FQ]
  *   backward: Kt, Vt, dKt, dVt [dp][BK], Ks [BK][dp], S, dS [BQ][BK], lse2, delta [Sq16]
  * plus one dQ partial [Sq16][dp] per thread (the only term that grows with S: 4*Sq*dp bytes
  * per thread, 26 MB at Sq = 100k, d = 64), plus 16 floats to align the base to 64 bytes. */
 typedef struct FlashWs {
-    int64_t dp, sq16, per_thread, slot;
+    int64_t dp, sq16, per_thread, slot, fg;
 } FlashWs;
 
 static inline int64_t flash_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -28,7 +30,10 @@ static inline FlashWs flash_ws(const AttnDims *dm) {
     FlashWs L;
     L.dp = flash_round_up(dm->d > 0 ? dm->d : 1, FL_PAD);
     L.sq16 = flash_round_up(dm->Sq > 0 ? dm->Sq : 1, FL_PAD);
-    const int64_t fwd = 2 * L.dp * FQ + (int64_t)FK * FQ + 3 * FQ;
+    const int64_t nqt = (L.sq16 + FQ - 1) / FQ;
+    L.fg = nqt < FG ? nqt : FG;
+    const int64_t fwd = (int64_t)FK * FQ + FQ + 2 * (int64_t)FK * L.dp
+                      + L.fg * (2 * L.dp * FQ + 2 * FQ);
     const int64_t bwd = 5 * L.dp * BK + 2 * (int64_t)BQ * BK + 2 * L.sq16;
     L.per_thread = fwd > bwd ? fwd : bwd;
     L.slot = L.sq16 * L.dp;
