@@ -66,6 +66,7 @@ typedef struct SFX(Eng) {
     CPLX *O;                 /* [ext] */
     CPLX *P;                 /* [n, n] */
     REAL *target;            /* [N, n, n] sqrt(I + eps) */
+    int target_owned;        /* 0: target is d->amp, overwritten */
     REAL eps;
     CPLX *buf;               /* [nt, n, n] exit wave / far field, per thread */
     int ncl;
@@ -103,7 +104,8 @@ static int SFX(cmp_long)(const void *a, const void *b) {
 
 /* d: this tile's positions (in ascending position index) and frames; T, tile, comm: the
  * decomposition (one process: a 1 x 1 grid and the single communicator). */
-static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTiling *T, int tile, Comm *comm) {
+static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, int amp_in_place, const PtyTiling *T, int tile,
+                          Comm *comm) {
     memset(e, 0, sizeof *e);
     e->N = d->N, e->n = d->n, e->H = d->H, e->W = d->W, e->pos = d->pos, e->eps = (REAL)eps;
     e->T = T, e->tile = tile, e->comm = comm;
@@ -112,7 +114,9 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, const PtyTil
     const size_t nn = (size_t)d->n * d->n;
     e->O = SFX(eng_alloc)(sizeof(CPLX) * pty_rect_area(e->ext));
     e->P = SFX(eng_alloc)(sizeof(CPLX) * nn);
-    e->target = SFX(eng_alloc)(sizeof(REAL) * nn * d->N);
+    /* in float the targets may replace the amplitudes in place (o->amp_in_place): one copy of the frames */
+    e->target_owned = !(amp_in_place && sizeof(REAL) == sizeof(float));
+    e->target = e->target_owned ? SFX(eng_alloc)(sizeof(REAL) * nn * d->N) : (REAL *)(void *)d->amp;
     e->buf = SFX(eng_alloc)(sizeof(CPLX) * nn * e->nt);
     e->gO = SFX(eng_alloc)(sizeof(CPLX) * pty_rect_area(e->own));
     e->illum = SFX(eng_alloc)(sizeof(REAL) * pty_rect_area(e->own));
@@ -172,7 +176,8 @@ static void SFX(eng_free)(SFX(Eng) *e) {
     FFTW(destroy_plan)(e->fwd);
     FFTW(destroy_plan)(e->inv);
     SFX(xchg_free)(e);
-    FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->target), FFTW(free)(e->buf), FFTW(free)(e->mem);
+    if (e->target_owned) FFTW(free)(e->target);
+    FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->buf), FFTW(free)(e->mem);
     FFTW(free)(e->gO), FFTW(free)(e->illum), FFTW(free)(e->gP);
     free(e->ord), free(e->cl);
 }
@@ -277,7 +282,7 @@ static void SFX(eng_load)(SFX(Eng) *e, const float complex *obj, const float com
 void SFX(pty_reconstruct_tile)(float complex *obj, float complex *probe, double *cost, const PtyData *d,
                                const PtyReconOptions *o, const PtyTiling *T, int tile, Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, o->eps, T, tile, comm);
+    SFX(eng_init)(&e, d, o->eps, o->amp_in_place, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
     for (int it = 0; it < o->iters; it++) {
         double t0 = omp_get_wtime();
@@ -295,7 +300,7 @@ double SFX(pty_cost_grad_tile)(float complex *gobj, float complex *gprobe, const
                                const float complex *probe, const PtyData *d, float eps, const PtyTiling *T, int tile,
                                Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, eps, T, tile, comm);
+    SFX(eng_init)(&e, d, eps, 0, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
     double c = SFX(eng_cost_grad)(&e);
     if (gobj)

@@ -207,6 +207,7 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
     Progress pr = {NULL, o->quiet};
     PtyReconOptions ro = o->recon;
     ro.cell = cell;
+    ro.amp_in_place = 1; /* dl.amp is not read after the engine's start */
     if (me == 0) {
         if (!(pr.jsonl = fopen(cost_path, "w"))) DIE_USER("%s: cannot write the cost log", cost_path);
         printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, eps %g, %dx%d tile%s "

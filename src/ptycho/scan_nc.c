@@ -136,6 +136,14 @@ int pty_scan_read_frames(float *counts, const char *path, const int *idx, int m,
         nc_close(nc);
         return -1;
     }
+    /* Files chunked over many frames (other writers): a cache that holds the chunks under one frame
+     * decompresses each chunk once over the ascending reads, not once per frame (at most 64 MiB). */
+    int storage;
+    size_t ch[3] = {0, 0, 0};
+    if (nc_inq_var_chunking(nc, v, &storage, ch) == NC_NOERR && storage == NC_CHUNKED && ch[0] > 1) {
+        size_t per = ch[0] * ch[1] * ch[2] * sizeof(float) * ((n + ch[1] - 1) / ch[1]) * ((n + ch[2] - 1) / ch[2]);
+        nc_set_var_chunk_cache(nc, v, per < (64u << 20) ? per + (1u << 20) : (64u << 20), 1009, 0.75f);
+    }
     const size_t nn = (size_t)n * n;
     for (int i = 0; i < m;) { /* runs of consecutive frames in one read each */
         int e = i + 1;
@@ -195,6 +203,9 @@ int pty_scan_write(const char *path, const PtyScan *s, char *err, size_t errlen)
     int d3[3] = {dfr, dky, dkx}, dp[2] = {dfr, dax}, dk[2] = {dky, dkx};
     NC(nc_def_var(nc, "frames", NC_FLOAT, 3, d3, &vf));
     NC(nc_def_var_deflate(nc, vf, 1, 1, 1));
+    /* one frame per chunk: a rank of a tiled run reads its frames one by one (pty_scan_read_frames) */
+    size_t fchunk[3] = {1, (size_t)s->n, (size_t)s->n};
+    NC(nc_def_var_chunking(nc, vf, NC_CHUNKED, fchunk));
     NC(put_text(nc, vf, "units", "photon counts"));
     NC(put_text(nc, vf, "comment", "FFT order: zero frequency at [0, 0]"));
     NC(nc_def_var(nc, "positions", NC_FLOAT, 2, dp, &vp));
