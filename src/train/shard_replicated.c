@@ -22,6 +22,7 @@ static void grads_ready(void *ctx, int layer) {
         reduce_start(t, m->fields[PF_norm_w].offset, m->fields[PF_n1_w].offset - m->fields[PF_norm_w].offset);
     } else {
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            if (t->opt.frozen[f]) continue; /* --freeze-encoder: its gradient is dropped, not reduced */
             int64_t per = m->fields[f].numel / vit_nblocks(&m->cfg);
             reduce_start(t, m->fields[f].offset + layer * per, per);
         }
@@ -75,6 +76,7 @@ static double rep_reduce(Trainer *t) {
     } else if (w->size > 1) { /* --no-overlap, or a pipeline: after the pass, in one all-reduce */
         w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
     }
+    adamw_zero_frozen(&t->opt, m, m->grad_mem, 0, m->n_params); /* the norm of the trained parameters only */
     return m->tp || t->slots ? model_grad_norm(t) : opt_grad_norm(m);
 }
 
@@ -82,7 +84,9 @@ static void rep_apply(Trainer *t, float lr, double grad_norm) {
     adamw_step(&t->opt, &t->model, t->model.grad_mem, lr, grad_norm);
 }
 
-static void rep_full_params(Trainer *t, float *host) { t->model.k->download(host, t->model.param_mem, t->model.n_params); }
+static void rep_full_params(Trainer *t, float *host) {
+    if (host) t->model.k->download(host, t->model.param_mem, t->model.n_params);
+}
 
 static void rep_set_params(Trainer *t, const float *host) { t->model.k->upload(t->model.param_mem, host, t->model.n_params); }
 

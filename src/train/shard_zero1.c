@@ -23,6 +23,7 @@ static void z1_zero_grads(Trainer *t) { t->model.k->zero(t->model.grad_mem, t->m
 static double z1_reduce(Trainer *t) {
     Vit *m = &t->model;
     Comm *dp = &t->par->dp, *sp = &t->par->sp;
+    adamw_zero_frozen(&t->opt, m, m->grad_mem, 0, m->n_params); /* the norm of the trained parameters only */
     if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
     dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
     double ss;
@@ -48,7 +49,9 @@ static void z1_apply(Trainer *t, float lr, double grad_norm) {
     dp->ops->allgather(dp, m->param_mem, m->param_mem + t->opt.lo, t->shard);
 }
 
-static void z1_full_params(Trainer *t, float *host) { t->model.k->download(host, t->model.param_mem, t->model.n_params); }
+static void z1_full_params(Trainer *t, float *host) {
+    if (host) t->model.k->download(host, t->model.param_mem, t->model.n_params);
+}
 
 static void z1_set_params(Trainer *t, const float *host) { t->model.k->upload(t->model.param_mem, host, t->model.n_params); }
 

@@ -74,6 +74,7 @@ int trainer_state_ranges(const Trainer *t, int vec, int own, StateRange *r, floa
 void trainer_full_params(Trainer *t, float *host) {
     Vit *m = &t->model;
     Comm *mp = &t->par->mp;
+    CHECK(host || mp->size == 1, "trainer_full_params: every rank of a model-parallel group needs the host vector");
     float *mine = mp->size > 1 ? xmalloc(sizeof(float) * (size_t)m->n_params) : host; /* this rank's layout */
     t->sh->full_params(t, mine);
     if (mp->size == 1) return;

@@ -442,7 +442,9 @@ int train_run(const TrainOptions *o) {
     /* normalization of every input: the variables', then the static fields' (standardized: 0, 1) */
     float *nmean = xcalloc((size_t)cfg.V, sizeof(float)), *nstd = xcalloc((size_t)cfg.V, sizeof(float));
     for (int v = 0; v < cfg.V; v++) nmean[v] = v < ds.V ? ds.mean[v] : 0.0f, nstd[v] = v < ds.V ? ds.std[v] : 1.0f;
-    float *full = xmalloc((size_t)t.model.n_canon * sizeof(float));
+    /* only the writing rank needs the whole model on the host, but tp and pp ranks assemble it
+     * by a sum over their group */
+    float *full = io || par.mp.size > 1 ? xmalloc((size_t)t.model.n_canon * sizeof(float)) : NULL;
     trainer_full_params(&t, full); /* collective under ZeRO-3 and tensor parallelism */
     double failed = io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc, path, err, sizeof err);
     par.world.ops->allreduce_sum_f64(&par.world, &failed, 1); /* every rank takes part in the fallback below */

@@ -128,7 +128,8 @@ void trainer_sumsq_split(const Trainer *t, const float *v, int64_t lo, int64_t h
  * ZeRO-3's block shards); all_own_moments: every dp rank writes its part of the moments (ZeRO-1). */
 int trainer_replicated_ranges(const Trainer *t, int vec, int own, int all_own_moments, StateRange *r, float **dev);
 /* Every parameter into the canonical host [n_canon], whatever the sharding (collective under
- * ZeRO-3 and tensor parallelism). */
+ * ZeRO-3 and tensor parallelism). Without model parallelism (mp 1) host may be NULL on a rank
+ * that needs nothing: it only takes part in the ZeRO-3 gathers. */
 void trainer_full_params(Trainer *t, float *host);
 
 /* One optimizer step on the next batch of the training sampler. */
