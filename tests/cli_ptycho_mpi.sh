@@ -52,6 +52,10 @@ same "$tmp/r1c.nc" "$tmp/r4c.nc" "--cell 8: np 1 and np 4"
 expect 0 "double, one process" "$LVIT" "${run[@]}" -o "$tmp/d1.nc" --double
 expect 0 "double, mpirun -np 2 --tiles 2x1" mpi 2 "$LVIT" "${run[@]}" -o "$tmp/d2.nc" --double --tiles 2x1
 same "$tmp/d1.nc" "$tmp/d2.nc" "double: np 1 and np 2 (2x1)"
+expect 0 "Poisson from iteration 6, one process" "$LVIT" "${run[@]}" -o "$tmp/p1.nc" --poisson-from 6
+expect 0 "Poisson from iteration 6, mpirun -np 4" mpi 4 "$LVIT" "${run[@]}" -o "$tmp/p4.nc" --poisson-from 6
+same "$tmp/p1.nc" "$tmp/p4.nc" "Poisson cost: np 1 and np 4 (2x2)"
+if cmp -s "$tmp/r1.nc" "$tmp/p1.nc"; then bad "the Poisson run equals the amplitude run"; else ok "the Poisson run differs from the amplitude run"; fi
 if command -v ncdump >/dev/null; then
   e=$(sed -n 's/.*object NRMSE \([0-9.]*\) after.*/\1/p' "$tmp/out")
   awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 0.1) }' && ok "object NRMSE $e < 0.1 after 12 iterations" || bad "NRMSE '$e'"

@@ -54,6 +54,7 @@ static int reconstruct(int argc, char **argv, int frc) {
         {"cost", ARG_STR, &o.cost_path, "JSONL cost log (default: OUTPUT with .jsonl for .nc)", NULL, 0, 0, 0},
         {"plot", ARG_STR, &o.plot_dir, "folder for cost.png, object.png and probe.png (amplitude and phase)", NULL, 0, 0, 0},
         {"quiet", ARG_FLAG, &o.quiet, "no line per iteration", NULL, 0, 0, 0},
+        {"poisson-from", ARG_INT, &o.recon.poisson_start, "the Poisson cost from this iteration on, the amplitude cost before it (-1 = never; from a cold start, 0, it diverges: warm up first, e.g. 20)", NULL, -1, 1 << 24, 0},
         {"tiles", ARG_STR, &tiles, "under mpirun: RxC object tiles, one per process (default: a near-square grid of the process count)", NULL, 0, 0, 0},
         {"cell", ARG_INT, &o.recon.cell, "cell side in pixels of the fixed summation order (0 = the probe side); runs with the same --cell give the same bits at any --tiles", NULL, 0, 1 << 16, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},

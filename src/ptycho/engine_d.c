@@ -7,5 +7,6 @@
 #define RSQRT sqrt
 #define CONJ conj
 #define CRE creal
+#define RLOG1P log1p
 #define CIM cimag
 #include "ptycho/engine_tmpl.h"

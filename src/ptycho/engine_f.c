@@ -7,5 +7,6 @@
 #define RSQRT sqrtf
 #define CONJ conjf
 #define CRE crealf
+#define RLOG1P log1pf
 #define CIM cimagf
 #include "ptycho/engine_tmpl.h"

@@ -1,6 +1,6 @@
 /* The reconstruction engine, written once and compiled twice: engine_f.c (float, fftwf) and
  * engine_d.c (double, fftw), so that float can be checked against double on the same update.
- * The includer defines REAL, CPLX, FFTW(x), SFX(x), RSQRT, CONJ, CRE, CIM. Not a header of its own: no guard.
+ * The includer defines REAL, CPLX, FFTW(x), SFX(x), RSQRT, RLOG1P, CONJ, CRE, CIM. Not a header of its own: no guard.
  *
  * One engine serves one process and every tile of a tiled run: it holds its tile's object with
  * the halo, its positions and frames, and sums everything in the order tiling.h fixes (per cell
@@ -68,6 +68,7 @@ typedef struct SFX(Eng) {
     REAL *target;            /* [N, n, n] sqrt(I + eps) */
     int target_owned;        /* 0: target is d->amp, overwritten */
     REAL eps;
+    int poisson;             /* this iteration's cost: 0 amplitude, 1 Poisson */
     CPLX *buf;               /* [nt, n, n] exit wave / far field, per thread */
     int ncl;
     SFX(Cell) *cl;           /* this tile's cells with positions, ascending */
@@ -182,6 +183,32 @@ static void SFX(eng_free)(SFX(Eng) *e) {
     free(e->ord), free(e->cl);
 }
 
+/* The Poisson cost of one far field b [nn] (unscaled FFT) against the targets t = sqrt(I + eps),
+ * returned, and b replaced by its gradient (times the inverse's 1/n). With m = |Psi|^2 + eps and
+ * the smoothed count t^2 the cost is 1/2 sum (m - t^2 - t^2 log(m / t^2)), half the Poisson
+ * deviance: >= 0, zero at the fit and equal to the amplitude cost to second order there, so the
+ * same steps apply; dC/d conj(Psi) = 1/2 (1 - t^2 / m) Psi. With u = a / t - 1 (a = sqrt m) the
+ * bracket is t^2 (2u + u^2 - 2 log(1 + u)), summed as its series for small u (no cancellation). */
+static double SFX(poisson_far)(CPLX *b, const REAL *t, size_t nn, REAL scale, REAL eps) {
+    double c = 0;
+    for (size_t k = 0; k < nn; k++) {
+        CPLX f = b[k] * scale;
+        REAL m = CRE(f) * CRE(f) + CIM(f) * CIM(f) + eps, tk = t[k];
+        if (tk > 0) {
+            REAL u = RSQRT(m) / tk - 1, g;
+            if (u < (REAL)1e-2 && u > (REAL)-1e-2)
+                g = u * u * (2 - u * ((REAL)2 / 3 - u / 2));
+            else
+                g = 2 * u + u * u - 2 * RLOG1P(u);
+            c += 0.5 * (double)(tk * tk) * g;
+        } else {
+            c += 0.5 * (double)m;
+        }
+        b[k] = m > 0 ? f * ((REAL)0.5 * (1 - tk * tk / m)) * scale : 0;
+    }
+    return c;
+}
+
 /* Cell c's sums at (O, P), its positions in ascending index, on the calling thread. */
 static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
     const int n = e->n, W = e->ext.x1 - e->ext.x0, cw = q->ext.x1 - q->ext.x0;
@@ -199,14 +226,17 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
             for (int x = 0; x < n; x++) b[(size_t)y * n + x] = p[x] * o[x];
         }
         FFTW(execute_dft)(e->fwd, b, b);
-        for (size_t k = 0; k < nn; k++) {
-            CPLX f = b[k] * scale;
-            REAL a = RSQRT(CRE(f) * CRE(f) + CIM(f) * CIM(f) + e->eps);
-            REAL r = a - m[k];
-            c += (double)r * r;
-            /* Psi - Psi', and the inverse's 1/n; with eps = 0 an exact zero has no phase to keep */
-            b[k] = a > 0 ? f * (r / a) * scale : 0;
-        }
+        if (e->poisson)
+            c += SFX(poisson_far)(b, m, nn, scale, e->eps);
+        else
+            for (size_t k = 0; k < nn; k++) {
+                CPLX f = b[k] * scale;
+                REAL a = RSQRT(CRE(f) * CRE(f) + CIM(f) * CIM(f) + e->eps);
+                REAL r = a - m[k];
+                c += (double)r * r;
+                /* Psi - Psi', and the inverse's 1/n; with eps = 0 an exact zero has no phase to keep */
+                b[k] = a > 0 ? f * (r / a) * scale : 0;
+            }
         FFTW(execute_dft)(e->inv, b, b); /* b = psi - psi' */
         const size_t at = SFX(rect_at)(q->ext, r0, c0);
         for (int y = 0; y < n; y++) {
@@ -287,6 +317,7 @@ void SFX(pty_reconstruct_tile)(float complex *obj, float complex *probe, double 
     for (int it = 0; it < o->iters; it++) {
         double t0 = omp_get_wtime();
         int upd_probe = o->probe_update && it >= o->probe_start;
+        e.poisson = o->poisson_start >= 0 && it >= o->poisson_start;
         cost[it] = SFX(eng_cost_grad)(&e);
         SFX(eng_step)(&e, (REAL)o->alpha, (REAL)o->beta, upd_probe);
         if (o->progress) o->progress(o->ctx, it, cost[it], 1e3 * (omp_get_wtime() - t0));

@@ -21,12 +21,14 @@ enum { TAG_OBJECT = 223 };
 typedef struct Progress {
     FILE *jsonl;
     int quiet;
+    int poisson_start;
 } Progress;
 
 static void progress(void *ctx, int iter, double cost, double ms) {
     Progress *p = ctx;
-    if (!p->quiet) printf("iter %4d  cost %.6e  %.1f ms/iter\n", iter, cost, ms);
-    fprintf(p->jsonl, "{\"iter\": %d, \"cost\": %.9e, \"ms\": %.3f}\n", iter, cost, ms);
+    const char *model = p->poisson_start >= 0 && iter >= p->poisson_start ? "poisson" : "amplitude";
+    if (!p->quiet) printf("iter %4d  cost %.6e  %.1f ms/iter%s\n", iter, cost, ms, *model == 'p' ? "  (Poisson)" : "");
+    fprintf(p->jsonl, "{\"iter\": %d, \"cost\": %.9e, \"ms\": %.3f, \"model\": \"%s\"}\n", iter, cost, ms, model);
     fflush(stdout);
 }
 
@@ -204,16 +206,19 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
         snprintf(cost_path, sizeof cost_path, "%.*s.jsonl", (int)(L - 3), o->out);
     else
         snprintf(cost_path, sizeof cost_path, "%s.jsonl", o->out);
-    Progress pr = {NULL, o->quiet};
+    Progress pr = {NULL, o->quiet, o->recon.poisson_start};
     PtyReconOptions ro = o->recon;
     ro.cell = cell;
     ro.amp_in_place = 1; /* dl.amp is not read after the engine's start */
     if (me == 0) {
         if (!(pr.jsonl = fopen(cost_path, "w"))) DIE_USER("%s: cannot write the cost log", cost_path);
-        printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, eps %g, %dx%d tile%s "
+        char model[64] = "amplitude cost";
+        if (o->recon.poisson_start >= 0)
+            snprintf(model, sizeof model, "Poisson cost from iteration %d", o->recon.poisson_start);
+        printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, %s, eps %g, %dx%d tile%s "
                "(cells of %d pixels)\n", d.N, n, n, d.H, d.W,
                o->probe_init == PTY_PROBE_FILE ? "the file" : o->probe_init == PTY_PROBE_MEAN ? "the mean pattern" : "a pupil",
-               iters, o->recon.use_double ? "double" : "float", o->recon.eps, R, C, ranks > 1 ? "s" : "", cell);
+               iters, model, o->recon.use_double ? "double" : "float", o->recon.eps, R, C, ranks > 1 ? "s" : "", cell);
         ro.progress = progress, ro.ctx = &pr;
     }
     double t0 = now_sec();

@@ -45,6 +45,8 @@ typedef struct PtyReconOptions {
     int probe_start;     /* first iteration that updates the probe (object-only before) */
     int use_double;      /* 1: the same arithmetic in double (for the float-vs-double check) */
     int cell;            /* cell side of the fixed summation order (tiling.h); 0: the probe side */
+    int poisson_start;   /* first iteration on the Poisson cost (engine_tmpl.h poisson_far); -1: never.
+                          * From a cold start the Poisson cost diverges: warm up on the amplitude cost */
     int amp_in_place;    /* float: the engine overwrites d->amp with sqrt(amp^2 + eps) instead of copying */
     /* called after every iteration with the cost before that iteration's update; may be NULL */
     void (*progress)(void *ctx, int iter, double cost, double ms);

@@ -23,6 +23,7 @@ void pty_recon_defaults(PtyReconOptions *o) {
     o->probe_update = 1;
     o->probe_start = 5;
     o->cell = 0;
+    o->poisson_start = -1;
 }
 
 /* one process: the 1 x 1 grid of the same cells, so it adds in the tiled runs' order */
