@@ -354,69 +354,99 @@ static void bwd_row_stats(float *lse2, float *delta, const float *dout, const fl
     }
 }
 
-/* Key tile [j0, j0+nk) of head (b, h) against all queries: dk, dv += this tile's
-   gradient; dqp [Sq16][dp] += dS K (unscaled). */
-static void bwd_key_tile(float *dk, float *dv, float *dqp, const float *dout, const float *q,
-                         const float *k, const float *v, const float *lse2,
-                         const float *delta, const AttnDims *dm, int b, int h, int64_t j0,
-                         float *tb, int64_t dp) {
+/* Per key tile of a group: Kt, Vt [dp][BK] keys and values transposed (columns >= nk zero),
+   dKt [dp][BK] the tile's dK (unscaled), transposed, dVt [dp][BK] its dV, transposed,
+   Ks [BK][dp] the keys row-major (channels >= d zero). */
+#define BWD_TILE(dp) (5 * (dp) * BK)
+
+/* One query tile (qp, gp: [nq] packed rows of q and dout; lse2, delta: its [nq]) against
+   one key tile's state kt; dqp [nq][dp] += dS K. */
+static void bwd_tile(float *restrict kt, float *restrict dqp, float *restrict P,
+                     float *restrict dS, const float *restrict qp, const float *restrict gp,
+                     const float *restrict lse2, const float *restrict delta, int nq, int nk,
+                     int d, int64_t dp, float cs) {
+    float *Kt = kt, *Vt = Kt + dp * BK, *dKt = Vt + dp * BK, *dVt = dKt + dp * BK;
+    float *Ks = dVt + dp * BK;
+    mm64(P, BK, nq, qp, dp, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
+    mm64(dS, BK, nq, gp, dp, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
+    for (int r = 0; r < nq; r++) {
+        const float nl = -lse2[r], de = delta[r];
+        float *restrict pr = P + r * BK;  /* [BK] */
+        float *restrict dr = dS + r * BK; /* [BK] */
+        for (int j = 0; j < BK; j += LANES) {
+            const vf p = vexp2(vload(pr + j) * cs + nl);
+            vstore(pr + j, p);
+            vstore(dr + j, p * (vload(dr + j) - de));
+        }
+    }
+    mm64(dVt, BK, d, gp, 1, dp, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
+    mm64(dKt, BK, d, qp, 1, dp, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
+    mm_acc_dp(dqp, dp, nq, dS, BK, 1, Ks, dp, nk, (int)dp);  /* dQ += dS K */
+}
+
+/* ng key tiles from j0 (the last may be short) of head (b, h) against all queries: dk, dv +=
+   these tiles' gradient; dqp [Sq16][dp] += dS K (unscaled). Each query tile is packed once
+   for the group (contiguous rows instead of q's and dout's far-apart ones; see fwd_group).
+   Every sum keeps the order of one key tile at a time: dK, dV over query tiles in order,
+   each row of dQ over key tiles in order. */
+static void bwd_key_group(float *dk, float *dv, float *dqp, const float *dout, const float *q,
+                          const float *k, const float *v, const float *lse2,
+                          const float *delta, const AttnDims *dm, int b, int h, int64_t j0,
+                          int ng, float *tb, int64_t dp) {
     const int d = dm->d;
     const int64_t Sq = dm->Sq, Sk = dm->Sk;
     const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
-    const int nk = (int)min64(BK, Sk - j0);
-    float *Kt = tb;             /* [dp][BK] keys transposed, columns >= nk zero */
-    float *Vt = Kt + dp * BK;   /* [dp][BK] values transposed, columns >= nk zero */
-    float *dKt = Vt + dp * BK;  /* [dp][BK] dK of the tile (unscaled), transposed */
-    float *dVt = dKt + dp * BK; /* [dp][BK] dV of the tile, transposed */
-    float *Ks = dVt + dp * BK;  /* [BK][dp] keys row-major, channels >= d zero */
-    float *P = Ks + dp * BK;    /* [BQ][BK] scores, then probabilities */
+    float *P = tb;              /* [BQ][BK] scores, then probabilities */
     float *dS = P + BQ * BK;    /* [BQ][BK] dP, then dS */
+    float *Qp = dS + BQ * BK;   /* [BQ][dp] the query tile, rows packed */
+    float *Gp = Qp + BQ * dp;   /* [BQ][dp] the dout tile, rows packed */
+    float *kts = Gp + BQ * dp;  /* ng x BWD_TILE(dp): the key tiles' states */
 
     const float cs = (float)(dm->scale * LOG2E);
-    const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
-    const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
-    memset(Kt, 0, sizeof(float) * (size_t)(4 * dp * BK)); /* Kt, Vt, dKt, dVt */
-    memset(Ks, 0, sizeof(float) * (size_t)(dp * BK));
-    for (int j = 0; j < nk; j++)
-        for (int c = 0; c < d; c++) {
-            const float kv = kb[(int64_t)j * ks + c];
-            Kt[c * BK + j] = kv;
-            Ks[j * dp + c] = kv;
-            Vt[c * BK + j] = vb[(int64_t)j * vs + c];
-        }
+    memset(kts, 0, sizeof(float) * (size_t)(ng * BWD_TILE(dp)));
+    for (int g = 0; g < ng; g++) {
+        float *Kt = kts + g * BWD_TILE(dp), *Vt = Kt + dp * BK, *Ks = Vt + 3 * dp * BK;
+        const int64_t t0 = j0 + (int64_t)g * BK;
+        const int nk = (int)min64(BK, Sk - t0);
+        const float *kb = k + ((int64_t)b * Sk + t0) * ks + (int64_t)h * d; /* [nk] rows */
+        const float *vb = v + ((int64_t)b * Sk + t0) * vs + (int64_t)h * d; /* [nk] rows */
+        for (int j = 0; j < nk; j++)
+            for (int c = 0; c < d; c++) {
+                const float kv = kb[(int64_t)j * ks + c];
+                Kt[c * BK + j] = kv;
+                Ks[j * dp + c] = kv;
+                Vt[c * BK + j] = vb[(int64_t)j * vs + c];
+            }
+    }
 
     /* Columns j >= nk of P, dS, dKt and dVt hold finite junk that never reaches an output:
        each column only feeds itself, and dQ sums over j < nk. */
     for (int64_t i0 = 0; i0 < Sq; i0 += BQ) {
         const int nq = (int)min64(BQ, Sq - i0);
-        /* query tile: [nq] rows of q and dout with strides qs, os */
-        const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d;
-        const float *gb = dout + ((int64_t)b * Sq + i0) * os + (int64_t)h * d;
-        mm64(P, BK, nq, qb, qs, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
-        mm64(dS, BK, nq, gb, os, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
+        const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d;    /* [nq] rows */
+        const float *gb = dout + ((int64_t)b * Sq + i0) * os + (int64_t)h * d; /* [nq] rows */
         for (int r = 0; r < nq; r++) {
-            const float nl = -lse2[i0 + r], de = delta[i0 + r];
-            float *restrict pr = P + r * BK;  /* [BK] */
-            float *restrict dr = dS + r * BK; /* [BK] */
-            for (int j = 0; j < BK; j += LANES) {
-                const vf p = vexp2(vload(pr + j) * cs + nl);
-                vstore(pr + j, p);
-                vstore(dr + j, p * (vload(dr + j) - de));
-            }
+            memcpy(Qp + (int64_t)r * dp, qb + (int64_t)r * qs, sizeof(float) * (size_t)d);
+            memcpy(Gp + (int64_t)r * dp, gb + (int64_t)r * os, sizeof(float) * (size_t)d);
         }
-        mm64(dVt, BK, d, gb, 1, os, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
-        mm64(dKt, BK, d, qb, 1, qs, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
-        mm_acc_dp(dqp + i0 * dp, dp, nq, dS, BK, 1, Ks, dp, nk, (int)dp); /* dQ += dS K */
+        for (int g = 0; g < ng; g++)
+            bwd_tile(kts + g * BWD_TILE(dp), dqp + i0 * dp, P, dS, Qp, Gp, lse2 + i0,
+                     delta + i0, nq, (int)min64(BK, Sk - j0 - (int64_t)g * BK), d, dp, cs);
     }
 
     const float scale = dm->scale;
-    float *dkb = dk + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows, stride ks */
-    float *dvb = dv + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows, stride vs */
-    for (int j = 0; j < nk; j++)
-        for (int c = 0; c < d; c++) {
-            dkb[(int64_t)j * ks + c] += scale * dKt[c * BK + j];
-            dvb[(int64_t)j * vs + c] += dVt[c * BK + j];
-        }
+    for (int g = 0; g < ng; g++) {
+        const float *dKt = kts + g * BWD_TILE(dp) + 2 * dp * BK, *dVt = dKt + dp * BK;
+        const int64_t t0 = j0 + (int64_t)g * BK;
+        const int nk = (int)min64(BK, Sk - t0);
+        float *dkb = dk + ((int64_t)b * Sk + t0) * ks + (int64_t)h * d; /* [nk] rows */
+        float *dvb = dv + ((int64_t)b * Sk + t0) * vs + (int64_t)h * d; /* [nk] rows */
+        for (int j = 0; j < nk; j++)
+            for (int c = 0; c < d; c++) {
+                dkb[(int64_t)j * ks + c] += scale * dKt[c * BK + j];
+                dvb[(int64_t)j * vs + c] += dVt[c * BK + j];
+            }
+    }
 }
 
 /* Fraction of thread time doing work when n equal tasks go to T threads. */
@@ -454,9 +484,9 @@ void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
                 const int b = (int)(bh / NH), h = (int)(bh % NH);
                 bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
                 memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
-                for (int64_t kt = 0; kt < nkt; kt++)
-                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                 tb, L.dp);
+                for (int64_t kt = 0; kt < nkt; kt += L.bg)
+                    bwd_key_group(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
+                                  (int)min64(L.bg, nkt - kt), tb, L.dp);
                 float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
                 for (int64_t i = 0; i < Sq; i++)
                     for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * dqp[i * L.dp + c];
@@ -480,9 +510,10 @@ void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
                 float *dqp = slots + c * L.slot; /* [Sq16][dp] */
                 bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
                 memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
-                for (int64_t kt = nkt * c / C; kt < nkt * (c + 1) / C; kt++)
-                    bwd_key_tile(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                 tb, L.dp);
+                const int64_t k1 = nkt * (c + 1) / C;
+                for (int64_t kt = nkt * c / C; kt < k1; kt += L.bg)
+                    bwd_key_group(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
+                                  (int)min64(L.bg, k1 - kt), tb, L.dp);
             }
             float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
             float *row = tb;                                          /* [dp] */

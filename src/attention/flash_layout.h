@@ -13,15 +13,17 @@
 #define FG 8      /* forward: most query blocks per task (they share each packed key tile) */
 #define BQ 64     /* backward: queries per tile */
 #define BK 64     /* backward: keys per tile (vector columns) */
+#define BG 4      /* backward: most key tiles per group (they share each packed query tile) */
 
 /* Per thread (floats, every piece a multiple of 16):
  *   forward:  St [FK][FQ], alpha [FQ], Kp, Vp [FK][dp], and per query block of a task (fg of
  *             them) Qt, Ot [dp][FQ], m, l [FQ]
- *   backward: Kt, Vt, dKt, dVt [dp][BK], Ks [BK][dp], S, dS [BQ][BK], lse2, delta [Sq16]
+ *   backward: S, dS [BQ][BK], Qp, Gp [BQ][dp], per key tile of a group (bg of them) Kt, Vt,
+ *             dKt, dVt [dp][BK], Ks [BK][dp]; lse2, delta [Sq16]
  * plus one dQ partial [Sq16][dp] per thread (the only term that grows with S: 4*Sq*dp bytes
  * per thread, 26 MB at Sq = 100k, d = 64), plus 16 floats to align the base to 64 bytes. */
 typedef struct FlashWs {
-    int64_t dp, sq16, per_thread, slot, fg;
+    int64_t dp, sq16, per_thread, slot, fg, bg;
 } FlashWs;
 
 static inline int64_t flash_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -34,7 +36,11 @@ static inline FlashWs flash_ws(const AttnDims *dm) {
     L.fg = nqt < FG ? nqt : FG;
     const int64_t fwd = (int64_t)FK * FQ + FQ + 2 * (int64_t)FK * L.dp
                       + L.fg * (2 * L.dp * FQ + 2 * FQ);
-    const int64_t bwd = 5 * L.dp * BK + 2 * (int64_t)BQ * BK + 2 * L.sq16;
+    /* key tiles per group: their states (5 dp*BK each) within about 384 KiB of the L2 */
+    L.bg = 96 * 1024 / (5 * L.dp * BK);
+    L.bg = L.bg < 1 ? 1 : L.bg > BG ? BG : L.bg;
+    const int64_t bwd = 2 * (int64_t)BQ * BK + 2 * (int64_t)BQ * L.dp
+                      + L.bg * 5 * L.dp * BK + 2 * L.sq16;
     L.per_thread = fwd > bwd ? fwd : bwd;
     L.slot = L.sq16 * L.dp;
     return L;
