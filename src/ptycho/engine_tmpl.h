@@ -254,11 +254,16 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
     q->cost = c;
 }
 
-/* the cells with (boundary) or without (!boundary) sums that another tile needs, over the threads */
+/* the cells with (boundary) or without (!boundary) sums that another tile needs, over the threads;
+ * during the interior pass the main thread (the only one that talks to MPI) lets the boundary
+ * messages progress after each of its cells, so they travel while the cells are computed */
 static void SFX(cells_pass)(SFX(Eng) *e, int boundary) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nt)
-    for (int c = 0; c < e->ncl; c++)
-        if (e->cl[c].boundary == boundary) SFX(cell_sums)(e, &e->cl[c], e->buf + (size_t)e->n * e->n * omp_get_thread_num());
+    for (int c = 0; c < e->ncl; c++) {
+        if (e->cl[c].boundary != boundary) continue;
+        SFX(cell_sums)(e, &e->cl[c], e->buf + (size_t)e->n * e->n * omp_get_thread_num());
+        if (!boundary && omp_get_thread_num() == 0) SFX(xchg_progress)(e);
+    }
 }
 
 /* The cost at (O, P) (every rank gets the same), and in e->gO, e->illum (owned pixels) and

@@ -136,6 +136,14 @@ static void SFX(xchg_send_sums)(SFX(Eng) *e) {
     }
 }
 
+/* lets the pending sum messages progress (MPI moves large messages only inside its calls) */
+static void SFX(xchg_progress)(SFX(Eng) *e) {
+    for (int i = 0; i < e->nnb; i++) {
+        if (e->nb[i].ngr && e->nb[i].rq[0].active) e->comm->ops->test(e->comm, &e->nb[i].rq[0]);
+        if (e->nb[i].ngs && e->nb[i].rq[1].active) e->comm->ops->test(e->comm, &e->nb[i].rq[1]);
+    }
+}
+
 static void SFX(xchg_wait_sums)(SFX(Eng) *e) {
     for (int i = 0; i < e->nnb; i++) {
         if (e->nb[i].ngr) e->comm->ops->wait(e->comm, &e->nb[i].rq[0]);
