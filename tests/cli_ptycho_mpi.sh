@@ -36,7 +36,7 @@ has "1x2 tiles"
 expect 0 "mpirun -np 4 (default grid 2x2)" mpi 4 "$LVIT" "${run[@]}" -o "$tmp/r4.nc"
 has "2x2 tiles"
 # each rank holds its own frames only: 7 + 7 + 8 + 8 of the 30 (positions by window centre)
-frames=$(sed -n 's/.*ptycho: rank [0-3]: tile [0-3] of 2x2, \([0-9]*\) frames.*/\1/p' "$tmp/out" | paste -sd+ | bc)
+frames=$(sed -n 's/.*ptycho: rank [0-3]: tile [0-3] of 2x2, \([0-9]*\) frames.*/\1/p' "$tmp/out" | awk '{ s += $1 } END { print s }')
 [ "$(grep -c 'ptycho: rank .: tile' "$tmp/out")" -eq 4 ] && [ "$frames" = 30 ] \
   && ok "4 ranks report their tile; their frames add up to 30" || bad "rank lines / frames: '$frames'"
 same "$tmp/r1.nc" "$tmp/r2.nc" "np 1 and np 2 (1x2)"
