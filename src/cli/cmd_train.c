@@ -2,6 +2,7 @@
 #include "cli/common.h"
 #include "cli/classify_cli.h"
 #include "cli/downscale_cli.h"
+#include "core/check.h"
 #include "train/train_run.h"
 
 int cmd_train(int argc, char **argv) {
@@ -38,7 +39,8 @@ int cmd_train(int argc, char **argv) {
         {"val-every", ARG_INT, &o.val_every, "validation loss every N steps, logged as val_loss (0 = at the end only)", NULL, 0, 1 << 30, 0},
         {"val-samples", ARG_INT, &o.val_samples, "validation samples per evaluation (the first N of a fixed order)", NULL, 1, 1 << 30, 0},
         {"keep", ARG_CHOICE, &o.keep, "weights in model.safetensors: best (lowest validation loss; the default with --val-every) or last", "auto|best|last", 0, 0, 0},
-        {"init", ARG_STR, &o.init, "start from the weights of this checkpoint (same configuration)", NULL, 0, 0, 0},
+        {"init", ARG_STR, &o.init, "start from the weights of this checkpoint: every tensor it holds with this model's shape (a pretrained encoder under a new head: the head, and tensors it lacks, keep their initialization)", NULL, 0, 0, 0},
+        {"freeze-encoder", ARG_FLAG, &o.opt.freeze_encoder, "train only the head (head.*; a linear probe of the --init encoder, which stays exactly as loaded)", NULL, 0, 0, 0},
         {"mllog", ARG_STR, &o.mllog, "write an MLPerf-HPC-style event log (:::MLLOG lines, docs/mllog.md) to FILE", NULL, 0, 0, 0},
         {"target-val-loss", ARG_FLOAT, &o.target_val_loss, "stop at the first validation loss at or below this (time to train; needs --val-every)", NULL, 0, 1e30, 0},
         {"seed", ARG_I64, &o.seed, "seed of initialization and data order", NULL, 0, 9e18, 0},
@@ -50,5 +52,9 @@ int cmd_train(int argc, char **argv) {
     args_parse(specs, argc, argv, 2, "train", "--run RUN_DIR [--data DATASET] [options]", NULL, 0);
     o.leads_given = args_find(specs, "leads")->seen;
     o.downscale_given = args_find(specs, "scale")->seen || args_find(specs, "tiles")->seen || args_find(specs, "static")->seen;
+    if (o.opt.freeze_encoder && !o.init) /* a frozen random encoder: almost always a forgotten --init */
+        DIE_USER("lvit train: --freeze-encoder trains only the head on top of the encoder that --init FILE loads; "
+                 "without --init the encoder would stay at its random initialization (to probe one on purpose, "
+                 "write it with lvit init and pass that file to --init)");
     return train_run(&o);
 }

@@ -120,7 +120,7 @@ done:
 /* Where the model the file describes ("lvit.config") differs from m's: the task (forecast or
  * downscale, its target) and every size; the tensors' shapes alone miss a model of other
  * variables or another head of the same shape. "name file/model" per field into out. */
-static int config_diff(const VitConfig *a /* file */, const VitConfig *b /* model */, char *out, size_t n) {
+int ckpt_config_diff(const VitConfig *a /* file */, const VitConfig *b /* model */, char *out, size_t n) {
     const struct { const char *name; int x, y; } f[] = {
         {"variables", a->V, b->V}, {"outputs", a->Vo, b->Vo}, {"patch", a->p, b->p}, {"dim", a->D, b->D},
         {"depth", a->depth, b->depth}, {"heads", a->NH, b->NH}, {"decoder_depth", a->dec_depth, b->dec_depth},
@@ -142,7 +142,7 @@ static int config_diff(const VitConfig *a /* file */, const VitConfig *b /* mode
 
 /* What may differ for a good reason (fine-tuning on another grid, names from another converter)
  * is said, not refused: the position embedding is computed, not learned. */
-static void config_notes(const VitConfig *a /* file */, const VitConfig *b /* model */, const char *path) {
+void ckpt_config_notes(const VitConfig *a /* file */, const VitConfig *b /* model */, const char *path) {
     if (a->H != b->H || a->W != b->W)
         log_warn("%s was trained on a %dx%d grid, this run's is %dx%d", path, a->H, a->W, b->H, b->W);
     for (int v = 0; v < a->V && v < b->V && a->var_names && b->var_names; v++)
@@ -166,8 +166,8 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: %s", path, cerr);
             goto done;
         }
-        int nd = config_diff(&fc, &m->cfg, diff, sizeof diff);
-        if (!nd) config_notes(&fc, &m->cfg, path);
+        int nd = ckpt_config_diff(&fc, &m->cfg, diff, sizeof diff);
+        if (!nd) ckpt_config_notes(&fc, &m->cfg, path);
         vit_config_free(&fc);
         if (nd) {
             snprintf(err, errlen, "%s holds another model: %s", path, diff);

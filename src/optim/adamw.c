@@ -1,6 +1,8 @@
 #include <math.h>
+#include <string.h>
 #include "core/check.h"
 #include "optim/optim.h"
+#include "optim/param_groups.h"
 
 OptConfig opt_default(void) {
     OptConfig c = {.lr = 5e-4f, .min_lr = 1e-5f, .warmup = 0, .total = 100, .beta1 = 0.9f, .beta2 = 0.95f,
@@ -27,6 +29,13 @@ void adamw_init_range(AdamW *o, const Vit *m, const OptConfig *c, int64_t lo, in
     o->m = m->k->alloc(bytes);
     o->v = m->k->alloc(bytes);
     o->t = 0;
+    memset(o->frozen, 0, sizeof o->frozen);
+    o->nfrozen = 0;
+    if (c->freeze_encoder) /* a field is one name pattern: its tensors share a group */
+        for (int i = 0; i < m->nspecs; i++) {
+            const int f = m->specs[i].field;
+            if (param_group(m->specs[i].name) == PG_ENCODER && !o->frozen[f]) o->frozen[f] = 1, o->nfrozen++;
+        }
 }
 
 void adamw_free(AdamW *o, const Vit *m) {
@@ -48,11 +57,19 @@ void adamw_step(AdamW *o, Vit *m, float *g, float lr, double grad_norm) {
     /* one call per field (the part of it in [lo, hi)): decay is a property of the field */
     for (int f = 0; f < PF_COUNT; f++) {
         const FieldSpec *fs = &m->fields[f];
-        if (!fs->present || fs->numel == 0) continue;
+        if (!fs->present || fs->numel == 0 || o->frozen[f]) continue; /* frozen: not even decayed */
         int64_t a = fs->offset > o->lo ? fs->offset : o->lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
         if (a >= b) continue;
         int64_t r = a - o->lo;
         m->k->adamw(m->param_mem + a, o->m + r, o->v + r, g + r, b - a, lr, c->beta1, c->beta2, c->eps,
                     fs->decay ? c->weight_decay : 0.0f, bc1, bc2);
+    }
+}
+
+void adamw_zero_frozen(const AdamW *o, const Vit *m, float *g, int64_t lo, int64_t hi) {
+    for (int f = 0; f < PF_COUNT && o->nfrozen; f++) {
+        const FieldSpec *fs = &m->fields[f];
+        int64_t a = fs->offset > lo ? fs->offset : lo, b = fs->offset + fs->numel < hi ? fs->offset + fs->numel : hi;
+        if (o->frozen[f] && fs->present && a < b) m->k->zero(g + (a - lo), b - a);
     }
 }

@@ -3,23 +3,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
-#include "io/checkpoint.h"
-
-static void host_upload(float *dst, const float *host, int64_t n) { memcpy(dst, host, sizeof(float) * (size_t)n); }
+#include "core/log.h"
+#include "io/checkpoint_match.h"
 
 int trainer_load_weights(Trainer *t, const char *path, char *err, size_t errlen) {
-    /* ckpt_load_params fills a model's parameter memory [n_params] through its kernels' upload;
-     * under ZeRO-3 that memory holds only the parameters outside the blocks. So it fills a host
-     * vector of this rank's whole layout through a view of the model whose upload is a copy,
-     * and the layout puts that where it keeps each parameter (a transient n_params on the host,
-     * as at the start of every run). */
-    Kernels hk = *t->model.k;
-    hk.upload = host_upload;
-    Vit view = t->model;
-    view.k = &hk;
-    view.param_mem = xmalloc(sizeof(float) * (size_t)t->model.n_params);
-    int rc = ckpt_load_params(&view, path, err, errlen);
-    if (!rc) t->sh->set_params(t, view.param_mem);
-    free(view.param_mem);
+    /* the model's current (initial) weights as the canonical vector, the file's matching tensors
+     * over them, then back into this rank's layout and from there to where the layout keeps
+     * each parameter: its tensor-parallel and pipeline part, under ZeRO-3 its block shards (a
+     * transient n_canon + n_params on the host, as at the start of every run) */
+    const Vit *m = &t->model;
+    float *local = xmalloc(sizeof(float) * (size_t)m->n_params);
+    float *canon = xcalloc((size_t)m->n_canon, sizeof(float)); /* only this rank's pieces are read back */
+    t->sh->full_params(t, local); /* collective over the FSDP group: every rank comes here */
+    vit_to_canonical(m, local, canon);
+    CkptMatch r;
+    int rc = ckpt_load_matching(m, path, canon, &r, err, errlen);
+    if (!rc) {
+        vit_from_canonical(m, canon, local);
+        t->sh->set_params(t, local);
+        log_info("%s", r.summary);
+        if (t->opt.nfrozen && r.kept_encoder)
+            log_warn("--freeze-encoder: %d encoder tensors are not in %s and stay at their random initialization: %s",
+                     r.kept_encoder, path, r.kept_encoder_names);
+    }
+    free(canon);
+    free(local);
     return rc;
 }

@@ -36,6 +36,9 @@ static void grads_ready(void *ctx, int layer) {
     Trainer *t = ctx;
     Fsdp *z = &t->fsdp;
     if (layer == vit_nblocks(&t->model.cfg)) return; /* head: reduced with the other replicated ones */
+    int trained = 0; /* --freeze-encoder: a frozen block's gradient shards stay zero, unreduced */
+    for (int f = PF_n1_w; f <= PF_fc2_b; f++) trained |= !t->opt.frozen[f];
+    if (!trained) return;
     Comm *fs = &t->par->fs, *sp = &t->par->sp, *rep = &t->par->rep;
     if (sp->size > 1) sp->ops->allreduce_sum(sp, z->gg, z->bl);
     /* into the shard's sum over the step's micro-batches (one with no pipeline; zeroed per step) */
@@ -109,6 +112,7 @@ static void sumsq_by_split(Trainer *t, double ss[2], double sh[2]) {
     Vit *m = &t->model;
     trainer_sumsq_split(t, m->grad_mem, 0, m->n_alloc, ss); /* memory holds only the fields before the blocks */
     for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+        if (t->opt.frozen[f]) continue; /* the norm of the trained parameters only */
         for (int l = 0; l < vit_nblocks(&m->cfg); l++) {
             int64_t e0, src, n = mine(z, t->par->fs.rank, f, &e0, &src);
             if (n) sh[vit_field_split(&m->cfg, f) == TP_NONE] += m->k->sumsq(z->gshard + l * z->sb + e0, n);
@@ -126,6 +130,7 @@ static double fsdp_reduce(Trainer *t) {
     Vit *m = &t->model;
     Comm *w = &t->par->dsp, *fs = &t->par->fs, *tp = &t->par->tp;
     if (w->size > 1) w->ops->allreduce_sum(w, m->grad_mem, m->n_alloc); /* the replicated parameters */
+    adamw_zero_frozen(&t->opt, m, m->grad_mem, 0, m->n_alloc);
     double ss[2] = {0, 0}, sh[2] = {0, 0};
     sumsq_by_split(t, ss, sh);
     fs->ops->allreduce_sum_f64(fs, sh, 2); /* the shards are disjoint over the group */
@@ -150,7 +155,7 @@ static void fsdp_apply(Trainer *t, float lr, double grad_norm) {
     for (int l = 0; l < depth; l++)
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
             int64_t e0, src, n = mine(z, r, f, &e0, &src);
-            if (!n) continue;
+            if (!n || t->opt.frozen[f]) continue; /* frozen: no update, no decay */
             int64_t o = l * z->sb + e0;
             k->adamw(z->pshard + o, z->m + o, z->v + o, z->gshard + o, n, lr, c->beta1, c->beta2, c->eps,
                      m->fields[f].decay ? c->weight_decay : 0.0f, bc1, bc2);

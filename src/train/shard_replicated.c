@@ -22,6 +22,7 @@ static void grads_ready(void *ctx, int layer) {
         reduce_start(t, m->fields[PF_norm_w].offset, m->fields[PF_n1_w].offset - m->fields[PF_norm_w].offset);
     } else {
         for (int f = PF_n1_w; f <= PF_fc2_b; f++) {
+            if (t->opt.frozen[f]) continue; /* --freeze-encoder: its gradient is dropped, not reduced */
             int64_t per = m->fields[f].numel / vit_nblocks(&m->cfg);
             reduce_start(t, m->fields[f].offset + layer * per, per);
         }
@@ -75,6 +76,7 @@ static double rep_reduce(Trainer *t) {
     } else if (w->size > 1) { /* --no-overlap, or a pipeline: after the pass, in one all-reduce */
         w->ops->allreduce_sum(w, m->grad_mem, m->n_params);
     }
+    adamw_zero_frozen(&t->opt, m, m->grad_mem, 0, m->n_params); /* the norm of the trained parameters only */
     return m->tp || t->slots ? model_grad_norm(t) : opt_grad_norm(m);
 }
 

@@ -23,6 +23,7 @@ static void z1_zero_grads(Trainer *t) { t->model.k->zero(t->model.grad_mem, t->m
 static double z1_reduce(Trainer *t) {
     Vit *m = &t->model;
     Comm *dp = &t->par->dp, *sp = &t->par->sp;
+    adamw_zero_frozen(&t->opt, m, m->grad_mem, 0, m->n_params); /* the norm of the trained parameters only */
     if (sp->size > 1) sp->ops->allreduce_sum(sp, m->grad_mem, m->n_params);
     dp->ops->reduce_scatter(dp, t->gshard, m->grad_mem, t->shard);
     double ss;
