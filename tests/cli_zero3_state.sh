@@ -123,6 +123,10 @@ if same "$tmp/r1" "$tmp/r3"; then ok "--zero 3 then one process: the straight ru
 expect 1 "one process --ema stopped at step 13" env LVIT_FAULT=0:13 timeout $((120 * T)) "$LVIT" train --run "$tmp/r4" "${R[@]}"
 expect 0 "resumed as np 2 --zero 3" mpi 2 "$LVIT" train --run "$tmp/r4" "${R[@]}" --dp 2 --zero 3 --resume;  has "resumed at step 10)"
 if same "$tmp/r1" "$tmp/r4"; then ok "one process then --zero 3: the straight run's EMA model"; else bad "np 1 -> --zero 3 resume differs"; fi
+# and Hybrid-STOP (tp 2 x fsdp 2: the EMA's tensor-parallel shards split over the FSDP pair) to one process
+expect 1 "np 4 --dp 2 --tp 2 --fsdp 2 --ema stopped at step 13" env LVIT_FAULT=0:13 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 4 "$LVIT" train --run "$tmp/r7" "${R[@]}" --dp 2 --tp 2 --fsdp 2
+expect 0 "resumed in one process" one "$LVIT" train --run "$tmp/r7" "${R[@]}" --resume;  has "resumed at step 10)"
+if same "$tmp/r1" "$tmp/r7"; then ok "Hybrid-STOP then one process: the straight run's EMA model"; else bad "Hybrid-STOP -> np 1 resume differs"; fi
 # the same layout resumes bit for bit
 mpi 2 "$LVIT" train --run "$tmp/r5" "${R[@]}" --dp 2 --zero 3 >/dev/null 2>&1
 expect 1 "np 2 --zero 3 --ema stopped at step 13 (again)" env LVIT_FAULT=0:13 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/r6" "${R[@]}" --dp 2 --zero 3
