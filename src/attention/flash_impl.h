@@ -105,6 +105,7 @@ enum { MODE_ZERO, MODE_ACC, MODE_COLSCALE };
                       X(8,0) X(9,0) X(10,0) X(11,0) X(12,0) X(13,0) X(14,0) X(15,0)
 #define SHAPE_6x2(X) X(0,0) X(0,1) X(1,0) X(1,1) X(2,0) X(2,1) X(3,0) X(3,1) \
                      X(4,0) X(4,1) X(5,0) X(5,1)
+#define SHAPE_4x2(X) X(0,0) X(0,1) X(1,0) X(1,1) X(2,0) X(2,1) X(3,0) X(3,1)
 #define COLS_4(X) X(0) X(1) X(2) X(3)
 #define COLS_2(X) X(0) X(1)
 #define COLS_1(X) X(0)
@@ -142,6 +143,8 @@ DEFINE_BLOCK(blk_mid, 8, SHAPE_8x2, COLS_2)
 DEFINE_BLOCK(blk_narrow, 16, SHAPE_16x1, COLS_1)
 #define WIDE_ROWS 4
 #define WIDE_COLS 64
+#define TAIL_ROWS 0 /* blocks of 4 rows waste at most 3 */
+#define blk_tail blk_wide
 #define MID_ROWS 8
 #define NARROW_ROWS 16
 #elif LANES == 8 || LANES == 4
@@ -149,8 +152,12 @@ DEFINE_BLOCK(blk_narrow, 16, SHAPE_16x1, COLS_1)
    the six rows: 15 of the 16 ymm (AVX2) or xmm (SSE, NEON) registers; a wider block would
    reload B for every row */
 DEFINE_BLOCK(blk_wide, 6, SHAPE_6x2, COLS_2)
+/* the last rows when 6 does not divide the count (64 = 10*6 + 4): a 6-row block there
+   would spend a third of its FMAs on rows it does not store */
+DEFINE_BLOCK(blk_tail, 4, SHAPE_4x2, COLS_2)
 #define WIDE_ROWS 6
 #define WIDE_COLS (2 * LANES)
+#define TAIL_ROWS 4
 #else
 #error "LANES must be 4, 8 or 16"
 #endif
@@ -159,10 +166,15 @@ DEFINE_BLOCK(blk_wide, 6, SHAPE_6x2, COLS_2)
 AI void mm64(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
              int64_t aks, const float *restrict Bm, int64_t ldb, int K, int mode,
              const float *restrict cscale) {
-    for (int c0 = 0; c0 < 64; c0 += WIDE_COLS)
-        for (int r = 0; r < R; r += WIDE_ROWS)
+    for (int c0 = 0; c0 < 64; c0 += WIDE_COLS) {
+        int r = 0;
+        for (; r < R - TAIL_ROWS; r += WIDE_ROWS)
             blk_wide(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
                      Bm + c0, ldb, K, mode, cscale ? cscale + c0 : NULL);
+        if (r < R)
+            blk_tail(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                     Bm + c0, ldb, K, mode, cscale ? cscale + c0 : NULL);
+    }
 }
 
 /* C[R][dp] += A(R x K) . Bm[K][dp], dp a multiple of 16: wide column blocks, then narrower
@@ -170,10 +182,15 @@ AI void mm64(float *restrict C, int64_t ldc, int R, const float *restrict A, int
 AI void mm_acc_dp(float *restrict C, int64_t ldc, int R, const float *restrict A, int64_t ars,
                   int64_t aks, const float *restrict Bm, int64_t ldb, int K, int dp) {
     int c0 = 0;
-    for (; c0 + WIDE_COLS <= dp; c0 += WIDE_COLS)
-        for (int r = 0; r < R; r += WIDE_ROWS)
+    for (; c0 + WIDE_COLS <= dp; c0 += WIDE_COLS) {
+        int r = 0;
+        for (; r < R - TAIL_ROWS; r += WIDE_ROWS)
             blk_wide(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
                      Bm + c0, ldb, K, MODE_ACC, NULL);
+        if (r < R)
+            blk_tail(C + (int64_t)r * ldc + c0, ldc, R - r, A + (int64_t)r * ars, ars, aks,
+                     Bm + c0, ldb, K, MODE_ACC, NULL);
+    }
 #if LANES == 16
     if (dp - c0 >= 32) {
         for (int r = 0; r < R; r += MID_ROWS)
