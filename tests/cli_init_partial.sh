@@ -93,6 +93,21 @@ expect 0 "a multi-channel source (no var_query, var_agg)" "$LVIT" train --run "$
 expect 0 "linear probe of an encoder that lacks tensors" "$LVIT" train --run "$tmp/fzm" "${M[@]}" --steps 1 --freeze-encoder --init "$tmp/msrc/model.safetensors"
 has "--freeze-encoder: 5 encoder tensors are not in $tmp/msrc/model.safetensors and stay at their random initialization: var_query, var_agg.\*"
 
+echo "# another task: a forecasting model's encoder under a classification head (EuroSAT scenes)"
+D="$2/../shared/data/eurosat_rgb_subset75"
+if [ ! -d "$D" ]; then
+  echo "skip: no $D (../shared/data): the classification stage"
+else
+  E=(--dim 32 --depth 1 --heads 2 --patch 16 --decoder-depth 0)
+  expect 0 "convert EuroSAT" "$LVIT" convert -o "$tmp/eu.lvd" "$D" --labels "$D/test_labels.csv" --csv-columns Filename,ClassName
+  expect 0 "a forecasting model on 3 variables, 64x64" "$LVIT" train --run "$tmp/fc" --vars 3 --grid 64x64 --times 20 "${E[@]}" --steps 2
+  expect 0 "its encoder under a 10-class head, frozen" "$LVIT" train --task classify --data "$tmp/eu.lvd" --run "$tmp/cl" "${E[@]}" \
+    --steps 3 --batch 8 --init "$tmp/fc/model.safetensors" --freeze-encoder
+  has "loaded 29 of 31 tensors"; has "kept their initialization: head.0.\* (head.\*: 'head.0.weight' is \[768, 32\] there, \[10, 32\] here)"
+  if cmpf "$tmp/fc/model.safetensors" "$tmp/cl/model.safetensors" encoder; then ok "the classifier's encoder is the forecasting model's bit for bit, its head trained"
+  else bad "forecast -> classify --freeze-encoder"; fi
+fi
+
 MPIRUN=$(command -v mpirun || true)
 if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
   echo "skip: no mpirun, or lvit built without MPI: the np 2 stages"
