@@ -1,4 +1,4 @@
-/* The flags of the classification task (--task classify in train; eval and predict of a
+/* The flags of the image tasks (--task classify and --task mae in train; eval and predict of a
  * classification run), over the library's TaskOptions, EvalOptions and PredictOptions. */
 #ifndef LVIT_CLASSIFY_CLI_H
 #define LVIT_CLASSIFY_CLI_H
@@ -10,6 +10,8 @@
     {"split", ARG_CHOICE, &(f).split_mode, "classify, pixel labels: training and test pixels from disjoint spatial blocks (blocks; test pixels whose window overlaps a training pixel's are left out), or at random (random: neighbours on both sides, inflated scores)", "blocks|random", 0, 0, 0}, \
     {"split-block", ARG_INT, &(f).split_block, "classify, pixel labels: side of the split's square blocks in pixels", NULL, 1, 1 << 20, 0}, \
     {"split-seed", ARG_I64, &(f).split_seed, "classify: seed of the split's blocks and of the --per-class choice", NULL, 0, 9e18, 0}, \
+    {"mask-ratio", ARG_FLOAT, &(f).mask_ratio, "mae: fraction of each patch row's tokens masked (the encoder sees the rest)", NULL, 0, 1, 0}, \
+    {"mae-decoder-depth", ARG_INT, &(f).mae_depth, "mae: transformer blocks of the decoder (width --dim)", NULL, 1, 64, 0}, \
     {"per-class", ARG_INT, &(f).per_class, "classify: train on this many samples of each class, drawn from the training set (0 = all of it)", NULL, 0, 1 << 30, 0}
 
 #endif

@@ -126,6 +126,7 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     TAKE(a->mae_dn, mae * BS * D);
     TAKE(a->mae_dn_mean, mae * BS);
     TAKE(a->mae_dn_rstd, mae * BS);
+    TAKE(a->mae_nolead, mae * B); /* zeros, never written: the lead-time input */
     const int tiles = first && c->tile_h > 0; /* TILES: each sample's window of the position embedding */
     TAKE(a->tpos, tiles ? B * L * D : 0);
     TAKE(a->dtpos, tiles ? L * D : 0);

@@ -46,6 +46,7 @@ typedef struct VitActs {
      * visible tokens), the decoder_embed output [B,Se,D], the decoder's input [B,S,D] (mask tokens,
      * the embedded visible tokens, the position embedding) and the decoder norm [B,S,D] */
     float *mae_xv, *mae_emb, *mae_xd, *mae_dn, *mae_dn_mean, *mae_dn_rstd;
+    float *mae_nolead;   /* [B] zeros: the lead-time input (the batch's lead carries mask seeds) */
     /* backward scratch, shared by all layers */
     float *dx;           /* [B,S,D] residual-stream gradient */
     float *dtmp;         /* [B,S,D] */

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "core/log.h"
 #include "model/vit.h"
 #include "model/vit_block.h"
+#include "model/vit_mae.h"
 
 void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const Kernels *k) {
     static const VitLayout one_process = {0};
@@ -21,6 +23,10 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
           cfg->NH, vit_F(cfg), T);
     m->tp = T > 1 ? tp : NULL;
     m->tp_rank = T > 1 ? tp->rank : 0;
+    if (vit_mae(&m->cfg) && m->cfg.recompute) { /* (its encoder and decoder see sequences of two lengths) */
+        log_warn("--recompute is not supported for the masked autoencoder: all activations are kept");
+        m->cfg.recompute = 0;
+    }
     vit_config_copy(&m->lc, &m->cfg);
     const int P = sp ? sp->size : 1, r = sp ? sp->rank : 0;
     CHECK(cfg->H % (cfg->p * P) == 0, "sequence parallel: %d patch rows over %d ranks", cfg->H / cfg->p, P);
@@ -65,8 +71,8 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     lvit_alloc_what(NULL);
     vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
     if (vit_mae(cfg)) {
-        CHECK(T == 1 && vit_pp(cfg) == 1 && !cfg->recompute && cfg->tile_h == 0,
-              "the masked autoencoder runs without tensor or pipeline parallelism, --recompute and tiles");
+        CHECK(T == 1 && vit_pp(cfg) == 1 && cfg->tile_h == 0,
+              "the masked autoencoder runs without tensor or pipeline parallelism and tiles");
         m->mae_seed = xcalloc((size_t)B, sizeof(float));
         m->mae_vis = xcalloc((size_t)(B * vit_mae_S(&m->lc) + 1), sizeof(int));
     }
@@ -325,7 +331,9 @@ float vit_forward(Vit *m, const Batch *b) {
             k->pos_lead_fwd(a->x0 + (int64_t)i * S * D, win, p->lead_w, p->lead_b, b->lead + i, 1, S, L, c->D);
         }
     } else if (vit_first_stage(c)) {
-        k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, b->lead, B, S, L, c->D);
+        /* (an MAE's batch carries mask seeds in lead: its lead-time input is zero) */
+        k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, vit_mae(c) ? a->mae_nolead : b->lead, B, S,
+                        L, c->D);
     }
 
     const float *h; /* the head's input */
@@ -434,7 +442,8 @@ embeddings:
             tile_pos(m, b, i, g->pos_embed, a->dtpos, 1);
         }
     } else {
-        k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+        k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, vit_mae(c) ? a->mae_nolead : b->lead, B, S, L,
+                        c->D);
     }
 
     const float *dtok = dx;

@@ -3,7 +3,7 @@
  * autoencoder's decoder (vit_mae.c). */
 #ifndef LVIT_VIT_BLOCK_H
 #define LVIT_VIT_BLOCK_H
-#include "model/vit.h"
+#include "model/vit_types.h"
 
 /* Layer l's saved activations (l < vit_layers: the blocks, then an MAE's decoder blocks). With
  * recomputation (--recompute) every block shares one set, refilled from the block's input (the
@@ -18,12 +18,6 @@ LayerActs vit_layer_acts(const Vit *m, int l);
 /* Block `l`'s parameters (and gradients, g non-NULL): in param_mem / grad_mem, or where the
  * layout's block_at callback puts them (ZeRO-3 gathers them). */
 void vit_block_at(Vit *m, int l, int backward, BlockParams *p, BlockParams *g);
-/* The masked autoencoder (vit_mae.c): from x0, the visible tokens through the encoder and every
- * token through the decoder; returns the decoder norm's output [B,S,D], the head's input. */
-const float *vit_mae_forward(Vit *m, const Batch *b);
-/* dh: the gradient of that output; leaves the gradient of x0 [B,S,D] in m->a.dx. */
-void vit_mae_backward(Vit *m, const Batch *b, float *dh);
-
 /* Tensor parallel: the sum over the group of each rank's partial result (nothing without one). */
 void vit_tp_sum(Vit *m, float *x, int64_t n);
 /* out[M,N] = resid + in[M,K] W^T + bias for a row-parallel layer (K split over the tp group). */

@@ -9,6 +9,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "model/vit_block.h"
+#include "model/vit_mae.h"
 
 void vit_mae_visible(const VitConfig *c, uint32_t seed, int grow, int *cols) {
     const int Wt = c->W / c->p, keep = c->mae_keep;

@@ -156,6 +156,31 @@ static void image_samples(ClassifyData *cd) {
     for (int i = 0; i < 3; i++) free(sets[i]);
 }
 
+int classify_data_open_all(ClassifyData *cd, const Dataset *ds, int pixel, int window, int patch, char *err,
+                           size_t errlen) {
+    memset(cd, 0, sizeof *cd);
+    if (ds->kind != DATASET_IMAGE) {
+        snprintf(err, errlen, "%s is a gridded (climate) dataset, not an image dataset", ds->source);
+        return -1;
+    }
+    cd->ds = ds, cd->pixel = pixel, cd->window = window;
+    cd->Hp = ((pixel ? window : ds->H) + patch - 1) / patch * patch;
+    cd->Wp = ((pixel ? window : ds->W) + patch - 1) / patch * patch;
+    const int64_t n = pixel ? (int64_t)ds->T * ds->H * ds->W : ds->T;
+    cd->s = xmalloc(sizeof *cd->s * (size_t)(n + 1));
+    int64_t k[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) /* every 20th sample held out for validation, after the others */
+        for (int64_t i = 0; i < n; i++) {
+            if ((i % 20 == 19) != pass) continue;
+            const int img = pixel ? (int)(i / ((int64_t)ds->H * ds->W)) : (int)i;
+            const int64_t px = pixel ? i % ((int64_t)ds->H * ds->W) : -1;
+            cd->s[k[0] + k[1]] = (ClassifySample){img, pixel ? (int)(px / ds->W) : -1, pixel ? (int)(px % ds->W) : -1, -1};
+            k[pass]++;
+        }
+    cd->n[SPLIT_TRAIN] = k[0], cd->n[SPLIT_VAL] = k[1], cd->n[SPLIT_TEST] = 0;
+    return 0;
+}
+
 int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o, int patch, char *err, size_t errlen) {
     memset(cd, 0, sizeof *cd);
     const DatasetImages *im = &ds->img;
@@ -230,8 +255,8 @@ void host_batch_init_classify(HostBatch *hb, int B, const ClassifyData *cd, int 
     hb->init_like = init_like_classify;
 }
 
-void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id) {
-    CHECK(id >= 0 && id < cd->n[0] + cd->n[1] + cd->n[2], "classify: sample %lld of %lld", (long long)id,
+void classify_fill_x(const ClassifyData *cd, const HostBatch *hb, int64_t id, float *x, float *valid) {
+    CHECK(id >= 0 && id < cd->n[0] + cd->n[1] + cd->n[2], "image task: sample %lld of %lld", (long long)id,
           (long long)(cd->n[0] + cd->n[1] + cd->n[2]));
     const Dataset *ds = cd->ds;
     const ClassifySample *s = &cd->s[id];
@@ -239,8 +264,8 @@ void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id) {
     /* the window's top-left pixel in the image (pixel mode), or the image itself */
     const int y0 = s->row >= 0 ? s->row - cd->window / 2 : 0, x0 = s->col >= 0 ? s->col - cd->window / 2 : 0;
     const int hn = cd->pixel ? cd->window : H, wn = cd->pixel ? cd->window : W;
-    float *x = hb->x + (int64_t)i * hb->nx;
     memset(x, 0, sizeof(float) * (size_t)hb->nx);
+    if (valid) memset(valid, 0, sizeof(float) * (size_t)hb->nx);
     for (int v = 0; v < V; v++) {
         const float mu = ds->mean[v], inv = 1.0f / ds->std[v];
         const float *src = ds->data + ((int64_t)s->img * V + v) * H * W;
@@ -248,15 +273,23 @@ void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id) {
         for (int r = 0; r < hb->nrows; r++) {
             const int gr = hb->row0 + r, y = y0 + gr; /* the grid row, and the image row it shows */
             if (gr >= hn || y < 0 || y >= H) continue;
-            float *dst = x + ((int64_t)v * hb->nrows + r) * Wp;
+            const int64_t row = ((int64_t)v * hb->nrows + r) * Wp;
             for (int c = 0; c < wn && c < Wp; c++) {
                 const int xx = x0 + c;
                 if (xx < 0 || xx >= W) continue;
                 const int64_t k = (int64_t)y * W + xx;
-                if (!ok || ok[k]) dst[c] = (src[k] - mu) * inv;
+                if (ok && !ok[k]) continue;
+                x[row + c] = (src[k] - mu) * inv;
+                if (valid) valid[row + c] = 1.0f;
             }
         }
     }
+}
+
+void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id) {
+    const Dataset *ds = cd->ds;
+    const ClassifySample *s = &cd->s[id];
+    classify_fill_x(cd, hb, id, hb->x + (int64_t)i * hb->nx, NULL);
     float *y = hb->y + (int64_t)i * hb->ny, *m = hb->mask + (int64_t)i * hb->ny;
     for (int k = 0; k < cd->K; k++) {
         y[k] = cd->multi ? (float)ds->img.multi[(int64_t)s->img * cd->K + k] : (float)(k == s->cls);

@@ -36,6 +36,10 @@ enum { CLS_SPLIT_BLOCKS = 0, CLS_SPLIT_RANDOM = 1 };
  * patch. 0, or -1 with err naming the option or the dataset. */
 int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o, int patch, char *err, size_t errlen);
 void classify_data_close(ClassifyData *cd);
+/* Unlabelled samples for pretraining (tasks/mae.c): the window around every pixel (pixel = 1) or
+ * every image of ds, every 20th held out for validation (listed after the others). */
+int classify_data_open_all(ClassifyData *cd, const Dataset *ds, int pixel, int window, int patch, char *err,
+                           size_t errlen);
 /* The first sample of set (SPLIT_*) in the list. */
 int64_t classify_first(const ClassifyData *cd, int set);
 
@@ -46,6 +50,9 @@ void host_batch_init_classify(HostBatch *hb, int B, const ClassifyData *cd, int 
  * weights (softmax: 1/K per class, so a sample weighs 1; multilabel: 1 per class). */
 void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id);
 
+/* Sample id's normalized window or image as the batch's rows: x [V, hb->nrows, hb->Wp] (hb->nx
+ * floats), and where valid is not NULL, 1 there for every pixel that has a value. */
+void classify_fill_x(const ClassifyData *cd, const HostBatch *hb, int64_t id, float *x, float *valid);
 /* The split as CSV (image,row,col,class,set), written atomically: 0, or -1 with err. */
 int classify_write_split(const ClassifyData *cd, const char *path, char *err, size_t errlen);
 /* The task's description for the checkpoint (JSON object, caller frees). */

@@ -50,7 +50,7 @@ static char *fc_describe(const Task *t) { return (void)t, NULL; }
 
 static void fc_free(Task *t) { free(t->self); }
 
-static int fc_owns(const VitConfig *cfg) { return cfg->scale <= 1 && !vit_classify(cfg); }
+static int fc_owns(const VitConfig *cfg) { return cfg->scale <= 1 && !vit_classify(cfg) && !vit_mae(cfg); }
 
 const TaskOps task_forecast_ops = {
     .name = "forecast",

@@ -9,7 +9,7 @@
 #include "io/checkpoint.h"
 
 /* a new task: its TaskOps here, in the order of the --task choices */
-const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, &task_classify_ops, NULL};
+const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, &task_classify_ops, &task_mae_ops, NULL};
 
 const TaskOps *task_of_run(const char *run) {
     char path[4096], err[1024];

@@ -5,6 +5,7 @@
  *   downscale: coarse field -> fine field, ORBIT-2's Reslim, optionally on TILES windows
  *              (tasks/downscale.c)
  *   classify:  image or pixel window -> class (or classes), on image datasets (tasks/classify.c)
+ *   mae:       masked-autoencoder pretraining on images or pixel windows (tasks/mae.c)
  * A new task (masked-autoencoder pretraining, classification, segmentation: image inputs without
  * lat/lon, label targets, masked tokens) is one file implementing TaskOps plus its entry in
  * task_names. The model's head is chosen by VitConfig (cfg->scale, cfg->mode...), which a task's
@@ -20,7 +21,7 @@
 
 /* What a job learns: the task (an index into task_table) and the downscaling options. */
 typedef struct TaskOptions {
-    int task;          /* TASK_*: 0 forecast, 1 downscale, 2 classify */
+    int task;          /* TASK_*: 0 forecast, 1 downscale, 2 classify, 3 mae */
     int scale, res_width, tiles, halo;
     int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
     int base;          /* 0 none, 1 bicubic (the default: the model learns the difference from the
@@ -33,10 +34,14 @@ typedef struct TaskOptions {
     int split_block;   /* the blocks' side in pixels */
     int per_class;     /* training samples per class (0: all of the training set) */
     int64_t split_seed; /* the split's blocks and the per-class choice */
+    /* masked-autoencoder pretraining (tasks/mae.c) */
+    float mask_ratio;  /* the fraction of each patch row's tokens masked */
+    int mae_depth;     /* the decoder's blocks */
 } TaskOptions;
 #define TASK_OPTIONS_DEFAULT \
-    {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f, .window = 9, .split_block = 16, .split_seed = 1}
-enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1, TASK_CLASSIFY = 2 };
+    {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f, .window = 9, .split_block = 16, .split_seed = 1, \
+     .mask_ratio = 0.75f, .mae_depth = 2}
+enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1, TASK_CLASSIFY = 2, TASK_MAE = 3 };
 
 typedef struct Task Task;
 struct EvalOptions;
@@ -110,9 +115,9 @@ void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, co
 void task_free(Task *t);
 
 
-/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE, TASK_CLASSIFY);
+/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE, TASK_CLASSIFY, TASK_MAE);
  * NULL-terminated. */
 extern const TaskOps *const task_table[];
-extern const TaskOps task_forecast_ops, task_downscale_ops, task_classify_ops;
+extern const TaskOps task_forecast_ops, task_downscale_ops, task_classify_ops, task_mae_ops;
 
 #endif
