@@ -10,10 +10,10 @@
 #define FL_PAD 16 /* head size and query counts are padded to this (the widest vector) */
 #define FQ 64     /* forward: queries per task (vector columns) */
 #define FK 64     /* forward: keys per tile */
-#define FG 8      /* forward: most query blocks per task (they share each packed key tile) */
+#define FG 16     /* forward: most query blocks per task (they share each packed key tile) */
 #define BQ 64     /* backward: queries per tile */
 #define BK 64     /* backward: keys per tile (vector columns) */
-#define BG 4      /* backward: most key tiles per group (they share each packed query tile) */
+#define BG 8      /* backward: most key tiles per group (they share each packed query tile) */
 
 /* Per thread (floats, every piece a multiple of 16):
  *   forward:  St [FK][FQ], alpha [FQ], Kp, Vp [FK][dp], and per query block of a task (fg of
@@ -32,12 +32,16 @@ static inline FlashWs flash_ws(const AttnDims *dm) {
     FlashWs L;
     L.dp = flash_round_up(dm->d > 0 ? dm->d : 1, FL_PAD);
     L.sq16 = flash_round_up(dm->Sq > 0 ? dm->Sq : 1, FL_PAD);
+    /* query blocks per forward task: their states (2 dp*FQ + 2 FQ each) within about
+       half a MiB of the L2, and no more than there are */
     const int64_t nqt = (L.sq16 + FQ - 1) / FQ;
-    L.fg = nqt < FG ? nqt : FG;
+    L.fg = 136 * 1024 / (2 * L.dp * FQ + 2 * FQ);
+    L.fg = L.fg < 1 ? 1 : L.fg > FG ? FG : L.fg;
+    if (L.fg > nqt) L.fg = nqt;
     const int64_t fwd = (int64_t)FK * FQ + FQ + 2 * (int64_t)FK * L.dp
                       + L.fg * (2 * L.dp * FQ + 2 * FQ);
-    /* key tiles per group: their states (5 dp*BK each) within about 384 KiB of the L2 */
-    L.bg = 96 * 1024 / (5 * L.dp * BK);
+    /* key tiles per backward group: their states (5 dp*BK each) within about 3/4 MiB */
+    L.bg = 192 * 1024 / (5 * L.dp * BK);
     L.bg = L.bg < 1 ? 1 : L.bg > BG ? BG : L.bg;
     const int64_t bwd = 2 * (int64_t)BQ * BK + 2 * (int64_t)BQ * L.dp
                       + L.bg * 5 * L.dp * BK + 2 * L.sq16;
