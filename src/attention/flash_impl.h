@@ -47,6 +47,17 @@
 
 #define AI static inline __attribute__((always_inline))
 
+/* Vectors per column group in the forward's softmax loops: 4 where there are 32 vector
+   registers (AVX-512), 2 with 16 (AVX2, SSE: 4 groups' max, sum and the exp's constants
+   did not fit and spilled). */
+#if LANES == 16
+#define SM_N 4
+#define SM_V(X) X(0) X(1) X(2) X(3)
+#else
+#define SM_N 2
+#define SM_V(X) X(0) X(1)
+#endif
+
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- vectors ----
@@ -223,40 +234,29 @@ static void fwd_tile(float *restrict qt, float *restrict St, float *restrict alp
     float *Qt = qt, *Ot = qt + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
     mm64(St, FQ, nk, kp, dp, 1, Qt, FQ, d, MODE_ZERO, NULL);
 
-    /* Online softmax, 4*LANES queries at a time: four vector-wide column groups go
+    /* Online softmax, SM_N*LANES queries at a time: SM_N vector-wide column groups go
        through each loop together so that their dependency chains (max, sum) overlap. */
-    for (int g = 0; g < FQ; g += 4 * LANES) {
+    for (int g = 0; g < FQ; g += SM_N * LANES) {
         float *mg = m + g, *lg = l + g, *ag = alpha + g;
-        const vf mo0 = vload(mg), mo1 = vload(mg + LANES);
-        const vf mo2 = vload(mg + 2 * LANES), mo3 = vload(mg + 3 * LANES);
-        vf m0 = mo0, m1 = mo1, m2 = mo2, m3 = mo3;
+#define SM_MO(i) const vf mo##i = vload(mg + (i) * LANES); vf m##i = mo##i;
+        SM_V(SM_MO)
         for (int j = 0; j < nk; j++) {
             const float *sj = St + g + j * FQ;
-            m0 = vmax(vload(sj), m0);
-            m1 = vmax(vload(sj + LANES), m1);
-            m2 = vmax(vload(sj + 2 * LANES), m2);
-            m3 = vmax(vload(sj + 3 * LANES), m3);
+#define SM_MAX(i) m##i = vmax(vload(sj + (i) * LANES), m##i);
+            SM_V(SM_MAX)
         }
         /* alpha = 0 on the first tile: m = -inf */
-        const vf a0 = vexp2(mo0 - m0), a1 = vexp2(mo1 - m1);
-        const vf a2 = vexp2(mo2 - m2), a3 = vexp2(mo3 - m3);
-        vstore(ag, a0); vstore(ag + LANES, a1);
-        vstore(ag + 2 * LANES, a2); vstore(ag + 3 * LANES, a3);
-        vf l0 = vload(lg) * a0, l1 = vload(lg + LANES) * a1;
-        vf l2 = vload(lg + 2 * LANES) * a2, l3 = vload(lg + 3 * LANES) * a3;
+#define SM_ALPHA(i) const vf a##i = vexp2(mo##i - m##i); vstore(ag + (i) * LANES, a##i); \
+                    vf l##i = vload(lg + (i) * LANES) * a##i;
+        SM_V(SM_ALPHA)
         for (int j = 0; j < nk; j++) {
             float *sj = St + g + j * FQ;
-            const vf p0 = vexp2(vload(sj) - m0), p1 = vexp2(vload(sj + LANES) - m1);
-            const vf p2 = vexp2(vload(sj + 2 * LANES) - m2);
-            const vf p3 = vexp2(vload(sj + 3 * LANES) - m3);
-            vstore(sj, p0); vstore(sj + LANES, p1);
-            vstore(sj + 2 * LANES, p2); vstore(sj + 3 * LANES, p3);
-            l0 += p0; l1 += p1; l2 += p2; l3 += p3;
+#define SM_EXP(i) const vf p##i = vexp2(vload(sj + (i) * LANES) - m##i); \
+                  vstore(sj + (i) * LANES, p##i); l##i += p##i;
+            SM_V(SM_EXP)
         }
-        vstore(mg, m0); vstore(mg + LANES, m1);
-        vstore(mg + 2 * LANES, m2); vstore(mg + 3 * LANES, m3);
-        vstore(lg, l0); vstore(lg + LANES, l1);
-        vstore(lg + 2 * LANES, l2); vstore(lg + 3 * LANES, l3);
+#define SM_STORE(i) vstore(mg + (i) * LANES, m##i); vstore(lg + (i) * LANES, l##i);
+        SM_V(SM_STORE)
     }
     /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
     mm64(Ot, FQ, d, vp, 1, dp, St, FQ, nk, MODE_COLSCALE, alpha);
