@@ -179,20 +179,48 @@ void lat_weights(double *w, const double *lat_deg, int H) {
     for (int i = 0; i < H; i++) w[i] /= mean;
 }
 
+/* One row's unweighted sums: sum 1, sum (y-ref), sum (y-ref)^2, sum e^2 over its valid cells. */
+static int64_t field_row(double s[4], const float *f, const float *y, const unsigned char *valid, int W, double ref) {
+    double sw = 0, sy = 0, syy = 0, see = 0;
+    int64_t n = 0;
+    for (int c = 0; c < W; c++) {
+        if (valid && !valid[c]) continue;
+        const double yv = (double)y[c] - ref, e = (double)f[c] - y[c];
+        sw += 1, sy += yv, syy += yv * yv, see += e * e;
+        n++;
+    }
+    s[0] = sw, s[1] = sy, s[2] = syy, s[3] = see;
+    return n;
+}
+
 void field_acc_add(FieldAcc *a, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
                    int W, double ref) {
     for (int r = 0; r < H; r++) {
         const double wr = w ? w[r] : 1.0;
-        double sw = 0, sy = 0, syy = 0, see = 0;
-        for (int c = 0; c < W; c++) {
-            const int64_t i = (int64_t)r * W + c;
-            if (valid && !valid[i]) continue;
-            const double yv = (double)y[i] - ref, e = (double)f[i] - y[i];
-            sw += 1, sy += yv, syy += yv * yv, see += e * e;
-            a->n++;
-        }
-        a->w += wr * sw, a->wy += wr * sy, a->wyy += wr * syy, a->wee += wr * see;
+        double s[4];
+        const int64_t o = (int64_t)r * W;
+        a->n += field_row(s, f + o, y + o, valid ? valid + o : NULL, W, ref);
+        a->w += wr * s[0], a->wy += wr * s[1], a->wyy += wr * s[2], a->wee += wr * s[3];
     }
+}
+
+double field_acc_rows(double *part, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
+                      int W, double ref) {
+    int64_t n = 0;
+    for (int r = 0; r < H; r++) {
+        const double wr = w ? w[r] : 1.0;
+        double s[4];
+        const int64_t o = (int64_t)r * W;
+        n += field_row(s, f + o, y + o, valid ? valid + o : NULL, W, ref);
+        for (int k = 0; k < 4; k++) part[4 * r + k] = wr * s[k];
+    }
+    return (double)n;
+}
+
+void field_acc_add_rows(FieldAcc *a, const double *part, double n, int H) {
+    for (int r = 0; r < H; r++)
+        a->w += part[4 * r], a->wy += part[4 * r + 1], a->wyy += part[4 * r + 2], a->wee += part[4 * r + 3];
+    a->n += (int64_t)n;
 }
 
 double field_rmse(const FieldAcc *a) { return a->w > 0 ? sqrt(a->wee / a->w) : NAN; }

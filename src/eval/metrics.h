@@ -116,6 +116,12 @@ typedef struct FieldAcc {
 /* f, y [H*W]; valid [H*W] or NULL; w [H] or NULL */
 void field_acc_add(FieldAcc *a, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
                    int W, double ref);
+/* The same in two halves, so that the fields can be scored on several ranks and added in the order
+ * one process adds them (bit for bit): field_acc_rows writes one field's weighted row sums into
+ * part [H][4] and returns its cell count; field_acc_add_rows adds them row by row. */
+double field_acc_rows(double *part, const float *f, const float *y, const unsigned char *valid, const double *w, int H,
+                      int W, double ref);
+void field_acc_add_rows(FieldAcc *a, const double *part, double n, int H);
 double field_rmse(const FieldAcc *a);
 double field_r2(const FieldAcc *a);
 

@@ -77,6 +77,9 @@ void parallel_init_single(Parallel *p);
 /* The number of processes the launcher (mpirun, srun, any PMI) started, from its environment
  * (1 when not launched by one). */
 int parallel_launched_size(void);
+/* This process's rank among them, from the same environment (0 when not launched by one): jobs
+ * that run in one process (lvit predict) leave the work to rank 0 without starting MPI. */
+int parallel_launched_rank(void);
 /* Whether this binary has the MPI backend. */
 int parallel_have_mpi(void);
 /* Start-up for `lvit train` and `lvit bench`: single process when the launcher started one

@@ -21,6 +21,16 @@ int parallel_launched_size(void) {
     return 1;
 }
 
+int parallel_launched_rank(void) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) >= 0) return atoi(v);
+    }
+    if (parallel_launched_size() > 1 && getenv("SLURM_PROCID")) return atoi(getenv("SLURM_PROCID"));
+    return 0;
+}
+
 void parallel_init_single(Parallel *p) {
     memset(p, 0, sizeof *p);
     comm_single_init(&p->world);

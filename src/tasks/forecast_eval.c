@@ -20,13 +20,89 @@ typedef struct VarSkill {
     SkillAcc model, persistence, climatology, blend;
 } VarSkill;
 
+/* A sample's contribution to one SkillAcc as doubles (the counts are exact below 2^53), so that a
+ * round's samples can be summed over the ranks and added in the order of one process. */
+enum { PACKED = 12, NACC = 4 };
+static void pack(double *o, const SkillAcc *a) {
+    const double x[PACKED] = {a->sq_err_w, a->err_w, a->w_sum, a->rmse_sum, a->acc_sum, a->cov, a->var_f, a->var_y,
+                              (double)a->n_samples, (double)a->n_empty, (double)a->n_acc, (double)a->n_acc_skipped};
+    memcpy(o, x, sizeof x);
+}
+static void merge_packed(SkillAcc *a, const double *o) {
+    const SkillAcc b = {.sq_err_w = o[0], .err_w = o[1], .w_sum = o[2], .rmse_sum = o[3], .acc_sum = o[4], .cov = o[5],
+                        .var_f = o[6], .var_y = o[7], .n_samples = (int64_t)o[8], .n_empty = (int64_t)o[9],
+                        .n_acc = (int64_t)o[10], .n_acc_skipped = (int64_t)o[11]};
+    skill_merge(a, &b);
+}
+
+/* The scores as a table, a line per lead and JSON (rank 0). */
+static void report(const Dataset *ds, VarSkill *sk, const double *ab, const float *lead_h, int nlead, const char *split,
+                   int t0, int t1, const char *json) {
+    printf("skill on the %s split (times %d..%d), latitude-weighted, RMSE as in WeatherBench 1 "
+           "(square root of the mean over all samples and valid cells):\n", split, t0, t1 - 1);
+    printf("%-14s %7s %8s %12s %8s %11s %12s %8s %12s %12s %8s %6s\n", "variable", "lead_h", "samples", "rmse", "acc",
+           "bias", "persistence", "acc_pers", "climatology", "blend", "acc_bl", "a_bl");
+    JsonBuf jb = {0};
+    json_buf_puts(&jb, "[");
+    for (int li = 0; li < nlead; li++)
+        for (int v = 0; v < ds->V; v++) {
+            VarSkill *vs = &sk[li * ds->V + v];
+            const double r = skill_rmse_wb1(&vs->model), a = skill_acc(&vs->model), bias = skill_bias(&vs->model),
+                         rp = skill_rmse_wb1(&vs->persistence), ap = skill_acc(&vs->persistence),
+                         rc = skill_rmse_wb1(&vs->climatology), rb = skill_rmse_wb1(&vs->blend), abl = skill_acc(&vs->blend),
+                         coef = ab[li * ds->V + v];
+            printf("%-14s %7g %8lld %12.5g %8.4f %11.4g %12.5g %8.4f %12.5g %12.5g %8.4f %6.3f %s\n", ds->names[v], lead_h[li],
+                   (long long)skill_count(&vs->model), r, a, bias, rp, ap, rc, rb, abl, coef, ds->units[v]);
+            json_buf_puts(&jb, li || v ? ",\n {\"var\":" : "\n {\"var\":");
+            json_buf_put_string(&jb, ds->names[v]);
+            json_buf_printf(&jb, ",\"lead_h\":%g,\"samples\":%lld", lead_h[li], (long long)skill_count(&vs->model));
+            const char *keys[] = {"rmse", "acc", "bias", "rmse_persistence", "acc_persistence", "rmse_climatology",
+                                  "rmse_blend", "acc_blend", "blend_coef"};
+            const double vals[] = {r, a, bias, rp, ap, rc, rb, abl, coef};
+            for (size_t q = 0; q < sizeof vals / sizeof *vals; q++) {
+                json_buf_printf(&jb, ",\"%s\":", keys[q]);
+                json_buf_put_number(&jb, vals[q]);
+            }
+            json_buf_puts(&jb, ",\"units\":");
+            json_buf_put_string(&jb, ds->units[v]);
+            json_buf_puts(&jb, "}");
+        }
+    json_buf_puts(&jb, "\n]\n");
+    /* one line per lead: where the model beats both trivial baselines, and the fitted blend */
+    for (int li = 0; li < nlead; li++) {
+        char miss[512] = "";
+        int wins = 0, wins_blend = 0;
+        for (int v = 0; v < ds->V; v++) {
+            VarSkill *vs = &sk[li * ds->V + v];
+            double r = skill_rmse_wb1(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
+                   rc = skill_rmse_wb1(&vs->climatology);
+            wins_blend += r < skill_rmse_wb1(&vs->blend);
+            if (r < rp && r < rc)
+                wins++;
+            else
+                snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%s", *miss ? ", " : "", ds->names[v]);
+        }
+        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s, and the blend on %d\n",
+               lead_h[li], wins, ds->V, *miss ? " (not on " : "", miss, *miss ? ")" : "", wins_blend);
+    }
+    if (json) write_text_file(json, jb.s, "eval");
+    json_buf_free(&jb);
+}
+
 int forecast_eval(const EvalOptions *opt) {
     const char *run = opt->run, *data = opt->data, *split = opt->split, *leads = opt->leads, *json = opt->json;
     const int batch = opt->batch;
     if (!run) DIE_USER("lvit eval: --run RUN_DIR is required");
+    Parallel par;
+    LayoutOptions lo = opt->layout;
+    lo.device = 0;
+    const Kernels *k = eval_layout_init(&par, &lo, "eval");
+    /* flag values refused once (rank 0), every rank exiting 2 */
+    eval_check_split(&par, split);
     float lead_h[16];
     int nlead = parse_float_list(leads, lead_h, 16);
-    if (nlead < 1) DIE_USER("lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
+    if (nlead < 1) parallel_refuse(&par, "lvit eval: --leads expects hours separated by commas (e.g. 6,24), got '%s'", leads);
+    const int P = par.world.size, me = par.world.rank;
     train_set_threads(opt->threads);
 
     ForecastRun fr;
@@ -41,7 +117,6 @@ int forecast_eval(const EvalOptions *opt) {
     else if (!strcmp(split, "train")) t0 = 0, t1 = ds.t_train_end;
     else DIE_USER("lvit eval: --split expects test, val or train, got '%s'", split);
 
-    const Kernels *k = kernels_cpu();
     Vit m;
     vit_init(&m, &cfg, NULL, batch, k);
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
@@ -66,23 +141,33 @@ int forecast_eval(const EvalOptions *opt) {
         if (blend_fit(&ds, 0, ds.t_train_end, lead_h[li], w, ab + li * ds.V, err, sizeof err))
             DIE_USER("lvit eval: fitting the damped-persistence baseline at %g h on the training split: %s", lead_h[li], err);
 
+    /* the batches in rounds of one per process: rank j runs batch round + j; each sample's scores
+     * are summed over the ranks and added in sample order, as one process adds them */
+    const int64_t per_batch = (int64_t)batch * ds.V * NACC * PACKED;
+    double *sums = xmalloc(sizeof(double) * (size_t)(P * per_batch));
+    SkillAcc one[NACC];
     for (int li = 0; li < nlead; li++) {
         Sampler s;
         if (sampler_init(&s, &ds, t0, t1, &lead_h[li], 1, 0, 0, err, sizeof err))
             DIE_USER("lvit eval: %s split [%d,%d): %s", split, t0, t1, err);
-        for (int64_t done = 0; done < s.n;) {
-            int b = (int)(s.n - done < batch ? s.n - done : batch);
-            for (int i = 0; i < b; i++) {
-                ids[i] = s.idx[done + i];
-                host_batch_fill(&hb, i, &s, ids[i]);
+        const int64_t nb = (s.n + batch - 1) / batch;
+        for (int64_t k0 = 0; k0 < nb; k0 += P) {
+            memset(sums, 0, sizeof(double) * (size_t)(P * per_batch));
+            const int64_t done = (k0 + me) * batch;
+            const int b = done >= s.n ? 0 : (int)(s.n - done < batch ? s.n - done : batch);
+            if (b > 0) {
+                for (int i = 0; i < b; i++) {
+                    ids[i] = s.idx[done + i];
+                    host_batch_fill(&hb, i, &s, ids[i]);
+                }
+                int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W;
+                k->upload(dev, hb.x, n);
+                k->upload(dev + 2 * img, hb.lead, b);
+                Batch bt = {.B = b, .x = dev, .lead = dev + 2 * img};
+                vit_forward(&m, &bt);
+                vit_prediction(&m, dev + img, b);
+                k->download(pred, dev + img, n);
             }
-            int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W;
-            k->upload(dev, hb.x, n);
-            k->upload(dev + 2 * img, hb.lead, b);
-            Batch bt = {.B = b, .x = dev, .lead = dev + 2 * img};
-            vit_forward(&m, &bt);
-            vit_prediction(&m, dev + img, b);
-            k->download(pred, dev + img, n);
             for (int i = 0; i < b; i++) {
                 int t, t2;
                 float lead;
@@ -101,72 +186,38 @@ int forecast_eval(const EvalOptions *opt) {
                             /* a cell counts where it is observed at both times (and has a climatology) */
                             ok[o] = (!v0 || v0[o]) && (!v1 || v1[o]) && isfinite(c[o]);
                         }
-                    VarSkill *vs = &sk[li * ds.V + v];
-                    skill_add(&vs->model, fc, y, c, ok, w, H, W);
-                    skill_add(&vs->persistence, pers, y, c, ok, w, H, W);
-                    skill_add_climatology(&vs->climatology, y, c, ok, w, H, W);
+                    memset(one, 0, sizeof one);
+                    skill_add(&one[0], fc, y, c, ok, w, H, W);
+                    skill_add(&one[1], pers, y, c, ok, w, H, W);
+                    skill_add_climatology(&one[2], y, c, ok, w, H, W);
                     blend_apply(bl, x0, c, ab[li * ds.V + v], (int64_t)plane);
-                    skill_add(&vs->blend, bl, y, c, ok, w, H, W);
+                    skill_add(&one[3], bl, y, c, ok, w, H, W);
+                    double *o = sums + me * per_batch + ((int64_t)i * ds.V + v) * NACC * PACKED;
+                    for (int a = 0; a < NACC; a++) pack(o + a * PACKED, &one[a]);
                 }
             }
-            done += b;
+            eval_round_sum(&par, sums, P * per_batch);
+            for (int j = 0; j < P && k0 + j < nb; j++) {
+                const int64_t dj = (k0 + j) * batch;
+                const int bj = (int)(s.n - dj < batch ? s.n - dj : batch);
+                for (int i = 0; i < bj; i++)
+                    for (int v = 0; v < ds.V; v++) {
+                        VarSkill *vs = &sk[li * ds.V + v];
+                        SkillAcc *to[NACC] = {&vs->model, &vs->persistence, &vs->climatology, &vs->blend};
+                        const double *o = sums + j * per_batch + ((int64_t)i * ds.V + v) * NACC * PACKED;
+                        for (int a = 0; a < NACC; a++) merge_packed(to[a], o + a * PACKED);
+                    }
+            }
         }
         sampler_free(&s);
     }
-
-    printf("skill on the %s split (times %d..%d), latitude-weighted, RMSE as in WeatherBench 1 "
-           "(square root of the mean over all samples and valid cells):\n", split, t0, t1 - 1);
-    printf("%-14s %7s %8s %12s %8s %11s %12s %8s %12s %12s %8s %6s\n", "variable", "lead_h", "samples", "rmse", "acc",
-           "bias", "persistence", "acc_pers", "climatology", "blend", "acc_bl", "a_bl");
-    JsonBuf jb = {0};
-    json_buf_puts(&jb, "[");
-    for (int li = 0; li < nlead; li++)
-        for (int v = 0; v < ds.V; v++) {
-            VarSkill *vs = &sk[li * ds.V + v];
-            const double r = skill_rmse_wb1(&vs->model), a = skill_acc(&vs->model), bias = skill_bias(&vs->model),
-                         rp = skill_rmse_wb1(&vs->persistence), ap = skill_acc(&vs->persistence),
-                         rc = skill_rmse_wb1(&vs->climatology), rb = skill_rmse_wb1(&vs->blend), abl = skill_acc(&vs->blend),
-                         coef = ab[li * ds.V + v];
-            printf("%-14s %7g %8lld %12.5g %8.4f %11.4g %12.5g %8.4f %12.5g %12.5g %8.4f %6.3f %s\n", ds.names[v], lead_h[li],
-                   (long long)skill_count(&vs->model), r, a, bias, rp, ap, rc, rb, abl, coef, ds.units[v]);
-            json_buf_puts(&jb, li || v ? ",\n {\"var\":" : "\n {\"var\":");
-            json_buf_put_string(&jb, ds.names[v]);
-            json_buf_printf(&jb, ",\"lead_h\":%g,\"samples\":%lld", lead_h[li], (long long)skill_count(&vs->model));
-            const char *keys[] = {"rmse", "acc", "bias", "rmse_persistence", "acc_persistence", "rmse_climatology",
-                                  "rmse_blend", "acc_blend", "blend_coef"};
-            const double vals[] = {r, a, bias, rp, ap, rc, rb, abl, coef};
-            for (size_t q = 0; q < sizeof vals / sizeof *vals; q++) {
-                json_buf_printf(&jb, ",\"%s\":", keys[q]);
-                json_buf_put_number(&jb, vals[q]);
-            }
-            json_buf_puts(&jb, ",\"units\":");
-            json_buf_put_string(&jb, ds.units[v]);
-            json_buf_puts(&jb, "}");
-        }
-    json_buf_puts(&jb, "\n]\n");
-    /* one line per lead: where the model beats both trivial baselines, and the fitted blend */
-    for (int li = 0; li < nlead; li++) {
-        char miss[512] = "";
-        int wins = 0, wins_blend = 0;
-        for (int v = 0; v < ds.V; v++) {
-            VarSkill *vs = &sk[li * ds.V + v];
-            double r = skill_rmse_wb1(&vs->model), rp = skill_rmse_wb1(&vs->persistence),
-                   rc = skill_rmse_wb1(&vs->climatology);
-            wins_blend += r < skill_rmse_wb1(&vs->blend);
-            if (r < rp && r < rc)
-                wins++;
-            else
-                snprintf(miss + strlen(miss), sizeof miss - strlen(miss), "%s%s", *miss ? ", " : "", ds.names[v]);
-        }
-        printf("%g h: the model beats persistence and climatology on %d of %d variables%s%s%s, and the blend on %d\n",
-               lead_h[li], wins, ds.V, *miss ? " (not on " : "", miss, *miss ? ")" : "", wins_blend);
-    }
-    if (json) write_text_file(json, jb.s, "eval");
-    json_buf_free(&jb);
+    free(sums);
+    if (me == 0) report(&ds, sk, ab, lead_h, nlead, split, t0, t1, json);
     free(sk), free(fc), free(pers), free(bl), free(ids), free(ab), free(ok), free(lat), free(w), free(pred);
     k->free(dev);
     host_batch_free(&hb);
     vit_free(&m);
     forecast_run_close(&fr);
+    parallel_finalize(&par);
     return 0;
 }

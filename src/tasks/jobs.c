@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/check.h"
+#include "core/log.h"
 #include "io/checkpoint.h"
 
 /* a new task: its TaskOps here, in the order of the --task choices */
@@ -26,9 +27,21 @@ const TaskOps *task_of_run(const char *run) {
     return t;
 }
 
+/* A job of one process under a launcher of several: rank 0 does it, the others leave at once. */
+static int others_leave(const char *cmd, const char *what) {
+    const int n = parallel_launched_size();
+    if (n <= 1) return 0;
+    if (parallel_launched_rank() > 0) return 1;
+    log_info("lvit %s: %s runs in one process: rank 0 of the %d does it, the others exit", cmd, what, n);
+    return 0;
+}
+
 int eval_run(const EvalOptions *o) {
     if (!o->run) DIE_USER("lvit eval: --run RUN_DIR is required");
-    return task_of_run(o->run)->eval(o);
+    const TaskOps *t = task_of_run(o->run);
+    /* forecast and downscaling evaluation share the samples over the processes (their own mesh) */
+    if (t != &task_forecast_ops && t != &task_downscale_ops && others_leave("eval", "this task's evaluation")) return 0;
+    return t->eval(o);
 }
 
 /* mkdir -p: --plot DIR is created like an output file's folder would be */
@@ -49,6 +62,7 @@ static void make_dirs(const char *dir, const char *flag) {
 
 int predict_run(const PredictOptions *o) {
     if (!o->run || !o->out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
+    if (others_leave("predict", "prediction")) return 0;
     if (o->plot_dir) make_dirs(o->plot_dir, "--plot");
     return task_of_run(o->run)->predict(o);
 }
