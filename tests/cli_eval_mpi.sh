@@ -79,5 +79,19 @@ ls "$tmp" "$tmp/p" | grep -q '\.tmp' && bad "temporary files left" || ok "no tem
 expect 2 "predict a time the data lacks, mpirun -np 2" mpi 2 "$LVIT" predict --run "$tmp/ds" --time 999 -o "$tmp/p/x.nc"
 once "--time 999"
 
+# the other tasks' evaluation runs on rank 0 alone (EuroSAT classification, when the data is there)
+eu="$SRC/../shared/data/eurosat_rgb_subset75"
+if [ -d "$eu" ]; then
+  expect 0 "convert EuroSAT" "$LVIT" convert -o "$tmp/eu.lvd" "$eu" --labels "$eu/test_labels.csv" --csv-columns Filename,ClassName
+  expect 0 "train a classifier" "$LVIT" train --task classify --data "$tmp/eu.lvd" --run "$tmp/e" --dim 32 --depth 1 --heads 2 \
+    --decoder-depth 1 --steps 5 --batch 8
+  expect 0 "eval the classifier, one process" "$LVIT" eval --run "$tmp/e" --json "$tmp/e1.json"
+  expect 0 "eval the classifier, mpirun -np 2" mpi 2 "$LVIT" eval --run "$tmp/e" --json "$tmp/e2.json"
+  once "^test: "; once "wrote $tmp/e/confusion_test.csv"; has "rank 0 of the 2 does it"
+  cmp -s "$tmp/e1.json" "$tmp/e2.json" && ok "classification: the JSON of one process" || bad "classification JSON differs"
+else
+  echo "skip: classification under mpirun (no ../shared/data/eurosat_rgb_subset75)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
