@@ -148,15 +148,16 @@ static void test_large_scores(void **state) {
     check_cfg(&c);
 }
 
-/* Long enough that the kernels split the work into several groups of query blocks
-   (forward) and of key tiles (backward), the last group short, at 1 and 2 threads (the
-   group sizes come from src/attention/flash_layout.h: d = 8 and 24 take up to 16 query
-   blocks and 8 key tiles a group, fewer when the threads need more tasks). */
+/* Long enough that the kernels pack the streamed tiles (one head's rows beyond 3/4 MiB,
+   src/attention/flash_impl.h flash_direct) and split the work into several groups of query
+   blocks (forward) and of key tiles (backward), the last group short, at 1 and 2 threads
+   (group sizes from src/attention/flash_layout.h: d = 128 takes up to 8 query blocks and 4
+   key tiles a group, d = 96 11 and 6, fewer when the threads need more tasks). */
 static void test_groups(void **state) {
     (void)state;
     const TuAttnCfg cs[] = {
-        {.B = 1, .NH = 1, .d = 8, .Sq = 1100, .Sk = 1100, .fused = 1, .o_pad = 0, .amp = 2.0f},
-        {.B = 1, .NH = 1, .d = 24, .Sq = 900, .Sk = 1250, .fused = 0, .o_pad = 1, .amp = 2.0f},
+        {.B = 1, .NH = 1, .d = 128, .Sq = 900, .Sk = 900, .fused = 1, .o_pad = 0, .amp = 2.0f},
+        {.B = 1, .NH = 1, .d = 96, .Sq = 1100, .Sk = 1300, .fused = 0, .o_pad = 1, .amp = 2.0f},
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) check_cfg(&cs[i]);
 }

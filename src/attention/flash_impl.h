@@ -4,26 +4,30 @@
  * defining LANES, the floats per vector register (4, 8 or 16), and FL_FWD / FL_BWD, the entry
  * points); flash_cpu.c picks one at run time from the CPU's flags.
  *
- * Forward, one task per (b, h, block of FQ queries), tasks spread over threads:
- *   the query block is kept transposed and pre-scaled, Qt[c][r] = q[r][c] * scale*log2(e),
- *   and key tiles of FK keys stream past it:
+ * Forward, one task per (b, h, group of up to FG blocks of FQ queries), tasks spread over
+ *   threads: each query block is kept transposed and pre-scaled, Qt[c][r] = q[r][c] *
+ *   scale*log2(e), and key tiles of FK keys, each packed once for the whole group, stream
+ *   past the group's blocks:
  *     St[j][r] = sum_c K[j][c] Qt[c][r]              (keys are rows, queries are columns)
  *     m[r] = max(m[r], max_j St[j][r]);  P = 2^(St - m);  l = alpha*l + sum_j P
  *     Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r]
  *   Keeping queries in the vector lanes makes the running max and sum element-wise across
- *   rows (no horizontal reductions), and K and V are read straight from the strided input
- *   as broadcasts, so nothing is copied or transposed per key tile and any d works without
- *   padded flops. Working in base 2 (scale*log2 e folded into Qt) saves a multiply per exp.
+ *   rows (no horizontal reductions); K and V are read as broadcasts from their packed rows,
+ *   so nothing is transposed per key tile and any d works without padded flops. Working in
+ *   base 2 (scale*log2 e folded into Qt) saves a multiply per exp.
  *
  * Backward, one task per (b, h) when there are enough heads, else the key tiles of one head
- *   are split into chunks over threads (B*NH small at long S). A task owns key tiles: it
- *   transposes K and V once per key tile and streams every query tile past it:
+ *   are split into chunks over threads (B*NH small at long S). A task owns key tiles, taken
+ *   in groups of up to BG: it transposes K and V once per key tile and streams every query
+ *   tile (its q and dout rows packed once per group) past the group's tiles:
  *     S = Q Kt, dP = dO Vt (queries rows, keys columns), P = 2^(S*scale*log2e - lse*log2e),
  *     dS = P (dP - Delta), dVt += dO^T P, dKt += Q^T dS (accumulated over all query tiles,
  *     written out once), dQ_part += dS K into a per-thread [Sq,dp] partial.
  *   Head mode adds the partial into dq when the head is done; split mode reduces the
  *   chunks' partials in chunk order after a barrier. Either way every sum has a fixed
- *   order for a given thread count, so runs are bitwise reproducible.
+ *   order for a given thread count, so runs are bitwise reproducible; the group sizes change
+ *   only which work shares a packed tile, not the order of any sum (the bits are those of
+ *   one query block or key tile at a time).
  *
  * Tile products are register blocks of NR rows x NC vectors held in separately named vector
  * variables: that is the form compilers keep in registers (an accumulator array ends up in
@@ -216,6 +220,11 @@ AI void mm_acc_dp(float *restrict C, int64_t ldc, int R, const float *restrict A
 #endif
 }
 
+/* Whether the tiles of one head are better read in place than packed: when its n rows of
+   the two streamed operands (k and v forward, q and dout backward) fit in about 3/4 of the
+   L2, packing them (shared by a group) only adds work (S = 1k, d = 64: 3-5% slower). */
+static int flash_direct(int64_t n, int d) { return n * 2 * d * (int64_t)sizeof(float) <= 768 * 1024; }
+
 static float *ws_align(float *ws) {
     return (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
 }
@@ -227,12 +236,12 @@ static float *ws_align(float *ws) {
    running sum of 2^(s - m). */
 #define FWD_BLOCK(dp) (2 * (dp) * FQ + 2 * FQ)
 
-/* One key tile (kp, vp: [nk] packed rows of dp) against one query block's state. */
+/* One key tile (kp, vp: [nk] rows, strides kps, vps) against one query block's state. */
 static void fwd_tile(float *restrict qt, float *restrict St, float *restrict alpha,
-                     const float *restrict kp, const float *restrict vp, int nk, int d,
-                     int64_t dp) {
+                     const float *restrict kp, int64_t kps, const float *restrict vp,
+                     int64_t vps, int nk, int d, int64_t dp) {
     float *Qt = qt, *Ot = qt + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
-    mm64(St, FQ, nk, kp, dp, 1, Qt, FQ, d, MODE_ZERO, NULL);
+    mm64(St, FQ, nk, kp, kps, 1, Qt, FQ, d, MODE_ZERO, NULL);
 
     /* Online softmax, SM_N*LANES queries at a time: SM_N vector-wide column groups go
        through each loop together so that their dependency chains (max, sum) overlap. */
@@ -259,16 +268,17 @@ static void fwd_tile(float *restrict qt, float *restrict St, float *restrict alp
         SM_V(SM_STORE)
     }
     /* Ot[c][r] = alpha[r] Ot[c][r] + sum_j V[j][c] P[j][r] */
-    mm64(Ot, FQ, d, vp, 1, dp, St, FQ, nk, MODE_COLSCALE, alpha);
+    mm64(Ot, FQ, d, vp, 1, vps, St, FQ, nk, MODE_COLSCALE, alpha);
 }
 
 /* ng blocks of FQ queries from i0 (the last may be short) of head (b, h) against all Sk
    keys. Each key tile is packed once for the group: the products then read rows next to
    each other instead of rows that are far apart in q, k, v ([B,S,3,NH,d]: 3 KiB at
-   NH*d = 256, about a page per row, which at long S misses every cache and the TLB). */
+   NH*d = 256, about a page per row, which at long S misses every cache and the TLB).
+   direct: read the tiles in place instead (one head's keys and values fit in the L2). */
 static void fwd_group(float *o, float *lse, const float *q, const float *k, const float *v,
-                      const AttnDims *dm, int b, int h, int64_t i0, int ng, float *tb,
-                      int64_t dp) {
+                      const AttnDims *dm, int b, int h, int64_t i0, int ng, int direct,
+                      float *tb, int64_t dp) {
     const int d = dm->d;
     const int64_t Sq = dm->Sq, Sk = dm->Sk;
     const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
@@ -296,12 +306,17 @@ static void fwd_group(float *o, float *lse, const float *q, const float *k, cons
         const int nk = (int)min64(FK, Sk - j0);
         const float *kb = k + ((int64_t)b * Sk + j0) * ks + (int64_t)h * d; /* [nk] rows */
         const float *vb = v + ((int64_t)b * Sk + j0) * vs + (int64_t)h * d; /* [nk] rows */
+        if (direct) {
+            for (int g = 0; g < ng; g++)
+                fwd_tile(blk + g * FWD_BLOCK(dp), St, alpha, kb, ks, vb, vs, nk, d, dp);
+            continue;
+        }
         for (int j = 0; j < nk; j++) {
             memcpy(Kp + (int64_t)j * dp, kb + (int64_t)j * ks, sizeof(float) * (size_t)d);
             memcpy(Vp + (int64_t)j * dp, vb + (int64_t)j * vs, sizeof(float) * (size_t)d);
         }
         for (int g = 0; g < ng; g++)
-            fwd_tile(blk + g * FWD_BLOCK(dp), St, alpha, Kp, Vp, nk, d, dp);
+            fwd_tile(blk + g * FWD_BLOCK(dp), St, alpha, Kp, dp, Vp, dp, nk, d, dp);
     }
 
     for (int g = 0; g < ng; g++) {
@@ -336,7 +351,8 @@ void FL_FWD(float *o, float *lse, const float *q, const float *k, const float *v
     const int64_t nqt = (Sq + FQ - 1) / FQ;
     /* query blocks per task: as many as the workspace holds while every thread still gets
        several tasks (the packing of a key tile is shared by the group) */
-    int64_t G = L.fg;
+    const int direct = flash_direct(Sk, d);
+    int64_t G = direct ? 1 : L.fg;
     while (G > 1 && (int64_t)B * NH * ((nqt + G - 1) / G) < 4 * (int64_t)T) G /= 2;
     const int64_t ngr = (nqt + G - 1) / G;
     const int64_t ntask = (int64_t)B * NH * ngr;
@@ -347,7 +363,7 @@ void FL_FWD(float *o, float *lse, const float *q, const float *k, const float *v
         for (int64_t t = 0; t < ntask; t++) {
             const int64_t bh = t / ngr, q0 = (t % ngr) * G;
             fwd_group(o, lse, q, k, v, dm, (int)(bh / NH), (int)(bh % NH), q0 * FQ,
-                      (int)min64(G, nqt - q0), tb, L.dp);
+                      (int)min64(G, nqt - q0), direct, tb, L.dp);
         }
     }
 }
@@ -376,16 +392,16 @@ static void bwd_row_stats(float *lse2, float *delta, const float *dout, const fl
    Ks [BK][dp] the keys row-major (channels >= d zero). */
 #define BWD_TILE(dp) (5 * (dp) * BK)
 
-/* One query tile (qp, gp: [nq] packed rows of q and dout; lse2, delta: its [nq]) against
-   one key tile's state kt; dqp [nq][dp] += dS K. */
+/* One query tile (qp, gp: [nq] rows of q and dout, strides qps, gps; lse2, delta: its [nq])
+   against one key tile's state kt; dqp [nq][dp] += dS K. */
 static void bwd_tile(float *restrict kt, float *restrict dqp, float *restrict P,
-                     float *restrict dS, const float *restrict qp, const float *restrict gp,
-                     const float *restrict lse2, const float *restrict delta, int nq, int nk,
-                     int d, int64_t dp, float cs) {
+                     float *restrict dS, const float *restrict qp, int64_t qps,
+                     const float *restrict gp, int64_t gps, const float *restrict lse2,
+                     const float *restrict delta, int nq, int nk, int d, int64_t dp, float cs) {
     float *Kt = kt, *Vt = Kt + dp * BK, *dKt = Vt + dp * BK, *dVt = dKt + dp * BK;
     float *Ks = dVt + dp * BK;
-    mm64(P, BK, nq, qp, dp, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
-    mm64(dS, BK, nq, gp, dp, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
+    mm64(P, BK, nq, qp, qps, 1, Kt, BK, d, MODE_ZERO, NULL);  /* S = Q K^T */
+    mm64(dS, BK, nq, gp, gps, 1, Vt, BK, d, MODE_ZERO, NULL); /* dP = dO V^T */
     for (int r = 0; r < nq; r++) {
         const float nl = -lse2[r], de = delta[r];
         float *restrict pr = P + r * BK;  /* [BK] */
@@ -396,8 +412,8 @@ static void bwd_tile(float *restrict kt, float *restrict dqp, float *restrict P,
             vstore(dr + j, p * (vload(dr + j) - de));
         }
     }
-    mm64(dVt, BK, d, gp, 1, dp, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
-    mm64(dKt, BK, d, qp, 1, dp, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
+    mm64(dVt, BK, d, gp, 1, gps, P, BK, nq, MODE_ACC, NULL);  /* dV^T += dO^T P */
+    mm64(dKt, BK, d, qp, 1, qps, dS, BK, nq, MODE_ACC, NULL); /* dK^T += Q^T dS */
     mm_acc_dp(dqp, dp, nq, dS, BK, 1, Ks, dp, nk, (int)dp);  /* dQ += dS K */
 }
 
@@ -409,7 +425,7 @@ static void bwd_tile(float *restrict kt, float *restrict dqp, float *restrict P,
 static void bwd_key_group(float *dk, float *dv, float *dqp, const float *dout, const float *q,
                           const float *k, const float *v, const float *lse2,
                           const float *delta, const AttnDims *dm, int b, int h, int64_t j0,
-                          int ng, float *tb, int64_t dp) {
+                          int ng, int direct, float *tb, int64_t dp) {
     const int d = dm->d;
     const int64_t Sq = dm->Sq, Sk = dm->Sk;
     const int64_t qs = dm->q_stride, ks = dm->k_stride, vs = dm->v_stride, os = dm->o_stride;
@@ -442,12 +458,17 @@ static void bwd_key_group(float *dk, float *dv, float *dqp, const float *dout, c
         const int nq = (int)min64(BQ, Sq - i0);
         const float *qb = q + ((int64_t)b * Sq + i0) * qs + (int64_t)h * d;    /* [nq] rows */
         const float *gb = dout + ((int64_t)b * Sq + i0) * os + (int64_t)h * d; /* [nq] rows */
-        for (int r = 0; r < nq; r++) {
-            memcpy(Qp + (int64_t)r * dp, qb + (int64_t)r * qs, sizeof(float) * (size_t)d);
-            memcpy(Gp + (int64_t)r * dp, gb + (int64_t)r * os, sizeof(float) * (size_t)d);
+        const float *qp = qb, *gp = gb;
+        int64_t qps = qs, gps = os;
+        if (!direct) {
+            for (int r = 0; r < nq; r++) {
+                memcpy(Qp + (int64_t)r * dp, qb + (int64_t)r * qs, sizeof(float) * (size_t)d);
+                memcpy(Gp + (int64_t)r * dp, gb + (int64_t)r * os, sizeof(float) * (size_t)d);
+            }
+            qp = Qp, gp = Gp, qps = gps = dp;
         }
         for (int g = 0; g < ng; g++)
-            bwd_tile(kts + g * BWD_TILE(dp), dqp + i0 * dp, P, dS, Qp, Gp, lse2 + i0,
+            bwd_tile(kts + g * BWD_TILE(dp), dqp + i0 * dp, P, dS, qp, qps, gp, gps, lse2 + i0,
                      delta + i0, nq, (int)min64(BK, Sk - j0 - (int64_t)g * BK), d, dp, cs);
     }
 
@@ -484,6 +505,8 @@ void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
     float *slots = base + (int64_t)T * L.per_thread; /* T x [Sq16][dp] dQ partials */
     const int64_t nbh = (int64_t)B * NH, nkt = (Sk + BK - 1) / BK;
     const float scale = dm->scale;
+    const int direct = flash_direct(Sq, d);
+    const int64_t bg = direct ? 1 : L.bg;
 
     /* Whole heads per thread unless splitting one head's key tiles over the threads
        balances clearly better (few heads, long sequences: B=1, NH=2 on 16 threads). */
@@ -501,9 +524,9 @@ void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
                 const int b = (int)(bh / NH), h = (int)(bh % NH);
                 bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
                 memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
-                for (int64_t kt = 0; kt < nkt; kt += L.bg)
+                for (int64_t kt = 0; kt < nkt; kt += bg)
                     bwd_key_group(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                  (int)min64(L.bg, nkt - kt), tb, L.dp);
+                                  (int)min64(bg, nkt - kt), direct, tb, L.dp);
                 float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
                 for (int64_t i = 0; i < Sq; i++)
                     for (int c = 0; c < d; c++) dqb[i * qs + c] += scale * dqp[i * L.dp + c];
@@ -528,9 +551,9 @@ void FL_BWD(float *dq, float *dk, float *dv, const float *dout, const float *q,
                 bwd_row_stats(lse2, delta, dout, o, lse, dm, b, h);
                 memset(dqp, 0, sizeof(float) * (size_t)(Sq * L.dp));
                 const int64_t k1 = nkt * (c + 1) / C;
-                for (int64_t kt = nkt * c / C; kt < k1; kt += L.bg)
+                for (int64_t kt = nkt * c / C; kt < k1; kt += bg)
                     bwd_key_group(dk, dv, dqp, dout, q, k, v, lse2, delta, dm, b, h, kt * BK,
-                                  (int)min64(L.bg, k1 - kt), tb, L.dp);
+                                  (int)min64(bg, k1 - kt), direct, tb, L.dp);
             }
             float *dqb = dq + (int64_t)b * Sq * qs + (int64_t)h * d; /* [Sq] rows, stride qs */
             float *row = tb;                                          /* [dp] */
