@@ -182,10 +182,10 @@ void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *
 }
 
 void vit_dec_block_view(const VitParams *t, const VitConfig *c, int j, BlockParams *o) {
-    const int64_t D = c->D, F = vit_F(c);
+    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
     o->n1_w = t->dn1_w + j * D, o->n1_b = t->dn1_b + j * D;
-    o->qkv_w = t->dqkv_w + j * 3 * D * D, o->qkv_b = t->dqkv_b + j * 3 * D;
-    o->proj_w = t->dproj_w + j * D * D, o->proj_b = t->dproj_b + j * D;
+    o->qkv_w = t->dqkv_w + j * 3 * Dt * D, o->qkv_b = t->dqkv_b + j * 3 * Dt;
+    o->proj_w = t->dproj_w + j * D * Dt, o->proj_b = t->dproj_b + j * D;
     o->n2_w = t->dn2_w + j * D, o->n2_b = t->dn2_b + j * D;
     o->fc1_w = t->dfc1_w + j * F * D, o->fc1_b = t->dfc1_b + j * F;
     o->fc2_w = t->dfc2_w + j * D * F, o->fc2_b = t->dfc2_b + j * D;

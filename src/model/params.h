@@ -64,15 +64,15 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(dpos, "decoder_pos_embed", 1, 0, 0, vit_mae(c), INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1) \
     X(dn1_w, "decoder_blocks.%d.norm1.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
     X(dn1_b, "decoder_blocks.%d.norm1.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dqkv_w, "decoder_blocks.%d.attn.qkv.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
-    X(dqkv_b, "decoder_blocks.%d.attn.qkv.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
-    X(dproj_w, "decoder_blocks.%d.attn.proj.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(dqkv_w, "decoder_blocks.%d.attn.qkv.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(dqkv_b, "decoder_blocks.%d.attn.qkv.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
+    X(dproj_w, "decoder_blocks.%d.attn.proj.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
     X(dproj_b, "decoder_blocks.%d.attn.proj.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(dn2_w, "decoder_blocks.%d.norm2.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
     X(dn2_b, "decoder_blocks.%d.norm2.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dfc1_w, "decoder_blocks.%d.mlp.fc1.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, vit_F(c), (c)->D, 1, 1) \
-    X(dfc1_b, "decoder_blocks.%d.mlp.fc1.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, vit_F(c), 1, 1, 1) \
-    X(dfc2_w, "decoder_blocks.%d.mlp.fc2.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, (c)->D, vit_F(c), 1, 1) \
+    X(dfc1_w, "decoder_blocks.%d.mlp.fc1.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
+    X(dfc1_b, "decoder_blocks.%d.mlp.fc1.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1) \
+    X(dfc2_w, "decoder_blocks.%d.mlp.fc2.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
     X(dfc2_b, "decoder_blocks.%d.mlp.fc2.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(dnorm_w, "decoder_norm.weight", 1, 0, 0, vit_mae(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
     X(dnorm_b, "decoder_norm.bias", 1, 0, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)
@@ -103,9 +103,10 @@ typedef struct BlockParams {
 typedef enum { TP_NONE = 0, TP_ROWS3, TP_ROWS, TP_COLS, TP_REPS, TP_VROWS } TpSplit;
 static inline TpSplit vit_field_split(const VitConfig *c, int f) {
     switch (f) {
-    case PF_qkv_w: case PF_qkv_b: case PF_agg_in_w: case PF_agg_in_b: return TP_ROWS3; /* q, k, v rows by heads */
-    case PF_fc1_w: case PF_fc1_b: return TP_ROWS;
-    case PF_proj_w: case PF_fc2_w: case PF_agg_out_w: return TP_COLS;
+    case PF_qkv_w: case PF_qkv_b: case PF_agg_in_w: case PF_agg_in_b: case PF_dqkv_w: case PF_dqkv_b:
+        return TP_ROWS3; /* q, k, v rows by heads */
+    case PF_fc1_w: case PF_fc1_b: case PF_dfc1_w: case PF_dfc1_b: return TP_ROWS;
+    case PF_proj_w: case PF_fc2_w: case PF_agg_out_w: case PF_dproj_w: case PF_dfc2_w: return TP_COLS;
     case PF_cq: case PF_c_in_w: case PF_c_in_b: case PF_c_out_w: case PF_c_out_b: return TP_REPS;
     case PF_tok_w: case PF_tok_b: return vit_chag(c) ? TP_REPS : TP_NONE;
     case PF_var_embed: return vit_chag(c) ? TP_VROWS : TP_NONE;
@@ -149,7 +150,7 @@ void vit_params_layout(const VitConfig *c, int tp_rank, FieldSpec *fields, int64
 void vit_params_carve(const FieldSpec *fields, VitParams *out, float *mem);
 /* Block `layer` of a field-major table (parameters, gradients or moments carved like them). */
 void vit_block_view(const VitParams *t, const VitConfig *c, int layer, BlockParams *out);
-/* Masked-autoencoder decoder block j (full width: the decoder is not tensor-parallel). */
+/* Masked-autoencoder decoder block j (split over the tensor-parallel group like the encoder's blocks). */
 void vit_dec_block_view(const VitParams *t, const VitConfig *c, int j, BlockParams *out);
 /* Deterministic ClimaX-style initial values of the canonical tensors specs [nspecs] of configuration
  * c into canon [n_canon] (per-tensor random streams from the seed and the tensor's name). */

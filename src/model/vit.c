@@ -71,8 +71,7 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     lvit_alloc_what(NULL);
     vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
     if (vit_mae(cfg)) {
-        CHECK(T == 1 && vit_pp(cfg) == 1 && cfg->tile_h == 0,
-              "the masked autoencoder runs without tensor or pipeline parallelism and tiles");
+        CHECK(vit_pp(cfg) == 1 && cfg->tile_h == 0, "the masked autoencoder runs without pipeline parallelism and tiles");
         m->mae_seed = xcalloc((size_t)B, sizeof(float));
         m->mae_vis = xcalloc((size_t)(B * vit_mae_S(&m->lc) + 1), sizeof(int));
     }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Salinas-A (../shared/data/salinasA_aviris): masked-autoencoder pretraining on the scene's pixels
+# (labels unused), then pixel classification with 5, 10 and 20 labelled pixels per class on the
+# spatially disjoint split (--split blocks), from scratch, fine-tuned from the MAE and as a linear
+# probe (--freeze-encoder), and the same with D-CHAG (--channel-parallel 4); beside them the
+# RBF-SVM of bench/svm_baseline.sh on each run's own split.csv. Mean +- sd over the seeds, written
+# to OUT/results.md (docs/pretraining.md has the figures and what they mean).
+# usage: bench/salinas_mae.sh [BUILD_DIR] [OUT_DIR]
+#   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD=${1:-$here/../build}
+OUT=${2:-/tmp/lvit_salinas_mae}
+LVIT=$BUILD/lvit
+D=$here/../../shared/data/salinasA_aviris
+SEEDS=${SEEDS:-"1 2 3 4 5"} COUNTS=${COUNTS:-"5 10 20"} MAE_STEPS=${MAE_STEPS:-1000} STEPS=${STEPS:-500} SVM=${SVM:-1}
+[ -f "$D/SalinasA.mat" ] || { echo "error: $D/SalinasA.mat not found (../shared/data/PROVENANCE.md)" >&2; exit 2; }
+mkdir -p "$OUT"
+DATA=$OUT/salinasA.lvd
+[ -f "$DATA" ] || "$LVIT" convert -o "$DATA" "$D/SalinasA.mat" --labels "$D/SalinasA_gt.mat" --drop-bands 108-112,154-167,224
+M=(--window 8 --patch 2 --dim 64 --depth 2 --heads 4)
+grep -m1 "model name" /proc/cpuinfo | sed 's/^/# /' > "$OUT/machine.txt"
+nproc | sed 's/^/# cores: /' >> "$OUT/machine.txt"
+
+# one pretraining per channel mode (seed 1): the fine-tuning seeds vary the labelled pixels and the head
+for v in agg dchag; do
+  x=(); [ $v = dchag ] && x=(--channel-parallel 4)
+  [ -f "$OUT/mae_$v/model.safetensors" ] || "$LVIT" train --task mae --data "$DATA" --run "$OUT/mae_$v" --overwrite "${M[@]}" \
+    "${x[@]}" --batch 32 --steps "$MAE_STEPS" --lr 0.001 --seed 1 --log-every 100 --val-every 250 | tee "$OUT/mae_$v.log" | grep -E "^step|done"
+done
+
+run() { # NAME SEED COUNT [flags]: train, eval into OUT/NAME.json, the SVM on the same split
+  local name=$1 seed=$2 n=$3; shift 3
+  local r=$OUT/runs/$name
+  if [ ! -f "$r.json" ]; then
+    "$LVIT" train --task classify --data "$DATA" --run "$r" --overwrite "${M[@]}" --per-class "$n" --split-seed "$seed" \
+      --seed "$seed" --steps "$STEPS" --batch 16 --log-every "$STEPS" --quiet "$@" > "$r.log" 2>&1
+    "$LVIT" eval --run "$r" --json "$r.json" | head -1
+  fi
+  if [ "$SVM" = 1 ] && [ ! -f "$OUT/runs/svm_${seed}_$n.done" ]; then
+    "$here/svm_baseline.sh" "$DATA" --split "$r/split.csv" --seed "$seed" --jsonl "$OUT/svm.jsonl" --label "n=$n seed=$seed" \
+      > /dev/null && touch "$OUT/runs/svm_${seed}_$n.done"
+  fi
+}
+mkdir -p "$OUT/runs"
+for seed in $SEEDS; do
+  for n in $COUNTS; do
+    run "scratch_${n}_$seed" "$seed" "$n"
+    run "mae_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors"
+  done
+  run "probe_10_$seed" "$seed" 10 --init "$OUT/mae_agg/model.safetensors" --freeze-encoder
+  SVM=0 run "dchag_scratch_10_$seed" "$seed" 10 --channel-parallel 4
+  SVM=0 run "dchag_mae_10_$seed" "$seed" 10 --channel-parallel 4 --init "$OUT/mae_dchag/model.safetensors"
+done
+
+/usr/bin/python3 - "$OUT" <<'PY'
+import glob, json, os, statistics as st, sys
+out = sys.argv[1]
+def ms(v): return "%.2f ± %.2f" % (100 * st.mean(v), 100 * (st.stdev(v) if len(v) > 1 else 0)) if v else "—"
+def mk(v): return "%.3f ± %.3f" % (st.mean(v), st.stdev(v) if len(v) > 1 else 0) if v else "—"
+rows = {}
+for f in glob.glob(os.path.join(out, "runs", "*.json")):
+    name = os.path.basename(f)[:-5]
+    kind, n = name.rsplit("_", 2)[0], int(name.rsplit("_", 2)[1])
+    j = json.load(open(f))
+    rows.setdefault((kind, n), []).append(j)
+svm = {}
+if os.path.exists(os.path.join(out, "svm.jsonl")):
+    for line in open(os.path.join(out, "svm.jsonl")):
+        j = json.loads(line)
+        n = int(j["label"].split()[0].split("=")[1])
+        svm.setdefault(n, []).append(j)
+names = {"scratch": "ViT from scratch", "mae": "ViT fine-tuned from MAE", "probe": "linear probe on the MAE encoder",
+         "dchag_scratch": "D-CHAG ViT from scratch", "dchag_mae": "D-CHAG ViT fine-tuned from D-CHAG MAE"}
+lines = ["| model | labelled px per class | seeds | OA % | AA % | kappa |", "|---|---|---|---|---|---|"]
+for (kind, n) in sorted(rows, key=lambda k: (k[1], list(names).index(k[0]))):
+    r = rows[(kind, n)]
+    lines.append("| %s | %d | %d | %s | %s | %s |" % (names[kind], n, len(r), ms([x["oa"] for x in r]), ms([x["aa"] for x in r]),
+                                                   mk([x["kappa"] for x in r])))
+for n in sorted(svm):
+    r = svm[n]
+    get = lambda k: [x[k] if x[k] <= 1 else x[k] / 100 for x in r]
+    lines.append("| RBF-SVM, standardized spectra, CV'd C and gamma | %d | %d | %s | %s | %s |" % (n, len(r), ms(get("oa")),
+                                                                                                 ms(get("aa")), mk(get("kappa"))))
+open(os.path.join(out, "results.md"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+echo "wrote $OUT/results.md"
