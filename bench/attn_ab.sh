@@ -6,13 +6,14 @@
 # Also compares the bit fingerprints of the two trees' outputs (attn_cputime hash) per ISA.
 #
 # usage: bench/attn_ab.sh BASE_TREE NEW_TREE [ROUNDS] [CASE ...]
-#   TREE: a source tree whose build-fa (or $AB_BUILD) has lvitcore built (the script builds it)
+#   TREE: a source tree; lvitcore is built in TREE/build-ab (or TREE/$AB_BUILD), configured
+#         there if new
 #   CASE: S:d:NH:REPS:ISA, default 1024:64:4:9, 4096:64:4:3, 16384:64:4:1 at avx512 and avx2
-# e.g. git worktree add /tmp/fa-base HEAD~1 && bench/attn_ab.sh /tmp/fa-base . 5
+# e.g. git worktree add /tmp/attn-base HEAD~1 && bench/attn_ab.sh /tmp/attn-base . 5
 set -uo pipefail
 A=$1 B=$2 ROUNDS=${3:-5}
 shift $(( $# >= 3 ? 3 : $# ))
-BUILD_DIR=${AB_BUILD:-build-fa}
+BUILD_DIR=${AB_BUILD:-build-ab}
 cases=("$@")
 [ ${#cases[@]} = 0 ] && cases=(1024:64:4:9:avx512 4096:64:4:3:avx512 16384:64:4:1:avx512
                                1024:64:4:9:avx2 4096:64:4:3:avx2 16384:64:4:1:avx2)
@@ -24,7 +25,9 @@ build() { # tree -> binary path
   [ -f "$bd/CMakeCache.txt" ] || cmake -S "$tree" -B "$bd" -DCMAKE_BUILD_TYPE=Release >/dev/null || return 1
   cmake --build "$bd" --target lvitcore -j 2 >"$tmp/build.log" 2>&1 || { tail "$tmp/build.log"; return 1; }
   local cflags blas cc
-  cflags="$(sed -n 's/^C_\(DEFINES\|INCLUDES\|FLAGS\) = //p' "$bd/CMakeFiles/lvitcore.dir/flags.make" | tr '\n' ' ')"
+  # (without the version define: its quotes do not survive the word splitting below)
+  cflags="$(sed -n 's/^C_\(DEFINES\|INCLUDES\|FLAGS\) = //p' "$bd/CMakeFiles/lvitcore.dir/flags.make" | tr '\n' ' ' |
+            sed 's/-DLVIT_VERSION=[^ ]*//')"
   blas="$(sed -n 's/^LVIT_BLAS_LIB:FILEPATH=//p' "$bd/CMakeCache.txt")"
   cc="$(sed -n 's/^CMAKE_C_COMPILER:FILEPATH=//p' "$bd/CMakeCache.txt")"
   # shellcheck disable=SC2086
