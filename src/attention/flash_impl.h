@@ -225,6 +225,13 @@ AI void mm_acc_dp(float *restrict C, int64_t ldc, int R, const float *restrict A
    L2, packing them (shared by a group) only adds work (S = 1k, d = 64: 3-5% slower). */
 static int flash_direct(int64_t n, int d) { return n * 2 * d * (int64_t)sizeof(float) <= 768 * 1024; }
 
+/* dst[0..n) = src[0..n), inline (n is small: one head's row) */
+AI void copy_row(float *restrict dst, const float *restrict src, int n) {
+    int c = 0;
+    for (; c + LANES <= n; c += LANES) vstore(dst + c, vload(src + c));
+    for (; c < n; c++) dst[c] = src[c];
+}
+
 static float *ws_align(float *ws) {
     return (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
 }
@@ -443,13 +450,19 @@ static void bwd_key_group(float *dk, float *dv, float *dqp, const float *dout, c
         const int nk = (int)min64(BK, Sk - t0);
         const float *kb = k + ((int64_t)b * Sk + t0) * ks + (int64_t)h * d; /* [nk] rows */
         const float *vb = v + ((int64_t)b * Sk + t0) * vs + (int64_t)h * d; /* [nk] rows */
+        /* Rows first, with vector copies (k and v are cold here, and independent row loads
+           overlap their misses), then the transposes from L1; dVt holds V's rows meanwhile. */
+        float *Vs = Ks - dp * BK; /* dVt's space, [BK][dp] */
+        for (int j = 0; j < nk; j++) {
+            copy_row(Ks + (int64_t)j * dp, kb + (int64_t)j * ks, d);
+            copy_row(Vs + (int64_t)j * dp, vb + (int64_t)j * vs, d);
+        }
         for (int j = 0; j < nk; j++)
             for (int c = 0; c < d; c++) {
-                const float kv = kb[(int64_t)j * ks + c];
-                Kt[c * BK + j] = kv;
-                Ks[j * dp + c] = kv;
-                Vt[c * BK + j] = vb[(int64_t)j * vs + c];
+                Kt[c * BK + j] = Ks[j * dp + c];
+                Vt[c * BK + j] = Vs[j * dp + c];
             }
+        memset(Vs, 0, sizeof(float) * (size_t)(dp * BK));
     }
 
     /* Columns j >= nk of P, dS, dKt and dVt hold finite junk that never reaches an output:
@@ -479,11 +492,28 @@ static void bwd_key_group(float *dk, float *dv, float *dqp, const float *dout, c
         const int nk = (int)min64(BK, Sk - t0);
         float *dkb = dk + ((int64_t)b * Sk + t0) * ks + (int64_t)h * d; /* [nk] rows */
         float *dvb = dv + ((int64_t)b * Sk + t0) * vs + (int64_t)h * d; /* [nk] rows */
-        for (int j = 0; j < nk; j++)
-            for (int c = 0; c < d; c++) {
-                dkb[(int64_t)j * ks + c] += scale * dKt[c * BK + j];
-                dvb[(int64_t)j * vs + c] += dVt[c * BK + j];
+        /* transposed back into rows in L1 (Kt's and Ks's space), then added to the cold
+           rows of dk and dv with vector operations */
+        float *dVs = kts + g * BWD_TILE(dp), *dKs = dVs + 4 * dp * BK; /* [BK][dp] each */
+        for (int c = 0; c < d; c++)
+            for (int j = 0; j < nk; j++) {
+                dKs[j * dp + c] = dKt[c * BK + j];
+                dVs[j * dp + c] = dVt[c * BK + j];
             }
+        const vf vs_ = vsplat(scale);
+        for (int j = 0; j < nk; j++) {
+            float *kr = dkb + (int64_t)j * ks, *vr = dvb + (int64_t)j * vs;
+            const float *ksr = dKs + (int64_t)j * dp, *vsr = dVs + (int64_t)j * dp;
+            int c = 0;
+            for (; c + LANES <= d; c += LANES) {
+                vstore(kr + c, vload(kr + c) + vs_ * vload(ksr + c));
+                vstore(vr + c, vload(vr + c) + vload(vsr + c));
+            }
+            for (; c < d; c++) {
+                kr[c] += scale * ksr[c];
+                vr[c] += vsr[c];
+            }
+        }
     }
 }
 
