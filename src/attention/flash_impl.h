@@ -126,9 +126,13 @@ static void fwd_group(float *o, float *lse, const float *q, const float *k, cons
         const int64_t r0 = i0 + (int64_t)g * FQ;
         const int nq = (int)min64(FQ, Sq - r0);
         const float *qb = q + ((int64_t)b * Sq + r0) * qs + (int64_t)h * d; /* [nq] rows */
+        /* q's rows first, with vector copies into Ot's space (q is cold here: independent
+           row loads overlap their misses), then the transpose from L1 */
+        float *Qs = Ot; /* [FQ][dp] */
+        for (int r = 0; r < nq; r++) copy_row(Qs + (int64_t)r * dp, qb + (int64_t)r * qs, d);
         memset(Qt, 0, sizeof(float) * (size_t)(d * FQ));
         for (int r = 0; r < nq; r++)
-            for (int c = 0; c < d; c++) Qt[c * FQ + r] = qb[(int64_t)r * qs + c] * cs;
+            for (int c = 0; c < d; c++) Qt[c * FQ + r] = Qs[r * dp + c] * cs;
         memset(Ot, 0, sizeof(float) * (size_t)(d * FQ));
         for (int r = 0; r < FQ; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
     }
@@ -151,14 +155,22 @@ static void fwd_group(float *o, float *lse, const float *q, const float *k, cons
     }
 
     for (int g = 0; g < ng; g++) {
-        const float *Ot = blk + g * FWD_BLOCK(dp) + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
+        float *Os = blk + g * FWD_BLOCK(dp); /* [FQ][dp] in Qt's space: Ot as rows */
+        const float *Ot = Os + dp * FQ, *m = Ot + dp * FQ, *l = m + FQ;
         const int64_t r0 = i0 + (int64_t)g * FQ;
         const int nq = (int)min64(FQ, Sq - r0);
         float *ob = o + ((int64_t)b * Sq + r0) * os + (int64_t)h * d; /* [nq] rows, stride os */
         float *lb = lse + ((int64_t)b * dm->NH + h) * Sq + r0;        /* [nq] */
+        for (int c = 0; c < d; c++)
+            for (int r = 0; r < nq; r++) Os[r * dp + c] = Ot[c * FQ + r];
         for (int r = 0; r < nq; r++) {
             const float inv = 1.0f / l[r];
-            for (int c = 0; c < d; c++) ob[(int64_t)r * os + c] = Ot[c * FQ + r] * inv;
+            const vf vinv = vsplat(inv);
+            float *orow = ob + (int64_t)r * os;
+            const float *srow = Os + (int64_t)r * dp;
+            int c = 0;
+            for (; c + LANES <= d; c += LANES) vstore(orow + c, vload(srow + c) * vinv);
+            for (; c < d; c++) orow[c] = srow[c] * inv;
             lb[r] = (float)((double)m[r] * LN2 + log((double)l[r]));
         }
     }
@@ -209,9 +221,25 @@ static void bwd_row_stats(float *lse2, float *delta, const float *dout, const fl
     const float *lb = lse + ((int64_t)b * dm->NH + h) * Sq;          /* [Sq] */
     const float *ob = o + (int64_t)b * Sq * os + (int64_t)h * d;     /* [Sq] rows, stride os */
     const float *gb = dout + (int64_t)b * Sq * os + (int64_t)h * d;  /* [Sq] rows, stride os */
-    for (int64_t i = 0; i < Sq; i++) {
-        /* a row no key reaches (lse = -inf) gets P = 2^-inf = 0 */
+    /* a row no key reaches (lse = -inf) gets P = 2^-inf = 0 */
+    for (int64_t i = 0; i < Sq; i++)
         lse2[i] = lb[i] == -INFINITY ? INFINITY : (float)(lb[i] * LOG2E);
+    /* four rows' sums side by side (each still in channel order, and every product is exact
+       in double): one row's chain of dependent adds left the core mostly idle */
+    int64_t i = 0;
+    for (; i + 4 <= Sq; i += 4) {
+        const float *g0 = gb + i * os, *o0 = ob + i * os;
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+        for (int c = 0; c < d; c++) {
+            a0 += (double)g0[c] * o0[c];
+            a1 += (double)g0[os + c] * o0[os + c];
+            a2 += (double)g0[2 * os + c] * o0[2 * os + c];
+            a3 += (double)g0[3 * os + c] * o0[3 * os + c];
+        }
+        delta[i] = (float)a0, delta[i + 1] = (float)a1;
+        delta[i + 2] = (float)a2, delta[i + 3] = (float)a3;
+    }
+    for (; i < Sq; i++) {
         double acc = 0.0;
         for (int c = 0; c < d; c++) acc += (double)gb[i * os + c] * ob[i * os + c];
         delta[i] = (float)acc;
