@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "data/dataset_file.h"
+#include "core/log.h"
 
 int run_meta_file_hash(const char *path, char *out, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
@@ -189,4 +192,23 @@ int run_meta_parse(RunMeta *m, const char *json, const char *what, char *err, si
     }
     json_free(root);
     return 0;
+}
+
+const char *run_meta_open_dataset(Dataset *ds, const RunMeta *m, const char *data, const char *ckpt) {
+    char err[2048];
+    if (!data) {
+        if (!*m->source)
+            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", ckpt);
+        if (access(m->source, R_OK) != 0)
+            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
+                     "with --data DATASET", ckpt, m->source);
+        data = m->source;
+    }
+    if (dataset_open(ds, data, err, sizeof err))
+        DIE_USER("%s (the data for the model %s)%s", err, ckpt, data == m->source ? "; another place: --data DATASET" : "");
+    char hash[17];
+    if (*m->hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, m->hash) != 0)
+        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the model uses its "
+                 "values with its own normalisation", data, hash, m->hash, m->source);
+    return data;
 }

@@ -46,6 +46,10 @@ typedef struct RunMeta {
 /* Parses an "lvit.data" text (NULL: nothing recorded, format 1 with everything unknown).
  * 0, or -1 with err (naming where the description came from: `what`). */
 int run_meta_parse(RunMeta *m, const char *json, const char *what, char *err, size_t errlen);
+/* Opens the data the run of checkpoint ckpt was trained on: data (--data) or the recorded file,
+ * with a warning when its content hash is not the recorded one. Exit 2 naming the files when the
+ * checkpoint does not say, the file is gone or cannot be read. Returns the path opened. */
+const char *run_meta_open_dataset(Dataset *ds, const RunMeta *m, const char *data, const char *ckpt);
 void run_meta_free(RunMeta *m);
 
 #endif

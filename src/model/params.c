@@ -171,24 +171,25 @@ void vit_params_carve(const FieldSpec *fields, VitParams *out, float *mem) {
 #undef CARVE
 }
 
-void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
+/* Layer l of the 12 fields of a block family (the first block's fields, in BlockParams order). */
+static void block_of(const VitConfig *c, int64_t l, const BlockParams *first, BlockParams *o) {
     const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
-    o->n1_w = t->n1_w + l * D, o->n1_b = t->n1_b + l * D;
-    o->qkv_w = t->qkv_w + l * 3 * Dt * D, o->qkv_b = t->qkv_b + l * 3 * Dt;
-    o->proj_w = t->proj_w + l * D * Dt, o->proj_b = t->proj_b + l * D;
-    o->n2_w = t->n2_w + l * D, o->n2_b = t->n2_b + l * D;
-    o->fc1_w = t->fc1_w + l * F * D, o->fc1_b = t->fc1_b + l * F;
-    o->fc2_w = t->fc2_w + l * D * F, o->fc2_b = t->fc2_b + l * D;
+    *o = (BlockParams){first->n1_w + l * D, first->n1_b + l * D, first->qkv_w + l * 3 * Dt * D,
+                       first->qkv_b + l * 3 * Dt, first->proj_w + l * D * Dt, first->proj_b + l * D,
+                       first->n2_w + l * D, first->n2_b + l * D, first->fc1_w + l * F * D, first->fc1_b + l * F,
+                       first->fc2_w + l * D * F, first->fc2_b + l * D};
+}
+
+void vit_block_view(const VitParams *t, const VitConfig *c, int l, BlockParams *o) {
+    const BlockParams f = {t->n1_w, t->n1_b, t->qkv_w, t->qkv_b, t->proj_w, t->proj_b,
+                           t->n2_w, t->n2_b, t->fc1_w, t->fc1_b, t->fc2_w, t->fc2_b};
+    block_of(c, l, &f, o);
 }
 
 void vit_dec_block_view(const VitParams *t, const VitConfig *c, int j, BlockParams *o) {
-    const int64_t D = c->D, F = vit_Ft(c), Dt = vit_Dt(c);
-    o->n1_w = t->dn1_w + j * D, o->n1_b = t->dn1_b + j * D;
-    o->qkv_w = t->dqkv_w + j * 3 * Dt * D, o->qkv_b = t->dqkv_b + j * 3 * Dt;
-    o->proj_w = t->dproj_w + j * D * Dt, o->proj_b = t->dproj_b + j * D;
-    o->n2_w = t->dn2_w + j * D, o->n2_b = t->dn2_b + j * D;
-    o->fc1_w = t->dfc1_w + j * F * D, o->fc1_b = t->dfc1_b + j * F;
-    o->fc2_w = t->dfc2_w + j * D * F, o->fc2_b = t->dfc2_b + j * D;
+    const BlockParams f = {t->dn1_w, t->dn1_b, t->dqkv_w, t->dqkv_b, t->dproj_w, t->dproj_b,
+                           t->dn2_w, t->dn2_b, t->dfc1_w, t->dfc1_b, t->dfc2_w, t->dfc2_b};
+    block_of(c, j, &f, o);
 }
 
 /* MAE/ClimaX 1-D sin-cos embedding of one position into D values: sin half then cos half. */

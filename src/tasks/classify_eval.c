@@ -44,18 +44,7 @@ static void classify_run_open(ClassifyRun *r, const char *run, const char *data,
         DIE_USER("%s: %s", r->ckpt, err);
     json_free(root);
     free(desc);
-    if (!data) {
-        if (!*rm.source) DIE_USER("%s: the checkpoint does not say what data it was trained on: give --data DATASET", r->ckpt);
-        if (access(rm.source, R_OK) != 0)
-            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
-                     "with --data DATASET", r->ckpt, rm.source);
-        data = rm.source;
-    }
-    if (dataset_open(&r->ds, data, err, sizeof err)) DIE_USER("lvit %s: %s (the data for the model %s)", cmd, err, r->ckpt);
-    char hash[17];
-    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
-        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s)", data, hash, rm.hash,
-                 rm.source);
+    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
     run_meta_free(&rm);
     if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
     for (int v = 0; v < r->ds.V; v++)

@@ -28,20 +28,7 @@ static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cf
         run_meta_free(&rm);
         return;
     }
-    if (!data) {
-        if (!*rm.source)
-            DIE_USER("%s: the checkpoint does not say what data it was trained on: give it with --data DATASET", path);
-        if (access(rm.source, R_OK) != 0)
-            DIE_USER("%s: the data this model was trained on, %s, is not there (moved or deleted?): give its new place "
-                     "with --data DATASET", path, rm.source);
-        data = rm.source;
-    }
-    if (dataset_open(ds, data, err, sizeof err))
-        DIE_USER("%s (the data for the model %s)%s", err, path, data == rm.source ? "; another place: --data DATASET" : "");
-    char hash[17];
-    if (*rm.hash && run_meta_file_hash(data, hash, err, sizeof err) == 0 && strcmp(hash, rm.hash) != 0)
-        log_warn("%s is not the file the model was trained on (content hash %s, recorded %s for %s): the forecast "
-                 "uses its values with the model's normalisation", data, hash, rm.hash, rm.source);
+    data = run_meta_open_dataset(ds, &rm, data, path);
     if (ds->V != cfg->V)
         DIE_USER("lvit %s: %s has %d variables, the model %s takes %d", cmd, data, ds->V, path, cfg->V);
     for (int v = 0; v < ds->V; v++)
