@@ -8,10 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "core/json.h"
 #include "core/log.h"
+#include "io/checkpoint.h"
+#include "io/run_meta.h"
 #include "tasks/classify_data.h"
 #include "tasks/jobs.h"
 #include "tasks/task.h"
+#include "train/setup.h"
 
 typedef struct MaeTask {
     ClassifyData cd;  /* the samples (no labels) */
@@ -159,10 +163,87 @@ static void mae_free(Task *t) {
 
 static int mae_owns(const VitConfig *cfg) { return vit_mae(cfg); }
 
+/* lvit eval of a pretraining run: the masked pixels' mean squared error (normalised units) on the
+ * held-out samples, beside two baselines that use the same visible pixels: the band means (0), and
+ * each masked patch copied from the nearest visible patch of its row. */
 static int mae_eval(const EvalOptions *o) {
-    (void)o;
-    DIE_USER("lvit eval: this run is a masked-autoencoder pretraining; its validation loss is in metrics.jsonl. Use it "
-             "with lvit train --task classify --init RUN_DIR/model.safetensors");
+    if (!o->run) DIE_USER("lvit eval: --run RUN_DIR is required");
+    train_set_threads(o->threads);
+    char ckpt[4200], err[2048];
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o->run);
+    VitConfig cfg;
+    float *mean = NULL, *std = NULL;
+    if (ckpt_load_config(ckpt, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
+    char *desc = ckpt_load_data_desc(ckpt);
+    RunMeta rm;
+    if (run_meta_parse(&rm, desc, ckpt, err, sizeof err)) DIE_USER("%s", err);
+    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
+    const JsonValue *td = root ? json_get(root, "mae") : NULL;
+    const char *mode = td ? json_as_string(json_get(td, "mode")) : NULL;
+    int64_t window = 0;
+    if (!mode || json_as_int64(json_get(td, "window"), 1, 4096, &window))
+        DIE_USER("%s: the run's description of its pretraining lacks its mode or window", ckpt);
+    MaeTask mt = {0};
+    Dataset ds;
+    run_meta_open_dataset(&ds, &rm, o->data, ckpt);
+    if (ds.V != cfg.V) DIE_USER("lvit eval: %s has %d bands, the model %s takes %d", ds.source, ds.V, ckpt, cfg.V);
+    memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
+    memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
+    if (classify_data_open_all(&mt.cd, &ds, strcmp(mode, "pixel") == 0, (int)window, cfg.p, err, sizeof err))
+        DIE_USER("lvit eval: %s", err);
+    vit_config_copy(&mt.cfg, &cfg);
+    const int set = !strcmp(o->split, "train") ? SPLIT_TRAIN : SPLIT_VAL, B = o->batch;
+    const int64_t first = set == SPLIT_VAL ? mt.cd.n[SPLIT_TRAIN] : 0, n = mt.cd.n[set];
+    const Kernels *k = kernels_cpu();
+    Vit m;
+    vit_init(&m, &cfg, NULL, B, k);
+    if (ckpt_load_params(&m, ckpt, err, sizeof err)) DIE_USER("%s", err);
+    HostBatch hb;
+    host_batch_init_mae(&hb, B, &mt, 0, cfg.H);
+    const int64_t nx = hb.nx, p = cfg.p, Wt = cfg.W / p, HW = (int64_t)cfg.H * cfg.W;
+    float *dev = k->alloc(sizeof(float) * (size_t)(2 * B * nx + B + cfg.H)), *pred = xmalloc(sizeof(float) * (size_t)(B * nx));
+    Sampler s = {.epoch = 0}; /* the held-out samples' masks: epoch 0, as in training's validation */
+    double se[3] = {0, 0, 0}, cnt = 0;
+    for (int64_t done = 0; done < n;) {
+        const int b = (int)(n - done < B ? n - done : B);
+        for (int i = 0; i < b; i++) fill_mae(&hb, i, &s, first + done + i);
+        k->upload(dev, hb.x, b * nx);
+        k->upload(dev + B * nx, hb.lead, b);
+        k->upload(dev + B * nx + B, hb.wlat, cfg.H);
+        Batch bt = {.B = b, .x = dev, .lead = dev + B * nx, .wlat = dev + B * nx + B};
+        vit_forward(&m, &bt);
+        vit_prediction(&m, dev, b);
+        k->download(pred, dev, b * nx);
+        for (int i = 0; i < b; i++)
+            for (int64_t q = 0; q < nx; q++) {
+                const int64_t o0 = i * nx + q, r = q % HW / cfg.W, c = q % cfg.W, v = q / HW;
+                if (hb.mask[o0] == 0.0f) continue;
+                /* the nearest visible patch of this patch row: its pixel at the same offset */
+                int cols[1024], best = 0;
+                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)(r / p), cols);
+                for (int j = 1; j < cfg.mae_keep; j++)
+                    if (labs(cols[j] - c / p) < labs(cols[best] - c / p)) best = j;
+                const float y = hb.y[o0], nn = hb.x[i * nx + v * HW + r * cfg.W + cols[best] * p + c % p];
+                se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y, se[2] += (double)(nn - y) * (nn - y);
+                cnt += 1;
+            }
+        done += b;
+    }
+    (void)Wt;
+    printf("%s: %lld %s, %.0f masked pixel values; mean squared error (normalised units): model %.5f, band means %.5f, "
+           "nearest visible patch %.5f\n", set == SPLIT_VAL ? "val" : "train", (long long)n, mt.cd.pixel ? "windows" : "images",
+           cnt, se[0] / cnt, se[1] / cnt, se[2] / cnt);
+    if (o->json) {
+        char js[512];
+        snprintf(js, sizeof js, "{\"task\":\"mae\",\"split\":\"%s\",\"n\":%lld,\"mse\":%.6g,\"mse_band_mean\":%.6g,"
+                 "\"mse_nearest_visible\":%.6g}\n", set == SPLIT_VAL ? "val" : "train", (long long)n, se[0] / cnt, se[1] / cnt,
+                 se[2] / cnt);
+        write_text_file(o->json, js, "eval");
+    }
+    k->free(dev), free(pred), host_batch_free(&hb), vit_free(&m);
+    classify_data_close(&mt.cd), vit_config_free(&mt.cfg), vit_config_free(&cfg);
+    dataset_free(&ds), run_meta_free(&rm), json_free(root), free(desc), free(mean), free(std);
+    return 0;
 }
 
 static int mae_predict(const PredictOptions *o) {
