@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +21,6 @@ const unsigned char CLASS_PALETTE[CLASS_PLOT_PALETTE_N][3] = {
     {0, 85, 68},     {17, 85, 136},   {255, 0, 102},  {34, 187, 187},  {0, 221, 102},  {255, 204, 136}};
 
 static const unsigned char WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0}, MID[3] = {120, 120, 120};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void class_color(int c, unsigned char rgb[3]) {
     if (c < 0) {
@@ -77,7 +67,7 @@ static int text_w(const char *s) { return s[0] ? (int)strlen(s) * 6 - 1 : 0; }
 static int write_png_synced(const char *path, const Canvas *cv, char *err, size_t errlen) {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        set_err(err, errlen, "cannot write '%s': path too long", path);
+        plot_set_err(err, errlen, "cannot write '%s': path too long", path);
         return -1;
     }
     if (canvas_write_png(tmp, cv, err, errlen)) return -1;
@@ -86,7 +76,7 @@ static int write_png_synced(const char *path, const Canvas *cv, char *err, size_
     if (!bad && rename(tmp, path) != 0) bad = 1, e = errno;
     if (bad) {
         remove(tmp);
-        set_err(err, errlen, "cannot write '%s': %s", path, strerror(e));
+        plot_set_err(err, errlen, "cannot write '%s': %s", path, strerror(e));
         return -1;
     }
     return 0;
@@ -96,32 +86,45 @@ static int write_png_synced(const char *path, const Canvas *cv, char *err, size_
 
 enum { MARGIN = 10, TITLE_H = 30, AXIS_H = 14, BAR_H = 12, MIN_CELL = 12, MAX_CELL = 48 };
 
+/* The width in pixels of the widest of `first` and the labels of classes 0..C-1. */
+static int widest_label(const char *first, int C, const char *const *names) {
+    char label[CLASS_PLOT_NAME_MAX + 16];
+    int w = text_w(first);
+    for (int c = 0; c < C; c++) {
+        class_label(label, sizeof label, c, names);
+        if (text_w(label) > w) w = text_w(label);
+    }
+    return w;
+}
+
+/* A white w x h canvas with the overall title (NULL: none) at the top. 0, or -1 with err naming path. */
+static int start_canvas(Canvas *cv, const char *path, int w, int h, const char *title, char *err, size_t errlen) {
+    char why[256];
+    if (canvas_init(cv, w, h, why, sizeof why)) {
+        plot_set_err(err, errlen, "cannot write '%s': %s", path, why);
+        return -1;
+    }
+    if (title) canvas_title_text(cv, w / 2, MARGIN, title, w - 2 * MARGIN, BLACK);
+    return 0;
+}
+
 int class_confusion_png(const char *path, const int64_t *cm, int C, const char *const *names, const char *title,
                         ClassConfusionLayout *layout, char *err, size_t errlen) {
     if (C < 1 || C > 100000) {
-        set_err(err, errlen, "cannot write '%s': need 1..100000 classes, got %d", path, C);
+        plot_set_err(err, errlen, "cannot write '%s': need 1..100000 classes, got %d", path, C);
         return -1;
     }
     int cell = 640 / C;
     cell = cell < MIN_CELL ? MIN_CELL : cell > MAX_CELL ? MAX_CELL : cell;
     char label[CLASS_PLOT_NAME_MAX + 16];
-    int lw = text_w("true \\ predicted");
-    for (int t = 0; t < C; t++) {
-        class_label(label, sizeof label, t, names);
-        if (text_w(label) > lw) lw = text_w(label);
-    }
+    int lw = widest_label("true \\ predicted", C, names);
     int top = MARGIN + (title ? TITLE_H : 0), gw = C * cell, bw = gw < 120 ? 120 : gw;
     ClassConfusionLayout L = {0, 0, MARGIN + lw + 8, top + 2 * AXIS_H, cell};
     L.width = L.x0 + bw + MARGIN;
     L.height = L.y0 + gw + 8 + BAR_H + AXIS_H + MARGIN;
     if (layout) *layout = L;
     Canvas cv;
-    char why[256];
-    if (canvas_init(&cv, L.width, L.height, why, sizeof why)) {
-        set_err(err, errlen, "cannot write '%s': %s", path, why);
-        return -1;
-    }
-    if (title) canvas_title_text(&cv, L.width / 2, MARGIN, title, L.width - 2 * MARGIN, BLACK);
+    if (start_canvas(&cv, path, L.width, L.height, title, err, errlen)) return -1;
     canvas_text(&cv, L.x0 + gw / 2, top, "predicted", 1, 0, BLACK);
     canvas_text(&cv, L.x0 - 8, top, "true \\ predicted", 1, 1, MID);
     int digits = snprintf(label, sizeof label, "%d", C - 1), step = 1;
@@ -174,27 +177,28 @@ int class_maps_png(const char *path, const int32_t *const *maps, const char *con
                    size_t errlen) {
     if (!maps || nmaps < 1 || nmaps > CLASS_MAPS_MAX || H < 1 || W < 1 || H > 100000 || W > 100000 || C < 1 ||
         scale < 0) {
-        set_err(err, errlen, "cannot write '%s': need 1..%d maps of H, W in 1..100000, C >= 1, scale >= 0 "
-                "(got %d maps of %dx%d, C %d, scale %d)", path, CLASS_MAPS_MAX, nmaps, H, W, C, scale);
+        plot_set_err(err, errlen, "cannot write '%s': need 1..%d maps of H, W in 1..100000, C >= 1, scale >= 0 "
+                     "(got %d maps of %dx%d, C %d, scale %d)", path, CLASS_MAPS_MAX, nmaps, H, W, C, scale);
         return -1;
     }
     for (int k = 0; k < nmaps; k++) {
         if (!maps[k]) {
-            set_err(err, errlen, "cannot write '%s': map %d is missing", path, k);
+            plot_set_err(err, errlen, "cannot write '%s': map %d is missing", path, k);
             return -1;
         }
         for (int64_t i = 0; i < (int64_t)H * W; i++)
             if (maps[k][i] < -1 || maps[k][i] >= C) {
-                set_err(err, errlen, "cannot write '%s': map %d holds %d at row %lld, column %lld (expected -1..%d)",
-                        path, k, (int)maps[k][i], (long long)(i / W), (long long)(i % W), C - 1);
+                plot_set_err(err, errlen,
+                             "cannot write '%s': map %d holds %d at row %lld, column %lld (expected -1..%d)", path,
+                             k, (int)maps[k][i], (long long)(i / W), (long long)(i % W), C - 1);
                 return -1;
             }
     }
     int big = H > W ? H : W;
     if (scale == 0) scale = big >= TARGET_PX ? 1 : (TARGET_PX + big - 1) / big;
     if ((int64_t)scale * big > 100000) {
-        set_err(err, errlen, "cannot write '%s': scale %d makes a map %lld pixels wide", path, scale,
-                (long long)scale * big);
+        plot_set_err(err, errlen, "cannot write '%s': scale %d makes a map %lld pixels wide", path, scale,
+                     (long long)scale * big);
         return -1;
     }
     int has_titles = 0;
@@ -206,11 +210,7 @@ int class_maps_png(const char *path, const int32_t *const *maps, const char *con
     int mw = W * scale, mh = H * scale;
     for (int k = 0; k < nmaps; k++) L.x[k] = MARGIN + k * (mw + GAP_W);
     char label[CLASS_PLOT_NAME_MAX + 16];
-    int tw = text_w("unlabelled");
-    for (int c = 0; c < C; c++) {
-        class_label(label, sizeof label, c, names);
-        if (text_w(label) > tw) tw = text_w(label);
-    }
+    int tw = widest_label("unlabelled", C, names);
     int entry_w = SWATCH + 6 + tw + 14, inner = nmaps * mw + (nmaps - 1) * GAP_W;
     if (inner < entry_w) inner = entry_w;
     int ncols = inner / entry_w, nrows = (C + 1 + ncols - 1) / ncols;
@@ -219,12 +219,7 @@ int class_maps_png(const char *path, const int32_t *const *maps, const char *con
     L.height = L.legend_y + nrows * ENTRY_H + MARGIN;
     if (layout) *layout = L;
     Canvas cv;
-    char why[256];
-    if (canvas_init(&cv, L.width, L.height, why, sizeof why)) {
-        set_err(err, errlen, "cannot write '%s': %s", path, why);
-        return -1;
-    }
-    if (title) canvas_title_text(&cv, L.width / 2, MARGIN, title, L.width - 2 * MARGIN, BLACK);
+    if (start_canvas(&cv, path, L.width, L.height, title, err, errlen)) return -1;
     for (int k = 0; k < nmaps; k++) {
         if (titles && titles[k])
             canvas_title_text(&cv, L.x[k] + mw / 2, L.y - PTITLE_H + 2, titles[k], mw, BLACK);

@@ -19,8 +19,7 @@ const unsigned char PLOT_VAL_RGB[3] = {230, 100, 0};
 static const unsigned char WHITE[3] = {255, 255, 255}, BLACK[3] = {0, 0, 0},
                            GRID[3] = {225, 225, 225};
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+void plot_set_err(char *err, size_t errlen, const char *fmt, ...) {
     if (!err || !errlen) return;
     va_list ap;
     va_start(ap, fmt);
@@ -126,7 +125,7 @@ static int cell_ok(const PlotPanel *p, size_t i) {
 
 int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, char *err, size_t errlen) {
     if (!panels || npanels < 1 || npanels > PLOT_MAX_PANELS) {
-        set_err(err, errlen, "plot: need 1..%d panels, got %d", PLOT_MAX_PANELS, npanels);
+        plot_set_err(err, errlen, "plot: need 1..%d panels, got %d", PLOT_MAX_PANELS, npanels);
         return -1;
     }
     memset(out, 0, sizeof *out);
@@ -135,14 +134,14 @@ int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, ch
     for (int k = 0; k < npanels; k++) {
         const PlotPanel *p = &panels[k];
         if (p->H < 1 || p->W < 1 || p->H > 100000 || p->W > 100000 || !p->values || !p->lat || !p->lon) {
-            set_err(err, errlen, "plot: panel %d: need H, W in 1..100000 and values, lat, lon (got %dx%d)", k,
-                    p->H, p->W);
+            plot_set_err(err, errlen, "plot: panel %d: need H, W in 1..100000 and values, lat, lon (got %dx%d)", k,
+                         p->H, p->W);
             return -1;
         }
         int cell = (MIN_MAP_W + p->W - 1) / p->W;
         if (cell < MIN_CELL) cell = MIN_CELL;
         if ((int64_t)p->W * cell > CANVAS_MAX_PIXELS || (int64_t)p->H * cell > CANVAS_MAX_PIXELS) {
-            set_err(err, errlen, "plot: panel %d: %dx%d grid is too large to draw", k, p->H, p->W);
+            plot_set_err(err, errlen, "plot: panel %d: %dx%d grid is too large to draw", k, p->H, p->W);
             return -1;
         }
         PlotPanelLayout *L = &out->panel[k];
@@ -175,7 +174,7 @@ int plot_fields_layout(const PlotPanel *panels, int npanels, PlotLayout *out, ch
     x += MARGIN;
     int64_t h = TITLE_H + PTITLE_H + maxh + LON_AXIS_H + BAR_H + BELOW_BAR_H;
     if (x * h > CANVAS_MAX_PIXELS) {
-        set_err(err, errlen, "plot: image %lldx%lld is too large", (long long)x, (long long)h);
+        plot_set_err(err, errlen, "plot: image %lldx%lld is too large", (long long)x, (long long)h);
         return -1;
     }
     out->width = (int)x, out->height = (int)h;
@@ -219,12 +218,12 @@ int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, cons
     PlotLayout lay;
     char why[256];
     if (plot_fields_layout(panels, npanels, &lay, why, sizeof why)) {
-        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        plot_set_err(err, errlen, "cannot write '%s': %s", path, why);
         return -1;
     }
     Canvas c;
     if (canvas_init(&c, lay.width, lay.height, why, sizeof why)) {
-        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        plot_set_err(err, errlen, "cannot write '%s': %s", path, why);
         return -1;
     }
     canvas_title_text(&c, lay.width / 2, 8, title, lay.width - 2 * MARGIN, BLACK);
@@ -316,7 +315,7 @@ static void series(Canvas *c, const Axes *a, const double *x, const double *y, i
 int plot_loss_png(const char *path, const double *step, const double *loss, int n, const double *val_step,
                   const double *val_loss, int nval, const char *title, char *err, size_t errlen) {
     if (n < 0 || nval < 0 || (n > 0 && (!step || !loss)) || (nval > 0 && (!val_step || !val_loss))) {
-        set_err(err, errlen, "cannot write '%s': bad loss arrays (n %d, nval %d)", path, n, nval);
+        plot_set_err(err, errlen, "cannot write '%s': bad loss arrays (n %d, nval %d)", path, n, nval);
         return -1;
     }
     Axes a = {INFINITY, -INFINITY, 0, 0, 0};
@@ -324,7 +323,7 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
     scan_range(step, loss, n, &a.x0, &a.x1, &ylo, &yhi);
     scan_range(val_step, val_loss, nval, &a.x0, &a.x1, &ylo, &yhi);
     if (!(ylo <= yhi)) {
-        set_err(err, errlen, "cannot write '%s': no positive finite loss to plot on a log scale", path);
+        plot_set_err(err, errlen, "cannot write '%s': no positive finite loss to plot on a log scale", path);
         return -1;
     }
     if (a.x0 == a.x1) a.x0 -= 1, a.x1 += 1;
@@ -335,7 +334,7 @@ int plot_loss_png(const char *path, const double *step, const double *loss, int 
     Canvas c;
     char why[256];
     if (canvas_init(&c, PLOT_LOSS_W, PLOT_LOSS_H, why, sizeof why)) {
-        set_err(err, errlen, "cannot write '%s': %s", path, why);
+        plot_set_err(err, errlen, "cannot write '%s': %s", path, why);
         return -1;
     }
     char buf[32];
@@ -429,7 +428,7 @@ static int get_num(const JsonValue *obj, const char *key, double *out) {
 int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *err, size_t errlen) {
     FILE *f = fopen(metrics_path, "r");
     if (!f) {
-        set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
+        plot_set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
         return -1;
     }
     Series tr = {0}, va = {0};
@@ -447,7 +446,7 @@ int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *e
         if (!v) {
             /* The parser numbers lines within this one line; report the file's line instead. */
             const char *what = strncmp(jerr, "line 1, ", 8) ? jerr : jerr + 8;
-            set_err(err, errlen, "%s: line %d, %s", metrics_path, lineno, what);
+            plot_set_err(err, errlen, "%s: line %d, %s", metrics_path, lineno, what);
             goto done;
         }
         double s = NAN, l = NAN, vl = NAN;
@@ -455,21 +454,22 @@ int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *e
         int hl = get_num(v, "loss", &l), hv = get_num(v, "val_loss", &vl);
         json_free(v);
         if (hs != 1 || !isfinite(s) || hl < 0 || hv < 0) {
-            set_err(err, errlen, "%s: line %d: expected an object with a numeric \"step\" and numeric \"loss\"/\"val_loss\"",
-                    metrics_path, lineno);
+            plot_set_err(err, errlen,
+                         "%s: line %d: expected an object with a numeric \"step\" and numeric \"loss\"/\"val_loss\"",
+                         metrics_path, lineno);
             goto done;
         }
         if ((hl == 1 && series_push(&tr, s, l)) || (hv == 1 && series_push(&va, s, vl))) {
-            set_err(err, errlen, "%s: line %d: out of memory", metrics_path, lineno);
+            plot_set_err(err, errlen, "%s: line %d: out of memory", metrics_path, lineno);
             goto done;
         }
     }
     if (ferror(f)) {
-        set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
+        plot_set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));
         goto done;
     }
     if (tr.n + va.n == 0) {
-        set_err(err, errlen, "%s: no \"loss\" or \"val_loss\" values", metrics_path);
+        plot_set_err(err, errlen, "%s: no \"loss\" or \"val_loss\" values", metrics_path);
         goto done;
     }
     rc = plot_loss_png(png_path, tr.x, tr.y, tr.n, va.x, va.y, va.n, metrics_path, err, errlen);

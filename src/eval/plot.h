@@ -63,6 +63,9 @@ int plot_fields_png(const char *path, const PlotPanel *panels, int npanels, cons
 void plot_error_field(const float *f, const float *y, const unsigned char *ok, int64_t n, float *err, float *lo,
                       float *hi, float *emax);
 
+/* err = the formatted message when err is non-NULL and errlen > 0 (the plot writers' error contract). */
+void plot_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* The colour maps: t in [0, 1] (clamped; NaN -> grey) to RGB. Sequential: viridis sampled at
  * 16 points, linearly interpolated. Diverging: blue (t=0) - white (0.5) - red (1). */
 void plot_colormap(double t, int diverging, unsigned char rgb[3]);

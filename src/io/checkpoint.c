@@ -180,14 +180,7 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: tensor '%s' is missing (the model needs %d tensors)", path, ps->name, m->nspecs);
             goto done;
         }
-        if (st_read_f32(&f, ps->name, host + ps->offset, ps->ndim, ps->shape, err, errlen)) goto done;
-        for (int64_t j = 0; j < ps->numel; j++)
-            if (!isfinite(host[ps->offset + j])) { /* a diverged run's weights give NaN forecasts, not an error */
-                snprintf(err, errlen, "%s: tensor '%s' holds %g at element %lld: the weights are not finite (was the "
-                         "run that wrote them diverging? use an earlier checkpoint)", path, ps->name,
-                         (double)host[ps->offset + j], (long long)j);
-                goto done;
-            }
+        if (ckpt_read_param(&f, ps, host + ps->offset, path, err, errlen)) goto done;
     }
     for (int i = 0; i < f.n; i++)
         if (!vit_find_param(m, f.t[i].name)) {
@@ -206,6 +199,18 @@ done:
     free(host);
     st_close(&f);
     return rc;
+}
+
+int ckpt_read_param(StFile *f, const ParamSpec *ps, float *dst, const char *path, char *err, size_t errlen) {
+    if (st_read_f32(f, ps->name, dst, ps->ndim, ps->shape, err, errlen)) return -1;
+    for (int64_t j = 0; j < ps->numel; j++)
+        if (!isfinite(dst[j])) { /* a diverged run's weights give NaN forecasts, not an error */
+            snprintf(err, errlen, "%s: tensor '%s' holds %g at element %lld: the weights are not finite (was the run "
+                     "that wrote them diverging? use an earlier checkpoint)", path, ps->name, (double)dst[j],
+                     (long long)j);
+            return -1;
+        }
+    return 0;
 }
 
 char *ckpt_load_data_desc(const char *path) {

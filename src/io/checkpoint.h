@@ -20,6 +20,10 @@ int ckpt_load_config(const char *path, VitConfig *cfg, float **mean, float **std
 /* Loads every parameter by name into m (same configuration; a tensor-parallel rank keeps its
  * shard); missing, extra or misshapen tensors are errors that name the tensor. */
 int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen);
+/* Reads the parameter ps of f (the file at path) into dst[ps->numel]: its shape must be ps's and
+ * every value finite (a diverged run's weights). 0, or -1 with err naming path and the tensor. */
+struct StFile;
+int ckpt_read_param(struct StFile *f, const ParamSpec *ps, float *dst, const char *path, char *err, size_t errlen);
 /* Where the model a file describes (a, its "lvit.config") differs from b: the task and every
  * size, "name A in the file, B in this run" per field, "; " between; returns their count. */
 int ckpt_config_diff(const VitConfig *a, const VitConfig *b, char *out, size_t n);

@@ -1,6 +1,5 @@
 /* --init across configurations (io/checkpoint_match.h). */
 #include "io/checkpoint_match.h"
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,14 +171,7 @@ int ckpt_load_matching(const Vit *m, const char *path, float *canon, CkptMatch *
             r->kept_encoder += g == PG_ENCODER;
             continue;
         }
-        if (st_read_f32(&f, ps->name, canon + ps->offset, ps->ndim, ps->shape, err, errlen)) goto done;
-        for (int64_t j = 0; j < ps->numel; j++)
-            if (!isfinite(canon[ps->offset + j])) { /* a diverged run's weights give NaN forecasts, not an error */
-                snprintf(err, errlen, "%s: tensor '%s' holds %g at element %lld: the weights are not finite (was the "
-                         "run that wrote them diverging? use an earlier checkpoint)", path, ps->name,
-                         (double)canon[ps->offset + j], (long long)j);
-                goto done;
-            }
+        if (ckpt_read_param(&f, ps, canon + ps->offset, path, err, errlen)) goto done;
         r->loaded++, r->loaded_params += ps->numel;
     }
     if (!r->loaded) {
