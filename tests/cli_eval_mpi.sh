@@ -8,19 +8,10 @@
 set -u
 LVIT=$1 SRC=$2
 . "$(dirname "$0")/lib_cli.sh"
-MPIRUN=$(command -v mpirun || true)
-if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
-  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+mpi_or_skip
 storm_or_skip "$SRC"
 tmp=$(mktemp -d /tmp/lvit_eval_mpi_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-T=${LVIT_TIME_SCALE:-1}
-mpi() { local np=$1; shift; timeout $((120 * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
 # count TEXT: how many lines of the last output hold TEXT
 count() { grep -c -- "$1" "$tmp/out"; }
 once() { local n; n=$(count "$1"); [ "$n" -eq 1 ] && ok "'$1' printed once" || bad "'$1' printed $n times"; }

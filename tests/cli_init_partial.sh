@@ -17,12 +17,9 @@ src=$tmp/src/model.safetensors
 # MODE encoder: every tensor of B but head.* is A's, every head.* tensor is not; all: B is A;
 # heads: B's head.* tensors are A's (the same initialization)
 cat > "$tmp/cmp.py" <<'PY'
-import json, struct, sys
-def tensors(p):
-    raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
-    return {k: raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]] for k, v in h.items()}
-a, b, mode = tensors(sys.argv[1]), tensors(sys.argv[2]), sys.argv[3]
+import sys
+from st_tensors import tensors
+a, b, mode = tensors(sys.argv[1], raw=True), tensors(sys.argv[2], raw=True), sys.argv[3]
 head = [k for k in b if k.startswith("head.")]
 body = [k for k in b if not k.startswith("head.")]
 assert head and body
@@ -36,7 +33,7 @@ elif mode == "heads":
     bad = [k for k in head if a[k] != b[k]]; assert not bad, bad
 print("%d tensors compared" % len(b))
 PY
-cmpf() { if /usr/bin/python3 "$tmp/cmp.py" "$@" > "$tmp/cmp.out" 2>&1; then return 0; else tail -3 "$tmp/cmp.out"; return 1; fi; }
+cmpf() { if st_python "$tmp/cmp.py" "$@" > "$tmp/cmp.out" 2>&1; then return 0; else tail -3 "$tmp/cmp.out"; return 1; fi; }
 
 expect 0 "a source model with --decoder-depth 2" "$LVIT" train --run "$tmp/src" "${M[@]}" --steps 5 --decoder-depth 2
 
@@ -108,21 +105,16 @@ else
   else bad "forecast -> classify --freeze-encoder"; fi
 fi
 
-MPIRUN=$(command -v mpirun || true)
-if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
+if ! mpi_setup; then
   echo "skip: no mpirun, or lvit built without MPI: the np 2 stages"
 else
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-  export OMPI_MCA_btl_vader_single_copy_mechanism=none
-  T=${LVIT_TIME_SCALE:-1}
-  mpi() { timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$@"; }
-  expect 0 "np 2 --dp 2 --zero 3: --init into another head" mpi "$LVIT" train --run "$tmp/z3d1" "${M[@]}" --decoder-depth 1 --steps 1 --lr 0 --init "$src" --dp 2 --zero 3
+  expect 0 "np 2 --dp 2 --zero 3: --init into another head" mpi 2 "$LVIT" train --run "$tmp/z3d1" "${M[@]}" --decoder-depth 1 --steps 1 --lr 0 --init "$src" --dp 2 --zero 3
   has "loaded 41 of 45 tensors"
   if cmpf "$tmp/d1/model.safetensors" "$tmp/z3d1/model.safetensors" all; then ok "--zero 3: the weights of one process, bit for bit"
   else bad "--zero 3 --init into another head differs from one process"; fi
   for lay in "--dp 2 --zero 3" "--dp 2 --zero 1" "--tp 2"; do
     d=$tmp/fz$(echo "$lay" | tr -d ' -')
-    expect 0 "np 2 $lay --freeze-encoder" mpi "$LVIT" train --run "$d" "${M[@]}" "${F[@]}" $lay
+    expect 0 "np 2 $lay --freeze-encoder" mpi 2 "$LVIT" train --run "$d" "${M[@]}" "${F[@]}" $lay
     if cmpf "$src" "$d/model.safetensors" encoder && /usr/bin/python3 - "$tmp/fz" "$d" <<'PY'
 import json, struct, sys
 def tensors(p):

@@ -5,53 +5,13 @@
 set -u
 LVIT=$1
 . "$(dirname "$0")/lib_cli.sh"
-MPIRUN=$(command -v mpirun || true)
-if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
-  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+mpi_or_skip
 tmp=$(mktemp -d /tmp/lvit_mpi_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-# containers often forbid the cross-memory attach that shared-memory transfers use by default
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-T=${LVIT_TIME_SCALE:-1}   # sanitizer builds are slower: every limit scaled
-mpi() { local np=$1; shift; timeout $((120 * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
-fmpi() { local f=$1; shift; LVIT_FAULT=$f mpi "$@"; }   # fmpi FAULT NP cmd...: with LVIT_FAULT set
 small=(--vars 3 --grid 16x32 --dim 32 --depth 2 --heads 2 --batch 8 --steps 20 --log-every 10 --seed 3 --times 80 --val-every 10)
 
-# same_as_one ONE_PROCESS_RUN PARALLEL_RUN: the same losses, validation losses and weights (1e-4)
-same_as_one() {
-/usr/bin/python3 - "$1" "$2" <<'PY'
-import json, struct, sys
-def rows(d): return [json.loads(l) for l in open(d + "/metrics.jsonl")]
-a, b = rows(sys.argv[1]), rows(sys.argv[2])
-assert len(a) == len(b) == 20
-for x, y in zip(a, b):
-    assert abs(x["loss"] - y["loss"]) <= 1e-4 * abs(x["loss"]), (x["step"], x["loss"], y["loss"])
-    if "val_loss" in x:
-        assert abs(x["val_loss"] - y["val_loss"]) <= 1e-4 * x["val_loss"], (x["val_loss"], y["val_loss"])
-def tensors(d):
-    raw = open(d + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
-    out = {}
-    for k, v in h.items():
-        s, e = v["data_offsets"]; buf = raw[8 + n + s: 8 + n + e]
-        out[k] = struct.unpack("<%df" % (len(buf) // 4), buf)
-    return out
-ta, tb = tensors(sys.argv[1]), tensors(sys.argv[2])
-worst = 0.0
-# per tensor, relative to its largest value but at least 1e-2: AdamW's normalized update turns
-# rounding-level gradient differences of a near-zero tensor (the output bias, ~1e-3) into
-# differences of its own size, while the losses stay within 1e-4
-for k in ta:
-    scale = max(max(abs(v) for v in ta[k]), 1e-2)
-    worst = max(worst, max(abs(p - q) for p, q in zip(ta[k], tb[k])) / scale)
-assert worst < 1e-4, worst
-print("worst parameter rel diff %.2e" % worst)
-PY
-}
+# same_as_one ONE_PROCESS_RUN PARALLEL_RUN: the same 20 losses, validation losses and weights (1e-4)
+same_as_one() { /usr/bin/python3 "$ST_TENSORS" compare "$1" "$2" --steps 20; }
 
 expect 2 "--dp 2 in one process" "$LVIT" train --run "$tmp/a" --dp 2;  has "needs 2 processes"; has "mpirun -np 2"
 expect 2 "3 processes for --dp 2" mpi 3 "$LVIT" train --run "$tmp/a" --dp 2;  has "does not match 3 processes"

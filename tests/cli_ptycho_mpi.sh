@@ -7,18 +7,9 @@
 set -u
 LVIT=$1
 . "$(dirname "$0")/lib_cli.sh"
-MPIRUN=$(command -v mpirun || true)
-if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
-  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+mpi_or_skip 60
 tmp=$(mktemp -d /tmp/lvit_ptycho_mpi_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-T=${LVIT_TIME_SCALE:-1}
-mpi() { local np=$1; shift; timeout $((60 * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
 # same A B "what": the two result files are byte for byte the same
 same() { if cmp -s "$1" "$2"; then ok "$3: identical bytes"; else bad "$3: the files differ"; cmp "$1" "$2" | head -2; fi; }
 

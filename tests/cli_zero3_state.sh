@@ -6,61 +6,28 @@
 set -u
 LVIT=$1
 . "$(dirname "$0")/lib_cli.sh"
-MPIRUN=$(command -v mpirun || true)
-if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then
-  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+mpi_or_skip
 tmp=$(mktemp -d /tmp/lvit_z3s_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none
-T=${LVIT_TIME_SCALE:-1}
-mpi() { local np=$1; shift; timeout $((120 * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
 one() { timeout $((120 * T)) "$@"; }
 
-# same A B [TOL]: the same losses, validation losses (TOL relative) and weights (TOL of each
-# tensor's largest value, at least 1e-2: the tolerance of tests/cli_mpi.sh); prints the worst
-same() {
-/usr/bin/python3 - "$1" "$2" "${3:-1e-4}" <<'PY'
-import json, struct, sys
-tol = float(sys.argv[3])
-def rows(d): return [json.loads(l) for l in open(d + "/metrics.jsonl")]
-a, b = rows(sys.argv[1]), rows(sys.argv[2])
-assert len(a) == len(b), (len(a), len(b))
-for x, y in zip(a, b):
-    assert abs(x["loss"] - y["loss"]) <= tol * abs(x["loss"]), (x["step"], x["loss"], y["loss"])
-    if "val_loss" in x:
-        assert abs(x["val_loss"] - y["val_loss"]) <= tol * x["val_loss"], (x["val_loss"], y["val_loss"])
-def tensors(d):
-    raw = open(d + "/model.safetensors", "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-    h = json.loads(raw[8:8 + n]); h.pop("__metadata__", None)
-    return {k: struct.unpack("<%df" % ((v["data_offsets"][1] - v["data_offsets"][0]) // 4),
-                             raw[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]]) for k, v in h.items()}
-ta, tb = tensors(sys.argv[1]), tensors(sys.argv[2])
-worst = 0.0
-for k in ta:
-    scale = max(max(abs(v) for v in ta[k]), 1e-2)
-    worst = max(worst, max(abs(p - q) for p, q in zip(ta[k], tb[k])) / scale)
-assert worst < tol, worst
-print("    worst parameter difference %.2e" % worst)
-PY
-}
+# same A B [TOL]: the same losses, validation losses (TOL relative, 1e-4 unless given) and weights (TOL of
+# each tensor's largest value, at least 1e-2: the tolerance of tests/cli_mpi.sh); prints the worst
+same() { /usr/bin/python3 "$ST_TENSORS" compare "$1" "$2" --tol "${3:-1e-4}"; }
 # kept RUN_OUTPUT: the step whose weights --keep best kept
 kept() { sed -n 's/.*kept the weights of step \([0-9]*\).*/\1/p' "$1"; }
 # vectors CKPT_A CKPT_B NAMES...: the state vectors NAMES, assembled from all files of each
 # checkpoint (every element exactly once), agree to 1e-4 of the largest value
 vectors() {
-/usr/bin/python3 - "$@" <<'PY'
-import glob, json, struct, sys
+st_python - "$@" <<'PY'
+import glob, json, sys
+import st_tensors
 def load(d):
     out = {}
     for f in sorted(glob.glob(d + "/state_*.safetensors")):
-        raw = open(f, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
-        h = json.loads(raw[8:8 + n]); meta = json.loads(h.pop("__metadata__")["lvit.state"])
-        for name, v in h.items():
-            s, e = v["data_offsets"]; data = struct.unpack("<%df" % ((e - s) // 4), raw[8 + n + s: 8 + n + e])
+        tensors, meta = st_tensors.load(f)
+        meta = json.loads(meta["lvit.state"])
+        for name, data in tensors.items():
             vec = out.setdefault(name, {}); q = 0
             for at, ln in meta["tensors"][name]["ranges"]:
                 for i in range(ln):
@@ -115,7 +82,7 @@ done
 # checkpoint, written from the shards); the state vectors of a checkpoint are those of one process
 R=("${G[@]}" --ckpt-every 5 --ckpt-keep-every 10 --quiet)
 one "$LVIT" train --run "$tmp/r1" "${R[@]}" >/dev/null 2>&1
-expect 1 "np 2 --zero 3 --ema stopped at step 13" env LVIT_FAULT=0:13 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/r3" "${R[@]}" --dp 2 --zero 3
+expect 1 "np 2 --zero 3 --ema stopped at step 13" fmpi 0:13 2 "$LVIT" train --run "$tmp/r3" "${R[@]}" --dp 2 --zero 3
 if vectors "$tmp/r1/ckpt/step_00000010" "$tmp/r3/ckpt/step_00000010" params adam_m adam_v ema best
 then ok "the --zero 3 checkpoint holds the params, moments, EMA and best weights of one process"; else bad "--zero 3 checkpoint vectors differ"; fi
 expect 0 "resumed in one process" one "$LVIT" train --run "$tmp/r3" "${R[@]}" --resume;  has "resumed at step 10)"
@@ -124,21 +91,21 @@ expect 1 "one process --ema stopped at step 13" env LVIT_FAULT=0:13 timeout $((1
 expect 0 "resumed as np 2 --zero 3" mpi 2 "$LVIT" train --run "$tmp/r4" "${R[@]}" --dp 2 --zero 3 --resume;  has "resumed at step 10)"
 if same "$tmp/r1" "$tmp/r4"; then ok "one process then --zero 3: the straight run's EMA model"; else bad "np 1 -> --zero 3 resume differs"; fi
 # and Hybrid-STOP (tp 2 x fsdp 2: the EMA's tensor-parallel shards split over the FSDP pair) to one process
-expect 1 "np 4 --dp 2 --tp 2 --fsdp 2 --ema stopped at step 13" env LVIT_FAULT=0:13 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 4 "$LVIT" train --run "$tmp/r7" "${R[@]}" --dp 2 --tp 2 --fsdp 2
+expect 1 "np 4 --dp 2 --tp 2 --fsdp 2 --ema stopped at step 13" fmpi 0:13 4 "$LVIT" train --run "$tmp/r7" "${R[@]}" --dp 2 --tp 2 --fsdp 2
 expect 0 "resumed in one process" one "$LVIT" train --run "$tmp/r7" "${R[@]}" --resume;  has "resumed at step 10)"
 if same "$tmp/r1" "$tmp/r7"; then ok "Hybrid-STOP then one process: the straight run's EMA model"; else bad "Hybrid-STOP -> np 1 resume differs"; fi
 # the same layout resumes bit for bit
 mpi 2 "$LVIT" train --run "$tmp/r5" "${R[@]}" --dp 2 --zero 3 >/dev/null 2>&1
-expect 1 "np 2 --zero 3 --ema stopped at step 13 (again)" env LVIT_FAULT=0:13 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/r6" "${R[@]}" --dp 2 --zero 3
+expect 1 "np 2 --zero 3 --ema stopped at step 13 (again)" fmpi 0:13 2 "$LVIT" train --run "$tmp/r6" "${R[@]}" --dp 2 --zero 3
 expect 0 "resumed as np 2 --zero 3" mpi 2 "$LVIT" train --run "$tmp/r6" "${R[@]}" --dp 2 --zero 3 --resume
 cmp -s "$tmp/r5/model.safetensors" "$tmp/r6/model.safetensors" && ok "--zero 3 --ema stopped and resumed = straight, bit for bit" || bad "--zero 3 --ema resume differs from straight"
 # the best weights come back from the checkpoint: best at step 9 of 12, resumed from step 9
 # across --zero 1 and --zero 3 (checkpoints every 3 steps, stopped at step 11)
 B=("${C[@]}" --ckpt-every 3 --quiet)
-expect 1 "np 2 --zero 3 keep best stopped at step 11" env LVIT_FAULT=0:11 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/k3" "${B[@]}" --dp 2 --zero 3
+expect 1 "np 2 --zero 3 keep best stopped at step 11" fmpi 0:11 2 "$LVIT" train --run "$tmp/k3" "${B[@]}" --dp 2 --zero 3
 expect 0 "resumed as np 2 --zero 1" mpi 2 "$LVIT" train --run "$tmp/k3" "${B[@]}" --dp 2 --zero 1 --resume;  has "resumed at step 9)"
 if same "$tmp/b.1" "$tmp/k3"; then ok "--zero 3 then --zero 1: the kept model of the straight run"; else bad "keep best across --zero 3 -> --zero 1 differs"; fi
-expect 1 "np 2 --zero 1 keep best stopped at step 11" env LVIT_FAULT=0:11 timeout $((120 * T)) "$MPIRUN" --oversubscribe -np 2 "$LVIT" train --run "$tmp/k1" "${B[@]}" --dp 2 --zero 1
+expect 1 "np 2 --zero 1 keep best stopped at step 11" fmpi 0:11 2 "$LVIT" train --run "$tmp/k1" "${B[@]}" --dp 2 --zero 1
 expect 0 "resumed as np 2 --zero 3" mpi 2 "$LVIT" train --run "$tmp/k1" "${B[@]}" --dp 2 --zero 3 --resume;  has "resumed at step 9)"
 if same "$tmp/b.1" "$tmp/k1"; then ok "--zero 1 then --zero 3: the kept model of the straight run"; else bad "keep best across --zero 1 -> --zero 3 differs"; fi
 

@@ -32,3 +32,34 @@ signal_run() {
   kill -"$sig" "$pid"
   wait "$pid"; rc=$?
 }
+
+# mpi_setup [LIMIT]: for the mpirun parts of a test: sets $MPIRUN, $T (LVIT_TIME_SCALE: sanitizer
+# builds are slower, every limit scaled), the limit of `mpi` (LIMIT seconds, 120 unless given) and
+# the environment below, then returns 0; returns 1 when there is no mpirun or $LVIT was built
+# without MPI
+mpi_setup() {
+  MPIRUN=$(command -v mpirun || true)
+  if [ -z "$MPIRUN" ] || ! ldd "$LVIT" | grep -q libmpi; then return 1; fi
+  # as root mpirun needs the first two; more ranks than cores need oversubscription
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+  # containers often forbid the cross-memory attach that shared-memory transfers use by default
+  export OMPI_MCA_btl_vader_single_copy_mechanism=none
+  T=${LVIT_TIME_SCALE:-1}
+  mpi_limit=${1:-120}
+}
+# mpi_or_skip [LIMIT]: mpi_setup, or (a test that is all MPI) a skip line and exit 0
+mpi_or_skip() {
+  mpi_setup "$@" && return 0
+  echo "skip: no mpirun, or lvit built without MPI (apt-get install libopenmpi-dev openmpi-bin)"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+}
+# mpi NP cmd...: cmd on NP processes, killed after the limit of mpi_setup
+mpi() { local np=$1; shift; timeout $((mpi_limit * T)) "$MPIRUN" --oversubscribe -np "$np" "$@"; }
+# fmpi FAULT NP cmd...: the same with LVIT_FAULT=FAULT
+fmpi() { local f=$1; shift; LVIT_FAULT=$f mpi "$@"; }
+
+# tests/st_tensors.py: reads safetensors files; `compare` checks two runs against each other
+ST_TENSORS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/st_tensors.py"
+# st_python ARGS...: python3 where `import st_tensors` works (and writes no __pycache__ into tests/)
+st_python() { PYTHONPATH="${ST_TENSORS%/*}" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 "$@"; }
