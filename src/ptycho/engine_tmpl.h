@@ -57,6 +57,10 @@ typedef struct SFX(Nb) {
 typedef struct SFX(Eng) {
     int N, n, H, W, nt;      /* N: this tile's positions */
     const int *pos;          /* [N, 2] */
+    const float *frac;       /* [N, 2] sub-pixel remainders, or NULL: whole pixels (PtyReconOptions.subpixel) */
+    CPLX *ramp;              /* [N, 2n] with frac: each position's shift ramps, rows then columns */
+    CPLX *FP;                /* [n, n] with frac: F[P] / n^2, once per evaluation */
+    CPLX *sbuf;              /* [nt, 2, n, n] with frac: the shifted probe and its gradient, per thread */
     int *ord;                /* [N] local position indices sorted by cell, then index */
     const PtyTiling *T;
     int tile;
@@ -105,8 +109,8 @@ static int SFX(cmp_long)(const void *a, const void *b) {
 
 /* d: this tile's positions (in ascending position index) and frames; T, tile, comm: the
  * decomposition (one process: a 1 x 1 grid and the single communicator). */
-static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, int amp_in_place, const PtyTiling *T, int tile,
-                          Comm *comm) {
+static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, int amp_in_place, int subpixel, const PtyTiling *T,
+                          int tile, Comm *comm) {
     memset(e, 0, sizeof *e);
     e->N = d->N, e->n = d->n, e->H = d->H, e->W = d->W, e->pos = d->pos, e->eps = (REAL)eps;
     e->T = T, e->tile = tile, e->comm = comm;
@@ -123,6 +127,19 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, int amp_in_p
     e->illum = SFX(eng_alloc)(sizeof(REAL) * pty_rect_area(e->own));
     e->gP = SFX(eng_alloc)((sizeof(CPLX) + sizeof(REAL)) * nn);
     e->opow = (REAL *)(e->gP + nn);
+    if (subpixel && d->frac) { /* the shift of position j: the ramps of its remainders (pty_shift_ramp) */
+        e->frac = d->frac;
+        e->ramp = SFX(eng_alloc)(sizeof(CPLX) * 2 * d->n * d->N);
+        e->FP = SFX(eng_alloc)(sizeof(CPLX) * nn);
+        e->sbuf = SFX(eng_alloc)(sizeof(CPLX) * 2 * nn * e->nt);
+        double complex *r = xmalloc(sizeof(double complex) * d->n);
+        for (int j = 0; j < d->N; j++)
+            for (int a = 0; a < 2; a++) {
+                pty_shift_ramp(r, d->n, d->frac[2 * j + a]);
+                for (int k = 0; k < d->n; k++) e->ramp[(size_t)(2 * j + a) * d->n + k] = (CPLX)r[k];
+            }
+        free(r);
+    }
     for (size_t i = 0; i < nn * d->N; i++) {
         REAL a = (REAL)d->amp[i];
         e->target[i] = RSQRT(a * a + e->eps);
@@ -180,6 +197,7 @@ static void SFX(eng_free)(SFX(Eng) *e) {
     if (e->target_owned) FFTW(free)(e->target);
     FFTW(free)(e->O), FFTW(free)(e->P), FFTW(free)(e->buf), FFTW(free)(e->mem);
     FFTW(free)(e->gO), FFTW(free)(e->illum), FFTW(free)(e->gP);
+    FFTW(free)(e->ramp), FFTW(free)(e->FP), FFTW(free)(e->sbuf);
     free(e->ord), free(e->cl);
 }
 
@@ -209,8 +227,31 @@ static double SFX(poisson_far)(CPLX *b, const REAL *t, size_t nn, REAL scale, RE
     return c;
 }
 
-/* Cell c's sums at (O, P), its positions in ascending index, on the calling thread. */
-static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
+/* The probe shifted by position j's remainder into ps [nn]: F^-1[F[P] ramp_j] from e->FP. */
+static void SFX(shift_probe)(SFX(Eng) *e, int j, CPLX *ps) {
+    const int n = e->n;
+    const CPLX *ry = e->ramp + (size_t)2 * j * n, *rx = ry + n;
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) ps[(size_t)y * n + x] = e->FP[(size_t)y * n + x] * (ry[y] * rx[x]);
+    FFTW(execute_dft)(e->inv, ps, ps);
+}
+
+/* gp += the adjoint shift of t [nn] (the opposite ramp): F^-1[F[t] conj(ramp_j)] / n^2; t is overwritten */
+static void SFX(unshift_add)(SFX(Eng) *e, int j, CPLX *t, CPLX *gp) {
+    const int n = e->n;
+    const CPLX *ry = e->ramp + (size_t)2 * j * n, *rx = ry + n;
+    const REAL s = (REAL)1 / ((REAL)n * (REAL)n);
+    FFTW(execute_dft)(e->fwd, t, t);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) t[(size_t)y * n + x] *= CONJ(ry[y] * rx[x]) * s;
+    FFTW(execute_dft)(e->inv, t, t);
+    for (size_t k = 0; k < (size_t)n * n; k++) gp[k] += t[k];
+}
+
+/* Cell c's sums at (O, P), its positions in ascending index, on the calling thread; sb: the
+ * thread's two shift buffers (with e->frac). A position with a whole-pixel remainder (0, 0) takes
+ * the unshifted path, so whole-pixel scans give today's bits with subpixel on. */
+static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b, CPLX *sb) {
     const int n = e->n, W = e->ext.x1 - e->ext.x0, cw = q->ext.x1 - q->ext.x0;
     const size_t nn = (size_t)n * n;
     const REAL scale = (REAL)1 / (REAL)n; /* unitary transform: 1/n each way */
@@ -221,8 +262,11 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
         const int j = e->ord[i], r0 = e->pos[2 * j], c0 = e->pos[2 * j + 1];
         const REAL *m = e->target + nn * j;
         const CPLX *O0 = e->O + SFX(rect_at)(e->ext, r0, c0);
+        const int shifted = e->frac && (e->frac[2 * j] != 0 || e->frac[2 * j + 1] != 0);
+        const CPLX *P = e->P;
+        if (shifted) SFX(shift_probe)(e, j, sb), P = sb;
         for (int y = 0; y < n; y++) {
-            const CPLX *o = O0 + (size_t)y * W, *p = e->P + (size_t)y * n;
+            const CPLX *o = O0 + (size_t)y * W, *p = P + (size_t)y * n;
             for (int x = 0; x < n; x++) b[(size_t)y * n + x] = p[x] * o[x];
         }
         FFTW(execute_dft)(e->fwd, b, b);
@@ -239,17 +283,23 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b) {
             }
         FFTW(execute_dft)(e->inv, b, b); /* b = psi - psi' */
         const size_t at = SFX(rect_at)(q->ext, r0, c0);
+        /* shifted: conj(O_j) (psi - psi') goes to the second buffer, then back through the shift */
+        CPLX *gpj = shifted ? sb + nn : q->gp;
         for (int y = 0; y < n; y++) {
-            const CPLX *o = O0 + (size_t)y * W, *p = e->P + (size_t)y * n, *d = b + (size_t)y * n;
-            CPLX *go = q->g + at + (size_t)y * cw, *gp = q->gp + (size_t)y * n;
+            const CPLX *o = O0 + (size_t)y * W, *p = P + (size_t)y * n, *d = b + (size_t)y * n;
+            CPLX *go = q->g + at + (size_t)y * cw, *gp = gpj + (size_t)y * n;
             REAL *il = q->il + at + (size_t)y * cw, *op = q->op + (size_t)y * n;
             for (int x = 0; x < n; x++) {
                 go[x] += CONJ(p[x]) * d[x];
-                gp[x] += CONJ(o[x]) * d[x];
+                if (shifted)
+                    gp[x] = CONJ(o[x]) * d[x];
+                else
+                    gp[x] += CONJ(o[x]) * d[x];
                 il[x] += CRE(p[x]) * CRE(p[x]) + CIM(p[x]) * CIM(p[x]);
                 op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
             }
         }
+        if (shifted) SFX(unshift_add)(e, j, gpj, q->gp);
     }
     q->cost = c;
 }
@@ -261,7 +311,8 @@ static void SFX(cells_pass)(SFX(Eng) *e, int boundary) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(e->nt)
     for (int c = 0; c < e->ncl; c++) {
         if (e->cl[c].boundary != boundary) continue;
-        SFX(cell_sums)(e, &e->cl[c], e->buf + (size_t)e->n * e->n * omp_get_thread_num());
+        const size_t nn = (size_t)e->n * e->n, t = (size_t)omp_get_thread_num();
+        SFX(cell_sums)(e, &e->cl[c], e->buf + nn * t, e->sbuf ? e->sbuf + 2 * nn * t : NULL);
         if (!boundary && omp_get_thread_num() == 0) SFX(xchg_progress)(e);
     }
 }
@@ -270,6 +321,13 @@ static void SFX(cells_pass)(SFX(Eng) *e, int boundary) {
  * e->gP, e->opow the gradient and the step's preconditioners (see eng_step). The other tiles'
  * sums are received while the interior cells are computed. */
 static double SFX(eng_cost_grad)(SFX(Eng) *e) {
+    if (e->FP) { /* F[P] / n^2 for the shifted probes: the same bits on every rank */
+        const size_t nn = (size_t)e->n * e->n;
+        const REAL s = (REAL)1 / ((REAL)e->n * (REAL)e->n);
+        memcpy(e->FP, e->P, sizeof(CPLX) * nn);
+        FFTW(execute_dft)(e->fwd, e->FP, e->FP);
+        for (size_t k = 0; k < nn; k++) e->FP[k] *= s;
+    }
     SFX(xchg_post_recv)(e);
     SFX(cells_pass)(e, 1);
     SFX(xchg_send_sums)(e);
@@ -317,7 +375,7 @@ static void SFX(eng_load)(SFX(Eng) *e, const float complex *obj, const float com
 void SFX(pty_reconstruct_tile)(float complex *obj, float complex *probe, double *cost, const PtyData *d,
                                const PtyReconOptions *o, const PtyTiling *T, int tile, Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, o->eps, o->amp_in_place, T, tile, comm);
+    SFX(eng_init)(&e, d, o->eps, o->amp_in_place, o->subpixel, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
     for (int it = 0; it < o->iters; it++) {
         double t0 = omp_get_wtime();
@@ -336,7 +394,7 @@ double SFX(pty_cost_grad_tile)(float complex *gobj, float complex *gprobe, const
                                const float complex *probe, const PtyData *d, float eps, const PtyTiling *T, int tile,
                                Comm *comm) {
     SFX(Eng) e;
-    SFX(eng_init)(&e, d, eps, 0, T, tile, comm);
+    SFX(eng_init)(&e, d, eps, 0, 0, T, tile, comm);
     SFX(eng_load)(&e, obj, probe);
     double c = SFX(eng_cost_grad)(&e);
     if (gobj)

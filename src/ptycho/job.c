@@ -40,10 +40,12 @@ static void half_data(PtyData *h, const PtyData *d, int first) {
     h->N = (d->N - first + 1) / 2;
     h->amp = xmalloc(sizeof(float) * nn * h->N);
     h->pos = xmalloc(sizeof(int) * 2 * h->N);
+    h->frac = d->frac ? xmalloc(sizeof(float) * 2 * h->N) : NULL;
     h->probe = NULL, h->obj_true = NULL;
     for (int j = 0; j < h->N; j++) {
         memcpy(h->amp + nn * j, d->amp + nn * (first + 2 * j), sizeof(float) * nn);
         h->pos[2 * j] = d->pos[2 * (first + 2 * j)], h->pos[2 * j + 1] = d->pos[2 * (first + 2 * j) + 1];
+        if (h->frac) memcpy(h->frac + 2 * j, d->frac + 2 * (first + 2 * j), sizeof(float) * 2);
     }
     if (d->probe) {
         h->probe = xmalloc(sizeof(float complex) * nn);

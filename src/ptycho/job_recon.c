@@ -90,11 +90,13 @@ static void local_data(PtyData *dl, int **idx_out, const PtyData *d, const PtyTi
     memset(dl, 0, sizeof *dl);
     dl->N = m, dl->n = d->n, dl->H = d->H, dl->W = d->W;
     dl->pos = xmalloc(sizeof(int) * 2 * (m ? m : 1));
+    dl->frac = d->frac ? xmalloc(sizeof(float) * 2 * (m ? m : 1)) : NULL;
     lvit_alloc_what("this rank's %d frames of %dx%d", m, d->n, d->n);
     dl->amp = xmalloc(sizeof(float) * nn * (m ? m : 1));
     lvit_alloc_what(NULL);
     for (int i = 0; i < m; i++) {
         dl->pos[2 * i] = d->pos[2 * idx[i]], dl->pos[2 * i + 1] = d->pos[2 * idx[i] + 1];
+        if (dl->frac) dl->frac[2 * i] = d->frac[2 * idx[i]], dl->frac[2 * i + 1] = d->frac[2 * idx[i] + 1];
         if (cxi) memcpy(dl->amp + nn * i, d->amp + nn * idx[i], sizeof(float) * nn);
     }
     if (!cxi) { /* counts read into amp and turned into amplitudes in place */
@@ -216,9 +218,10 @@ int pty_reconstruct_job(const PtyJobOptions *o) {
         if (o->recon.poisson_start >= 0)
             snprintf(model, sizeof model, "Poisson cost from iteration %d", o->recon.poisson_start);
         printf("ptycho: %d frames %dx%d, object %dx%d, probe from %s, %d iterations, %s, %s, eps %g, %dx%d tile%s "
-               "(cells of %d pixels)\n", d.N, n, n, d.H, d.W,
+               "(cells of %d pixels), %s positions\n", d.N, n, n, d.H, d.W,
                o->probe_init == PTY_PROBE_FILE ? "the file" : o->probe_init == PTY_PROBE_MEAN ? "the mean pattern" : "a pupil",
-               iters, model, o->recon.use_double ? "double" : "float", o->recon.eps, R, C, ranks > 1 ? "s" : "", cell);
+               iters, model, o->recon.use_double ? "double" : "float", o->recon.eps, R, C, ranks > 1 ? "s" : "", cell,
+               o->recon.subpixel ? "sub-pixel" : "whole-pixel");
         ro.progress = progress, ro.ctx = &pr;
     }
     double t0 = now_sec();

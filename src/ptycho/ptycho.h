@@ -4,8 +4,9 @@
  * Conventions (docs/ptychography.md):
  * - Everything is in pixels. A frame is n x n, stored row-major in FFT order (zero frequency at
  *   [0,0]), the probe is n x n in real space, the object H x W.
- * - Position j is the minimum corner (row, column) of probe window j in object pixels; integer
- *   positions only for now (the reader rounds).
+ * - Position j is the minimum corner (row, column) of probe window j in object pixels, rounded to
+ *   whole pixels (pos); the remainder (frac, in [-0.5, 0.5)) is used only with subpixel on, as the
+ *   probe shifted by it: exit wave P(r - frac) O(r + pos), the shift a Fourier phase ramp.
  * - The far field is the unitary DFT, Psi = fft2(psi) / n, so that sum |Psi|^2 = sum |psi|^2 and
  *   a frame's total count equals the exit wave's power.
  * - Cost C = sum_j sum_k (sqrt(|Psi_jk|^2 + eps) - sqrt(I_jk + eps))^2 (Gaussian amplitude cost;
@@ -28,7 +29,8 @@ typedef struct PtyData {
     int N, n;            /* frames, frame side */
     int H, W;            /* object grid (positions lie inside: 0 <= row <= H-n, 0 <= col <= W-n) */
     float *amp;          /* [N, n, n] sqrt of the measured counts, FFT order */
-    int *pos;            /* [N, 2] window min corner (row, col), object pixels */
+    int *pos;            /* [N, 2] window min corner (row, col), object pixels, rounded */
+    float *frac;         /* [N, 2] the rounding's remainder (file position + shift - pos), or NULL: none */
     float complex *probe;    /* [n, n] probe from the file, or NULL */
     float complex *obj_true; /* [H, W] ground truth (simulations), or NULL */
     double shift[2];     /* added to the file's positions to get pos (before rounding) */
@@ -47,6 +49,7 @@ typedef struct PtyReconOptions {
     int cell;            /* cell side of the fixed summation order (tiling.h); 0: the probe side */
     int poisson_start;   /* first iteration on the Poisson cost (engine_tmpl.h poisson_far); -1: never.
                           * From a cold start the Poisson cost diverges: warm up on the amplitude cost */
+    int subpixel;        /* 1: positions keep their fractional part (d->frac): the probe is shifted by it */
     int amp_in_place;    /* float: the engine overwrites d->amp with sqrt(amp^2 + eps) instead of copying */
     /* called after every iteration with the cost before that iteration's update; may be NULL */
     void (*progress)(void *ctx, int iter, double cost, double ms);
@@ -88,6 +91,13 @@ void pty_probe_from_intensity(float complex *probe /* [n, n] */, const double *m
  * defocus * (rho / radius)^2 (radians at the aperture edge), inverse-transformed and centred in
  * the n x n window; scaled so that sum |P|^2 = power. */
 void pty_probe_pupil(float complex *probe /* [n, n] */, int n, double radius, double defocus, double power);
+
+/* The 1-D factor of a shift by d pixels: r[k] = exp(-2 pi i f_k d / n), f_k the frequency of
+ * FFT bin k (-n/2 .. n/2 - 1). F[P](ky, kx) r_y[ky] r_x[kx] is the transform of P(r - (dy, dx))
+ * (cyclic). */
+void pty_shift_ramp(double complex *r /* [n] */, int n, double d);
+/* The probe shifted by (dy, dx) pixels through that ramp (cyclic, band-limited), out of place. */
+void pty_probe_shift(float complex *out /* [n, n] */, const float complex *in /* [n, n] */, int n, double dy, double dx);
 
 /* The unitary 2-D DFT of an n x n array (sign -1 forward, +1 inverse), out of place; for
  * simulation and tests (the reconstruction keeps its own plans). */

@@ -10,7 +10,7 @@
 #include "ptycho/tiling.h"
 
 void pty_data_free(PtyData *d) {
-    free(d->amp), free(d->pos), free(d->probe), free(d->obj_true);
+    free(d->amp), free(d->pos), free(d->frac), free(d->probe), free(d->obj_true);
     memset(d, 0, sizeof *d);
 }
 
@@ -76,6 +76,25 @@ void pty_fft2(float complex *out, const float complex *in, int n, int sign) {
     for (size_t i = 0; i < nn; i++) out[i] = bc[i] * s;
     fftwf_destroy_plan(p);
     fftwf_free(b);
+}
+
+void pty_shift_ramp(double complex *r, int n, double d) {
+    for (int k = 0; k < n; k++) {
+        int f = k < n / 2 ? k : k - n; /* the Nyquist bin as -n/2 */
+        r[k] = cexp(-2 * M_PI * I * (double)f * d / n);
+    }
+}
+
+void pty_probe_shift(float complex *out, const float complex *in, int n, double dy, double dx) {
+    const size_t nn = (size_t)n * n;
+    double complex *ry = xmalloc(sizeof(double complex) * 2 * n), *rx = ry + n;
+    float complex *f = xmalloc(sizeof(float complex) * nn);
+    pty_shift_ramp(ry, n, dy), pty_shift_ramp(rx, n, dx);
+    pty_fft2(f, in, n, -1);
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) f[(size_t)y * n + x] *= (float complex)(ry[y] * rx[x]);
+    pty_fft2(out, f, n, +1);
+    free(f), free(ry);
 }
 
 static void scale_power(float complex *p, size_t nn, double power) {

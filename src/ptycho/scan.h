@@ -28,6 +28,9 @@ typedef struct PtySimOptions {
     int noise;               /* Poisson noise */
     double radius;           /* pupil radius, far-field pixels */
     double defocus;          /* radians of quadratic phase at the pupil edge */
+    int subpixel;            /* positions keep their fractional part (else whole pixels); the frames are
+                              * then the probe shifted by it (pty_probe_shift) times the window at the
+                              * rounded position, the model reconstruct --subpixel fits */
     uint64_t seed;
 } PtySimOptions;
 
@@ -36,7 +39,7 @@ void pty_sim_defaults(PtySimOptions *o);
 int pty_simulate(PtyScan *s, const PtySimOptions *o, char *err, size_t errlen);
 
 /* Checks the scan (finite non-negative counts, positions inside the object) and fills d: the
- * amplitudes, positions rounded to pixels (shifted by -min + pad when the scan has no object
+ * amplitudes, positions rounded to pixels with their remainders in d->frac (shifted by -min + pad when the scan has no object
  * grid, so that the object is the scanned area plus pad on every side), probe and truth copied.
  * Returns 0, or -1 with err naming `what` (the file) and the variable. */
 int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, char *err, size_t errlen);

@@ -95,25 +95,31 @@ int pty_simulate(PtyScan *s, const PtySimOptions *o, char *err, size_t errlen) {
     double golden = M_PI * (3 - sqrt(5.0));
     for (int k = 0; k < o->N; k++) {
         double r = c * sqrt((double)k), th = k * golden;
-        s->pos[2 * k] = (float)floor((side - n) / 2.0 + r * sin(th) + 0.5);
-        s->pos[2 * k + 1] = (float)floor((side - n) / 2.0 + r * cos(th) + 0.5);
+        double py = (side - n) / 2.0 + r * sin(th), px = (side - n) / 2.0 + r * cos(th);
+        s->pos[2 * k] = (float)(o->subpixel ? py : floor(py + 0.5));
+        s->pos[2 * k + 1] = (float)(o->subpixel ? px : floor(px + 0.5));
     }
     /* the spiral's neighbour spacing: area pi c^2 per point, hexagonal packing */
     s->overlap = 1 - c * sqrt(2 * M_PI / sqrt(3.0)) / probe_diameter(s->probe, n);
     float complex *w = xmalloc(sizeof(float complex) * nn), *f = xmalloc(sizeof(float complex) * nn);
+    float complex *ps = xmalloc(sizeof(float complex) * nn);
     Rng rng;
     rng_seed(&rng, o->seed);
     for (int j = 0; j < o->N; j++) {
-        int r0 = (int)s->pos[2 * j], c0 = (int)s->pos[2 * j + 1];
+        double fy = floor(s->pos[2 * j] + 0.5), fx = floor(s->pos[2 * j + 1] + 0.5);
+        int r0 = (int)fy, c0 = (int)fx;
+        const float complex *P = s->probe;
+        if (s->pos[2 * j] != fy || s->pos[2 * j + 1] != fx) /* the remainders (as the reader computes them) */
+            pty_probe_shift(ps, s->probe, n, (double)(s->pos[2 * j] - (float)fy), (double)(s->pos[2 * j + 1] - (float)fx)), P = ps;
         for (int y = 0; y < n; y++)
-            for (int x = 0; x < n; x++) w[(size_t)y * n + x] = s->probe[(size_t)y * n + x] * s->obj[(size_t)(r0 + y) * side + c0 + x];
+            for (int x = 0; x < n; x++) w[(size_t)y * n + x] = P[(size_t)y * n + x] * s->obj[(size_t)(r0 + y) * side + c0 + x];
         pty_fft2(f, w, n, -1);
         for (size_t k = 0; k < nn; k++) {
             double I0 = crealf(f[k] * conjf(f[k]));
             s->counts[nn * j + k] = (float)(o->noise ? poisson(&rng, I0) : I0);
         }
     }
-    free(w), free(f);
+    free(w), free(f), free(ps);
     return 0;
 }
 
@@ -158,6 +164,7 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
         d->W = (int)(floor(mx[1] + 0.5) + d->shift[1]) + n + pad;
     }
     d->pos = xmalloc(sizeof(int) * 2 * s->N);
+    d->frac = xmalloc(sizeof(float) * 2 * s->N);
     for (int j = 0; j < s->N; j++)
         for (int a = 0; a < 2; a++) {
             int p = (int)floor(s->pos[2 * j + a] + d->shift[a] + 0.5);
@@ -170,6 +177,7 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
                 return -1;
             }
             d->pos[2 * j + a] = p;
+            d->frac[2 * j + a] = (float)(s->pos[2 * j + a] + d->shift[a] - p);
         }
     if (s->counts) {
         d->amp = xmalloc(sizeof(float) * nn * s->N);
