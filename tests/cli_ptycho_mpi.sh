@@ -47,6 +47,15 @@ expect 0 "Poisson from iteration 6, one process" "$LVIT" "${run[@]}" -o "$tmp/p1
 expect 0 "Poisson from iteration 6, mpirun -np 4" mpi 4 "$LVIT" "${run[@]}" -o "$tmp/p4.nc" --poisson-from 6
 same "$tmp/p1.nc" "$tmp/p4.nc" "Poisson cost: np 1 and np 4 (2x2)"
 if cmp -s "$tmp/r1.nc" "$tmp/p1.nc"; then bad "the Poisson run equals the amplitude run"; else ok "the Poisson run differs from the amplitude run"; fi
+# --subpixel: each position's probe shift is inside its cell's sum, so the tiles still add the same bits
+expect 0 "simulate at fractional positions" "$LVIT" ptycho simulate -o "$tmp/simf.nc" --object 64 --probe 32 \
+  --positions 30 --pupil-radius 8 --defocus 6 --photons 1e6 --seed 3 --subpixel
+subr=(ptycho reconstruct --data "$tmp/simf.nc" --iters 12 --probe-init pupil --pupil-radius 8 --defocus 6 --quiet --cell 16 --subpixel)
+expect 0 "--subpixel, one process" "$LVIT" "${subr[@]}" -o "$tmp/s1.nc"
+expect 0 "--subpixel, mpirun -np 2 --tiles 1x2" mpi 2 "$LVIT" "${subr[@]}" -o "$tmp/s2.nc" --tiles 1x2
+same "$tmp/s1.nc" "$tmp/s2.nc" "--subpixel: np 1 and np 2 (1x2)"
+expect 0 "fractional scan rounded, one process" "$LVIT" "${subr[@]:0:15}" -o "$tmp/s0.nc"
+if cmp -s "$tmp/s1.nc" "$tmp/s0.nc"; then bad "--subpixel gave the rounded run's bytes"; else ok "--subpixel differs from the rounded run"; fi
 if command -v ncdump >/dev/null; then
   e=$(sed -n 's/.*object NRMSE \([0-9.]*\) after.*/\1/p' "$tmp/out")
   awk -v e="$e" 'BEGIN { exit !(e > 0 && e < 0.1) }' && ok "object NRMSE $e < 0.1 after 12 iterations" || bad "NRMSE '$e'"
