@@ -60,7 +60,8 @@ typedef struct SFX(Eng) {
     const float *frac;       /* [N, 2] sub-pixel remainders, or NULL: whole pixels (PtyReconOptions.subpixel) */
     CPLX *ramp;              /* [N, 2n] with frac: each position's shift ramps, rows then columns */
     CPLX *FP;                /* [n, n] with frac: F[P] / n^2, once per evaluation */
-    CPLX *sbuf;              /* [nt, 2, n, n] with frac: the shifted probe and its gradient, per thread */
+    CPLX *sbuf;              /* [nt, 3, n, n] with frac, per thread: the shifted probe, a position's probe
+                              * gradient, the cell's sum of their transforms times the opposite ramps */
     int *ord;                /* [N] local position indices sorted by cell, then index */
     const PtyTiling *T;
     int tile;
@@ -131,7 +132,7 @@ static void SFX(eng_init)(SFX(Eng) *e, const PtyData *d, float eps, int amp_in_p
         e->frac = d->frac;
         e->ramp = SFX(eng_alloc)(sizeof(CPLX) * 2 * d->n * d->N);
         e->FP = SFX(eng_alloc)(sizeof(CPLX) * nn);
-        e->sbuf = SFX(eng_alloc)(sizeof(CPLX) * 2 * nn * e->nt);
+        e->sbuf = SFX(eng_alloc)(sizeof(CPLX) * 3 * nn * e->nt);
         double complex *r = xmalloc(sizeof(double complex) * d->n);
         for (int j = 0; j < d->N; j++)
             for (int a = 0; a < 2; a++) {
@@ -236,21 +237,29 @@ static void SFX(shift_probe)(SFX(Eng) *e, int j, CPLX *ps) {
     FFTW(execute_dft)(e->inv, ps, ps);
 }
 
-/* gp += the adjoint shift of t [nn] (the opposite ramp): F^-1[F[t] conj(ramp_j)] / n^2; t is overwritten */
-static void SFX(unshift_add)(SFX(Eng) *e, int j, CPLX *t, CPLX *gp) {
+/* The adjoint shift of t [nn] (the opposite ramp), F^-1[F[t] conj(ramp_j)] / n^2, before its
+ * inverse transform: acc (+)= F[t] conj(ramp_j) / n^2 (first: acc is set); t is overwritten. The
+ * cell's positions share one inverse transform (cell_sums). */
+static void SFX(unshift_acc)(SFX(Eng) *e, int j, CPLX *t, CPLX *acc, int first) {
     const int n = e->n;
     const CPLX *ry = e->ramp + (size_t)2 * j * n, *rx = ry + n;
     const REAL s = (REAL)1 / ((REAL)n * (REAL)n);
     FFTW(execute_dft)(e->fwd, t, t);
-    for (int y = 0; y < n; y++)
-        for (int x = 0; x < n; x++) t[(size_t)y * n + x] *= CONJ(ry[y] * rx[x]) * s;
-    FFTW(execute_dft)(e->inv, t, t);
-    for (size_t k = 0; k < (size_t)n * n; k++) gp[k] += t[k];
+    for (int y = 0; y < n; y++) {
+        CPLX *a = acc + (size_t)y * n, *u = t + (size_t)y * n;
+        const CPLX cy = CONJ(ry[y]) * s;
+        if (first)
+            for (int x = 0; x < n; x++) a[x] = u[x] * (cy * CONJ(rx[x]));
+        else
+            for (int x = 0; x < n; x++) a[x] += u[x] * (cy * CONJ(rx[x]));
+    }
 }
 
 /* Cell c's sums at (O, P), its positions in ascending index, on the calling thread; sb: the
- * thread's two shift buffers (with e->frac). A position with a whole-pixel remainder (0, 0) takes
- * the unshifted path, so whole-pixel scans give today's bits with subpixel on. */
+ * thread's three shift buffers (with e->frac). A position with a whole-pixel remainder (0, 0) takes
+ * the unshifted path, so whole-pixel scans give today's bits with subpixel on. The probe gradient
+ * is the unshifted positions' sum plus one inverse transform of the shifted ones' (each in
+ * ascending index): the same order in every tiling. */
 static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b, CPLX *sb) {
     const int n = e->n, W = e->ext.x1 - e->ext.x0, cw = q->ext.x1 - q->ext.x0;
     const size_t nn = (size_t)n * n;
@@ -258,6 +267,7 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b, CPLX *sb) {
     memset(q->g, 0, sizeof(CPLX) * pty_rect_area(q->ext)), memset(q->il, 0, sizeof(REAL) * pty_rect_area(q->ext));
     memset(q->gp, 0, sizeof(CPLX) * nn), memset(q->op, 0, sizeof(REAL) * nn);
     double c = 0;
+    int nsh = 0; /* shifted positions so far */
     for (int i = q->first; i < q->first + q->count; i++) {
         const int j = e->ord[i], r0 = e->pos[2 * j], c0 = e->pos[2 * j + 1];
         const REAL *m = e->target + nn * j;
@@ -299,7 +309,12 @@ static void SFX(cell_sums)(SFX(Eng) *e, SFX(Cell) *q, CPLX *b, CPLX *sb) {
                 op[x] += CRE(o[x]) * CRE(o[x]) + CIM(o[x]) * CIM(o[x]);
             }
         }
-        if (shifted) SFX(unshift_add)(e, j, gpj, q->gp);
+        if (shifted) SFX(unshift_acc)(e, j, gpj, sb + 2 * nn, nsh++ == 0);
+    }
+    if (nsh) {
+        CPLX *acc = sb + 2 * nn;
+        FFTW(execute_dft)(e->inv, acc, acc);
+        for (size_t k = 0; k < nn; k++) q->gp[k] += acc[k];
     }
     q->cost = c;
 }
@@ -312,7 +327,7 @@ static void SFX(cells_pass)(SFX(Eng) *e, int boundary) {
     for (int c = 0; c < e->ncl; c++) {
         if (e->cl[c].boundary != boundary) continue;
         const size_t nn = (size_t)e->n * e->n, t = (size_t)omp_get_thread_num();
-        SFX(cell_sums)(e, &e->cl[c], e->buf + nn * t, e->sbuf ? e->sbuf + 2 * nn * t : NULL);
+        SFX(cell_sums)(e, &e->cl[c], e->buf + nn * t, e->sbuf ? e->sbuf + 3 * nn * t : NULL);
         if (!boundary && omp_get_thread_num() == 0) SFX(xchg_progress)(e);
     }
 }
