@@ -127,7 +127,9 @@ int ckpt_config_diff(const VitConfig *a /* file */, const VitConfig *b /* model 
         {"mlp_ratio", a->mlp_ratio, b->mlp_ratio}, {"channels (0 agg, 1 multi)", a->mode, b->mode},
         {"residual", a->residual, b->residual}, {"chag", a->chag, b->chag}, {"chag_group", a->chag_group, b->chag_group},
         {"scale (0/1 forecast, >1 downscale)", a->scale, b->scale}, {"res_width", a->res_width, b->res_width},
-        {"downscale target (0 field, 1 difference from bicubic)", a->ds_base, b->ds_base}};
+        {"downscale target (0 field, 1 difference from bicubic)", a->ds_base, b->ds_base},
+        {"classes (0: no classifier)", a->classes, b->classes}, {"multilabel", a->multilabel, b->multilabel},
+        {"MAE tokens kept per patch row (0: no MAE)", a->mae_keep, b->mae_keep}, {"MAE decoder blocks", a->mae_depth, b->mae_depth}};
     int k = 0;
     size_t len = 0;
     out[0] = 0;
