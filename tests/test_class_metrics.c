@@ -199,17 +199,6 @@ static char *slurp(const char *path) {
     return buf;
 }
 
-static int count_temporaries(void) {
-    DIR *d = opendir(tu_tmpdir());
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
-
 static void test_csv(void **state) {
     (void)state;
     char path[512], err[512];
@@ -228,7 +217,7 @@ static void test_csv(void **state) {
     snprintf(path, sizeof path, "%s/missing/cm.csv", tu_tmpdir());
     assert_int_equal(class_write_confusion_csv(path, CM3, 3, names, err, sizeof err), -1);
     assert_non_null(strstr(err, path));
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
 }
 
 typedef struct Img {
@@ -291,7 +280,7 @@ static void test_confusion_png(void **state) {
     assert_int_equal(class_confusion_png(path, cm, 3, names2, NULL, &L2, err, sizeof err), 0);
     assert_int_equal(L2.width, L.width);
     assert_int_equal(L.x0, 10 + (2 + CLASS_PLOT_NAME_MAX) * 6 - 1 + 8);   /* "1 " + 24 characters */
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
 }
 
 static void test_maps_png(void **state) {
@@ -342,7 +331,7 @@ static void test_maps_png(void **state) {
     assert_int_equal(class_maps_png(path, maps, titles, 2, H, W, C, names, 0, NULL, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "map 1 holds 6 at row 5, column 7"));
     assert_null(fopen(path, "rb"));
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
 }
 
 int main(void) {

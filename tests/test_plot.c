@@ -20,18 +20,6 @@
 #include "eval/plot.h"
 #include "util_test.h"
 
-/* Number of entries in tu_tmpdir() whose name contains ".tmp." (leftover temporaries). */
-static int count_temporaries(void) {
-    DIR *d = opendir(tu_tmpdir());
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
-}
-
 static void copy_example(const char *src, const char *name) {
     mkdir("/tmp/plot_examples", 0755);
     char dst[256];
@@ -218,7 +206,7 @@ static void test_fields_png(void **state) {
     im = read_png(path);
     assert_int_equal(count_dark(&im, 0, 0, im.w, 50), 0);
     free(im.px);
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
 }
 
 /* The same field stored south-to-north draws the identical map. */
@@ -368,9 +356,9 @@ static void test_write_errors(void **state) {
     write_text(inner, "x");
     assert_int_equal(plot_fields_png(path, p, 3, "t", err, sizeof err), -1);
     TU_ASSERT_CONTAINS(err, path);
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
     assert_int_equal(plot_loss_png(path, st, lo, 2, st, lo, 2, "t", err, sizeof err), -1);
-    assert_int_equal(count_temporaries(), 0);
+    assert_int_equal(tu_count_temporaries(), 0);
     /* Bad arguments. */
     assert_int_equal(plot_fields_png(path, p, 0, "t", err, sizeof err), -1);
     p[1].H = 0;

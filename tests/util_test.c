@@ -282,3 +282,14 @@ uint8_t *tu_read_bytes(const char *path, size_t *n) {
     *n = (size_t)len;
     return p;
 }
+
+int tu_count_temporaries(void) {
+    DIR *d = opendir(tu_tmpdir());
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strstr(e->d_name, ".tmp.")) n++;
+    closedir(d);
+    return n;
+}

@@ -102,6 +102,9 @@ double tu_dot_f(const float *out /* [n] */, const double *R /* [n] */, int64_t n
  * with everything in it by tu_tmpdir_teardown; both fit cmocka's group or per-test setup
  * and teardown slots. tu_tmpdir() is its path ("" before the first setup). */
 const char *tu_tmpdir(void);
+/* Entries of tu_tmpdir() whose name contains ".tmp." (temporaries a writer left behind); -1 when the
+ * directory cannot be read. */
+int tu_count_temporaries(void);
 int tu_tmpdir_setup(void **state);
 int tu_tmpdir_teardown(void **state);
 void tu_path(char *buf, size_t n, const char *name); /* tu_tmpdir() + "/" + name */

@@ -215,21 +215,29 @@ static int mae_eval(const EvalOptions *o) {
         vit_prediction(&m, dev, b);
         k->download(pred, dev, b * nx);
         for (int i = 0; i < b; i++)
-            for (int64_t q = 0; q < nx; q++) {
-                const int64_t o0 = i * nx + q, r = q % HW / cfg.W, c = q % cfg.W, v = q / HW;
-                if (hb.mask[o0] == 0.0f) continue;
-                /* the nearest visible patch of this patch row: its pixel at the same offset */
-                int cols[1024], best = 0;
-                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)(r / p), cols);
-                for (int j = 1; j < cfg.mae_keep; j++)
-                    if (labs(cols[j] - c / p) < labs(cols[best] - c / p)) best = j;
-                const float y = hb.y[o0], nn = hb.x[i * nx + v * HW + r * cfg.W + cols[best] * p + c % p];
-                se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y, se[2] += (double)(nn - y) * (nn - y);
-                cnt += 1;
+            for (int64_t pr = 0; pr < cfg.H / p; pr++) {
+                /* the nearest visible patch of each patch column of this row (its pixel at the same offset is
+                 * the baseline), drawn once per row */
+                int cols[1024], near[1024];
+                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, cols);
+                for (int64_t t = 0; t < Wt; t++) {
+                    near[t] = cols[0];
+                    for (int j = 1; j < cfg.mae_keep; j++)
+                        if (labs(cols[j] - t) < labs(near[t] - t)) near[t] = cols[j];
+                }
+                for (int64_t v = 0; v < cfg.V; v++)
+                    for (int64_t r = pr * p; r < (pr + 1) * p; r++)
+                        for (int64_t c = 0; c < cfg.W; c++) {
+                            const int64_t o0 = i * nx + v * HW + r * cfg.W + c;
+                            if (hb.mask[o0] == 0.0f) continue;
+                            const float y = hb.y[o0], nn = hb.x[o0 - c + near[c / p] * p + c % p];
+                            se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y;
+                            se[2] += (double)(nn - y) * (nn - y);
+                            cnt += 1;
+                        }
             }
         done += b;
     }
-    (void)Wt;
     printf("%s: %lld %s, %.0f masked pixel values; mean squared error (normalised units): model %.5f, band means %.5f, "
            "nearest visible patch %.5f\n", set == SPLIT_VAL ? "val" : "train", (long long)n, mt.cd.pixel ? "windows" : "images",
            cnt, se[0] / cnt, se[1] / cnt, se[2] / cnt);
