@@ -1,5 +1,6 @@
 /* lvit eval: the flags of the run's task into EvalOptions, then the library (tasks/jobs.h). */
 #include "cli/downscale_cli.h"
+#include "imagery/imagery.h"
 
 /* Under mpirun the processes share the times to score: the layout flags of train, of which eval
  * takes dp (tp, sp and pp are refused with the reason, so that train's command line can be reused) */
@@ -57,10 +58,11 @@ static void parse_classify(EvalOptions *o, int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
     EvalOptions o = EVAL_OPTIONS_DEFAULT;
+    o.tiles.read_raster = read_label_raster; /* --train-labels/--test-labels: the image readers */
     const char *run = cli_run_arg(argc, argv);
     const TaskOps *task = run ? task_of_run(run) : NULL;
     if (task == &task_downscale_ops) parse_downscale(&o, argc, argv);
-    else if (task == &task_classify_ops) parse_classify(&o, argc, argv);
+    else if (task == &task_classify_ops || task == &task_segment_ops) parse_classify(&o, argc, argv);
     else parse_forecast(&o, argc, argv);
     return eval_run(&o);
 }

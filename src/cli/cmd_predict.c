@@ -1,6 +1,8 @@
 /* lvit predict: the flags of the run's task into PredictOptions, then the library (tasks/jobs.h). */
 #include <string.h>
 #include "cli/downscale_cli.h"
+#include "imagery/imagery.h"
+#include "imagery/class_raster.h"
 
 static void parse_downscale(PredictOptions *o, int argc, char **argv) {
     ArgSpec specs[] = {
@@ -46,10 +48,12 @@ static void parse_classify(PredictOptions *o, int argc, char **argv) {
 
 int cmd_predict(int argc, char **argv) {
     PredictOptions o = PREDICT_OPTIONS_DEFAULT;
+    o.tiles.read_raster = read_label_raster; /* --train-labels/--test-labels: the image readers */
+    o.tiles.write_raster = write_class_raster; /* a segmentation's class map as GeoTIFF */
     const char *run = cli_run_arg(argc, argv);
     const TaskOps *task = run ? task_of_run(run) : NULL;
     if (task == &task_downscale_ops) parse_downscale(&o, argc, argv);
-    else if (task == &task_classify_ops) parse_classify(&o, argc, argv);
+    else if (task == &task_classify_ops || task == &task_segment_ops) parse_classify(&o, argc, argv);
     else parse_forecast(&o, argc, argv);
     return predict_run(&o);
 }

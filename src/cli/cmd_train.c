@@ -4,10 +4,12 @@
 #include "cli/downscale_cli.h"
 #include "core/check.h"
 #include "train/train_run.h"
+#include "imagery/imagery.h"
 
 int cmd_train(int argc, char **argv) {
     TrainOptions o;
     train_options_default(&o);
+    o.task.read_raster = read_label_raster; /* --train-labels/--test-labels: the image readers */
     ArgSpec specs[] = {
         {"data", ARG_STR, &o.data, "dataset ('synthetic': built-in deterministic synthetic weather)", NULL, 0, 0, 0},
         {"run", ARG_STR, &o.run, "run directory for model.safetensors and metrics.jsonl (required)", NULL, 0, 0, 0},

@@ -40,6 +40,11 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
         BAD("%d classes: expected %d..100000", c->classes, c->multilabel ? 1 : 2);
     } else if (vit_classify(c) && c->residual) {
         BAD("--residual is for forecasting; a classifier predicts labels, not a change of its input");
+    } else if (vit_segment(c)) {
+        if (c->seg_classes < 2 || c->seg_classes > 100000 || c->Vo != c->seg_classes)
+            BAD("segmentation: %d classes (%d outputs per pixel): expected 2..100000, one output per class", c->seg_classes, c->Vo);
+        if (c->mode != CH_AGG) BAD("--task segment needs --channels agg (a token's head emits every class of its pixels)");
+        if (c->residual) BAD("--residual is for forecasting; segmentation predicts labels, not a change of its input");
     } else if (c->Vo != c->V) {
         BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
     }
@@ -94,6 +99,7 @@ char *vit_config_to_json(const VitConfig *c) {
     if (vit_classify(c))
         json_buf_printf(&b, ",\"task\":\"classify\",\"classes\":%d,\"multilabel\":%s", c->classes,
                         c->multilabel ? "true" : "false");
+    if (vit_segment(c)) json_buf_printf(&b, ",\"task\":\"segment\",\"classes\":%d", c->seg_classes);
     json_buf_puts(&b, "}");
     return b.s;
 }
@@ -165,9 +171,13 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
     const JsonValue *task = json_get(root, "task");
     const char *tname = task ? json_as_string(task) : "forecast";
     if (!tname || (strcmp(tname, "downscale") && strcmp(tname, "forecast") && strcmp(tname, "classify") &&
-                   strcmp(tname, "mae"))) {
-        snprintf(err, n, "model config: \"task\" must be \"forecast\", \"downscale\", \"classify\" or \"mae\"");
+                   strcmp(tname, "mae") && strcmp(tname, "segment"))) {
+        snprintf(err, n, "model config: \"task\" must be \"forecast\", \"downscale\", \"classify\", \"mae\" or \"segment\"");
         goto done;
+    }
+    if (strcmp(tname, "segment") == 0) {
+        if (get_int(root, "classes", &c->seg_classes, err, n)) goto done;
+        c->Vo = c->seg_classes;
     }
     if (strcmp(tname, "mae") == 0 &&
         (get_int(root, "mae_keep", &c->mae_keep, err, n) || get_int(root, "mae_depth", &c->mae_depth, err, n)))

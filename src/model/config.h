@@ -45,6 +45,8 @@ typedef struct VitConfig {
                          * sequence-parallel ranks), the head MLP runs on that mean and its last layer
                          * emits E = classes logits per sample. */
     int multilabel;     /* classification: independent sigmoid outputs (multi-label) instead of a softmax */
+    int seg_classes;    /* semantic segmentation (tasks/segment.c): the image head's Vo = seg_classes outputs of a
+                         * pixel are its class logits, under a per-pixel softmax cross-entropy (0: none) */
     int mae_keep;       /* masked-autoencoder pretraining (He et al. 2022; docs/pretraining.md): the encoder sees
                          * this many tokens of every patch row (the rest masked; 0: no MAE), the tokens of each
                          * row drawn at random per sample (row-stratified, so a sequence-parallel rank's rows
@@ -63,6 +65,7 @@ static inline int vit_reslim(const VitConfig *c) { return c->scale > 1; }
 /* the head's patch on the output grid: p, or s p when downscaling */
 static inline int vit_P(const VitConfig *c) { return c->p * vit_scale(c); }
 static inline int vit_classify(const VitConfig *c) { return c->classes > 0; }
+static inline int vit_segment(const VitConfig *c) { return c->seg_classes > 0; }
 static inline int vit_E(const VitConfig *c) {
     if (vit_classify(c)) return c->classes;
     return c->mode == CH_AGG ? vit_P(c) * vit_P(c) * c->Vo : vit_P(c) * vit_P(c);

@@ -368,6 +368,8 @@ float vit_forward(Vit *m, const Batch *b) {
     /* under sequence parallelism every rank of the group has the whole loss; the caller's denominator
      * counts each sample once per rank (the group's mask sums), so the ranks' shares add up to it */
     if (vit_classify(c)) return k->class_loss(a->dout, a->out, b->y, b->mask, B, (int)E, c->multilabel, 1.0f, b->loss_denom);
+    if (vit_segment(c)) /* the head's (p_row, p_col, class) layout holds each pixel's logits together: rows of Vo */
+        return k->class_loss(a->dout, a->out, b->y, b->mask, (int)(Mh * c->p * c->p), c->Vo, 0, 1.0f, b->loss_denom);
     return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }

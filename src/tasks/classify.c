@@ -72,7 +72,8 @@ static void cl_log(const Task *t, const VitConfig *c, const VitConfig *sample) {
         log_info("classify: %d classes, %dx%d-pixel windows around labelled pixels (model grid %dx%d, %lld tokens); "
                  "split %s: %lld training pixels%s, %lld test pixels (%d more left out: inside a training pixel's "
                  "window)", cd->K, cd->window, cd->window, c->H, c->W, (long long)vit_S(c),
-                 cd->split_mode == CLS_SPLIT_BLOCKS ? "by spatial blocks" : "at random (not spatially disjoint)",
+                 cd->split_mode == CLS_SPLIT_BLOCKS ? "by spatial blocks" : cd->split_mode == CLS_SPLIT_RASTERS
+                 ? "by the label rasters --train-labels and --test-labels" : "at random (not spatially disjoint)",
                  (long long)cd->n[SPLIT_TRAIN], cd->per_class > 0 ? " (--per-class)" : "", (long long)cd->n[SPLIT_TEST],
                  cd->dropped_guard);
     else

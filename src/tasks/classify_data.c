@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/rng.h"
 #include "tasks/classify_data.h"
+#include "tasks/label_split.h"
 
 int64_t classify_first(const ClassifyData *cd, int set) {
     int64_t f = 0;
@@ -45,9 +46,7 @@ static int64_t pick_per_class(const ClassifySample *cand, int64_t n, int K, int 
     return m;
 }
 
-/* Pixel mode: blocks of the scene assigned to training or test at random (half each), redrawn until
- * every class with at least two labelled pixels has some in both; 0, or -1 with err. */
-static int block_split(const ClassifyData *cd, const int32_t *map, int H, int W, char *train_block, char *err,
+int classify_block_split(const ClassifyData *cd, const int32_t *map, int H, int W, char *train_block, char *err,
                        size_t errlen) {
     const int bs = cd->split_block, bh = (H + bs - 1) / bs, bw = (W + bs - 1) / bs, nb = bh * bw, K = cd->K;
     int64_t *order = xmalloc(sizeof(int64_t) * (size_t)nb), *count = xcalloc((size_t)K, sizeof(int64_t));
@@ -93,7 +92,7 @@ static int pixel_samples(ClassifyData *cd, char *err, size_t errlen) {
     char *train_block = xcalloc((size_t)((H + bs - 1) / bs) * bw, 1);
     for (int im = 0; im < ds->T; im++) {
         const int32_t *map = ds->img.label_map + (int64_t)im * H * W;
-        if (cd->split_mode == CLS_SPLIT_BLOCKS && block_split(cd, map, H, W, train_block, err, errlen)) {
+        if (cd->split_mode == CLS_SPLIT_BLOCKS && classify_block_split(cd, map, H, W, train_block, err, errlen)) {
             free(train_block), free(tr), free(te);
             return -1;
         }
@@ -130,6 +129,33 @@ static int pixel_samples(ClassifyData *cd, char *err, size_t errlen) {
     }
     cd->n[SPLIT_TRAIN] = nuse, cd->n[SPLIT_VAL] = 0, cd->n[SPLIT_TEST] = m - nuse;
     free(use), free(te), free(near);
+    return 0;
+}
+
+/* Pixel mode on the user's split (tasks/label_split.h): the training raster's pixels (--per-class
+ * applies), then the test raster's, for every image of the scene. */
+static int raster_samples(ClassifyData *cd, const TaskOptions *o, char *err, size_t errlen) {
+    const Dataset *ds = cd->ds;
+    int32_t *tr, *te;
+    if (label_split_maps(ds, o, &tr, &te, err, errlen)) return -1;
+    const int64_t plane = (int64_t)ds->H * ds->W, T = ds->T;
+    int64_t ntr = 0, nte = 0;
+    for (int64_t k = 0; k < plane; k++) ntr += tr[k] >= 0, nte += te[k] >= 0;
+    ClassifySample *cand = xmalloc(sizeof *cand * (size_t)(T * ntr));
+    cd->s = xmalloc(sizeof *cd->s * (size_t)(T * (ntr + nte)));
+    int64_t n = 0;
+    for (int im = 0; im < T; im++)
+        for (int64_t k = 0; k < plane; k++)
+            if (tr[k] >= 0) cand[n++] = (ClassifySample){im, (int)(k / ds->W), (int)(k % ds->W), tr[k]};
+    const int64_t nuse = pick_per_class(cand, n, cd->K, cd->per_class, cd->split_seed, cd->s);
+    int64_t m = nuse;
+    for (int im = 0; im < T; im++)
+        for (int64_t k = 0; k < plane; k++)
+            if (te[k] >= 0) cd->s[m++] = (ClassifySample){im, (int)(k / ds->W), (int)(k % ds->W), te[k]};
+    cd->n[SPLIT_TRAIN] = nuse, cd->n[SPLIT_VAL] = 0, cd->n[SPLIT_TEST] = m - nuse;
+    cd->labels_src[0] = label_split_absolute(o->train_labels);
+    cd->labels_src[1] = label_split_absolute(o->test_labels);
+    free(cand), free(tr), free(te);
     return 0;
 }
 
@@ -207,7 +233,15 @@ int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o
     const int h = cd->pixel ? cd->window : ds->H, w = cd->pixel ? cd->window : ds->W;
     cd->Hp = (h + patch - 1) / patch * patch;
     cd->Wp = (w + patch - 1) / patch * patch;
-    if (cd->pixel) {
+    if (o->train_labels || o->test_labels) {
+        if (!cd->pixel) {
+            snprintf(err, errlen, "--train-labels/--test-labels split the pixels of a scene, but %s has one label per "
+                     "image; convert the scene with --labels RASTER", ds->source);
+            return -1;
+        }
+        cd->split_mode = CLS_SPLIT_RASTERS;
+        if (raster_samples(cd, o, err, errlen)) return -1;
+    } else if (cd->pixel) {
         if (pixel_samples(cd, err, errlen)) return -1;
     } else {
         image_samples(cd);
@@ -221,7 +255,7 @@ int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o
 }
 
 void classify_data_close(ClassifyData *cd) {
-    free(cd->s);
+    free(cd->s), free(cd->labels_src[0]), free(cd->labels_src[1]);
     memset(cd, 0, sizeof *cd);
 }
 
@@ -301,10 +335,14 @@ void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id) {
 int classify_write_split(const ClassifyData *cd, const char *path, char *err, size_t errlen) {
     static const char *set_name[3] = {"train", "val", "test"};
     JsonBuf b = {0};
+    char how[8300];
+    if (cd->split_mode == CLS_SPLIT_RASTERS)
+        snprintf(how, sizeof how, "label rasters, training %s, test %s", cd->labels_src[0], cd->labels_src[1]);
+    else
+        snprintf(how, sizeof how, "%s", cd->pixel ? (cd->split_mode == CLS_SPLIT_BLOCKS ? "spatial blocks" : "random pixels")
+                                                  : "the dataset's image split");
     json_buf_printf(&b, "# lvit classify split of %s: %s; %lld training, %lld validation, %lld test samples\n",
-                    cd->ds->source, cd->pixel ? (cd->split_mode == CLS_SPLIT_BLOCKS ? "spatial blocks" : "random pixels")
-                                              : "the dataset's image split",
-                    (long long)cd->n[0], (long long)cd->n[1], (long long)cd->n[2]);
+                    cd->ds->source, how, (long long)cd->n[0], (long long)cd->n[1], (long long)cd->n[2]);
     json_buf_puts(&b, "image,row,col,class,set\n");
     int64_t k = 0;
     for (int set = 0; set < 3; set++)
@@ -337,9 +375,17 @@ char *classify_describe(const ClassifyData *cd) {
     json_buf_puts(&b, "]");
     json_buf_printf(&b, ",\"window\":%d,\"split\":{\"mode\":\"%s\",\"block\":%d,\"seed\":%llu,\"per_class\":%d,"
                         "\"train\":%lld,\"val\":%lld,\"test\":%lld,\"guard_dropped\":%d}}",
-                    cd->window, cd->split_mode == CLS_SPLIT_BLOCKS ? "blocks" : "random", cd->split_block,
+                    cd->window, cd->split_mode == CLS_SPLIT_BLOCKS ? "blocks" : cd->split_mode == CLS_SPLIT_RANDOM ? "random" : "rasters", cd->split_block,
                     (unsigned long long)cd->split_seed, cd->per_class, (long long)cd->n[0], (long long)cd->n[1],
                     (long long)cd->n[2], cd->dropped_guard);
+    if (cd->split_mode == CLS_SPLIT_RASTERS) { /* inside "split": the rasters lvit eval reads again */
+        b.len -= 2, b.s[b.len] = 0;
+        json_buf_puts(&b, ",\"train_labels\":");
+        json_buf_put_string(&b, cd->labels_src[0]);
+        json_buf_puts(&b, ",\"test_labels\":");
+        json_buf_put_string(&b, cd->labels_src[1]);
+        json_buf_puts(&b, "}}");
+    }
     return b.s;
 }
 
@@ -355,5 +401,18 @@ int classify_options_from_json(const JsonValue *task, TaskOptions *o, char *err,
     }
     o->window = (int)win, o->split_block = (int)block, o->split_seed = seed, o->per_class = (int)per;
     o->split_mode = strcmp(mode, "random") == 0 ? CLS_SPLIT_RANDOM : CLS_SPLIT_BLOCKS;
+    if (strcmp(mode, "rasters") == 0) { /* the caller frees the copies (classify_options_free) */
+        const char *a = json_as_string(json_get(sp, "train_labels")), *b = json_as_string(json_get(sp, "test_labels"));
+        if (!a || !b) {
+            snprintf(err, errlen, "the run's description of its split by label rasters lacks their names");
+            return -1;
+        }
+        o->train_labels = xstrdup(a), o->test_labels = xstrdup(b);
+    }
     return 0;
+}
+
+void classify_options_free(TaskOptions *o) {
+    free((char *)o->train_labels), free((char *)o->test_labels);
+    o->train_labels = o->test_labels = NULL;
 }

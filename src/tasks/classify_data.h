@@ -26,11 +26,12 @@ typedef struct ClassifyData {
     int split_mode, split_block, per_class;
     uint64_t split_seed;
     int dropped_guard;     /* pixel mode: test pixels left out because a training pixel's window holds them */
+    char *labels_src[2];   /* CLS_SPLIT_RASTERS: the training and test label rasters (FILE or FILE:VAR, absolute) */
     int64_t n[3];          /* training, validation and test samples (SPLIT_*) */
     ClassifySample *s;     /* [n[0] + n[1] + n[2]] */
 } ClassifyData;
 
-enum { CLS_SPLIT_BLOCKS = 0, CLS_SPLIT_RANDOM = 1 };
+enum { CLS_SPLIT_BLOCKS = 0, CLS_SPLIT_RANDOM = 1, CLS_SPLIT_RASTERS = 2 /* --train-labels/--test-labels */ };
 
 /* The samples of image dataset ds under the task options (window, split); patch: the model's
  * patch. 0, or -1 with err naming the option or the dataset. */
@@ -40,6 +41,11 @@ void classify_data_close(ClassifyData *cd);
  * every image of ds, every 20th held out for validation (listed after the others). */
 int classify_data_open_all(ClassifyData *cd, const Dataset *ds, int pixel, int window, int patch, char *err,
                            size_t errlen);
+/* Blocks of cd->split_block pixels of a scene's label map [H*W] (-1 unlabelled) assigned to training
+ * (train_block[by * bw + bx] = 1) or test at random with cd->split_seed (half each), redrawn until
+ * every class with at least two labelled pixels has some in both; 0, or -1 with err. */
+int classify_block_split(const ClassifyData *cd, const int32_t *map, int H, int W, char *train_block, char *err,
+                         size_t errlen);
 /* The first sample of set (SPLIT_*) in the list. */
 int64_t classify_first(const ClassifyData *cd, int set);
 
@@ -61,5 +67,7 @@ char *classify_describe(const ClassifyData *cd);
  * (the "classify" member of the checkpoint's data description); 0, or -1 with err. */
 struct JsonValue;
 int classify_options_from_json(const struct JsonValue *task, TaskOptions *o, char *err, size_t errlen);
+/* Frees what classify_options_from_json copied into o (the label rasters' names). */
+void classify_options_free(TaskOptions *o);
 
 #endif

@@ -29,7 +29,7 @@ typedef struct ClassifyRun {
 } ClassifyRun;
 
 /* The model, its data (the recorded file or --data) and the samples as training made them. */
-static void classify_run_open(ClassifyRun *r, const char *run, const char *data, const char *cmd) {
+static void classify_run_open(ClassifyRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd) {
     memset(r, 0, sizeof *r);
     char err[2048];
     snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
@@ -42,6 +42,7 @@ static void classify_run_open(ClassifyRun *r, const char *run, const char *data,
     r->opts = (TaskOptions)TASK_OPTIONS_DEFAULT;
     if (classify_options_from_json(root ? json_get(root, "classify") : NULL, &r->opts, err, sizeof err))
         DIE_USER("%s: %s", r->ckpt, err);
+    r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
     json_free(root);
     free(desc);
     data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
@@ -62,6 +63,7 @@ static void classify_run_open(ClassifyRun *r, const char *run, const char *data,
 
 static void classify_run_close(ClassifyRun *r) {
     classify_data_close(&r->cd);
+    classify_options_free(&r->opts);
     dataset_free(&r->ds);
     vit_config_free(&r->cfg);
     free(r->mean), free(r->std);
@@ -197,7 +199,7 @@ int classify_eval(const EvalOptions *o) {
     if (set < 0) DIE_USER("lvit eval: --split expects test, val or train, got '%s'", o->split);
     train_set_threads(o->threads);
     ClassifyRun r;
-    classify_run_open(&r, o->run, o->data, "eval");
+    classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "eval");
     const int64_t first = classify_first(&r.cd, set), n = r.cd.n[set];
     if (n == 0) DIE_USER("lvit eval: the %s split of %s has no samples for this run", o->split, r.ds.source);
     float *logits = logits_of(&r, first, n, o->batch);
@@ -219,7 +221,7 @@ int classify_predict(const PredictOptions *o) {
     if (!o->out) DIE_USER("lvit predict: --out FILE.png is required (the predicted class map beside the labels)");
     train_set_threads(o->threads);
     ClassifyRun r;
-    classify_run_open(&r, o->run, o->data, "predict");
+    classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
     if (!r.cd.pixel) DIE_USER("lvit predict: the model %s classifies whole images; lvit eval scores them", r.ckpt);
     const int img = o->time < 0 ? 0 : o->time, H = r.ds.H, W = r.ds.W;
     if (img >= r.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ds.source, r.ds.T);

@@ -10,15 +10,16 @@
 #include "io/checkpoint.h"
 
 /* a new task: its TaskOps here, in the order of the --task choices */
-const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, &task_classify_ops, &task_mae_ops, NULL};
+const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, &task_classify_ops, &task_mae_ops,
+                                     &task_segment_ops, NULL};
 
 const TaskOps *task_of_run(const char *run) {
     char path[4096], err[1024];
     snprintf(path, sizeof path, "%s/model.safetensors", run);
     VitConfig cfg;
     if (ckpt_load_config(path, &cfg, NULL, NULL, err, sizeof err)) return task_table[0]; /* the job says why */
-    const TaskOps *t = task_table[0];
-    for (int i = 0; task_table[i]; i++)
+    const TaskOps *t = task_table[0]; /* forecasting: what no other task claims */
+    for (int i = 1; task_table[i]; i++)
         if (task_table[i]->owns(&cfg)) {
             t = task_table[i];
             break;

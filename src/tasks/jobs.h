@@ -63,6 +63,8 @@ int downscale_eval(const EvalOptions *o);
 int downscale_predict(const PredictOptions *o);
 int classify_eval(const EvalOptions *o);     /* tasks/classify_eval.c */
 int classify_predict(const PredictOptions *o);
+int segment_eval(const EvalOptions *o);      /* tasks/segment_eval.c */
+int segment_predict(const PredictOptions *o);
 
 /* Writes text to path atomically (a temporary name, then rename) and says so; dies with exit 2
  * naming the command and the path on failure. */

@@ -6,6 +6,7 @@
  *              (tasks/downscale.c)
  *   classify:  image or pixel window -> class (or classes), on image datasets (tasks/classify.c)
  *   mae:       masked-autoencoder pretraining on images or pixel windows (tasks/mae.c)
+ *   segment:   tile of a scene -> class of every pixel (tasks/segment.c)
  * A new task (masked-autoencoder pretraining, classification, segmentation: image inputs without
  * lat/lon, label targets, masked tokens) is one file implementing TaskOps plus its entry in
  * task_names. The model's head is chosen by VitConfig (cfg->scale, cfg->mode...), which a task's
@@ -19,9 +20,20 @@
 #include "parallel/comm.h"
 #include "train/setup.h"
 
+/* A single-band label raster (a .mat variable, var NULL: the only 2-D one; or a GDAL raster) as
+ * doubles [H*W] and a validity mask, both malloc'd: 0, or -1 with err naming the file. The readers
+ * live in src/imagery, which the public library does not link: the command line passes them in. */
+typedef int (*LabelRasterRead)(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok,
+                               char *err, size_t errlen);
+/* Writes a class map [H*W] of label values as a one-band raster (GeoTIFF) at path, with the
+ * geotransform geo [6] and the CRS wkt when not NULL: 0, or -1 with err naming the file. Also from
+ * src/imagery through the command line. */
+typedef int (*LabelRasterWrite)(const char *path, const int32_t *vals, int H, int W, const double *geo, const char *wkt,
+                                char *err, size_t errlen);
+
 /* What a job learns: the task (an index into task_table) and the downscaling options. */
 typedef struct TaskOptions {
-    int task;          /* TASK_*: 0 forecast, 1 downscale, 2 classify, 3 mae */
+    int task;          /* TASK_*: 0 forecast, 1 downscale, 2 classify, 3 mae, 4 segment */
     int scale, res_width, tiles, halo;
     int periodic;      /* 0 auto, 1 off, 2 on (the order of the --periodic choices) */
     int base;          /* 0 none, 1 bicubic (the default: the model learns the difference from the
@@ -34,6 +46,11 @@ typedef struct TaskOptions {
     int split_block;   /* the blocks' side in pixels */
     int per_class;     /* training samples per class (0: all of the training set) */
     int64_t split_seed; /* the split's blocks and the per-class choice */
+    /* pixel classification: the user's own split, label rasters "FILE" or "FILE:VAR" (0 = unlabelled),
+     * read with read_raster (tasks/label_split.h) */
+    const char *train_labels, *test_labels;
+    LabelRasterRead read_raster;
+    LabelRasterWrite write_raster; /* lvit predict of a segmentation: the class map as GeoTIFF */
     /* masked-autoencoder pretraining (tasks/mae.c) */
     float mask_ratio;  /* the fraction of each patch row's tokens masked */
     int mae_depth;     /* the decoder's blocks */
@@ -41,7 +58,7 @@ typedef struct TaskOptions {
 #define TASK_OPTIONS_DEFAULT \
     {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f, .window = 9, .split_block = 16, .split_seed = 1, \
      .mask_ratio = 0.75f, .mae_depth = 2}
-enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1, TASK_CLASSIFY = 2, TASK_MAE = 3 };
+enum { TASK_FORECAST = 0, TASK_DOWNSCALE = 1, TASK_CLASSIFY = 2, TASK_MAE = 3, TASK_SEGMENT = 4 };
 
 typedef struct Task Task;
 struct EvalOptions;
@@ -115,9 +132,10 @@ void task_downscale_init(Task *t, const struct Downscale *d, float tv_weight, co
 void task_free(Task *t);
 
 
-/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE, TASK_CLASSIFY, TASK_MAE);
+/* Every task, in the order of the CLI's --task choices (TASK_FORECAST, TASK_DOWNSCALE, TASK_CLASSIFY, TASK_MAE,
+ * TASK_SEGMENT);
  * NULL-terminated. */
 extern const TaskOps *const task_table[];
-extern const TaskOps task_forecast_ops, task_downscale_ops, task_classify_ops, task_mae_ops;
+extern const TaskOps task_forecast_ops, task_downscale_ops, task_classify_ops, task_mae_ops, task_segment_ops;
 
 #endif

@@ -1,0 +1,131 @@
+/* The user's own split of a scene's pixels: training and test label rasters (tasks/label_split.h). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "tasks/label_split.h"
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* "FILE:VAR" into file and *var (NULL: none); a spec that names an existing file keeps its ':'. */
+static void split_spec(const char *spec, char *file, size_t n, const char **var) {
+    snprintf(file, n, "%s", spec);
+    *var = NULL;
+    const char *c = strrchr(spec, ':');
+    if (!c || is_file(spec) || c[1] == 0 || strchr(c, '/')) return;
+    file[(size_t)(c - spec) < n ? (size_t)(c - spec) : n - 1] = 0;
+    *var = c + 1;
+}
+
+int label_split_class_values(const Dataset *ds, double *v, char *err, size_t errlen) {
+    char jerr[512];
+    const char *mj = ds->img.meta;
+    JsonValue *m = mj ? json_parse(mj, strlen(mj), 1 << 26, "lvit.dataset", jerr, sizeof jerr) : NULL;
+    const JsonValue *cl = json_get(json_get(m, "labels"), "classes");
+    int ok = m && json_len(cl) == (size_t)ds->img.C;
+    for (int c = 0; ok && c < ds->img.C; c++) ok = json_as_double(json_get(json_at(cl, (size_t)c), "value"), &v[c]) == 0;
+    json_free(m);
+    if (!ok) snprintf(err, errlen, "%s: its metadata does not give the label value of each class", ds->source);
+    return ok ? 0 : -1;
+}
+
+int label_split_read(const Dataset *ds, LabelRasterRead rd, const char *flag, const char *spec, int32_t **map,
+                     char *err, size_t errlen) {
+    *map = NULL;
+    if (!rd) {
+        snprintf(err, errlen, "%s %s: this program reads no label rasters (the lvit command does)", flag, spec);
+        return -1;
+    }
+    char file[4096], e[2048];
+    const char *var;
+    split_spec(spec, file, sizeof file, &var);
+    int H, W;
+    double *vals;
+    uint8_t *ok;
+    if (rd(file, var, &H, &W, &vals, &ok, e, sizeof e)) {
+        snprintf(err, errlen, "%s %s: %s", flag, spec, e);
+        return -1;
+    }
+    int rc = -1;
+    const int C = ds->img.C;
+    double *cv = xmalloc(sizeof(double) * (size_t)C);
+    if (H != ds->H || W != ds->W) {
+        snprintf(err, errlen, "%s %s is %dx%d pixels (rows x columns), but the images of %s are %dx%d", flag, file, H, W,
+                 ds->source, ds->H, ds->W);
+        goto done;
+    }
+    if (label_split_class_values(ds, cv, err, errlen)) goto done;
+    int32_t *m = xmalloc(sizeof(int32_t) * (size_t)H * W);
+    for (int64_t k = 0; k < (int64_t)H * W; k++) {
+        m[k] = -1;
+        if (!ok[k] || vals[k] == 0) continue;
+        for (int c = 0; c < C && m[k] < 0; c++)
+            if (cv[c] == vals[k]) m[k] = c;
+        if (m[k] < 0) {
+            JsonBuf b = {0};
+            for (int c = 0; c < C && c < 32; c++) json_buf_printf(&b, "%s%g '%s'", c ? ", " : "", cv[c], ds->img.class_names[c]);
+            snprintf(err, errlen, "%s %s: pixel (row %lld, column %lld) has the label %g, which is not one of the classes "
+                     "of %s (0 = unlabelled; %s)", flag, file, (long long)(k / W), (long long)(k % W), vals[k], ds->source,
+                     b.s ? b.s : "");
+            json_buf_free(&b);
+            free(m);
+            goto done;
+        }
+    }
+    *map = m;
+    rc = 0;
+done:
+    free(vals), free(ok), free(cv);
+    return rc;
+}
+
+char *label_split_absolute(const char *spec) {
+    char file[4096], real[PATH_MAX];
+    const char *var;
+    split_spec(spec, file, sizeof file, &var);
+    const char *f = realpath(file, real) ? real : file;
+    const size_t n = strlen(f) + (var ? strlen(var) + 1 : 0) + 1;
+    char *s = xmalloc(n);
+    snprintf(s, n, "%s%s%s", f, var ? ":" : "", var ? var : "");
+    return s;
+}
+
+int label_split_maps(const Dataset *ds, const TaskOptions *o, int32_t **train, int32_t **test, char *err, size_t errlen) {
+    *train = *test = NULL;
+    if (!o->train_labels || !o->test_labels) {
+        snprintf(err, errlen, "%s: give both --train-labels and --test-labels (the test pixels are those the second "
+                 "raster labels)", o->train_labels ? "--train-labels without --test-labels" : "--test-labels without --train-labels");
+        return -1;
+    }
+    int32_t *tr = NULL, *te = NULL;
+    if (label_split_read(ds, o->read_raster, "--train-labels", o->train_labels, &tr, err, errlen) ||
+        label_split_read(ds, o->read_raster, "--test-labels", o->test_labels, &te, err, errlen)) {
+        free(tr);
+        return -1;
+    }
+    const int64_t plane = (int64_t)ds->H * ds->W;
+    int64_t both = 0, first = -1, ntr = 0, nte = 0;
+    for (int64_t k = 0; k < plane; k++) {
+        if (tr[k] >= 0 && te[k] >= 0 && both++ == 0) first = k;
+        ntr += tr[k] >= 0, nte += te[k] >= 0;
+    }
+    if (both) {
+        snprintf(err, errlen, "--train-labels %s and --test-labels %s label %lld of the same pixels (the first at row %lld, "
+                 "column %lld): a pixel is either for training or for testing", o->train_labels, o->test_labels,
+                 (long long)both, (long long)(first / ds->W), (long long)(first % ds->W));
+    } else if (!ntr || !nte) {
+        snprintf(err, errlen, "%s %s labels no pixel (every value 0 or no data)", ntr ? "--test-labels" : "--train-labels",
+                 ntr ? o->test_labels : o->train_labels);
+    } else {
+        *train = tr, *test = te;
+        return 0;
+    }
+    free(tr), free(te);
+    return -1;
+}

@@ -1,0 +1,263 @@
+/* `lvit eval` and `lvit predict` of a segmentation run: the run's model and data reopened, the tiles
+ * and their split rebuilt from the recorded options, every scored pixel of a split's tiles predicted;
+ * OA, AA, kappa, per-class IoU and mIoU against the training pixels' majority class, the confusion
+ * matrix as CSV and PNG; the predicted class map of a scene as GeoTIFF (georeferenced like the
+ * input) and PNG. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "data/dataset_file.h"
+#include "eval/class_metrics.h"
+#include "io/checkpoint.h"
+#include "io/run_meta.h"
+#include "tasks/jobs.h"
+#include "tasks/label_split.h"
+#include "tasks/segment_data.h"
+#include "train/setup.h"
+
+typedef struct SegRun {
+    char ckpt[4096];
+    VitConfig cfg;
+    float *mean, *std;
+    Dataset ds;
+    TaskOptions opts;
+    SegmentData sd;
+    const char *names[4096];
+} SegRun;
+
+static void seg_run_open(SegRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd) {
+    memset(r, 0, sizeof *r);
+    char err[2048];
+    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
+    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
+    if (!r->mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", r->ckpt);
+    char *desc = ckpt_load_data_desc(r->ckpt);
+    RunMeta rm;
+    if (run_meta_parse(&rm, desc, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
+    r->opts = (TaskOptions)TASK_OPTIONS_DEFAULT;
+    if (classify_options_from_json(root ? json_get(root, "segment") : NULL, &r->opts, err, sizeof err))
+        DIE_USER("%s: %s", r->ckpt, err);
+    r->opts.read_raster = rd;
+    json_free(root);
+    free(desc);
+    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
+    run_meta_free(&rm);
+    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
+    for (int v = 0; v < r->ds.V; v++)
+        if (strcmp(r->ds.names[v], r->cfg.var_names[v]))
+            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], data,
+                     r->cfg.var_names[v], r->ckpt);
+    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V);
+    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
+    if (segment_data_open(&r->sd, &r->ds, &r->opts, r->cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+    if (r->sd.cd.K != r->cfg.seg_classes || r->sd.cd.Hp != r->cfg.H || r->sd.cd.Wp != r->cfg.W)
+        DIE_USER("lvit %s: %s has %d classes on %dx%d tiles, the model %s was trained for %d on %dx%d", cmd, data,
+                 r->sd.cd.K, r->sd.cd.Hp, r->sd.cd.Wp, r->ckpt, r->cfg.seg_classes, r->cfg.H, r->cfg.W);
+    for (int k = 0; k < r->sd.cd.K && k < 4096; k++) r->names[k] = r->ds.img.class_names[k];
+}
+
+static void seg_run_close(SegRun *r) {
+    segment_data_close(&r->sd);
+    classify_options_free(&r->opts);
+    dataset_free(&r->ds);
+    vit_config_free(&r->cfg);
+    free(r->mean), free(r->std);
+}
+
+/* The class predicted at every pixel of the model grid of samples [first, first + n): [n, Hp, Wp]. */
+static int32_t *predict_tiles(SegRun *r, int64_t first, int64_t n, int batch) {
+    const Kernels *k = kernels_cpu();
+    const VitConfig *c = &r->cfg;
+    const int K = c->seg_classes;
+    const int64_t G = (int64_t)c->H * c->W;
+    Vit m;
+    vit_init(&m, c, NULL, batch, k);
+    char err[2048];
+    if (ckpt_load_params(&m, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    HostBatch hb;
+    host_batch_init_segment(&hb, batch, &r->sd, 0, c->H);
+    /* backend memory: the inputs [batch, nx], lead [batch] and wlat [1] (unused), the logits [batch, K, Hp, Wp] */
+    const int64_t nx = batch * hb.nx;
+    float *dev = k->alloc(sizeof(float) * (size_t)(nx + batch + 1 + batch * K * G));
+    float *dimg = dev + nx + batch + 1, *img = xmalloc(sizeof(float) * (size_t)(batch * K * G));
+    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)(n * G + 1));
+    float z[4096];
+    for (int64_t done = 0; done < n;) {
+        const int b = (int)(n - done < batch ? n - done : batch);
+        for (int i = 0; i < b; i++) classify_fill_x(&r->sd.cd, &hb, first + done + i, hb.x + i * hb.nx, NULL);
+        k->upload(dev, hb.x, b * hb.nx);
+        Batch bt = {.B = b, .x = dev, .lead = dev + nx, .wlat = dev + nx + batch};
+        vit_forward(&m, &bt);
+        vit_prediction(&m, dimg, b);
+        k->download(img, dimg, b * K * G);
+        for (int i = 0; i < b; i++)
+            for (int64_t g = 0; g < G; g++) {
+                for (int c2 = 0; c2 < K && c2 < 4096; c2++) z[c2] = img[((int64_t)i * K + c2) * G + g];
+                pred[(done + i) * G + g] = class_argmax(z, K < 4096 ? K : 4096);
+            }
+        done += b;
+    }
+    k->free(dev);
+    free(img);
+    host_batch_free(&hb);
+    vit_free(&m);
+    return pred;
+}
+
+static void or_die(int rc, const char *cmd, const char *err) {
+    if (rc) DIE_USER("lvit %s: %s", cmd, err);
+}
+
+int segment_eval(const EvalOptions *o) {
+    const int set = !strcmp(o->split, "test") ? SPLIT_TEST : !strcmp(o->split, "train") ? SPLIT_TRAIN : -1;
+    if (set < 0) DIE_USER("lvit eval: --split expects test or train for a segmentation run, got '%s'", o->split);
+    train_set_threads(o->threads);
+    SegRun r;
+    seg_run_open(&r, o->run, o->data, o->tiles.read_raster, "eval");
+    const SegmentData *sd = &r.sd;
+    const int K = sd->cd.K, Hp = sd->cd.Hp, Wp = sd->cd.Wp;
+    const int64_t first = classify_first(&sd->cd, set), n = sd->cd.n[set];
+    int32_t *pred = predict_tiles(&r, first, n, o->batch);
+    /* the baseline: the most frequent class of the training pixels */
+    int64_t *cnt = xcalloc((size_t)K, sizeof(int64_t));
+    const int64_t all = (int64_t)r.ds.T * r.ds.H * r.ds.W;
+    for (int64_t i = 0; i < all; i++)
+        if (sd->map[SPLIT_TRAIN][i] >= 0) cnt[sd->map[SPLIT_TRAIN][i]]++;
+    int maj = 0;
+    for (int c = 1; c < K; c++) maj = cnt[c] > cnt[maj] ? c : maj;
+    int64_t *cm = xcalloc((size_t)K * K, sizeof(int64_t)), *cm0 = xcalloc((size_t)K * K, sizeof(int64_t)), np = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int gr = 0; gr < Hp; gr++)
+            for (int gc = 0; gc < Wp; gc++) {
+                const int t = segment_label(sd, first + i, gr, gc);
+                if (t < 0) continue;
+                class_cm_add(cm, K, t, pred[(i * Hp + gr) * Wp + gc]);
+                class_cm_add(cm0, K, t, maj);
+                np++;
+            }
+    ClassStats *per = xcalloc((size_t)K, sizeof *per);
+    ClassSummary s, s0;
+    class_metrics(cm, K, per, &s);
+    class_metrics(cm0, K, NULL, &s0);
+    printf("%s: %lld pixels in %lld tiles; OA %.2f%%, AA %.2f%%, kappa %.4f, mIoU %.4f, macro-F1 %.4f\n", o->split,
+           (long long)np, (long long)n, 100 * s.oa, 100 * s.aa, s.kappa, s.miou, s.macro_f1);
+    printf("baseline (the training pixels' majority class, '%s'): OA %.2f%%, AA %.2f%%, kappa %.4f, mIoU %.4f\n",
+           r.names[maj], 100 * s0.oa, 100 * s0.aa, s0.kappa, s0.miou);
+    printf("  %-24s %8s %8s %8s %8s %8s\n", "class", "support", "recall", "prec", "F1", "IoU");
+    for (int c = 0; c < K; c++)
+        printf("  %-24.24s %8lld %8.4f %8.4f %8.4f %8.4f\n", r.names[c], (long long)per[c].support, per[c].recall,
+               per[c].precision, per[c].f1, per[c].iou);
+    JsonBuf js = {0};
+    json_buf_printf(&js, "{\"task\":\"segment\",\"split\":\"%s\",\"n\":%lld,\"tiles\":%lld,\"oa\":%.6f,\"aa\":%.6f,"
+                         "\"kappa\":%.6f,\"miou\":%.6f,\"macro_f1\":%.6f,\"baseline_majority\":{\"class\":%d,\"oa\":%.6f,"
+                         "\"aa\":%.6f,\"kappa\":%.6f,\"miou\":%.6f},\"per_class\":[",
+                    o->split, (long long)np, (long long)n, s.oa, s.aa, s.kappa, s.miou, s.macro_f1, maj, s0.oa, s0.aa,
+                    s0.kappa, s0.miou);
+    for (int c = 0; c < K; c++) {
+        json_buf_printf(&js, "%s{\"name\":", c ? "," : "");
+        json_buf_put_string(&js, r.names[c]);
+        json_buf_printf(&js, ",\"support\":%lld,\"recall\":%.6f,\"precision\":%.6f,\"f1\":%.6f,\"iou\":%.6f}",
+                        (long long)per[c].support, per[c].recall, per[c].precision, per[c].f1, per[c].iou);
+    }
+    json_buf_puts(&js, "]}\n");
+    char path[4200], err[4400], title[256];
+    snprintf(path, sizeof path, "%s/confusion_%s.csv", o->run, o->split);
+    or_die(class_write_confusion_csv(path, cm, K, r.names, err, sizeof err), "eval", err);
+    printf("wrote %s\n", path);
+    snprintf(path, sizeof path, "%s/class_metrics_%s.csv", o->run, o->split);
+    or_die(class_write_metrics_csv(path, cm, K, r.names, err, sizeof err), "eval", err);
+    printf("wrote %s\n", path);
+    snprintf(path, sizeof path, "%s/confusion_%s.png", o->run, o->split);
+    snprintf(title, sizeof title, "%s pixels: OA %.1f%%, AA %.1f%%, kappa %.3f, mIoU %.3f", o->split, 100 * s.oa,
+             100 * s.aa, s.kappa, s.miou);
+    or_die(class_confusion_png(path, cm, K, r.names, title, NULL, err, sizeof err), "eval", err);
+    printf("wrote %s\n", path);
+    if (o->json) write_text_file(o->json, js.s, "eval");
+    json_buf_free(&js);
+    free(pred), free(cnt), free(cm), free(cm0), free(per);
+    seg_run_close(&r);
+    return 0;
+}
+
+/* The geotransform and CRS of image img from the dataset's metadata (0: found). */
+static int image_georef(const Dataset *ds, int img, double geo[6], char **wkt) {
+    char jerr[256];
+    *wkt = NULL;
+    JsonValue *m = ds->img.meta ? json_parse(ds->img.meta, strlen(ds->img.meta), 1 << 26, NULL, jerr, sizeof jerr) : NULL;
+    const JsonValue *im = json_at(json_get(m, "images"), (size_t)img), *g = json_get(im, "geotransform");
+    int ok = json_len(g) == 6;
+    for (int k = 0; ok && k < 6; k++) ok = json_as_double(json_at(g, (size_t)k), &geo[k]) == 0;
+    int64_t c;
+    if (ok && json_as_int64(json_get(im, "crs"), 0, 1 << 20, &c) == 0) {
+        const char *w = json_as_string(json_at(json_get(m, "crs"), (size_t)c));
+        if (w) *wkt = xstrdup(w);
+    }
+    json_free(m);
+    return ok ? 0 : -1;
+}
+
+static int ends_with(const char *s, const char *t) {
+    const size_t a = strlen(s), b = strlen(t);
+    return a >= b && strcasecmp(s + a - b, t) == 0;
+}
+
+/* lvit predict: every tile of scene --time, the class of every pixel: -o MAP.tif (GeoTIFF of the class
+ * values, and MAP.png beside it) or -o MAP.png (the labels beside the prediction). */
+int segment_predict(const PredictOptions *o) {
+    if (!o->out) DIE_USER("lvit predict: -o MAP.tif or MAP.png is required (the predicted class map)");
+    const int tif = ends_with(o->out, ".tif") || ends_with(o->out, ".tiff");
+    if (!tif && !ends_with(o->out, ".png"))
+        DIE_USER("lvit predict -o %s: a segmentation writes MAP.tif (GeoTIFF, and MAP.png beside it) or MAP.png", o->out);
+    train_set_threads(o->threads);
+    SegRun r;
+    seg_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
+    ClassifyData *cd = &r.sd.cd;
+    const int img = o->time < 0 ? 0 : o->time, H = r.ds.H, W = r.ds.W, t = r.sd.tile, Hp = cd->Hp, Wp = cd->Wp;
+    if (img >= r.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ds.source, r.ds.T);
+    const int th = (H + t - 1) / t, tw = (W + t - 1) / t;
+    ClassifySample *keep = cd->s; /* the tiles of the scene, every one, in place of the split's */
+    int64_t nkeep[3];
+    memcpy(nkeep, cd->n, sizeof nkeep);
+    cd->s = xmalloc(sizeof *cd->s * (size_t)th * tw);
+    for (int ty = 0; ty < th; ty++)
+        for (int tx = 0; tx < tw; tx++) cd->s[ty * tw + tx] = (ClassifySample){img, ty * t + t / 2, tx * t + t / 2, 0};
+    cd->n[0] = (int64_t)th * tw, cd->n[1] = cd->n[2] = 0;
+    int32_t *tiles = predict_tiles(&r, 0, (int64_t)th * tw, o->batch);
+    free(cd->s);
+    cd->s = keep;
+    memcpy(cd->n, nkeep, sizeof nkeep);
+    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            pred[(int64_t)y * W + x] = tiles[((int64_t)((y / t) * tw + x / t) * Hp + y % t) * Wp + x % t];
+    char err[4400], png[4200];
+    snprintf(png, sizeof png, "%s", o->out);
+    if (tif) {
+        double *cv = xmalloc(sizeof(double) * (size_t)cd->K), geo[6];
+        if (label_split_class_values(&r.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+        if (!o->tiles.write_raster) DIE_USER("lvit predict -o %s: this program writes no GeoTIFF (the lvit command does)", o->out);
+        int32_t *vals = xmalloc(sizeof(int32_t) * (size_t)H * W);
+        for (int64_t k = 0; k < (int64_t)H * W; k++) vals[k] = (int32_t)cv[pred[k]];
+        char *wkt;
+        const int has_geo = image_georef(&r.ds, img, geo, &wkt) == 0;
+        if (o->tiles.write_raster(o->out, vals, H, W, has_geo ? geo : NULL, wkt, err, sizeof err))
+            DIE_USER("lvit predict: %s", err);
+        printf("wrote %s (%dx%d class values%s)\n", o->out, H, W, has_geo ? ", georeferenced as the input" : "");
+        free(vals), free(cv), free(wkt);
+        char *dot = strrchr(png, '.');
+        snprintf(dot, sizeof png - (size_t)(dot - png), ".png");
+    }
+    const int32_t *maps[2] = {r.ds.img.label_map + (int64_t)img * H * W, pred};
+    const char *titles[2] = {"labels", "predicted (every pixel)"};
+    int scale = 512 / (H > W ? H : W);
+    if (scale < 1) scale = 1;
+    if (class_maps_png(png, maps, titles, 2, H, W, cd->K, r.names, scale, r.ckpt, NULL, err, sizeof err))
+        DIE_USER("lvit predict: %s", err);
+    printf("wrote %s\n", png);
+    free(tiles), free(pred);
+    seg_run_close(&r);
+    return 0;
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# The user's own split of a scene's pixels (--train-labels / --test-labels label rasters) and
+# --task segment, through the binary on the real data in ../shared/data: Salinas-A (a TR/TE pair
+# made here from its ground truth, written as .mat files by tests/mat5.py) and the Landsat 7
+# tutorial scene (its 30 training polygons rasterized in two disjoint halves with gdal_rasterize).
+# usage: cli_segment.sh LVIT_BINARY SOURCE_DIR
+set -u
+LVIT=$1 SRC=$2
+. "$(dirname "$0")/lib_cli.sh"
+D="$SRC/../shared/data"
+S=$D/salinasA_aviris L7=$D/landsat7_opengeo_tutorial
+if [ ! -f "$S/SalinasA.mat" ] || [ ! -f "$L7/training_data.shp" ]; then
+  echo "skip: the remote-sensing data (salinasA_aviris, landsat7_opengeo_tutorial) is not in $D"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+if ! /usr/bin/python3 -c "import numpy" 2>/dev/null || ! command -v gdal_rasterize >/dev/null; then
+  echo "skip: needs /usr/bin/python3 with numpy and gdal_rasterize (apt-get install python3-numpy gdal-bin)"
+  echo "0 passed, 0 failed, 1 skipped"
+  exit 0
+fi
+tmp=$(mktemp -d /tmp/lvit_segment_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_NUM_THREADS=1
+tiny=(--dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 1)
+
+# ---- the label rasters: Salinas-A's ground truth cut into a training part (columns 0-39) and a test
+# part (columns 46-85), and broken ones (a value that is no class, a wrong size, an overlap)
+PYTHONPATH="$SRC/tests" /usr/bin/python3 - "$S/SalinasA_gt.mat" "$tmp" <<'PY' || bad "writing the .mat label rasters"
+import sys, mat5
+gt = mat5.load(sys.argv[1])["salinasA_gt"]
+d = sys.argv[2]
+tr = gt.copy(); tr[:, 40:] = 0
+te = gt.copy(); te[:, :46] = 0
+mat5.save_uint8(d + "/TR.mat", "TR", tr); mat5.save_uint8(d + "/TE.mat", "TE", te)
+b = tr.copy(); b[5, 7] = 99; mat5.save_uint8(d + "/bad.mat", "TR", b)
+mat5.save_uint8(d + "/small.mat", "TR", tr[:80])
+ov = te.copy(); ov[:, 38:40] = gt[:, 38:40]; mat5.save_uint8(d + "/ov.mat", "TE", ov)
+open(d + "/counts", "w").write("%d %d %d\n" % ((tr > 0).sum(), (te > 0).sum(), (gt[:, 38:40] > 0).sum()))
+PY
+read ntr nte nov < "$tmp/counts"
+expect 0 "convert Salinas-A" "$LVIT" convert -o "$tmp/sal.lvd" "$S/SalinasA.mat" --labels "$S/SalinasA_gt.mat" \
+  --drop-bands 108-112,154-167,224
+expect 0 "classify on the TR/TE .mat rasters" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/c" "${tiny[@]}" \
+  --patch 3 --window 9 --steps 10 --batch 8 --train-labels "$tmp/TR.mat:TR" --test-labels "$tmp/TE.mat"
+has "split by the label rasters --train-labels and --test-labels: $ntr training pixels, $nte test pixels"
+/usr/bin/python3 - "$tmp/c/split.csv" "$tmp" <<'PY' && ok "split.csv: the rasters named, TR's pixels train, TE's test, classes as in the rasters" || bad "split.csv"
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+assert "label rasters, training " in lines[0] and "/TR.mat:TR, test " in lines[0] and lines[0].split(", test ")[1].startswith(sys.argv[2]), lines[0]
+rows = [l.split(",") for l in lines[2:]]
+tr = [(int(r[1]), int(r[2]), int(r[3])) for r in rows if r[4] == "train"]
+te = [(int(r[1]), int(r[2]), int(r[3])) for r in rows if r[4] == "test"]
+assert all(c < 40 for _, c, _ in tr) and all(c >= 46 for _, c, _ in te), "pixels outside their raster's part"
+# Salinas-A's values 1, 10..14 are the classes 0..5; class 0 (value 1) lies only in the training part
+assert {k for *_, k in tr} == set(range(6)) and {k for *_, k in te} == set(range(1, 6)), ({k for *_, k in tr}, {k for *_, k in te})
+PY
+expect 0 "eval reads the recorded rasters again" "$LVIT" eval --run "$tmp/c" --json "$tmp/c.json"
+/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['n'] == int(sys.argv[2]), j['n']" "$tmp/c.json" "$nte" \
+  && ok "eval scores the $nte test pixels of TE" || bad "eval's test pixels"
+expect 0 "per-class on the TR raster" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/c5" "${tiny[@]}" \
+  --patch 3 --window 9 --steps 2 --per-class 5 --train-labels "$tmp/TR.mat" --test-labels "$tmp/TE.mat"
+has ": 30 training pixels (--per-class), $nte test pixels"
+refuse() { # refuse WHAT TEXT TR TE
+  expect 2 "$1" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" --patch 3 --steps 1 \
+    --train-labels "$3" --test-labels "$4"
+  has "$2"
+}
+refuse "a label that is no class" "bad.mat: pixel (row 5, column 7) has the label 99, which is not one of the classes" "$tmp/bad.mat" "$tmp/TE.mat"
+refuse "a raster of another size" "small.mat is 80x86 pixels (rows x columns), but the images of $tmp/sal.lvd are 83x86" "$tmp/small.mat" "$tmp/TE.mat"
+refuse "training and test overlapping" "label $nov of the same pixels" "$tmp/TR.mat" "$tmp/ov.mat"
+refuse "a variable the file lacks" "no variable 'XX'" "$tmp/TR.mat:XX" "$tmp/TE.mat"
+expect 2 "--train-labels alone" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" --steps 1 \
+  --train-labels "$tmp/TR.mat"
+has "give both --train-labels and --test-labels"
+mv "$tmp/TE.mat" "$tmp/TE_moved.mat"
+expect 2 "eval when a recorded raster is gone" "$LVIT" eval --run "$tmp/c"
+has "TE.mat"
+mv "$tmp/TE_moved.mat" "$tmp/TE.mat"
+
+# ---- Landsat 7: the tutorial's 30 polygons, even ones for training and odd ones for testing (GeoTIFFs)
+for p in 0 1; do
+  gdal_rasterize -q -a id -where "FID % 2 = $p" -te 462405 1734315 469905 1741815 -tr 30 30 -ot Byte -init 0 \
+    "$L7/training_data.shp" "$tmp/poly$p.tif" || bad "gdal_rasterize"
+done
+expect 0 "convert the 1999 Landsat 7 stack" "$LVIT" convert -o "$tmp/l7.lvd" "$L7/LE70220491999322EDC01_stack.gtif" \
+  --labels "$L7/training_data.gtif"
+expect 0 "classify on the polygon split" "$LVIT" train --task classify --data "$tmp/l7.lvd" --run "$tmp/l" "${tiny[@]}" \
+  --patch 3 --window 9 --steps 10 --batch 8 --train-labels "$tmp/poly0.tif" --test-labels "$tmp/poly1.tif"
+has ": 303 training pixels, 415 test pixels"
+expect 2 "the whole training raster against the odd polygons" "$LVIT" train --task classify --data "$tmp/l7.lvd" --run "$tmp/x" \
+  "${tiny[@]}" --steps 1 --train-labels "$L7/training_data.gtif" --test-labels "$tmp/poly1.tif"
+has "label 415 of the same pixels"
+
+# ---- --task segment: tiles of the scene, every labelled pixel of a tile scored
+seg=(--task segment --dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 2 --patch 4 --window 16 --batch 8 --lr 0.003
+     --log-every 40)
+expect 0 "segment Salinas-A on the tile split" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/sg" --steps 120
+has "segment: 6 classes, 16x16-pixel tiles (model grid 16x16, 16 tokens, 6 logits per pixel); split by tiles (spatially disjoint)"
+expect 0 "eval the segmentation" "$LVIT" eval --run "$tmp/sg" --json "$tmp/sg.json"
+has "^test: [0-9]* pixels in [0-9]* tiles; OA"; has "baseline (the training pixels' majority class"
+expect 0 "predict the class map as GeoTIFF and PNG" "$LVIT" predict --run "$tmp/sg" -o "$tmp/sg_map.tif"
+[ "$(head -c 8 "$tmp/sg_map.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok "map PNG beside the GeoTIFF" || bad "map PNG"
+# the scores against the confusion CSV, the split against the tiles, the GeoTIFF against eval's predictions
+check_seg() { # check_seg RUN JSON MAP.tif CLASS_VALUES(comma) GEOREF(0/1) INPUT
+  /usr/bin/python3 - "$@" <<'PY'
+import csv, json, sys
+from osgeo import gdal
+run, js, tif, values, georef, src = sys.argv[1:7]
+values = [int(v) for v in values.split(",")]
+cm = [[int(v) for v in r[1:]] for r in list(csv.reader(open(run + "/confusion_test.csv")))[1:]]
+j = json.load(open(js)); K = len(cm); n = sum(map(sum, cm))
+rows = [sum(r) for r in cm]; cols = [sum(cm[i][k] for i in range(K)) for k in range(K)]
+oa = sum(cm[k][k] for k in range(K)) / n
+aa = sum(cm[k][k] / rows[k] for k in range(K) if rows[k]) / sum(1 for r in rows if r)
+pe = sum(rows[k] * cols[k] for k in range(K)) / n / n
+kappa = (oa - pe) / (1 - pe)
+iou = [cm[k][k] / (rows[k] + cols[k] - cm[k][k]) for k in range(K) if rows[k] + cols[k]]
+miou = sum(iou) / len(iou)
+assert abs(oa - j["oa"]) < 1e-6 and abs(aa - j["aa"]) < 1e-6 and abs(kappa - j["kappa"]) < 1e-5 and abs(miou - j["miou"]) < 1e-5, (oa, aa, kappa, miou, j)
+assert j["oa"] > j["baseline_majority"]["oa"] + 0.1 and j["kappa"] > 0.1, ("no better than the majority class", j)
+lines = open(run + "/split.csv").read().splitlines()
+sp = [l.split(",") for l in lines[2:]]
+test = [(int(r[1]), int(r[2]), int(r[3])) for r in sp if r[4] == "test"]
+train = [(int(r[1]), int(r[2])) for r in sp if r[4] == "train"]
+assert len(test) == n == j["n"], (len(test), n)
+if "tiles" in lines[0]:  # no 16x16 tile holds pixels of both sets
+    tt = {(y // 16, x // 16) for y, x in train}
+    assert not any((y // 16, x // 16) in tt for y, x, _ in test), "a tile in both sets"
+d = gdal.Open(tif); m = d.ReadAsArray()
+hit = sum(1 for y, x, c in test if m[y, x] == values[c])
+assert abs(hit / n - oa) < 1e-9, ("the GeoTIFF's map disagrees with eval", hit / n, oa)
+assert set(m.ravel().tolist()) <= set(values), set(m.ravel().tolist())
+if int(georef):
+    s = gdal.Open(src)
+    assert d.GetGeoTransform() == s.GetGeoTransform(), (d.GetGeoTransform(), s.GetGeoTransform())
+    assert d.GetSpatialRef().IsSame(s.GetSpatialRef())
+print("OA %.4f AA %.4f kappa %.4f mIoU %.4f; majority OA %.4f mIoU %.4f" % (oa, aa, kappa, miou, j["baseline_majority"]["oa"], j["baseline_majority"]["miou"]))
+PY
+}
+check_seg "$tmp/sg" "$tmp/sg.json" "$tmp/sg_map.tif" 1,10,11,12,13,14 0 "" \
+  && ok "Salinas-A: scores from the confusion CSV, tiles disjoint, the GeoTIFF agrees with eval, above the majority class" \
+  || bad "Salinas-A segmentation checks"
+expect 0 "segment Landsat 7 on the polygon rasters" "$LVIT" train "${seg[@]}" --data "$tmp/l7.lvd" --run "$tmp/lg" --steps 120 \
+  --train-labels "$tmp/poly0.tif" --test-labels "$tmp/poly1.tif"
+has "by the label rasters --train-labels and --test-labels: 303 training pixels in"
+expect 0 "eval" "$LVIT" eval --run "$tmp/lg" --json "$tmp/lg.json"
+expect 0 "predict" "$LVIT" predict --run "$tmp/lg" -o "$tmp/lg_map.tif"
+has "georeferenced as the input"
+check_seg "$tmp/lg" "$tmp/lg.json" "$tmp/lg_map.tif" 1,2,3,4,5 1 "$L7/LE70220491999322EDC01_stack.gtif" \
+  && ok "Landsat 7: scores, the GeoTIFF's geotransform and CRS those of the input" || bad "Landsat 7 segmentation checks"
+expect 2 "segment with --split random" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 --split random
+has "segmentation scores whole tiles"
+expect 2 "segment with --channels multi" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 --channels multi
+has "needs --channels agg"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
