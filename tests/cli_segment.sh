@@ -26,7 +26,7 @@ tiny=(--dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 1)
 
 # ---- the label rasters: Salinas-A's ground truth cut into a training part (columns 0-39) and a test
 # part (columns 46-85), and broken ones (a value that is no class, a wrong size, an overlap)
-PYTHONPATH="$SRC/tests" /usr/bin/python3 - "$S/SalinasA_gt.mat" "$tmp" <<'PY' || bad "writing the .mat label rasters"
+PYTHONPATH="$SRC/tests" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$S/SalinasA_gt.mat" "$tmp" <<'PY' || bad "writing the .mat label rasters"
 import sys, mat5
 gt = mat5.load(sys.argv[1])["salinasA_gt"]
 d = sys.argv[2]
@@ -153,6 +153,22 @@ expect 2 "segment with --split random" "$LVIT" train "${seg[@]}" --data "$tmp/sa
 has "segmentation scores whole tiles"
 expect 2 "segment with --channels multi" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 --channels multi
 has "needs --channels agg"
+
+# ---- layouts: sequence and data parallelism give the one-process losses (each rank scores its rows'
+# pixels) and weights (float sums in another order, through Adam: within 1e-3 of each tensor's scale)
+if mpi_setup 120; then
+  lay=(--task segment --data "$tmp/sal.lvd" --dim 32 --depth 1 --heads 2 --decoder-depth 1 --patch 4 --window 16 --steps 6
+       --log-every 1 --batch 4 --seed 5 --lr 0.003 --warmup 1 --threads 1)
+  expect 0 "segment, one process" "$LVIT" train --run "$tmp/p1" "${lay[@]}"
+  for extra in "--sp 2" "--dp 2"; do
+    d="$tmp/p_${extra// /_}"
+    expect 0 "segment, mpirun -np 2 $extra" mpi 2 "$LVIT" train --run "$d" "${lay[@]}" $extra
+    /usr/bin/python3 "$ST_TENSORS" compare "$tmp/p1" "$d" --steps 6 --skip-key-bias --tol 1e-3 \
+      && ok "segment $extra: the one-process losses and weights" || bad "segment $extra differs from one process"
+  done
+else
+  echo "skip: no mpirun: the layouts are not compared"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
