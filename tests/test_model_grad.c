@@ -1,6 +1,6 @@
 /* Whole-model gradients: central differences of the loss against the analytic gradient (a few
  * entries of every tensor) for both channel modes, D-CHAG and the Reslim head (whole grid and
- * TILES windows), the classification head, and --recompute giving the same loss and gradient bits. */
+ * TILES windows), the classification head, band groups, and --recompute giving the same loss and gradient bits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,7 +54,8 @@ static void fd_check(Vit *m, const Batch *b, const char *what) {
     int bad = 0, checked = 0;
     for (int i = 0; i < m->nspecs; i++) {
         const ParamSpec *ps = &m->specs[i];
-        if (strcmp(ps->name, "decoder_pos_embed") == 0) continue; /* fixed by design (test_fd_mae checks it) */
+        if (strcmp(ps->name, "decoder_pos_embed") == 0 || strcmp(ps->name, "decoder_group_embed") == 0)
+            continue; /* fixed by design (test_fd_mae and test_fd_groups check them) */
         for (int k = 0; k < 3; k++) {
             int64_t j = ps->offset + (int64_t)rng_below(&r, (uint64_t)ps->numel);
             float save = m->param_mem[j], h = 1e-2f;
@@ -181,7 +182,7 @@ static void test_fd_mae(void **s) {
     randomize(&m, &b, &mem, 23);
     b.lead[0] = 5.0f, b.lead[1] = 77.0f;
     int cols[3];
-    vit_mae_visible(&c, 5, 0, cols);
+    vit_mae_visible(&c, 5, 0, 0, cols);
     assert_true(cols[0] >= 0 && cols[0] < 3);
     const int64_t dpos = vit_find_param(&m, "decoder_pos_embed")->offset;
     fd_check(&m, &b, "masked autoencoder");
@@ -189,6 +190,73 @@ static void test_fd_mae(void **s) {
     free(mem);
     vit_free(&m);
     vit_config_free(&c);
+}
+
+/* Band groups (src/model/band_groups.c): 3 bands in an unequal pair of groups {0}, {1, 2} (the head
+ * padded to 2 bands), as a pixel model, a classifier and a masked autoencoder (each group's row
+ * masked on its own, the fixed decoder group embedding); and the group tokens by hand: a group
+ * token is the mean of its bands' multi-mode tokens. */
+static void test_fd_groups(void **s) {
+    (void)s;
+    char err[256];
+    for (int kind = 0; kind < 3; kind++) {
+        VitConfig c = tu_tiny_config(CH_AGG);
+        assert_int_equal(vit_config_set_band_groups(&c, "0-0,1-2", err, sizeof err), 0);
+        assert_int_equal(c.groups, 2);
+        assert_int_equal(vit_S(&c), 2 * vit_L(&c));
+        assert_int_equal(vit_E(&c), 2 * c.p * c.p);
+        if (kind == 1) c.classes = 4;
+        if (kind == 2) c.mae_keep = 1, c.mae_depth = 1;
+        assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+        if (kind != 2) {
+            whole_model_fd_cfg(c, kind ? "band groups, classifier" : "band groups, pixels");
+            continue;
+        }
+        Vit m;
+        vit_init(&m, &c, NULL, 2, kernels_cpu());
+        const ParamSpec *ge = vit_find_param(&m, "decoder_group_embed");
+        assert_non_null(ge);
+        assert_int_equal(ge->shape[1], 2);
+        Batch b;
+        float *mem;
+        randomize(&m, &b, &mem, 29);
+        b.lead[0] = 9.0f, b.lead[1] = 1234.0f;
+        int c0[3], c1[3];
+        vit_mae_visible(&c, 9, 0, 0, c0);
+        vit_mae_visible(&c, 9, 0, 1, c1);
+        int c00[3];
+        vit_mae_visible(&c, 9, 0, 0, c00);
+        assert_int_equal(c0[0], c00[0]); /* group 0 draws as without groups */
+        fd_check(&m, &b, "band groups, masked autoencoder");
+        for (int64_t i = 0; i < ge->numel; i++) assert_true(m.grad_mem[ge->offset + i] == 0.0f); /* fixed */
+        free(mem);
+        vit_free(&m);
+        vit_config_free(&c);
+    }
+    /* the tokens by hand against multi mode's */
+    VitConfig cm = tu_tiny_config(CH_MULTI), cg = tu_tiny_config(CH_AGG);
+    assert_int_equal(vit_config_set_band_groups(&cg, "2", err, sizeof err), 0); /* 3 bands: {0, 1}, {2} */
+    assert_int_equal(cg.group_start[1], 2);
+    Vit mm, mg;
+    vit_init(&mm, &cm, NULL, 1, kernels_cpu());
+    vit_init(&mg, &cg, NULL, 1, kernels_cpu());
+    vit_init_params(&mm, 5);
+    vit_init_params(&mg, 5);
+    Batch b;
+    float *mem;
+    randomize(&mm, &b, &mem, 31);
+    vit_init_params(&mm, 5); /* (randomize drew random parameters) */
+    const int64_t LD = vit_L(&cm) * cm.D;
+    b.B = 1;
+    vit_forward(&mm, &b);
+    vit_forward(&mg, &b);
+    for (int64_t i = 0; i < LD; i++) { /* x0 = tokens + position embedding (lead 0.06) */
+        assert_float_equal(mg.a.x0[i], 0.5f * (mm.a.x0[i] + mm.a.x0[LD + i]), 1e-5);
+        assert_float_equal(mg.a.x0[LD + i], mm.a.x0[2 * LD + i], 1e-6);
+    }
+    free(mem);
+    vit_free(&mm), vit_free(&mg);
+    vit_config_free(&cm), vit_config_free(&cg);
 }
 
 /* class_loss against values computed by hand: logits (0, ln 2, ln 3) give softmax (1, 2, 3)/6 */
@@ -282,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_fd_reslim),
         cmocka_unit_test(test_fd_classify),
         cmocka_unit_test(test_fd_mae),
+        cmocka_unit_test(test_fd_groups),
         cmocka_unit_test(test_class_loss_values),
         cmocka_unit_test(test_recompute),
     };

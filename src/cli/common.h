@@ -14,6 +14,7 @@
     {"heads", ARG_INT, &(mf).heads, "attention heads", NULL, 1, 4096, 0},                              \
     {"decoder-depth", ARG_INT, &(mf).dec_depth, "hidden Linear+GELU layers of the head", NULL, 0, 100, 0}, \
     {"channels", ARG_CHOICE, &(mf).channels, "channel handling: agg (cross-attention over variables) or multi (all V*L tokens)", "agg|multi", 0, 0, 0}, \
+    {"band-groups", ARG_STR, &(mf).band_groups, "SatMAE channel groups instead of --channels: N equal contiguous groups, or band ranges 0-29,30-79,... ; one token per group and location", NULL, 0, 0, 0}, \
     {"residual", ARG_FLAG, &(mf).residual, "predict the change from the input state (forecast = input + model output)", NULL, 0, 0, 0}, \
     {"channel-parallel", ARG_INT, &(mf).chag, "D-CHAG: aggregate the channels in C blocks (each its own cross-attention, then one over the C partial tokens); under --tp T the blocks are split over the tensor-parallel ranks, each tokenizing only its V/T channels (T must divide C; 0 = one cross-attention over all channels)", NULL, 0, LVIT_MAX_VARS, 0}, \
     {"chag-group", ARG_INT, &(mf).chag_group, "D-CHAG hierarchy: a block's channels first aggregate in groups of G (0 = one level)", NULL, 0, LVIT_MAX_VARS, 0}

@@ -59,6 +59,10 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
         TAKE(a->dagg, B * Va * L * 2 * Dt);
         TAKE(a->dtok, B * Va * L * D);
         TAKE(a->dagg_q, Dt);
+    } else if (c->mode == CH_GROUPS) { /* the bands' tokens, averaged into the groups' */
+        a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dagg_q = NULL;
+        TAKE(a->x0, BS * D);
+        TAKE(a->dtok, B * V * L * D);
     } else {
         a->agg_q = a->agg_kv = a->agg_probs = a->agg_o = a->dagg = a->dtok = a->dagg_q = NULL;
         a->x0 = a->tok; /* multi mode: the token embeddings are the sequence */
@@ -127,6 +131,11 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     TAKE(a->mae_dn_mean, mae * BS);
     TAKE(a->mae_dn_rstd, mae * BS);
     TAKE(a->mae_nolead, mae * B); /* zeros, never written: the lead-time input */
+    const int64_t gpad = c->mode == CH_GROUPS && last && !vit_classify(c) && (int64_t)c->groups * vit_group_max(c) != V
+                             ? (int64_t)B * c->groups * vit_group_max(c) * c->H * c->W
+                             : 0;
+    TAKE(a->grp_y, gpad);
+    TAKE(a->grp_mask, gpad);
     const int tiles = first && c->tile_h > 0; /* TILES: each sample's window of the position embedding */
     TAKE(a->tpos, tiles ? B * L * D : 0);
     TAKE(a->dtpos, tiles ? L * D : 0);
@@ -144,6 +153,7 @@ int64_t vit_acts_carve(VitActs *a, const VitConfig *c, int B, const Kernels *k, 
     int64_t pe = patch_embed_ws_floats(B, c->V, c->H, c->W, c->p);
     int64_t img = (int64_t)B * c->Vo * c->H * c->W;
     if (pe > ws) ws = pe;
+    if (c->mode == CH_GROUPS) img = (int64_t)B * c->groups * vit_group_max(c) * c->H * c->W; /* padded */
     if (img > ws) ws = img;
     if (rl) { /* the loss on the fine grid, the three convolutions */
         const int64_t Hf = sc * c->H, Wf = sc * c->W, cw[3] = {conv3x3_ws_floats(B, c->Vo, c->Vo, Hf, Wf),

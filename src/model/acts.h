@@ -47,6 +47,9 @@ typedef struct VitActs {
      * the embedded visible tokens, the position embedding) and the decoder norm [B,S,D] */
     float *mae_xv, *mae_emb, *mae_xd, *mae_dn, *mae_dn_mean, *mae_dn_rstd;
     float *mae_nolead;   /* [B] zeros: the lead-time input (the batch's lead carries mask seeds) */
+    /* band groups (src/model/band_groups.c): the targets and mask with every group padded to the
+     * largest, [B,G,Gmax,H,W] (NULL when the groups are equal or the head classifies) */
+    float *grp_y, *grp_mask;
     /* backward scratch, shared by all layers */
     float *dx;           /* [B,S,D] residual-stream gradient */
     float *dtmp;         /* [B,S,D] */
@@ -54,7 +57,7 @@ typedef struct VitActs {
     float *dbig;         /* [B,S,max(F,3D)] */
     float *dbig2;        /* [B,S,F] */
     float *dagg;         /* agg: [B,V,L,2,D] dkv */
-    float *dtok;         /* agg: [B,V,L,D] */
+    float *dtok;         /* agg and band groups: [B,V,L,D] */
     float *dagg_q;       /* [D] */
     /* D-CHAG (agg mode with chag blocks): tok holds this rank's blocks one after the other,
      * [nb][B,V/C,L,D]; the final cross-attention reads ctok and writes its gradient to dtok */

@@ -7,7 +7,7 @@
 #include "core/json.h"
 #include "model/config.h"
 
-const char *vit_mode_name(ChannelMode m) { return m == CH_AGG ? "agg" : "multi"; }
+const char *vit_mode_name(ChannelMode m) { return m == CH_AGG ? "agg" : m == CH_GROUPS ? "groups" : "multi"; }
 
 void vit_config_set_default_names(VitConfig *c) {
     free(c->var_names);
@@ -19,11 +19,65 @@ void vit_config_copy(VitConfig *dst, const VitConfig *src) {
     *dst = *src;
     dst->var_names = xcalloc((size_t)(src->V > 0 ? src->V : 1), LVIT_VAR_NAME);
     if (src->var_names) memcpy(dst->var_names, src->var_names, (size_t)src->V * LVIT_VAR_NAME);
+    dst->group_start = NULL;
+    if (src->group_start) {
+        dst->group_start = xcalloc((size_t)src->groups + 1, sizeof(int));
+        memcpy(dst->group_start, src->group_start, sizeof(int) * ((size_t)src->groups + 1));
+    }
 }
 
 void vit_config_free(VitConfig *c) {
     free(c->var_names);
     c->var_names = NULL;
+    free(c->group_start);
+    c->group_start = NULL;
+}
+
+int vit_config_set_band_groups(VitConfig *c, const char *spec, char *err, size_t n) {
+    int start[LVIT_MAX_VARS + 1], G = 0;
+    char *end;
+    long x = strtol(spec, &end, 10);
+    if (*spec && *end == 0) { /* "N": contiguous groups, the first V % N one band larger */
+        if (x < 1 || x > c->V) {
+            snprintf(err, n, "--band-groups %s: expected 1..%d groups (the data has %d bands)", spec, c->V, c->V);
+            return -1;
+        }
+        G = (int)x;
+        for (int g = 0, b = 0; g <= G; b += c->V / G + (g < c->V % G), g++) start[g] = b;
+    } else { /* "a-b,c-d,...": inclusive ranges, in order, covering every band once */
+        const char *s = spec;
+        int next = 0;
+        while (*s) {
+            long a = strtol(s, &end, 10), b = a;
+            if (end == s) break;
+            if (*end == '-') {
+                const char *t = end + 1;
+                b = strtol(t, &end, 10);
+                if (end == t) break;
+            }
+            if (a != next || b < a || b >= c->V || G >= LVIT_MAX_VARS) {
+                snprintf(err, n, "--band-groups %s: the range %ld-%ld does not follow on from band %d (ranges of bands "
+                         "0..%d in order, each band in one group, e.g. 0-29,30-%d)", spec, a, b, next, c->V - 1, c->V - 1);
+                return -1;
+            }
+            start[G++] = (int)a;
+            next = (int)b + 1;
+            s = *end == ',' ? end + 1 : end;
+            if (*end != ',' && *end) break;
+        }
+        if (*s || next != c->V || G == 0) {
+            snprintf(err, n, "--band-groups %s: expected N (equal contiguous groups) or ranges a-b,c-d,... covering the "
+                     "bands 0..%d in order", spec, c->V - 1);
+            return -1;
+        }
+        start[G] = c->V;
+    }
+    free(c->group_start);
+    c->group_start = xcalloc((size_t)G + 1, sizeof(int));
+    memcpy(c->group_start, start, sizeof(int) * ((size_t)G + 1));
+    c->groups = G;
+    c->mode = CH_GROUPS;
+    return 0;
 }
 
 int vit_config_check(const VitConfig *c, char *err, size_t n) {
@@ -48,8 +102,16 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
     } else if (c->Vo != c->V) {
         BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
     }
+    if (c->mode == CH_GROUPS) {
+        if (c->groups < 1 || c->groups > c->V || !c->group_start || c->group_start[0] != 0 || c->group_start[c->groups] != c->V)
+            BAD("band groups: %d groups of %d bands", c->groups, c->V);
+        for (int g = 0; g < c->groups; g++)
+            if (c->group_start[g + 1] <= c->group_start[g]) BAD("band groups: group %d is empty", g);
+    } else if (c->groups) {
+        BAD("band groups without --band-groups");
+    }
     if (vit_mae(c)) {
-        if (c->mode != CH_AGG) BAD("--task mae needs --channels agg (the mask selects locations, each one token)");
+        if (c->mode == CH_MULTI) BAD("--task mae needs --channels agg or --band-groups (the mask selects locations)");
         if (c->mae_keep >= c->W / (c->p > 0 ? c->p : 1))
             BAD("--mask-ratio: %d of the %d tokens of a patch row kept, nothing masked; give a ratio above 0", c->mae_keep,
                 c->W / (c->p > 0 ? c->p : 1));
@@ -67,7 +129,9 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
     if (c->mlp_ratio < 1 || c->mlp_ratio > 64) BAD("mlp ratio %d: expected 1..64", c->mlp_ratio);
     if (vit_S(c) > ((int64_t)1 << 31)) BAD("sequence of %lld tokens is too long", (long long)vit_S(c));
     if (c->chag > 1) {
-        if (c->mode != CH_AGG) BAD("--channel-parallel %d: D-CHAG aggregates channels, which needs --channels agg", c->chag);
+        if (c->mode != CH_AGG)
+            BAD("--channel-parallel %d: D-CHAG aggregates channels, which needs --channels agg (not multi or --band-groups)",
+                c->chag);
         if (c->V % c->chag)
             BAD("--channel-parallel %d does not divide the %d variables (channels): each block takes V/C of them", c->chag, c->V);
         if (c->chag_group < 0 || (c->chag_group > 0 && (c->V / c->chag) % c->chag_group))
@@ -92,6 +156,11 @@ char *vit_config_to_json(const VitConfig *c) {
                     c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode),
                     c->residual ? "true" : "false");
     if (c->chag > 1) json_buf_printf(&b, ",\"chag_blocks\":%d,\"chag_group\":%d", c->chag, c->chag_group);
+    if (c->mode == CH_GROUPS) { /* each group's first band, then V */
+        json_buf_puts(&b, ",\"band_groups\":[");
+        for (int g = 0; g <= c->groups; g++) json_buf_printf(&b, "%s%d", g ? "," : "", c->group_start[g]);
+        json_buf_puts(&b, "]");
+    }
     if (c->scale > 1)
         json_buf_printf(&b, ",\"task\":\"downscale\",\"scale\":%d,\"out_vars\":%d,\"res_width\":%d,\"base\":\"%s\"",
                         c->scale, c->Vo, c->res_width, c->ds_base ? "bicubic" : "none");
@@ -154,11 +223,30 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
     c->mlp_ratio = 4;
     if (json_get(root, "mlp_ratio") && get_int(root, "mlp_ratio", &c->mlp_ratio, err, n)) goto done;
     const char *mode = ch ? json_as_string(ch) : "agg";
-    if (!mode || (strcmp(mode, "agg") && strcmp(mode, "multi"))) {
-        snprintf(err, n, "model config: \"channels\" must be \"agg\" or \"multi\"");
+    if (!mode || (strcmp(mode, "agg") && strcmp(mode, "multi") && strcmp(mode, "groups"))) {
+        snprintf(err, n, "model config: \"channels\" must be \"agg\", \"multi\" or \"groups\"");
         goto done;
     }
-    c->mode = strcmp(mode, "agg") == 0 ? CH_AGG : CH_MULTI;
+    c->mode = strcmp(mode, "agg") == 0 ? CH_AGG : strcmp(mode, "multi") == 0 ? CH_MULTI : CH_GROUPS;
+    if (c->mode == CH_GROUPS) {
+        const JsonValue *bg = json_get(root, "band_groups");
+        const int ng = (int)json_len(bg) - 1;
+        if (ng < 1 || ng > c->V) {
+            snprintf(err, n, "model config: \"band_groups\" (each group's first band, then the band count) is required "
+                     "with \"channels\": \"groups\"");
+            goto done;
+        }
+        c->groups = ng;
+        c->group_start = xcalloc((size_t)ng + 1, sizeof(int));
+        for (int g = 0; g <= ng; g++) {
+            int64_t x;
+            if (json_as_int64(json_at(bg, g), 0, c->V, &x)) {
+                snprintf(err, n, "model config: \"band_groups\"[%d] is not a band index 0..%d", g, c->V);
+                goto done;
+            }
+            c->group_start[g] = (int)x;
+        }
+    }
     const JsonValue *res = json_get(root, "residual");
     if (res && res->type != JSON_BOOL) {
         snprintf(err, n, "model config: \"residual\" must be true or false");

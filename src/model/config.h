@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include "core/limits.h"
 
-typedef enum { CH_AGG = 0, CH_MULTI = 1 } ChannelMode;
+/* CH_GROUPS (SatMAE, Cong et al. 2022; src/model/band_groups.c): the bands in contiguous groups, one
+ * token per group and location (S = G L) */
+typedef enum { CH_AGG = 0, CH_MULTI = 1, CH_GROUPS = 2 } ChannelMode;
 
 typedef struct VitConfig {
     int V, Vo;          /* input / output variables (Vo == V: forecasting maps a state to a state) */
@@ -56,10 +58,23 @@ typedef struct VitConfig {
     int tile_h, tile_w; /* TILES: this rank computes coarse windows of tile_h x tile_w cells of the H x W grid
                          * (their origins come with each batch); 0: the whole grid. Not part of the model. */
     char (*var_names)[LVIT_VAR_NAME]; /* [V], owned by the config (vit_config_free) */
+    int groups;         /* CH_GROUPS: G band groups, group g the bands [group_start[g], group_start[g+1]) */
+    int *group_start;   /* [groups+1] (0 ... V), owned by the config; NULL without groups */
 } VitConfig;
 
 static inline int64_t vit_L(const VitConfig *c) { return (int64_t)(c->H / c->p) * (c->W / c->p); }
-static inline int64_t vit_S(const VitConfig *c) { return c->mode == CH_AGG ? vit_L(c) : c->V * vit_L(c); }
+/* tokens per location: 1 (agg), V (multi) or G (band groups) */
+static inline int vit_tokens_per_loc(const VitConfig *c) {
+    return c->mode == CH_AGG ? 1 : c->mode == CH_GROUPS ? c->groups : c->V;
+}
+static inline int64_t vit_S(const VitConfig *c) { return vit_tokens_per_loc(c) * vit_L(c); }
+/* band groups: the bands of the largest group (a group token's head predicts that many, padded) */
+static inline int vit_group_max(const VitConfig *c) {
+    int n = 0;
+    for (int g = 0; g < c->groups; g++)
+        if (c->group_start[g + 1] - c->group_start[g] > n) n = c->group_start[g + 1] - c->group_start[g];
+    return n;
+}
 static inline int vit_scale(const VitConfig *c) { return c->scale > 1 ? c->scale : 1; }
 static inline int vit_reslim(const VitConfig *c) { return c->scale > 1; }
 /* the head's patch on the output grid: p, or s p when downscaling */
@@ -68,11 +83,14 @@ static inline int vit_classify(const VitConfig *c) { return c->classes > 0; }
 static inline int vit_segment(const VitConfig *c) { return c->seg_classes > 0; }
 static inline int vit_E(const VitConfig *c) {
     if (vit_classify(c)) return c->classes;
+    if (c->mode == CH_GROUPS) return vit_P(c) * vit_P(c) * vit_group_max(c);
     return c->mode == CH_AGG ? vit_P(c) * vit_P(c) * c->Vo : vit_P(c) * vit_P(c);
 }
 /* masked-autoencoder pretraining: the tokens the encoder sees (of this rank's rows) */
 static inline int vit_mae(const VitConfig *c) { return c->mae_keep > 0; }
-static inline int64_t vit_mae_S(const VitConfig *c) { return (int64_t)(c->H / c->p) * c->mae_keep; }
+static inline int64_t vit_mae_S(const VitConfig *c) {
+    return (int64_t)(c->H / c->p) * c->mae_keep * (c->mode == CH_GROUPS ? c->groups : 1);
+}
 /* rows of the head's matrix products for a batch of B: one per token, or one per sample classifying */
 static inline int64_t vit_head_rows(const VitConfig *c, int B) { return vit_classify(c) ? B : (int64_t)B * vit_S(c); }
 /* Reslim residual path: channels before the pixel shuffle */
@@ -123,5 +141,8 @@ int vit_config_check(const VitConfig *c, char *err, size_t errlen);
 char *vit_config_to_json(const VitConfig *c);
 int vit_config_from_json(VitConfig *c, const char *json, char *err, size_t errlen);
 const char *vit_mode_name(ChannelMode m);
+/* --band-groups SPEC: "N" (N contiguous groups, sizes differing by at most one) or "a-b,c-d,..."
+ * (inclusive band ranges covering 0..V-1 in order); sets mode CH_GROUPS. 0, or -1 with a message. */
+int vit_config_set_band_groups(VitConfig *c, const char *spec, char *err, size_t errlen);
 
 #endif

@@ -232,7 +232,7 @@ static void init_tensor(float *w, const ParamSpec *ps, const VitConfig *c, uint6
         break;
     }
     case INIT_VAR_SINCOS:
-        for (int v = 0; v < c->V; v++) sincos_1d(w + (int64_t)v * c->D, c->D, v);
+        for (int64_t v = 0; v < ps->numel / c->D; v++) sincos_1d(w + v * c->D, c->D, (double)v); /* V or G rows */
         break;
     case INIT_POS_SINCOS: {
         /* MAE get_2d_sincos_pos_embed: first half encodes the column, second half the row. */

@@ -75,7 +75,8 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(dfc2_w, "decoder_blocks.%d.mlp.fc2.weight", (c)->mae_depth, 1, 0, vit_mae(c), INIT_XAVIER, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
     X(dfc2_b, "decoder_blocks.%d.mlp.fc2.bias", (c)->mae_depth, 1, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(dnorm_w, "decoder_norm.weight", 1, 0, 0, vit_mae(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
-    X(dnorm_b, "decoder_norm.bias", 1, 0, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)
+    X(dnorm_b, "decoder_norm.bias", 1, 0, 0, vit_mae(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dgemb, "decoder_group_embed", 1, 0, 0, vit_mae(c) && (c)->mode == CH_GROUPS, INIT_VAR_SINCOS, 0, 3, 1, (c)->groups, (c)->D, 1)
 
 enum {
 #define VIT_FIELD_ENUM(f, ...) PF_##f,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
+#include "model/band_groups.h"
 #include "model/vit.h"
 #include "model/vit_block.h"
 #include "model/vit_mae.h"
@@ -311,6 +312,8 @@ float vit_forward(Vit *m, const Batch *b) {
     } else if (vit_chag(c)) {
         chag_fwd(m, b);
         agg_in = a->ctok;
+    } else if (c->mode == CH_GROUPS) {
+        vit_groups_embed_fwd(m, b);
     } else {
         k->patch_embed_fwd(a->tok, b->x, p->tok_w, p->tok_b, p->var_embed, B, c->V, c->H, c->W, c->p, c->D, a->ws);
     }
@@ -368,6 +371,7 @@ float vit_forward(Vit *m, const Batch *b) {
     /* under sequence parallelism every rank of the group has the whole loss; the caller's denominator
      * counts each sample once per rank (the group's mask sums), so the ranks' shares add up to it */
     if (vit_classify(c)) return k->class_loss(a->dout, a->out, b->y, b->mask, B, (int)E, c->multilabel, 1.0f, b->loss_denom);
+    if (c->mode == CH_GROUPS) return vit_groups_loss(m, b);
     if (vit_segment(c)) /* the head's (p_row, p_col, class) layout holds each pixel's logits together: rows of Vo */
         return k->class_loss(a->dout, a->out, b->y, b->mask, (int)(Mh * c->p * c->p), c->Vo, 0, 1.0f, b->loss_denom);
     return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
@@ -448,6 +452,10 @@ embeddings:
     }
 
     const float *dtok = dx;
+    if (c->mode == CH_GROUPS) {
+        vit_groups_embed_bwd(m, b, dx);
+        return;
+    }
     if (c->mode == CH_AGG) {
         float *dagg_o = a->dtmp, *dkv = a->dagg, *dq = a->dagg_q, *dvq = a->dtmp2;
         k->zero(dagg_o, B * L * Dt);
@@ -485,6 +493,7 @@ void vit_prediction(Vit *m, float *img, int B) {
     const int64_t s = vit_scale(c);
     if (vit_classify(c)) m->k->copy(img, m->a.out, (int64_t)B * c->classes);
     else if (vit_reslim(c)) m->k->copy(img, m->a.pred, B * c->Vo * s * c->H * s * c->W);
+    else if (c->mode == CH_GROUPS) vit_groups_prediction(m, img, B);
     else m->k->unpatchify(img, m->a.out, B, c->Vo, c->H, c->W, c->p, c->mode == CH_MULTI);
 }
 

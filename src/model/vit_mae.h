@@ -5,10 +5,10 @@
 #include "model/vit_types.h"
 
 /* Masked autoencoder: the mask of a sample is drawn from its seed (an integer below 2^24, carried
- * in Batch.lead, which the MAE does not use otherwise): of patch row grow (of the whole grid) the
- * c->mae_keep visible columns, ascending, into cols. The task's loss mask and the model agree
- * through this one function, on any layout. */
-void vit_mae_visible(const VitConfig *c, uint32_t seed, int grow, int *cols);
+ * in Batch.lead, which the MAE does not use otherwise): of patch row grow (of the whole grid) of
+ * band group `group` (0 without groups) the c->mae_keep visible columns, ascending, into cols. The
+ * task's loss mask and the model agree through this one function, on any layout. */
+void vit_mae_visible(const VitConfig *c, uint32_t seed, int grow, int group, int *cols);
 /* From x0, the visible tokens through the encoder and every token through the decoder; returns the
  * decoder norm's output [B,S,D], the head's input (vit.c). */
 const float *vit_mae_forward(Vit *m, const Batch *b);

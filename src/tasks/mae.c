@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
+#include "model/band_groups.h"
 #include "tasks/classify_data.h"
 #include "tasks/jobs.h"
 #include "tasks/task.h"
@@ -27,7 +28,8 @@ static void mae_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
     if (s->downscale_given) DIE_USER("lvit %s: --scale, --tiles and --static are for --task downscale", s->cmd);
     if (s->model->residual) DIE_USER("lvit %s: --residual is for forecasting", s->cmd);
     if (s->model->channels != CH_AGG)
-        DIE_USER("lvit %s --task mae: --channels multi is not supported yet (the mask selects locations); use agg", s->cmd);
+        DIE_USER("lvit %s --task mae: --channels multi is not supported (the mask selects locations); use agg or "
+                 "--band-groups N", s->cmd);
     if (!(s->opts->mask_ratio > 0 && s->opts->mask_ratio < 1))
         DIE_USER("lvit %s --task mae: --mask-ratio %g: expected a fraction between 0 and 1 (MAE: 0.75)", s->cmd,
                  s->opts->mask_ratio);
@@ -91,20 +93,22 @@ static void fill_mae(HostBatch *hb, int i, const Sampler *s, int64_t id) {
     memcpy(y, x, sizeof(float) * (size_t)hb->nx);
     const uint32_t seed = mask_seed(id, s->epoch < 0 ? 0 : s->epoch);
     hb->lead[i] = (float)seed;
-    const int p = c->p, Wt = c->W / p;
+    const int p = c->p, Wt = c->W / p, G = c->mode == CH_GROUPS ? c->groups : 1;
     int cols[1024];
     char vis[1024];
-    for (int pr = 0; pr < hb->nrows / p; pr++) {
-        vit_mae_visible(c, seed, hb->row0 / p + pr, cols);
-        memset(vis, 0, (size_t)Wt);
-        for (int j = 0; j < c->mae_keep; j++) vis[cols[j]] = 1;
-        for (int v = 0; v < hb->V; v++)
-            for (int r = pr * p; r < (pr + 1) * p; r++) {
-                float *mr = m + ((int64_t)v * hb->nrows + r) * hb->Wp;
-                for (int col = 0; col < hb->Wp; col++)
-                    if (vis[col / p]) mr[col] = 0.0f;
-            }
-    }
+    for (int pr = 0; pr < hb->nrows / p; pr++)
+        for (int g = 0; g < G; g++) { /* a band group's own mask, or one for all bands */
+            vit_mae_visible(c, seed, hb->row0 / p + pr, g, cols);
+            memset(vis, 0, (size_t)Wt);
+            for (int j = 0; j < c->mae_keep; j++) vis[cols[j]] = 1;
+            const int v0 = G > 1 ? c->group_start[g] : 0, v1 = G > 1 ? c->group_start[g + 1] : hb->V;
+            for (int v = v0; v < v1; v++)
+                for (int r = pr * p; r < (pr + 1) * p; r++) {
+                    float *mr = m + ((int64_t)v * hb->nrows + r) * hb->Wp;
+                    for (int col = 0; col < hb->Wp; col++)
+                        if (vis[col / p]) mr[col] = 0.0f;
+                }
+        }
 }
 
 static void init_like_mae(HostBatch *hb, const HostBatch *shape);
@@ -214,18 +218,20 @@ static int mae_eval(const EvalOptions *o) {
         vit_forward(&m, &bt);
         vit_prediction(&m, dev, b);
         k->download(pred, dev, b * nx);
+        const int G = cfg.mode == CH_GROUPS ? cfg.groups : 1;
         for (int i = 0; i < b; i++)
-            for (int64_t pr = 0; pr < cfg.H / p; pr++) {
+            for (int64_t pr = 0; pr < cfg.H / p; pr++)
+                for (int g = 0; g < G; g++) {
                 /* the nearest visible patch of each patch column of this row (its pixel at the same offset is
-                 * the baseline), drawn once per row */
+                 * the baseline), drawn once per row (and band group) */
                 int cols[1024], near[1024];
-                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, cols);
+                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, g, cols);
                 for (int64_t t = 0; t < Wt; t++) {
                     near[t] = cols[0];
                     for (int j = 1; j < cfg.mae_keep; j++)
                         if (labs(cols[j] - t) < labs(near[t] - t)) near[t] = cols[j];
                 }
-                for (int64_t v = 0; v < cfg.V; v++)
+                for (int64_t v = G > 1 ? cfg.group_start[g] : 0; v < (G > 1 ? cfg.group_start[g + 1] : cfg.V); v++)
                     for (int64_t r = pr * p; r < (pr + 1) * p; r++)
                         for (int64_t c = 0; c < cfg.W; c++) {
                             const int64_t o0 = i * nx + v * HW + r * cfg.W + c;

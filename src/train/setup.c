@@ -39,6 +39,9 @@ void model_options_to_config(const ModelOptions *mf, int V, int H, int W, VitCon
     c->chag_group = mf->chag_group;
     vit_config_set_default_names(c);
     char err[512];
+    if (mf->band_groups && mf->channels != CH_AGG)
+        DIE_USER("lvit %s: --band-groups and --channels multi are two ways to tokenize the bands; give one", cmd);
+    if (mf->band_groups && vit_config_set_band_groups(c, mf->band_groups, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
     if (vit_config_check(c, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
 }
 

@@ -12,6 +12,7 @@
 typedef struct ModelOptions {
     int vars, patch, dim, depth, heads, dec_depth, channels, residual, chag, chag_group;
     const char *grid;
+    const char *band_groups; /* --band-groups SPEC (NULL: none; model/config.h vit_config_set_band_groups) */
 } ModelOptions;
 ModelOptions model_options_default(void);
 /* The configuration for V variables on an H x W grid (padded up to whole patches); dies with
