@@ -149,6 +149,9 @@ expect 0 "predict" "$LVIT" predict --run "$tmp/lg" -o "$tmp/lg_map.tif"
 has "georeferenced as the input"
 check_seg "$tmp/lg" "$tmp/lg.json" "$tmp/lg_map.tif" 1,2,3,4,5 1 "$L7/LE70220491999322EDC01_stack.gtif" \
   && ok "Landsat 7: scores, the GeoTIFF's geotransform and CRS those of the input" || bad "Landsat 7 segmentation checks"
+expect 2 "segment with tiles too large to split" "$LVIT" train --task segment --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 \
+  --patch 4 --window 64
+has "window 64: no assignment of the 2x2 tiles of $tmp/sal.lvd puts every class in both"
 expect 2 "segment with --split random" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 --split random
 has "segmentation scores whole tiles"
 expect 2 "segment with --channels multi" "$LVIT" train "${seg[@]}" --data "$tmp/sal.lvd" --run "$tmp/x" --steps 1 --channels multi

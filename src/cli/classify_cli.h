@@ -6,7 +6,7 @@
 #include "tasks/jobs.h"
 
 #define CLASSIFY_ARG_SPECS(f) \
-    {"window", ARG_INT, &(f).window, "classify, pixel labels: side of the window of pixels around each labelled pixel that the model sees", NULL, 1, 1024, 0}, \
+    {"window", ARG_INT, &(f).window, "classify, pixel labels: side of the window of pixels around each labelled pixel that the model sees; segment: side of the tiles the scene is cut into", NULL, 1, 1024, 0}, \
     {"split", ARG_CHOICE, &(f).split_mode, "classify, pixel labels: training and test pixels from disjoint spatial blocks (blocks; test pixels whose window overlaps a training pixel's are left out), or at random (random: neighbours on both sides, inflated scores)", "blocks|random", 0, 0, 0}, \
     {"split-block", ARG_INT, &(f).split_block, "classify, pixel labels: side of the split's square blocks in pixels", NULL, 1, 1 << 20, 0}, \
     {"split-seed", ARG_I64, &(f).split_seed, "classify: seed of the split's blocks and of the --per-class choice", NULL, 0, 9e18, 0}, \

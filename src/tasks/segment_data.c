@@ -35,6 +35,9 @@ static int make_maps(SegmentData *sd, const TaskOptions *o, char *err, size_t er
     for (int im = 0; im < ds->T; im++) {
         const int32_t *lab = ds->img.label_map + im * plane;
         if (classify_block_split(cd, lab, ds->H, ds->W, train, err, errlen)) {
+            snprintf(err, errlen, "--window %d: no assignment of the %dx%d tiles of %s puts every class in both the "
+                     "training and the test tiles; give a smaller --window, or your own split (--train-labels, "
+                     "--test-labels)", bs, (ds->H + bs - 1) / bs, bw, ds->source);
             free(train);
             return -1;
         }
