@@ -2,8 +2,10 @@
  * are its class logits under a per-pixel softmax cross-entropy over the labelled pixels. Checked:
  * the loss against one computed here in double from the predicted logit image (so the pixel
  * grouping of the token layout is right: targets built in image layout, moved to tokens with the
- * kernel's patchify), central differences of the loss for a few entries of every tensor, and the
- * model configuration's JSON round trip and refusals. */
+ * kernel's patchify), central differences of the loss for a few entries of every tensor, the model
+ * configuration's JSON round trip and refusals, and the task's tiles, split and targets on a small
+ * scene (tasks/segment_data.c: targets in token layout back through unpatchify, a sequence-parallel
+ * band of rows). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include "core/rng.h"
 #include "model/config.h"
 #include "model/vit.h"
+#include "tasks/segment_data.h"
 #include "util_model.h"
 
 enum { B = 2, K = 4 };
@@ -150,11 +153,92 @@ static void test_config(void **s) {
     vit_config_free(&c);
 }
 
+/* A 10x12 scene of one band and 3 classes in 4x4 tiles (3x3 of them, the last row and column cut),
+ * patch 2: the tiles' split, and each sample's targets against the scene's labels. */
+static void test_tiles_and_targets(void **s) {
+    (void)s;
+    enum { H = 10, W = 12, C = 3, T4 = 4 };
+    float data[H * W];
+    int32_t lab[H * W];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            data[y * W + x] = (float)(y * W + x);
+            lab[y * W + x] = (x + y) % 7 == 0 ? -1 : (x / 3 + y / 4) % C;
+        }
+    char names[C][LVIT_CLASS_NAME] = {"a", "b", "c"};
+    float mean = 0.0f, sd = 1.0f;
+    uint8_t split = SPLIT_TRAIN;
+    Dataset ds = {.kind = DATASET_IMAGE, .V = 1, .T = 1, .H = H, .W = W, .data = data, .mean = &mean, .std = &sd};
+    ds.img = (DatasetImages){.label_kind = LABELS_MAP, .C = C, .class_names = names, .split = &split, .label_map = lab};
+    snprintf(ds.source, sizeof ds.source, "scene");
+    TaskOptions o = TASK_OPTIONS_DEFAULT;
+    o.window = T4, o.split_seed = 3;
+    SegmentData sd0;
+    char err[512];
+    assert_int_equal(segment_data_open(&sd0, &ds, &o, 2, err, sizeof err), 0);
+    assert_int_equal(sd0.cd.Hp, 4);
+    /* every labelled pixel in exactly one set, whole tiles in one set, the counts */
+    int64_t lab_n = 0, tiles_train = 0, tiles_test = 0;
+    for (int k = 0; k < H * W; k++) {
+        lab_n += lab[k] >= 0;
+        const int a = sd0.map[SPLIT_TRAIN][k], b = sd0.map[SPLIT_TEST][k];
+        assert_true(a < 0 || b < 0);
+        assert_int_equal(a >= 0 ? a : b, lab[k]);
+        const int y = k / W, x = k % W, t0 = (y / T4) * T4 * W + (x / T4) * T4; /* the tile's first pixel */
+        if (lab[k] >= 0 && lab[t0] >= 0) assert_int_equal(a >= 0, sd0.map[SPLIT_TRAIN][t0] >= 0);
+    }
+    assert_int_equal(sd0.npix[SPLIT_TRAIN] + sd0.npix[SPLIT_TEST], lab_n);
+    for (int64_t i = 0; i < sd0.cd.n[0] + sd0.cd.n[2]; i++) {
+        if (sd0.cd.s[i].cls == SPLIT_TRAIN) tiles_train++;
+        else tiles_test++;
+    }
+    assert_int_equal(tiles_train, sd0.cd.n[SPLIT_TRAIN]);
+    assert_int_equal(tiles_train + tiles_test, 9);
+    /* targets: one-hot at the pixel's class with mask 1 where the sample's set labels it, back to the
+     * image layout with unpatchify; and rows 2-3 alone (a sequence-parallel rank's band) */
+    const Kernels *k = kernels_cpu();
+    HostBatch hb, band;
+    host_batch_init_segment(&hb, 1, &sd0, 0, 4);
+    host_batch_init_segment(&band, 1, &sd0, 2, 2);
+    assert_int_equal(hb.ny, 4 * 4 * C);
+    float yimg[C * 16], mimg[C * 16];
+    int checked = 0;
+    for (int64_t id = 0; id < sd0.cd.n[0] + sd0.cd.n[2]; id++) {
+        const ClassifySample *t = &sd0.cd.s[id];
+        const int y0 = t->row - T4 / 2, x0 = t->col - T4 / 2;
+        hb.fill(&hb, 0, NULL, id);
+        band.fill(&band, 0, NULL, id);
+        k->unpatchify(yimg, hb.y, 1, C, 4, 4, 2, 0);
+        k->unpatchify(mimg, hb.mask, 1, C, 4, 4, 2, 0);
+        for (int gr = 0; gr < 4; gr++)
+            for (int gc = 0; gc < 4; gc++) {
+                const int y = y0 + gr, x = x0 + gc;
+                const int want = y < H && x < W ? sd0.map[t->cls][y * W + x] : -1;
+                for (int c = 0; c < C; c++) {
+                    assert_true(yimg[c * 16 + gr * 4 + gc] == (c == want ? 1.0f : 0.0f));
+                    assert_true(mimg[c * 16 + gr * 4 + gc] == (c == want ? 1.0f : 0.0f));
+                }
+                if (y < H && x < W) assert_true(hb.x[gr * 4 + gc] == data[y * W + x]);
+                checked += want >= 0;
+            }
+        /* the band's tokens are the second token row of the whole tile's */
+        assert_memory_equal(band.y, hb.y + band.ny, sizeof(float) * (size_t)band.ny);
+        assert_memory_equal(band.mask, hb.mask + band.ny, sizeof(float) * (size_t)band.ny);
+    }
+    assert_int_equal(checked, lab_n);
+    host_batch_free(&hb), host_batch_free(&band);
+    segment_data_close(&sd0);
+    o.split_mode = 1; /* --split random */
+    assert_int_not_equal(segment_data_open(&sd0, &ds, &o, 2, err, sizeof err), 0);
+    assert_non_null(strstr(err, "--split random"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loss_per_pixel),
         cmocka_unit_test(test_fd),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_tiles_and_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
