@@ -143,10 +143,11 @@ static void mae_log(const Task *t, const VitConfig *c, const VitConfig *sample) 
     (void)sample;
     const MaeTask *mt = t->self;
     const int Wt = c->W / c->p;
-    log_info("mae: %s (%dx%d model grid, %lld tokens); the encoder sees %d of the %d tokens of every patch row "
+    log_info("mae: %s (%dx%d model grid, %lld tokens); the encoder sees %d of the %d tokens of every patch row%s "
              "(%.0f%% masked, random per sample and epoch), a decoder of %d blocks sees all; %lld training, %lld "
              "validation samples", mt->cd.pixel ? "windows around every pixel" : "whole images", c->H, c->W,
-             (long long)vit_L(c), c->mae_keep, Wt, 100.0 * (Wt - c->mae_keep) / Wt, c->mae_depth,
+             (long long)vit_S(c), c->mae_keep, Wt, c->mode == CH_GROUPS ? " of every band group" : "",
+             100.0 * (Wt - c->mae_keep) / Wt, c->mae_depth,
              (long long)mt->cd.n[SPLIT_TRAIN], (long long)mt->cd.n[SPLIT_VAL]);
 }
 
