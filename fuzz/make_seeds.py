@@ -122,28 +122,32 @@ out("state", "manifest", b"\1" + json.dumps({"step": 10, "files": 2, "dp": 2, "s
 
 
 # lvit convert (fuzz_convert): first byte even = a netCDF-3 file (classic, 64-bit offset, CDF-5 of
-# seed_tiny.cdl), odd = a GRIB file (two GRIB2 messages of a 3x4 grid from ecCodes' sample).
+# seed_tiny.cdl), odd = a GRIB file (two GRIB2 or two GRIB1 messages of a 3x4 grid from ecCodes' samples).
 def convert_seeds():
     d = tempfile.mkdtemp()
     try:
         for kind, name in (("classic", "nc_classic"), ("64-bit-offset", "nc_64bit"), ("cdf5", "nc_cdf5")):
             subprocess.run(["ncgen", "-k", kind, "-o", "t.nc", os.path.join(here, "seed_tiny.cdl")], cwd=d, check=True)
             out("convert", name, b"\0" + open(os.path.join(d, "t.nc"), "rb").read())
-        grib = b""
-        for t in (0, 600):
-            with open(os.path.join(d, "rules"), "w") as f:
-                f.write("set Ni = 4; set Nj = 3; set latitudeOfFirstGridPointInDegrees = 30;\n"
-                        "set latitudeOfLastGridPointInDegrees = 10; set longitudeOfFirstGridPointInDegrees = 0;\n"
-                        "set longitudeOfLastGridPointInDegrees = 60; set iDirectionIncrementInDegrees = 20;\n"
-                        "set jDirectionIncrementInDegrees = 10; set dataDate = 20000101; set dataTime = %d;\n"
-                        "set shortName = \"2t\"; set values = {280, 281, 282, 283, 284, 285, 286, 287, 288, 289, 290, 291};\n"
-                        "write \"g.grib\";\n" % t)
-            subprocess.run(["grib_filter", "rules", "/usr/share/eccodes/samples/regular_ll_sfc_grib2.tmpl"], cwd=d,
-                           check=True)
-            grib += open(os.path.join(d, "g.grib"), "rb").read()
-        out("convert", "grib2_two", b"\1" + grib)
+        for sample, name in (("regular_ll_sfc_grib2", "grib2_two"), ("regular_ll_sfc_grib1", "grib1_two")):
+            grib_seed(d, sample, name)
     finally:
         shutil.rmtree(d)
+
+
+def grib_seed(d, sample, name):
+    grib = b""
+    for t in (0, 600):
+        with open(os.path.join(d, "rules"), "w") as f:
+            f.write("set Ni = 4; set Nj = 3; set latitudeOfFirstGridPointInDegrees = 30;\n"
+                    "set latitudeOfLastGridPointInDegrees = 10; set longitudeOfFirstGridPointInDegrees = 0;\n"
+                    "set longitudeOfLastGridPointInDegrees = 60; set iDirectionIncrementInDegrees = 20;\n"
+                    "set jDirectionIncrementInDegrees = 10; set dataDate = 20000101; set dataTime = %d;\n"
+                    "set shortName = \"2t\"; set values = {280, 281, 282, 283, 284, 285, 286, 287, 288, 289, 290, 291};\n"
+                    "write \"g.grib\";\n" % t)
+        subprocess.run(["grib_filter", "rules", "/usr/share/eccodes/samples/%s.tmpl" % sample], cwd=d, check=True)
+        grib += open(os.path.join(d, "g.grib"), "rb").read()
+    out("convert", name, b"\1" + grib)
 
 
 convert_seeds()

@@ -362,6 +362,100 @@ static void test_error_grids_duplicates_members(void **state) {
     expect_error(path, NULL, "3 ensemble members", NULL);
 }
 
+/* ---- malformed messages: refused before ecCodes trusts them (src/data/grib_check.c) ---- */
+
+static uint64_t get_be(const unsigned char *p, int k) {
+    uint64_t v = 0;
+    for (int i = 0; i < k; i++) v = v << 8 | p[i];
+    return v;
+}
+
+static void put_be(unsigned char *p, uint64_t v, int k) {
+    for (int i = k - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
+}
+
+/* Byte offset of section num in the message at m: GRIB2 numbers its sections, GRIB1 is walked
+ * product, grid (when flagged), data. */
+static size_t sec_at(const unsigned char *m, int num) {
+    if (m[7] == 1) {
+        size_t pds = (size_t)get_be(m + 8, 3);
+        return num == 1 ? 8 : num == 2 ? 8 + pds : 8 + pds + (size_t)get_be(m + 8 + pds, 3);
+    }
+    for (size_t at = 16; memcmp(m + at, "7777", 4); at += (size_t)get_be(m + at, 4))
+        if (m[at + 4] == num) return at;
+    fail_msg("no section %d", num);
+    return 0;
+}
+
+/* A copy of a valid two-message file with one or two fields of message msg changed. */
+typedef struct Patch {
+    int msg, sec, at, nbytes;
+    uint64_t value;
+    int at2, nbytes2; /* a second field of the same section, or nbytes2 = 0 */
+    uint64_t value2;
+    const char *want1, *want2;
+} Patch;
+
+static void expect_patched(const char *good, const char *bad, const Patch *p) {
+    FILE *fp = fopen(good, "rb");
+    assert_non_null(fp);
+    unsigned char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    assert_true(n > 16 && n < sizeof buf);
+    size_t len1 = buf[7] == 1 ? (size_t)get_be(buf + 4, 3) : (size_t)get_be(buf + 8, 8);
+    unsigned char *m = buf + (p->msg == 2 ? len1 : 0);
+    size_t s = sec_at(m, p->sec);
+    put_be(m + s + p->at, p->value, p->nbytes);
+    if (p->nbytes2) put_be(m + s + p->at2, p->value2, p->nbytes2);
+    fp = fopen(bad, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(buf, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    expect_error(bad, NULL, p->want1, p->want2);
+}
+
+static void test_malformed_messages(void **state) {
+    (void)state;
+    Spec sp[2] = {k_base, k_base};
+    for (int k = 0; k < 2; k++) sp[k].ieee = 0, sp[k].step = "6", sp[k].time = 600 * k; /* simple packing, 24 bits */
+    const char *good2 = write_file("good.grib2", sp, 2), *bad = tmp_path("malformed.grib");
+    SeriesList l = {0};
+    char err[512] = "";
+    if (read_grib(good2, NULL, &l, err, sizeof err)) fail_msg("%s", err); /* unpatched, it reads */
+    series_list_free(&l);
+    /* Offsets are octet numbers of the WMO manual minus one, within the section. */
+    static const Patch P[] = {
+        /* ecCodes "assumed" another length and read these with exit 0 */
+        {.msg = 2, .sec = 5, .at = 0, .nbytes = 4, .value = 0, .want1 = "message 2 (at byte ",
+         .want2 = "section 5 (message byte 143) declares 0 bytes (at least 11"},
+        {.msg = 1, .sec = 4, .at = 0, .nbytes = 4, .value = 1, .want1 = "message 1 (at byte 0) is malformed",
+         .want2 = "section 4 (message byte 109) declares 1 bytes"},
+        {.msg = 1, .sec = 3, .at = 6, .nbytes = 4, .value = 13, .want1 = "numberOfDataPoints 13 is not Ni x Nj = 4 x 3"},
+        {.msg = 1, .sec = 7, .at = 0, .nbytes = 4, .value = 300, .want1 = "section 7 (message byte 170) declares 300 bytes"},
+        {.msg = 1, .sec = 5, .at = 19, .nbytes = 1, .value = 32, .want1 = "12 values of 32 bits need 48"},
+        {.msg = 1, .sec = 5, .at = 5, .nbytes = 4, .value = 11, .want1 = "no bitmap for 11 values on a grid of 12 points"},
+        {.msg = 1, .sec = 3, .at = 4, .nbytes = 1, .value = 9, .want1 = "section number 9 after section 1"},
+        /* product template 4.5 needs 47 bytes, the section has 34: ecCodes misplaces section 5 */
+        {.msg = 1, .sec = 4, .at = 7, .nbytes = 2, .value = 5, .want1 = "section 5 does not begin where the stated lengths put it"},
+        /* forecast time 6 in unit 101 (not in code table 4.4): ecCodes' validityDate never returned */
+        {.msg = 1, .sec = 4, .at = 17, .nbytes = 1, .value = 101, .want1 = "unit code 101 is not a time unit"},
+        {.msg = 2, .sec = 4, .at = 17, .nbytes = 1, .value = 255, .want1 = "message 2: variable 't_850'",
+         .want2 = "unit code 255 is not a time unit"},
+    };
+    for (size_t i = 0; i < sizeof P / sizeof P[0]; i++) expect_patched(good2, bad, &P[i]);
+    /* GRIB1: a data section longer than the message; an unknown time unit (PDS octet 18) */
+    for (int k = 0; k < 2; k++) sp[k].sample = "regular_ll_pl_grib1";
+    const char *good1 = write_file("good.grib1", sp, 2);
+    const Patch Q[] = {
+        {.msg = 1, .sec = 4, .at = 0, .nbytes = 3, .value = 4000, .want1 = "section binary data (4)",
+         .want2 = "declares 4000 bytes"},
+        {.msg = 2, .sec = 1, .at = 17, .nbytes = 1, .value = 101, .want1 = "message 2: variable 't_850'",
+         .want2 = "unit code 101 is not a time unit (GRIB1 code table 4)"},
+    };
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++) expect_patched(good1, bad, &Q[i]);
+}
+
 /* ---- the real files in shared/data ---- */
 
 static int have_file(const char *path) {
@@ -484,6 +578,7 @@ int main(void) {
         cmocka_unit_test(test_error_files),
         cmocka_unit_test(test_error_filters),
         cmocka_unit_test(test_error_grids_duplicates_members),
+        cmocka_unit_test(test_malformed_messages),
         cmocka_unit_test(test_real_ifs),
         cmocka_unit_test(test_real_era5_members),
     };

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/check.h"
+#include "data/grib_check.h"
 #include "data/input_size.h"
 #include "data/series.h"
 
@@ -250,6 +251,12 @@ static int read_message(Ctx *c, codes_handle *h, const ReadFilter *f, char *seen
                 return -1;
             }
     }
+    long unit, ed = 2;
+    if (!grib_time_unit_known(h, &unit, &ed)) {
+        fail(c, "variable '%s': the forecast time's unit code %ld is not a time unit (GRIB%ld code table %s)", name, unit,
+             ed, ed == 1 ? "4" : "4.4");
+        return -1;
+    }
     if (get_long(c, h, "validityDate", &vdate) || get_long(c, h, "validityTime", &vtime)) return -1;
     /* "number" is the ensemble member (perturbationNumber in GRIB2); deterministic
      * products do not define it. */
@@ -450,6 +457,32 @@ static int build_series(Ctx *c, SeriesList *out) {
     return rc;
 }
 
+/* The sections as ecCodes parsed them must be where the message's own lengths put them: when a
+ * section is shorter than its template, ecCodes "assumes" another length, and keys read from
+ * such a message can keep it busy for minutes (grib_check.h). */
+static int layout_agrees(Ctx *c, codes_handle *h) {
+    const void *m;
+    size_t len;
+    GribLayout L;
+    char why[384];
+    if (codes_get_message(h, &m, &len)) return 0; /* nothing to compare; the keys will fail */
+    if (grib_layout(m, len, &L, why, sizeof why)) {
+        fail(c, "malformed: %s", why);
+        return -1;
+    }
+    for (int k = 1; k < 8 && L.checked; k++) {
+        char key[32];
+        long at = -1;
+        snprintf(key, sizeof key, "offsetSection%d", k);
+        if (L.off[k] >= 0 && (codes_get_long(h, key, &at) || at != L.off[k])) {
+            fail(c, "malformed: section %d does not begin where the stated lengths put it (message byte "
+                    "%lld): a section before it is shorter than its template", k, L.off[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ecCodes aborts the process when one of its internal checks fails on a malformed message
  * (found by fuzz_convert); the hook makes that a refusal of the file instead. */
 static _Thread_local const char *tl_grib_path;
@@ -471,6 +504,10 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
     char *seen_vars = NULL, *seen_levels = NULL;
     char why[512];
     if (input_size_check(path, why, sizeof why)) { /* before ecCodes allocates what a header claims */
+        fail(&c, "%s", why);
+        return -1;
+    }
+    if (grib_file_check(path, why, sizeof why)) { /* before ecCodes trusts a section length */
         fail(&c, "%s", why);
         return -1;
     }
@@ -506,7 +543,7 @@ int read_grib(const char *path, const ReadFilter *f, SeriesList *out, char *err,
             break; /* end of file */
         }
         nmsg++;
-        int r = read_message(&c, h, f, seen_vars, seen_levels);
+        int r = layout_agrees(&c, h) ? -1 : read_message(&c, h, f, seen_vars, seen_levels);
         codes_handle_delete(h);
         if (r) goto done;
     }
