@@ -19,6 +19,7 @@ static void usage(FILE *f) {
             "  plan      predict memory and step time of every parallel layout on a machine; the best with their commands\n"
             "  info      describe a checkpoint (.safetensors) or dataset\n"
             "  init      write a freshly initialized checkpoint\n"
+            "  export    a checkpoint's encoder for other frameworks (--timm: timm's VisionTransformer)\n"
             "  ptycho    ptychography: simulate a scan, reconstruct object and probe, Fourier ring correlation\n"
             "  help      this text\n"
             "  version   print the version\n",
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "bench")) return cmd_bench(argc, argv);
     if (!strcmp(cmd, "plan")) return cmd_plan(argc, argv);
     if (!strcmp(cmd, "info")) return cmd_info(argc, argv);
+    if (!strcmp(cmd, "export")) return cmd_export(argc, argv);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc, argv);
     if (!strcmp(cmd, "init")) return cmd_init(argc, argv);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc, argv);
