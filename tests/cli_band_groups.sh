@@ -2,7 +2,7 @@
 # --band-groups (SatMAE channel groups, src/model/band_groups.c) through the binary: the groups'
 # syntax and refusals, singleton groups equal to --channels multi (the same losses, bit for bit), the
 # checkpoint's names and group boundaries, the MAE eval, --init from a grouped MAE, and data and
-# sequence (Ulysses) parallelism equal to one process for the MAE and the classifier.
+# sequence (Ulysses) parallelism (and the MAE under --tp 2) equal to one process for the MAE and the classifier.
 # usage: cli_band_groups.sh LVIT_BINARY SOURCE_DIR
 set -u
 LVIT=$1 SRC=$2
@@ -81,7 +81,7 @@ if mpi_setup; then
   cls=(--task classify --data "$tmp/sal.lvd" "${tiny[@]}" --patch 2 --window 8 --per-class 8 --steps 6 --log-every 1 --batch 4
        --seed 5 --lr 0.003 --warmup 1 --band-groups 4)
   expect 0 "classify with 4 band groups, one process" "$LVIT" train --run "$tmp/c1" "${cls[@]}"
-  for extra in "mae --dp 2" "mae --sp 2" "--dp 2" "--sp 2"; do
+  for extra in "mae --dp 2" "mae --sp 2" "mae --tp 2" "--dp 2" "--sp 2"; do
     d="$tmp/l_${extra// /_}" ref="$tmp/c1" args=("${cls[@]}")
     case "$extra" in mae*) ref="$tmp/m1" args=("${mae[@]}") ;; esac
     expect 0 "mpirun -np 2 $extra" mpi 2 "$LVIT" train --run "$d" "${args[@]}" ${extra#mae }
