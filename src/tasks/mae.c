@@ -223,26 +223,26 @@ static int mae_eval(const EvalOptions *o) {
         for (int i = 0; i < b; i++)
             for (int64_t pr = 0; pr < cfg.H / p; pr++)
                 for (int g = 0; g < G; g++) {
-                /* the nearest visible patch of each patch column of this row (its pixel at the same offset is
-                 * the baseline), drawn once per row (and band group) */
-                int cols[1024], near[1024];
-                vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, g, cols);
-                for (int64_t t = 0; t < Wt; t++) {
-                    near[t] = cols[0];
-                    for (int j = 1; j < cfg.mae_keep; j++)
-                        if (labs(cols[j] - t) < labs(near[t] - t)) near[t] = cols[j];
+                    /* the nearest visible patch of each patch column of this row (its pixel at the same offset is
+                     * the baseline), drawn once per row (and band group) */
+                    int cols[1024], near[1024];
+                    vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, g, cols);
+                    for (int64_t t = 0; t < Wt; t++) {
+                        near[t] = cols[0];
+                        for (int j = 1; j < cfg.mae_keep; j++)
+                            if (labs(cols[j] - t) < labs(near[t] - t)) near[t] = cols[j];
+                    }
+                    for (int64_t v = G > 1 ? cfg.group_start[g] : 0; v < (G > 1 ? cfg.group_start[g + 1] : cfg.V); v++)
+                        for (int64_t r = pr * p; r < (pr + 1) * p; r++)
+                            for (int64_t c = 0; c < cfg.W; c++) {
+                                const int64_t o0 = i * nx + v * HW + r * cfg.W + c;
+                                if (hb.mask[o0] == 0.0f) continue;
+                                const float y = hb.y[o0], nn = hb.x[o0 - c + near[c / p] * p + c % p];
+                                se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y;
+                                se[2] += (double)(nn - y) * (nn - y);
+                                cnt += 1;
+                            }
                 }
-                for (int64_t v = G > 1 ? cfg.group_start[g] : 0; v < (G > 1 ? cfg.group_start[g + 1] : cfg.V); v++)
-                    for (int64_t r = pr * p; r < (pr + 1) * p; r++)
-                        for (int64_t c = 0; c < cfg.W; c++) {
-                            const int64_t o0 = i * nx + v * HW + r * cfg.W + c;
-                            if (hb.mask[o0] == 0.0f) continue;
-                            const float y = hb.y[o0], nn = hb.x[o0 - c + near[c / p] * p + c % p];
-                            se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y;
-                            se[2] += (double)(nn - y) * (nn - y);
-                            cnt += 1;
-                        }
-            }
         done += b;
     }
     printf("%s: %lld %s, %.0f masked pixel values; mean squared error (normalised units): model %.5f, band means %.5f, "
