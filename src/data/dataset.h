@@ -119,7 +119,8 @@ typedef struct HostBatch {
 } HostBatch;
 
 void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
-/* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0, row0 + nrows <= Hp). */
+/* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0; rows past Hp are padding:
+ * x, y and mask 0, as sequence parallelism pads patch rows to a multiple of its ranks). */
 void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows);
 /* Buffers shaped like shape's (the same B, rows, or downscaling windows). */
 void host_batch_init_like(HostBatch *hb, const HostBatch *shape);

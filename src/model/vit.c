@@ -30,8 +30,11 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     }
     vit_config_copy(&m->lc, &m->cfg);
     const int P = sp ? sp->size : 1, r = sp ? sp->rank : 0;
-    CHECK(cfg->H % (cfg->p * P) == 0, "sequence parallel: %d patch rows over %d ranks", cfg->H / cfg->p, P);
-    m->lc.H = cfg->H / P;
+    const int prows = cfg->H / cfg->p, lrows = (prows + P - 1) / P; /* patch rows: of the grid, of a rank */
+    CHECK(prows % P == 0 || (!vit_mae(cfg) && !vit_classify(cfg) && !vit_segment(cfg) && !vit_reslim(cfg) &&
+                             cfg->mode != CH_GROUPS),
+          "sequence parallel: %d patch rows over %d ranks (padding is for per-token tasks)", prows, P);
+    m->lc.H = lrows * cfg->p;
     if (cfg->tile_h > 0) { /* TILES: windows of the grid, one per sample */
         CHECK(P == 1 && cfg->tile_h <= cfg->H && cfg->tile_w <= cfg->W && cfg->tile_h % cfg->p == 0 &&
                   cfg->tile_w % cfg->p == 0, "tiles of %dx%d cells in a %dx%d grid (patch %d, sequence parallel %d)",
@@ -45,6 +48,12 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     m->sa.spu = g ? g->spu : NULL;
     m->sa.spr = g ? g->spr : NULL;
     m->sa.mode = g ? g->mode : SP_ULYSSES;
+    if (prows % P && cfg->tile_h <= 0) { /* padded rows: every rank of the group knows which keys are real */
+        const int real = prows - r * lrows;
+        m->pad_rows = real <= 0 ? lrows : real >= lrows ? 0 : lrows - real;
+        m->sa.L_valid = (int64_t)prows * (cfg->W / cfg->p);
+        m->sa.nvar = vit_tokens_per_loc(cfg);
+    }
     m->B = B;
     m->k = k;
     vit_params_layout(&m->cfg, m->tp_rank, m->fields, &m->n_params, &m->specs, &m->nspecs, &m->n_canon, &m->seg,
@@ -71,6 +80,11 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
     m->act_mem = k->alloc((size_t)m->act_floats * sizeof(float));
     lvit_alloc_what(NULL);
     vit_acts_carve(&m->a, &m->lc, B, k, &m->sa, m->act_mem);
+    if (m->pad_rows) {
+        const int64_t n = 2 * vit_L(&m->lc) * cfg->D + m->lc.H;
+        m->pad_mem = k->alloc((size_t)n * sizeof(float));
+        k->zero(m->pad_mem, n);
+    }
     if (vit_mae(cfg)) {
         CHECK(vit_pp(cfg) == 1 && cfg->tile_h == 0, "the masked autoencoder runs without pipeline parallelism and tiles");
         m->mae_seed = xcalloc((size_t)B, sizeof(float));
@@ -127,6 +141,7 @@ void vit_free(Vit *m) {
     m->k->free(m->param_mem);
     m->k->free(m->grad_mem);
     m->k->free(m->act_mem);
+    if (m->pad_mem) m->k->free(m->pad_mem);
     free(m->mae_seed), free(m->mae_vis);
     free(m->specs);
     free(m->seg);
@@ -248,6 +263,27 @@ static void tile_pos(const Vit *m, const Batch *b, int i, float *pos, float *win
     }
 }
 
+/* Rows of a rank that holds padded rows (m->pad_rows): its real patches, its real grid rows. */
+static int64_t real_patches(const Vit *m) { return (int64_t)(m->lc.H / m->lc.p - m->pad_rows) * (m->lc.W / m->lc.p); }
+static int64_t real_rows(const Vit *m) { return m->cfg.H - m->row0 > 0 ? m->cfg.H - m->row0 : 0; }
+
+/* This rank's position embedding rows [L_loc,D]: pos_embed's from l0, or where it holds padded
+ * rows a copy of its real rows followed by zeros (pos_embed has none for the padding). */
+static const float *local_pos(Vit *m) {
+    if (!m->pad_rows) return m->p.pos_embed + m->l0 * m->lc.D;
+    const int64_t n = real_patches(m) * m->lc.D;
+    if (n > 0) m->k->copy(m->pad_mem, m->p.pos_embed + m->l0 * m->lc.D, n);
+    return m->pad_mem;
+}
+
+/* The latitude weights of this rank's rows [lc.H] (padded rows: 0; b->wlat has the grid's H). */
+static const float *local_wlat(Vit *m, const Batch *b) {
+    if (!m->pad_rows) return b->wlat + m->row0;
+    float *w = m->pad_mem + 2 * vit_L(&m->lc) * m->lc.D;
+    if (real_rows(m) > 0) m->k->copy(w, b->wlat + m->row0, real_rows(m));
+    return w;
+}
+
 /* Reslim (ORBIT-2): the head's tokens [B,L,(sp)^2 Vo] unpatchified onto the fine grid and through
  * head_conv, plus the residual path conv2(shuffle(GELU(conv1(x)))) of the coarse inputs; the loss
  * is the weighted MSE on the fine grid (weights in the mask) plus tv_weight TV(prediction). */
@@ -334,7 +370,7 @@ float vit_forward(Vit *m, const Batch *b) {
         }
     } else if (vit_first_stage(c)) {
         /* (an MAE's batch carries mask seeds in lead: its lead-time input is zero) */
-        k->pos_lead_fwd(a->x0, p->pos_embed + m->l0 * D, p->lead_w, p->lead_b, vit_mae(c) ? a->mae_nolead : b->lead, B, S,
+        k->pos_lead_fwd(a->x0, local_pos(m), p->lead_w, p->lead_b, vit_mae(c) ? a->mae_nolead : b->lead, B, S,
                         L, c->D);
     }
 
@@ -371,10 +407,10 @@ float vit_forward(Vit *m, const Batch *b) {
     /* under sequence parallelism every rank of the group has the whole loss; the caller's denominator
      * counts each sample once per rank (the group's mask sums), so the ranks' shares add up to it */
     if (vit_classify(c)) return k->class_loss(a->dout, a->out, b->y, b->mask, B, (int)E, c->multilabel, 1.0f, b->loss_denom);
-    if (c->mode == CH_GROUPS) return vit_groups_loss(m, b);
     if (vit_segment(c)) /* the head's (p_row, p_col, class) layout holds each pixel's logits together: rows of Vo */
         return k->class_loss(a->dout, a->out, b->y, b->mask, (int)(Mh * c->p * c->p), c->Vo, 0, 1.0f, b->loss_denom);
-    return k->mse_loss(a->dout, a->out, b->y, b->mask, b->wlat + m->row0, B, c->Vo, c->H, c->W, c->p,
+    if (c->mode == CH_GROUPS) return vit_groups_loss(m, b);
+    return k->mse_loss(a->dout, a->out, b->y, b->mask, local_wlat(m, b), B, c->Vo, c->H, c->W, c->p,
                        c->mode == CH_MULTI, 1.0f, b->loss_denom, a->ws);
 }
 
@@ -446,6 +482,11 @@ embeddings:
             k->pos_lead_bwd(a->dtpos, g->lead_w, g->lead_b, dx + (int64_t)i * S * D, b->lead + i, 1, S, L, c->D);
             tile_pos(m, b, i, g->pos_embed, a->dtpos, 1);
         }
+    } else if (m->pad_rows) { /* the real rows' gradient into pos_embed (0 + x is exact: the same bits) */
+        float *dpos = m->pad_mem + L * D;
+        k->zero(dpos, L * D);
+        k->pos_lead_bwd(dpos, g->lead_w, g->lead_b, dx, b->lead, B, S, L, c->D);
+        if (real_patches(m) > 0) k->add_inplace(g->pos_embed + m->l0 * D, dpos, real_patches(m) * D);
     } else {
         k->pos_lead_bwd(g->pos_embed + m->l0 * D, g->lead_w, g->lead_b, dx, vit_mae(c) ? a->mae_nolead : b->lead, B, S, L,
                         c->D);

@@ -35,8 +35,9 @@ typedef struct Batch {
 typedef struct VitLayout {
     int multiple;          /* param_mem and grad_mem sized up to a multiple of this many floats (0 or 1:
                             * exact): the zero tail lets ZeRO split the flat vectors into equal shards */
-    const SeqGroup *seq;   /* sequence parallel: this rank computes the image rows [rank*H/P, (rank+1)*H/P)
-                            * of the padded grid (whole patch rows: (H/p) % P == 0; ulysses also
+    const SeqGroup *seq;   /* sequence parallel: this rank computes the image rows [rank*Hl, (rank+1)*Hl)
+                            * with Hl = p * ceil((H/p) / P) (whole patch rows; when P does not divide them
+                            * the last ranks hold rows past the grid: padding, masked; ulysses also
                             * NH % P == 0; the caller checks and says what would work), batches carry only
                             * those rows (wlat stays [H]) and attention runs over the group's whole
                             * sequence in its mode. NULL: one rank */
@@ -51,6 +52,10 @@ typedef struct Vit {
     VitConfig lc;           /* what this rank computes: cfg with H = the rows of its sequence chunk */
     int row0;               /* sequence parallel: first image row (and wlat row) of this rank */
     int64_t l0;             /* ... and first patch index (pos_embed row) */
+    int pad_rows;           /* sequence parallel, patch rows not divisible by the group: of this rank's lc.H / p
+                             * patch rows, how many lie past the grid (padding: masked, never keys; 0: none) */
+    float *pad_mem;         /* pad_rows > 0: the rank's pos_embed rows (real ones, then zeros) [L_loc,D], their
+                             * gradient [L_loc,D] and its wlat rows [lc.H] (zeros past the grid) */
     SeqAttn sa;             /* attention over the sequence-parallel group (plain with one rank) */
     int B;                  /* activations are sized for batches up to B */
     const Kernels *k;

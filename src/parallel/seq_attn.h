@@ -12,7 +12,13 @@
  *            Nothing grows with P: the memory of one chunk and its neighbour.
  *   usp:     2-D: ulysses inside groups of u consecutive ranks (fast links), ring across the
  *            P/u groups among the ranks that hold the same heads. Needs NH % u == 0.
- * With P = 1 both are the plain kernel. Buffers come from the caller's single allocation. */
+ * With P = 1 both are the plain kernel. Buffers come from the caller's single allocation.
+ * Padded sequences (patch rows not divisible by P: the last ranks hold padded rows): only the
+ * real tokens are keys. Each chunk is nvar segments (multi mode: one per variable) of
+ * S_loc / nvar tokens; token j of a segment of chunk i is patch i * S_loc / nvar + j of the
+ * group's padded grid, real when that is below L_valid. The kernels then run sample by sample
+ * on the runs of real keys (partial results merged by log-sum-exp), so no padded key enters a
+ * softmax; padded queries get finite outputs that the caller ignores (their gradients are 0). */
 #ifndef LVIT_SEQ_ATTN_H
 #define LVIT_SEQ_ATTN_H
 #include <stdint.h>
@@ -33,6 +39,8 @@ typedef struct SeqAttn {
     Comm *sp;
     Comm *spu, *spr;       /* usp: the ulysses group (u consecutive ranks) and the ring across groups */
     SpMode mode;
+    int64_t L_valid;       /* padded sequence: the real patches of the group's grid (0: no padding) */
+    int nvar;              /* segments per chunk (0 or 1: one) */
     int P, Bmax, NH, d;
     int64_t S_loc;
     float *save;           /* [depth][save_per_layer]: ulysses oh [B,S,NH/P,d]; lss [K|V] [B,S,2,NH,d] */
@@ -41,7 +49,7 @@ typedef struct SeqAttn {
     int64_t scratch_floats;
 } SeqAttn;
 
-/* Sizes for batch Bmax, for the communicators and mode already in s (sp NULL: one rank); the
+/* Sizes for batch Bmax, for the communicators, mode and padding already in s (sp NULL: one rank); the
  * caller allocates depth * save_per_layer + 2 * scratch floats and calls seq_attn_carve. Also
  * returns the attention dims the kernels will see (for their workspace size). */
 void seq_attn_plan(SeqAttn *s, int Bmax, int NH, int d, int64_t S_loc, AttnDims *kernel_dims);

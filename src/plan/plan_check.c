@@ -58,7 +58,8 @@ int plan_check(const VitConfig *c, int B, int N, PlanLayout *l, char *why, size_
     if (P > 1) {
         const int rows = c->H / c->p;
         if (c->tile_h > 0) WHY("--sp %d with TILES: each window is already one rank's sequence", P);
-        if (rows % P) WHY("--sp %d does not divide the %d patch rows", P, rows);
+        if (rows % P) /* (lvit train pads the last ranks' rows: work on nothing, so not proposed) */
+            WHY("--sp %d does not divide the %d patch rows (train would pad them)", P, rows);
         if (l->sp_mode == SP_ULYSSES && NHt % P)
             WHY("ulysses: --sp %d does not divide the %d heads%s", P, NHt, T > 1 ? " of a tensor-parallel rank" : "");
         if (l->sp_mode == SP_USP) {

@@ -117,10 +117,18 @@ void layout_check(Parallel *par, const VitConfig *cfg, int batch, const char *cm
     if (par->zero == 3) parallel_split_fsdp(par, par->fsdp);
     if (par->sp.size > 1) {
         int rows = cfg->H / cfg->p, P = par->sp.size;
-        if (rows % P)
-            parallel_refuse(par, "lvit %s: --sp %d does not divide the %d patch rows of the %dx%d grid (patch %d): each "
-                            "rank takes whole patch rows; use an --sp that divides %d", cmd, P, rows, cfg->H, cfg->W,
-                            cfg->p, rows);
+        if (rows % P) { /* the last ranks hold padded rows (masked): per-token tasks only */
+            const char *what = vit_mae(cfg) ? "--task mae (its visible tokens are drawn per patch row)"
+                             : vit_classify(cfg) ? "a classification head (its mean is over every token)"
+                             : vit_segment(cfg) ? "--task segment" : cfg->mode == CH_GROUPS ? "--band-groups" : NULL;
+            if (what)
+                parallel_refuse(par, "lvit %s: --sp %d does not divide the %d patch rows of the %dx%d grid (patch %d), "
+                                "and %s does not run on padded rows; use an --sp that divides %d", cmd, P, rows,
+                                cfg->H, cfg->W, cfg->p, what, rows);
+            const int lrows = (rows + P - 1) / P;
+            log_info("sequence parallel: %d patch rows in %d per rank; the last ranks hold %d padded rows (masked)", rows,
+                     lrows, lrows * P - rows);
+        }
         if (par->sp_mode == SP_ULYSSES && NH % P)
             parallel_refuse(par, "lvit %s: --sp-mode ulysses splits the %d heads%s over --sp %d ranks, which does not "
                             "divide them; use --sp-mode lss, ring or usp, or an --sp that divides %d", cmd, NH,
