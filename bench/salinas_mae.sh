@@ -2,11 +2,14 @@
 # Salinas-A (../shared/data/salinasA_aviris): masked-autoencoder pretraining on the scene's pixels
 # (labels unused), then pixel classification with 5, 10 and 20 labelled pixels per class on the
 # spatially disjoint split (--split blocks), from scratch, fine-tuned from the MAE and as a linear
-# probe (--freeze-encoder), and the same with D-CHAG (--channel-parallel 4); beside them the
+# probe (--freeze-encoder), the same with D-CHAG (--channel-parallel 4), with BAND_GROUPS set the
+# same with SatMAE channel groups (--band-groups $BAND_GROUPS: its own pretraining); beside them the
 # RBF-SVM of bench/svm_baseline.sh on each run's own split.csv. Mean +- sd over the seeds, written
 # to OUT/results.md (docs/pretraining.md has the figures and what they mean).
 # usage: bench/salinas_mae.sh [BUILD_DIR] [OUT_DIR]
-#   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM)
+#   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM),
+#        BAND_GROUPS (empty: no channel-group rows; e.g. 8 or 0-29,30-79,80-203)
+# Runs already in OUT (their .json) are kept, so a variant can be added to an earlier OUT.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${1:-$here/../build}
@@ -14,6 +17,7 @@ OUT=${2:-/tmp/lvit_salinas_mae}
 LVIT=$BUILD/lvit
 D=$here/../../shared/data/salinasA_aviris
 SEEDS=${SEEDS:-"1 2 3 4 5"} COUNTS=${COUNTS:-"5 10 20"} MAE_STEPS=${MAE_STEPS:-1000} STEPS=${STEPS:-500} SVM=${SVM:-1}
+BAND_GROUPS=${BAND_GROUPS:-}
 [ -f "$D/SalinasA.mat" ] || { echo "error: $D/SalinasA.mat not found (../shared/data/PROVENANCE.md)" >&2; exit 2; }
 mkdir -p "$OUT"
 DATA=$OUT/salinasA.lvd
@@ -23,8 +27,9 @@ grep -m1 "model name" /proc/cpuinfo | sed 's/^/# /' > "$OUT/machine.txt"
 nproc | sed 's/^/# cores: /' >> "$OUT/machine.txt"
 
 # one pretraining per channel mode (seed 1): the fine-tuning seeds vary the labelled pixels and the head
-for v in agg dchag; do
-  x=(); [ $v = dchag ] && x=(--channel-parallel 4)
+modes="agg dchag"; [ -n "$BAND_GROUPS" ] && modes="$modes groups"
+for v in $modes; do
+  x=(); [ $v = dchag ] && x=(--channel-parallel 4); [ $v = groups ] && x=(--band-groups "$BAND_GROUPS")
   [ -f "$OUT/mae_$v/model.safetensors" ] || "$LVIT" train --task mae --data "$DATA" --run "$OUT/mae_$v" --overwrite "${M[@]}" \
     "${x[@]}" --batch 32 --steps "$MAE_STEPS" --lr 0.001 --seed 1 --log-every 100 --val-every 250 | tee "$OUT/mae_$v.log" | grep -E "^step|done"
 done
@@ -51,6 +56,12 @@ for seed in $SEEDS; do
   run "probe_10_$seed" "$seed" 10 --init "$OUT/mae_agg/model.safetensors" --freeze-encoder
   SVM=0 run "dchag_scratch_10_$seed" "$seed" 10 --channel-parallel 4
   SVM=0 run "dchag_mae_10_$seed" "$seed" 10 --channel-parallel 4 --init "$OUT/mae_dchag/model.safetensors"
+  if [ -n "$BAND_GROUPS" ]; then
+    g=(--band-groups "$BAND_GROUPS")
+    SVM=0 run "groups_scratch_10_$seed" "$seed" 10 "${g[@]}"
+    SVM=0 run "groups_mae_10_$seed" "$seed" 10 "${g[@]}" --init "$OUT/mae_groups/model.safetensors"
+    SVM=0 run "groups_probe_10_$seed" "$seed" 10 "${g[@]}" --init "$OUT/mae_groups/model.safetensors" --freeze-encoder
+  fi
 done
 
 /usr/bin/python3 - "$OUT" <<'PY'
@@ -71,7 +82,9 @@ if os.path.exists(os.path.join(out, "svm.jsonl")):
         n = int(j["label"].split()[0].split("=")[1])
         svm.setdefault(n, []).append(j)
 names = {"scratch": "ViT from scratch", "mae": "ViT fine-tuned from MAE", "probe": "linear probe on the MAE encoder",
-         "dchag_scratch": "D-CHAG ViT from scratch", "dchag_mae": "D-CHAG ViT fine-tuned from D-CHAG MAE"}
+         "dchag_scratch": "D-CHAG ViT from scratch", "dchag_mae": "D-CHAG ViT fine-tuned from D-CHAG MAE",
+         "groups_scratch": "channel-group ViT from scratch", "groups_mae": "channel-group ViT fine-tuned from its MAE",
+         "groups_probe": "linear probe on the channel-group MAE encoder"}
 lines = ["| model | labelled px per class | seeds | OA % | AA % | kappa |", "|---|---|---|---|---|---|"]
 for (kind, n) in sorted(rows, key=lambda k: (k[1], list(names).index(k[0]))):
     r = rows[(kind, n)]
