@@ -59,13 +59,19 @@ static lvit_status forecast_impl(lvit_model *m, const float *x, const unsigned c
     api_run_model(m, lead_hours / (float)m->meta.lead_divisor); /* as host_batch_fill: lead / 100.0f */
     /* back to physical units on the data grid, as cmd_predict writes them */
     const int H = m->H, W = m->W;
-    for (int v = 0; v < c->Vo; v++)
+    const Anchor *an = &m->anchor;
+    for (int v = 0; v < c->Vo; v++) {
+        const float a = an->nlead ? anchor_coef(an, v, lead_hours) : 0.0f,
+                    sc = an->nlead ? anchor_scale(an, v, lead_hours) * anchor_gain(an, v, lead_hours) : 1.0f;
         for (int i = 0; i < H; i++)
             for (int j = 0; j < W; j++) {
                 const size_t o = ((size_t)v * H + i) * W + j, mo = ((size_t)v * c->H + i) * c->W + j;
-                y[o] = mask && !mask[o] ? NAN
-                                        : (m->pred[mo] + (c->residual ? m->xin[mo] : 0.0f)) * m->std[v] + m->mean[v];
+                /* as forecast_denorm_base (tasks/forecast_run.h) */
+                const float z = c->residual ? m->pred[mo] + m->xin[mo]
+                                : an->nlead ? m->pred[mo] * sc + anchor_value(m->xin[mo], an->clim[o], a) : m->pred[mo];
+                y[o] = mask && !mask[o] ? NAN : z * m->std[v] + m->mean[v];
             }
+    }
     return LVIT_OK;
 }
 

@@ -2,6 +2,7 @@
  * (include/lvit.h). Only src/api includes this. */
 #ifndef LVIT_API_INTERNAL_H
 #define LVIT_API_INTERNAL_H
+#include "data/anchor.h"
 #include "core/check.h"
 #include "io/run_meta.h"
 #include "lvit.h"
@@ -20,6 +21,7 @@ struct lvit_model {
     int threads;            /* 0: OpenMP's default */
     float *dev;             /* backend: x [V,Hp,Wp], prediction [Vo,s Hp,s Wp], lead [1] */
     float *xin, *pred;      /* host: normalised padded input [V,Hp,Wp], model output [Vo, s Hp, s Wp] */
+    Anchor anchor;          /* a forecast's anchor (nlead 0: none), data/anchor.h */
 };
 
 /* m->xin [V, Hp, Wp] from x [V, H, W] in physical units: normalised as host_batch_fill does

@@ -95,6 +95,10 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
         st = api_fail(LVIT_E_FORMAT, "%s", err);
         goto fail;
     }
+    if (ckpt_load_anchor(path, &m->cfg, m->H, m->W, &m->anchor, err, sizeof err)) {
+        st = api_fail(LVIT_E_FORMAT, "%s", err);
+        goto fail;
+    }
     const int s = vit_scale(&m->cfg);
     const int64_t nin = (int64_t)m->cfg.V * m->cfg.H * m->cfg.W, nout = (int64_t)m->cfg.Vo * s * m->cfg.H * s * m->cfg.W;
     m->dev = m->vit.k->alloc(sizeof(float) * (size_t)(nin + nout + 1));
@@ -119,6 +123,7 @@ void lvit_close(lvit_model *m) {
     if (m->loaded) vit_free(&m->vit);
     vit_config_free(&m->cfg);
     run_meta_free(&m->meta);
+    anchor_free(&m->anchor);
     free(m->mean), free(m->std), free(m->lat), free(m->lon), free(m->units), free(m->xin), free(m->pred);
     free(m);
 }

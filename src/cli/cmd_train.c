@@ -53,6 +53,9 @@ int cmd_train(int argc, char **argv) {
     };
     args_parse(specs, argc, argv, 2, "train", "--run RUN_DIR [--data DATASET] [options]", NULL, 0);
     o.leads_given = args_find(specs, "leads")->seen;
+    static const char *const tracked[] = {"steps", "lr", "weight-decay", "dim", "depth", "heads", "val-every", "leads", "batch"};
+    for (unsigned i = 0; i < sizeof tracked / sizeof *tracked; i++) /* in the order of the GIVEN_* bits */
+        if (args_find(specs, tracked[i])->seen) o.given |= 1u << i;
     o.downscale_given = args_find(specs, "scale")->seen || args_find(specs, "tiles")->seen || args_find(specs, "static")->seen;
     if (o.opt.freeze_encoder && !o.init) /* a frozen random encoder: almost always a forgotten --init */
         DIE_USER("lvit train: --freeze-encoder trains only the head on top of the encoder that --init FILE loads; "

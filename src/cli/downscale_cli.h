@@ -11,6 +11,8 @@
     {"periodic", ARG_CHOICE, &(f).periodic, "TILES: wrap the column halos around the longitude circle on global grids (auto), never (off), or insist (on)", "auto|off|on", 0, 0, 0}
 #define DOWNSCALE_ARG_SPECS(f) \
     {"task", ARG_CHOICE, &(f).task, "forecast (state at t -> state at t + lead), downscale (coarse field -> fine field, ORBIT-2 Reslim), classify (image or labelled pixel -> class, on an image dataset), mae (masked-autoencoder pretraining on images) or segment (tiles of a scene -> the class of every pixel, from a label raster)", "forecast|downscale|classify|mae|segment", 0, 0, 0}, \
+    {"anchor", ARG_CHOICE, &(f).anchor, "forecast: what the network's output is added to: auto (the blend wherever the data has a climatology), none (the network predicts the state itself, as ClimaX), or blend (climatology + a (state - climatology), a per variable and lead fitted on the training split, so an untrained network forecasts as well as that baseline)", "auto|none|blend", 0, 0, 0}, \
+    {"history", ARG_INT, &(f).history, "forecast: also give the model the states 1..K time steps before the initial one (its tendency; 0 = none)", NULL, 0, 64, 0}, \
     {"scale", ARG_INT, &(f).scale, "downscale: the fine grid is this many times finer than the coarse input in each direction", NULL, 2, 16, 0}, \
     {"res-width", ARG_INT, &(f).res_width, "downscale: channels of Reslim's residual path after the pixel shuffle", NULL, 1, 4096, 0}, \
     {"static", ARG_STR, &(f).statics, "downscale: static inputs, comma separated: lat, lon (cos and sin), or lvit dataset files on the fine grid (e.g. orography, land-sea mask: all their variables)", NULL, 0, 0, 0}, \

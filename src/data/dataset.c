@@ -4,6 +4,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "data/dataset.h"
+#include "data/anchor.h"
 
 void dataset_free(Dataset *ds) {
     free(ds->names);
@@ -126,6 +127,24 @@ static int64_t list_samples(const Sampler *s, int64_t *idx) {
 
 static int sampler_init_ex(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead,
                            uint64_t seed, int shuffle, int same_time, char *err, size_t errlen);
+
+int sampler_require_history(Sampler *s, int k, float step_h, char *err, size_t errlen) {
+    if (k < 1) return 0;
+    const Dataset *ds = s->ds;
+    for (int t = s->t0; t < s->t1; t++) {
+        int ok = t >= k;
+        for (int h = 1; ok && h <= k; h++) ok = fabs(ds->hours[t] - ds->hours[t - h] - h * (double)step_h) < 1e-3;
+        if (!ok)
+            for (int li = 0; li < s->nlead; li++) s->target[(int64_t)t * s->nlead + li] = -1;
+    }
+    s->n = list_samples(s, s->idx);
+    if (s->n == 0) {
+        snprintf(err, errlen, "no sample in times [%d,%d) has the %d earlier states %g h apart that --history %d takes",
+                 s->t0, s->t1, k, step_h, k);
+        return -1;
+    }
+    return 0;
+}
 
 int sampler_init(Sampler *s, const Dataset *ds, int t0, int t1, const float *leads_h, int nlead, uint64_t seed,
                  int shuffle, char *err, size_t errlen) {
@@ -286,6 +305,16 @@ void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0,
     hb->wlat = xcalloc((size_t)Hp, sizeof(float));
 }
 
+void host_batch_set_history(HostBatch *hb, int k, int V_data) {
+    CHECK(k >= 0 && V_data * (k + 1) == hb->V, "history %d of %d variables in a batch of %d channels", k, V_data, hb->V);
+    hb->history = k;
+    hb->ny = (int64_t)V_data * hb->nrows * hb->Wp;
+    free(hb->y);
+    free(hb->mask);
+    hb->y = xcalloc((size_t)(hb->B * hb->ny), sizeof(float));
+    hb->mask = xcalloc((size_t)(hb->B * hb->ny), sizeof(float));
+}
+
 void host_batch_init_like(HostBatch *hb, const HostBatch *shape) {
     if (shape->init_like) {
         shape->init_like(hb, shape);
@@ -293,6 +322,8 @@ void host_batch_init_like(HostBatch *hb, const HostBatch *shape) {
     }
     host_batch_init_rows(hb, shape->B, shape->V, shape->Hp, shape->Wp, shape->row0, shape->nrows);
     hb->residual = shape->residual;
+    hb->anchor = shape->anchor;
+    if (shape->history) host_batch_set_history(hb, shape->history, shape->V / (shape->history + 1));
 }
 
 void host_batch_free(HostBatch *hb) {
@@ -323,10 +354,13 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
     float lead;
     sampler_decode(s, id, &t, &t2, &lead);
     size_t plane = (size_t)hb->nrows * hb->Wp, dplane = (size_t)ds->H * ds->W;
+    const Anchor *an = hb->anchor;
     for (int v = 0; v < ds->V; v++) {
         float mu = ds->mean[v], inv = 1.0f / ds->std[v];
-        float *x = hb->x + ((size_t)i * hb->V + v) * plane, *y = hb->y + ((size_t)i * hb->V + v) * plane;
-        float *m = hb->mask + ((size_t)i * hb->V + v) * plane;
+        const float a = an ? anchor_coef(an, v, lead) : 0.0f, *cl = an ? an->clim + (size_t)v * dplane : NULL;
+        const float inv_scale = an ? 1.0f / anchor_scale(an, v, lead) : 1.0f;
+        float *x = hb->x + ((size_t)i * hb->V + v) * plane, *y = hb->y + ((size_t)i * ds->V + v) * plane;
+        float *m = hb->mask + ((size_t)i * ds->V + v) * plane;
         const float *src = ds->data + ((size_t)t * ds->V + v) * dplane, *dst = ds->data + ((size_t)t2 * ds->V + v) * dplane;
         const uint8_t *vs = ds->valid ? ds->valid + ((size_t)t * ds->V + v) * dplane : NULL;
         const uint8_t *vd = ds->valid ? ds->valid + ((size_t)t2 * ds->V + v) * dplane : NULL;
@@ -336,10 +370,23 @@ void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id) {
                 int in = r < ds->H && c < ds->W;
                 int okx = in && (!vs || vs[q]), oky = in && (!vd || vd[q]);
                 x[o] = okx ? (src[q] - mu) * inv : 0.0f;
-                if (hb->residual) oky = oky && okx;
-                y[o] = oky ? (dst[q] - mu) * inv - (hb->residual ? x[o] : 0.0f) : 0.0f;
+                if (hb->residual || an) oky = oky && okx;
+                const float base = hb->residual ? x[o] : an && oky ? anchor_value(x[o], cl[q], a) : 0.0f;
+                y[o] = oky ? ((dst[q] - mu) * inv - base) * inv_scale : 0.0f;
                 m[o] = oky ? 1.0f : 0.0f;
             }
     }
+    for (int h = 1; h <= hb->history; h++) /* the earlier states, normalised as the variable is */
+        for (int v = 0; v < ds->V; v++) {
+            const float mu = ds->mean[v], inv = 1.0f / ds->std[v];
+            float *x = hb->x + ((size_t)i * hb->V + (size_t)h * ds->V + v) * plane;
+            const float *src = ds->data + ((size_t)(t - h) * ds->V + v) * dplane;
+            const uint8_t *vs = ds->valid ? ds->valid + ((size_t)(t - h) * ds->V + v) * dplane : NULL;
+            for (int r = hb->row0; r < hb->row0 + hb->nrows; r++)
+                for (int c = 0; c < hb->Wp; c++) {
+                    size_t o = (size_t)(r - hb->row0) * hb->Wp + c, q = (size_t)r * ds->W + c;
+                    x[o] = r < ds->H && c < ds->W && (!vs || vs[q]) ? (src[q] - mu) * inv : 0.0f;
+                }
+        }
     hb->lead[i] = lead / 100.0f;
 }

@@ -94,6 +94,11 @@ int64_t sampler_next(Sampler *s);
  * positions are one global batch row each, so the ranks together take exactly the samples a
  * single process would take, epoch boundaries included, and read only their own. */
 void sampler_shard(Sampler *s, int shard, int nshards);
+/* History inputs: drop the samples whose initial time t lacks the k earlier states t-1..t-k at
+ * whole multiples of step_h hours before it (gaps in the time axis drop samples; the earlier
+ * states may lie before the range: they are the past, known when the forecast is made). 0, or -1
+ * with a message when no sample is left. */
+int sampler_require_history(Sampler *s, int k, float step_h, char *err, size_t errlen);
 /* The initial and target time indices and the lead of a sample id. */
 void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_hours);
 
@@ -101,10 +106,14 @@ void sampler_decode(const Sampler *s, int64_t id, int *t, int *t2, float *lead_h
  * of its rows [row0, row0 + nrows) (a sequence-parallel rank's tokens in row-major order:
  * whole patch rows), so a rank reads only its own part of every field. */
 struct Downscale;
+struct Anchor;
 typedef struct HostBatch {
     int B, V, Hp, Wp;
     int row0, nrows;                   /* the rows held: all of them unless host_batch_init_rows */
     int residual;                      /* targets are y - x (valid where both are) */
+    const struct Anchor *anchor;       /* or y - the anchor of x (data/anchor.h), valid where both are */
+    int history;                       /* forecasting: x holds the dataset's V states at t, then at t-1, ..., t-history
+                                        * (host_batch_set_history); y and mask the V of the target time */
     float *x, *y, *mask, *lead, *wlat; /* [B,V,nrows,Wp] x3, [B], [Hp] (all rows) */
     int64_t nx, ny;                    /* floats per sample of x, and of y and mask */
     /* downscaling (host_batch_init_downscale): x [B,V,th,tw] coarse windows, y and mask
@@ -122,11 +131,15 @@ void host_batch_init(HostBatch *hb, int B, int V, int Hp, int Wp);
 /* Rows [row0, row0 + nrows) of the Hp x Wp model grid only (0 <= row0; rows past Hp are padding:
  * x, y and mask 0, as sequence parallelism pads patch rows to a multiple of its ranks). */
 void host_batch_init_rows(HostBatch *hb, int B, int V, int Hp, int Wp, int row0, int nrows);
+/* History inputs: hb (from host_batch_init*, whose V counts every input channel, V_data (k + 1))
+ * takes k earlier states as inputs and V_data targets (y and mask resized). */
+void host_batch_set_history(HostBatch *hb, int k, int V_data);
 /* Buffers shaped like shape's (the same B, rows, or downscaling windows). */
 void host_batch_init_like(HostBatch *hb, const HostBatch *shape);
 void host_batch_free(HostBatch *hb);
 /* Fill slot i of the batch with sample id from the sampler: normalized, invalid and padded cells 0;
- * with hb->residual the target is the change y - x and counts where both times are valid. */
+ * with hb->residual the target is the change y - x, with hb->anchor y minus the anchor of x, and then
+ * counts where both times are valid. */
 void host_batch_fill(HostBatch *hb, int i, const Sampler *s, int64_t id);
 /* Latitude weights cos(lat)/mean(cos lat) over the dataset's rows; padded rows get 0. */
 void dataset_lat_weights(const Dataset *ds, float *wlat, int Hp);

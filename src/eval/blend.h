@@ -15,6 +15,10 @@
  * weights (NULL: uniform). 0, or -1 with err when the range has no pair at that lead or the
  * dataset no climatology. */
 int blend_fit(const Dataset *ds, int t0, int t1, float lead_h, const double *w, double *a, char *err, size_t errlen);
+/* The same, and rms [V] (when not NULL): the blend's latitude-weighted RMS error over those pairs
+ * and cells, in the data's units. */
+int blend_fit_rms(const Dataset *ds, int t0, int t1, float lead_h, const double *w, double *a, double *rms, char *err,
+                  size_t errlen);
 /* f [H*W] = c + a (x - c) where c is finite, x elsewhere. */
 void blend_apply(float *f, const float *x, const float *c, double a, int64_t n);
 

@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "io/safetensors.h"
+#include "data/anchor.h"
 
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen) {
@@ -15,13 +16,13 @@ int ckpt_save_model(const Vit *m, const float *mean, const float *std, const cha
           "ckpt_save_model with external blocks or a tensor-parallel shard: use ckpt_save_model_host");
     float *host = xmalloc((size_t)m->n_params * sizeof(float));
     m->k->download(host, m->param_mem, m->n_params);
-    int rc = ckpt_save_model_host(m, host, mean, std, data, path, err, errlen);
+    int rc = ckpt_save_model_host(m, host, mean, std, data, NULL, path, err, errlen);
     free(host);
     return rc;
 }
 
 int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, const float *std, const char *data,
-                         const char *path, char *err, size_t errlen) {
+                         const Anchor *anchor, const char *path, char *err, size_t errlen) {
     StWriter *w = st_writer_new();
     st_writer_meta(w, "format", "pt");
     st_writer_meta(w, "lvit.version", LVIT_VERSION);
@@ -48,6 +49,13 @@ int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, con
     for (int i = 0; i < m->nspecs; i++) {
         const ParamSpec *ps = &m->specs[i];
         st_writer_add(w, ps->name, ST_F32, ps->ndim, ps->shape, host + ps->offset);
+    }
+    if (anchor && anchor->nlead) {
+        char *aj = anchor_to_json(anchor);
+        st_writer_meta(w, "lvit.anchor", aj);
+        free(aj);
+        const int64_t shape[3] = {anchor->V, anchor->H, anchor->W};
+        st_writer_add(w, CKPT_ANCHOR_CLIM, ST_F32, 3, shape, anchor->clim);
     }
     return st_writer_finish(w, path, err, errlen);
 }
@@ -185,7 +193,7 @@ int ckpt_load_params(Vit *m, const char *path, char *err, size_t errlen) {
         if (ckpt_read_param(&f, ps, host + ps->offset, path, err, errlen)) goto done;
     }
     for (int i = 0; i < f.n; i++)
-        if (!vit_find_param(m, f.t[i].name)) {
+        if (!vit_find_param(m, f.t[i].name) && strcmp(f.t[i].name, CKPT_ANCHOR_CLIM)) {
             snprintf(err, errlen, "%s: unexpected tensor '%s' (not part of this model configuration)", path, f.t[i].name);
             goto done;
         }
@@ -223,4 +231,31 @@ char *ckpt_load_data_desc(const char *path) {
     char *out = d ? xstrdup(d) : NULL;
     st_close(&f);
     return out;
+}
+
+int ckpt_load_anchor(const char *path, const VitConfig *cfg, int H, int W, Anchor *an, char *err, size_t errlen) {
+    memset(an, 0, sizeof *an);
+    StFile f;
+    if (st_open(&f, path, err, errlen)) return -1;
+    int rc = -1;
+    const char *aj = st_meta(&f, "lvit.anchor");
+    if (!aj) {
+        rc = 0; /* a model without an anchor */
+        goto done;
+    }
+    char aerr[512];
+    if (anchor_from_json(an, aj, cfg->Vo, H, W, aerr, sizeof aerr)) {
+        snprintf(err, errlen, "%s: %s", path, aerr);
+        goto done;
+    }
+    an->clim = xmalloc(sizeof(float) * (size_t)cfg->Vo * H * W);
+    const int64_t shape[3] = {cfg->Vo, H, W};
+    if (st_read_f32(&f, CKPT_ANCHOR_CLIM, an->clim, 3, shape, err, errlen)) {
+        anchor_free(an);
+        goto done;
+    }
+    rc = 0;
+done:
+    st_close(&f);
+    return rc;
 }

@@ -10,9 +10,16 @@
  * training data ("lvit.data"), or NULL. */
 int ckpt_save_model(const Vit *m, const float *mean, const float *std, const char *data, const char *path,
                     char *err, size_t errlen);
-/* The same from the canonical host [n_canon] (ZeRO-3 and tensor parallelism assemble it). */
+/* The same from the canonical host [n_canon] (ZeRO-3 and tensor parallelism assemble it), and a
+ * forecast's anchor when not NULL: "lvit.anchor" metadata and its climatology as the tensor
+ * CKPT_ANCHOR_CLIM [V,H,W] (normalised; NaN where none), which is not a parameter. */
+#define CKPT_ANCHOR_CLIM "lvit_anchor.climatology"
+struct Anchor;
 int ckpt_save_model_host(const Vit *m, const float *host, const float *mean, const float *std, const char *data,
-                         const char *path, char *err, size_t errlen);
+                         const struct Anchor *anchor, const char *path, char *err, size_t errlen);
+/* The anchor a forecasting model was trained against (data/anchor.h) for its H x W data grid:
+ * an->nlead 0 when the file has none. 0, or -1 with err naming the file. */
+int ckpt_load_anchor(const char *path, const VitConfig *cfg, int H, int W, struct Anchor *an, char *err, size_t errlen);
 /* The "lvit.data" metadata (caller frees), or NULL. */
 char *ckpt_load_data_desc(const char *path);
 /* Reads "lvit.config" (and "lvit.norm" when mean/std are given: [V] each, NULL if absent). */

@@ -155,6 +155,7 @@ int ckpt_load_matching(const Vit *m, const char *path, float *canon, CkptMatch *
     }
     for (int i = 0; i < f.n; i++) {
         const int g = param_group(f.t[i].name);
+        if (!strcmp(f.t[i].name, CKPT_ANCHOR_CLIM)) continue; /* the data's climatology, not a weight */
         if (g != PG_ENCODER && take[g] && !vit_find_param(m, f.t[i].name)) {
             snprintf(why[g], sizeof why[g], "the file's '%s' is not in this model", f.t[i].name);
             take[g] = 0;

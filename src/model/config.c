@@ -99,7 +99,10 @@ int vit_config_check(const VitConfig *c, char *err, size_t n) {
             BAD("segmentation: %d classes (%d outputs per pixel): expected 2..100000, one output per class", c->seg_classes, c->Vo);
         if (c->mode != CH_AGG) BAD("--task segment needs --channels agg (a token's head emits every class of its pixels)");
         if (c->residual) BAD("--residual is for forecasting; segmentation predicts labels, not a change of its input");
-    } else if (c->Vo != c->V) {
+    } else if (c->history && (c->history < 0 || c->history > 64 || c->mode != CH_AGG)) {
+        BAD("--history %d: expected 1..64 earlier states, with --channels agg (the head emits the variables of each token)",
+            c->history);
+    } else if (c->Vo * (c->history + 1) != c->V) {
         BAD("output variables (%d) must equal input variables (%d)", c->Vo, c->V);
     }
     if (c->mode == CH_GROUPS) {
@@ -155,6 +158,7 @@ char *vit_config_to_json(const VitConfig *c) {
                         "\"decoder_depth\":%d,\"mlp_ratio\":%d,\"channels\":\"%s\",\"residual\":%s",
                     c->H, c->W, c->p, c->D, c->depth, c->NH, c->dec_depth, c->mlp_ratio, vit_mode_name(c->mode),
                     c->residual ? "true" : "false");
+    if (c->history) json_buf_printf(&b, ",\"history\":%d", c->history);
     if (c->chag > 1) json_buf_printf(&b, ",\"chag_blocks\":%d,\"chag_group\":%d", c->chag, c->chag_group);
     if (c->mode == CH_GROUPS) { /* each group's first band, then V */
         json_buf_puts(&b, ",\"band_groups\":[");
@@ -253,6 +257,14 @@ int vit_config_from_json(VitConfig *c, const char *text, char *err, size_t n) {
         goto done;
     }
     c->residual = res ? res->boolean : 0;
+    if (json_get(root, "history")) {
+        if (get_int(root, "history", &c->history, err, n)) goto done;
+        if (c->history < 1 || c->history > 64 || c->V % (c->history + 1)) {
+            snprintf(err, n, "model config: \"history\" %d does not divide the %d variables into states", c->history, c->V);
+            goto done;
+        }
+        c->Vo = c->V / (c->history + 1);
+    }
     if ((json_get(root, "chag_blocks") && get_int(root, "chag_blocks", &c->chag, err, n)) ||
         (json_get(root, "chag_group") && get_int(root, "chag_group", &c->chag_group, err, n)))
         goto done;

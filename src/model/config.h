@@ -20,6 +20,7 @@ typedef struct VitConfig {
     int p, D, depth, NH, dec_depth, mlp_ratio;
     ChannelMode mode;
     int residual;       /* the model predicts the change: forecast = input + output (targets are y - x) */
+    int history;        /* forecasting: the inputs are the Vo variables at t, then at k earlier times (V = Vo (k + 1)) */
     int chag;           /* D-CHAG (agg mode): the channels aggregate in `chag` blocks of V/chag, each with its own
                          * cross-attention, then one cross-attention over the chag partial tokens
                          * (0 or 1: one cross-attention over all V). Under tp the blocks are split over

@@ -122,6 +122,7 @@ int forecast_eval(const EvalOptions *opt) {
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init(&hb, batch, cfg.V, cfg.H, cfg.W);
+    if (cfg.history) host_batch_set_history(&hb, cfg.history, cfg.Vo);
     const int64_t img = (int64_t)batch * cfg.V * cfg.H * cfg.W;
     float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + batch));
     float *pred = xmalloc(sizeof(float) * (size_t)img);
@@ -148,7 +149,8 @@ int forecast_eval(const EvalOptions *opt) {
     SkillAcc one[NACC];
     for (int li = 0; li < nlead; li++) {
         Sampler s;
-        if (sampler_init(&s, &ds, t0, t1, &lead_h[li], 1, 0, 0, err, sizeof err))
+        if (sampler_init(&s, &ds, t0, t1, &lead_h[li], 1, 0, 0, err, sizeof err) ||
+            sampler_require_history(&s, cfg.history, forecast_time_step(&ds), err, sizeof err))
             DIE_USER("lvit eval: %s split [%d,%d): %s", split, t0, t1, err);
         const int64_t nb = (s.n + batch - 1) / batch;
         for (int64_t k0 = 0; k0 < nb; k0 += P) {
@@ -160,13 +162,13 @@ int forecast_eval(const EvalOptions *opt) {
                     ids[i] = s.idx[done + i];
                     host_batch_fill(&hb, i, &s, ids[i]);
                 }
-                int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W;
+                const int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W, no = (int64_t)b * cfg.Vo * cfg.H * cfg.W;
                 k->upload(dev, hb.x, n);
                 k->upload(dev + 2 * img, hb.lead, b);
                 Batch bt = {.B = b, .x = dev, .lead = dev + 2 * img};
                 vit_forward(&m, &bt);
                 vit_prediction(&m, dev + img, b);
-                k->download(pred, dev + img, n);
+                k->download(pred, dev + img, no);
             }
             for (int i = 0; i < b; i++) {
                 int t, t2;
@@ -177,10 +179,14 @@ int forecast_eval(const EvalOptions *opt) {
                     const uint8_t *v0 = ds.valid ? ds.valid + ((size_t)t * ds.V + v) * plane : NULL,
                                   *v1 = ds.valid ? ds.valid + ((size_t)t2 * ds.V + v) * plane : NULL;
                     const float *c = ds.clim + (size_t)v * plane;
+                    const float *ac = fr.anchor.nlead ? fr.anchor.clim + (size_t)v * plane : NULL;
+                    const float aa = fr.anchor.nlead ? anchor_coef(&fr.anchor, v, lead) : 0.0f,
+                    as = fr.anchor.nlead ? anchor_scale(&fr.anchor, v, lead) * anchor_gain(&fr.anchor, v, lead) : 1.0f;
                     for (int r = 0; r < H; r++)
                         for (int q = 0; q < W; q++) {
-                            size_t o = (size_t)r * W + q, mo = (((size_t)i * cfg.V + v) * cfg.H + r) * cfg.W + q;
-                            float z = pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f);
+                            size_t o = (size_t)r * W + q, mo = (((size_t)i * cfg.Vo + v) * cfg.H + r) * cfg.W + q,
+                                   mx = (((size_t)i * cfg.V + v) * cfg.H + r) * cfg.W + q;
+                            float z = forecast_denorm_base(&fr, pred[mo], hb.x[mx], ac ? ac[o] : 0.0f, aa, as);
                             fc[o] = z * ds.std[v] + ds.mean[v];
                             pers[o] = x0[o];
                             /* a cell counts where it is observed at both times (and has a climatology) */

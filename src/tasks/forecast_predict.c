@@ -65,7 +65,9 @@ int forecast_predict(const PredictOptions *opt) {
     char err[1024];
 
     Sampler s;
-    if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+    if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err) ||
+        sampler_require_history(&s, cfg.history, forecast_time_step(&ds), err, sizeof err))
+        DIE_USER("lvit predict: %s", err);
     if (time < 0) time = (int)floor(ds.T * 0.8 + 0.5);
     if (time >= ds.T || s.target[(int64_t)time * s.nlead] < 0)
         DIE_USER("lvit predict: --time %d with --lead %g h: the data (%d times) has no target time for it", time,
@@ -76,6 +78,7 @@ int forecast_predict(const PredictOptions *opt) {
     if (ckpt_load_params(&m, path, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
+    if (cfg.history) host_batch_set_history(&hb, cfg.history, cfg.Vo);
     hb.residual = 0; /* the input state as it is: the residual is added back below */
     dataset_lat_weights(&ds, hb.wlat, cfg.H);
     host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
@@ -86,23 +89,28 @@ int forecast_predict(const PredictOptions *opt) {
     Batch b = {.B = 1, .x = dev, .y = NULL, .mask = NULL, .lead = dev + 2 * img, .wlat = NULL};
     vit_forward(&m, &b);
     vit_prediction(&m, dev + img, 1);
-    float *pred = xmalloc(sizeof(float) * (size_t)img);
-    k->download(pred, dev + img, img);
+    const int64_t oimg = (int64_t)cfg.Vo * cfg.H * cfg.W;
+    float *pred = xmalloc(sizeof(float) * (size_t)oimg);
+    k->download(pred, dev + img, oimg);
 
     /* back to physical units on the data grid (padding removed) */
     size_t plane = (size_t)ds.H * ds.W;
-    float *fc = xmalloc(sizeof(float) * cfg.V * plane), *truth = xmalloc(sizeof(float) * cfg.V * plane);
-    float *init = xmalloc(sizeof(float) * cfg.V * plane);
+    float *fc = xmalloc(sizeof(float) * cfg.Vo * plane), *truth = xmalloc(sizeof(float) * cfg.Vo * plane);
+    float *init = xmalloc(sizeof(float) * cfg.Vo * plane);
     int t2 = s.target[(int64_t)time * s.nlead];
     printf("forecast from time %d (+%g h): latitude-weighted RMSE over cells valid at both times, model vs persistence\n",
            time, lead);
-    for (int v = 0; v < cfg.V; v++) {
+    for (int v = 0; v < cfg.Vo; v++) {
         double se = 0, sp = 0, sw = 0;
+        const float *ac = fr.anchor.nlead ? fr.anchor.clim + (size_t)v * plane : NULL;
+        const float aa = fr.anchor.nlead ? anchor_coef(&fr.anchor, v, lead) : 0.0f,
+                    as = fr.anchor.nlead ? anchor_scale(&fr.anchor, v, lead) * anchor_gain(&fr.anchor, v, lead) : 1.0f;
         for (int i = 0; i < ds.H; i++)
             for (int j = 0; j < ds.W; j++) {
                 size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
                 size_t mo = ((size_t)v * cfg.H + i) * cfg.W + j;
-                fc[o] = (pred[mo] + (cfg.residual ? hb.x[mo] : 0.0f)) * ds.std[v] + ds.mean[v];
+                fc[o] = forecast_denorm_base(&fr, pred[mo], hb.x[mo], ac ? ac[o - (size_t)v * plane] : 0.0f, aa, as) * ds.std[v] +
+                        ds.mean[v];
                 size_t q0 = ((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j;
                 size_t q1 = ((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j;
                 int ok0 = !ds.valid || ds.valid[q0], ok1 = !ds.valid || ds.valid[q1];
@@ -118,8 +126,8 @@ int forecast_predict(const PredictOptions *opt) {
     }
     /* Every output format marks the same cells missing: those where the initial state was not
      * observed (netCDF: _FillValue, safetensors: NaN; the C API writes NaN there too) */
-    unsigned char *okm = xmalloc((size_t)cfg.V * plane);
-    for (int v = 0; v < cfg.V; v++)
+    unsigned char *okm = xmalloc((size_t)cfg.Vo * plane);
+    for (int v = 0; v < cfg.Vo; v++)
         for (size_t c = 0; c < plane; c++)
             okm[(size_t)v * plane + c] = ds.valid ? ds.valid[((size_t)time * ds.V + v) * plane + c] : 1;
     size_t olen = strlen(out);
@@ -127,13 +135,13 @@ int forecast_predict(const PredictOptions *opt) {
         ForecastNcInfo info = {.Hp = cfg.H, .Wp = cfg.W, .checkpoint = path};
         if (forecast_write_nc_info(out, &ds, fc, okm, ds.hours[time], ds.hours[t2], &info, err, sizeof err))
             DIE_USER("%s", err);
-        printf("wrote %s (CF netCDF, %d variables on %dx%d)\n", out, cfg.V, ds.H, ds.W);
+        printf("wrote %s (CF netCDF, %d variables on %dx%d)\n", out, cfg.Vo, ds.H, ds.W);
         free(okm);
         if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
         goto done;
     }
-    float *fcm = xmalloc(sizeof(float) * cfg.V * plane);
-    for (size_t c = 0; c < (size_t)cfg.V * plane; c++) fcm[c] = okm[c] ? fc[c] : NAN;
+    float *fcm = xmalloc(sizeof(float) * cfg.Vo * plane);
+    for (size_t c = 0; c < (size_t)cfg.Vo * plane; c++) fcm[c] = okm[c] ? fc[c] : NAN;
     free(okm);
     StWriter *w = st_writer_new();
     char meta[512];
@@ -144,7 +152,7 @@ int forecast_predict(const PredictOptions *opt) {
     char *cj = vit_config_to_json(&cfg);
     st_writer_meta(w, "lvit.config", cj);
     free(cj);
-    int64_t shp[3] = {cfg.V, ds.H, ds.W}, sh_lat[1] = {ds.H}, sh_lon[1] = {ds.W};
+    int64_t shp[3] = {cfg.Vo, ds.H, ds.W}, sh_lat[1] = {ds.H}, sh_lon[1] = {ds.W};
     st_writer_add(w, "forecast", ST_F32, 3, shp, fcm);
     st_writer_add(w, "truth", ST_F32, 3, shp, truth);
     st_writer_add(w, "initial", ST_F32, 3, shp, init);
@@ -152,7 +160,7 @@ int forecast_predict(const PredictOptions *opt) {
     st_writer_add(w, "lon", ST_F64, 1, sh_lon, ds.lon);
     if (st_writer_finish(w, out, err, sizeof err)) DIE_USER("%s", err);
     free(fcm);
-    printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.V, ds.H, ds.W);
+    printf("wrote %s (forecast, truth, initial [%d,%d,%d], lat, lon)\n", out, cfg.Vo, ds.H, ds.W);
     if (plot_dir) plot_forecast_maps(plot_dir, &ds, fc, truth, time, t2, lead);
 done:
     free(fc);

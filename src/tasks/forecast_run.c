@@ -24,13 +24,13 @@ static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cf
                      "test period)", cmd, path);
         if (rm.H < 1 || rm.times < 1)
             DIE_USER("%s: the \"lvit.data\" description of the synthetic training data lacks its grid or times", path);
-        dataset_synthetic(ds, cfg->V, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
+        dataset_synthetic(ds, cfg->Vo, rm.times, rm.H, rm.W, (uint64_t)rm.seed);
         run_meta_free(&rm);
         return;
     }
     data = run_meta_open_dataset(ds, &rm, data, path);
-    if (ds->V != cfg->V)
-        DIE_USER("lvit %s: %s has %d variables, the model %s takes %d", cmd, data, ds->V, path, cfg->V);
+    if (ds->V != cfg->Vo) /* (with --history the model's inputs are these variables at several times) */
+        DIE_USER("lvit %s: %s has %d variables, the model %s forecasts %d", cmd, data, ds->V, path, cfg->Vo);
     for (int v = 0; v < ds->V; v++)
         if (strcmp(ds->names[v], cfg->var_names[v]))
             DIE_USER("lvit %s: variable %d is '%s' in %s but '%s' in the model %s", cmd, v, ds->names[v], data,
@@ -51,8 +51,9 @@ void forecast_run_open(ForecastRun *r, const char *run, const char *data, int al
     dataset_from_desc(&r->ds, desc, &r->cfg, r->ckpt, data, allow_synthetic, cmd);
     free(desc);
     /* the model's normalization, not the file's: they agree unless the data was re-converted */
-    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V);
-    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
+    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.Vo);
+    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.Vo);
+    if (ckpt_load_anchor(r->ckpt, &r->cfg, r->ds.H, r->ds.W, &r->anchor, err, sizeof err)) DIE_USER("%s", err);
 }
 
 void forecast_run_close(ForecastRun *r) {
@@ -60,5 +61,24 @@ void forecast_run_close(ForecastRun *r) {
     vit_config_free(&r->cfg);
     free(r->mean);
     free(r->std);
+    anchor_free(&r->anchor);
     memset(r, 0, sizeof *r);
+}
+
+float forecast_time_step(const Dataset *ds) {
+    float step = 0; /* the smallest spacing: gaps in the axis are multiples of it */
+    for (int t = 1; t < ds->T; t++) {
+        const float d = (float)(ds->hours[t] - ds->hours[t - 1]);
+        if (d > 0 && (step == 0 || d < step)) step = d;
+    }
+    return step;
+}
+
+void forecast_input_names(VitConfig *cfg, const Dataset *ds, float step_h) {
+    for (int h = 0; h <= cfg->history; h++)
+        for (int v = 0; v < ds->V; v++) {
+            char *name = cfg->var_names[(size_t)h * ds->V + v];
+            if (h == 0) snprintf(name, LVIT_VAR_NAME, "%s", ds->names[v]);
+            else snprintf(name, LVIT_VAR_NAME, "%.40s@-%gh", ds->names[v], h * step_h);
+        }
 }

@@ -54,6 +54,8 @@ typedef struct TaskOptions {
     /* masked-autoencoder pretraining (tasks/mae.c) */
     float mask_ratio;  /* the fraction of each patch row's tokens masked */
     int mae_depth;     /* the decoder's blocks */
+    int anchor;        /* forecasting: 0 auto, 1 none, 2 blend (data/anchor.h) */
+    int history;       /* forecasting: earlier states as extra inputs (0: none) */
 } TaskOptions;
 #define TASK_OPTIONS_DEFAULT \
     {.scale = 4, .res_width = 16, .tiles = 1, .base = 1, .tv_weight = 0.02f, .window = 9, .split_block = 16, .split_seed = 1, \
@@ -109,6 +111,11 @@ typedef struct TaskOps {
     void (*run_files)(const Task *t, const char *run);
     /* The task's part of the checkpoint's data description: a JSON object (caller frees), or NULL. */
     char *(*describe)(const Task *t);
+    /* forecasting: what the targets are relative to (data/anchor.h), saved with the model; NULL: none */
+    const struct Anchor *(*anchor)(const Task *t);
+    /* After the trained model is written to RUN_DIR/model.safetensors (rank 0 only), e.g. to fit
+     * what depends on the final weights; NULL: nothing. */
+    void (*finish)(const Task *t, const char *run);
     void (*free)(Task *t);
     /* With a trained model (tasks/jobs.h): whether a checkpoint's configuration is this task's,
      * its `lvit eval` and its `lvit predict`. */

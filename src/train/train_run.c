@@ -20,6 +20,8 @@
 #include "train/init_weights.h"
 #include "train/mllog.h"
 #include "train/run_dir.h"
+#include "train/auto_defaults.h"
+#include "tasks/forecast_run.h"
 #include "train/train_ckpt.h"
 #include "train/trainer.h"
 
@@ -116,7 +118,8 @@ int train_run(const TrainOptions *o) {
               val_samples = o->val_samples, keep = o->keep, max_skips = o->max_skips, resume = o->resume,
               ckpt_keep = o->ckpt_keep;
     int val_every = o->val_every;
-    const int64_t steps = o->steps, warmup = o->warmup, seed = o->seed, ckpt_every = o->ckpt_every,
+    int64_t steps = o->steps;
+    const int64_t warmup = o->warmup, seed = o->seed, ckpt_every = o->ckpt_every,
                   ckpt_keep_every = o->ckpt_keep_every;
     const float min_lr = o->min_lr, val_frac = o->val_frac, ema = o->ema, spike_z = o->spike_z;
     if (!run) DIE_USER("lvit train: --run RUN_DIR is required (where model.safetensors and metrics.jsonl go)");
@@ -140,6 +143,23 @@ int train_run(const TrainOptions *o) {
     mllog_staging_start(&ml, data);
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
     mllog_staging_stop(&ml);
+    if (dsf.task == TASK_FORECAST && ds.clim) { /* data from a file: defaults chosen from it (train/auto_defaults.h) */
+        static AutoDefaults ad; /* (its lead list outlives this block) */
+        ad = (AutoDefaults){.steps = steps, .lr = oc.lr, .weight_decay = oc.weight_decay, .dim = mf.dim, .depth = mf.depth,
+                            .heads = mf.heads, .val_every = val_every, .batch = batch};
+        snprintf(ad.leads, sizeof ad.leads, "%s", leads);
+        char what[512];
+        if (auto_defaults_forecast(&ad, o->given | (o->leads_given ? GIVEN_LEADS : 0), &ds, forecast_time_step(&ds), what,
+                                   sizeof what)) {
+            log_info("defaults for this data (docs/forecasting.md; flags you give win): %s", what);
+            steps = ad.steps, oc.lr = ad.lr, oc.weight_decay = ad.weight_decay, val_every = ad.val_every;
+            mf.dim = ad.dim, mf.depth = ad.depth, mf.heads = ad.heads;
+            nlead = parse_float_list(ad.leads, lead_h, 16);
+            oc.total = steps;
+            oc.warmup = warmup >= 0 ? warmup : steps / 20;
+            oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
+        }
+    }
     check_patch(&ds, &mf, &dsf, &par);
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
@@ -441,12 +461,16 @@ int train_run(const TrainOptions *o) {
     json_buf_free(&extra);
     /* normalization of every input: the variables', then the static fields' (standardized: 0, 1) */
     float *nmean = xcalloc((size_t)cfg.V, sizeof(float)), *nstd = xcalloc((size_t)cfg.V, sizeof(float));
-    for (int v = 0; v < cfg.V; v++) nmean[v] = v < ds.V ? ds.mean[v] : 0.0f, nstd[v] = v < ds.V ? ds.std[v] : 1.0f;
+    for (int v = 0; v < cfg.V; v++) { /* history inputs are normalised as their variable; static ones are not */
+        const int dv = cfg.history ? v % ds.V : v;
+        nmean[v] = dv < ds.V ? ds.mean[dv] : 0.0f, nstd[v] = dv < ds.V ? ds.std[dv] : 1.0f;
+    }
     /* only the writing rank needs the whole model on the host, but tp and pp ranks assemble it
      * by a sum over their group */
     float *full = io || par.mp.size > 1 ? xmalloc((size_t)t.model.n_canon * sizeof(float)) : NULL;
     trainer_full_params(&t, full); /* collective under ZeRO-3 and tensor parallelism */
-    double failed = io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc, path, err, sizeof err);
+    double failed = io && ckpt_save_model_host(&t.model, full, nmean, nstd, desc,
+                                                     task.ops->anchor ? task.ops->anchor(&task) : NULL, path, err, sizeof err);
     par.world.ops->allreduce_sum_f64(&par.world, &failed, 1); /* every rank takes part in the fallback below */
     free(nmean), free(nstd);
     free(full);
@@ -465,6 +489,7 @@ int train_run(const TrainOptions *o) {
     }
     free(stash);
     if (best) m->k->free(best);
+    if (io && task.ops->finish) task.ops->finish(&task, run);
     log_set_quiet(0);
     if (par.world.size > 1) {
         double mib = parallel_bytes_sent(&par) / 1048576.0, spm = (par.sp.bytes_sent + par.spu.bytes_sent + par.spr.bytes_sent) / 1048576.0;

@@ -33,6 +33,7 @@ typedef struct TrainOptions {
     const char *mllog;      /* MLPerf-HPC-style event log (train/mllog.h), or NULL */
     float target_val_loss;  /* > 0: stop at the first validation loss at or below it (time to train) */
     int leads_given;        /* --leads was given (refused for downscaling) */
+    unsigned given;         /* GIVEN_* (train/auto_defaults.h): the flags given, which data-chosen defaults leave alone */
     int downscale_given;    /* a downscaling-only option was given (refused for forecasting) */
 } TrainOptions;
 
