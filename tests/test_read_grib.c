@@ -377,6 +377,7 @@ static void put_be(unsigned char *p, uint64_t v, int k) {
 /* Byte offset of section num in the message at m: GRIB2 numbers its sections, GRIB1 is walked
  * product, grid (when flagged), data. */
 static size_t sec_at(const unsigned char *m, int num) {
+    if (num == 0) return 0; /* the indicator section */
     if (m[7] == 1) {
         size_t pds = (size_t)get_be(m + 8, 3);
         return num == 1 ? 8 : num == 2 ? 8 + pds : 8 + pds + (size_t)get_be(m + 8 + pds, 3);
@@ -436,6 +437,8 @@ static void test_malformed_messages(void **state) {
         {.msg = 1, .sec = 5, .at = 19, .nbytes = 1, .value = 32, .want1 = "12 values of 32 bits need 48"},
         {.msg = 1, .sec = 5, .at = 5, .nbytes = 4, .value = 11, .want1 = "no bitmap for 11 values on a grid of 12 points"},
         {.msg = 1, .sec = 3, .at = 4, .nbytes = 1, .value = 9, .want1 = "section number 9 after section 1"},
+        /* ecCodes' reader of edition 3 overflowed a heap buffer (fuzz_convert) */
+        {.msg = 2, .sec = 0, .at = 7, .nbytes = 1, .value = 3, .want1 = "message 2 (at byte 215) is GRIB edition 3"},
         /* product template 4.5 needs 47 bytes, the section has 34: ecCodes misplaces section 5 */
         {.msg = 1, .sec = 4, .at = 7, .nbytes = 2, .value = 5, .want1 = "section 5 does not begin where the stated lengths put it"},
         /* forecast time 6 in unit 101 (not in code table 4.4): ecCodes' validityDate never returned */

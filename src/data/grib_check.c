@@ -217,9 +217,10 @@ int grib_file_check(const char *path, char *msg, size_t n) {
     for (int k = 1; rc == 0 && next_magic(f, &at, size);) {
         unsigned char h[16];
         if (fseeko(f, (off_t)at, SEEK_SET) || fread(h, 1, 16, f) != 16) break;
-        if (h[7] != 1 && h[7] != 2) { /* not a message start: ecCodes scans on too */
-            at += 4;
-            continue;
+        if (h[7] != 1 && h[7] != 2) { /* ecCodes refuses it too, but its reader of edition 3 overflows a buffer first */
+            snprintf(msg, n, "message %d (at byte %" PRIu64 ") is GRIB edition %d: lvit reads editions 1 and 2", k, at, h[7]);
+            rc = -1;
+            break;
         }
         if (h[7] == 1 && (be(h + 4, 3) & 0x800000)) break; /* large GRIB1: lengths are ecCodes' to judge */
         uint64_t len = h[7] == 1 ? be(h + 4, 3) : be(h + 8, 8);

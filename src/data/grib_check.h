@@ -20,8 +20,8 @@ typedef struct GribLayout {
  * with msg saying which section is wrong and how. */
 int grib_layout(const unsigned char *m, size_t len, GribLayout *L, char *msg, size_t n);
 
-/* Every message of the file at path, found the way ecCodes finds them (the next "GRIB" of
- * edition 1 or 2): 0, or -1 with msg (no path in it) naming the message, its byte offset and
+/* Every message of the file at path, found the way ecCodes finds them (the next "GRIB"; an
+ * edition other than 1 or 2 is refused): 0, or -1 with msg (no path in it) naming the message, its byte offset and
  * what is wrong. Reads only the section headers, not the data. */
 int grib_file_check(const char *path, char *msg, size_t n);
 
