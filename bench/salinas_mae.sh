@@ -2,13 +2,15 @@
 # Salinas-A (../shared/data/salinasA_aviris): masked-autoencoder pretraining on the scene's pixels
 # (labels unused), then pixel classification with 5, 10 and 20 labelled pixels per class on the
 # spatially disjoint split (--split blocks), from scratch, fine-tuned from the MAE and as a linear
-# probe (--freeze-encoder), the same with D-CHAG (--channel-parallel 4), with BAND_GROUPS set the
-# same with SatMAE channel groups (--band-groups $BAND_GROUPS: its own pretraining); beside them the
+# probe (--freeze-encoder) at every count, the same with D-CHAG (--channel-parallel 4), with
+# BAND_GROUPS set the same with SatMAE channel groups (--band-groups $BAND_GROUPS: its own pretraining); beside them the
 # RBF-SVM of bench/svm_baseline.sh on each run's own split.csv. Mean +- sd over the seeds, written
 # to OUT/results.md (docs/pretraining.md has the figures and what they mean).
 # usage: bench/salinas_mae.sh [BUILD_DIR] [OUT_DIR]
 #   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM),
-#        BAND_GROUPS (empty: no channel-group rows; e.g. 8 or 0-29,30-79,80-203)
+#        BAND_GROUPS (empty: no channel-group rows; e.g. 8 or 0-29,30-79,80-203),
+#        MODES ("agg dchag", plus "groups" with BAND_GROUPS: which channel modes to pretrain and run;
+#        MODES=agg skips the D-CHAG rows). D-CHAG and channel groups run at 10 labelled px per class only.
 # Runs already in OUT (their .json) are kept, so a variant can be added to an earlier OUT.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +30,9 @@ nproc | sed 's/^/# cores: /' >> "$OUT/machine.txt"
 
 # one pretraining per channel mode (seed 1): the fine-tuning seeds vary the labelled pixels and the head
 modes="agg dchag"; [ -n "$BAND_GROUPS" ] && modes="$modes groups"
+modes=${MODES:-$modes}
+has() { case " $modes " in *" $1 "*) return 0;; esac; return 1; }
+[ -z "$BAND_GROUPS" ] && has groups && { echo "error: MODES names groups but BAND_GROUPS is empty" >&2; exit 2; }
 for v in $modes; do
   x=(); [ $v = dchag ] && x=(--channel-parallel 4); [ $v = groups ] && x=(--band-groups "$BAND_GROUPS")
   [ -f "$OUT/mae_$v/model.safetensors" ] || "$LVIT" train --task mae --data "$DATA" --run "$OUT/mae_$v" --overwrite "${M[@]}" \
@@ -49,14 +54,18 @@ run() { # NAME SEED COUNT [flags]: train, eval into OUT/NAME.json, the SVM on th
 }
 mkdir -p "$OUT/runs"
 for seed in $SEEDS; do
-  for n in $COUNTS; do
-    run "scratch_${n}_$seed" "$seed" "$n"
-    run "mae_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors"
-  done
-  run "probe_10_$seed" "$seed" 10 --init "$OUT/mae_agg/model.safetensors" --freeze-encoder
-  SVM=0 run "dchag_scratch_10_$seed" "$seed" 10 --channel-parallel 4
-  SVM=0 run "dchag_mae_10_$seed" "$seed" 10 --channel-parallel 4 --init "$OUT/mae_dchag/model.safetensors"
-  if [ -n "$BAND_GROUPS" ]; then
+  if has agg; then
+    for n in $COUNTS; do
+      run "scratch_${n}_$seed" "$seed" "$n"
+      run "mae_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors"
+      run "probe_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors" --freeze-encoder
+    done
+  fi
+  if has dchag; then
+    SVM=0 run "dchag_scratch_10_$seed" "$seed" 10 --channel-parallel 4
+    SVM=0 run "dchag_mae_10_$seed" "$seed" 10 --channel-parallel 4 --init "$OUT/mae_dchag/model.safetensors"
+  fi
+  if has groups; then
     g=(--band-groups "$BAND_GROUPS")
     SVM=0 run "groups_scratch_10_$seed" "$seed" 10 "${g[@]}"
     SVM=0 run "groups_mae_10_$seed" "$seed" 10 "${g[@]}" --init "$OUT/mae_groups/model.safetensors"
