@@ -147,8 +147,9 @@ int canvas_write_png(const char *path, const Canvas *c, char *err, size_t errlen
     for (int y = 0; y < c->h; y++) png_write_row(png, c->px + (size_t)y * c->w * 3);
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    /* A full disk often shows only at flush time, so both ferror and fclose are checked. */
-    int bad = ferror(f);
+    /* A full disk often shows only at flush time, so both ferror and fclose are checked; the fsync
+     * puts the bytes on disk before the rename makes them the file. */
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
     if (fclose(f) || bad) {
         int e = errno;
         remove(tmp);

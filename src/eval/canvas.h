@@ -27,7 +27,7 @@ void canvas_line(Canvas *c, int x0, int y0, int x1, int y1, int thick, const uns
 void canvas_text(Canvas *c, int x, int y, const char *s, int scale, int align, const unsigned char rgb[3]);
 /* Centred at xc, at scale 2 when it fits in width, else at scale 1 (long titles on narrow maps). */
 void canvas_title_text(Canvas *c, int xc, int y, const char *s, int width, const unsigned char rgb[3]);
-/* Writes c to "<path>.tmp.<pid>", then renames it over path. 0, or -1 with err =
+/* Writes c to "<path>.tmp.<pid>", fsyncs it, then renames it over path. 0, or -1 with err =
  * "cannot write '<path>': why" (the temporary removed). */
 int canvas_write_png(const char *path, const Canvas *c, char *err, size_t errlen);
 

@@ -156,4 +156,17 @@ int class_maps_png(const char *path, const int32_t *const *maps, const char *con
                    int C, const char *const *names, int scale, const char *title, ClassMapsLayout *layout, char *err,
                    size_t errlen);
 
+/* What a labelled pixel was to a classifier: in neither set (e.g. left over by --per-class), used in
+ * training (or validation), or scored as a test pixel. */
+enum { CLASS_ROLE_NONE = 0, CLASS_ROLE_TRAIN = 1, CLASS_ROLE_TEST = 2 };
+/* The prediction beside the labels, three maps of H x W pixels (scale x scale screen pixels each,
+ * laid out as class_maps_png's, layout->x[0..2]): the labels, the prediction on the labelled
+ * pixels (unlabelled ones, truth -1, grey in both; the training pixels, role CLASS_ROLE_TRAIN,
+ * carry a white dot when scale >= 3), and the test pixels, white where pred equals truth and
+ * black where not, the other labelled pixels pale grey. Legend: the classes, then the marks.
+ * truth -1..C-1, pred 0..C-1 and role 0..2 at every pixel, or err names the first pixel that is not. */
+int class_compare_png(const char *path, const int32_t *truth, const int32_t *pred, const uint8_t *role, int H, int W,
+                      int C, const char *const *names, int scale, const char *title, ClassMapsLayout *layout,
+                      char *err, size_t errlen);
+
 #endif

@@ -244,3 +244,84 @@ int class_maps_png(const char *path, const int32_t *const *maps, const char *con
     canvas_free(&cv);
     return rc;
 }
+
+/* ---------------------------------------------------------------- prediction against the labels */
+
+static const unsigned char GREY[3] = {150, 150, 150}, PALE[3] = {215, 215, 215};
+
+/* A swatch of the legend at (x, y): fill colour, a white dot when dot, and its text. */
+static void legend_entry(Canvas *cv, int x, int y, const unsigned char rgb[3], int dot, const char *text) {
+    canvas_fill_rect(cv, x, y, SWATCH, SWATCH, rgb);
+    if (dot) canvas_fill_rect(cv, x + SWATCH / 2 - 2, y + SWATCH / 2 - 2, 4, 4, WHITE);
+    canvas_rect_outline(cv, x, y, SWATCH, SWATCH, MID);
+    canvas_text(cv, x + SWATCH + 6, y + 3, text, 1, -1, BLACK);
+}
+
+int class_compare_png(const char *path, const int32_t *truth, const int32_t *pred, const uint8_t *role, int H, int W,
+                      int C, const char *const *names, int scale, const char *title, ClassMapsLayout *layout,
+                      char *err, size_t errlen) {
+    if (!truth || !pred || !role || H < 1 || W < 1 || H > 100000 || W > 100000 || C < 1 || scale < 1 ||
+        (int64_t)scale * (H > W ? H : W) > 100000) {
+        plot_set_err(err, errlen, "cannot write '%s': need the labels, prediction and roles of H, W in 1..100000, "
+                     "C >= 1, scale >= 1 (got %dx%d, C %d, scale %d)", path, H, W, C, scale);
+        return -1;
+    }
+    for (int64_t i = 0; i < (int64_t)H * W; i++)
+        if (truth[i] < -1 || truth[i] >= C || pred[i] < 0 || pred[i] >= C || role[i] > CLASS_ROLE_TEST) {
+            plot_set_err(err, errlen, "cannot write '%s': row %lld, column %lld holds label %d, prediction %d, role %d "
+                         "(expected -1..%d, 0..%d, 0..2)", path, (long long)(i / W), (long long)(i % W), (int)truth[i],
+                         (int)pred[i], (int)role[i], C - 1, C - 1);
+            return -1;
+        }
+    const char *titles[3] = {"labels (dot: training)", "predicted, labelled px", "test px: right / wrong"};
+    ClassMapsLayout L;
+    memset(&L, 0, sizeof L);
+    L.scale = scale;
+    L.y = MARGIN + (title ? TITLE_H : 0) + PTITLE_H;
+    const int mw = W * scale, mh = H * scale, dot = scale >= 3 ? (scale + 1) / 3 : 0;
+    for (int k = 0; k < 3; k++) L.x[k] = MARGIN + k * (mw + GAP_W);
+    char label[CLASS_PLOT_NAME_MAX + 16];
+    int tw = widest_label("not a test pixel", C, names);
+    int entry_w = SWATCH + 6 + tw + 14, inner = 3 * mw + 2 * GAP_W;
+    if (inner < entry_w) inner = entry_w;
+    int ncols = inner / entry_w, nrows = (C + 5 + ncols - 1) / ncols;
+    L.width = 2 * MARGIN + inner;
+    L.legend_y = L.y + mh + 12;
+    L.height = L.legend_y + nrows * ENTRY_H + MARGIN;
+    if (layout) *layout = L;
+    Canvas cv;
+    if (start_canvas(&cv, path, L.width, L.height, title, err, errlen)) return -1;
+    for (int k = 0; k < 3; k++) {
+        canvas_title_text(&cv, L.x[k] + mw / 2, L.y - PTITLE_H + 2, titles[k], mw, BLACK);
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                const int64_t i = (int64_t)r * W + c;
+                unsigned char rgb[3];
+                if (truth[i] < 0) memcpy(rgb, GREY, 3);
+                else if (k == 0) class_color(truth[i], rgb);
+                else if (k == 1) class_color(pred[i], rgb);
+                else memcpy(rgb, role[i] != CLASS_ROLE_TEST ? PALE : pred[i] == truth[i] ? WHITE : BLACK, 3);
+                const int x = L.x[k] + c * scale, y = L.y + r * scale;
+                canvas_fill_rect(&cv, x, y, scale, scale, rgb);
+                if (k < 2 && dot && role[i] == CLASS_ROLE_TRAIN)
+                    canvas_fill_rect(&cv, x + (scale - dot) / 2, y + (scale - dot) / 2, dot, dot, WHITE);
+            }
+        canvas_rect_outline(&cv, L.x[k] - 1, L.y - 1, mw + 2, mh + 2, MID);
+    }
+    for (int e = 0; e < C + 5; e++) {   /* the classes, then the marks */
+        int x = MARGIN + (e % ncols) * entry_w, y = L.legend_y + (e / ncols) * ENTRY_H;
+        unsigned char rgb[3];
+        if (e < C) {
+            class_color(e, rgb);
+            class_label(label, sizeof label, e, names);
+            legend_entry(&cv, x, y, rgb, 0, label);
+        } else if (e == C) legend_entry(&cv, x, y, GREY, 0, "unlabelled");
+        else if (e == C + 1) legend_entry(&cv, x, y, MID, 1, "training pixel");
+        else if (e == C + 2) legend_entry(&cv, x, y, WHITE, 0, "test: right");
+        else if (e == C + 3) legend_entry(&cv, x, y, BLACK, 0, "test: wrong");
+        else legend_entry(&cv, x, y, PALE, 0, "not a test pixel");
+    }
+    int rc = write_png_synced(path, &cv, err, errlen);
+    canvas_free(&cv);
+    return rc;
+}

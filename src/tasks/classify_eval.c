@@ -251,6 +251,25 @@ int classify_predict(const PredictOptions *o) {
     if (class_maps_png(o->out, maps, titles, 2, H, W, r.cd.K, r.names, scale, r.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s\n", o->out);
+    /* beside it OUT_test.png: the prediction on the labelled pixels, the training ones marked, the test ones scored */
+    uint8_t *role = xcalloc((size_t)H * W, 1);
+    const int64_t ntrain = r.cd.n[SPLIT_TRAIN] + r.cd.n[SPLIT_VAL], nall = ntrain + r.cd.n[SPLIT_TEST];
+    int64_t right = 0, ntest = 0;
+    for (int64_t j = 0; j < nall; j++)
+        if (r.cd.s[j].img == img) {
+            const int64_t i = (int64_t)r.cd.s[j].row * W + r.cd.s[j].col;
+            role[i] = j < ntrain ? CLASS_ROLE_TRAIN : CLASS_ROLE_TEST;
+            ntest += j >= ntrain, right += j >= ntrain && pred[i] == truth[i];
+        }
+    size_t len = strlen(o->out);
+    const int ext = len >= 4 && strcmp(o->out + len - 4, ".png") == 0;
+    char *png = xmalloc(len + 16);
+    snprintf(png, len + 16, "%.*s_test.png", (int)(ext ? len - 4 : len), o->out);
+    if (class_compare_png(png, truth, pred, role, H, W, r.cd.K, r.names, scale, r.ckpt, NULL, err, sizeof err))
+        DIE_USER("lvit predict: %s", err);
+    printf("wrote %s: %lld test pixels, %lld predicted right (OA %.4f)\n", png, (long long)ntest, (long long)right,
+           ntest ? (double)right / (double)ntest : 0.0);
+    free(png), free(role);
     free(logits), free(pred), free(truth);
     classify_run_close(&r);
     return 0;
