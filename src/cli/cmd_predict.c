@@ -46,6 +46,18 @@ static void parse_classify(PredictOptions *o, int argc, char **argv) {
     args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--time I] -o MAP.png", NULL, 0);
 }
 
+static void parse_mae(PredictOptions *o, int argc, char **argv) {
+    ArgSpec specs[] = {
+        {"run", ARG_STR, &o->run, "run directory with model.safetensors (required)", NULL, 0, 0, 0},
+        {"data", ARG_STR, &o->data, "image dataset file (default: the one the model was trained on)", NULL, 0, 0, 0},
+        {"output", ARG_STR, &o->out, "PNG of 4 masked pixels' spectra beside their reconstruction, and OUT.csv (also -o; required)", NULL, 0, 0, 0},
+        {"seed", ARG_I64, &o->seed, "which held-out windows are drawn", NULL, 0, 9e15, 0},
+        {"threads", ARG_INT, &o->threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    args_parse(specs, argc, argv, 2, "predict", "--run RUN_DIR [--seed S] -o SPECTRA.png", NULL, 0);
+}
+
 int cmd_predict(int argc, char **argv) {
     PredictOptions o = PREDICT_OPTIONS_DEFAULT;
     o.tiles.read_raster = read_label_raster; /* --train-labels/--test-labels: the image readers */
@@ -54,6 +66,7 @@ int cmd_predict(int argc, char **argv) {
     const TaskOps *task = run ? task_of_run(run) : NULL;
     if (task == &task_downscale_ops) parse_downscale(&o, argc, argv);
     else if (task == &task_classify_ops || task == &task_segment_ops) parse_classify(&o, argc, argv);
+    else if (task == &task_mae_ops) parse_mae(&o, argc, argv);
     else parse_forecast(&o, argc, argv);
     return predict_run(&o);
 }

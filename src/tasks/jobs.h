@@ -30,6 +30,7 @@ typedef struct PredictOptions {
     int batch, threads, device, blend;
     const char *statics, *coarse;
     TaskOptions tiles;
+    int64_t seed;           /* mae: which held-out samples are drawn */
 } PredictOptions;
 
 #define EVAL_OPTIONS_DEFAULT \

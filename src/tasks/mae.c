@@ -4,12 +4,15 @@
  * sample's own normalised pixels; the loss counts the pixels of the masked patches (valid ones),
  * drawn per sample and epoch from a seed carried in the batch's lead input (model/vit.h,
  * vit_mae_visible). The encoder this trains initializes --task classify (--init). */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "eval/spectra_plot.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "model/band_groups.h"
@@ -168,85 +171,136 @@ static void mae_free(Task *t) {
 
 static int mae_owns(const VitConfig *cfg) { return vit_mae(cfg); }
 
+/* A trained pretraining run opened for lvit eval and predict: the model (batches of B), its data
+ * and its samples, the dataset normalised with the checkpoint's band means and deviations. */
+typedef struct MaeRun {
+    char ckpt[4200];
+    VitConfig cfg;
+    float *mean, *std;
+    char *desc;
+    RunMeta rm;
+    JsonValue *root;
+    MaeTask mt;
+    Dataset ds;
+    Vit m;
+    HostBatch hb;
+    const Kernels *k;
+    float *dev, *pred; /* the backend batch (x, lead, wlat) and the reconstruction [B * nx] */
+} MaeRun;
+
+static void mae_run_open(MaeRun *r, const char *run, const char *data, int B, const char *cmd) {
+    memset(r, 0, sizeof *r);
+    char err[2048];
+    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
+    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
+    r->desc = ckpt_load_data_desc(r->ckpt);
+    if (run_meta_parse(&r->rm, r->desc, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    r->root = r->desc ? json_parse(r->desc, strlen(r->desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
+    const JsonValue *td = r->root ? json_get(r->root, "mae") : NULL;
+    const char *mode = td ? json_as_string(json_get(td, "mode")) : NULL;
+    int64_t window = 0;
+    if (!mode || json_as_int64(json_get(td, "window"), 1, 4096, &window))
+        DIE_USER("%s: the run's description of its pretraining lacks its mode or window", r->ckpt);
+    run_meta_open_dataset(&r->ds, &r->rm, data, r->ckpt);
+    if (r->ds.V != r->cfg.V)
+        DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, r->ds.source, r->ds.V, r->ckpt, r->cfg.V);
+    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V);
+    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
+    if (classify_data_open_all(&r->mt.cd, &r->ds, strcmp(mode, "pixel") == 0, (int)window, r->cfg.p, err, sizeof err))
+        DIE_USER("lvit %s: %s", cmd, err);
+    vit_config_copy(&r->mt.cfg, &r->cfg);
+    r->k = kernels_cpu();
+    vit_init(&r->m, &r->cfg, NULL, B, r->k);
+    if (ckpt_load_params(&r->m, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    host_batch_init_mae(&r->hb, B, &r->mt, 0, r->cfg.H);
+    const int64_t nx = r->hb.nx;
+    r->dev = r->k->alloc(sizeof(float) * (size_t)(2 * B * nx + B + r->cfg.H));
+    r->pred = xmalloc(sizeof(float) * (size_t)(B * nx));
+}
+
+static void mae_run_close(MaeRun *r) {
+    r->k->free(r->dev), free(r->pred), host_batch_free(&r->hb), vit_free(&r->m);
+    classify_data_close(&r->mt.cd), vit_config_free(&r->mt.cfg), vit_config_free(&r->cfg);
+    dataset_free(&r->ds), run_meta_free(&r->rm), json_free(r->root), free(r->desc), free(r->mean), free(r->std);
+}
+
+/* Samples ids[0..b) with their epoch-0 masks (those of training's validation) into r->hb, and the
+ * model's reconstruction of them into r->pred. */
+static void mae_run_reconstruct(MaeRun *r, const int64_t *ids, int b) {
+    const int B = r->hb.B;
+    const int64_t nx = r->hb.nx;
+    Sampler s = {.epoch = 0};
+    for (int i = 0; i < b; i++) fill_mae(&r->hb, i, &s, ids[i]);
+    r->k->upload(r->dev, r->hb.x, b * nx);
+    r->k->upload(r->dev + B * nx, r->hb.lead, b);
+    r->k->upload(r->dev + B * nx + B, r->hb.wlat, r->cfg.H);
+    Batch bt = {.B = b, .x = r->dev, .lead = r->dev + B * nx, .wlat = r->dev + B * nx + B};
+    vit_forward(&r->m, &bt);
+    vit_prediction(&r->m, r->dev, b);
+    r->k->download(r->pred, r->dev, b * nx);
+}
+
+/* The baseline's source: near[t] the visible patch column nearest to column t of patch row pr
+ * (band group g) under mask seed. */
+static void nearest_visible(const VitConfig *cfg, uint32_t seed, int pr, int g, int *near) {
+    int cols[1024];
+    vit_mae_visible(cfg, seed, pr, g, cols);
+    for (int t = 0; t < cfg->W / cfg->p; t++) {
+        near[t] = cols[0];
+        for (int j = 1; j < cfg->mae_keep; j++)
+            if (abs(cols[j] - t) < abs(near[t] - t)) near[t] = cols[j];
+    }
+}
+
+/* band v's group (0 without band groups) */
+static int group_of(const VitConfig *c, int v) {
+    int g = 0;
+    while (c->mode == CH_GROUPS && g + 1 < c->groups && v >= c->group_start[g + 1]) g++;
+    return g;
+}
+
 /* lvit eval of a pretraining run: the masked pixels' mean squared error (normalised units) on the
  * held-out samples, beside two baselines that use the same visible pixels: the band means (0), and
  * each masked patch copied from the nearest visible patch of its row. */
 static int mae_eval(const EvalOptions *o) {
     if (!o->run) DIE_USER("lvit eval: --run RUN_DIR is required");
     train_set_threads(o->threads);
-    char ckpt[4200], err[2048];
-    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", o->run);
-    VitConfig cfg;
-    float *mean = NULL, *std = NULL;
-    if (ckpt_load_config(ckpt, &cfg, &mean, &std, err, sizeof err)) DIE_USER("%s", err);
-    char *desc = ckpt_load_data_desc(ckpt);
-    RunMeta rm;
-    if (run_meta_parse(&rm, desc, ckpt, err, sizeof err)) DIE_USER("%s", err);
-    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
-    const JsonValue *td = root ? json_get(root, "mae") : NULL;
-    const char *mode = td ? json_as_string(json_get(td, "mode")) : NULL;
-    int64_t window = 0;
-    if (!mode || json_as_int64(json_get(td, "window"), 1, 4096, &window))
-        DIE_USER("%s: the run's description of its pretraining lacks its mode or window", ckpt);
-    MaeTask mt = {0};
-    Dataset ds;
-    run_meta_open_dataset(&ds, &rm, o->data, ckpt);
-    if (ds.V != cfg.V) DIE_USER("lvit eval: %s has %d bands, the model %s takes %d", ds.source, ds.V, ckpt, cfg.V);
-    memcpy(ds.mean, mean, sizeof(float) * (size_t)cfg.V);
-    memcpy(ds.std, std, sizeof(float) * (size_t)cfg.V);
-    if (classify_data_open_all(&mt.cd, &ds, strcmp(mode, "pixel") == 0, (int)window, cfg.p, err, sizeof err))
-        DIE_USER("lvit eval: %s", err);
-    vit_config_copy(&mt.cfg, &cfg);
+    MaeRun r;
+    mae_run_open(&r, o->run, o->data, o->batch, "eval");
+    const VitConfig cfg = r.cfg;
     const int set = !strcmp(o->split, "train") ? SPLIT_TRAIN : SPLIT_VAL, B = o->batch;
-    const int64_t first = set == SPLIT_VAL ? mt.cd.n[SPLIT_TRAIN] : 0, n = mt.cd.n[set];
-    const Kernels *k = kernels_cpu();
-    Vit m;
-    vit_init(&m, &cfg, NULL, B, k);
-    if (ckpt_load_params(&m, ckpt, err, sizeof err)) DIE_USER("%s", err);
-    HostBatch hb;
-    host_batch_init_mae(&hb, B, &mt, 0, cfg.H);
-    const int64_t nx = hb.nx, p = cfg.p, Wt = cfg.W / p, HW = (int64_t)cfg.H * cfg.W;
-    float *dev = k->alloc(sizeof(float) * (size_t)(2 * B * nx + B + cfg.H)), *pred = xmalloc(sizeof(float) * (size_t)(B * nx));
-    Sampler s = {.epoch = 0}; /* the held-out samples' masks: epoch 0, as in training's validation */
+    const int64_t first = set == SPLIT_VAL ? r.mt.cd.n[SPLIT_TRAIN] : 0, n = r.mt.cd.n[set];
+    const int64_t nx = r.hb.nx, p = cfg.p, HW = (int64_t)cfg.H * cfg.W;
+    const float *pred = r.pred, *x = r.hb.x, *y = r.hb.y, *mask = r.hb.mask;
+    int64_t *ids = xmalloc(sizeof(int64_t) * (size_t)B);
     double se[3] = {0, 0, 0}, cnt = 0;
     for (int64_t done = 0; done < n;) {
         const int b = (int)(n - done < B ? n - done : B);
-        for (int i = 0; i < b; i++) fill_mae(&hb, i, &s, first + done + i);
-        k->upload(dev, hb.x, b * nx);
-        k->upload(dev + B * nx, hb.lead, b);
-        k->upload(dev + B * nx + B, hb.wlat, cfg.H);
-        Batch bt = {.B = b, .x = dev, .lead = dev + B * nx, .wlat = dev + B * nx + B};
-        vit_forward(&m, &bt);
-        vit_prediction(&m, dev, b);
-        k->download(pred, dev, b * nx);
+        for (int i = 0; i < b; i++) ids[i] = first + done + i;
+        mae_run_reconstruct(&r, ids, b);
         const int G = cfg.mode == CH_GROUPS ? cfg.groups : 1;
         for (int i = 0; i < b; i++)
             for (int64_t pr = 0; pr < cfg.H / p; pr++)
                 for (int g = 0; g < G; g++) {
                     /* the nearest visible patch of each patch column of this row (its pixel at the same offset is
                      * the baseline), drawn once per row (and band group) */
-                    int cols[1024], near[1024];
-                    vit_mae_visible(&cfg, (uint32_t)hb.lead[i], (int)pr, g, cols);
-                    for (int64_t t = 0; t < Wt; t++) {
-                        near[t] = cols[0];
-                        for (int j = 1; j < cfg.mae_keep; j++)
-                            if (labs(cols[j] - t) < labs(near[t] - t)) near[t] = cols[j];
-                    }
+                    int near[1024];
+                    nearest_visible(&cfg, (uint32_t)r.hb.lead[i], (int)pr, g, near);
                     for (int64_t v = G > 1 ? cfg.group_start[g] : 0; v < (G > 1 ? cfg.group_start[g + 1] : cfg.V); v++)
-                        for (int64_t r = pr * p; r < (pr + 1) * p; r++)
+                        for (int64_t row = pr * p; row < (pr + 1) * p; row++)
                             for (int64_t c = 0; c < cfg.W; c++) {
-                                const int64_t o0 = i * nx + v * HW + r * cfg.W + c;
-                                if (hb.mask[o0] == 0.0f) continue;
-                                const float y = hb.y[o0], nn = hb.x[o0 - c + near[c / p] * p + c % p];
-                                se[0] += (double)(pred[o0] - y) * (pred[o0] - y), se[1] += (double)y * y;
-                                se[2] += (double)(nn - y) * (nn - y);
+                                const int64_t o0 = i * nx + v * HW + row * cfg.W + c;
+                                if (mask[o0] == 0.0f) continue;
+                                const float t = y[o0], nn = x[o0 - c + near[c / p] * p + c % p];
+                                se[0] += (double)(pred[o0] - t) * (pred[o0] - t), se[1] += (double)t * t;
+                                se[2] += (double)(nn - t) * (nn - t);
                                 cnt += 1;
                             }
                 }
         done += b;
     }
     printf("%s: %lld %s, %.0f masked pixel values; mean squared error (normalised units): model %.5f, band means %.5f, "
-           "nearest visible patch %.5f\n", set == SPLIT_VAL ? "val" : "train", (long long)n, mt.cd.pixel ? "windows" : "images",
+           "nearest visible patch %.5f\n", set == SPLIT_VAL ? "val" : "train", (long long)n, r.mt.cd.pixel ? "windows" : "images",
            cnt, se[0] / cnt, se[1] / cnt, se[2] / cnt);
     if (o->json) {
         char js[512];
@@ -255,16 +309,106 @@ static int mae_eval(const EvalOptions *o) {
                  se[2] / cnt);
         write_text_file(o->json, js, "eval");
     }
-    k->free(dev), free(pred), host_batch_free(&hb), vit_free(&m);
-    classify_data_close(&mt.cd), vit_config_free(&mt.cfg), vit_config_free(&cfg);
-    dataset_free(&ds), run_meta_free(&rm), json_free(root), free(desc), free(mean), free(std);
+    free(ids);
+    mae_run_close(&r);
     return 0;
 }
 
+/* whether image img has a value of band v at (y, x) */
+static int pixel_ok(const Dataset *ds, int img, int v, int y, int x) {
+    if (y < 0 || y >= ds->H || x < 0 || x >= ds->W) return 0;
+    return !ds->valid || ds->valid[(((int64_t)img * ds->V + v) * ds->H + y) * ds->W + x];
+}
+
+/* lvit predict of a pretraining run: for MAE_SPECTRA held-out windows (or images) drawn with
+ * --seed, the pixel with the most masked bands (the nearest to the centre among equals): its
+ * true spectrum, the reconstruction and the nearest-visible-patch baseline over the band index,
+ * in the data's units, as OUT.png and OUT.csv. */
+enum { MAE_SPECTRA = 4 };
 static int mae_predict(const PredictOptions *o) {
-    (void)o;
-    DIE_USER("lvit predict: this run is a masked-autoencoder pretraining; fine-tune it with lvit train --task classify "
-             "--init RUN_DIR/model.safetensors");
+    if (!o->run) DIE_USER("lvit predict: --run RUN_DIR is required");
+    if (!o->out) DIE_USER("lvit predict: --output SPECTRA.png is required (masked pixels' spectra and their reconstruction)");
+    train_set_threads(o->threads);
+    MaeRun r;
+    mae_run_open(&r, o->run, o->data, MAE_SPECTRA, "predict");
+    const VitConfig *c = &r.cfg;
+    const ClassifyData *cd = &r.mt.cd;
+    const int held = cd->n[SPLIT_VAL] > 0, V = c->V, H = c->H, W = c->W, p = c->p;
+    const int64_t first = held ? cd->n[SPLIT_TRAIN] : 0, n = cd->n[held ? SPLIT_VAL : SPLIT_TRAIN];
+    if (n < 1) DIE_USER("lvit predict: %s has no samples for the model %s", r.ds.source, r.ckpt);
+    int64_t ids[MAE_SPECTRA] = {0};
+    int b = 0;
+    uint64_t h = (uint64_t)o->seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+    for (int tries = 0; b < MAE_SPECTRA && b < n && tries < 1000; tries++) { /* distinct samples, splitmix64 */
+        uint64_t z = (h += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL, z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL, z ^= z >> 31;
+        const int64_t id = first + (int64_t)(z % (uint64_t)n);
+        int dup = 0;
+        for (int i = 0; i < b; i++) dup |= ids[i] == id;
+        if (!dup) ids[b++] = id;
+    }
+    mae_run_reconstruct(&r, ids, b);
+    const int64_t nx = r.hb.nx, HW = (int64_t)H * W;
+    float *curves = xmalloc(sizeof(float) * (size_t)(3 * b * V));
+    SpectraPanel panels[MAE_SPECTRA];
+    char titles[MAE_SPECTRA][160];
+    JsonBuf csv = {0};
+    json_buf_puts(&csv, "sample,image,row,col,band,name,masked,true,reconstruction,nearest_visible,nearest_col,"
+                        "true_norm,reconstruction_norm,nearest_visible_norm\n");
+    double se[3] = {0, 0, 0}, cnt = 0;
+    for (int i = 0; i < b; i++) {
+        const float *x = r.hb.x + i * nx, *y = r.hb.y + i * nx, *m = r.hb.mask + i * nx, *f = r.pred + i * nx;
+        int br = 0, bc = 0, most = -1; /* the pixel with the most masked bands, nearest the centre */
+        for (int row = 0; row < H; row++)
+            for (int col = 0; col < W; col++) {
+                int k = 0;
+                for (int v = 0; v < V; v++) k += m[v * HW + row * W + col] != 0.0f;
+                const int d = (2 * row + 1 - H) * (2 * row + 1 - H) + (2 * col + 1 - W) * (2 * col + 1 - W);
+                const int db = (2 * br + 1 - H) * (2 * br + 1 - H) + (2 * bc + 1 - W) * (2 * bc + 1 - W);
+                if (k > most || (k == most && d < db)) most = k, br = row, bc = col;
+            }
+        const ClassifySample *s = &cd->s[ids[i]];
+        const int iy = cd->pixel ? s->row - cd->window / 2 + br : br, ix = cd->pixel ? s->col - cd->window / 2 + bc : bc;
+        float *tru = curves + (3 * i) * V, *rec = tru + V, *nv = rec + V;
+        int g_last = -1, near[1024];
+        for (int v = 0; v < V; v++) {
+            const int g = group_of(c, v);
+            if (g != g_last) nearest_visible(c, (uint32_t)r.hb.lead[i], br / p, g, near), g_last = g;
+            const int nc = near[bc / p] * p + bc % p;
+            const int64_t o0 = v * HW + (int64_t)br * W;
+            const int masked = m[o0 + bc] != 0.0f, x0 = cd->pixel ? s->col - cd->window / 2 : 0;
+            const float mu = r.ds.mean[v], sd = r.ds.std[v];
+            tru[v] = pixel_ok(&r.ds, s->img, v, iy, ix) ? y[o0 + bc] * sd + mu : NAN;
+            rec[v] = f[o0 + bc] * sd + mu;
+            nv[v] = pixel_ok(&r.ds, s->img, v, iy, x0 + nc) ? x[o0 + nc] * sd + mu : NAN;
+            if (masked) {
+                se[0] += (double)(f[o0 + bc] - y[o0 + bc]) * (f[o0 + bc] - y[o0 + bc]);
+                se[1] += (double)y[o0 + bc] * y[o0 + bc];
+                se[2] += (double)(x[o0 + nc] - y[o0 + bc]) * (x[o0 + nc] - y[o0 + bc]), cnt += 1;
+            }
+            json_buf_printf(&csv, "%d,%d,%d,%d,%d,\"%s\",%d,%.9g,%.9g,%.9g,%d,%.9g,%.9g,%.9g\n", i, s->img, iy, ix, v,
+                            r.ds.names[v], masked, (double)tru[v], (double)rec[v], (double)nv[v], x0 + nc,
+                            (double)y[o0 + bc], (double)f[o0 + bc],
+                            (double)x[o0 + nc]);
+        }
+        snprintf(titles[i], sizeof titles[i], "image %d, row %d, col %d: %d of %d bands masked", s->img, iy, ix, most, V);
+        panels[i] = (SpectraPanel){titles[i], {tru, rec, nv}};
+    }
+    const char *names[3] = {"true spectrum", "MAE reconstruction", "nearest visible patch"};
+    char err[4400];
+    if (spectra_png(o->out, panels, b, V, names, "data units", r.ckpt, NULL, err, sizeof err))
+        DIE_USER("lvit predict: %s", err);
+    const size_t len = strlen(o->out);
+    const int ext = len >= 4 && strcmp(o->out + len - 4, ".png") == 0;
+    char *csv_path = xmalloc(len + 8);
+    snprintf(csv_path, len + 8, "%.*s.csv", (int)(ext ? len - 4 : len), o->out);
+    write_text_file(csv_path, csv.s, "predict");
+    printf("wrote %s and %s: %d %s %s; over their %.0f masked band values, mean squared error (normalised units): "
+           "model %.5f, band means %.5f, nearest visible patch %.5f\n", o->out, csv_path, b, held ? "held-out" : "training",
+           cd->pixel ? "windows" : "images", cnt, cnt ? se[0] / cnt : 0.0, cnt ? se[1] / cnt : 0.0, cnt ? se[2] / cnt : 0.0);
+    free(csv_path), json_buf_free(&csv), free(curves);
+    mae_run_close(&r);
+    return 0;
 }
 
 const TaskOps task_mae_ops = {
