@@ -3,9 +3,10 @@
 # (labels unused), then pixel classification with 5, 10 and 20 labelled pixels per class on the
 # spatially disjoint split (--split blocks), from scratch, fine-tuned from the MAE and as a linear
 # probe (--freeze-encoder) at every count, the same with D-CHAG (--channel-parallel 4), with
-# BAND_GROUPS set the same with SatMAE channel groups (--band-groups $BAND_GROUPS: its own pretraining); beside them the
-# RBF-SVM of bench/svm_baseline.sh on each run's own split.csv. Mean +- sd over the seeds, written
-# to OUT/results.md (docs/pretraining.md has the figures and what they mean).
+# BAND_GROUPS set the same with SatMAE channel groups (--band-groups $BAND_GROUPS: its own
+# pretraining); beside them the RBF-SVM of bench/svm_baseline.sh on each run's own split.csv. Mean
+# +- sd over the seeds, written to OUT/results.md (docs/pretraining.md has the figures and what
+# they mean); the predicted map beside the labels and the MAE's reconstructed spectra as PNG.
 # usage: bench/salinas_mae.sh [BUILD_DIR] [OUT_DIR]
 #   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM),
 #        BAND_GROUPS (empty: no channel-group rows; e.g. 8 or 0-29,30-79,80-203),
@@ -72,6 +73,14 @@ for seed in $SEEDS; do
     SVM=0 run "groups_probe_10_$seed" "$seed" 10 "${g[@]}" --init "$OUT/mae_groups/model.safetensors" --freeze-encoder
   fi
 done
+
+# the pictures (lvit predict): the classifier fine-tuned from the MAE of the first seed and count (the
+# predicted map beside the labels: map_*.png and map_*_test.png) and the MAE's reconstructed spectra
+if has agg; then
+  first=${SEEDS%% *} n=${COUNTS%% *}
+  "$LVIT" predict --run "$OUT/runs/mae_${n}_$first" -o "$OUT/map_mae_${n}_$first.png" | tail -1
+  "$LVIT" predict --run "$OUT/mae_agg" --seed 1 -o "$OUT/spectra_mae_agg.png" | tail -1
+fi
 
 /usr/bin/python3 - "$OUT" <<'PY'
 import glob, json, os, statistics as st, sys
