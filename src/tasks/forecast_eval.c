@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/parse.h"
 #include "data/dataset_file.h"
 #include "data/dataset.h"
@@ -125,7 +126,7 @@ int forecast_eval(const EvalOptions *opt) {
     if (cfg.history) host_batch_set_history(&hb, cfg.history, cfg.Vo);
     const int64_t img = (int64_t)batch * cfg.V * cfg.H * cfg.W;
     float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + batch));
-    float *pred = xmalloc(sizeof(float) * (size_t)img);
+    float *pred = xmalloc(sizeof(float) * (size_t)img), *xvalid = xmalloc(sizeof(float) * (size_t)img);
     const int H = ds.H, W = ds.W;
     const size_t plane = (size_t)H * W;
     if (!ds.clim) DIE_USER("lvit eval: %s has no climatology to score against (convert it again with lvit convert)", ds.source);
@@ -142,6 +143,16 @@ int forecast_eval(const EvalOptions *opt) {
         if (blend_fit(&ds, 0, ds.t_train_end, lead_h[li], w, ab + li * ds.V, err, sizeof err))
             DIE_USER("lvit eval: fitting the damped-persistence baseline at %g h on the training split: %s", lead_h[li], err);
 
+    for (int li = 0; li < nlead; li++)
+        if (fr.max_lead_h > 0 && lead_h[li] > fr.max_lead_h * (1.0f + 1e-6f)) {
+            if (cfg.history)
+                parallel_refuse(&par, "lvit eval: --leads %g is beyond the longest lead the model was trained at (%g h), "
+                                "and a model with --history inputs cannot be rolled out; give leads up to %g",
+                                lead_h[li], fr.max_lead_h, fr.max_lead_h);
+            if (me == 0)
+                log_info("%g h is beyond the trained leads: rolled out in steps of %g h (each forecast is the next input)",
+                         lead_h[li], fr.max_lead_h);
+        }
     /* the batches in rounds of one per process: rank j runs batch round + j; each sample's scores
      * are summed over the ranks and added in sample order, as one process adds them */
     const int64_t per_batch = (int64_t)batch * ds.V * NACC * PACKED;
@@ -161,14 +172,9 @@ int forecast_eval(const EvalOptions *opt) {
                 for (int i = 0; i < b; i++) {
                     ids[i] = s.idx[done + i];
                     host_batch_fill(&hb, i, &s, ids[i]);
+                    forecast_initial_valid(&ds, &s, ids[i], xvalid + (int64_t)i * cfg.Vo * cfg.H * cfg.W, cfg.H, cfg.W);
                 }
-                const int64_t n = (int64_t)b * cfg.V * cfg.H * cfg.W, no = (int64_t)b * cfg.Vo * cfg.H * cfg.W;
-                k->upload(dev, hb.x, n);
-                k->upload(dev + 2 * img, hb.lead, b);
-                Batch bt = {.B = b, .x = dev, .lead = dev + 2 * img};
-                vit_forward(&m, &bt);
-                vit_prediction(&m, dev + img, b);
-                k->download(pred, dev + img, no);
+                forecast_rollout(&m, &fr, hb.x, xvalid, b, lead_h[li], dev, img, pred);
             }
             for (int i = 0; i < b; i++) {
                 int t, t2;
@@ -179,14 +185,10 @@ int forecast_eval(const EvalOptions *opt) {
                     const uint8_t *v0 = ds.valid ? ds.valid + ((size_t)t * ds.V + v) * plane : NULL,
                                   *v1 = ds.valid ? ds.valid + ((size_t)t2 * ds.V + v) * plane : NULL;
                     const float *c = ds.clim + (size_t)v * plane;
-                    const float *ac = fr.anchor.nlead ? fr.anchor.clim + (size_t)v * plane : NULL;
-                    const float aa = fr.anchor.nlead ? anchor_coef(&fr.anchor, v, lead) : 0.0f,
-                    as = fr.anchor.nlead ? anchor_scale(&fr.anchor, v, lead) * anchor_gain(&fr.anchor, v, lead) : 1.0f;
                     for (int r = 0; r < H; r++)
                         for (int q = 0; q < W; q++) {
-                            size_t o = (size_t)r * W + q, mo = (((size_t)i * cfg.Vo + v) * cfg.H + r) * cfg.W + q,
-                                   mx = (((size_t)i * cfg.V + v) * cfg.H + r) * cfg.W + q;
-                            float z = forecast_denorm_base(&fr, pred[mo], hb.x[mx], ac ? ac[o] : 0.0f, aa, as);
+                            size_t o = (size_t)r * W + q, mo = (((size_t)i * cfg.Vo + v) * cfg.H + r) * cfg.W + q;
+                            float z = pred[mo]; /* the anchor added (forecast_rollout) */
                             fc[o] = z * ds.std[v] + ds.mean[v];
                             pers[o] = x0[o];
                             /* a cell counts where it is observed at both times (and has a climatology) */
@@ -219,7 +221,7 @@ int forecast_eval(const EvalOptions *opt) {
     }
     free(sums);
     if (me == 0) report(&ds, sk, ab, lead_h, nlead, split, t0, t1, json);
-    free(sk), free(fc), free(pers), free(bl), free(ids), free(ab), free(ok), free(lat), free(w), free(pred);
+    free(sk), free(fc), free(pers), free(bl), free(ids), free(ab), free(ok), free(lat), free(w), free(pred), free(xvalid);
     k->free(dev);
     host_batch_free(&hb);
     vit_free(&m);

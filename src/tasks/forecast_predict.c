@@ -79,19 +79,20 @@ int forecast_predict(const PredictOptions *opt) {
     HostBatch hb;
     host_batch_init(&hb, 1, cfg.V, cfg.H, cfg.W);
     if (cfg.history) host_batch_set_history(&hb, cfg.history, cfg.Vo);
-    hb.residual = 0; /* the input state as it is: the residual is added back below */
+    hb.residual = 0; /* the input state as it is: forecast_rollout adds the residual or anchor back */
     dataset_lat_weights(&ds, hb.wlat, cfg.H);
     host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
     int64_t img = (int64_t)cfg.V * cfg.H * cfg.W;
+    if (cfg.history && fr.max_lead_h > 0 && lead > fr.max_lead_h * (1.0f + 1e-6f))
+        DIE_USER("lvit predict: --lead %g is beyond the longest lead the model was trained at (%g h), and a model with "
+                 "--history inputs cannot be rolled out; give a lead up to %g", lead, fr.max_lead_h, fr.max_lead_h);
     float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + 1));
-    k->upload(dev, hb.x, img);
-    k->upload(dev + 2 * img, hb.lead, 1);
-    Batch b = {.B = 1, .x = dev, .y = NULL, .mask = NULL, .lead = dev + 2 * img, .wlat = NULL};
-    vit_forward(&m, &b);
-    vit_prediction(&m, dev + img, 1);
     const int64_t oimg = (int64_t)cfg.Vo * cfg.H * cfg.W;
-    float *pred = xmalloc(sizeof(float) * (size_t)oimg);
-    k->download(pred, dev + img, oimg);
+    float *pred = xmalloc(sizeof(float) * (size_t)oimg), *xvalid = xmalloc(sizeof(float) * (size_t)oimg);
+    forecast_initial_valid(&ds, &s, (int64_t)time * s.nlead, xvalid, cfg.H, cfg.W);
+    if (forecast_rollout(&m, &fr, hb.x, xvalid, 1, lead, dev, img, pred) > 1)
+        printf("+%g h is beyond the trained leads: rolled out in steps of %g h\n", lead, fr.max_lead_h);
+    free(xvalid);
 
     /* back to physical units on the data grid (padding removed) */
     size_t plane = (size_t)ds.H * ds.W;
@@ -102,15 +103,11 @@ int forecast_predict(const PredictOptions *opt) {
            time, lead);
     for (int v = 0; v < cfg.Vo; v++) {
         double se = 0, sp = 0, sw = 0;
-        const float *ac = fr.anchor.nlead ? fr.anchor.clim + (size_t)v * plane : NULL;
-        const float aa = fr.anchor.nlead ? anchor_coef(&fr.anchor, v, lead) : 0.0f,
-                    as = fr.anchor.nlead ? anchor_scale(&fr.anchor, v, lead) * anchor_gain(&fr.anchor, v, lead) : 1.0f;
         for (int i = 0; i < ds.H; i++)
             for (int j = 0; j < ds.W; j++) {
                 size_t o = (size_t)v * plane + (size_t)i * ds.W + j;
                 size_t mo = ((size_t)v * cfg.H + i) * cfg.W + j;
-                fc[o] = forecast_denorm_base(&fr, pred[mo], hb.x[mo], ac ? ac[o - (size_t)v * plane] : 0.0f, aa, as) * ds.std[v] +
-                        ds.mean[v];
+                fc[o] = pred[mo] * ds.std[v] + ds.mean[v]; /* the anchor added (forecast_rollout) */
                 size_t q0 = ((size_t)time * ds.V + v) * plane + (size_t)i * ds.W + j;
                 size_t q1 = ((size_t)t2 * ds.V + v) * plane + (size_t)i * ds.W + j;
                 int ok0 = !ds.valid || ds.valid[q0], ok1 = !ds.valid || ds.valid[q1];

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/check.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "data/dataset_file.h"
 #include "io/checkpoint.h"
@@ -41,6 +42,21 @@ static void dataset_from_desc(Dataset *ds, const char *desc, const VitConfig *cf
     run_meta_free(&rm);
 }
 
+/* The longest of the "leads" the run's data description records (0 when absent). */
+static float recorded_max_lead(const char *ckpt) {
+    char *desc = ckpt_load_data_desc(ckpt), jerr[128];
+    float best = 0;
+    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 24, "lvit.data", jerr, sizeof jerr) : NULL;
+    const JsonValue *leads = root ? json_get(root, "leads") : NULL;
+    for (size_t i = 0; i < json_len(leads); i++) {
+        double l;
+        if (!json_as_double(json_at(leads, i), &l) && l > best) best = (float)l;
+    }
+    json_free(root);
+    free(desc);
+    return best;
+}
+
 void forecast_run_open(ForecastRun *r, const char *run, const char *data, int allow_synthetic, const char *cmd) {
     memset(r, 0, sizeof *r);
     char err[2048];
@@ -54,6 +70,7 @@ void forecast_run_open(ForecastRun *r, const char *run, const char *data, int al
     memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.Vo);
     memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.Vo);
     if (ckpt_load_anchor(r->ckpt, &r->cfg, r->ds.H, r->ds.W, &r->anchor, err, sizeof err)) DIE_USER("%s", err);
+    r->max_lead_h = r->anchor.nlead ? r->anchor.lead_h[r->anchor.nlead - 1] : recorded_max_lead(r->ckpt);
 }
 
 void forecast_run_close(ForecastRun *r) {

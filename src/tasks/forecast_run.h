@@ -14,6 +14,7 @@ typedef struct ForecastRun {
     float *mean, *std;      /* [V] the model's normalisation (also put into ds) */
     Dataset ds;
     Anchor anchor;          /* what the model's output is added to (nlead 0: none) */
+    float max_lead_h;       /* the longest lead it was trained at (0: not recorded) */
 } ForecastRun;
 
 /* The forecast in normalised units at one cell from the model's output pred and the cell's
@@ -33,6 +34,16 @@ void forecast_run_close(ForecastRun *r);
 float forecast_time_step(const Dataset *ds);
 /* cfg->var_names for the inputs: the data's names, then "name@-6h"... for the earlier states. */
 void forecast_input_names(VitConfig *cfg, const Dataset *ds, float step_h);
+/* The normalised forecast out [b, Vo, Hp, Wp] (anchor added; 0 outside the data grid) of the b
+ * samples whose inputs host_batch_fill wrote into x [b, V, Hp, Wp], at lead_h hours: one pass of
+ * the model within the trained leads; beyond the longest (r->max_lead_h), passes at that lead
+ * whose forecast becomes the next input (autoregressive rollout, x is overwritten; xvalid
+ * [b, Vo, Hp, Wp] is 1 where the initial state was observed), then one at the rest. dev and img:
+ * the backend buffer [x | prediction | lead] of eval, img floats apart. Returns the passes. */
+int forecast_rollout(Vit *m, const ForecastRun *r, float *x, const float *xvalid, int b, float lead_h, float *dev,
+                     int64_t img, float *out);
+/* ok [Vo, Hp, Wp]: 1 where the initial state of sample id is observed inside the data grid. */
+void forecast_initial_valid(const Dataset *ds, const Sampler *s, int64_t id, float *ok, int Hp, int Wp);
 /* An anchored model's gains (data/anchor.h) fitted on the validation split and written into
  * RUN_DIR/model.safetensors (atomically); a model without an anchor or data without a validation
  * period is left as it is. One process, on the CPU. */
