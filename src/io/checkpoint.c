@@ -137,7 +137,9 @@ int ckpt_config_diff(const VitConfig *a /* file */, const VitConfig *b /* model 
         {"scale (0/1 forecast, >1 downscale)", a->scale, b->scale}, {"res_width", a->res_width, b->res_width},
         {"downscale target (0 field, 1 difference from bicubic)", a->ds_base, b->ds_base},
         {"classes (0: no classifier)", a->classes, b->classes}, {"multilabel", a->multilabel, b->multilabel},
-        {"MAE tokens kept per patch row (0: no MAE)", a->mae_keep, b->mae_keep}, {"MAE decoder blocks", a->mae_depth, b->mae_depth}};
+        {"MAE tokens kept per patch row (0: no MAE)", a->mae_keep, b->mae_keep}, {"MAE decoder blocks", a->mae_depth, b->mae_depth},
+        {"segmentation classes (0: no segmentation)", a->seg_classes, b->seg_classes},
+        {"band groups (0: none)", a->groups, b->groups}, {"history states", a->history, b->history}};
     int k = 0;
     size_t len = 0;
     out[0] = 0;
@@ -147,6 +149,14 @@ int ckpt_config_diff(const VitConfig *a /* file */, const VitConfig *b /* model 
                                     f[i].x, f[i].y);
             k++;
         }
+    if (a->groups && a->groups == b->groups && a->group_start && b->group_start) /* the same count, other bands */
+        for (int g = 0; g < a->groups; g++)
+            if (a->group_start[g + 1] != b->group_start[g + 1] && len < n) {
+                len += (size_t)snprintf(out + len, n - len, "%sband group %d ends before band %d in the file, %d in this run",
+                                        k ? "; " : "", g, a->group_start[g + 1], b->group_start[g + 1]);
+                k++;
+                break;
+            }
     return k;
 }
 
