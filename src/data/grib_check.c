@@ -227,8 +227,13 @@ int grib_file_check(const char *path, char *msg, size_t n) {
         char why[384];
         GribLayout L;
         Src s = {.f = f, .base = at, .len = len};
-        if (len < 16 || len > size - at) {
-            snprintf(why, sizeof why, "it declares %" PRIu64 " bytes and %" PRIu64 " remain in the file", len, size - at);
+        if (len > size - at) { /* worded as the reader words ecCodes' premature end of file */
+            snprintf(msg, n, "message %d is cut off: the file is truncated (%" PRIu64 " bytes)", k, size);
+            rc = -1;
+            break;
+        }
+        if (len < 16) {
+            snprintf(why, sizeof why, "it declares %" PRIu64 " bytes", len);
             rc = -1;
         } else {
             rc = walk(&s, &L, why, sizeof why);
