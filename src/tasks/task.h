@@ -25,6 +25,7 @@
  * live in src/imagery, which the public library does not link: the command line passes them in. */
 typedef int (*LabelRasterRead)(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok,
                                char *err, size_t errlen);
+
 /* Writes a class map [H*W] of label values as a one-band raster (GeoTIFF) at path, with the
  * geotransform geo [6] and the CRS wkt when not NULL: 0, or -1 with err naming the file. Also from
  * src/imagery through the command line. */
