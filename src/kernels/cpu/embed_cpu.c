@@ -173,9 +173,11 @@ void var_attn_fwd_cpu(float *out, float *probs, const float *q, const float *kv,
 }
 
 /* dq sums over all B*L locations. For a fixed order without scratch in the signature, the
- * work is split into (head, location chunk) tasks whose dq partials live in a fixed-size
- * stack array and are added in chunk order afterwards. The chunk count depends on D and B*L
- * only, never on the thread count. dkv slices of different tasks are disjoint. */
+ * locations are split into G chunks whose dq partials (double) live in a fixed-size stack array
+ * and are added in chunk order afterwards. G depends on D and B*L only, never on the thread
+ * count. A task takes every head of its locations, so each kv/dkv row is swept once (a loop
+ * over heads outside the locations swept them NH times). dkv slices of different tasks are
+ * disjoint. */
 enum { VA_PART = 8192, VA_MAX_CHUNKS = 16 };
 
 void var_attn_bwd_cpu(float *dq, float *dkv, const float *dout, const float *probs,
@@ -187,56 +189,58 @@ void var_attn_bwd_cpu(float *dq, float *dkv, const float *dout, const float *pro
     if ((!dq && !dkv) || nloc <= 0) return;
     const float scale = 1.0f / sqrtf((float)hd);
     const int64_t vstride = L * 2 * D;
-    int G = D <= VA_PART ? VA_PART / D : 1; /* G == 1: partials go straight into dq */
+    int G = D <= VA_PART ? VA_PART / D : 1;
     if (G > VA_MAX_CHUNKS) G = VA_MAX_CHUNKS;
     if (G > nloc) G = (int)nloc;
-    double part[VA_PART]; /* [NH, G, hd] when G > 1 */
-#pragma omp parallel for collapse(2) schedule(static) if (nloc * V * D > PAR_MIN)
-    for (int h = 0; h < NH; h++)
+    /* heads per pass: all of them unless D exceeds the partials' room (then G == 1) */
+    const int hstep = D <= VA_PART ? NH : VA_PART / hd;
+    double part[VA_PART]; /* [G, heads of the pass, hd] */
+    for (int h0 = 0; h0 < NH; h0 += hstep) {
+        const int nh = NH - h0 < hstep ? NH - h0 : hstep;
+        const int64_t row = (int64_t)nh * hd;
+#pragma omp parallel for schedule(static) if (nloc * V * D > PAR_MIN)
         for (int g = 0; g < G; g++) {
-            double acc[VA_HD_MAX];
-            for (int c = 0; c < hd; c++) acc[c] = 0.0;
-            const float *qh = q + h * hd;
+            double *acc = part + g * row;
+            for (int64_t c = 0; c < row; c++) acc[c] = 0.0;
             for (int64_t loc = nloc * g / G; loc < nloc * (g + 1) / G; loc++) {
                 const int64_t b = loc / L, l = loc % L;
-                const int64_t base = (b * V * L + l) * 2 * D + h * hd;
-                const float *go = dout + loc * D + h * hd;
-                const float *pr = probs + (loc * NH + h) * V;
-                /* softmax backward: ds_v = p_v (dp_v - sum_u p_u dp_u), dp_v = dout . v_v.
-                 * dp is recomputed in the second pass rather than stored (V is unbounded). */
-                float delta = 0.0f;
-                for (int v = 0; v < V; v++)
-                    delta += pr[v] * dotf(go, kv + base + v * vstride + D, hd);
-                for (int v = 0; v < V; v++) {
-                    const float *k = kv + base + v * vstride;
-                    const float pv = pr[v];
-                    const float ds = pv * (dotf(go, k + D, hd) - delta) * scale;
-                    if (dq) {
+                for (int h = h0; h < h0 + nh; h++) {
+                    const int64_t base = (b * V * L + l) * 2 * D + h * hd;
+                    const float *go = dout + loc * D + h * hd, *qh = q + h * hd;
+                    const float *pr = probs + (loc * NH + h) * V;
+                    double *ah = acc + (int64_t)(h - h0) * hd;
+                    /* softmax backward: ds_v = p_v (dp_v - sum_u p_u dp_u), dp_v = dout . v_v.
+                     * dp is recomputed in the second pass rather than stored (V is unbounded). */
+                    float delta = 0.0f;
+                    for (int v = 0; v < V; v++)
+                        delta += pr[v] * dotf(go, kv + base + v * vstride + D, hd);
+                    for (int v = 0; v < V; v++) {
+                        const float *k = kv + base + v * vstride;
+                        const float pv = pr[v];
+                        const float ds = pv * (dotf(go, k + D, hd) - delta) * scale;
+                        if (dq) {
 #pragma omp simd
-                        for (int c = 0; c < hd; c++) acc[c] += (double)(ds * k[c]);
-                    }
-                    if (dkv) {
-                        float *dk = dkv + base + v * vstride, *dv = dk + D;
+                            for (int c = 0; c < hd; c++) ah[c] += (double)(ds * k[c]);
+                        }
+                        if (dkv) {
+                            float *dk = dkv + base + v * vstride, *dv = dk + D;
 #pragma omp simd
-                        for (int c = 0; c < hd; c++) {
-                            dk[c] += ds * qh[c];
-                            dv[c] += pv * go[c];
+                            for (int c = 0; c < hd; c++) {
+                                dk[c] += ds * qh[c];
+                                dv[c] += pv * go[c];
+                            }
                         }
                     }
                 }
             }
-            if (dq && G == 1)
-                for (int c = 0; c < hd; c++) dq[h * hd + c] += (float)acc[c];
-            else if (dq)
-                for (int c = 0; c < hd; c++) part[((int64_t)h * G + g) * hd + c] = acc[c];
         }
-    if (dq && G > 1)
-        for (int h = 0; h < NH; h++)
-            for (int c = 0; c < hd; c++) {
+        if (dq)
+            for (int64_t c = 0; c < row; c++) {
                 double s = 0.0;
-                for (int g = 0; g < G; g++) s += part[((int64_t)h * G + g) * hd + c];
-                dq[h * hd + c] += (float)s;
+                for (int g = 0; g < G; g++) s += part[g * row + c];
+                dq[h0 * hd + c] += (float)s;
             }
+    }
 }
 
 /* ---------------------------------------------------------------- unpatchify and loss */
