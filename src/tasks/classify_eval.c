@@ -15,15 +15,12 @@
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "tasks/classify_data.h"
+#include "tasks/image_run.h"
 #include "tasks/jobs.h"
 #include "train/setup.h"
 
 typedef struct ClassifyRun {
-    char ckpt[4096];
-    VitConfig cfg;
-    float *mean, *std;
-    Dataset ds;
-    TaskOptions opts;
+    ImageRun ir; /* checkpoint, configuration, data, task options */
     ClassifyData cd;
     const char *names[4096]; /* class names (at most the first 4096 are named in plots) */
 } ClassifyRun;
@@ -31,53 +28,29 @@ typedef struct ClassifyRun {
 /* The model, its data (the recorded file or --data) and the samples as training made them. */
 static void classify_run_open(ClassifyRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd) {
     memset(r, 0, sizeof *r);
+    image_run_open(&r->ir, run, data, rd, cmd, "classify");
     char err[2048];
-    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
-    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
-    if (!r->mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", r->ckpt);
-    char *desc = ckpt_load_data_desc(r->ckpt);
-    RunMeta rm;
-    if (run_meta_parse(&rm, desc, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
-    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
-    r->opts = (TaskOptions)TASK_OPTIONS_DEFAULT;
-    if (classify_options_from_json(root ? json_get(root, "classify") : NULL, &r->opts, err, sizeof err))
-        DIE_USER("%s: %s", r->ckpt, err);
-    r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
-    json_free(root);
-    free(desc);
-    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
-    run_meta_free(&rm);
-    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
-    for (int v = 0; v < r->ds.V; v++)
-        if (strcmp(r->ds.names[v], r->cfg.var_names[v]))
-            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], data,
-                     r->cfg.var_names[v], r->ckpt);
-    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V); /* the model's normalisation */
-    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
-    if (classify_data_open(&r->cd, &r->ds, &r->opts, r->cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
-    if (r->cd.K != r->cfg.classes || r->cd.Hp != r->cfg.H || r->cd.Wp != r->cfg.W || r->cd.multi != r->cfg.multilabel)
-        DIE_USER("lvit %s: %s has %d classes on %dx%d samples, the model %s was trained for %d on %dx%d", cmd, data,
-                 r->cd.K, r->cd.Hp, r->cd.Wp, r->ckpt, r->cfg.classes, r->cfg.H, r->cfg.W);
-    for (int k = 0; k < r->cd.K && k < 4096; k++) r->names[k] = r->ds.img.class_names[k];
+    if (classify_data_open(&r->cd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+    if (r->cd.K != r->ir.cfg.classes || r->cd.Hp != r->ir.cfg.H || r->cd.Wp != r->ir.cfg.W || r->cd.multi != r->ir.cfg.multilabel)
+        DIE_USER("lvit %s: %s has %d classes on %dx%d samples, the model %s was trained for %d on %dx%d", cmd, r->ir.data,
+                 r->cd.K, r->cd.Hp, r->cd.Wp, r->ir.ckpt, r->ir.cfg.classes, r->ir.cfg.H, r->ir.cfg.W);
+    for (int k = 0; k < r->cd.K && k < 4096; k++) r->names[k] = r->ir.ds.img.class_names[k];
 }
 
 static void classify_run_close(ClassifyRun *r) {
     classify_data_close(&r->cd);
-    classify_options_free(&r->opts);
-    dataset_free(&r->ds);
-    vit_config_free(&r->cfg);
-    free(r->mean), free(r->std);
+    image_run_close(&r->ir);
 }
 
 /* Logits [n, K] of samples [first, first + n) of the run's list, batch at a time. */
 static float *logits_of(ClassifyRun *r, int64_t first, int64_t n, int batch) {
     const Kernels *k = kernels_cpu();
-    const VitConfig *c = &r->cfg;
+    const VitConfig *c = &r->ir.cfg;
     const int K = c->classes;
     Vit m;
     vit_init(&m, c, NULL, batch, k);
     char err[2048];
-    if (ckpt_load_params(&m, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    if (ckpt_load_params(&m, r->ir.ckpt, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init_classify(&hb, batch, &r->cd, 0, r->cd.Hp);
     /* backend memory: the inputs [batch, nx], the lead input [batch] and wlat [1] (zero: unused by the
@@ -201,7 +174,7 @@ int classify_eval(const EvalOptions *o) {
     ClassifyRun r;
     classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "eval");
     const int64_t first = classify_first(&r.cd, set), n = r.cd.n[set];
-    if (n == 0) DIE_USER("lvit eval: the %s split of %s has no samples for this run", o->split, r.ds.source);
+    if (n == 0) DIE_USER("lvit eval: the %s split of %s has no samples for this run", o->split, r.ir.ds.source);
     float *logits = logits_of(&r, first, n, o->batch);
     JsonBuf js = {0};
     json_buf_printf(&js, "{\"task\":\"classify\",\"split\":\"%s\"", o->split);
@@ -222,9 +195,9 @@ int classify_predict(const PredictOptions *o) {
     train_set_threads(o->threads);
     ClassifyRun r;
     classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
-    if (!r.cd.pixel) DIE_USER("lvit predict: the model %s classifies whole images; lvit eval scores them", r.ckpt);
-    const int img = o->time < 0 ? 0 : o->time, H = r.ds.H, W = r.ds.W;
-    if (img >= r.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ds.source, r.ds.T);
+    if (!r.cd.pixel) DIE_USER("lvit predict: the model %s classifies whole images; lvit eval scores them", r.ir.ckpt);
+    const int img = o->time < 0 ? 0 : o->time, H = r.ir.ds.H, W = r.ir.ds.W;
+    if (img >= r.ir.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ir.ds.source, r.ir.ds.T);
     /* every pixel as a sample: the list replaced by the scene's pixels */
     ClassifySample *keep = r.cd.s;
     int64_t nkeep[3];
@@ -235,7 +208,7 @@ int classify_predict(const PredictOptions *o) {
     r.cd.n[0] = (int64_t)H * W, r.cd.n[1] = r.cd.n[2] = 0;
     float *logits = logits_of(&r, 0, (int64_t)H * W, o->batch);
     int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W), *truth = xmalloc(sizeof(int32_t) * (size_t)H * W);
-    const int32_t *lab = r.ds.img.label_map + (int64_t)img * H * W;
+    const int32_t *lab = r.ir.ds.img.label_map + (int64_t)img * H * W;
     for (int64_t i = 0; i < (int64_t)H * W; i++) {
         pred[i] = class_argmax(logits + i * r.cd.K, r.cd.K);
         truth[i] = lab[i];
@@ -248,7 +221,7 @@ int classify_predict(const PredictOptions *o) {
     char err[4400];
     int scale = 512 / (H > W ? H : W);
     if (scale < 1) scale = 1;
-    if (class_maps_png(o->out, maps, titles, 2, H, W, r.cd.K, r.names, scale, r.ckpt, NULL, err, sizeof err))
+    if (class_maps_png(o->out, maps, titles, 2, H, W, r.cd.K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s\n", o->out);
     /* beside it OUT_test.png: the prediction on the labelled pixels, the training ones marked, the test ones scored */
@@ -265,7 +238,7 @@ int classify_predict(const PredictOptions *o) {
     const int ext = len >= 4 && strcmp(o->out + len - 4, ".png") == 0;
     char *png = xmalloc(len + 16);
     snprintf(png, len + 16, "%.*s_test.png", (int)(ext ? len - 4 : len), o->out);
-    if (class_compare_png(png, truth, pred, role, H, W, r.cd.K, r.names, scale, r.ckpt, NULL, err, sizeof err))
+    if (class_compare_png(png, truth, pred, role, H, W, r.cd.K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s: %lld test pixels, %lld predicted right (OA %.4f)\n", png, (long long)ntest, (long long)right,
            ntest ? (double)right / (double)ntest : 0.0);

@@ -12,71 +12,44 @@
 #include "eval/class_metrics.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
+#include "tasks/image_run.h"
 #include "tasks/jobs.h"
 #include "tasks/label_split.h"
 #include "tasks/segment_data.h"
 #include "train/setup.h"
 
 typedef struct SegRun {
-    char ckpt[4096];
-    VitConfig cfg;
-    float *mean, *std;
-    Dataset ds;
-    TaskOptions opts;
+    ImageRun ir; /* checkpoint, configuration, data, task options */
     SegmentData sd;
     const char *names[4096];
 } SegRun;
 
 static void seg_run_open(SegRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd) {
     memset(r, 0, sizeof *r);
+    image_run_open(&r->ir, run, data, rd, cmd, "segment");
     char err[2048];
-    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
-    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
-    if (!r->mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", r->ckpt);
-    char *desc = ckpt_load_data_desc(r->ckpt);
-    RunMeta rm;
-    if (run_meta_parse(&rm, desc, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
-    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
-    r->opts = (TaskOptions)TASK_OPTIONS_DEFAULT;
-    if (classify_options_from_json(root ? json_get(root, "segment") : NULL, &r->opts, err, sizeof err))
-        DIE_USER("%s: %s", r->ckpt, err);
-    r->opts.read_raster = rd;
-    json_free(root);
-    free(desc);
-    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
-    run_meta_free(&rm);
-    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
-    for (int v = 0; v < r->ds.V; v++)
-        if (strcmp(r->ds.names[v], r->cfg.var_names[v]))
-            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], data,
-                     r->cfg.var_names[v], r->ckpt);
-    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V);
-    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
-    if (segment_data_open(&r->sd, &r->ds, &r->opts, r->cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
-    if (r->sd.cd.K != r->cfg.seg_classes || r->sd.cd.Hp != r->cfg.H || r->sd.cd.Wp != r->cfg.W)
-        DIE_USER("lvit %s: %s has %d classes on %dx%d tiles, the model %s was trained for %d on %dx%d", cmd, data,
-                 r->sd.cd.K, r->sd.cd.Hp, r->sd.cd.Wp, r->ckpt, r->cfg.seg_classes, r->cfg.H, r->cfg.W);
-    for (int k = 0; k < r->sd.cd.K && k < 4096; k++) r->names[k] = r->ds.img.class_names[k];
+    if (segment_data_open(&r->sd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+    if (r->sd.cd.K != r->ir.cfg.seg_classes || r->sd.cd.Hp != r->ir.cfg.H || r->sd.cd.Wp != r->ir.cfg.W)
+        DIE_USER("lvit %s: %s has %d classes on %dx%d tiles, the model %s was trained for %d on %dx%d", cmd, r->ir.data,
+                 r->sd.cd.K, r->sd.cd.Hp, r->sd.cd.Wp, r->ir.ckpt, r->ir.cfg.seg_classes, r->ir.cfg.H, r->ir.cfg.W);
+    for (int k = 0; k < r->sd.cd.K && k < 4096; k++) r->names[k] = r->ir.ds.img.class_names[k];
 }
 
 static void seg_run_close(SegRun *r) {
     segment_data_close(&r->sd);
-    classify_options_free(&r->opts);
-    dataset_free(&r->ds);
-    vit_config_free(&r->cfg);
-    free(r->mean), free(r->std);
+    image_run_close(&r->ir);
 }
 
 /* The class predicted at every pixel of the model grid of samples [first, first + n): [n, Hp, Wp]. */
 static int32_t *predict_tiles(SegRun *r, int64_t first, int64_t n, int batch) {
     const Kernels *k = kernels_cpu();
-    const VitConfig *c = &r->cfg;
+    const VitConfig *c = &r->ir.cfg;
     const int K = c->seg_classes;
     const int64_t G = (int64_t)c->H * c->W;
     Vit m;
     vit_init(&m, c, NULL, batch, k);
     char err[2048];
-    if (ckpt_load_params(&m, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    if (ckpt_load_params(&m, r->ir.ckpt, err, sizeof err)) DIE_USER("%s", err);
     HostBatch hb;
     host_batch_init_segment(&hb, batch, &r->sd, 0, c->H);
     /* backend memory: the inputs [batch, nx], lead [batch] and wlat [1] (unused), the logits [batch, K, Hp, Wp] */
@@ -123,7 +96,7 @@ int segment_eval(const EvalOptions *o) {
     int32_t *pred = predict_tiles(&r, first, n, o->batch);
     /* the baseline: the most frequent class of the training pixels */
     int64_t *cnt = xcalloc((size_t)K, sizeof(int64_t));
-    const int64_t all = (int64_t)r.ds.T * r.ds.H * r.ds.W;
+    const int64_t all = (int64_t)r.ir.ds.T * r.ir.ds.H * r.ir.ds.W;
     for (int64_t i = 0; i < all; i++)
         if (sd->map[SPLIT_TRAIN][i] >= 0) cnt[sd->map[SPLIT_TRAIN][i]]++;
     int maj = 0;
@@ -215,8 +188,8 @@ int segment_predict(const PredictOptions *o) {
     SegRun r;
     seg_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
     ClassifyData *cd = &r.sd.cd;
-    const int img = o->time < 0 ? 0 : o->time, H = r.ds.H, W = r.ds.W, t = r.sd.tile, Hp = cd->Hp, Wp = cd->Wp;
-    if (img >= r.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ds.source, r.ds.T);
+    const int img = o->time < 0 ? 0 : o->time, H = r.ir.ds.H, W = r.ir.ds.W, t = r.sd.tile, Hp = cd->Hp, Wp = cd->Wp;
+    if (img >= r.ir.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ir.ds.source, r.ir.ds.T);
     const int th = (H + t - 1) / t, tw = (W + t - 1) / t;
     ClassifySample *keep = cd->s; /* the tiles of the scene, every one, in place of the split's */
     int64_t nkeep[3];
@@ -237,12 +210,12 @@ int segment_predict(const PredictOptions *o) {
     snprintf(png, sizeof png, "%s", o->out);
     if (tif) {
         double *cv = xmalloc(sizeof(double) * (size_t)cd->K), geo[6];
-        if (label_split_class_values(&r.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+        if (label_split_class_values(&r.ir.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
         if (!o->tiles.write_raster) DIE_USER("lvit predict -o %s: this program writes no GeoTIFF (the lvit command does)", o->out);
         int32_t *vals = xmalloc(sizeof(int32_t) * (size_t)H * W);
         for (int64_t k = 0; k < (int64_t)H * W; k++) vals[k] = (int32_t)cv[pred[k]];
         char *wkt;
-        const int has_geo = image_georef(&r.ds, img, geo, &wkt) == 0;
+        const int has_geo = image_georef(&r.ir.ds, img, geo, &wkt) == 0;
         if (o->tiles.write_raster(o->out, vals, H, W, has_geo ? geo : NULL, wkt, err, sizeof err))
             DIE_USER("lvit predict: %s", err);
         printf("wrote %s (%dx%d class values%s)\n", o->out, H, W, has_geo ? ", georeferenced as the input" : "");
@@ -250,11 +223,11 @@ int segment_predict(const PredictOptions *o) {
         char *dot = strrchr(png, '.');
         snprintf(dot, sizeof png - (size_t)(dot - png), ".png");
     }
-    const int32_t *maps[2] = {r.ds.img.label_map + (int64_t)img * H * W, pred};
+    const int32_t *maps[2] = {r.ir.ds.img.label_map + (int64_t)img * H * W, pred};
     const char *titles[2] = {"labels", "predicted (every pixel)"};
     int scale = 512 / (H > W ? H : W);
     if (scale < 1) scale = 1;
-    if (class_maps_png(png, maps, titles, 2, H, W, cd->K, r.names, scale, r.ckpt, NULL, err, sizeof err))
+    if (class_maps_png(png, maps, titles, 2, H, W, cd->K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s\n", png);
     free(tiles), free(pred);

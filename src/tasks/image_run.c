@@ -1,0 +1,47 @@
+/* Reopening a trained classification or segmentation run (image_run.h). */
+#include "tasks/image_run.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/check.h"
+#include "core/json.h"
+#include "data/dataset_file.h"
+#include "io/checkpoint.h"
+#include "io/run_meta.h"
+#include "tasks/classify_data.h"
+
+void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd,
+                    const char *key) {
+    memset(r, 0, sizeof *r);
+    char err[2048];
+    snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
+    if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
+    if (!r->mean) DIE_USER("%s: no normalization statistics (lvit.norm) in the checkpoint", r->ckpt);
+    char *desc = ckpt_load_data_desc(r->ckpt);
+    RunMeta rm;
+    if (run_meta_parse(&rm, desc, r->ckpt, err, sizeof err)) DIE_USER("%s", err);
+    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
+    r->opts = (TaskOptions)TASK_OPTIONS_DEFAULT;
+    if (classify_options_from_json(root ? json_get(root, key) : NULL, &r->opts, err, sizeof err))
+        DIE_USER("%s: %s", r->ckpt, err);
+    r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
+    json_free(root);
+    free(desc);
+    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
+    snprintf(r->data, sizeof r->data, "%s", data);
+    run_meta_free(&rm);
+    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
+    for (int v = 0; v < r->ds.V; v++)
+        if (strcmp(r->ds.names[v], r->cfg.var_names[v]))
+            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], data,
+                     r->cfg.var_names[v], r->ckpt);
+    memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V); /* the model's normalisation */
+    memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
+}
+
+void image_run_close(ImageRun *r) {
+    classify_options_free(&r->opts);
+    dataset_free(&r->ds);
+    vit_config_free(&r->cfg);
+    free(r->mean), free(r->std);
+}

@@ -1,0 +1,25 @@
+/* A trained image-task run (classify or segment) reopened for `lvit eval` and `lvit predict`: its
+ * checkpoint's configuration and normalisation, the task options training recorded, and the data
+ * (the recorded file or --data) checked band by band against the model. */
+#ifndef LVIT_IMAGE_RUN_H
+#define LVIT_IMAGE_RUN_H
+#include "data/dataset.h"
+#include "model/vit.h"
+#include "tasks/task.h"
+
+typedef struct ImageRun {
+    char ckpt[4096];
+    char data[4096]; /* the dataset file opened */
+    VitConfig cfg;
+    float *mean, *std;
+    Dataset ds;
+    TaskOptions opts;
+} ImageRun;
+
+/* Opens RUN/model.safetensors and its data; the task options come from the checkpoint's "lvit.data"
+ * entry named key ("classify", "segment"); rd reads the recorded label rasters again. cmd ("eval",
+ * "predict") names the command in errors, which exit with a user error. */
+void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd,
+                    const char *key);
+void image_run_close(ImageRun *r);
+#endif
