@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The user's own split of a scene's pixels (--train-labels / --test-labels label rasters) and
+# The user's own split of a scene's pixels (--train-labels / --test-labels label rasters, or one
+# --split-mask raster) and
 # --task segment, through the binary on the real data in ../shared/data: Salinas-A (a TR/TE pair
 # made here from its ground truth, written as .mat files by tests/mat5.py) and the Landsat 7
 # tutorial scene (its 30 training polygons rasterized in two disjoint halves with gdal_rasterize).
@@ -73,6 +74,32 @@ refuse "a variable the file lacks" "no variable 'XX'" "$tmp/TR.mat:XX" "$tmp/TE.
 expect 2 "--train-labels alone" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" --steps 1 \
   --train-labels "$tmp/TR.mat"
 has "give both --train-labels and --test-labels"
+# the same split as one mask raster over the dataset's own labels (1 = training, 2 = test)
+PYTHONPATH="$SRC/tests" PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 - "$S/SalinasA_gt.mat" "$tmp" <<'PY' || bad "writing the mask rasters"
+import sys, mat5
+gt = mat5.load(sys.argv[1])["salinasA_gt"]
+d = sys.argv[2]
+m = gt.copy() * 0; m[:, :40] = 1; m[:, 46:] = 2
+mat5.save_uint8(d + "/mask.mat", "M", m)
+b = m.copy(); b[3, 9] = 3; mat5.save_uint8(d + "/mask_bad.mat", "M", b)
+PY
+expect 0 "classify on one --split-mask raster" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/m" "${tiny[@]}" \
+  --patch 3 --window 9 --steps 10 --batch 8 --split-mask "$tmp/mask.mat:M"
+has "split by the --split-mask raster: $ntr training pixels, $nte test pixels"
+[ "$(tail -n +2 "$tmp/m/split.csv")" = "$(tail -n +2 "$tmp/c/split.csv")" ] && head -1 "$tmp/m/split.csv" | grep -q "the split mask $tmp/mask.mat:M" \
+  && ok "split.csv: the mask gives the same pixels and classes as the TR/TE pair" || bad "split.csv of the mask run"
+expect 0 "eval reads the recorded mask again" "$LVIT" eval --run "$tmp/m" --json "$tmp/m.json"
+/usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['n'] == int(sys.argv[2]), j['n']" "$tmp/m.json" "$nte" \
+  && ok "eval scores the $nte test pixels the mask marks" || bad "eval's test pixels of the mask run"
+expect 2 "a mask value other than 0, 1, 2" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --patch 3 --steps 1 --split-mask "$tmp/mask_bad.mat"
+has "mask_bad.mat: pixel (row 3, column 9) is 3; expected 1 (training), 2 (test) or 0 (unused)"
+expect 2 "--split-mask with --train-labels" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --patch 3 --steps 1 --split-mask "$tmp/mask.mat" --train-labels "$tmp/TR.mat"
+has "give the split one way"
+expect 2 "a mask of another size" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --patch 3 --steps 1 --split-mask "$tmp/small.mat"
+has "small.mat is 80x86 pixels"
 mv "$tmp/TE.mat" "$tmp/TE_moved.mat"
 expect 2 "eval when a recorded raster is gone" "$LVIT" eval --run "$tmp/c"
 has "TE.mat"

@@ -14,6 +14,7 @@
     {"mae-decoder-depth", ARG_INT, &(f).mae_depth, "mae: transformer blocks of the decoder (width --dim)", NULL, 1, 64, 0}, \
     {"train-labels", ARG_STR, &(f).train_labels, "classify, pixel labels: your own split: the training pixels' label raster, FILE or FILE.mat:VAR (0 = unlabelled; with --test-labels, instead of the block split)", NULL, 0, 0, 0}, \
     {"test-labels", ARG_STR, &(f).test_labels, "classify, pixel labels: your own split: the test pixels' label raster, FILE or FILE.mat:VAR (no pixel may be in both)", NULL, 0, 0, 0}, \
+    {"split-mask", ARG_STR, &(f).split_mask, "classify, segment, pixel labels: your own split as one raster, FILE or FILE.mat:VAR: 1 = training pixel, 2 = test pixel, 0 = unused (the classes come from the dataset's label raster; instead of --train-labels/--test-labels)", NULL, 0, 0, 0}, \
     {"per-class", ARG_INT, &(f).per_class, "classify: train on this many samples of each class, drawn from the training set (0 = all of it)", NULL, 0, 1 << 30, 0}
 
 #endif

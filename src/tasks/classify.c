@@ -73,7 +73,7 @@ static void cl_log(const Task *t, const VitConfig *c, const VitConfig *sample) {
                  "split %s: %lld training pixels%s, %lld test pixels (%d more left out: inside a training pixel's "
                  "window)", cd->K, cd->window, cd->window, c->H, c->W, (long long)vit_S(c),
                  cd->split_mode == CLS_SPLIT_BLOCKS ? "by spatial blocks" : cd->split_mode == CLS_SPLIT_RASTERS
-                 ? "by the label rasters --train-labels and --test-labels" : "at random (not spatially disjoint)",
+                 ? (cd->labels_src[1] ? "by the label rasters --train-labels and --test-labels" : "by the --split-mask raster") : "at random (not spatially disjoint)",
                  (long long)cd->n[SPLIT_TRAIN], cd->per_class > 0 ? " (--per-class)" : "", (long long)cd->n[SPLIT_TEST],
                  cd->dropped_guard);
     else

@@ -153,8 +153,7 @@ static int raster_samples(ClassifyData *cd, const TaskOptions *o, char *err, siz
         for (int64_t k = 0; k < plane; k++)
             if (te[k] >= 0) cd->s[m++] = (ClassifySample){im, (int)(k / ds->W), (int)(k % ds->W), te[k]};
     cd->n[SPLIT_TRAIN] = nuse, cd->n[SPLIT_VAL] = 0, cd->n[SPLIT_TEST] = m - nuse;
-    cd->labels_src[0] = label_split_absolute(o->train_labels);
-    cd->labels_src[1] = label_split_absolute(o->test_labels);
+    label_split_sources(o, cd->labels_src);
     free(cand), free(tr), free(te);
     return 0;
 }
@@ -233,9 +232,9 @@ int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o
     const int h = cd->pixel ? cd->window : ds->H, w = cd->pixel ? cd->window : ds->W;
     cd->Hp = (h + patch - 1) / patch * patch;
     cd->Wp = (w + patch - 1) / patch * patch;
-    if (o->train_labels || o->test_labels) {
+    if (o->train_labels || o->test_labels || o->split_mask) {
         if (!cd->pixel) {
-            snprintf(err, errlen, "--train-labels/--test-labels split the pixels of a scene, but %s has one label per "
+            snprintf(err, errlen, "--train-labels/--test-labels/--split-mask split the pixels of a scene, but %s has one label per "
                      "image; convert the scene with --labels RASTER", ds->source);
             return -1;
         }
@@ -336,7 +335,9 @@ int classify_write_split(const ClassifyData *cd, const char *path, char *err, si
     static const char *set_name[3] = {"train", "val", "test"};
     JsonBuf b = {0};
     char how[8300];
-    if (cd->split_mode == CLS_SPLIT_RASTERS)
+    if (cd->split_mode == CLS_SPLIT_RASTERS && !cd->labels_src[1])
+        snprintf(how, sizeof how, "the split mask %s", cd->labels_src[0]);
+    else if (cd->split_mode == CLS_SPLIT_RASTERS)
         snprintf(how, sizeof how, "label rasters, training %s, test %s", cd->labels_src[0], cd->labels_src[1]);
     else
         snprintf(how, sizeof how, "%s", cd->pixel ? (cd->split_mode == CLS_SPLIT_BLOCKS ? "spatial blocks" : "random pixels")
@@ -380,10 +381,12 @@ char *classify_describe(const ClassifyData *cd) {
                     (long long)cd->n[2], cd->dropped_guard);
     if (cd->split_mode == CLS_SPLIT_RASTERS) { /* inside "split": the rasters lvit eval reads again */
         b.len -= 2, b.s[b.len] = 0;
-        json_buf_puts(&b, ",\"train_labels\":");
+        json_buf_puts(&b, cd->labels_src[1] ? ",\"train_labels\":" : ",\"split_mask\":");
         json_buf_put_string(&b, cd->labels_src[0]);
-        json_buf_puts(&b, ",\"test_labels\":");
-        json_buf_put_string(&b, cd->labels_src[1]);
+        if (cd->labels_src[1]) {
+            json_buf_puts(&b, ",\"test_labels\":");
+            json_buf_put_string(&b, cd->labels_src[1]);
+        }
         json_buf_puts(&b, "}}");
     }
     return b.s;
@@ -403,6 +406,11 @@ int classify_options_from_json(const JsonValue *task, TaskOptions *o, char *err,
     o->split_mode = strcmp(mode, "random") == 0 ? CLS_SPLIT_RANDOM : CLS_SPLIT_BLOCKS;
     if (strcmp(mode, "rasters") == 0) { /* the caller frees the copies (classify_options_free) */
         const char *a = json_as_string(json_get(sp, "train_labels")), *b = json_as_string(json_get(sp, "test_labels"));
+        const char *mk = json_as_string(json_get(sp, "split_mask"));
+        if (mk) {
+            o->split_mask = xstrdup(mk);
+            return 0;
+        }
         if (!a || !b) {
             snprintf(err, errlen, "the run's description of its split by label rasters lacks their names");
             return -1;
@@ -413,6 +421,6 @@ int classify_options_from_json(const JsonValue *task, TaskOptions *o, char *err,
 }
 
 void classify_options_free(TaskOptions *o) {
-    free((char *)o->train_labels), free((char *)o->test_labels);
-    o->train_labels = o->test_labels = NULL;
+    free((char *)o->train_labels), free((char *)o->test_labels), free((char *)o->split_mask);
+    o->train_labels = o->test_labels = o->split_mask = NULL;
 }

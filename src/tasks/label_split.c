@@ -96,8 +96,69 @@ char *label_split_absolute(const char *spec) {
     return s;
 }
 
+/* The split of --split-mask over the classes of the dataset's first label image. */
+static int mask_split(const Dataset *ds, const TaskOptions *o, int32_t **train, int32_t **test, char *err, size_t errlen) {
+    const char *spec = o->split_mask;
+    if (o->train_labels || o->test_labels) {
+        snprintf(err, errlen, "--split-mask %s and %s: give the split one way, as one mask raster or as two label rasters",
+                 spec, o->train_labels ? "--train-labels" : "--test-labels");
+        return -1;
+    }
+    if (!ds->img.label_map) {
+        snprintf(err, errlen, "--split-mask %s: %s has no label raster to take the classes from (convert the scene with "
+                 "--labels RASTER, or give --train-labels and --test-labels)", spec, ds->source);
+        return -1;
+    }
+    if (!o->read_raster) {
+        snprintf(err, errlen, "--split-mask %s: this program reads no rasters (the lvit command does)", spec);
+        return -1;
+    }
+    char file[4096], e[2048];
+    const char *var;
+    split_spec(spec, file, sizeof file, &var);
+    int H, W;
+    double *vals;
+    uint8_t *ok;
+    if (o->read_raster(file, var, &H, &W, &vals, &ok, e, sizeof e)) {
+        snprintf(err, errlen, "--split-mask %s: %s", spec, e);
+        return -1;
+    }
+    int32_t *tr = NULL, *te = NULL;
+    int rc = -1;
+    if (H != ds->H || W != ds->W) {
+        snprintf(err, errlen, "--split-mask %s is %dx%d pixels (rows x columns), but the images of %s are %dx%d", file, H, W,
+                 ds->source, ds->H, ds->W);
+        goto done;
+    }
+    const int64_t plane = (int64_t)H * W;
+    tr = xmalloc(sizeof(int32_t) * (size_t)plane), te = xmalloc(sizeof(int32_t) * (size_t)plane);
+    int64_t ntr = 0, nte = 0;
+    for (int64_t k = 0; k < plane; k++) {
+        const double v = ok[k] ? vals[k] : 0.0;
+        if (v != 0.0 && v != 1.0 && v != 2.0) {
+            snprintf(err, errlen, "--split-mask %s: pixel (row %lld, column %lld) is %g; expected 1 (training), 2 (test) or "
+                     "0 (unused)", file, (long long)(k / W), (long long)(k % W), v);
+            goto done;
+        }
+        const int32_t cls = ds->img.label_map[k];
+        tr[k] = v == 1.0 ? cls : -1, te[k] = v == 2.0 ? cls : -1;
+        ntr += tr[k] >= 0, nte += te[k] >= 0;
+    }
+    if (!ntr || !nte) {
+        snprintf(err, errlen, "--split-mask %s marks no labelled pixel of %s for %s (1 = training, 2 = test)", file,
+                 ds->source, ntr ? "testing" : "training");
+        goto done;
+    }
+    *train = tr, *test = te, tr = te = NULL;
+    rc = 0;
+done:
+    free(vals), free(ok), free(tr), free(te);
+    return rc;
+}
+
 int label_split_maps(const Dataset *ds, const TaskOptions *o, int32_t **train, int32_t **test, char *err, size_t errlen) {
     *train = *test = NULL;
+    if (o->split_mask) return mask_split(ds, o, train, test, err, errlen);
     if (!o->train_labels || !o->test_labels) {
         snprintf(err, errlen, "%s: give both --train-labels and --test-labels (the test pixels are those the second "
                  "raster labels)", o->train_labels ? "--train-labels without --test-labels" : "--test-labels without --train-labels");
@@ -128,4 +189,9 @@ int label_split_maps(const Dataset *ds, const TaskOptions *o, int32_t **train, i
     }
     free(tr), free(te);
     return -1;
+}
+
+void label_split_sources(const TaskOptions *o, char *src[2]) {
+    src[0] = label_split_absolute(o->split_mask ? o->split_mask : o->train_labels);
+    src[1] = o->split_mask ? NULL : label_split_absolute(o->test_labels);
 }

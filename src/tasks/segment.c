@@ -67,7 +67,8 @@ static void seg_log(const Task *t, const VitConfig *c, const VitConfig *sample) 
     log_info("segment: %d classes, %dx%d-pixel tiles (model grid %dx%d, %lld tokens, %d logits per pixel); split %s: "
              "%lld training pixels in %lld tiles, %lld test pixels in %lld tiles", sd->cd.K, sd->tile, sd->tile, c->H,
              c->W, (long long)vit_S(c), c->seg_classes,
-             sd->cd.split_mode == CLS_SPLIT_RASTERS ? "by the label rasters --train-labels and --test-labels"
+             sd->cd.split_mode == CLS_SPLIT_RASTERS ? (sd->cd.labels_src[1] ? "by the label rasters --train-labels and --test-labels"
+                                                                              : "by the --split-mask raster")
                                                     : "by tiles (spatially disjoint)",
              (long long)sd->npix[SPLIT_TRAIN], (long long)sd->cd.n[SPLIT_TRAIN], (long long)sd->npix[SPLIT_TEST],
              (long long)sd->cd.n[SPLIT_TEST]);

@@ -25,8 +25,7 @@ static int make_maps(SegmentData *sd, const TaskOptions *o, char *err, size_t er
             memcpy(sd->map[SPLIT_TRAIN] + im * plane, tr, sizeof(int32_t) * (size_t)plane);
             memcpy(sd->map[SPLIT_TEST] + im * plane, te, sizeof(int32_t) * (size_t)plane);
         }
-        cd->labels_src[0] = label_split_absolute(o->train_labels);
-        cd->labels_src[1] = label_split_absolute(o->test_labels);
+        label_split_sources(o, cd->labels_src);
         free(tr), free(te);
         return 0;
     }
@@ -60,7 +59,7 @@ int segment_data_open(SegmentData *sd, const Dataset *ds, const TaskOptions *o, 
     }
     if (o->split_mode == CLS_SPLIT_RANDOM) {
         snprintf(err, errlen, "--split random: segmentation scores whole tiles, which are split as blocks (the default) "
-                 "or by --train-labels/--test-labels");
+                 "or by --train-labels/--test-labels or --split-mask");
         return -1;
     }
     if (o->per_class > 0) {
@@ -69,7 +68,7 @@ int segment_data_open(SegmentData *sd, const Dataset *ds, const TaskOptions *o, 
         return -1;
     }
     cd->ds = ds, cd->K = ds->img.C, cd->pixel = 1, cd->window = sd->tile = o->window;
-    cd->split_mode = o->train_labels || o->test_labels ? CLS_SPLIT_RASTERS : CLS_SPLIT_BLOCKS;
+    cd->split_mode = o->train_labels || o->test_labels || o->split_mask ? CLS_SPLIT_RASTERS : CLS_SPLIT_BLOCKS;
     cd->split_block = o->window, cd->split_seed = (uint64_t)o->split_seed;
     sd->patch = patch;
     cd->Hp = cd->Wp = (o->window + patch - 1) / patch * patch;

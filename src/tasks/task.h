@@ -50,6 +50,9 @@ typedef struct TaskOptions {
     /* pixel classification: the user's own split, label rasters "FILE" or "FILE:VAR" (0 = unlabelled),
      * read with read_raster (tasks/label_split.h) */
     const char *train_labels, *test_labels;
+    /* or one raster of the split, "FILE" or "FILE:VAR": 1 = training pixel, 2 = test pixel, 0 or no data =
+     * unused; the classes come from the dataset's own label raster */
+    const char *split_mask;
     LabelRasterRead read_raster;
     LabelRasterWrite write_raster; /* lvit predict of a segmentation: the class map as GeoTIFF */
     /* masked-autoencoder pretraining (tasks/mae.c) */
