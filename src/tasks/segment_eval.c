@@ -3,6 +3,7 @@
  * OA, AA, kappa, per-class IoU and mIoU against the training pixels' majority class, the confusion
  * matrix as CSV and PNG; the predicted class map of a scene as GeoTIFF (georeferenced like the
  * input) and PNG. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,12 +41,12 @@ static void seg_run_close(SegRun *r) {
     image_run_close(&r->ir);
 }
 
-/* The class predicted at every pixel of the model grid of samples [first, first + n): [n, Hp, Wp]. */
-static int32_t *predict_tiles(SegRun *r, int64_t first, int64_t n, int batch) {
+/* The model over samples [first, first + n) (tiles), batch at a time: take(ctx, i, logits [K, Hp, Wp]) for each. */
+typedef void (*TileTake)(void *ctx, int64_t i, const float *logits);
+static void run_tiles(SegRun *r, int64_t first, int64_t n, int batch, TileTake take, void *ctx) {
     const Kernels *k = kernels_cpu();
     const VitConfig *c = &r->ir.cfg;
-    const int K = c->seg_classes;
-    const int64_t G = (int64_t)c->H * c->W;
+    const int64_t G = (int64_t)c->H * c->W, KG = c->seg_classes * G;
     Vit m;
     vit_init(&m, c, NULL, batch, k);
     char err[2048];
@@ -54,10 +55,8 @@ static int32_t *predict_tiles(SegRun *r, int64_t first, int64_t n, int batch) {
     host_batch_init_segment(&hb, batch, &r->sd, 0, c->H);
     /* backend memory: the inputs [batch, nx], lead [batch] and wlat [1] (unused), the logits [batch, K, Hp, Wp] */
     const int64_t nx = batch * hb.nx;
-    float *dev = k->alloc(sizeof(float) * (size_t)(nx + batch + 1 + batch * K * G));
-    float *dimg = dev + nx + batch + 1, *img = xmalloc(sizeof(float) * (size_t)(batch * K * G));
-    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)(n * G + 1));
-    float z[4096];
+    float *dev = k->alloc(sizeof(float) * (size_t)(nx + batch + 1 + batch * KG));
+    float *dimg = dev + nx + batch + 1, *img = xmalloc(sizeof(float) * (size_t)(batch * KG));
     for (int64_t done = 0; done < n;) {
         const int b = (int)(n - done < batch ? n - done : batch);
         for (int i = 0; i < b; i++) classify_fill_x(&r->sd.cd, &hb, first + done + i, hb.x + i * hb.nx, NULL);
@@ -65,18 +64,66 @@ static int32_t *predict_tiles(SegRun *r, int64_t first, int64_t n, int batch) {
         Batch bt = {.B = b, .x = dev, .lead = dev + nx, .wlat = dev + nx + batch};
         vit_forward(&m, &bt);
         vit_prediction(&m, dimg, b);
-        k->download(img, dimg, b * K * G);
-        for (int i = 0; i < b; i++)
-            for (int64_t g = 0; g < G; g++) {
-                for (int c2 = 0; c2 < K && c2 < 4096; c2++) z[c2] = img[((int64_t)i * K + c2) * G + g];
-                pred[(done + i) * G + g] = class_argmax(z, K < 4096 ? K : 4096);
-            }
+        k->download(img, dimg, b * KG);
+        for (int i = 0; i < b; i++) take(ctx, done + i, img + i * KG);
         done += b;
     }
     k->free(dev);
     free(img);
     host_batch_free(&hb);
     vit_free(&m);
+}
+
+/* Tiles overlapping by half cover the scene; each adds its softmax, weighted by the pixel's distance
+ * from the tile's edge (1 at the edge, t/2 in the middle), so no tile border shows in the map. */
+typedef struct SceneAcc {
+    float *acc; /* [K, H, W] */
+    int K, H, W, t, stride, nw, Wp;
+    int64_t G;
+} SceneAcc;
+
+static void scene_take(void *ctx, int64_t i, const float *logits) {
+    const SceneAcc *a = ctx;
+    const int y0 = (int)(i / a->nw) * a->stride, x0 = (int)(i % a->nw) * a->stride;
+    float z[4096];
+    const int K = a->K < 4096 ? a->K : 4096;
+    for (int gr = 0; gr < a->t && y0 + gr < a->H; gr++)
+        for (int gc = 0; gc < a->t && x0 + gc < a->W; gc++) {
+            const int64_t g = (int64_t)gr * a->Wp + gc;
+            float mx = logits[g], sum = 0.0f;
+            for (int k = 1; k < K; k++) mx = fmaxf(mx, logits[k * a->G + g]);
+            for (int k = 0; k < K; k++) sum += z[k] = expf(logits[k * a->G + g] - mx);
+            const int wy = gr + 1 < a->t - gr ? gr + 1 : a->t - gr, wx = gc + 1 < a->t - gc ? gc + 1 : a->t - gc;
+            const float w = (float)wy * (float)wx / sum;
+            float *o = a->acc + (int64_t)(y0 + gr) * a->W + x0 + gc;
+            for (int k = 0; k < K; k++) o[(int64_t)k * a->H * a->W] += w * z[k];
+        }
+}
+
+/* The class of every pixel of image img [H * W], from tiles overlapping by half. */
+static int32_t *scene_map(SegRun *r, int img, int batch) {
+    ClassifyData *cd = &r->sd.cd;
+    const int H = r->ir.ds.H, W = r->ir.ds.W, t = r->sd.tile, s = t / 2 > 0 ? t / 2 : 1, K = cd->K;
+    const int nh = H <= t ? 1 : (H - t + s - 1) / s + 1, nw = W <= t ? 1 : (W - t + s - 1) / s + 1;
+    ClassifySample *keep = cd->s; /* the tiles of the scene in place of the split's */
+    int64_t nkeep[3];
+    memcpy(nkeep, cd->n, sizeof nkeep);
+    cd->s = xmalloc(sizeof *cd->s * (size_t)nh * nw);
+    for (int ty = 0; ty < nh; ty++)
+        for (int tx = 0; tx < nw; tx++) cd->s[ty * nw + tx] = (ClassifySample){img, ty * s + t / 2, tx * s + t / 2, 0};
+    cd->n[0] = (int64_t)nh * nw, cd->n[1] = cd->n[2] = 0;
+    SceneAcc a = {xcalloc((size_t)K * H * W, sizeof(float)), K, H, W, t, s, nw, cd->Wp, (int64_t)cd->Hp * cd->Wp};
+    run_tiles(r, 0, (int64_t)nh * nw, batch, scene_take, &a);
+    free(cd->s);
+    cd->s = keep;
+    memcpy(cd->n, nkeep, sizeof nkeep);
+    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W);
+    float z[4096];
+    for (int64_t q = 0; q < (int64_t)H * W; q++) {
+        for (int k = 0; k < K && k < 4096; k++) z[k] = a.acc[(int64_t)k * H * W + q];
+        pred[q] = class_argmax(z, K < 4096 ? K : 4096);
+    }
+    free(a.acc);
     return pred;
 }
 
@@ -93,7 +140,12 @@ int segment_eval(const EvalOptions *o) {
     const SegmentData *sd = &r.sd;
     const int K = sd->cd.K, Hp = sd->cd.Hp, Wp = sd->cd.Wp;
     const int64_t first = classify_first(&sd->cd, set), n = sd->cd.n[set];
-    int32_t *pred = predict_tiles(&r, first, n, o->batch);
+    /* every image with pixels in the set predicted whole, as lvit predict draws it */
+    int32_t **maps = xcalloc((size_t)r.ir.ds.T, sizeof *maps);
+    for (int64_t i = 0; i < n; i++) {
+        const int im = sd->cd.s[first + i].img;
+        if (!maps[im]) maps[im] = scene_map(&r, im, o->batch);
+    }
     /* the baseline: the most frequent class of the training pixels */
     int64_t *cnt = xcalloc((size_t)K, sizeof(int64_t));
     const int64_t all = (int64_t)r.ir.ds.T * r.ir.ds.H * r.ir.ds.W;
@@ -107,7 +159,9 @@ int segment_eval(const EvalOptions *o) {
             for (int gc = 0; gc < Wp; gc++) {
                 const int t = segment_label(sd, first + i, gr, gc);
                 if (t < 0) continue;
-                class_cm_add(cm, K, t, pred[(i * Hp + gr) * Wp + gc]);
+                const ClassifySample *smp = &sd->cd.s[first + i];
+                const int y = smp->row - sd->tile / 2 + gr, x = smp->col - sd->tile / 2 + gc;
+                class_cm_add(cm, K, t, maps[smp->img][(int64_t)y * r.ir.ds.W + x]);
                 class_cm_add(cm0, K, t, maj);
                 np++;
             }
@@ -150,7 +204,8 @@ int segment_eval(const EvalOptions *o) {
     printf("wrote %s\n", path);
     if (o->json) write_text_file(o->json, js.s, "eval");
     json_buf_free(&js);
-    free(pred), free(cnt), free(cm), free(cm0), free(per);
+    for (int im = 0; im < r.ir.ds.T; im++) free(maps[im]);
+    free(maps), free(cnt), free(cm), free(cm0), free(per);
     seg_run_close(&r);
     return 0;
 }
@@ -188,24 +243,9 @@ int segment_predict(const PredictOptions *o) {
     SegRun r;
     seg_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
     ClassifyData *cd = &r.sd.cd;
-    const int img = o->time < 0 ? 0 : o->time, H = r.ir.ds.H, W = r.ir.ds.W, t = r.sd.tile, Hp = cd->Hp, Wp = cd->Wp;
+    const int img = o->time < 0 ? 0 : o->time, H = r.ir.ds.H, W = r.ir.ds.W;
     if (img >= r.ir.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ir.ds.source, r.ir.ds.T);
-    const int th = (H + t - 1) / t, tw = (W + t - 1) / t;
-    ClassifySample *keep = cd->s; /* the tiles of the scene, every one, in place of the split's */
-    int64_t nkeep[3];
-    memcpy(nkeep, cd->n, sizeof nkeep);
-    cd->s = xmalloc(sizeof *cd->s * (size_t)th * tw);
-    for (int ty = 0; ty < th; ty++)
-        for (int tx = 0; tx < tw; tx++) cd->s[ty * tw + tx] = (ClassifySample){img, ty * t + t / 2, tx * t + t / 2, 0};
-    cd->n[0] = (int64_t)th * tw, cd->n[1] = cd->n[2] = 0;
-    int32_t *tiles = predict_tiles(&r, 0, (int64_t)th * tw, o->batch);
-    free(cd->s);
-    cd->s = keep;
-    memcpy(cd->n, nkeep, sizeof nkeep);
-    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            pred[(int64_t)y * W + x] = tiles[((int64_t)((y / t) * tw + x / t) * Hp + y % t) * Wp + x % t];
+    int32_t *pred = scene_map(&r, img, o->batch);
     char err[4400], png[4200];
     snprintf(png, sizeof png, "%s", o->out);
     if (tif) {
@@ -230,7 +270,7 @@ int segment_predict(const PredictOptions *o) {
     if (class_maps_png(png, maps, titles, 2, H, W, cd->K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s\n", png);
-    free(tiles), free(pred);
+    free(pred);
     seg_run_close(&r);
     return 0;
 }
