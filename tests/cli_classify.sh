@@ -125,10 +125,14 @@ if mpi_setup; then
   expect 0 "mae, one process" "$LVIT" train --run "$tmp/m1" "${mae[@]}"
   has "the encoder sees 1 of the 4 tokens of every patch row"
   expect 0 "mae, one process, D-CHAG in 2 blocks" "$LVIT" train --run "$tmp/mc" "${mae[@]}" --channel-parallel 2
+  # a pipeline needs two blocks: the MAE at depth 2 (two micro-batches in flight on the first stage)
+  mae2=("${mae[@]}"); for i in "${!mae2[@]}"; do [ "${mae2[i]}" = --depth ] && mae2[i + 1]=2; done
+  expect 0 "mae, one process, depth 2" "$LVIT" train --run "$tmp/m2" "${mae2[@]}"
   for extra in "--dp 2" "--dp 2 --zero 3" "--sp 2" "--sp 2 --sp-mode ring" "--tp 2" "--tp 2 --channel-parallel 2" \
-               "mae --dp 2" "mae --dp 2 --zero 3" "mae --sp 2" "mae --sp 2 --sp-mode lss" "mae --tp 2 --channel-parallel 2"; do
+               "mae --dp 2" "mae --dp 2 --zero 3" "mae --sp 2" "mae --sp 2 --sp-mode lss" "mae --tp 2 --channel-parallel 2" \
+               "mae2 --pp 2 --microbatches 2"; do
     d="$tmp/l_${extra// /_}" ref="$tmp/l1" args=("${lay[@]}")
-    case "$extra" in mae*) ref="$tmp/m1" args=("${mae[@]}") ;; esac
+    case "$extra" in mae2*) ref="$tmp/m2" args=("${mae2[@]}") extra=${extra#mae2 } ;; mae*) ref="$tmp/m1" args=("${mae[@]}") ;; esac
     case "$extra" in *channel-parallel*) ref="${ref%1}c" ;; esac
     expect 0 "mpirun -np 2 $extra" mpi 2 "$LVIT" train --run "$d" "${args[@]}" ${extra#mae }
     # the key third of a qkv bias left out (a null direction of the loss: tests/st_tensors.py)

@@ -117,8 +117,13 @@ static inline int vit_block0(const VitConfig *c) {
 }
 static inline int vit_first_stage(const VitConfig *c) { return vit_stage(c) == 0; }
 static inline int vit_last_stage(const VitConfig *c) { return vit_stage(c) == vit_pp(c) - 1; }
-/* the encoder's blocks, then the masked autoencoder's decoder blocks */
-static inline int vit_layers(const VitConfig *c) { return vit_nblocks(c) + (vit_mae(c) ? c->mae_depth : 0); }
+/* the encoder's blocks, then (on the last pipeline stage) the masked autoencoder's decoder blocks */
+static inline int vit_layers(const VitConfig *c) {
+    return vit_nblocks(c) + (vit_mae(c) && vit_last_stage(c) ? c->mae_depth : 0);
+}
+/* tokens per sample that a pipeline stage receives and passes on: the encoder's (the visible ones
+ * for the masked autoencoder) */
+static inline int64_t vit_stage_S(const VitConfig *c) { return vit_mae(c) ? vit_mae_S(c) : vit_S(c); }
 /* D-CHAG: blocks, their levels (1 or 2), the channels this rank tokenizes, the tokens the final
  * cross-attention sees (C partial tokens, or the V channels without D-CHAG). */
 static inline int vit_chag(const VitConfig *c) { return c->mode == CH_AGG && c->chag > 1 ? c->chag : 0; }

@@ -86,7 +86,7 @@ void vit_init(Vit *m, const VitConfig *cfg, const VitLayout *lay, int B, const K
         k->zero(m->pad_mem, n);
     }
     if (vit_mae(cfg)) {
-        CHECK(vit_pp(cfg) == 1 && cfg->tile_h == 0, "the masked autoencoder runs without pipeline parallelism and tiles");
+        CHECK(cfg->tile_h == 0, "the masked autoencoder runs without tiles");
         m->mae_seed = xcalloc((size_t)B, sizeof(float));
         m->mae_vis = xcalloc((size_t)(B * vit_mae_S(&m->lc) + 1), sizeof(int));
     }
@@ -378,6 +378,7 @@ float vit_forward(Vit *m, const Batch *b) {
     const int64_t Mh = vit_head_rows(c, B), Hmax = vit_head_rows(c, m->B);
     if (vit_mae(c)) {
         h = vit_mae_forward(m, b); /* the encoder on the visible tokens, the decoder on all of them */
+        if (!h) return 0.0f;       /* a stage before the last: vit_output */
     } else {
         const float *x = a->x0;
         for (int l = 0; l < vit_nblocks(c); l++) {
@@ -461,6 +462,10 @@ void vit_backward(Vit *m, const Batch *b) {
         k->zero(dx, BS * D);
         k->layernorm_bwd(dx, g->norm_w, g->norm_b, dh, x_last, p->norm_w, a->lnf_mean, a->lnf_rstd, BS, D);
     } /* else a->dx holds the next pipeline stage's gradient of this stage's output */
+    if (vit_mae(c)) { /* (the last stage went there above) */
+        vit_mae_backward(m, b, NULL);
+        goto embeddings;
+    }
     if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, nbl);
 
     for (int l = nbl - 1; l >= 0; l--) {
@@ -526,7 +531,8 @@ embeddings:
 
 const float *vit_output(const Vit *m) {
     const int nbl = vit_nblocks(&m->lc);
-    return nbl ? m->a.res2 + (int64_t)(nbl - 1) * m->B * vit_S(&m->lc) * m->lc.D : m->a.x0;
+    if (nbl) return m->a.res2 + (int64_t)(nbl - 1) * m->B * vit_S(&m->lc) * m->lc.D;
+    return vit_mae(&m->lc) && vit_first_stage(&m->lc) ? m->a.mae_xv : m->a.x0;
 }
 
 void vit_prediction(Vit *m, float *img, int B) {

@@ -59,16 +59,20 @@ const float *vit_mae_forward(Vit *m, const Batch *b) {
     const int B = b->B, nbl = vit_nblocks(c);
     const int64_t L = vit_L(c), S = vit_S(c), D = c->D, Se = vit_mae_S(c);
     visible_tokens(m, b);
-    move_rows(m, a->mae_xv, a->x0, B, S, Se, 0);
+    const float *x = a->x0; /* a later pipeline stage: the previous stage's output, Se rows per sample */
+    if (vit_first_stage(c)) {
+        move_rows(m, a->mae_xv, a->x0, B, S, Se, 0);
+        x = a->mae_xv;
+    }
     SeqAttn enc = m->sa; /* the same buffers, for the encoder's shorter sequence */
     enc.S_loc = Se;
-    const float *x = a->mae_xv;
     for (int l = 0; l < nbl; l++) {
         BlockParams bp;
         vit_block_at(m, l, 0, &bp, NULL);
         vit_block_fwd(m, B, l, x, Se, &enc, &bp);
         x = vit_layer_acts(m, l).res2;
     }
+    if (!vit_last_stage(c)) return NULL; /* vit_output: what goes to the next pipeline stage */
     k->layernorm_fwd(a->lnf, a->lnf_mean, a->lnf_rstd, x, p->norm_w, p->norm_b, B * Se, D, 1e-5f);
     k->linear_fwd(a->mae_emb, a->lnf, p->demb_w, p->demb_b, B * Se, D, D, 0);
     /* the decoder's input: the mask token everywhere (doubling copies), the embedded visible
@@ -94,7 +98,9 @@ const float *vit_mae_forward(Vit *m, const Batch *b) {
     return a->mae_dn;
 }
 
-void vit_mae_backward(Vit *m, const Batch *b, float *dh) {
+/* The last stage's part of the backward pass: the loss's gradient dh of the decoder's output back
+ * through the decoder, decoder_embed and the encoder's norm, into dx (Se rows per sample). */
+static void decoder_backward(Vit *m, const Batch *b, const float *dh, const float *xin) {
     const Kernels *k = m->k;
     const VitConfig *c = &m->lc;
     const VitParams *p = &m->p, *g = &m->g;
@@ -121,21 +127,35 @@ void vit_mae_backward(Vit *m, const Batch *b, float *dh) {
     float *dln = a->mae_dn; /* the decoder norm's output is not needed again */
     k->zero(dln, B * Se * D);
     k->linear_bwd(dln, g->demb_w, g->demb_b, a->mae_emb, a->lnf, p->demb_w, B * Se, D, D);
-    float *dxe = dx; /* the encoder's gradient, Se rows per sample */
-    k->zero(dxe, B * Se * D);
-    k->layernorm_bwd(dxe, g->norm_w, g->norm_b, dln, nbl ? vit_layer_acts(m, nbl - 1).res2 : a->mae_xv, p->norm_w,
+    k->zero(dx, B * Se * D);
+    k->layernorm_bwd(dx, g->norm_w, g->norm_b, dln, nbl ? vit_layer_acts(m, nbl - 1).res2 : xin, p->norm_w,
                      a->lnf_mean, a->lnf_rstd, B * Se, D);
+}
+
+void vit_mae_backward(Vit *m, const Batch *b, float *dh) {
+    const Kernels *k = m->k;
+    const VitConfig *c = &m->lc;
+    VitActs *a = &m->a;
+    const int B = b->B, nbl = vit_nblocks(c);
+    const int64_t S = vit_S(c), D = c->D, Se = vit_mae_S(c);
+    float *dx = a->dx; /* the encoder's gradient, Se rows per sample */
+    /* the masks again: under a pipeline another micro-batch's forward may have run since this one's */
+    visible_tokens(m, b);
+    const float *xin = vit_first_stage(c) ? a->mae_xv : a->x0; /* the encoder's input on this stage */
+    if (vit_last_stage(c)) decoder_backward(m, b, dh, xin);
+    /* (else dx holds the next stage's gradient of this stage's output) */
     if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, nbl);
     SeqAttn enc = m->sa;
     enc.S_loc = Se;
     for (int l = nbl - 1; l >= 0; l--) {
         BlockParams bp, bg;
         vit_block_at(m, l, 1, &bp, &bg);
-        vit_block_bwd(m, B, l, l ? vit_layer_acts(m, l - 1).res2 : a->mae_xv, dxe, Se, &enc, &bp, &bg);
+        vit_block_bwd(m, B, l, l ? vit_layer_acts(m, l - 1).res2 : xin, dx, Se, &enc, &bp, &bg);
         if (m->grads_ready) m->grads_ready(m->grads_ready_ctx, l);
     }
+    if (!vit_first_stage(c)) return; /* dx: the gradient of this stage's input, for the previous stage */
     /* back to x0's places: the masked tokens never reached the encoder (zero gradient) */
-    k->copy(a->mae_emb, dxe, B * Se * D);
+    k->copy(a->mae_emb, dx, B * Se * D);
     k->zero(dx, B * S * D);
     move_rows(m, dx, a->mae_emb, B, S, Se, 1);
 }

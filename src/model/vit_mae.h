@@ -10,9 +10,14 @@
  * task's loss mask and the model agree through this one function, on any layout. */
 void vit_mae_visible(const VitConfig *c, uint32_t seed, int grow, int group, int *cols);
 /* From x0, the visible tokens through the encoder and every token through the decoder; returns the
- * decoder norm's output [B,S,D], the head's input (vit.c). */
+ * decoder norm's output [B,S,D], the head's input (vit.c). Under a pipeline the first stage gathers
+ * the visible tokens, every stage runs its encoder blocks on them (a later stage's input, in x0, has
+ * Se = vit_mae_S rows per sample), and only the last runs the decoder; the others return NULL and
+ * leave their output at vit_output. */
 const float *vit_mae_forward(Vit *m, const Batch *b);
-/* dh: the gradient of that output; leaves the gradient of x0 [B,S,D] in m->a.dx. */
+/* dh: the gradient of that output (last stage; other stages: m->a.dx holds the next stage's
+ * gradient of their output); leaves the gradient of x0 [B,S,D] in m->a.dx (first stage), or of
+ * the stage's input [B,Se,D]. */
 void vit_mae_backward(Vit *m, const Batch *b, float *dh);
 
 #endif

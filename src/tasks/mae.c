@@ -36,9 +36,6 @@ static void mae_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
     if (!(s->opts->mask_ratio > 0 && s->opts->mask_ratio < 1))
         DIE_USER("lvit %s --task mae: --mask-ratio %g: expected a fraction between 0 and 1 (MAE: 0.75)", s->cmd,
                  s->opts->mask_ratio);
-    if (s->par && s->par->pp.size > 1)
-        parallel_refuse(s->par, "lvit %s --task mae: pipeline parallelism is not supported for the masked autoencoder "
-                        "yet (its encoder and decoder see sequences of two lengths); use --dp, --zero, --sp or --tp", s->cmd);
     MaeTask *mt = xcalloc(1, sizeof *mt);
     const Dataset *ds = s->ds;
     const int pixel = ds->kind == DATASET_IMAGE && (ds->T == 1 || ds->img.label_kind == LABELS_MAP);

@@ -200,7 +200,7 @@ static int64_t pipe_slot(Trainer *t, const Batch *b, int i) {
     const int s = i % t->nslots;
     slot_wait(t, s);
     vit_slot_use(m, &t->slots[s]);
-    return (int64_t)b->B * vit_S(&m->lc) * m->lc.D;
+    return (int64_t)b->B * vit_stage_S(&m->lc) * m->lc.D;
 }
 
 static void pipe_recv(Trainer *t, float *buf, int64_t n, int src, int tag) {
