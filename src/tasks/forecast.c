@@ -155,7 +155,9 @@ static void fc_free(Task *t) {
     free(t->self);
 }
 
-static int fc_owns(const VitConfig *cfg) { return cfg->scale <= 1 && !vit_classify(cfg) && !vit_mae(cfg); }
+static int fc_owns(const VitConfig *cfg) {
+    return cfg->scale <= 1 && !vit_classify(cfg) && !vit_mae(cfg) && !vit_segment(cfg);
+}
 
 const TaskOps task_forecast_ops = {
     .name = "forecast",

@@ -16,7 +16,7 @@
 enum { CAL_BATCH = 8 };
 
 /* sums [2 V]: sum w t p, sum w p^2 for the samples of one lead */
-static void lead_sums(Vit *m, const ForecastRun *fr, HostBatch *hb, float *dev, float *pred, Sampler *s, double *sums) {
+static void lead_sums(Vit *m, HostBatch *hb, float *dev, float *pred, Sampler *s, double *sums) {
     const VitConfig *c = &m->cfg;
     const Kernels *k = m->k;
     const int Vo = c->Vo;
@@ -47,7 +47,6 @@ static void lead_sums(Vit *m, const ForecastRun *fr, HostBatch *hb, float *dev, 
                 }
             }
     }
-    (void)fr;
 }
 
 void forecast_calibrate(const char *run) {
@@ -83,7 +82,7 @@ void forecast_calibrate(const char *run) {
         memset(sums, 0, sizeof(double) * 2 * (size_t)c->Vo);
         if (sampler_init(&s, ds, ds->t_train_end, ds->t_val_end, &an->lead_h[li], 1, 0, 0, err, sizeof err) == 0 &&
             sampler_require_history(&s, c->history, forecast_time_step(ds), err, sizeof err) == 0)
-            lead_sums(&m, &fr, &hb, dev, pred, &s, sums);
+            lead_sums(&m, &hb, dev, pred, &s, sums);
         if (s.target) sampler_free(&s);
         n += snprintf(line + n, sizeof line - (size_t)n, " %gh", an->lead_h[li]);
         for (int v = 0; v < c->Vo; v++) { /* no validation sample at this lead: keep the whole correction */
