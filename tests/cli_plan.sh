@@ -16,10 +16,21 @@ M=(--vars 8 --grid 64x64 --patch 2 --dim 64 --depth 4 --heads 4 --batch 4)
 expect 0 "plan on this machine" "$LVIT" plan "${M[@]}" --machine cpu --cpu-peak-gflops 10 --ranks-per-node 4 --best 3
 has "of .* layouts fit"
 has "lvit train --run RUN --data DATA --vars 8 --grid 64x64"
-# heads 4: tp 3 is impossible on 12 ranks with --heads 4; 64x64 patch 2 has 32 rows: sp 3 does not divide
+# heads 4: tp 3 is impossible on 12 ranks with --heads 4
 expect 0 "plan on 12 ranks" "$LVIT" plan "${M[@]:0:12}" --batch 12 --machine cpu --cpu-peak-gflops 10 --ranks-per-node 12 --best 1
 has "tp3 .* --tp 3 does not divide the 4 heads"
-has "does not divide the 32 patch rows"
+# 64x64 patch 2 has 32 rows: sp 3 pads them (11, 11, 10): sized as the busiest rank's 11 rows
+expect 0 "a padded sequence split" "$LVIT" plan "${M[@]}" --machine cpu --cpu-peak-gflops 10 --ranks-per-node 3 --only --sp 3 --sp-mode lss
+has "dp1 sp3"
+cp "$tmp/out" "$tmp/sp3"
+expect 0 "the unpadded split beside it" "$LVIT" plan "${M[@]}" --machine cpu --cpu-peak-gflops 10 --ranks-per-node 4 --only --sp 4 --sp-mode lss
+if command -v python3 >/dev/null &&
+   python3 -c "
+import re, sys
+def compute(f): return float(re.search(r'sp[34]-\\S+(?:\\s+[\\d.]+){4}\\s+(\\d+)', open(f).read()).group(1))
+a, b = compute(sys.argv[1]), compute(sys.argv[2])
+assert 1.36 < a / b < 1.39, (a, b)  # 11 rows against 8: 1.375 (an even 32/3 would give 1.333)
+" "$tmp/sp3" "$tmp/out"; then ok "sp 3 sized at 11 of 32 rows: 11/8 the compute of sp 4"; else bad "sp 3 sizing"; fi
 # a frontier node of 64 GiB: 188K tokens (92 channels, 128x256 at patch 4 in multi mode) fit only sharded
 expect 0 "188K tokens on 16 Frontier nodes" "$LVIT" plan --vars 92 --grid 128x256 --patch 4 --channels multi --dim 1024 \
   --depth 8 --heads 16 --batch 16 --machine frontier-node --nodes 16 --best 2

@@ -137,7 +137,9 @@ static void test_refused(void **state) {
     VitConfig c = tiny();
     c.H = 16, c.NH = 4; /* 8 patch rows */
     expect_refused(&c, 4, (PlanLayout){.dp = 1, .sp = 1, .tp = 3, .pp = 1}, "--tp 3 does not divide the 4 heads");
+    c.classes = 3; /* a classifier: its token mean needs whole rows (forecasting pads them: below) */
     expect_refused(&c, 4, (PlanLayout){.dp = 1, .sp = 3, .tp = 1, .pp = 1}, "--sp 3 does not divide the 8 patch rows");
+    c.classes = 0;
     expect_refused(&c, 4, (PlanLayout){.dp = 1, .sp = 8, .tp = 1, .pp = 1, .sp_mode = SP_ULYSSES},
                    "ulysses: --sp 8 does not divide the 4 heads");
     expect_refused(&c, 4, (PlanLayout){.dp = 1, .sp = 4, .tp = 2, .pp = 1, .sp_mode = SP_ULYSSES},
@@ -148,6 +150,8 @@ static void test_refused(void **state) {
     PlanLayout ok = {.dp = 1, .sp = 4, .tp = 1, .pp = 1, .sp_mode = SP_LSS};
     char why[256];
     assert_int_equal(plan_check(&c, 4, 4, &ok, why, sizeof why), 0);
+    PlanLayout pad = {.dp = 1, .sp = 3, .tp = 1, .pp = 1, .sp_mode = SP_LSS}; /* 8 rows: 3, 3 and 2 of them */
+    assert_int_equal(plan_check(&c, 4, 3, &pad, why, sizeof why), 0);
 }
 
 static void test_enumerate(void **state) {

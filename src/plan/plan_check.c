@@ -56,10 +56,13 @@ int plan_check(const VitConfig *c, int B, int N, PlanLayout *l, char *why, size_
         l->fsdp = dp;
     }
     if (P > 1) {
-        const int rows = c->H / c->p;
         if (c->tile_h > 0) WHY("--sp %d with TILES: each window is already one rank's sequence", P);
-        if (rows % P) /* (lvit train pads the last ranks' rows: work on nothing, so not proposed) */
-            WHY("--sp %d does not divide the %d patch rows (train would pad them)", P, rows);
+        /* a P that does not divide the patch rows: train pads the last ranks' rows for per-token
+         * tasks (vit.c), and the model sizes the busiest rank's share, so padded layouts rank by
+         * the work they waste */
+        const int rows = c->H / c->p;
+        if (rows % P && (vit_mae(c) || vit_classify(c) || vit_segment(c) || vit_reslim(c) || c->mode == CH_GROUPS))
+            WHY("--sp %d does not divide the %d patch rows, and only per-token tasks pad them", P, rows);
         if (l->sp_mode == SP_ULYSSES && NHt % P)
             WHY("ulysses: --sp %d does not divide the %d heads%s", P, NHt, T > 1 ? " of a tensor-parallel rank" : "");
         if (l->sp_mode == SP_USP) {

@@ -22,14 +22,15 @@ static VitConfig stage_config(const VitConfig *c, const PlanLayout *l, int q, in
     return s;
 }
 
-/* This rank's rows (vit_init: H / sp, or a TILES window). */
+/* This rank's rows (vit_init: ceil(patch rows / sp) of them, padded on the last ranks; or a TILES
+ * window). */
 static VitConfig local_config(const VitConfig *s, int P) {
     VitConfig lc = *s;
     if (s->tile_h > 0) {
         lc.H = s->tile_h;
         lc.W = s->tile_w;
     } else {
-        lc.H = s->H / P;
+        lc.H = (s->H / s->p + P - 1) / P * s->p;
     }
     return lc;
 }

@@ -35,8 +35,12 @@ void plan_time(const PlanInput *in, const PlanLayout *l, PlanTime *t) {
     if (c.tile_h > 0) c.H = c.tile_h, c.W = c.tile_w;
     const PlanMachine *mc = &in->mach;
     const int dp = l->dp, P = l->sp, T = l->tp, K = l->pp, M = l->microbatches > 0 ? l->microbatches : 1;
-    const double Bd = (double)in->batch / dp, S = (double)vit_S(&c), D = c.D, Sl = S / P, Dt = D / T;
-    const double L = (double)vit_L(&c) / P, f4 = 4;
+    /* the busiest rank's share of the sequence: 1/P, or more when P does not divide the patch rows
+     * (train pads the last ranks' rows, vit.c: each rank holds ceil(rows/P) of them) */
+    const int prows = c.H / c.p;
+    const double share = (double)((prows + P - 1) / P) / prows;
+    const double Bd = (double)in->batch / dp, S = (double)vit_S(&c), D = c.D, Sl = S * share, Dt = D / T;
+    const double L = (double)vit_L(&c) * share, f4 = 4;
     /* FLOPs: the blocks split over tp, sp and the stages; the rest (tokens, aggregation, head)
      * on a whole stage, replicated over tp */
     VitConfig c0 = c;
@@ -48,13 +52,13 @@ void plan_time(const PlanInput *in, const PlanLayout *l, PlanTime *t) {
      * vit_flops_per_sample) are split by heads over tp, D-CHAG's blocks by channels */
     const double Lw = (double)vit_L(&c), Vw = c.V;
     const double f_agg = c.mode == CH_AGG ? 2.0 * Vw * Lw * 2 * D * D + 4.0 * Lw * Vw * D + 2.0 * Lw * D * D : 0;
-    const double fwd_rank = Bd / P * (nb * f_block / T + f_rest - f_agg + f_agg / T);
+    const double fwd_rank = Bd * share * (nb * f_block / T + f_rest - f_agg + f_agg / T);
     const double rate = mc->peak_flops * mc->efficiency;
     t->flops = 3.0 * in->batch * f_all;
     t->compute = (3.0 + (l->recompute ? 1.0 : 0.0) * nb * f_block / T / (nb * f_block / T + f_rest - f_agg + f_agg / T)) *
                  fwd_rank / rate;
     t->bubble = K > 1 ? t->compute * (K - 1) / M : 0;
-    const double t_bwd_blocks = 2.0 * Bd / P * nb * f_block / T / rate;
+    const double t_bwd_blocks = 2.0 * Bd * share * nb * f_block / T / rate;
     double bw, lat;
     /* sequence parallel: per layer, the counts of tests/test_parallel.c (local heads: Dt) */
     if (P > 1) {
