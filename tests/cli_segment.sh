@@ -82,6 +82,7 @@ d = sys.argv[2]
 m = gt.copy() * 0; m[:, :40] = 1; m[:, 46:] = 2
 mat5.save_uint8(d + "/mask.mat", "M", m)
 b = m.copy(); b[3, 9] = 3; mat5.save_uint8(d + "/mask_bad.mat", "M", b)
+g = gt.copy(); g[gt > 0] += 100; mat5.save_uint8(d + "/gt100.mat", "G", g)  # the same pixels, other class values
 PY
 expect 0 "classify on one --split-mask raster" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/m" "${tiny[@]}" \
   --patch 3 --window 9 --steps 10 --batch 8 --split-mask "$tmp/mask.mat:M"
@@ -91,6 +92,10 @@ has "split by the --split-mask raster: $ntr training pixels, $nte test pixels"
 expect 0 "eval reads the recorded mask again" "$LVIT" eval --run "$tmp/m" --json "$tmp/m.json"
 /usr/bin/python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['n'] == int(sys.argv[2]), j['n']" "$tmp/m.json" "$nte" \
   && ok "eval scores the $nte test pixels the mask marks" || bad "eval's test pixels of the mask run"
+"$LVIT" convert -o "$tmp/sal100.lvd" "$S/SalinasA.mat" --labels "$tmp/gt100.mat" --drop-bands 108-112,154-167,224 >/dev/null \
+  || bad "convert with other class values"
+expect 2 "eval on data whose classes differ" "$LVIT" eval --run "$tmp/m" --data "$tmp/sal100.lvd"
+has "class 0 is 'class_101' in $tmp/sal100.lvd but 'class_1' in the model"
 expect 2 "a mask value other than 0, 1, 2" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
   --patch 3 --steps 1 --split-mask "$tmp/mask_bad.mat"
 has "mask_bad.mat: pixel (row 3, column 9) is 3; expected 1 (training), 2 (test) or 0 (unused)"

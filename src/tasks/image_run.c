@@ -10,6 +10,19 @@
 #include "io/run_meta.h"
 #include "tasks/classify_data.h"
 
+/* The dataset's classes against those the model was trained on (names, in order): the same count
+ * with other names or values would be scored against the wrong classes. */
+static void check_classes(const ImageRun *r, const JsonValue *classes, const char *data, const char *cmd) {
+    const size_t n = json_len(classes);
+    if (!classes || r->ds.kind != DATASET_IMAGE || n != (size_t)r->ds.img.C) return; /* (a count differs: below) */
+    for (size_t k = 0; k < n; k++) {
+        const char *want = json_as_string(json_at(classes, k)), *have = r->ds.img.class_names[k];
+        if (want && have && strcmp(want, have))
+            DIE_USER("lvit %s: class %zu is '%s' in %s but '%s' in the model %s (the same classes in the same order, "
+                     "as lvit convert numbered them, are needed)", cmd, k, have, data, want, r->ckpt);
+    }
+}
+
 void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd,
                     const char *key) {
     memset(r, 0, sizeof *r);
@@ -25,15 +38,16 @@ void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterR
     if (classify_options_from_json(root ? json_get(root, key) : NULL, &r->opts, err, sizeof err))
         DIE_USER("%s: %s", r->ckpt, err);
     r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
+    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
+    check_classes(r, json_get(json_get(root, key), "classes"), data, cmd);
     json_free(root);
     free(desc);
-    data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
     snprintf(r->data, sizeof r->data, "%s", data);
     run_meta_free(&rm);
-    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, data, r->ds.V, r->ckpt, r->cfg.V);
+    if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, r->data, r->ds.V, r->ckpt, r->cfg.V);
     for (int v = 0; v < r->ds.V; v++)
         if (strcmp(r->ds.names[v], r->cfg.var_names[v]))
-            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], data,
+            DIE_USER("lvit %s: band %d is '%s' in %s but '%s' in the model %s", cmd, v, r->ds.names[v], r->data,
                      r->cfg.var_names[v], r->ckpt);
     memcpy(r->ds.mean, r->mean, sizeof(float) * (size_t)r->cfg.V); /* the model's normalisation */
     memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
