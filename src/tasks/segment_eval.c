@@ -74,17 +74,30 @@ static void run_tiles(SegRun *r, int64_t first, int64_t n, int batch, TileTake t
     vit_free(&m);
 }
 
-/* Tiles overlapping by half cover the scene; each adds its softmax, weighted by the pixel's distance
- * from the tile's edge (1 at the edge, t/2 in the middle), so no tile border shows in the map. */
+/* Tiles overlapping by about half cover the scene; each adds its softmax, weighted by the pixel's
+ * distance from the tile's edge (1 at the edge, t/2 in the middle), so no tile border shows in the
+ * map. The stride is a whole number of patches, and the last tile of a row or column lies flush
+ * with the image's edge: inside the image no tile holds padding (training's edge tiles do, at
+ * their own place; a padded patch elsewhere in a tile is what the model never saw). */
 typedef struct SceneAcc {
     float *acc; /* [K, H, W] */
     int K, H, W, t, stride, nw, Wp;
     int64_t G;
 } SceneAcc;
 
+/* The first row (or column) of tile j along a side of `size` pixels. */
+static int tile_origin(int j, int size, int t, int stride) {
+    const int last = size > t ? size - t : 0;
+    return j * stride < last ? j * stride : last;
+}
+
+/* Tiles along a side of `size` pixels: enough that the last, flush with the edge, follows on. */
+static int tile_count(int size, int t, int stride) { return size <= t ? 1 : (size - t + stride - 1) / stride + 1; }
+
 static void scene_take(void *ctx, int64_t i, const float *logits) {
     const SceneAcc *a = ctx;
-    const int y0 = (int)(i / a->nw) * a->stride, x0 = (int)(i % a->nw) * a->stride;
+    const int y0 = tile_origin((int)(i / a->nw), a->H, a->t, a->stride),
+              x0 = tile_origin((int)(i % a->nw), a->W, a->t, a->stride);
     float z[4096];
     const int K = a->K < 4096 ? a->K : 4096;
     for (int gr = 0; gr < a->t && y0 + gr < a->H; gr++)
@@ -103,14 +116,16 @@ static void scene_take(void *ctx, int64_t i, const float *logits) {
 /* The class of every pixel of image img [H * W], from tiles overlapping by half. */
 static int32_t *scene_map(SegRun *r, int img, int batch) {
     ClassifyData *cd = &r->sd.cd;
-    const int H = r->ir.ds.H, W = r->ir.ds.W, t = r->sd.tile, s = t / 2 > 0 ? t / 2 : 1, K = cd->K;
-    const int nh = H <= t ? 1 : (H - t + s - 1) / s + 1, nw = W <= t ? 1 : (W - t + s - 1) / s + 1;
+    const int H = r->ir.ds.H, W = r->ir.ds.W, t = r->sd.tile, p = r->sd.patch, K = cd->K;
+    const int s = t / 2 / p * p > 0 ? t / 2 / p * p : (t / 2 > 0 ? t / 2 : 1); /* half a tile, in whole patches */
+    const int nh = tile_count(H, t, s), nw = tile_count(W, t, s);
     ClassifySample *keep = cd->s; /* the tiles of the scene in place of the split's */
     int64_t nkeep[3];
     memcpy(nkeep, cd->n, sizeof nkeep);
     cd->s = xmalloc(sizeof *cd->s * (size_t)nh * nw);
     for (int ty = 0; ty < nh; ty++)
-        for (int tx = 0; tx < nw; tx++) cd->s[ty * nw + tx] = (ClassifySample){img, ty * s + t / 2, tx * s + t / 2, 0};
+        for (int tx = 0; tx < nw; tx++)
+            cd->s[ty * nw + tx] = (ClassifySample){img, tile_origin(ty, H, t, s) + t / 2, tile_origin(tx, W, t, s) + t / 2, 0};
     cd->n[0] = (int64_t)nh * nw, cd->n[1] = cd->n[2] = 0;
     SceneAcc a = {xcalloc((size_t)K * H * W, sizeof(float)), K, H, W, t, s, nw, cd->Wp, (int64_t)cd->Hp * cd->Wp};
     run_tiles(r, 0, (int64_t)nh * nw, batch, scene_take, &a);
