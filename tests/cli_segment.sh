@@ -96,6 +96,14 @@ expect 0 "eval reads the recorded mask again" "$LVIT" eval --run "$tmp/m" --json
   || bad "convert with other class values"
 expect 2 "eval on data whose classes differ" "$LVIT" eval --run "$tmp/m" --data "$tmp/sal100.lvd"
 has "class 0 is 'class_101' in $tmp/sal100.lvd but 'class_1' in the model"
+expect 2 "--split random with --split-mask" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --patch 3 --steps 1 --split-mask "$tmp/mask.mat" --split random
+has "your split is the one used"
+expect 2 "--task mae with --split-mask" "$LVIT" train --task mae --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --patch 2 --window 8 --steps 1 --split-mask "$tmp/mask.mat"
+has "uses no labels or split"
+expect 2 "classify predict to a .tif" "$LVIT" predict --run "$tmp/m" -o "$tmp/m_map.tif"
+has "draws its class map as PNG: give FILE.png"
 expect 2 "a mask value other than 0, 1, 2" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
   --patch 3 --steps 1 --split-mask "$tmp/mask_bad.mat"
 has "mask_bad.mat: pixel (row 3, column 9) is 3; expected 1 (training), 2 (test) or 0 (unused)"

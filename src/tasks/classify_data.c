@@ -238,6 +238,11 @@ int classify_data_open(ClassifyData *cd, const Dataset *ds, const TaskOptions *o
                      "image; convert the scene with --labels RASTER", ds->source);
             return -1;
         }
+        if (o->split_mode == CLS_SPLIT_RANDOM) {
+            snprintf(err, errlen, "--split random with %s: your split is the one used; leave --split out",
+                     o->split_mask ? "--split-mask" : "--train-labels/--test-labels");
+            return -1;
+        }
         cd->split_mode = CLS_SPLIT_RASTERS;
         if (raster_samples(cd, o, err, errlen)) return -1;
     } else if (cd->pixel) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "core/check.h"
 #include "core/json.h"
@@ -192,6 +193,10 @@ int classify_eval(const EvalOptions *o) {
 int classify_predict(const PredictOptions *o) {
     if (!o->run) DIE_USER("lvit predict: --run RUN_DIR is required");
     if (!o->out) DIE_USER("lvit predict: --out FILE.png is required (the predicted class map beside the labels)");
+    const size_t olen = strlen(o->out);
+    if (olen < 4 || strcasecmp(o->out + olen - 4, ".png"))
+        DIE_USER("lvit predict -o %s: a classification run draws its class map as PNG: give FILE.png (a segmentation "
+                 "run, --task segment, writes GeoTIFF maps)", o->out);
     train_set_threads(o->threads);
     ClassifyRun r;
     classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "core/check.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -33,6 +34,10 @@ static void mae_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
     if (s->model->channels != CH_AGG)
         DIE_USER("lvit %s --task mae: --channels multi is not supported (the mask selects locations); use agg or "
                  "--band-groups N", s->cmd);
+    if (s->opts->train_labels || s->opts->test_labels || s->opts->split_mask)
+        DIE_USER("lvit %s --task mae: %s: the masked autoencoder pretrains on every pixel and uses no labels or split; "
+                 "give the split to --task classify or segment", s->cmd,
+                 s->opts->split_mask ? "--split-mask" : s->opts->train_labels ? "--train-labels" : "--test-labels");
     if (!(s->opts->mask_ratio > 0 && s->opts->mask_ratio < 1))
         DIE_USER("lvit %s --task mae: --mask-ratio %g: expected a fraction between 0 and 1 (MAE: 0.75)", s->cmd,
                  s->opts->mask_ratio);
@@ -325,6 +330,9 @@ enum { MAE_SPECTRA = 4 };
 static int mae_predict(const PredictOptions *o) {
     if (!o->run) DIE_USER("lvit predict: --run RUN_DIR is required");
     if (!o->out) DIE_USER("lvit predict: --output SPECTRA.png is required (masked pixels' spectra and their reconstruction)");
+    const size_t olen = strlen(o->out);
+    if (olen < 4 || strcasecmp(o->out + olen - 4, ".png"))
+        DIE_USER("lvit predict -o %s: a masked-autoencoder run draws spectra as PNG (and CSV beside it): give FILE.png", o->out);
     train_set_threads(o->threads);
     MaeRun r;
     mae_run_open(&r, o->run, o->data, MAE_SPECTRA, "predict");

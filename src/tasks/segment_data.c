@@ -64,7 +64,7 @@ int segment_data_open(SegmentData *sd, const Dataset *ds, const TaskOptions *o, 
     }
     if (o->per_class > 0) {
         snprintf(err, errlen, "--per-class %d: segmentation trains on every labelled pixel of its training tiles; "
-                 "give a sparser --train-labels raster instead", o->per_class);
+                 "give a sparser %s instead", o->per_class, o->split_mask ? "--split-mask" : "--train-labels raster");
         return -1;
     }
     cd->ds = ds, cd->K = ds->img.C, cd->pixel = 1, cd->window = sd->tile = o->window;
