@@ -82,6 +82,7 @@ d = sys.argv[2]
 m = gt.copy() * 0; m[:, :40] = 1; m[:, 46:] = 2
 mat5.save_uint8(d + "/mask.mat", "M", m)
 b = m.copy(); b[3, 9] = 3; mat5.save_uint8(d + "/mask_bad.mat", "M", b)
+a = m.copy(); a[:, 40:46] = 1; mat5.save_uint8(d + "/mask_alt.mat", "M", a)  # a valid mask, not the same
 g = gt.copy(); g[gt > 0] += 100; mat5.save_uint8(d + "/gt100.mat", "G", g)  # the same pixels, other class values
 PY
 expect 0 "classify on one --split-mask raster" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/m" "${tiny[@]}" \
@@ -94,6 +95,14 @@ expect 0 "eval reads the recorded mask again" "$LVIT" eval --run "$tmp/m" --json
   && ok "eval scores the $nte test pixels the mask marks" || bad "eval's test pixels of the mask run"
 "$LVIT" convert -o "$tmp/sal100.lvd" "$S/SalinasA.mat" --labels "$tmp/gt100.mat" --drop-bands 108-112,154-167,224 >/dev/null \
   || bad "convert with other class values"
+cp "$tmp/mask.mat" "$tmp/m2.mat"
+expect 0 "classify on a mask that will change" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/m2" "${tiny[@]}" \
+  --patch 3 --window 9 --steps 2 --batch 8 --split-mask "$tmp/m2.mat"
+cp "$tmp/mask_alt.mat" "$tmp/m2.mat"
+expect 0 "eval after the mask changed" "$LVIT" eval --run "$tmp/m2"
+has "m2.mat is not the raster the model was trained with"
+expect 0 "eval with the mask unchanged" "$LVIT" eval --run "$tmp/m"
+if grep -q "is not the raster" "$tmp/out"; then bad "a warning with the mask unchanged"; else ok "no warning with the mask unchanged"; fi
 expect 2 "eval on data whose classes differ" "$LVIT" eval --run "$tmp/m" --data "$tmp/sal100.lvd"
 has "class 0 is 'class_101' in $tmp/sal100.lvd but 'class_1' in the model"
 expect 2 "--split random with --split-mask" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \

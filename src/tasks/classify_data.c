@@ -153,7 +153,7 @@ static int raster_samples(ClassifyData *cd, const TaskOptions *o, char *err, siz
         for (int64_t k = 0; k < plane; k++)
             if (te[k] >= 0) cd->s[m++] = (ClassifySample){im, (int)(k / ds->W), (int)(k % ds->W), te[k]};
     cd->n[SPLIT_TRAIN] = nuse, cd->n[SPLIT_VAL] = 0, cd->n[SPLIT_TEST] = m - nuse;
-    label_split_sources(o, cd->labels_src);
+    label_split_sources(o, cd->labels_src, cd->labels_hash);
     free(cand), free(tr), free(te);
     return 0;
 }
@@ -392,6 +392,7 @@ char *classify_describe(const ClassifyData *cd) {
             json_buf_puts(&b, ",\"test_labels\":");
             json_buf_put_string(&b, cd->labels_src[1]);
         }
+        json_buf_printf(&b, ",\"hashes\":[\"%s\",\"%s\"]", cd->labels_hash[0], cd->labels_hash[1]);
         json_buf_puts(&b, "}}");
     }
     return b.s;

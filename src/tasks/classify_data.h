@@ -26,7 +26,9 @@ typedef struct ClassifyData {
     int split_mode, split_block, per_class;
     uint64_t split_seed;
     int dropped_guard;     /* pixel mode: test pixels left out because a training pixel's window holds them */
-    char *labels_src[2];   /* CLS_SPLIT_RASTERS: the training and test label rasters (FILE or FILE:VAR, absolute) */
+    char *labels_src[2];   /* CLS_SPLIT_RASTERS: the training and test label rasters (FILE or FILE:VAR, absolute),
+                              or the split mask and NULL */
+    char labels_hash[2][17]; /* their files' content hashes (io/run_meta.h; "" when unread) */
     int64_t n[3];          /* training, validation and test samples (SPLIT_*) */
     ClassifySample *s;     /* [n[0] + n[1] + n[2]] */
 } ClassifyData;

@@ -32,6 +32,7 @@ static void classify_run_open(ClassifyRun *r, const char *run, const char *data,
     image_run_open(&r->ir, run, data, rd, cmd, "classify");
     char err[2048];
     if (classify_data_open(&r->cd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+    image_run_check_split(&r->ir, &r->cd);
     if (r->cd.K != r->ir.cfg.classes || r->cd.Hp != r->ir.cfg.H || r->cd.Wp != r->ir.cfg.W || r->cd.multi != r->ir.cfg.multilabel)
         DIE_USER("lvit %s: %s has %d classes on %dx%d samples, the model %s was trained for %d on %dx%d", cmd, r->ir.data,
                  r->cd.K, r->cd.Hp, r->cd.Wp, r->ir.ckpt, r->ir.cfg.classes, r->ir.cfg.H, r->ir.cfg.W);

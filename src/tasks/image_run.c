@@ -5,6 +5,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "data/dataset_file.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
@@ -40,6 +41,11 @@ void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterR
     r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
     data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
     check_classes(r, json_get(json_get(root, key), "classes"), data, cmd);
+    const JsonValue *hs = json_get(json_get(json_get(root, key), "split"), "hashes");
+    for (size_t i = 0; i < 2 && i < json_len(hs); i++) {
+        const char *h = json_as_string(json_at(hs, i));
+        snprintf(r->split_hash[i], sizeof r->split_hash[i], "%s", h ? h : "");
+    }
     json_free(root);
     free(desc);
     snprintf(r->data, sizeof r->data, "%s", data);
@@ -58,4 +64,11 @@ void image_run_close(ImageRun *r) {
     dataset_free(&r->ds);
     vit_config_free(&r->cfg);
     free(r->mean), free(r->std);
+}
+
+void image_run_check_split(const ImageRun *r, const ClassifyData *cd) {
+    for (int i = 0; i < 2; i++)
+        if (cd->labels_src[i] && *r->split_hash[i] && *cd->labels_hash[i] && strcmp(r->split_hash[i], cd->labels_hash[i]))
+            log_warn("%s is not the raster the model was trained with (content hash %s, recorded %s): the split it gives "
+                     "now is the one scored", cd->labels_src[i], cd->labels_hash[i], r->split_hash[i]);
 }

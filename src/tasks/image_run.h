@@ -14,6 +14,7 @@ typedef struct ImageRun {
     float *mean, *std;
     Dataset ds;
     TaskOptions opts;
+    char split_hash[2][17]; /* the split rasters' content hashes at training ("" where not recorded) */
 } ImageRun;
 
 /* Opens RUN/model.safetensors and its data; the task options come from the checkpoint's "lvit.data"
@@ -22,4 +23,7 @@ typedef struct ImageRun {
 void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd,
                     const char *key);
 void image_run_close(ImageRun *r);
+/* Warns when a split raster read again (cd, opened from r's options) is not the file training read. */
+struct ClassifyData;
+void image_run_check_split(const ImageRun *r, const struct ClassifyData *cd);
 #endif

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include "core/check.h"
 #include "core/json.h"
+#include "io/run_meta.h"
 #include "tasks/label_split.h"
 
 static int is_file(const char *p) {
@@ -191,7 +192,15 @@ int label_split_maps(const Dataset *ds, const TaskOptions *o, int32_t **train, i
     return -1;
 }
 
-void label_split_sources(const TaskOptions *o, char *src[2]) {
+void label_split_sources(const TaskOptions *o, char *src[2], char hash[2][17]) {
     src[0] = label_split_absolute(o->split_mask ? o->split_mask : o->train_labels);
     src[1] = o->split_mask ? NULL : label_split_absolute(o->test_labels);
+    for (int i = 0; i < 2; i++) {
+        char file[4096], e[256];
+        const char *var;
+        hash[i][0] = 0;
+        if (!src[i]) continue;
+        split_spec(src[i], file, sizeof file, &var);
+        if (run_meta_file_hash(file, hash[i], e, sizeof e)) hash[i][0] = 0;
+    }
 }

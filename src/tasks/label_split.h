@@ -21,8 +21,8 @@ int label_split_read(const Dataset *ds, LabelRasterRead rd, const char *flag, co
 /* The label value of each of ds's C classes (its metadata's labels.classes[].value) into v [C]. */
 int label_split_class_values(const Dataset *ds, double *v, char *err, size_t errlen);
 /* The split's rasters, absolute, for the run's record: src[0] the training raster and src[1] the test raster,
- * or src[0] the split mask and src[1] NULL (malloc'd). */
-void label_split_sources(const TaskOptions *o, char *src[2]);
+ * or src[0] the split mask and src[1] NULL (malloc'd); hash: their files' content hashes ("" for none). */
+void label_split_sources(const TaskOptions *o, char *src[2], char hash[2][17]);
 /* spec with its file made absolute (malloc'd), so that lvit eval finds it from anywhere. */
 char *label_split_absolute(const char *spec);
 

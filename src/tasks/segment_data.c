@@ -25,7 +25,7 @@ static int make_maps(SegmentData *sd, const TaskOptions *o, char *err, size_t er
             memcpy(sd->map[SPLIT_TRAIN] + im * plane, tr, sizeof(int32_t) * (size_t)plane);
             memcpy(sd->map[SPLIT_TEST] + im * plane, te, sizeof(int32_t) * (size_t)plane);
         }
-        label_split_sources(o, cd->labels_src);
+        label_split_sources(o, cd->labels_src, cd->labels_hash);
         free(tr), free(te);
         return 0;
     }

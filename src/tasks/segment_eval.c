@@ -30,6 +30,7 @@ static void seg_run_open(SegRun *r, const char *run, const char *data, LabelRast
     image_run_open(&r->ir, run, data, rd, cmd, "segment");
     char err[2048];
     if (segment_data_open(&r->sd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+    image_run_check_split(&r->ir, &r->sd.cd);
     if (r->sd.cd.K != r->ir.cfg.seg_classes || r->sd.cd.Hp != r->ir.cfg.H || r->sd.cd.Wp != r->ir.cfg.W)
         DIE_USER("lvit %s: %s has %d classes on %dx%d tiles, the model %s was trained for %d on %dx%d", cmd, r->ir.data,
                  r->sd.cd.K, r->sd.cd.Hp, r->sd.cd.Wp, r->ir.ckpt, r->ir.cfg.seg_classes, r->ir.cfg.H, r->ir.cfg.W);
