@@ -142,7 +142,8 @@ int read_label_raster(const char *path, const char *var, int *H, int *W, double 
         return 0;
     }
     if (var) {
-        snprintf(err, errlen, "--label-var %s: %s is not a MATLAB file (the flag names a .mat variable)", var, path);
+        snprintf(err, errlen, "%s is not a MATLAB file, so it has no variable '%s' (a variable is named only for .mat files)",
+                 path, var);
         return -1;
     }
     GDALDatasetH d = gdal_open(path, err, errlen);
@@ -151,7 +152,7 @@ int read_label_raster(const char *path, const char *var, int *H, int *W, double 
     *H = GDALGetRasterYSize(d);
     *W = GDALGetRasterXSize(d);
     if (GDALGetRasterCount(d) != 1) {
-        snprintf(err, errlen, "--labels %s: a label raster has one band; this one has %d", path, GDALGetRasterCount(d));
+        snprintf(err, errlen, "%s: a label raster has one band; this one has %d", path, GDALGetRasterCount(d));
         goto done;
     }
     size_t n = (size_t)*H * *W;

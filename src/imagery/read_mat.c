@@ -168,7 +168,7 @@ done:
 int read_mat_raster(const char *path, const char *var, int *H, int *W, double **vals, char *err, size_t errlen) {
     mat_t *m = open_mat(path, err, errlen);
     if (!m) return -1;
-    matvar_t *v = find_var(m, path, var, 2, "--label-var", err, errlen);
+    matvar_t *v = find_var(m, path, var, 2, "--label-var or FILE.mat:VAR", err, errlen);
     int rc = -1;
     if (!v) goto done;
     *H = (int)v->dims[0];
