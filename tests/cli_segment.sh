@@ -190,6 +190,18 @@ PY
 check_seg "$tmp/sg" "$tmp/sg.json" "$tmp/sg_map.tif" 1,10,11,12,13,14 0 "" \
   && ok "Salinas-A: scores from the confusion CSV, tiles disjoint, the GeoTIFF agrees with eval, above the majority class" \
   || bad "Salinas-A segmentation checks"
+# a scene without labels: predict maps it (the same map as on the labelled copy); eval has nothing to score
+expect 0 "convert the cube without labels" "$LVIT" convert -o "$tmp/sal_nl.lvd" "$S/SalinasA.mat" --drop-bands 108-112,154-167,224
+expect 0 "predict an unlabelled scene" "$LVIT" predict --run "$tmp/sg" --data "$tmp/sal_nl.lvd" -o "$tmp/sg_nl.tif"
+/usr/bin/python3 -c "
+import sys
+from osgeo import gdal
+a, b = (gdal.Open(f).ReadAsArray() for f in sys.argv[1:3])
+assert a.shape == (83, 86) and (a == b).all()" "$tmp/sg_map.tif" "$tmp/sg_nl.tif" \
+  && ok "the unlabelled scene's GeoTIFF equals the labelled one's" || bad "unlabelled scene map"
+[ "$(head -c 8 "$tmp/sg_nl.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok "its PNG" || bad "unlabelled scene PNG"
+expect 2 "eval on an unlabelled scene" "$LVIT" eval --run "$tmp/sg" --data "$tmp/sal_nl.lvd"
+has "has no labels to score"
 expect 0 "segment Landsat 7 on the polygon rasters" "$LVIT" train "${seg[@]}" --data "$tmp/l7.lvd" --run "$tmp/lg" --steps 120 \
   --train-labels "$tmp/poly0.tif" --test-labels "$tmp/poly1.tif"
 has "by the label rasters --train-labels and --test-labels: 303 training pixels in"

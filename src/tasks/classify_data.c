@@ -379,6 +379,14 @@ char *classify_describe(const ClassifyData *cd) {
         json_buf_put_string(&b, cd->ds->img.class_names[k]);
     }
     json_buf_puts(&b, "]");
+    double *cv = xmalloc(sizeof(double) * (size_t)(cd->K + 1));
+    char verr[256];
+    if (cd->pixel && label_split_class_values(cd->ds, cv, verr, sizeof verr) == 0) { /* the label raster's values */
+        json_buf_puts(&b, ",\"class_values\":[");
+        for (int k = 0; k < cd->K; k++) json_buf_printf(&b, "%s%.17g", k ? "," : "", cv[k]);
+        json_buf_puts(&b, "]");
+    }
+    free(cv);
     json_buf_printf(&b, ",\"window\":%d,\"split\":{\"mode\":\"%s\",\"block\":%d,\"seed\":%llu,\"per_class\":%d,"
                         "\"train\":%lld,\"val\":%lld,\"test\":%lld,\"guard_dropped\":%d}}",
                     cd->window, cd->split_mode == CLS_SPLIT_BLOCKS ? "blocks" : cd->split_mode == CLS_SPLIT_RANDOM ? "random" : "rasters", cd->split_block,

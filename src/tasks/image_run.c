@@ -40,7 +40,19 @@ void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterR
         DIE_USER("%s: %s", r->ckpt, err);
     r->opts.read_raster = rd; /* a split by label rasters: the recorded files read again */
     data = run_meta_open_dataset(&r->ds, &rm, data, r->ckpt);
-    check_classes(r, json_get(json_get(root, key), "classes"), data, cmd);
+    const JsonValue *task = json_get(root, key), *names = json_get(task, "classes"), *vals = json_get(task, "class_values");
+    check_classes(r, names, data, cmd);
+    r->nclass = (int)json_len(names);
+    r->class_names = xcalloc((size_t)r->nclass + 1, sizeof *r->class_names);
+    for (int k = 0; k < r->nclass; k++) {
+        const char *nm = json_as_string(json_at(names, (size_t)k));
+        r->class_names[k] = xstrdup(nm ? nm : "?");
+    }
+    if (r->nclass && json_len(vals) == (size_t)r->nclass) {
+        r->class_values = xmalloc(sizeof(double) * (size_t)r->nclass);
+        for (int k = 0; k < r->nclass; k++)
+            if (json_as_double(json_at(vals, (size_t)k), &r->class_values[k])) r->class_values[k] = k + 1;
+    }
     const JsonValue *hs = json_get(json_get(json_get(root, key), "split"), "hashes");
     for (size_t i = 0; i < 2 && i < json_len(hs); i++) {
         const char *h = json_as_string(json_at(hs, i));
@@ -59,7 +71,11 @@ void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterR
     memcpy(r->ds.std, r->std, sizeof(float) * (size_t)r->cfg.V);
 }
 
+int image_run_labelled(const ImageRun *r) { return r->ds.kind != DATASET_IMAGE || r->ds.img.label_kind != LABELS_NONE; }
+
 void image_run_close(ImageRun *r) {
+    for (int k = 0; k < r->nclass; k++) free(r->class_names[k]);
+    free(r->class_names), free(r->class_values);
     classify_options_free(&r->opts);
     dataset_free(&r->ds);
     vit_config_free(&r->cfg);

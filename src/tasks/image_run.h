@@ -15,8 +15,13 @@ typedef struct ImageRun {
     Dataset ds;
     TaskOptions opts;
     char split_hash[2][17]; /* the split rasters' content hashes at training ("" where not recorded) */
+    int nclass;             /* the classes training recorded: names, and the label raster's values */
+    char **class_names;     /* [nclass] */
+    double *class_values;   /* [nclass], or NULL where not recorded */
 } ImageRun;
 
+/* Whether the run's data has labels to score (an image dataset without any is a scene to predict). */
+int image_run_labelled(const ImageRun *r);
 /* Opens RUN/model.safetensors and its data; the task options come from the checkpoint's "lvit.data"
  * entry named key ("classify", "segment"); rd reads the recorded label rasters again. cmd ("eval",
  * "predict") names the command in errors, which exit with a user error. */

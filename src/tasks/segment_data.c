@@ -101,6 +101,18 @@ int segment_data_open(SegmentData *sd, const Dataset *ds, const TaskOptions *o, 
     return 0;
 }
 
+int segment_data_scene(SegmentData *sd, const Dataset *ds, int window, int patch, int K, char *err, size_t errlen) {
+    memset(sd, 0, sizeof *sd);
+    if (ds->kind != DATASET_IMAGE) {
+        snprintf(err, errlen, "%s is a gridded (climate) dataset; a segmentation model maps image scenes", ds->source);
+        return -1;
+    }
+    ClassifyData *cd = &sd->cd;
+    cd->ds = ds, cd->K = K, cd->pixel = 1, cd->window = sd->tile = window, sd->patch = patch;
+    cd->Hp = cd->Wp = (window + patch - 1) / patch * patch;
+    return 0;
+}
+
 void segment_data_close(SegmentData *sd) {
     for (int s = 0; s < 3; s++) free(sd->map[s]);
     classify_data_close(&sd->cd);

@@ -21,6 +21,9 @@ typedef struct SegmentData {
  * patch: the model's. 0, or -1 with err naming the option or the file. */
 int segment_data_open(SegmentData *sd, const Dataset *ds, const TaskOptions *o, int patch, char *err, size_t errlen);
 void segment_data_close(SegmentData *sd);
+/* A scene to predict, without labels or split: the tiles' geometry for K classes (lvit predict sets
+ * the samples). 0, or -1 with err naming the dataset. */
+int segment_data_scene(SegmentData *sd, const Dataset *ds, int window, int patch, int K, char *err, size_t errlen);
 /* The model grid's pixel (gr, gc) of sample id: its class in the sample's set (-1: not scored, or
  * outside the image or the tile). */
 int segment_label(const SegmentData *sd, int64_t id, int gr, int gc);

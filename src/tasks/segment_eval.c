@@ -29,6 +29,14 @@ static void seg_run_open(SegRun *r, const char *run, const char *data, LabelRast
     memset(r, 0, sizeof *r);
     image_run_open(&r->ir, run, data, rd, cmd, "segment");
     char err[2048];
+    if (!image_run_labelled(&r->ir)) { /* a scene without labels: lvit predict maps it */
+        if (strcmp(cmd, "predict"))
+            DIE_USER("lvit %s: %s has no labels to score (lvit predict maps a scene without them)", cmd, r->ir.data);
+        if (segment_data_scene(&r->sd, &r->ir.ds, r->ir.opts.window, r->ir.cfg.p, r->ir.cfg.seg_classes, err, sizeof err))
+            DIE_USER("lvit %s: %s", cmd, err);
+        for (int k = 0; k < r->ir.nclass && k < 4096; k++) r->names[k] = r->ir.class_names[k];
+        return;
+    }
     if (segment_data_open(&r->sd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
     image_run_check_split(&r->ir, &r->sd.cd);
     if (r->sd.cd.K != r->ir.cfg.seg_classes || r->sd.cd.Hp != r->ir.cfg.H || r->sd.cd.Wp != r->ir.cfg.W)
@@ -264,9 +272,14 @@ int segment_predict(const PredictOptions *o) {
     int32_t *pred = scene_map(&r, img, o->batch);
     char err[4400], png[4200];
     snprintf(png, sizeof png, "%s", o->out);
+    const int labelled = image_run_labelled(&r.ir);
     if (tif) {
         double *cv = xmalloc(sizeof(double) * (size_t)cd->K), geo[6];
-        if (label_split_class_values(&r.ir.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+        if (labelled && label_split_class_values(&r.ir.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
+        if (!labelled && (!r.ir.class_values || r.ir.nclass != cd->K))
+            DIE_USER("lvit predict -o %s: the model %s does not record its classes' label values (trained by an older "
+                     "lvit): write the map as PNG (-o MAP.png)", o->out, r.ir.ckpt);
+        if (!labelled) memcpy(cv, r.ir.class_values, sizeof(double) * (size_t)cd->K);
         if (!o->tiles.write_raster) DIE_USER("lvit predict -o %s: this program writes no GeoTIFF (the lvit command does)", o->out);
         int32_t *vals = xmalloc(sizeof(int32_t) * (size_t)H * W);
         for (int64_t k = 0; k < (int64_t)H * W; k++) vals[k] = (int32_t)cv[pred[k]];
@@ -279,11 +292,12 @@ int segment_predict(const PredictOptions *o) {
         char *dot = strrchr(png, '.');
         snprintf(dot, sizeof png - (size_t)(dot - png), ".png");
     }
-    const int32_t *maps[2] = {r.ir.ds.img.label_map + (int64_t)img * H * W, pred};
-    const char *titles[2] = {"labels", "predicted (every pixel)"};
+    const int32_t *maps[2] = {labelled ? r.ir.ds.img.label_map + (int64_t)img * H * W : pred, pred};
+    const char *titles[2] = {labelled ? "labels" : "predicted (every pixel)", "predicted (every pixel)"};
+    const int nmaps = labelled ? 2 : 1;
     int scale = 512 / (H > W ? H : W);
     if (scale < 1) scale = 1;
-    if (class_maps_png(png, maps, titles, 2, H, W, cd->K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
+    if (class_maps_png(png, maps, titles, nmaps, H, W, cd->K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
         DIE_USER("lvit predict: %s", err);
     printf("wrote %s\n", png);
     free(pred);
