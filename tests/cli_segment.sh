@@ -111,8 +111,8 @@ has "your split is the one used"
 expect 2 "--task mae with --split-mask" "$LVIT" train --task mae --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
   --patch 2 --window 8 --steps 1 --split-mask "$tmp/mask.mat"
 has "uses no labels or split"
-expect 2 "classify predict to a .tif" "$LVIT" predict --run "$tmp/m" -o "$tmp/m_map.tif"
-has "draws its class map as PNG: give FILE.png"
+expect 2 "classify predict to a .jpg" "$LVIT" predict --run "$tmp/m" -o "$tmp/m_map.jpg"
+has "a class map is written as MAP.tif (GeoTIFF, and MAP.png beside it) or MAP.png"
 expect 2 "a mask value other than 0, 1, 2" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/x" "${tiny[@]}" \
   --patch 3 --steps 1 --split-mask "$tmp/mask_bad.mat"
 has "mask_bad.mat: pixel (row 3, column 9) is 3; expected 1 (training), 2 (test) or 0 (unused)"
@@ -202,6 +202,18 @@ assert a.shape == (83, 86) and (a == b).all()" "$tmp/sg_map.tif" "$tmp/sg_nl.tif
 [ "$(head -c 8 "$tmp/sg_nl.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok "its PNG" || bad "unlabelled scene PNG"
 expect 2 "eval on an unlabelled scene" "$LVIT" eval --run "$tmp/sg" --data "$tmp/sal_nl.lvd"
 has "has no labels to score"
+# the pixel classifier likewise: a GeoTIFF map (and the PNGs), the same on the unlabelled copy
+expect 0 "classify predict to a GeoTIFF" "$LVIT" predict --run "$tmp/m" -o "$tmp/m_map.tif"
+has "m_map_test.png: 2537 test pixels"
+expect 0 "classify predict on the unlabelled scene" "$LVIT" predict --run "$tmp/m" --data "$tmp/sal_nl.lvd" -o "$tmp/m_nl.tif"
+/usr/bin/python3 -c "
+import sys
+from osgeo import gdal
+a, b = (gdal.Open(f).ReadAsArray() for f in sys.argv[1:3])
+assert a.shape == (83, 86) and (a == b).all() and set(a.ravel().tolist()) <= {1, 10, 11, 12, 13, 14}" "$tmp/m_map.tif" "$tmp/m_nl.tif" \
+  && ok "the classifier's GeoTIFF: class values, the same on the unlabelled scene" || bad "classifier GeoTIFF"
+[ -f "$tmp/m_map.png" ] && [ -f "$tmp/m_nl.png" ] && [ ! -f "$tmp/m_nl_test.png" ] && ok "PNGs beside them (no _test.png without labels)" \
+  || bad "classifier PNGs"
 expect 0 "segment Landsat 7 on the polygon rasters" "$LVIT" train "${seg[@]}" --data "$tmp/l7.lvd" --run "$tmp/lg" --steps 120 \
   --train-labels "$tmp/poly0.tif" --test-labels "$tmp/poly1.tif"
 has "by the label rasters --train-labels and --test-labels: 303 training pixels in"

@@ -16,6 +16,7 @@
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
 #include "tasks/classify_data.h"
+#include "tasks/class_map_out.h"
 #include "tasks/image_run.h"
 #include "tasks/jobs.h"
 #include "train/setup.h"
@@ -31,6 +32,17 @@ static void classify_run_open(ClassifyRun *r, const char *run, const char *data,
     memset(r, 0, sizeof *r);
     image_run_open(&r->ir, run, data, rd, cmd, "classify");
     char err[2048];
+    if (!image_run_labelled(&r->ir)) { /* a scene without labels: lvit predict maps it, pixel by pixel */
+        if (strcmp(cmd, "predict"))
+            DIE_USER("lvit %s: %s has no labels to score (lvit predict maps a scene without them)", cmd, r->ir.data);
+        const int w = r->ir.opts.window, p = r->ir.cfg.p;
+        if (r->ir.cfg.multilabel || r->ir.cfg.H != (w + p - 1) / p * p)
+            DIE_USER("lvit predict: the model %s classifies whole images; lvit eval scores them", r->ir.ckpt);
+        if (classify_data_open_all(&r->cd, &r->ir.ds, 1, w, p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
+        r->cd.K = r->ir.cfg.classes;
+        for (int k = 0; k < r->ir.nclass && k < 4096; k++) r->names[k] = r->ir.class_names[k];
+        return;
+    }
     if (classify_data_open(&r->cd, &r->ir.ds, &r->ir.opts, r->ir.cfg.p, err, sizeof err)) DIE_USER("lvit %s: %s", cmd, err);
     image_run_check_split(&r->ir, &r->cd);
     if (r->cd.K != r->ir.cfg.classes || r->cd.Hp != r->ir.cfg.H || r->cd.Wp != r->ir.cfg.W || r->cd.multi != r->ir.cfg.multilabel)
@@ -190,14 +202,11 @@ int classify_eval(const EvalOptions *o) {
     return 0;
 }
 
-/* lvit predict: every pixel of scene --time classified (pixel mode) and drawn beside the labels. */
+/* lvit predict: every pixel of scene --time classified (pixel mode): the class map (tasks/class_map_out.h)
+ * and, where the data has labels, OUT_test.png beside it (the prediction on the labelled pixels). */
 int classify_predict(const PredictOptions *o) {
     if (!o->run) DIE_USER("lvit predict: --run RUN_DIR is required");
-    if (!o->out) DIE_USER("lvit predict: --out FILE.png is required (the predicted class map beside the labels)");
-    const size_t olen = strlen(o->out);
-    if (olen < 4 || strcasecmp(o->out + olen - 4, ".png"))
-        DIE_USER("lvit predict -o %s: a classification run draws its class map as PNG: give FILE.png (a segmentation "
-                 "run, --task segment, writes GeoTIFF maps)", o->out);
+    class_map_kind(o);
     train_set_threads(o->threads);
     ClassifyRun r;
     classify_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
@@ -213,43 +222,35 @@ int classify_predict(const PredictOptions *o) {
         for (int x = 0; x < W; x++) r.cd.s[(int64_t)y * W + x] = (ClassifySample){img, y, x, 0};
     r.cd.n[0] = (int64_t)H * W, r.cd.n[1] = r.cd.n[2] = 0;
     float *logits = logits_of(&r, 0, (int64_t)H * W, o->batch);
-    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W), *truth = xmalloc(sizeof(int32_t) * (size_t)H * W);
-    const int32_t *lab = r.ir.ds.img.label_map + (int64_t)img * H * W;
-    for (int64_t i = 0; i < (int64_t)H * W; i++) {
-        pred[i] = class_argmax(logits + i * r.cd.K, r.cd.K);
-        truth[i] = lab[i];
-    }
+    int32_t *pred = xmalloc(sizeof(int32_t) * (size_t)H * W);
+    for (int64_t i = 0; i < (int64_t)H * W; i++) pred[i] = class_argmax(logits + i * r.cd.K, r.cd.K);
     free(r.cd.s);
     r.cd.s = keep;
     memcpy(r.cd.n, nkeep, sizeof nkeep);
-    const int32_t *maps[2] = {truth, pred};
-    const char *titles[2] = {"labels", "predicted (every pixel)"};
-    char err[4400];
-    int scale = 512 / (H > W ? H : W);
-    if (scale < 1) scale = 1;
-    if (class_maps_png(o->out, maps, titles, 2, H, W, r.cd.K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
-        DIE_USER("lvit predict: %s", err);
-    printf("wrote %s\n", o->out);
-    /* beside it OUT_test.png: the prediction on the labelled pixels, the training ones marked, the test ones scored */
-    uint8_t *role = xcalloc((size_t)H * W, 1);
-    const int64_t ntrain = r.cd.n[SPLIT_TRAIN] + r.cd.n[SPLIT_VAL], nall = ntrain + r.cd.n[SPLIT_TEST];
-    int64_t right = 0, ntest = 0;
-    for (int64_t j = 0; j < nall; j++)
-        if (r.cd.s[j].img == img) {
-            const int64_t i = (int64_t)r.cd.s[j].row * W + r.cd.s[j].col;
-            role[i] = j < ntrain ? CLASS_ROLE_TRAIN : CLASS_ROLE_TEST;
-            ntest += j >= ntrain, right += j >= ntrain && pred[i] == truth[i];
-        }
-    size_t len = strlen(o->out);
-    const int ext = len >= 4 && strcmp(o->out + len - 4, ".png") == 0;
-    char *png = xmalloc(len + 16);
-    snprintf(png, len + 16, "%.*s_test.png", (int)(ext ? len - 4 : len), o->out);
-    if (class_compare_png(png, truth, pred, role, H, W, r.cd.K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
-        DIE_USER("lvit predict: %s", err);
-    printf("wrote %s: %lld test pixels, %lld predicted right (OA %.4f)\n", png, (long long)ntest, (long long)right,
-           ntest ? (double)right / (double)ntest : 0.0);
-    free(png), free(role);
-    free(logits), free(pred), free(truth);
+    char png[4200], err[4400];
+    class_map_write(&r.ir, o, img, pred, r.cd.K, r.names, png, sizeof png);
+    if (image_run_labelled(&r.ir)) {
+        /* beside it OUT_test.png: the prediction on the labelled pixels, the training ones marked, the test ones scored */
+        const int32_t *truth = r.ir.ds.img.label_map + (int64_t)img * H * W;
+        uint8_t *role = xcalloc((size_t)H * W, 1);
+        const int64_t ntrain = r.cd.n[SPLIT_TRAIN] + r.cd.n[SPLIT_VAL], nall = ntrain + r.cd.n[SPLIT_TEST];
+        int64_t right = 0, ntest = 0;
+        for (int64_t j = 0; j < nall; j++)
+            if (r.cd.s[j].img == img) {
+                const int64_t i = (int64_t)r.cd.s[j].row * W + r.cd.s[j].col;
+                role[i] = j < ntrain ? CLASS_ROLE_TRAIN : CLASS_ROLE_TEST;
+                ntest += j >= ntrain, right += j >= ntrain && pred[i] == truth[i];
+            }
+        char test_png[4300];
+        snprintf(test_png, sizeof test_png, "%.*s_test.png", (int)(strlen(png) - 4), png);
+        if (class_compare_png(test_png, truth, pred, role, H, W, r.cd.K, r.names, 512 / (H > W ? H : W) > 1 ? 512 / (H > W ? H : W) : 1,
+                              r.ir.ckpt, NULL, err, sizeof err))
+            DIE_USER("lvit predict: %s", err);
+        printf("wrote %s: %lld test pixels, %lld predicted right (OA %.4f)\n", test_png, (long long)ntest, (long long)right,
+               ntest ? (double)right / (double)ntest : 0.0);
+        free(role);
+    }
+    free(logits), free(pred);
     classify_run_close(&r);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "eval/class_metrics.h"
 #include "io/checkpoint.h"
 #include "io/run_meta.h"
+#include "tasks/class_map_out.h"
 #include "tasks/image_run.h"
 #include "tasks/jobs.h"
 #include "tasks/label_split.h"
@@ -234,72 +235,18 @@ int segment_eval(const EvalOptions *o) {
     return 0;
 }
 
-/* The geotransform and CRS of image img from the dataset's metadata (0: found). */
-static int image_georef(const Dataset *ds, int img, double geo[6], char **wkt) {
-    char jerr[256];
-    *wkt = NULL;
-    JsonValue *m = ds->img.meta ? json_parse(ds->img.meta, strlen(ds->img.meta), 1 << 26, NULL, jerr, sizeof jerr) : NULL;
-    const JsonValue *im = json_at(json_get(m, "images"), (size_t)img), *g = json_get(im, "geotransform");
-    int ok = json_len(g) == 6;
-    for (int k = 0; ok && k < 6; k++) ok = json_as_double(json_at(g, (size_t)k), &geo[k]) == 0;
-    int64_t c;
-    if (ok && json_as_int64(json_get(im, "crs"), 0, 1 << 20, &c) == 0) {
-        const char *w = json_as_string(json_at(json_get(m, "crs"), (size_t)c));
-        if (w) *wkt = xstrdup(w);
-    }
-    json_free(m);
-    return ok ? 0 : -1;
-}
-
-static int ends_with(const char *s, const char *t) {
-    const size_t a = strlen(s), b = strlen(t);
-    return a >= b && strcasecmp(s + a - b, t) == 0;
-}
-
 /* lvit predict: every tile of scene --time, the class of every pixel: -o MAP.tif (GeoTIFF of the class
  * values, and MAP.png beside it) or -o MAP.png (the labels beside the prediction). */
 int segment_predict(const PredictOptions *o) {
-    if (!o->out) DIE_USER("lvit predict: -o MAP.tif or MAP.png is required (the predicted class map)");
-    const int tif = ends_with(o->out, ".tif") || ends_with(o->out, ".tiff");
-    if (!tif && !ends_with(o->out, ".png"))
-        DIE_USER("lvit predict -o %s: a segmentation writes MAP.tif (GeoTIFF, and MAP.png beside it) or MAP.png", o->out);
+    class_map_kind(o);
     train_set_threads(o->threads);
     SegRun r;
     seg_run_open(&r, o->run, o->data, o->tiles.read_raster, "predict");
-    ClassifyData *cd = &r.sd.cd;
-    const int img = o->time < 0 ? 0 : o->time, H = r.ir.ds.H, W = r.ir.ds.W;
+    const int img = o->time < 0 ? 0 : o->time;
     if (img >= r.ir.ds.T) DIE_USER("lvit predict: --time %d: %s has %d images", img, r.ir.ds.source, r.ir.ds.T);
     int32_t *pred = scene_map(&r, img, o->batch);
-    char err[4400], png[4200];
-    snprintf(png, sizeof png, "%s", o->out);
-    const int labelled = image_run_labelled(&r.ir);
-    if (tif) {
-        double *cv = xmalloc(sizeof(double) * (size_t)cd->K), geo[6];
-        if (labelled && label_split_class_values(&r.ir.ds, cv, err, sizeof err)) DIE_USER("lvit predict: %s", err);
-        if (!labelled && (!r.ir.class_values || r.ir.nclass != cd->K))
-            DIE_USER("lvit predict -o %s: the model %s does not record its classes' label values (trained by an older "
-                     "lvit): write the map as PNG (-o MAP.png)", o->out, r.ir.ckpt);
-        if (!labelled) memcpy(cv, r.ir.class_values, sizeof(double) * (size_t)cd->K);
-        if (!o->tiles.write_raster) DIE_USER("lvit predict -o %s: this program writes no GeoTIFF (the lvit command does)", o->out);
-        int32_t *vals = xmalloc(sizeof(int32_t) * (size_t)H * W);
-        for (int64_t k = 0; k < (int64_t)H * W; k++) vals[k] = (int32_t)cv[pred[k]];
-        char *wkt;
-        const int has_geo = image_georef(&r.ir.ds, img, geo, &wkt) == 0;
-        if (o->tiles.write_raster(o->out, vals, H, W, has_geo ? geo : NULL, wkt, err, sizeof err))
-            DIE_USER("lvit predict: %s", err);
-        printf("wrote %s (%dx%d class values%s)\n", o->out, H, W, has_geo ? ", georeferenced as the input" : "");
-        free(vals), free(cv), free(wkt);
-        char *dot = strrchr(png, '.');
-        snprintf(dot, sizeof png - (size_t)(dot - png), ".png");
-    }
-    const int32_t *maps[2] = {labelled ? r.ir.ds.img.label_map + (int64_t)img * H * W : pred, pred};
-    const char *titles[2] = {labelled ? "labels" : "predicted (every pixel)", "predicted (every pixel)"};
-    const int nmaps = labelled ? 2 : 1;
-    int scale = 512 / (H > W ? H : W);
-    if (scale < 1) scale = 1;
-    if (class_maps_png(png, maps, titles, nmaps, H, W, cd->K, r.names, scale, r.ir.ckpt, NULL, err, sizeof err))
-        DIE_USER("lvit predict: %s", err);
-    printf("wrote %s\n", png);
+    char png[4200];
+    class_map_write(&r.ir, o, img, pred, r.sd.cd.K, r.names, png, sizeof png);
     free(pred);
     seg_run_close(&r);
     return 0;
