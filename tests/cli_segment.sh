@@ -202,6 +202,13 @@ assert a.shape == (83, 86) and (a == b).all()" "$tmp/sg_map.tif" "$tmp/sg_nl.tif
 [ "$(head -c 8 "$tmp/sg_nl.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] && ok "its PNG" || bad "unlabelled scene PNG"
 expect 2 "eval on an unlabelled scene" "$LVIT" eval --run "$tmp/sg" --data "$tmp/sal_nl.lvd"
 has "has no labels to score"
+# eval on other data keeps the run's own files: its own go to confusion_test_NAME.csv ...
+cp "$tmp/sal.lvd" "$tmp/sal_copy.lvd"
+before=$(md5sum < "$tmp/sg/confusion_test.csv")
+expect 0 "eval on another dataset" "$LVIT" eval --run "$tmp/sg" --data "$tmp/sal_copy.lvd"
+has "wrote $tmp/sg/confusion_test_sal_copy.csv"
+[ "$(md5sum < "$tmp/sg/confusion_test.csv")" = "$before" ] && cmp -s "$tmp/sg/confusion_test.csv" "$tmp/sg/confusion_test_sal_copy.csv" \
+  && ok "the run's own confusion_test.csv untouched (and equal: the same data)" || bad "eval --data overwrote the run's files"
 # the pixel classifier likewise: a GeoTIFF map (and the PNGs), the same on the unlabelled copy
 expect 0 "classify predict to a GeoTIFF" "$LVIT" predict --run "$tmp/m" -o "$tmp/m_map.tif"
 has "m_map_test.png: 2537 test pixels"

@@ -145,13 +145,13 @@ static void eval_single(ClassifyRun *r, const float *logits, int64_t first, int6
     }
     json_buf_puts(js, "]");
     char path[4200], err[4400];
-    snprintf(path, sizeof path, "%s/confusion_%s.csv", run, split);
+    snprintf(path, sizeof path, "%s/confusion_%s%s.csv", run, split, r->ir.tag);
     write_or_die(class_write_confusion_csv(path, cm, K, r->names, err, sizeof err), err);
     printf("wrote %s\n", path);
-    snprintf(path, sizeof path, "%s/class_metrics_%s.csv", run, split);
+    snprintf(path, sizeof path, "%s/class_metrics_%s%s.csv", run, split, r->ir.tag);
     write_or_die(class_write_metrics_csv(path, cm, K, r->names, err, sizeof err), err);
     printf("wrote %s\n", path);
-    snprintf(path, sizeof path, "%s/confusion_%s.png", run, split);
+    snprintf(path, sizeof path, "%s/confusion_%s%s.png", run, split, r->ir.tag);
     char title[256];
     snprintf(title, sizeof title, "%s split: OA %.1f%%, AA %.1f%%, kappa %.3f", split, 100 * s.oa, 100 * s.aa, s.kappa);
     write_or_die(class_confusion_png(path, cm, K, r->names, title, NULL, err, sizeof err), err);

@@ -1,5 +1,7 @@
 /* Reopening a trained classification or segmentation run (image_run.h). */
 #include "tasks/image_run.h"
+#include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@ static void check_classes(const ImageRun *r, const JsonValue *classes, const cha
 void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterRead rd, const char *cmd,
                     const char *key) {
     memset(r, 0, sizeof *r);
+    const char *given = data;
     char err[2048];
     snprintf(r->ckpt, sizeof r->ckpt, "%s/model.safetensors", run);
     if (ckpt_load_config(r->ckpt, &r->cfg, &r->mean, &r->std, err, sizeof err)) DIE_USER("%s", err);
@@ -61,6 +64,15 @@ void image_run_open(ImageRun *r, const char *run, const char *data, LabelRasterR
     json_free(root);
     free(desc);
     snprintf(r->data, sizeof r->data, "%s", data);
+    char a[PATH_MAX], b[PATH_MAX];
+    if (given && *rm.source && !(realpath(given, a) && realpath(rm.source, b) && !strcmp(a, b))) {
+        const char *base = strrchr(given, '/') ? strrchr(given, '/') + 1 : given;
+        size_t n = 0;
+        r->tag[n++] = '_';
+        for (const char *c = base; *c && *c != '.' && n + 1 < sizeof r->tag; c++) /* a file-name-safe stem */
+            r->tag[n++] = (isalnum((unsigned char)*c) || *c == '-' || *c == '_') ? *c : '_';
+        r->tag[n] = 0;
+    }
     run_meta_free(&rm);
     if (r->ds.V != r->cfg.V) DIE_USER("lvit %s: %s has %d bands, the model %s takes %d", cmd, r->data, r->ds.V, r->ckpt, r->cfg.V);
     for (int v = 0; v < r->ds.V; v++)

@@ -10,6 +10,8 @@
 typedef struct ImageRun {
     char ckpt[4096];
     char data[4096]; /* the dataset file opened */
+    char tag[256];   /* "" for the run's own data, else "_NAME" (--data NAME.lvd): eval's files are
+                      * confusion_test_NAME.csv ..., beside the run's own */
     VitConfig cfg;
     float *mean, *std;
     Dataset ds;

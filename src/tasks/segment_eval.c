@@ -216,13 +216,13 @@ int segment_eval(const EvalOptions *o) {
     }
     json_buf_puts(&js, "]}\n");
     char path[4200], err[4400], title[256];
-    snprintf(path, sizeof path, "%s/confusion_%s.csv", o->run, o->split);
+    snprintf(path, sizeof path, "%s/confusion_%s%s.csv", o->run, o->split, r.ir.tag);
     or_die(class_write_confusion_csv(path, cm, K, r.names, err, sizeof err), "eval", err);
     printf("wrote %s\n", path);
-    snprintf(path, sizeof path, "%s/class_metrics_%s.csv", o->run, o->split);
+    snprintf(path, sizeof path, "%s/class_metrics_%s%s.csv", o->run, o->split, r.ir.tag);
     or_die(class_write_metrics_csv(path, cm, K, r.names, err, sizeof err), "eval", err);
     printf("wrote %s\n", path);
-    snprintf(path, sizeof path, "%s/confusion_%s.png", o->run, o->split);
+    snprintf(path, sizeof path, "%s/confusion_%s%s.png", o->run, o->split, r.ir.tag);
     snprintf(title, sizeof title, "%s pixels: OA %.1f%%, AA %.1f%%, kappa %.3f, mIoU %.3f", o->split, 100 * s.oa,
              100 * s.aa, s.kappa, s.miou);
     or_die(class_confusion_png(path, cm, K, r.names, title, NULL, err, sizeof err), "eval", err);
