@@ -28,6 +28,10 @@ int write_class_raster(const char *path, const int32_t *vals, int H, int W, cons
         if (CPLGetLastErrorType() >= CE_Failure) bad = 1;
     }
     if (!bad && rename(tmp, path) != 0) bad = 1;
+    if (!d) { /* (GDAL's own message names the temporary file) */
+        snprintf(err, errlen, "cannot create %s (GeoTIFF): is its folder there and writable?", path);
+        return -1;
+    }
     if (bad) {
         const char *m = CPLGetLastErrorMsg();
         snprintf(err, errlen, "cannot write %s (GeoTIFF)%s%s", path, m && *m ? ": " : "", m ? m : "");
