@@ -271,6 +271,9 @@ static int mae_eval(const EvalOptions *o) {
     mae_run_open(&r, o->run, o->data, o->batch, "eval");
     const VitConfig cfg = r.cfg;
     const int set = !strcmp(o->split, "train") ? SPLIT_TRAIN : SPLIT_VAL, B = o->batch;
+    if (strcmp(o->split, "train") && strcmp(o->split, "val"))
+        log_info("eval --split %s: a pretraining run has no test split; it scores the held-out samples (every 20th, the "
+                 "validation split)", o->split);
     const int64_t first = set == SPLIT_VAL ? r.mt.cd.n[SPLIT_TRAIN] : 0, n = r.mt.cd.n[set];
     const int64_t nx = r.hb.nx, p = cfg.p, HW = (int64_t)cfg.H * cfg.W;
     const float *pred = r.pred, *x = r.hb.x, *y = r.hb.y, *mask = r.hb.mask;
