@@ -36,31 +36,44 @@ int label_split_class_values(const Dataset *ds, double *v, char *err, size_t err
     return ok ? 0 : -1;
 }
 
-int label_split_read(const Dataset *ds, LabelRasterRead rd, const char *flag, const char *spec, int32_t **map,
-                     char *err, size_t errlen) {
-    *map = NULL;
+/* Reads the raster of spec ("FILE" or "FILE:VAR") for flag: its values and validity, refused unless it
+ * is the size of ds's images. 0, or -1 with err naming the flag and the file (nothing to free). */
+static int read_spec(const Dataset *ds, LabelRasterRead rd, const char *flag, const char *spec, double **vals,
+                     uint8_t **ok, char *err, size_t errlen) {
     if (!rd) {
-        snprintf(err, errlen, "%s %s: this program reads no label rasters (the lvit command does)", flag, spec);
+        snprintf(err, errlen, "%s %s: this program reads no rasters (the lvit command does)", flag, spec);
         return -1;
     }
     char file[4096], e[2048];
     const char *var;
     split_spec(spec, file, sizeof file, &var);
     int H, W;
-    double *vals;
-    uint8_t *ok;
-    if (rd(file, var, &H, &W, &vals, &ok, e, sizeof e)) {
+    if (rd(file, var, &H, &W, vals, ok, e, sizeof e)) {
         snprintf(err, errlen, "%s %s: %s", flag, spec, e);
         return -1;
     }
-    int rc = -1;
-    const int C = ds->img.C;
-    double *cv = xmalloc(sizeof(double) * (size_t)C);
     if (H != ds->H || W != ds->W) {
         snprintf(err, errlen, "%s %s is %dx%d pixels (rows x columns), but the images of %s are %dx%d", flag, file, H, W,
                  ds->source, ds->H, ds->W);
-        goto done;
+        free(*vals), free(*ok);
+        return -1;
     }
+    return 0;
+}
+
+int label_split_read(const Dataset *ds, LabelRasterRead rd, const char *flag, const char *spec, int32_t **map,
+                     char *err, size_t errlen) {
+    *map = NULL;
+    double *vals;
+    uint8_t *ok;
+    if (read_spec(ds, rd, flag, spec, &vals, &ok, err, errlen)) return -1;
+    const int H = ds->H, W = ds->W;
+    char file[4096];
+    const char *var;
+    split_spec(spec, file, sizeof file, &var);
+    int rc = -1;
+    const int C = ds->img.C;
+    double *cv = xmalloc(sizeof(double) * (size_t)C);
     if (label_split_class_values(ds, cv, err, errlen)) goto done;
     int32_t *m = xmalloc(sizeof(int32_t) * (size_t)H * W);
     for (int64_t k = 0; k < (int64_t)H * W; k++) {
@@ -110,29 +123,16 @@ static int mask_split(const Dataset *ds, const TaskOptions *o, int32_t **train, 
                  "--labels RASTER, or give --train-labels and --test-labels)", spec, ds->source);
         return -1;
     }
-    if (!o->read_raster) {
-        snprintf(err, errlen, "--split-mask %s: this program reads no rasters (the lvit command does)", spec);
-        return -1;
-    }
-    char file[4096], e[2048];
-    const char *var;
-    split_spec(spec, file, sizeof file, &var);
-    int H, W;
     double *vals;
     uint8_t *ok;
-    if (o->read_raster(file, var, &H, &W, &vals, &ok, e, sizeof e)) {
-        snprintf(err, errlen, "--split-mask %s: %s", spec, e);
-        return -1;
-    }
-    int32_t *tr = NULL, *te = NULL;
+    if (read_spec(ds, o->read_raster, "--split-mask", spec, &vals, &ok, err, errlen)) return -1;
+    char file[4096];
+    const char *var;
+    split_spec(spec, file, sizeof file, &var);
+    const int W = ds->W;
     int rc = -1;
-    if (H != ds->H || W != ds->W) {
-        snprintf(err, errlen, "--split-mask %s is %dx%d pixels (rows x columns), but the images of %s are %dx%d", file, H, W,
-                 ds->source, ds->H, ds->W);
-        goto done;
-    }
-    const int64_t plane = (int64_t)H * W;
-    tr = xmalloc(sizeof(int32_t) * (size_t)plane), te = xmalloc(sizeof(int32_t) * (size_t)plane);
+    const int64_t plane = (int64_t)ds->H * W;
+    int32_t *tr = xmalloc(sizeof(int32_t) * (size_t)plane), *te = xmalloc(sizeof(int32_t) * (size_t)plane);
     int64_t ntr = 0, nte = 0;
     for (int64_t k = 0; k < plane; k++) {
         const double v = ok[k] ? vals[k] : 0.0;
