@@ -65,7 +65,7 @@ lvit_status lvit_open(const char *checkpoint_path, const LvitOptions *opts, lvit
 void lvit_close(lvit_model *m);
 
 /* ---- metadata (all valid while m is open) ---- */
-const char *lvit_task(const lvit_model *m);            /* "forecast" or "downscale" */
+const char *lvit_task(const lvit_model *m);            /* "forecast", "downscale", "classify" or "segment" */
 int lvit_num_inputs(const lvit_model *m);              /* V: variables the model reads (downscaling: + static) */
 int lvit_num_outputs(const lvit_model *m);             /* Vo: variables it writes */
 /* Name and units of input i (0 <= i < V; outputs are inputs 0 .. Vo-1). NULL if i is out of range;
@@ -114,6 +114,23 @@ lvit_status lvit_downscale(lvit_model *m, const float *coarse, const unsigned ch
  * Vo*(s h)*(s w)); the Fortran module calls this one. */
 lvit_status lvit_downscale_sized(lvit_model *m, const float *coarse, size_t ncoarse, const unsigned char *mask,
                                  size_t nmask, float *fine, size_t nfine);
+
+/* ---- image tasks (task "classify" or "segment", docs/api.md) ----
+ * The grid (lvit_grid) is the model's window: a pixel classifier's W x W pixels around the pixel to
+ * classify (the window's centre pixel is at row and column W / 2), a whole image for an image
+ * classifier, a segmentation model's tile. x [V][H][W] are the bands in the units of the training
+ * data, mask [V][H][W] (1 = observed) or NULL; cells outside the scene are given as unobserved. */
+int lvit_num_classes(const lvit_model *m);            /* K (0 for other tasks) */
+const char *lvit_class_name(const lvit_model *m, int k); /* as lvit convert named them, e.g. "class_10" */
+/* Classification: logits [K] (softmax for single-label models, sigmoid per class for multi-label). */
+lvit_status lvit_classify(lvit_model *m, const float *x, const unsigned char *mask, float *logits);
+lvit_status lvit_classify_sized(lvit_model *m, const float *x, size_t nx, const unsigned char *mask, size_t nmask,
+                                float *logits, size_t nlogits);
+/* Segmentation of one tile: logits [K][H][W], the class of each pixel the largest (lvit predict
+ * covers a scene with tiles overlapping by half and sums their softmax, docs/classification.md). */
+lvit_status lvit_segment(lvit_model *m, const float *x, const unsigned char *mask, float *logits);
+lvit_status lvit_segment_sized(lvit_model *m, const float *x, size_t nx, const unsigned char *mask, size_t nmask,
+                               float *logits, size_t nlogits);
 
 #ifdef __cplusplus
 }

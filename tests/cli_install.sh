@@ -33,7 +33,7 @@ for f in include/lvit.h lib/liblvit.a lib/liblvit.so lib/liblvit.so.0 lib/pkgcon
 done
 if readelf -d "$prefix/lib/liblvit.so" 2>/dev/null | grep -q "SONAME.*liblvit.so.0"; then ok "SONAME liblvit.so.0"; else bad "SONAME"; fi
 # only the public API is exported
-if nm -D --defined-only "$prefix/lib/liblvit.so" | awk '{print $3}' | grep -v '^lvit_' | grep -qv '^LVIT_0$'; then
+if nm -D --defined-only "$prefix/lib/liblvit.so" | awk '{print $3}' | grep -v '^lvit_' | grep -Eqv '^LVIT_[0-9]+$'; then
   bad "liblvit.so exports more than lvit_*"; nm -D --defined-only "$prefix/lib/liblvit.so" | grep -v lvit_ | head -5
 else ok "liblvit.so exports lvit_* only"; fi
 

@@ -25,7 +25,7 @@ module lvit
   public :: lvit_open, lvit_close, lvit_last_error, lvit_forecast, lvit_task, lvit_num_inputs, &
             lvit_num_outputs, lvit_var_name, lvit_units, lvit_norm, lvit_grid, lvit_padded_grid, &
             lvit_lat, lvit_lon, lvit_patch_size, lvit_format_version, lvit_lead_divisor, lvit_downscale, &
-            lvit_scale
+            lvit_scale, lvit_num_classes, lvit_classify, lvit_segment
 
   interface
     function c_open(path, opts, out) bind(c, name='lvit_open') result(st)
@@ -127,6 +127,23 @@ module lvit
       integer(c_size_t), value :: nx, nmask, ny
       integer(c_int) :: st
     end function c_downscale
+    function c_num_classes(m) bind(c, name='lvit_num_classes') result(n)
+      import :: c_ptr, c_int
+      type(c_ptr), value :: m
+      integer(c_int) :: n
+    end function c_num_classes
+    function c_classify(m, x, nx, mask, nmask, y, ny) bind(c, name='lvit_classify_sized') result(st)
+      import :: c_ptr, c_size_t, c_int
+      type(c_ptr), value :: m, x, mask, y
+      integer(c_size_t), value :: nx, nmask, ny
+      integer(c_int) :: st
+    end function c_classify
+    function c_segment(m, x, nx, mask, nmask, y, ny) bind(c, name='lvit_segment_sized') result(st)
+      import :: c_ptr, c_size_t, c_int
+      type(c_ptr), value :: m, x, mask, y
+      integer(c_size_t), value :: nx, nmask, ny
+      integer(c_int) :: st
+    end function c_segment
     function c_scale(m) bind(c, name='lvit_scale') result(n)
       import :: c_ptr, c_int
       type(c_ptr), value :: m
@@ -328,5 +345,46 @@ contains
     st = int(c_downscale(model%ptr, c_loc(coarse), size(coarse, kind=c_size_t), pm, nm, c_loc(fine), &
                          size(fine, kind=c_size_t)))
   end function lvit_downscale
+
+  ! Classes of an image model (task "classify" or "segment"; 0 for others).
+  integer function lvit_num_classes(model)
+    type(lvit_model), intent(in) :: model
+    lvit_num_classes = int(c_num_classes(model%ptr))
+  end function lvit_num_classes
+
+  ! Classification (task "classify"): x(W, H, V) the bands of the window around the pixel (or the
+  ! image), logits(K) out; mask as lvit_forecast.
+  integer function lvit_classify(model, x, logits, mask) result(st)
+    type(lvit_model), intent(in) :: model
+    real(c_float), intent(in), target, contiguous :: x(:, :, :)
+    real(c_float), intent(out), target, contiguous :: logits(:)
+    integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
+    type(c_ptr) :: pm
+    integer(c_size_t) :: nm
+    pm = c_null_ptr
+    nm = 0
+    if (present(mask)) then
+      pm = c_loc(mask)
+      nm = size(mask, kind=c_size_t)
+    end if
+    st = int(c_classify(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
+  end function lvit_classify
+
+  ! Segmentation of one tile (task "segment"): x(W, H, V) bands, logits(W, H, K) out; mask as lvit_forecast.
+  integer function lvit_segment(model, x, logits, mask) result(st)
+    type(lvit_model), intent(in) :: model
+    real(c_float), intent(in), target, contiguous :: x(:, :, :)
+    real(c_float), intent(out), target, contiguous :: logits(:, :, :)
+    integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
+    type(c_ptr) :: pm
+    integer(c_size_t) :: nm
+    pm = c_null_ptr
+    nm = 0
+    if (present(mask)) then
+      pm = c_loc(mask)
+      nm = size(mask, kind=c_size_t)
+    end if
+    st = int(c_segment(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
+  end function lvit_segment
 
 end module lvit

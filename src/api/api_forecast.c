@@ -50,8 +50,11 @@ static lvit_status forecast_impl(lvit_model *m, const float *x, const unsigned c
     if (!m || !x || !y) return api_fail(LVIT_E_ARG, "lvit_forecast: model, x and y must not be NULL");
     const VitConfig *c = &m->cfg;
     if (vit_reslim(c))
-        return api_fail(LVIT_E_ARG, "lvit_forecast: %s is a downscaling model (task \"downscale\"); this version "
-                        "of the library runs forecasting models only (lvit predict runs downscaling)", m->path);
+        return api_fail(LVIT_E_ARG, "lvit_forecast: %s is a downscaling model (task \"downscale\"): use lvit_downscale",
+                        m->path);
+    if (vit_classify(c) || vit_segment(c))
+        return api_fail(LVIT_E_ARG, "lvit_forecast: %s is a model of task \"%s\": use lvit_%s", m->path, lvit_task(m),
+                        lvit_task(m));
     if (!(lead_hours > 0) || !isfinite(lead_hours))
         return api_fail(LVIT_E_ARG, "lvit_forecast: lead_hours %g is not a positive number of hours", (double)lead_hours);
     lvit_status st = api_normalise_input(m, x, mask, "lvit_forecast");

@@ -22,6 +22,9 @@ struct lvit_model {
     float *dev;             /* backend: x [V,Hp,Wp], prediction [Vo,s Hp,s Wp], lead [1] */
     float *xin, *pred;      /* host: normalised padded input [V,Hp,Wp], model output [Vo, s Hp, s Wp] */
     Anchor anchor;          /* a forecast's anchor (nlead 0: none), data/anchor.h */
+    int window;             /* classify (pixel windows), segment: the window's side (m->H = m->W = it) */
+    int nclass;             /* classify, segment: the classes training recorded, with their names */
+    char **class_names;
 };
 
 /* m->xin [V, Hp, Wp] from x [V, H, W] in physical units: normalised as host_batch_fill does

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "api/api_internal.h"
+#include "core/json.h"
 #include "data/dataset_file.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -29,6 +30,40 @@ static void fill_from_old_dataset(lvit_model *m) {
 }
 
 /* The data grid, coordinates and units from the metadata, checked against the model. */
+/* Classification and segmentation: the window the model sees (the grid the caller passes) and the
+ * classes, from the task's record in lvit.data (tasks/classify_data.c, classify_describe). */
+static lvit_status fill_image_task(lvit_model *m, const char *desc) {
+    const VitConfig *c = &m->cfg;
+    char err[512];
+    JsonValue *root = desc ? json_parse(desc, strlen(desc), 1 << 28, "lvit.data", err, sizeof err) : NULL;
+    const JsonValue *t = json_get(root, vit_segment(c) ? "segment" : "classify");
+    const JsonValue *names = json_get(t, "classes");
+    int64_t win = 0;
+    const int K = vit_segment(c) ? c->seg_classes : c->classes;
+    lvit_status st = LVIT_OK;
+    if (!t || json_as_int64(json_get(t, "window"), 1, 4096, &win) || json_len(names) != (size_t)K)
+        st = api_fail(LVIT_E_FORMAT, "%s: metadata lvit.data lacks the %s task's window or its %d class names", m->path,
+                      vit_segment(c) ? "segment" : "classify", K);
+    else if (!vit_segment(c) && !strcmp(json_as_string(json_get(t, "mode")) ? json_as_string(json_get(t, "mode")) : "", "image"))
+        win = 0; /* whole images: the grid is the model's (set below) */
+    m->units = xcalloc((size_t)c->V, sizeof *m->units); /* (image bands: units unrecorded) */
+    if (st == LVIT_OK) {
+        m->nclass = K;
+        m->class_names = xcalloc((size_t)K, sizeof *m->class_names);
+        for (int k = 0; k < K; k++) {
+            const char *nm = json_as_string(json_at(names, (size_t)k));
+            m->class_names[k] = xstrdup(nm ? nm : "?");
+        }
+        m->window = (int)win;
+        m->H = win ? (int)win : c->H, m->W = win ? (int)win : c->W;
+        if (m->H > c->H || m->W > c->W || c->H - m->H >= c->p)
+            st = api_fail(LVIT_E_FORMAT, "%s: the recorded window %d does not pad to the model's %dx%d grid (patch %d)",
+                          m->path, m->H, c->H, c->W, c->p);
+    }
+    json_free(root);
+    return st;
+}
+
 static lvit_status fill_grid(lvit_model *m) {
     const VitConfig *c = &m->cfg;
     const RunMeta *r = &m->meta;
@@ -83,12 +118,20 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
     }
     char *desc = ckpt_load_data_desc(path);
     int bad = run_meta_parse(&m->meta, desc, path, err, sizeof err);
-    free(desc);
     if (bad) {
+        free(desc);
         api_fail(LVIT_E_FORMAT, "%s", err);
         goto fail;
     }
-    if ((st = fill_grid(m)) != LVIT_OK) goto fail;
+    if (vit_mae(&m->cfg)) {
+        free(desc);
+        st = api_fail(LVIT_E_ARG, "%s is a masked-autoencoder pretraining run (task \"mae\"): fine-tune it (lvit train "
+                      "--task classify --init) and open that model", path);
+        goto fail;
+    }
+    st = vit_classify(&m->cfg) || vit_segment(&m->cfg) ? fill_image_task(m, desc) : fill_grid(m);
+    free(desc);
+    if (st != LVIT_OK) goto fail;
     vit_init(&m->vit, &m->cfg, NULL, 1, kernels_cpu());
     m->loaded = 1;
     if (ckpt_load_params(&m->vit, path, err, sizeof err)) {
@@ -100,7 +143,8 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
         goto fail;
     }
     const int s = vit_scale(&m->cfg);
-    const int64_t nin = (int64_t)m->cfg.V * m->cfg.H * m->cfg.W, nout = (int64_t)m->cfg.Vo * s * m->cfg.H * s * m->cfg.W;
+    const int64_t nin = (int64_t)m->cfg.V * m->cfg.H * m->cfg.W,
+                  nout = (int64_t)m->cfg.Vo * s * m->cfg.H * s * m->cfg.W + m->cfg.classes; /* (+ a classifier's logits) */
     m->dev = m->vit.k->alloc(sizeof(float) * (size_t)(nin + nout + 1));
     m->xin = xmalloc(sizeof(float) * (size_t)nin);
     m->pred = xmalloc(sizeof(float) * (size_t)nout);
@@ -124,11 +168,18 @@ void lvit_close(lvit_model *m) {
     vit_config_free(&m->cfg);
     run_meta_free(&m->meta);
     anchor_free(&m->anchor);
+    for (int k = 0; k < m->nclass; k++) free(m->class_names[k]);
+    free(m->class_names);
     free(m->mean), free(m->std), free(m->lat), free(m->lon), free(m->units), free(m->xin), free(m->pred);
     free(m);
 }
 
-const char *lvit_task(const lvit_model *m) { return !m ? NULL : vit_reslim(&m->cfg) ? "downscale" : "forecast"; }
+const char *lvit_task(const lvit_model *m) {
+    return !m ? NULL : vit_reslim(&m->cfg) ? "downscale" : vit_classify(&m->cfg) ? "classify" : vit_segment(&m->cfg) ? "segment"
+                                                                                                             : "forecast";
+}
+int lvit_num_classes(const lvit_model *m) { return m ? m->nclass : 0; }
+const char *lvit_class_name(const lvit_model *m, int k) { return m && k >= 0 && k < m->nclass ? m->class_names[k] : NULL; }
 int lvit_num_inputs(const lvit_model *m) { return m ? m->cfg.V : 0; }
 int lvit_num_outputs(const lvit_model *m) { return m ? m->cfg.Vo : 0; }
 const char *lvit_var_name(const lvit_model *m, int i) {
