@@ -8,7 +8,9 @@
 # +- sd over the seeds, written to OUT/results.md (docs/pretraining.md has the figures and what
 # they mean); the predicted map beside the labels and the MAE's reconstructed spectra as PNG.
 # usage: bench/salinas_mae.sh [BUILD_DIR] [OUT_DIR]
-#   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (500), SVM (1: run the SVM),
+#   env: SEEDS ("1 2 3 4 5"), COUNTS ("5 10 20"), MAE_STEPS (1000), STEPS (2000: the classifiers' steps;
+#        fewer leave them unconverged, docs/pretraining.md), SVM (1: run the SVM), PROBE (1: the linear
+#        probe rows; 0 skips them), CLS_ARGS (extra flags for every classifier, e.g. "--lr 0.0002"),
 #        BAND_GROUPS (empty: no channel-group rows; e.g. 8 or 0-29,30-79,80-203),
 #        MODES ("agg dchag", plus "groups" with BAND_GROUPS: which channel modes to pretrain and run;
 #        MODES=agg skips the D-CHAG rows). D-CHAG and channel groups run at 10 labelled px per class only.
@@ -19,7 +21,8 @@ BUILD=${1:-$here/../build}
 OUT=${2:-/tmp/lvit_salinas_mae}
 LVIT=$BUILD/lvit
 D=$here/../../shared/data/salinasA_aviris
-SEEDS=${SEEDS:-"1 2 3 4 5"} COUNTS=${COUNTS:-"5 10 20"} MAE_STEPS=${MAE_STEPS:-1000} STEPS=${STEPS:-500} SVM=${SVM:-1}
+SEEDS=${SEEDS:-"1 2 3 4 5"} COUNTS=${COUNTS:-"5 10 20"} MAE_STEPS=${MAE_STEPS:-1000} STEPS=${STEPS:-2000} SVM=${SVM:-1}
+PROBE=${PROBE:-1} CLS_ARGS=${CLS_ARGS:-}
 BAND_GROUPS=${BAND_GROUPS:-}
 [ -f "$D/SalinasA.mat" ] || { echo "error: $D/SalinasA.mat not found (../shared/data/PROVENANCE.md)" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -45,7 +48,7 @@ run() { # NAME SEED COUNT [flags]: train, eval into OUT/NAME.json, the SVM on th
   local r=$OUT/runs/$name
   if [ ! -f "$r.json" ]; then
     "$LVIT" train --task classify --data "$DATA" --run "$r" --overwrite "${M[@]}" --per-class "$n" --split-seed "$seed" \
-      --seed "$seed" --steps "$STEPS" --batch 16 --log-every "$STEPS" --quiet "$@" > "$r.log" 2>&1
+      --seed "$seed" --steps "$STEPS" --batch 16 --log-every 250 $CLS_ARGS "$@" > "$r.log" 2>&1
     "$LVIT" eval --run "$r" --json "$r.json" | head -1
   fi
   if [ "$SVM" = 1 ] && [ ! -f "$OUT/runs/svm_${seed}_$n.done" ]; then
@@ -59,7 +62,7 @@ for seed in $SEEDS; do
     for n in $COUNTS; do
       run "scratch_${n}_$seed" "$seed" "$n"
       run "mae_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors"
-      run "probe_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors" --freeze-encoder
+      if [ "$PROBE" = 1 ]; then run "probe_${n}_$seed" "$seed" "$n" --init "$OUT/mae_agg/model.safetensors" --freeze-encoder; fi
     done
   fi
   if has dchag; then
