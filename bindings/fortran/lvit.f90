@@ -311,12 +311,7 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
-    pm = c_null_ptr
-    nm = 0
-    if (present(mask)) then
-      pm = c_loc(mask)
-      nm = size(mask, kind=c_size_t)
-    end if
+    call mask_arg(pm, nm, mask)
     st = int(c_forecast(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, real(lead_hours, c_float), &
                         c_loc(y), size(y, kind=c_size_t)))
   end function lvit_forecast
@@ -336,12 +331,7 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
-    pm = c_null_ptr
-    nm = 0
-    if (present(mask)) then
-      pm = c_loc(mask)
-      nm = size(mask, kind=c_size_t)
-    end if
+    call mask_arg(pm, nm, mask)
     st = int(c_downscale(model%ptr, c_loc(coarse), size(coarse, kind=c_size_t), pm, nm, c_loc(fine), &
                          size(fine, kind=c_size_t)))
   end function lvit_downscale
@@ -361,12 +351,7 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
-    pm = c_null_ptr
-    nm = 0
-    if (present(mask)) then
-      pm = c_loc(mask)
-      nm = size(mask, kind=c_size_t)
-    end if
+    call mask_arg(pm, nm, mask)
     st = int(c_classify(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
   end function lvit_classify
 
@@ -378,13 +363,21 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
+    call mask_arg(pm, nm, mask)
+    st = int(c_segment(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
+  end function lvit_segment
+
+  ! The C library's mask pointer and length for an optional mask(W, H, V) argument (NULL and 0 without one).
+  subroutine mask_arg(pm, nm, mask)
+    type(c_ptr), intent(out) :: pm
+    integer(c_size_t), intent(out) :: nm
+    integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     pm = c_null_ptr
     nm = 0
     if (present(mask)) then
       pm = c_loc(mask)
       nm = size(mask, kind=c_size_t)
     end if
-    st = int(c_segment(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
-  end function lvit_segment
+  end subroutine mask_arg
 
 end module lvit

@@ -6,15 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "core/log.h"
-#include "data/dataset_file.h"
 #include "eval/class_metrics.h"
 #include "io/checkpoint.h"
-#include "io/run_meta.h"
 #include "tasks/classify_data.h"
 #include "tasks/class_map_out.h"
 #include "tasks/image_run.h"

@@ -9,14 +9,11 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/json.h"
-#include "data/dataset_file.h"
 #include "eval/class_metrics.h"
 #include "io/checkpoint.h"
-#include "io/run_meta.h"
 #include "tasks/class_map_out.h"
 #include "tasks/image_run.h"
 #include "tasks/jobs.h"
-#include "tasks/label_split.h"
 #include "tasks/segment_data.h"
 #include "train/setup.h"
 
