@@ -53,7 +53,8 @@ int cmd_train(int argc, char **argv) {
     };
     args_parse(specs, argc, argv, 2, "train", "--run RUN_DIR [--data DATASET] [options]", NULL, 0);
     o.leads_given = args_find(specs, "leads")->seen;
-    static const char *const tracked[] = {"steps", "lr", "weight-decay", "dim", "depth", "heads", "val-every", "leads", "batch"};
+    static const char *const tracked[] = {"steps", "lr", "weight-decay", "dim", "depth", "heads", "val-every", "leads", "batch",
+                                          "window", "patch", "band-groups", "channels", "channel-parallel"};
     for (unsigned i = 0; i < sizeof tracked / sizeof *tracked; i++) /* in the order of the GIVEN_* bits */
         if (args_find(specs, tracked[i])->seen) o.given |= 1u << i;
     o.downscale_given = args_find(specs, "scale")->seen || args_find(specs, "tiles")->seen || args_find(specs, "static")->seen;

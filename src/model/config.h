@@ -117,9 +117,12 @@ static inline int vit_block0(const VitConfig *c) {
 }
 static inline int vit_first_stage(const VitConfig *c) { return vit_stage(c) == 0; }
 static inline int vit_last_stage(const VitConfig *c) { return vit_stage(c) == vit_pp(c) - 1; }
+/* the MAE's decoder and Reslim's convolutions live on the last stage */
+static inline int vit_mae_decoder(const VitConfig *c) { return vit_mae(c) && vit_last_stage(c); }
+static inline int vit_reslim_head(const VitConfig *c) { return vit_last_stage(c) && vit_reslim(c); }
 /* the encoder's blocks, then (on the last pipeline stage) the masked autoencoder's decoder blocks */
 static inline int vit_layers(const VitConfig *c) {
-    return vit_nblocks(c) + (vit_mae(c) && vit_last_stage(c) ? c->mae_depth : 0);
+    return vit_nblocks(c) + (vit_mae_decoder(c) ? c->mae_depth : 0);
 }
 /* tokens per sample that a pipeline stage receives and passes on: the encoder's (the visible ones
  * for the masked autoencoder) */

@@ -52,31 +52,31 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(head_b, "head.%d.bias", (c)->dec_depth, 2, 0, vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1)            \
     X(out_w, "head.%d.weight", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_TRUNC02, 1, 2, vit_E(c), (c)->D, 1, 1) \
     X(out_b, "head.%d.bias", 1, 0, 2 * (c)->dec_depth, vit_last_stage(c), INIT_ZERO, 0, 1, vit_E(c), 1, 1, 1) \
-    X(hc_w, "head_conv.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, (c)->Vo, (c)->Vo, 3, 3) \
-    X(hc_b, "head_conv.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1) \
-    X(r1_w, "res_path.conv1.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, vit_Rs(c), (c)->V, 3, 3) \
-    X(r1_b, "res_path.conv1.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, vit_Rs(c), 1, 1, 1) \
-    X(r2_w, "res_path.conv2.weight", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_CONV, 1, 4, (c)->Vo, (c)->res_width, 3, 3) \
-    X(r2_b, "res_path.conv2.bias", 1, 0, 0, vit_last_stage(c) && vit_reslim(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1) \
-    X(demb_w, "decoder_embed.weight", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_XAVIER, 1, 2, (c)->D, (c)->D, 1, 1) \
-    X(demb_b, "decoder_embed.bias", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(mask_tok, "mask_token", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_TRUNC02, 0, 3, 1, 1, (c)->D, 1) \
-    X(dpos, "decoder_pos_embed", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1) \
-    X(dn1_w, "decoder_blocks.%d.norm1.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
-    X(dn1_b, "decoder_blocks.%d.norm1.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dqkv_w, "decoder_blocks.%d.attn.qkv.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
-    X(dqkv_b, "decoder_blocks.%d.attn.qkv.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
-    X(dproj_w, "decoder_blocks.%d.attn.proj.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_XAVIER, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
-    X(dproj_b, "decoder_blocks.%d.attn.proj.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dn2_w, "decoder_blocks.%d.norm2.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
-    X(dn2_b, "decoder_blocks.%d.norm2.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dfc1_w, "decoder_blocks.%d.mlp.fc1.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_XAVIER, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
-    X(dfc1_b, "decoder_blocks.%d.mlp.fc1.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1) \
-    X(dfc2_w, "decoder_blocks.%d.mlp.fc2.weight", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_XAVIER, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
-    X(dfc2_b, "decoder_blocks.%d.mlp.fc2.bias", (c)->mae_depth, 1, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dnorm_w, "decoder_norm.weight", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
-    X(dnorm_b, "decoder_norm.bias", 1, 0, 0, vit_mae(c) && vit_last_stage(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
-    X(dgemb, "decoder_group_embed", 1, 0, 0, vit_mae(c) && vit_last_stage(c) && (c)->mode == CH_GROUPS, INIT_VAR_SINCOS, 0, 3, 1, (c)->groups, (c)->D, 1)
+    X(hc_w, "head_conv.weight", 1, 0, 0, vit_reslim_head(c), INIT_CONV, 1, 4, (c)->Vo, (c)->Vo, 3, 3) \
+    X(hc_b, "head_conv.bias", 1, 0, 0, vit_reslim_head(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1) \
+    X(r1_w, "res_path.conv1.weight", 1, 0, 0, vit_reslim_head(c), INIT_CONV, 1, 4, vit_Rs(c), (c)->V, 3, 3) \
+    X(r1_b, "res_path.conv1.bias", 1, 0, 0, vit_reslim_head(c), INIT_ZERO, 0, 1, vit_Rs(c), 1, 1, 1) \
+    X(r2_w, "res_path.conv2.weight", 1, 0, 0, vit_reslim_head(c), INIT_CONV, 1, 4, (c)->Vo, (c)->res_width, 3, 3) \
+    X(r2_b, "res_path.conv2.bias", 1, 0, 0, vit_reslim_head(c), INIT_ZERO, 0, 1, (c)->Vo, 1, 1, 1) \
+    X(demb_w, "decoder_embed.weight", 1, 0, 0, vit_mae_decoder(c), INIT_XAVIER, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(demb_b, "decoder_embed.bias", 1, 0, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(mask_tok, "mask_token", 1, 0, 0, vit_mae_decoder(c), INIT_TRUNC02, 0, 3, 1, 1, (c)->D, 1) \
+    X(dpos, "decoder_pos_embed", 1, 0, 0, vit_mae_decoder(c), INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1) \
+    X(dn1_w, "decoder_blocks.%d.norm1.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
+    X(dn1_b, "decoder_blocks.%d.norm1.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dqkv_w, "decoder_blocks.%d.attn.qkv.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_XAVIER, 1, 2, 3 * vit_Dt(c), (c)->D, 1, 1) \
+    X(dqkv_b, "decoder_blocks.%d.attn.qkv.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, 3 * vit_Dt(c), 1, 1, 1) \
+    X(dproj_w, "decoder_blocks.%d.attn.proj.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_XAVIER, 1, 2, (c)->D, vit_Dt(c), 1, 1) \
+    X(dproj_b, "decoder_blocks.%d.attn.proj.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dn2_w, "decoder_blocks.%d.norm2.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
+    X(dn2_b, "decoder_blocks.%d.norm2.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dfc1_w, "decoder_blocks.%d.mlp.fc1.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_XAVIER, 1, 2, vit_Ft(c), (c)->D, 1, 1) \
+    X(dfc1_b, "decoder_blocks.%d.mlp.fc1.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, vit_Ft(c), 1, 1, 1) \
+    X(dfc2_w, "decoder_blocks.%d.mlp.fc2.weight", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_XAVIER, 1, 2, (c)->D, vit_Ft(c), 1, 1) \
+    X(dfc2_b, "decoder_blocks.%d.mlp.fc2.bias", (c)->mae_depth, 1, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dnorm_w, "decoder_norm.weight", 1, 0, 0, vit_mae_decoder(c), INIT_ONE, 0, 1, (c)->D, 1, 1, 1) \
+    X(dnorm_b, "decoder_norm.bias", 1, 0, 0, vit_mae_decoder(c), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
+    X(dgemb, "decoder_group_embed", 1, 0, 0, vit_mae_decoder(c) && (c)->mode == CH_GROUPS, INIT_VAR_SINCOS, 0, 3, 1, (c)->groups, (c)->D, 1)
 
 enum {
 #define VIT_FIELD_ENUM(f, ...) PF_##f,

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void note(char *what, size_t n, int *changed, const char *fmt, double v) {
+void auto_defaults_note(char *what, size_t n, int *changed, const char *fmt, double v) {
     (*changed)++;
     if (!what) return;
     size_t k = strlen(what);
@@ -75,20 +75,20 @@ int auto_defaults_forecast(AutoDefaults *a, unsigned given, const Dataset *ds, f
     const long long N = (long long)ds->t_train_end * nlead;
     const int small = N < 2000;
     if (small) {
-        if (!(given & GIVEN_DIM) && a->dim != 64) a->dim = 64, note(what, n, &changed, "dim %g", 64);
-        if (!(given & GIVEN_DEPTH) && a->depth != 3) a->depth = 3, note(what, n, &changed, "depth %g", 3);
-        if (!(given & GIVEN_HEADS) && a->heads != 4) a->heads = 4, note(what, n, &changed, "heads %g", 4);
-        if (!(given & GIVEN_LR)) a->lr = 1e-3f, note(what, n, &changed, "lr %g", 1e-3);
+        if (!(given & GIVEN_DIM) && a->dim != 64) a->dim = 64, auto_defaults_note(what, n, &changed, "dim %g", 64);
+        if (!(given & GIVEN_DEPTH) && a->depth != 3) a->depth = 3, auto_defaults_note(what, n, &changed, "depth %g", 3);
+        if (!(given & GIVEN_HEADS) && a->heads != 4) a->heads = 4, auto_defaults_note(what, n, &changed, "heads %g", 4);
+        if (!(given & GIVEN_LR)) a->lr = 1e-3f, auto_defaults_note(what, n, &changed, "lr %g", 1e-3);
     }
-    if (!(given & GIVEN_WEIGHT_DECAY)) a->weight_decay = 0.05f, note(what, n, &changed, "weight-decay %g", 0.05);
+    if (!(given & GIVEN_WEIGHT_DECAY)) a->weight_decay = 0.05f, auto_defaults_note(what, n, &changed, "weight-decay %g", 0.05);
     if (!(given & GIVEN_STEPS)) {
         long long per_epoch = (N + a->batch - 1) / a->batch, s = 20 * per_epoch;
         a->steps = s < 200 ? 200 : s > 4000 ? 4000 : s;
-        note(what, n, &changed, "steps %g", (double)a->steps);
+        auto_defaults_note(what, n, &changed, "steps %g", (double)a->steps);
     }
     if (!(given & GIVEN_VAL_EVERY) && ds->t_train_end < ds->t_val_end && has_val_pairs(ds, a->leads)) {
         a->val_every = a->steps / 16 > 0 ? (int)(a->steps / 16) : 1;
-        note(what, n, &changed, "val-every %g", a->val_every);
+        auto_defaults_note(what, n, &changed, "val-every %g", a->val_every);
     }
     return changed;
 }

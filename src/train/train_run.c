@@ -113,8 +113,9 @@ int train_run(const TrainOptions *o) {
     OptConfig oc = o->opt;
     const char *data = o->data, *run = o->run, *leads = o->leads, *init = o->init;
     const LayoutOptions df = o->layout;
-    const TaskOptions dsf = o->task;
-    const int batch = o->batch, threads = o->threads, log_every = o->log_every, times = o->times, quiet = o->quiet,
+    TaskOptions dsf = o->task;
+    int batch = o->batch;
+    const int threads = o->threads, log_every = o->log_every, times = o->times, quiet = o->quiet,
               val_samples = o->val_samples, keep = o->keep, max_skips = o->max_skips, resume = o->resume,
               ckpt_keep = o->ckpt_keep;
     int val_every = o->val_every;
@@ -143,17 +144,28 @@ int train_run(const TrainOptions *o) {
     mllog_staging_start(&ml, data);
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
     mllog_staging_stop(&ml);
-    if (dsf.task == TASK_FORECAST && ds.clim) { /* data from a file: defaults chosen from it (train/auto_defaults.h) */
-        static AutoDefaults ad; /* (its lead list outlives this block) */
+    /* defaults chosen from the data (train/auto_defaults.h; flags the user gives win) */
+    const int pixel_mae = dsf.task == TASK_MAE && ds.kind == DATASET_IMAGE &&
+                          (ds.T == 1 || ds.img.label_kind == LABELS_MAP);
+    const int pixels = pixel_mae || (dsf.task == TASK_CLASSIFY && ds.kind == DATASET_IMAGE && ds.img.label_kind == LABELS_MAP);
+    if ((dsf.task == TASK_FORECAST && ds.clim) || pixels) {
+        static AutoDefaults ad; /* (its lead list and band groups outlive this block) */
         ad = (AutoDefaults){.steps = steps, .lr = oc.lr, .weight_decay = oc.weight_decay, .dim = mf.dim, .depth = mf.depth,
-                            .heads = mf.heads, .val_every = val_every, .batch = batch};
+                            .heads = mf.heads, .val_every = val_every, .batch = batch, .window = dsf.window,
+                            .patch = mf.patch};
         snprintf(ad.leads, sizeof ad.leads, "%s", leads);
         char what[512];
-        if (auto_defaults_forecast(&ad, o->given | (o->leads_given ? GIVEN_LEADS : 0), &ds, forecast_time_step(&ds), what,
-                                   sizeof what)) {
-            log_info("defaults for this data (docs/forecasting.md; flags you give win): %s", what);
+        const int changed = pixels ? auto_defaults_pixels(&ad, o->given, &ds, pixel_mae, par.dp.size, par.sp.size,
+                                                          par.pp.size, what, sizeof what)
+                                   : auto_defaults_forecast(&ad, o->given | (o->leads_given ? GIVEN_LEADS : 0), &ds,
+                                                            forecast_time_step(&ds), what, sizeof what);
+        if (changed) {
+            log_info("defaults for this data (%s; flags you give win): %s",
+                     pixels ? "docs/classification.md" : "docs/forecasting.md", what);
             steps = ad.steps, oc.lr = ad.lr, oc.weight_decay = ad.weight_decay, val_every = ad.val_every;
-            mf.dim = ad.dim, mf.depth = ad.depth, mf.heads = ad.heads;
+            mf.dim = ad.dim, mf.depth = ad.depth, mf.heads = ad.heads, mf.patch = ad.patch, batch = ad.batch;
+            dsf.window = ad.window;
+            if (ad.band_groups[0]) mf.band_groups = ad.band_groups;
             nlead = parse_float_list(ad.leads, lead_h, 16);
             oc.total = steps;
             oc.warmup = warmup >= 0 ? warmup : steps / 20;
