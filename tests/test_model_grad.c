@@ -1,6 +1,6 @@
 /* Whole-model gradients: central differences of the loss against the analytic gradient (a few
  * entries of every tensor) for both channel modes, D-CHAG and the Reslim head (whole grid and
- * TILES windows), the classification head, band groups, and --recompute giving the same loss and gradient bits. */
+ * TILES windows), the classification head, band groups, the masked autoencoder over D-CHAG tokens, and --recompute giving the same loss and gradient bits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -307,6 +307,12 @@ static void test_fd_chag(void **s) {
         assert_int_equal(vit_chag_levels(&c), k ? 1 : 2);
         whole_model_fd_cfg(c, k ? "D-CHAG, 4 blocks, one level" : "D-CHAG, 2 blocks, groups of 2");
     }
+    VitConfig c = tu_tiny_config(CH_AGG); /* the masked autoencoder over D-CHAG's tokens */
+    c.V = c.Vo = 8, c.chag = 2, c.mae_keep = 1, c.mae_depth = 1;
+    vit_config_set_default_names(&c);
+    char err[256];
+    assert_int_equal(vit_config_check(&c, err, sizeof err), 0);
+    whole_model_fd_cfg(c, "D-CHAG masked autoencoder");
 }
 
 /* --recompute: only the block inputs kept, every block's activations recomputed before its
