@@ -9,11 +9,7 @@ set -u
 LVIT=$1 SRC=$2
 . "$(dirname "$0")/lib_cli.sh"
 S="$SRC/../shared/data/salinasA_aviris"
-if [ ! -f "$S/SalinasA.mat" ]; then
-  echo "skip: ../shared/data/salinasA_aviris is not in $SRC/../shared/data"
-  echo "0 passed, 0 failed, 1 skipped"
-  exit 0
-fi
+data_or_skip "$S/SalinasA.mat" salinasA_aviris
 tmp=$(mktemp -d /tmp/lvit_pixdef_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1

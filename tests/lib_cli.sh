@@ -9,6 +9,15 @@ expect() {
   if [ "$rc" -eq "$code" ]; then ok "$what (exit $rc)"; else bad "$what: exit $rc, expected $code"; sed 's/^/    /' "$tmp/out" | tail -5; fi
 }
 has() { if grep -q -- "$1" "$tmp/out"; then ok "message mentions '$1'"; else bad "message lacks '$1'"; sed 's/^/    /' "$tmp/out" | tail -5; fi; }
+# data_or_skip FILE WHAT: prints a skip line naming WHAT and exits 0 when FILE (real data from
+# ../shared/data) is absent.
+data_or_skip() {
+  if [ ! -f "$1" ]; then
+    echo "skip: $2 is not in ../shared/data ($1 missing)"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+  fi
+}
 # storm_or_skip SOURCE_DIR: sets $storm to the folder with the 1996 storm files (../shared/data
 # first, then Debian's libncarg-data), or prints a skip line and exits 0 when neither has them.
 storm_or_skip() {

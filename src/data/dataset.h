@@ -52,6 +52,11 @@ typedef struct Dataset {
  * latitude-dependent jet, coupled across variables, on a global grid; 6-hourly. */
 void dataset_synthetic(Dataset *ds, int V, int T, int H, int W, uint64_t seed);
 void dataset_free(Dataset *ds);
+/* An image dataset whose samples are windows around pixels: a scene with a label raster (labelled:
+ * what pixel classification needs), or also any dataset of one image (what MAE pretraining takes). */
+static inline int dataset_pixel_scene(const Dataset *ds, int labelled) {
+    return ds->kind == DATASET_IMAGE && (ds->img.label_kind == LABELS_MAP || (!labelled && ds->T == 1));
+}
 /* Mean and standard deviation per variable over times [t0, t1), valid cells only. */
 void dataset_compute_stats(Dataset *ds, int t0, int t1);
 

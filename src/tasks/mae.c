@@ -43,7 +43,7 @@ static void mae_open(Task *t, const TaskSetup *s, VitConfig *cfg) {
                  s->opts->mask_ratio);
     MaeTask *mt = xcalloc(1, sizeof *mt);
     const Dataset *ds = s->ds;
-    const int pixel = ds->kind == DATASET_IMAGE && (ds->T == 1 || ds->img.label_kind == LABELS_MAP);
+    const int pixel = dataset_pixel_scene(ds, 0);
     char err[1024];
     if (s->opts->window < 1 || s->opts->window > 1024)
         DIE_USER("lvit %s --task mae: --window %d: expected 1..1024 pixels", s->cmd, s->opts->window);

@@ -145,9 +145,8 @@ int train_run(const TrainOptions *o) {
     open_dataset(&ds, data, &mf, times, (uint64_t)seed, val_frac, "train");
     mllog_staging_stop(&ml);
     /* defaults chosen from the data (train/auto_defaults.h; flags the user gives win) */
-    const int pixel_mae = dsf.task == TASK_MAE && ds.kind == DATASET_IMAGE &&
-                          (ds.T == 1 || ds.img.label_kind == LABELS_MAP);
-    const int pixels = pixel_mae || (dsf.task == TASK_CLASSIFY && ds.kind == DATASET_IMAGE && ds.img.label_kind == LABELS_MAP);
+    const int pixel_mae = dsf.task == TASK_MAE && dataset_pixel_scene(&ds, 0);
+    const int pixels = pixel_mae || (dsf.task == TASK_CLASSIFY && dataset_pixel_scene(&ds, 1));
     if ((dsf.task == TASK_FORECAST && ds.clim) || pixels) {
         static AutoDefaults ad; /* (its lead list and band groups outlive this block) */
         ad = (AutoDefaults){.steps = steps, .lr = oc.lr, .weight_decay = oc.weight_decay, .dim = mf.dim, .depth = mf.depth,
