@@ -140,6 +140,16 @@ has ": 303 training pixels, 415 test pixels"
 expect 2 "the whole training raster against the odd polygons" "$LVIT" train --task classify --data "$tmp/l7.lvd" --run "$tmp/x" \
   "${tiny[@]}" --steps 1 --train-labels "$L7/training_data.gtif" --test-labels "$tmp/poly1.tif"
 has "label 415 of the same pixels"
+# a raster of the scene's size whose grid starts 3 pixels (90 m) further east labels other ground
+gdal_rasterize -q -a id -where "FID % 2 = 1" -te 462495 1734315 469995 1741815 -tr 30 30 -ot Byte -init 0 \
+  "$L7/training_data.shp" "$tmp/shifted.tif" || bad "gdal_rasterize"
+expect 2 "test labels on a shifted grid" "$LVIT" train --task classify --data "$tmp/l7.lvd" --run "$tmp/x" "${tiny[@]}" \
+  --steps 1 --train-labels "$tmp/poly0.tif" --test-labels "$tmp/shifted.tif"
+has "test-labels $tmp/shifted.tif lies on another grid than the images of $tmp/l7.lvd: upper-left corner (462495, 1741815)"
+expect 2 "convert --labels on a shifted grid" "$LVIT" convert -o "$tmp/shifted.lvd" "$L7/LE70220491999322EDC01_stack.gtif" \
+  --labels "$tmp/shifted.tif"
+has "labels $tmp/shifted.tif lies on another grid than the image"
+[ ! -e "$tmp/shifted.lvd" ] || bad "a refused convert left $tmp/shifted.lvd"
 
 # ---- --task segment: tiles of the scene, every labelled pixel of a tile scored
 seg=(--task segment --dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 2 --patch 4 --window 16 --batch 8 --lr 0.003

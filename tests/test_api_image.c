@@ -43,7 +43,7 @@ static int setup(void **state) {
     free(mk);
     static char cmd[16384];
     const char *tiny = "--dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 2 --batch 8 --lr 0.003";
-    snprintf(cmd, sizeof cmd,
+    const int len = snprintf(cmd, sizeof cmd,
              "%s convert -o %s %s --labels %s/salinasA_aviris/SalinasA_gt.mat --drop-bands 21-224 > %s/log 2>&1"
              " && %s train --task classify --data %s --run %s --patch 3 --window 9 --steps 300 %s >> %s/log 2>&1"
              " && %s train --task segment --data %s --run %s --patch 4 --window 88 --steps 3 --split-mask %s %s >> %s/log 2>&1"
@@ -52,6 +52,10 @@ static int setup(void **state) {
              LVIT_BINARY, g_data, sal, LVIT_SHARED_DATA, tu_tmpdir(), LVIT_BINARY, g_data, g_cls, tiny, tu_tmpdir(),
              LVIT_BINARY, g_data, g_seg, mask, tiny, tu_tmpdir(), LVIT_BINARY, g_data, g_mae, tiny, tu_tmpdir(),
              LVIT_BINARY, g_cls, tu_tmpdir(), tu_tmpdir(), LVIT_BINARY, g_seg, tu_tmpdir(), tu_tmpdir());
+    if (len < 0 || (size_t)len >= sizeof cmd) {
+        fprintf(stderr, "the command line for the temporary directory %s is too long\n", tu_tmpdir());
+        return -1;
+    }
     if (system(cmd) != 0) {
         fprintf(stderr, "failed: %s (see %s/log)\n", cmd, tu_tmpdir());
         return -1;
@@ -66,7 +70,9 @@ static int32_t *map_of(const char *tif, const lvit_model *m) {
     double *vals;
     uint8_t *ok;
     char err[1024];
-    if (read_label_raster(tif, NULL, &H, &W, &vals, &ok, err, sizeof err)) fail_msg("%s", err);
+    double geo[6];
+    int has_geo;
+    if (read_label_raster(tif, NULL, &H, &W, &vals, &ok, geo, &has_geo, err, sizeof err)) fail_msg("%s", err);
     assert_int_equal(H, 83), assert_int_equal(W, 86);
     int32_t *idx = malloc(sizeof(int32_t) * 83 * 86);
     for (int i = 0; i < 83 * 86; i++) {

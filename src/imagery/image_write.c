@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/check.h"
+#include "core/georef.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -82,12 +83,20 @@ int image_set_label_map(ImageSet *s, const char *path, const ImageOptions *o, ch
     int H, W;
     double *vals;
     uint8_t *ok;
-    if (read_label_raster(path, o->label_var, &H, &W, &vals, &ok, err, errlen)) return -1;
+    double geo[6];
+    int has_geo;
+    if (read_label_raster(path, o->label_var, &H, &W, &vals, &ok, geo, &has_geo, err, errlen)) return -1;
     int rc = -1;
     const size_t plane = (size_t)H * W;
     if (H != s->H || W != s->W) {
         snprintf(err, errlen, "--labels %s is %dx%d pixels, the image%s %s %dx%d", path, H, W, s->N > 1 ? "s" : "",
                  s->images[0].source, s->H, s->W);
+        goto done;
+    }
+    char why[512];
+    if (has_geo && s->images[0].has_geo && !georef_same_grid(s->images[0].geo, geo, why, sizeof why)) {
+        snprintf(err, errlen, "--labels %s lies on another grid than the image %s: %s; resample the labels onto the "
+                 "image's grid (gdalwarp -te and -tr with the image's extent and pixel size)", path, s->images[0].source, why);
         goto done;
     }
     if (map_classes(s, vals, plane, ok, path, o, err, errlen)) goto done;

@@ -77,9 +77,10 @@ const char *image_base_name(const char *path);
 
 /* Readers (0, or -1 with err naming the user's file) */
 int read_gdal_image(ImageSet *s, const char *path, const ImageOptions *o, char *err, size_t errlen);
-/* A single-band raster (GDAL or .mat) as doubles [H*W], with a validity mask. */
-int read_label_raster(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok, char *err,
-                      size_t errlen);
+/* A single-band raster (GDAL or .mat) as doubles [H*W], with a validity mask and its geotransform
+ * (*has_geo 0 for a .mat file or a raster without one). */
+int read_label_raster(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok, double geo[6],
+                      int *has_geo, char *err, size_t errlen);
 int read_mat_image(ImageSet *s, const char *path, const ImageOptions *o, char *err, size_t errlen);
 int read_mat_raster(const char *path, const char *var, int *H, int *W, double **vals, char *err, size_t errlen);
 int read_photo(const char *path, int *V, int *H, int *W, float **pix, uint8_t **ok, char *err, size_t errlen);

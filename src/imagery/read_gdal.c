@@ -130,10 +130,11 @@ static int is_mat(const char *path) {
     return n == 6 && memcmp(buf, "MATLAB", 6) == 0;
 }
 
-int read_label_raster(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok, char *err,
-                      size_t errlen) {
+int read_label_raster(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok, double geo[6],
+                      int *has_geo, char *err, size_t errlen) {
     *vals = NULL;
     *ok = NULL;
+    *has_geo = 0;
     if (is_mat(path)) {
         if (read_mat_raster(path, var, H, W, vals, err, errlen)) return -1;
         size_t n = (size_t)*H * *W;
@@ -151,6 +152,7 @@ int read_label_raster(const char *path, const char *var, int *H, int *W, double 
     int rc = -1;
     *H = GDALGetRasterYSize(d);
     *W = GDALGetRasterXSize(d);
+    *has_geo = GDALGetGeoTransform(d, geo) == CE_None;
     if (GDALGetRasterCount(d) != 1) {
         snprintf(err, errlen, "%s: a label raster has one band; this one has %d", path, GDALGetRasterCount(d));
         goto done;

@@ -22,23 +22,6 @@ int class_map_kind(const PredictOptions *o) {
     return tif;
 }
 
-/* The geotransform and CRS of image img from the dataset's metadata (0: found). */
-static int image_georef(const Dataset *ds, int img, double geo[6], char **wkt) {
-    char jerr[256];
-    *wkt = NULL;
-    JsonValue *m = ds->img.meta ? json_parse(ds->img.meta, strlen(ds->img.meta), 1 << 26, NULL, jerr, sizeof jerr) : NULL;
-    const JsonValue *im = json_at(json_get(m, "images"), (size_t)img), *g = json_get(im, "geotransform");
-    int ok = json_len(g) == 6;
-    for (int k = 0; ok && k < 6; k++) ok = json_as_double(json_at(g, (size_t)k), &geo[k]) == 0;
-    int64_t c;
-    if (ok && json_as_int64(json_get(im, "crs"), 0, 1 << 20, &c) == 0) {
-        const char *w = json_as_string(json_at(json_get(m, "crs"), (size_t)c));
-        if (w) *wkt = xstrdup(w);
-    }
-    json_free(m);
-    return ok ? 0 : -1;
-}
-
 void class_map_write(const ImageRun *r, const PredictOptions *o, int img, const int32_t *pred, int K,
                      const char *const *names, char *png, size_t pnglen) {
     const int H = r->ds.H, W = r->ds.W, labelled = image_run_labelled(r) && r->ds.img.label_map;
@@ -55,7 +38,7 @@ void class_map_write(const ImageRun *r, const PredictOptions *o, int img, const 
         int32_t *vals = xmalloc(sizeof(int32_t) * (size_t)H * W);
         for (int64_t k = 0; k < (int64_t)H * W; k++) vals[k] = (int32_t)cv[pred[k]];
         char *wkt;
-        const int has_geo = image_georef(&r->ds, img, geo, &wkt) == 0;
+        const int has_geo = label_split_image_georef(&r->ds, img, geo, &wkt) == 0;
         if (o->tiles.write_raster(o->out, vals, H, W, has_geo ? geo : NULL, wkt, err, sizeof err))
             DIE_USER("lvit predict: %s", err);
         printf("wrote %s (%dx%d class values%s)\n", o->out, H, W, has_geo ? ", georeferenced as the input" : "");

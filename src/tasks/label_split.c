@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/check.h"
+#include "core/georef.h"
 #include "core/json.h"
 #include "io/run_meta.h"
 #include "tasks/label_split.h"
@@ -47,18 +48,42 @@ static int read_spec(const Dataset *ds, LabelRasterRead rd, const char *flag, co
     char file[4096], e[2048];
     const char *var;
     split_spec(spec, file, sizeof file, &var);
-    int H, W;
-    if (rd(file, var, &H, &W, vals, ok, e, sizeof e)) {
+    int H, W, has_geo;
+    double geo[6], img_geo[6];
+    if (rd(file, var, &H, &W, vals, ok, geo, &has_geo, e, sizeof e)) {
         snprintf(err, errlen, "%s %s: %s", flag, spec, e);
         return -1;
     }
+    char *wkt = NULL;
     if (H != ds->H || W != ds->W) {
         snprintf(err, errlen, "%s %s is %dx%d pixels (rows x columns), but the images of %s are %dx%d", flag, file, H, W,
                  ds->source, ds->H, ds->W);
-        free(*vals), free(*ok);
-        return -1;
+    } else if (has_geo && label_split_image_georef(ds, 0, img_geo, &wkt) == 0 &&
+               !georef_same_grid(img_geo, geo, e, sizeof e)) {
+        snprintf(err, errlen, "%s %s lies on another grid than the images of %s: %s; resample it onto their grid "
+                 "(gdalwarp -te and -tr with the image's extent and pixel size)", flag, file, ds->source, e);
+    } else {
+        free(wkt);
+        return 0;
     }
-    return 0;
+    free(wkt), free(*vals), free(*ok);
+    return -1;
+}
+
+int label_split_image_georef(const Dataset *ds, int img, double geo[6], char **wkt) {
+    char jerr[256];
+    *wkt = NULL;
+    JsonValue *m = ds->img.meta ? json_parse(ds->img.meta, strlen(ds->img.meta), 1 << 26, NULL, jerr, sizeof jerr) : NULL;
+    const JsonValue *im = json_at(json_get(m, "images"), (size_t)img), *g = json_get(im, "geotransform");
+    int ok = json_len(g) == 6;
+    for (int k = 0; ok && k < 6; k++) ok = json_as_double(json_at(g, (size_t)k), &geo[k]) == 0;
+    int64_t c;
+    if (ok && json_as_int64(json_get(im, "crs"), 0, 1 << 20, &c) == 0) {
+        const char *w = json_as_string(json_at(json_get(m, "crs"), (size_t)c));
+        if (w) *wkt = xstrdup(w);
+    }
+    json_free(m);
+    return ok ? 0 : -1;
 }
 
 int label_split_read(const Dataset *ds, LabelRasterRead rd, const char *flag, const char *spec, int32_t **map,

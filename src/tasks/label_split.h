@@ -23,6 +23,9 @@ int label_split_class_values(const Dataset *ds, double *v, char *err, size_t err
 /* The split's rasters, absolute, for the run's record: src[0] the training raster and src[1] the test raster,
  * or src[0] the split mask and src[1] NULL (malloc'd); hash: their files' content hashes ("" for none). */
 void label_split_sources(const TaskOptions *o, char *src[2], char hash[2][17]);
+/* The geotransform and CRS (malloc'd WKT, NULL when none) of ds's image img from its metadata: 0, or -1
+ * when it has none. */
+int label_split_image_georef(const Dataset *ds, int img, double geo[6], char **wkt);
 /* spec with its file made absolute (malloc'd), so that lvit eval finds it from anywhere. */
 char *label_split_absolute(const char *spec);
 

@@ -21,10 +21,11 @@
 #include "train/setup.h"
 
 /* A single-band label raster (a .mat variable, var NULL: the only 2-D one; or a GDAL raster) as
- * doubles [H*W] and a validity mask, both malloc'd: 0, or -1 with err naming the file. The readers
- * live in src/imagery, which the public library does not link: the command line passes them in. */
+ * doubles [H*W] and a validity mask, both malloc'd, and its geotransform geo [6] (*has_geo 0 when
+ * the file has none): 0, or -1 with err naming the file. The readers live in src/imagery, which
+ * the public library does not link: the command line passes them in. */
 typedef int (*LabelRasterRead)(const char *path, const char *var, int *H, int *W, double **vals, uint8_t **ok,
-                               char *err, size_t errlen);
+                               double geo[6], int *has_geo, char *err, size_t errlen);
 
 /* Writes a class map [H*W] of label values as a one-band raster (GeoTIFF) at path, with the
  * geotransform geo [6] and the CRS wkt when not NULL: 0, or -1 with err naming the file. Also from
