@@ -2,7 +2,8 @@
 # The installed library (cmake/library.cmake): configure and build the libraries afresh, cmake
 # --install them into a temporary prefix, then from
 # a fresh directory build examples/forecast.c with pkg-config and with find_package(lvit), and the
-# Fortran test (tests/fortran) with gfortran, and check that their forecasts equal lvit predict's.
+# Fortran tests (tests/fortran) with gfortran, and check that their forecasts equal lvit predict's
+# and the Fortran classifier's logits the C API's (on Salinas-A, skipped without ../shared/data).
 # usage: cli_install.sh LVIT_BINARY SOURCE_DIR (the binary trains the model and predicts the reference)
 set -u
 LVIT=$1 SRC=$2
@@ -95,6 +96,24 @@ if command -v gfortran >/dev/null; then
     gfortran -O2 '$SRC/tests/fortran/forecast_test.f90' lvit.o -L'$prefix/lib' -llvit -o forecast_f"
   expect 0 "Fortran forecast == lvit predict" "$work/forecast_f" "$run/model.safetensors" "$tmp/initial.raw" 6 "$tmp/forecast.raw"
   has "fortran forecast ok"
+  # the image functions (lvit_classify, lvit_num_classes) on a tiny classifier of the real Salinas-A
+  # scene; the reference logits come from the C API through the installed header (about 3 s)
+  S="$SRC/../shared/data/salinasA_aviris"
+  if [ -f "$S/SalinasA.mat" ] && [ -f "$S/SalinasA_gt.mat" ]; then
+    expect 0 "convert Salinas-A (20 bands)" "$LVIT" convert -o "$tmp/sal.lvd" "$S/SalinasA.mat" \
+      --labels "$S/SalinasA_gt.mat" --drop-bands 21-224
+    expect 0 "train a tiny classifier" "$LVIT" train --task classify --data "$tmp/sal.lvd" --run "$tmp/cls" \
+      --patch 3 --window 9 --steps 2 --dim 32 --depth 1 --heads 2 --decoder-depth 1 --threads 2
+    expect 0 "cc classify_ref.c against the installed lvit.h and liblvit.so" bash -c "cd '$work' && \
+      cc -std=c11 -O2 -I'$prefix/include' '$SRC/tests/fortran/classify_ref.c' -L'$prefix/lib' -llvit -lm -o classify_ref && \
+      gfortran -O2 '$SRC/tests/fortran/classify_test.f90' lvit.o -L'$prefix/lib' -llvit -o classify_f"
+    expect 0 "C API logits of a 9x9 window" "$work/classify_ref" "$tmp/cls/model.safetensors" "$tmp/cls_in.raw" "$tmp/cls_logits.raw"
+    has "classify window 9x9, 20 bands, 6 classes"
+    expect 0 "Fortran lvit_classify == C lvit_classify" "$work/classify_f" "$tmp/cls/model.safetensors" "$tmp/cls_in.raw" "$tmp/cls_logits.raw"
+    has "fortran classify ok"
+  else
+    skip "Fortran classify: salinasA_aviris/SalinasA.mat and SalinasA_gt.mat are not in $SRC/../shared/data"
+  fi
 else
   skip "no gfortran (apt-get install gfortran; scripts/install-deps.sh)"
 fi
