@@ -42,6 +42,8 @@ expect 2 "a truncated GeoTIFF" "$LVIT" convert -o "$tmp/x.lvd" "$tmp/cut.gtif"; 
 expect 2 "--labels naming a CSV for a raster" "$LVIT" convert -o "$tmp/x.lvd" "$S/SalinasA.mat" --labels "$tmp/l.csv"
 has "not a CSV"
 expect 2 "--drop-bands out of range" "$LVIT" convert -o "$tmp/x.lvd" "$S/SalinasA.mat" --drop-bands 0-3;  has "--drop-bands 0-3"
+expect 2 "a missing scene with --labels" "$LVIT" convert -o "$tmp/x.lvd" "$S/SalinasA_corrected.mat" --labels "$S/SalinasA_gt.mat"
+has "SalinasA_corrected.mat: No such file or directory"
 expect 2 "a climate flag on images" "$LVIT" convert -o "$tmp/x.lvd" "$S/SalinasA.mat" --levels 500;  has "--levels"
 if [ -f "$D/ncl_storm_1996/Tstorm.cdf" ]; then
   expect 2 "an image flag on climate files" "$LVIT" convert -o "$tmp/x.lvd" "$D/ncl_storm_1996/Tstorm.cdf" --drop-bands 1

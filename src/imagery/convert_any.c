@@ -1,5 +1,6 @@
 /* Which reader an input goes to, decided from its content (and, for folders, their files). */
 #include "imagery/convert_any.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,13 @@ int convert_any(const char *out, int ninputs, const char *const *inputs, const C
     if (ninputs < 1) {
         snprintf(err, errlen, "no input files");
         return -1;
+    }
+    for (int i = 0; i < ninputs; i++) { /* before any kind is named: a missing file has none */
+        struct stat st;
+        if (stat(inputs[i], &st)) {
+            snprintf(err, errlen, "%s: %s", inputs[i], strerror(errno));
+            return -1;
+        }
     }
     int k0 = input_kind(inputs[0]);
     for (int i = 1; i < ninputs; i++) {
