@@ -110,7 +110,7 @@ if command -v gfortran >/dev/null; then
     expect 0 "C API logits of a 9x9 window" "$work/classify_ref" "$tmp/cls/model.safetensors" "$tmp/cls_in.raw" "$tmp/cls_logits.raw"
     has "classify window 9x9, 20 bands, 6 classes"
     expect 0 "Fortran lvit_classify == C lvit_classify" "$work/classify_f" "$tmp/cls/model.safetensors" "$tmp/cls_in.raw" "$tmp/cls_logits.raw"
-    has "fortran classify ok"
+    has "fortran classify ok"; has "first class class_1, last class class_14"
   else
     skip "Fortran classify: salinasA_aviris/SalinasA.mat and SalinasA_gt.mat are not in $SRC/../shared/data"
   fi

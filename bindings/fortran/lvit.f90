@@ -25,7 +25,7 @@ module lvit
   public :: lvit_open, lvit_close, lvit_last_error, lvit_forecast, lvit_task, lvit_num_inputs, &
             lvit_num_outputs, lvit_var_name, lvit_units, lvit_norm, lvit_grid, lvit_padded_grid, &
             lvit_lat, lvit_lon, lvit_patch_size, lvit_format_version, lvit_lead_divisor, lvit_downscale, &
-            lvit_scale, lvit_num_classes, lvit_classify, lvit_segment
+            lvit_scale, lvit_num_classes, lvit_class_name, lvit_classify, lvit_segment
 
   interface
     function c_open(path, opts, out) bind(c, name='lvit_open') result(st)
@@ -132,6 +132,12 @@ module lvit
       type(c_ptr), value :: m
       integer(c_int) :: n
     end function c_num_classes
+    function c_class_name(m, k) bind(c, name='lvit_class_name') result(p)
+      import :: c_ptr, c_int
+      type(c_ptr), value :: m
+      integer(c_int), value :: k
+      type(c_ptr) :: p
+    end function c_class_name
     function c_classify(m, x, nx, mask, nmask, y, ny) bind(c, name='lvit_classify_sized') result(st)
       import :: c_ptr, c_size_t, c_int
       type(c_ptr), value :: m, x, mask, y
@@ -341,6 +347,14 @@ contains
     type(lvit_model), intent(in) :: model
     lvit_num_classes = int(c_num_classes(model%ptr))
   end function lvit_num_classes
+
+  ! Name of class k (1-based, as lvit convert named it, e.g. "class_10"; "" when out of range).
+  function lvit_class_name(model, k) result(s)
+    type(lvit_model), intent(in) :: model
+    integer, intent(in) :: k
+    character(:), allocatable :: s
+    s = from_c(c_class_name(model%ptr, int(k - 1, c_int)))
+  end function lvit_class_name
 
   ! Classification (task "classify"): x(W, H, V) the bands of the window around the pixel (or the
   ! image), logits(K) out; mask as lvit_forecast.

@@ -31,6 +31,12 @@ program classify_test
     print *, 'not a classify model with classes'
     stop 1
   end if
+  ! names as the C API gives them (1-based here); "" past the last class
+  print '(a, a, a, a)', 'first class ', lvit_class_name(m, 1), ', last class ', lvit_class_name(m, k)
+  if (len(lvit_class_name(m, 1)) == 0 .or. len(lvit_class_name(m, k + 1)) /= 0) then
+    print *, 'class names: 1 is "', lvit_class_name(m, 1), '", K+1 is "', lvit_class_name(m, k + 1), '"'
+    stop 1
+  end if
 
   allocate(x(w, h, nv), logits(k), ref(k))
   ! the files must hold exactly the model's window and K logits: a short read would hide a wrong shape
