@@ -16,6 +16,10 @@
  * embeddings (token_embeds, var_embed, pos_embed, var_query, lead_time_embed). */
 typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, INIT_VAR_SINCOS, INIT_CONV } InitKind;
 /* INIT_CONV: PyTorch's Conv2d default, uniform in +-1/sqrt(fan_in) (fan_in = in channels x 3 x 3) */
+/* D-CHAG's partial aggregations (chag.*.out_proj) start at Xavier's gain of about 1, not ClimaX's
+ * 0.02: two aggregations in series at a gain of 0.02 sqrt(D) each left the bands' signal so far
+ * below the variable and position embeddings that the masked autoencoder never left the band-mean
+ * plateau on Salinas-A (docs/pretraining.md). */
 
 #define VIT_PARAM_TABLE(X, c)                                                                          \
     X(tok_w, "token_embeds.%d.proj.weight", vit_Vt(c), 1, 0, vit_first_stage(c), INIT_TRUNC02, 0, 4, (c)->D, 1, (c)->p, (c)->p) \
@@ -29,7 +33,7 @@ typedef enum { INIT_ZERO, INIT_ONE, INIT_TRUNC02, INIT_XAVIER, INIT_POS_SINCOS, 
     X(cq, "chag.%d.query", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 3, 1, 1, (c)->D, 1) \
     X(c_in_w, "chag.%d.in_proj_weight", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_XAVIER, 1, 2, 3 * (c)->D, (c)->D, 1, 1) \
     X(c_in_b, "chag.%d.in_proj_bias", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 1, 3 * (c)->D, 1, 1, 1) \
-    X(c_out_w, "chag.%d.out_proj.weight", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_TRUNC02, 1, 2, (c)->D, (c)->D, 1, 1) \
+    X(c_out_w, "chag.%d.out_proj.weight", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_XAVIER, 1, 2, (c)->D, (c)->D, 1, 1) \
     X(c_out_b, "chag.%d.out_proj.bias", vit_chag_layers(c), 1, 0, vit_first_stage(c) && (vit_chag(c) > 0), INIT_ZERO, 0, 1, (c)->D, 1, 1, 1) \
     X(pos_embed, "pos_embed", 1, 0, 0, vit_first_stage(c), INIT_POS_SINCOS, 0, 3, 1, vit_L(c), (c)->D, 1)              \
     X(lead_w, "lead_time_embed.weight", 1, 0, 0, vit_first_stage(c), INIT_TRUNC02, 0, 2, (c)->D, 1, 1, 1)             \
