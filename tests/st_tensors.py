@@ -5,9 +5,11 @@
 
 checks that two training runs agree: the same number of metrics.jsonl rows (N of them when given),
 every training and validation loss within T (1e-4 unless given) of RUN_A's, relative, and the same
-tensors in model.safetensors, each within T of its largest value in RUN_A but at least 1e-2: AdamW's
-normalized update turns rounding-level gradient differences of a near-zero tensor (an output bias,
-~1e-3) into differences of its own size while the losses stay within 1e-4. --skip-key-bias leaves
+tensors in model.safetensors, each within T of its largest value in RUN_A but at least 5e-2 (about
+the largest entry of a freshly initialized trunc-normal 0.02 weight): AdamW's normalized update
+turns rounding-level gradient differences of a near-zero tensor (an output bias, ~1e-2 after a few
+steps) into differences of 1e-6 absolute while the losses stay within 1e-4. A layout bug moves
+weights by a good part of the learning rate (1e-3 absolute), far above that. --skip-key-bias leaves
 out the key third of every attn.qkv.bias: a null direction of the loss (softmax ignores a shift
 shared by all keys) whose gradient is rounding noise that AdamW's step turns into +-lr moves.
 Prints the worst weight difference; exits 1 with the reason when the runs differ.
@@ -55,7 +57,7 @@ def compare(run_a, run_b, tol=1e-4, steps=None, skip_key_bias=False):
     worst = 0.0
     for k in ta:
         assert len(ta[k]) == len(tb[k]), (k, len(ta[k]), len(tb[k]))
-        scale = max(max(abs(v) for v in ta[k]), 1e-2)
+        scale = max(max(abs(v) for v in ta[k]), 5e-2)
         worst = max(worst, max(abs(p - q) for p, q in zip(ta[k], tb[k])) / scale)
     assert worst < tol, ("worst parameter difference", worst)
     return worst

@@ -92,15 +92,20 @@ static int argmax(const float *z, int K, size_t stride) {
     return best;
 }
 
+/* i mirrored into [0, n) at the scene's edges (-1 -> 1, n -> n - 2), as docs/api.md tells callers */
+static int mirror(int i, int n) {
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
 /* x [V][w][w] and its mask: the scene's bands in the window whose top-left pixel is (y0, x0) */
 static void window(const Dataset *ds, int y0, int x0, int w, float *x, unsigned char *mask) {
     for (int v = 0; v < ds->V; v++)
         for (int r = 0; r < w; r++)
             for (int c = 0; c < w; c++) {
-                const int y = y0 + r, xx = x0 + c;
+                const int y = mirror(y0 + r, ds->H), xx = mirror(x0 + c, ds->W);
                 const size_t o = ((size_t)v * w + r) * w + c;
-                const int in = y >= 0 && y < ds->H && xx >= 0 && xx < ds->W;
-                mask[o] = in && (!ds->valid || ds->valid[((size_t)v * ds->H + y) * ds->W + xx]);
+                mask[o] = !ds->valid || ds->valid[((size_t)v * ds->H + y) * ds->W + xx];
                 x[o] = mask[o] ? ds->data[((size_t)v * ds->H + y) * ds->W + xx] : 0.0f;
             }
 }

@@ -1,7 +1,7 @@
 /* lvit_classify and lvit_segment: one window of bands through a pixel classifier or a segmentation
  * model, with the numbers of lvit predict (classify_fill_x in src/tasks/classify_data.c: the
  * window's bands normalised with the model's statistics, 0 at unobserved cells and padding; zero
- * lead input). */
+ * lead input). The caller builds the window, mirrored at the scene's edges as lvit does. */
 #include <math.h>
 #include <string.h>
 #include "api/api_internal.h"

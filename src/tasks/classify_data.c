@@ -293,6 +293,17 @@ void host_batch_init_classify(HostBatch *hb, int B, const ClassifyData *cd, int 
     hb->init_like = init_like_classify;
 }
 
+/* A coordinate past the scene's edge mirrored back into it, as PyTorch's ReflectionPad2d does (-1 -> 1,
+ * n -> n - 2; a window wider than the scene folds again): a window at the border sees the scene
+ * instead of the bands' means, which made the outermost pixels the most misclassified ones. */
+static int mirror(int i, int n) {
+    if (n == 1) return 0;
+    const int period = 2 * (n - 1);
+    i %= period;
+    if (i < 0) i += period;
+    return i < n ? i : period - i;
+}
+
 void classify_fill_x(const ClassifyData *cd, const HostBatch *hb, int64_t id, float *x, float *valid) {
     CHECK(id >= 0 && id < cd->n[0] + cd->n[1] + cd->n[2], "image task: sample %lld of %lld", (long long)id,
           (long long)(cd->n[0] + cd->n[1] + cd->n[2]));
@@ -310,15 +321,14 @@ void classify_fill_x(const ClassifyData *cd, const HostBatch *hb, int64_t id, fl
         const uint8_t *ok = ds->valid ? ds->valid + ((int64_t)s->img * V + v) * H * W : NULL;
         for (int r = 0; r < hb->nrows; r++) {
             const int gr = hb->row0 + r, y = y0 + gr; /* the grid row, and the image row it shows */
-            if (gr >= hn || y < 0 || y >= H) continue;
+            if (gr >= hn || (!cd->pixel && y >= H)) continue; /* padding to whole patches */
             const int64_t row = ((int64_t)v * hb->nrows + r) * Wp;
             for (int c = 0; c < wn && c < Wp; c++) {
-                const int xx = x0 + c;
-                if (xx < 0 || xx >= W) continue;
-                const int64_t k = (int64_t)y * W + xx;
+                const int xx = x0 + c, inside = y >= 0 && y < H && xx >= 0 && xx < W;
+                const int64_t k = (int64_t)mirror(y, H) * W + mirror(xx, W);
                 if (ok && !ok[k]) continue;
                 x[row + c] = (src[k] - mu) * inv;
-                if (valid) valid[row + c] = 1.0f;
+                if (valid && inside) valid[row + c] = 1.0f; /* a mirrored cell is input, not a target */
             }
         }
     }

@@ -59,7 +59,9 @@ void host_batch_init_classify(HostBatch *hb, int B, const ClassifyData *cd, int 
 void classify_fill(const ClassifyData *cd, HostBatch *hb, int i, int64_t id);
 
 /* Sample id's normalized window or image as the batch's rows: x [V, hb->nrows, hb->Wp] (hb->nx
- * floats), and where valid is not NULL, 1 there for every pixel that has a value. */
+ * floats), and where valid is not NULL, 1 there for every pixel that has a value. A window reaching
+ * past the scene's edge is mirrored at it (-1 -> 1, as PyTorch's ReflectionPad2d); the mirrored
+ * cells are not valid (a target is counted once). */
 void classify_fill_x(const ClassifyData *cd, const HostBatch *hb, int64_t id, float *x, float *valid);
 /* The split as CSV (image,row,col,class,set), written atomically: 0, or -1 with err. */
 int classify_write_split(const ClassifyData *cd, const char *path, char *err, size_t errlen);
