@@ -53,6 +53,14 @@ expect 0 "info on the checkpoint" "$LVIT" info --all "$tmp/run/model.safetensors
 expect 0 "predict" "$LVIT" predict --run "$tmp/run" --lead 6 -o "$tmp/pred.safetensors";  has "wrote"
 [ -s "$tmp/pred.safetensors" ] && ok "prediction written" || bad "prediction missing"
 expect 2 "predict past the end of the data" "$LVIT" predict --run "$tmp/run" --time 399 --lead 12 -o "$tmp/p2.safetensors";  has "--time 399"
+expect 2 "predict with a lead the data lacks" "$LVIT" predict --run "$tmp/run" --lead 5 -o "$tmp/p5.nc";  has "--lead 5: no two times 5 h apart"
+# an output that is one of the job's inputs is refused, and the input is left as it was
+sum0=$(md5sum < "$tmp/run/model.safetensors")
+expect 2 "predict onto the checkpoint" "$LVIT" predict --run "$tmp/run" -o "$tmp/run/model.safetensors";  has "would destroy it"
+expect 2 "eval --json onto the metrics" "$LVIT" eval --run "$tmp/run" --json "$tmp/run/metrics.jsonl";  has "a file of the run"
+expect 2 "plot onto the metrics" "$LVIT" plot --run "$tmp/run" -o "$tmp/run/metrics.jsonl";  has "the metrics file it plots"
+expect 2 "export onto its input" "$LVIT" export --timm "$tmp/run/model.safetensors" -o "$tmp/run/./model.safetensors";  has "the checkpoint it exports"
+[ "$(md5sum < "$tmp/run/model.safetensors")" = "$sum0" ] && ok "the checkpoint is unchanged" || bad "the checkpoint was changed"
 expect 0 "init writes a checkpoint" "$LVIT" init --channels multi --vars 2 --grid 8x8 --dim 16 --depth 1 --heads 2 -o "$tmp/init.safetensors"
 expect 0 "info on it" "$LVIT" info "$tmp/init.safetensors";  has "model: multi channels"
 

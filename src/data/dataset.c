@@ -212,7 +212,7 @@ static int sampler_init_ex(Sampler *s, const Dataset *ds, int t0, int t1, const 
         }
         if (!found) {
             double dt = ds->T > 1 ? ds->hours[1] - ds->hours[0] : 0;
-            snprintf(err, errlen, "--leads: no two times %g h apart inside times [%d,%d) (the data is %g-hourly)",
+            snprintf(err, errlen, "no two times %g h apart inside times [%d,%d) (the data is %g-hourly)",
                      leads_h[li], t0, t1, dt);
             sampler_free(s);
             return -1;

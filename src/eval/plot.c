@@ -1,5 +1,6 @@
 /* Maps and loss curves as PNG: the layouts, colour maps, axes, ticks and legends, drawn on the
  * raster of eval/canvas.h. See plot.h for the layouts and the error contract. */
+#include "core/paths.h"
 #include "eval/plot.h"
 
 #include <errno.h>
@@ -426,6 +427,11 @@ static int get_num(const JsonValue *obj, const char *key, double *out) {
 }
 
 int plot_loss_from_jsonl(const char *metrics_path, const char *png_path, char *err, size_t errlen) {
+    if (paths_same_file(metrics_path, png_path)) {
+        plot_set_err(err, errlen, "-o %s is the metrics file it plots; writing there would destroy it: give another "
+                     "output path", png_path);
+        return -1;
+    }
     FILE *f = fopen(metrics_path, "r");
     if (!f) {
         plot_set_err(err, errlen, "cannot read '%s': %s", metrics_path, strerror(errno));

@@ -1,4 +1,5 @@
 /* The encoder of an lvit checkpoint under timm's VisionTransformer names (timm_export.h). */
+#include "core/paths.h"
 #include "io/timm_export.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,11 @@ static void note(TimmExport *r, const char *what) {
 
 int timm_export(const char *in, const char *out, TimmExport *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
+    if (paths_same_file(in, out)) {
+        snprintf(err, errlen, "-o %s is the checkpoint it exports; writing there would destroy it: give another output path",
+                 out);
+        return -1;
+    }
     VitConfig c;
     if (ckpt_load_config(in, &c, NULL, NULL, err, errlen)) return -1;
     StFile f;

@@ -108,7 +108,12 @@ static void fc_stage_config(const Task *t, VitConfig *sc) { (void)t, (void)sc; }
 
 static int fc_sampler(const Task *t, Sampler *s, int t0, int t1, uint64_t seed, int shuffle, char *err, size_t errlen) {
     const Forecast *f = t->self;
-    if (sampler_init(s, t->ds, t0, t1, f->leads, f->nlead, seed, shuffle, err, errlen)) return -1;
+    if (sampler_init(s, t->ds, t0, t1, f->leads, f->nlead, seed, shuffle, err, errlen)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "--leads: %s", why); /* the flag the leads came from */
+        return -1;
+    }
     if (sampler_require_history(s, f->history, f->step_h, err, errlen)) {
         sampler_free(s);
         return -1;

@@ -111,6 +111,17 @@ int forecast_eval(const EvalOptions *opt) {
     const char *path = fr.ckpt;
     const VitConfig cfg = fr.cfg;
     const Dataset ds = fr.ds;
+    /* leads refused before the buffers are allocated: nothing to free on the way out */
+    for (int li = 0; li < nlead; li++)
+        if (fr.max_lead_h > 0 && lead_h[li] > fr.max_lead_h * (1.0f + 1e-6f)) {
+            if (cfg.history)
+                parallel_refuse(&par, "lvit eval: --leads %g is beyond the longest lead the model was trained at (%g h), "
+                                "and a model with --history inputs cannot be rolled out; give leads up to %g",
+                                lead_h[li], fr.max_lead_h, fr.max_lead_h);
+            if (me == 0)
+                log_info("%g h is beyond the trained leads: rolled out in steps of %g h (each forecast is the next input)",
+                         lead_h[li], fr.max_lead_h);
+        }
     char err[2048];
     int t0, t1;
     if (!strcmp(split, "test")) t0 = ds.t_val_end, t1 = ds.T;
@@ -143,16 +154,6 @@ int forecast_eval(const EvalOptions *opt) {
         if (blend_fit(&ds, 0, ds.t_train_end, lead_h[li], w, ab + li * ds.V, err, sizeof err))
             DIE_USER("lvit eval: fitting the damped-persistence baseline at %g h on the training split: %s", lead_h[li], err);
 
-    for (int li = 0; li < nlead; li++)
-        if (fr.max_lead_h > 0 && lead_h[li] > fr.max_lead_h * (1.0f + 1e-6f)) {
-            if (cfg.history)
-                parallel_refuse(&par, "lvit eval: --leads %g is beyond the longest lead the model was trained at (%g h), "
-                                "and a model with --history inputs cannot be rolled out; give leads up to %g",
-                                lead_h[li], fr.max_lead_h, fr.max_lead_h);
-            if (me == 0)
-                log_info("%g h is beyond the trained leads: rolled out in steps of %g h (each forecast is the next input)",
-                         lead_h[li], fr.max_lead_h);
-        }
     /* the batches in rounds of one per process: rank j runs batch round + j; each sample's scores
      * are summed over the ranks and added in sample order, as one process adds them */
     const int64_t per_batch = (int64_t)batch * ds.V * NACC * PACKED;
@@ -162,7 +163,7 @@ int forecast_eval(const EvalOptions *opt) {
         Sampler s;
         if (sampler_init(&s, &ds, t0, t1, &lead_h[li], 1, 0, 0, err, sizeof err) ||
             sampler_require_history(&s, cfg.history, forecast_time_step(&ds), err, sizeof err))
-            DIE_USER("lvit eval: %s split [%d,%d): %s", split, t0, t1, err);
+            DIE_USER("lvit eval: --leads %g on the %s split [%d,%d): %s", lead_h[li], split, t0, t1, err);
         const int64_t nb = (s.n + batch - 1) / batch;
         for (int64_t k0 = 0; k0 < nb; k0 += P) {
             memset(sums, 0, sizeof(double) * (size_t)(P * per_batch));

@@ -63,11 +63,14 @@ int forecast_predict(const PredictOptions *opt) {
     const VitConfig cfg = fr.cfg;
     const Dataset ds = fr.ds;
     char err[1024];
+    if (cfg.history && fr.max_lead_h > 0 && lead > fr.max_lead_h * (1.0f + 1e-6f))
+        DIE_USER("lvit predict: --lead %g is beyond the longest lead the model was trained at (%g h), and a model with "
+                 "--history inputs cannot be rolled out; give a lead up to %g", lead, fr.max_lead_h, fr.max_lead_h);
 
     Sampler s;
     if (sampler_init(&s, &ds, 0, ds.T, &lead, 1, 0, 0, err, sizeof err) ||
         sampler_require_history(&s, cfg.history, forecast_time_step(&ds), err, sizeof err))
-        DIE_USER("lvit predict: %s", err);
+        DIE_USER("lvit predict: --lead %g: %s", lead, err);
     if (time < 0) time = (int)floor(ds.T * 0.8 + 0.5);
     if (time >= ds.T || s.target[(int64_t)time * s.nlead] < 0)
         DIE_USER("lvit predict: --time %d with --lead %g h: the data (%d times) has no target time for it", time,
@@ -83,9 +86,6 @@ int forecast_predict(const PredictOptions *opt) {
     dataset_lat_weights(&ds, hb.wlat, cfg.H);
     host_batch_fill(&hb, 0, &s, (int64_t)time * s.nlead);
     int64_t img = (int64_t)cfg.V * cfg.H * cfg.W;
-    if (cfg.history && fr.max_lead_h > 0 && lead > fr.max_lead_h * (1.0f + 1e-6f))
-        DIE_USER("lvit predict: --lead %g is beyond the longest lead the model was trained at (%g h), and a model with "
-                 "--history inputs cannot be rolled out; give a lead up to %g", lead, fr.max_lead_h, fr.max_lead_h);
     float *dev = k->alloc(sizeof(float) * (size_t)(2 * img + 1));
     const int64_t oimg = (int64_t)cfg.Vo * cfg.H * cfg.W;
     float *pred = xmalloc(sizeof(float) * (size_t)oimg), *xvalid = xmalloc(sizeof(float) * (size_t)oimg);

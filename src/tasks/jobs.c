@@ -2,12 +2,15 @@
 #include "tasks/jobs.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "core/check.h"
 #include "core/log.h"
+#include "core/paths.h"
 #include "io/checkpoint.h"
+#include "io/run_meta.h"
 
 /* a new task: its TaskOps here, in the order of the --task choices */
 const TaskOps *const task_table[] = {&task_forecast_ops, &task_downscale_ops, &task_classify_ops, &task_mae_ops,
@@ -37,8 +40,34 @@ static int others_leave(const char *cmd, const char *what) {
     return 0;
 }
 
+/* An output (FLAG OUT) that is one of the run's own files or its dataset would destroy it: refused
+ * before anything is read (exit 2). The dataset is --data, or the one the checkpoint records. */
+static void refuse_overwriting_inputs(const char *cmd, const char *flag, const char *out, const char *run,
+                                      const char *data) {
+    if (!out) return;
+    static const char *const own[] = {"model.safetensors", "metrics.jsonl", "split.csv"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, own[i]);
+        paths_refuse_overwrite(cmd, flag, out, path, "a file of the run");
+    }
+    if (data) {
+        paths_refuse_overwrite(cmd, flag, out, data, "the dataset");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", run);
+    char *desc = ckpt_load_data_desc(path), err[256];
+    RunMeta m;
+    if (desc && run_meta_parse(&m, desc, path, err, sizeof err) == 0) {
+        paths_refuse_overwrite(cmd, flag, out, m.source, "the dataset");
+        run_meta_free(&m);
+    }
+    free(desc);
+}
+
 int eval_run(const EvalOptions *o) {
     if (!o->run) DIE_USER("lvit eval: --run RUN_DIR is required");
+    refuse_overwriting_inputs("lvit eval", "--json", o->json, o->run, o->data);
     const TaskOps *t = task_of_run(o->run);
     /* forecast and downscaling evaluation share the samples over the processes (their own mesh) */
     if (t != &task_forecast_ops && t != &task_downscale_ops && others_leave("eval", "this task's evaluation")) return 0;
@@ -63,6 +92,7 @@ static void make_dirs(const char *dir, const char *flag) {
 
 int predict_run(const PredictOptions *o) {
     if (!o->run || !o->out) DIE_USER("lvit predict: --run RUN_DIR and -o OUT are required");
+    refuse_overwriting_inputs("lvit predict", "-o", o->out, o->run, o->data);
     if (others_leave("predict", "prediction")) return 0;
     if (o->plot_dir) make_dirs(o->plot_dir, "--plot");
     return task_of_run(o->run)->predict(o);
