@@ -67,6 +67,12 @@ expect 2 "--anchor blend with --residual" "$LVIT" train --data "$tmp/s.lvd" --ru
 has "two anchors"
 expect 2 "--history on multi channels" "$LVIT" train --data "$tmp/s.lvd" --run "$tmp/m" --history 1 --channels multi --steps 2
 has "--history 1"
+# --min-lr and --warmup are checked against the learning rate and steps chosen from the data (1e-3, 400),
+# not the general defaults (5e-4, 200)
+expect 0 "--min-lr between the general and the data's lr" "$LVIT" train --data "$tmp/s.lvd" --run "$tmp/ml" \
+  --dim 16 --depth 1 --heads 2 --threads 2 --min-lr 8e-4 --steps 2 --warmup 1 --val-every 0
+expect 2 "--warmup beyond the data's steps" "$LVIT" train --data "$tmp/s.lvd" --run "$tmp/mw" --warmup 500
+has "not below the 400 steps (the default"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -105,6 +105,7 @@ rmdir "$tmp"/mw/model.safetensors.tmp.*
 expect 0 "--resume writes the model from the fallback checkpoint" "$LVIT" train --run "$tmp/mw" "${S[@]}" --val-every 4 --resume
 cmp -s "$tmp/straight/model.safetensors" "$tmp/mw/model.safetensors" && ok "model from the fallback checkpoint = straight run" \
   || bad "model from the fallback checkpoint differs"
+has "no step left to take"; grep -q "nan" "$tmp/out" && bad "a resumed finished run prints nan" || ok "no nan printed"
 
 echo "# 3. signals: SIGINT and SIGHUP stop gracefully; a second SIGINT within 3 s aborts"
 for sig in INT HUP; do
@@ -133,8 +134,8 @@ has "a second SIGINT within 3 s: aborting now"
   && ok "aborted at once (no manifest, no outputs)" || bad "the second SIGINT did not abort"
 
 echo "# 4. flag combinations that cannot make sense"
-expect 2 "--min-lr above --lr" "$LVIT" train --run "$tmp/f" "${S[@]}" --lr 1e-3 --min-lr 1e-2;  has "--min-lr 0.01 is above --lr 0.001"
-expect 2 "--warmup = --steps" "$LVIT" train --run "$tmp/f" "${S[@]}" --warmup 12;  has "--warmup 12 is not below --steps 12"
+expect 2 "--min-lr above --lr" "$LVIT" train --run "$tmp/f" "${S[@]}" --lr 1e-3 --min-lr 1e-2;  has "--min-lr 0.01 is above the learning rate 0.001 (--lr)"
+expect 2 "--warmup = --steps" "$LVIT" train --run "$tmp/f" "${S[@]}" --warmup 12;  has "--warmup 12 is not below the 12 steps (--steps)"
 expect 2 "--steps 0" "$LVIT" train --run "$tmp/f" "${B[@]}" --steps 0;  has "--steps 0 trains nothing"
 expect 2 "a patch larger than the grid" "$LVIT" train --run "$tmp/f" "${B[@]}" --grid 33x36 --patch 40;  has "--patch 40 is larger than the 33x36 data grid"
 expect 2 "a patch larger than the coarse grid" "$LVIT" train --run "$tmp/f" "${S[@]}" --task downscale --scale 4 --patch 8

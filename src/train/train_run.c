@@ -43,20 +43,26 @@ static void open_dataset(Dataset *ds, const char *spec, const ModelOptions *mf, 
 }
 
 /* flag combinations that cannot make sense, refused before any work (every rank: the same flags) */
-static void check_flags(const TrainOptions *o, Parallel *par, float lr) {
+static void check_flags(const TrainOptions *o, Parallel *par) {
     if (o->steps == 0)
         parallel_refuse(par, "lvit train: --steps 0 trains nothing; give the number of optimizer steps (at least 1)");
-    if (o->min_lr >= 0 && o->min_lr > lr)
-        parallel_refuse(par, "lvit train: --min-lr %g is above --lr %g: the schedule warms up to --lr and decays down to "
-                        "--min-lr; give a --min-lr of at most %g", o->min_lr, lr, lr);
-    if (o->warmup >= 0 && o->warmup >= o->steps)
-        parallel_refuse(par, "lvit train: --warmup %lld is not below --steps %lld: the learning rate would never reach "
-                        "its peak, let alone decay; give a --warmup below %lld", (long long)o->warmup,
-                        (long long)o->steps, (long long)o->steps);
     if (o->overwrite && o->resume)
         parallel_refuse(par, "lvit train: --overwrite starts the run in --run over, --resume continues it: give one of them");
     if (o->resume_other && !o->resume)
         parallel_refuse(par, "lvit train: --resume-from-other goes with --resume (it continues from another run's checkpoint)");
+}
+
+/* the schedule against the learning rate and steps in force: given, or chosen from the data */
+static void check_schedule(const TrainOptions *o, Parallel *par, float lr, int64_t steps) {
+    if (o->min_lr >= 0 && o->min_lr > lr)
+        parallel_refuse(par, "lvit train: --min-lr %g is above the learning rate %g%s: the schedule warms up to it and "
+                        "decays down to --min-lr; give a --min-lr of at most %g", o->min_lr, lr,
+                        o->given & GIVEN_LR ? " (--lr)" : " (the default; --lr sets it)", lr);
+    if (o->warmup >= 0 && o->warmup >= steps)
+        parallel_refuse(par, "lvit train: --warmup %lld is not below the %lld steps%s: the learning rate would never "
+                        "reach its peak, let alone decay; give a --warmup below %lld", (long long)o->warmup,
+                        (long long)steps, o->given & GIVEN_STEPS ? " (--steps)" : " (the default; --steps sets them)",
+                        (long long)steps);
 }
 
 /* the grid the model sees: the data grid, or its coarse version for downscaling */
@@ -135,7 +141,7 @@ int train_run(const TrainOptions *o) {
     train_set_threads(threads);
     if (quiet) log_set_quiet(1);
     train_print_banner();
-    check_flags(o, &par, oc.lr);
+    check_flags(o, &par);
     oc.total = steps;
     oc.warmup = warmup >= 0 ? warmup : steps / 20;
     oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
@@ -171,6 +177,7 @@ int train_run(const TrainOptions *o) {
             oc.min_lr = min_lr >= 0 ? min_lr : oc.lr / 10;
         }
     }
+    check_schedule(o, &par, oc.lr, steps);
     check_patch(&ds, &mf, &dsf, &par);
     int t_split = ds.t_train_end, t_val = ds.t_val_end;
     VitConfig cfg;
@@ -455,8 +462,11 @@ int train_run(const TrainOptions *o) {
             trainer_held_transfer(&t, stash, 1);
         }
         trainer_held_copy(&t, best, 0);
-        log_info("kept the weights of step %lld (validation loss %.5f; last step %.5f)", (long long)best_step, best_val,
-                 val);
+        if (isnan(val)) /* resumed at the last step: no validation in this process */
+            log_info("kept the weights of step %lld (validation loss %.5f)", (long long)best_step, best_val);
+        else
+            log_info("kept the weights of step %lld (validation loss %.5f; last step %.5f)", (long long)best_step,
+                     best_val, val);
         val = best_val;
     }
     snprintf(path, sizeof path, "%s/model.safetensors", run);
@@ -510,9 +520,15 @@ int train_run(const TrainOptions *o) {
     }
     char resumed[64] = "";
     if (resume) snprintf(resumed, sizeof resumed, " (resumed at step %lld)", (long long)start_step);
-    log_info("done: %lld steps%s in %.1f s, final train loss %.5f, validation loss %.5f%s; wrote %s",
-             (long long)done_step, resumed,
-             train_s, last_loss, val, isnan(val) ? " (not measured)" : "", path);
+    char losses[128] = ""; /* none when a resumed run had no step left to take */
+    if (!isnan(last_loss))
+        snprintf(losses, sizeof losses, ", final train loss %.5f, validation loss %.5f%s", last_loss, val,
+                 isnan(val) ? " (not measured)" : "");
+    else if (!isnan(val))
+        snprintf(losses, sizeof losses, ", no step left to take, validation loss %.5f", val);
+    else if (resume)
+        snprintf(losses, sizeof losses, ", no step left to take");
+    log_info("done: %lld steps%s in %.1f s%s; wrote %s", (long long)done_step, resumed, train_s, losses, path);
     train_ckpt_free(&ck);
     trainer_free(&t);
     task_free(&task);
