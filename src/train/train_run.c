@@ -521,9 +521,10 @@ int train_run(const TrainOptions *o) {
     char resumed[64] = "";
     if (resume) snprintf(resumed, sizeof resumed, " (resumed at step %lld)", (long long)start_step);
     char losses[128] = ""; /* none when a resumed run had no step left to take */
-    if (!isnan(last_loss))
-        snprintf(losses, sizeof losses, ", final train loss %.5f, validation loss %.5f%s", last_loss, val,
-                 isnan(val) ? " (not measured)" : "");
+    if (!isnan(last_loss) && isnan(val)) /* no validation split, or --val-every 0 */
+        snprintf(losses, sizeof losses, ", final train loss %.5f (no validation loss measured)", last_loss);
+    else if (!isnan(last_loss))
+        snprintf(losses, sizeof losses, ", final train loss %.5f, validation loss %.5f", last_loss, val);
     else if (!isnan(val))
         snprintf(losses, sizeof losses, ", no step left to take, validation loss %.5f", val);
     else if (resume)
