@@ -89,6 +89,7 @@ has "absent.nc"
 expect 2 "no --data" "$LVIT" ptycho reconstruct --iters 2 -o "$tmp/x.nc"
 has "--data"
 expect 2 "an unknown subcommand" "$LVIT" ptycho rebuild
+has "unknown ptycho command 'rebuild'"
 expect 2 "--iters 0" "$LVIT" ptycho reconstruct --data "$tmp/sim.nc" --iters 0 -o "$tmp/x.nc"
 has "iters"
 if command -v ncgen >/dev/null; then

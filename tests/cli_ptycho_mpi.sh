@@ -72,5 +72,18 @@ has "--tiles 1x4: the 64x64 object has 2x2 cells of 16 pixels"; has "use at most
 expect 2 "--tiles 2by2" "$LVIT" "${run[@]}" -o "$tmp/x.nc" --tiles 2by2
 has "expected ROWSxCOLUMNS"
 [ ! -e "$tmp/x.nc" ] && ok "no output from the refused runs" || bad "x.nc written"
+s0=$(md5sum <"$tmp/sim.nc")
+expect 2 "-o onto --data under mpirun -np 2" mpi 2 "$LVIT" "${run[@]}" -o "$tmp/sim.nc" --tiles 1x2
+has "is the file this command reads"
+[ "$(grep -c 'is the file this command reads' "$tmp/out")" -eq 1 ] && ok "printed once" || bad "printed $(grep -c 'is the file' "$tmp/out") times"
+[ "$(md5sum <"$tmp/sim.nc")" = "$s0" ] && ok "sim.nc unchanged" || bad "sim.nc was changed"
+
+# the one-process jobs under mpirun: rank 0 does the job and writes the file once, the others leave
+expect 0 "simulate under mpirun -np 2" mpi 2 "$LVIT" ptycho simulate -o "$tmp/ms.nc" --object 64 --probe 32 --positions 30
+has "rank 0 of the 2 does it"
+[ "$(grep -c '^wrote ' "$tmp/out")" -eq 1 ] && ok "simulate: one process wrote ms.nc" || bad "simulate: $(grep -c '^wrote ' "$tmp/out") processes wrote"
+expect 0 "frc under mpirun -np 2" mpi 2 "$LVIT" ptycho frc --data "$tmp/sim.nc" --iters 4 -o "$tmp/mf.jsonl" --probe-init pupil
+[ "$(grep -c '^wrote ' "$tmp/out")" -eq 1 ] && [ "$(grep -c 'even frames' "$tmp/out")" -eq 1 ] \
+  && ok "frc: one process reconstructed and wrote mf.jsonl" || bad "frc: $(grep -c '^wrote ' "$tmp/out") processes wrote"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -185,7 +185,7 @@ static void test_far_field_synthetic(void **state) {
     tu_path(p, sizeof p, "far.cxi");
     write_cxi(p, &sim, OK);
     assert_int_equal(pty_cxi_is(p), 1);
-    if (pty_scan_load(&s, p, err, sizeof err)) fail_msg("%s", err);
+    if (pty_scan_load(&s, p, "reconstruct", err, sizeof err)) fail_msg("%s", err);
     assert_int_equal(s.N, sim.N);
     assert_int_equal(s.n, sim.n);
     const size_t m = (size_t)s.N * s.n * s.n;
@@ -241,7 +241,7 @@ static void test_far_field_synthetic(void **state) {
 static void expect_refusal(const char *p, const char *a, const char *b) {
     PtyScan s;
     char err[1024];
-    if (!pty_scan_load(&s, p, err, sizeof err)) fail_msg("%s: accepted", p);
+    if (!pty_scan_load(&s, p, "reconstruct", err, sizeof err)) fail_msg("%s: accepted", p);
     if (!strstr(err, p) || !strstr(err, a) || (b && !strstr(err, b)))
         fail_msg("%s: message '%s' lacks '%s' / '%s'", p, err, a, b ? b : "");
     assert_null(s.counts);

@@ -15,7 +15,7 @@ static int simulate(int argc, char **argv) {
     int no_noise = 0;
     ArgSpec specs[] = {
         {"output", ARG_STR, &out, "netCDF file to write (also -o; required)", NULL, 0, 0, 0},
-        {"object", ARG_INT, &o.side, "object side in pixels (square)", NULL, 8, 1 << 14, 0},
+        {"object", ARG_INT, &o.side, "object side in pixels (square; at most 8192, the reconstruction's limit)", NULL, 8, 8192, 0},
         {"probe", ARG_INT, &o.n, "probe window and frame side in pixels", NULL, 4, 4096, 0},
         {"positions", ARG_INT, &o.N, "scan positions (a Fermat spiral filling the object)", NULL, 1, 1 << 20, 0},
         {"photons", ARG_FLOAT, &photons, "counts per frame for a unit object (the probe's power)", NULL, 1e-3, 1e15, 0},
@@ -76,6 +76,9 @@ static int reconstruct(int argc, char **argv, int frc) {
             DIE_USER("--tiles '%s': expected ROWSxCOLUMNS of tiles, e.g. --tiles 2x2", tiles);
         if (frc) DIE_USER("lvit ptycho frc: --tiles is for reconstruct only (frc runs in one process)");
     }
+    /* frc writes only its ring curve: a cost log or plots asked of it would silently not appear */
+    if (frc && (o.cost_path || o.plot_dir))
+        DIE_USER("lvit ptycho frc: %s is for reconstruct only (frc writes the FRC curve to -o)", o.cost_path ? "--cost" : "--plot");
     return frc ? pty_frc_job(&o) : pty_reconstruct_job(&o);
 }
 
@@ -94,6 +97,7 @@ int cmd_ptycho(int argc, char **argv) {
         return pty_convert_job(argv[3], argv[5]);
     }
     FILE *f = strcmp(sub, "--help") && strcmp(sub, "-h") ? stderr : stdout;
+    if (f == stderr) fprintf(f, *sub ? "lvit ptycho: unknown ptycho command '%s'\n" : "lvit ptycho: a command is needed%s\n", sub);
     fprintf(f, "usage: lvit ptycho simulate -o SCAN.nc [options]      a simulated far-field scan with its truth\n"
                "       lvit ptycho reconstruct --data SCAN.nc --iters N -o OUT.nc [options]\n"
                "       lvit ptycho inspect SCAN.cxi|SCAN.nc   frames, geometry, positions, mask; far field or not\n"

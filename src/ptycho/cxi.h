@@ -16,7 +16,7 @@
 
 typedef struct PtyCxi {
     PtyScan scan;              /* counts in FFT order, pos [N, 2] in far-field object pixels */
-    char frames_ds[96], trans_ds[96], probe_ds[96];  /* the datasets read ("" when absent) */
+    char frames_ds[96], trans_ds[96], probe_ds[96], mask_ds[96];  /* the datasets read ("" when absent) */
     double distance;           /* sample to detector, m */
     double pixel[2];           /* detector pixel size (y, x), m */
     double energy, wavelength; /* J (0 when absent), m */
@@ -34,7 +34,8 @@ int pty_cxi_is(const char *path);
  * every name that was looked for). */
 int pty_cxi_read(PtyCxi *c, const char *path, char *err, size_t errlen);
 void pty_cxi_free(PtyCxi *c);
-/* 1 when the far-field model is consistent with the geometry; 0 with why filled otherwise. The
+/* 1 when the far-field model is consistent with the geometry; 0 with why filled otherwise (-1 and
+ * why: fewer than 2 frames, no scan at all). The
  * rule: a far-field frame of n pixels samples a window of n dx = lambda z / p in the object, and
  * the illumination must fit in half of it (oversampling 2), so neighbouring positions overlap only
  * when the median nearest-neighbour step is below lambda z / (2 p). A larger step means the data
@@ -42,8 +43,11 @@ void pty_cxi_free(PtyCxi *c);
 int pty_cxi_far_field(const PtyCxi *c, char *why, size_t len);
 void pty_cxi_summary(FILE *f, const PtyCxi *c, const char *path);
 
-/* A scan for the reconstruction from netCDF (scan_nc.c) or CXI (far-field only, refused with a
- * message otherwise). 0, or -1 with err. */
-int pty_scan_load(PtyScan *s, const char *path, char *err, size_t errlen);
+/* A scan for the reconstruction from netCDF (scan_nc.c) or CXI (far-field only, with some unmasked
+ * pixel; refused with a message saying "cannot VERB" otherwise). 0, or -1 with err. */
+int pty_scan_load(PtyScan *s, const char *path, const char *verb, char *err, size_t errlen);
+/* The stored probe (NULL: none) for --probe-init file: 0, or -1 with err naming what was looked for
+ * in path (CXI datasets or netCDF variables) when it is missing or 0 everywhere, and the guesses. */
+int pty_probe_usable(const float complex *probe, int n, const char *path, char *err, size_t errlen);
 
 #endif

@@ -16,6 +16,7 @@
 #include "core/check.h"
 #include "parallel/comm.h"
 #include "ptycho/engine.h"
+#include "ptycho/outfile.h"
 
 /* One cell's sums: over its extent (object side) and over the probe window. */
 typedef struct SFX(Cell) {
@@ -94,7 +95,7 @@ typedef struct SFX(Eng) {
 
 static void *SFX(eng_alloc)(size_t bytes) {
     void *p = FFTW(malloc)(bytes ? bytes : 1);
-    CHECK(p, "out of memory: %zu bytes for the ptychography engine", bytes);
+    if (!p) pty_nomem((double)bytes, "the reconstruction's working arrays (object, gradient, illumination, the cells' sums)");
     memset(p, 0, bytes);
     return p;
 }
@@ -399,6 +400,7 @@ void SFX(pty_reconstruct_tile)(float complex *obj, float complex *probe, double 
         cost[it] = SFX(eng_cost_grad)(&e);
         SFX(eng_step)(&e, (REAL)o->alpha, (REAL)o->beta, upd_probe);
         if (o->progress) o->progress(o->ctx, it, cost[it], 1e3 * (omp_get_wtime() - t0));
+        if (o->stop && o->stop(o->ctx)) break;
     }
     for (size_t i = 0; i < pty_rect_area(e.ext); i++) obj[i] = (float complex)e.O[i];
     for (size_t i = 0; i < (size_t)d->n * d->n; i++) probe[i] = (float complex)e.P[i];

@@ -6,7 +6,9 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/log.h"
+#include "parallel/comm.h"
 #include "ptycho/cxi.h"
+#include "ptycho/outfile.h"
 
 void pty_job_defaults(PtyJobOptions *o) {
     memset(o, 0, sizeof *o);
@@ -17,12 +19,25 @@ void pty_job_defaults(PtyJobOptions *o) {
     pty_recon_defaults(&o->recon);
 }
 
+/* Under mpirun every process would repeat the job and write the same file: rank 0 does it, the
+ * others leave (1) without starting MPI, as lvit predict does. */
+static int others_leave(const char *cmd) {
+    const int n = parallel_launched_size();
+    if (n <= 1) return 0;
+    if (parallel_launched_rank() > 0) return 1;
+    log_info("lvit ptycho %s runs in one process: rank 0 of the %d does it, the others exit", cmd, n);
+    return 0;
+}
+
+static void check_outputs(const char *cmd, const char *in, const char *out) {
+    char err[4400];
+    PtyPath i = {cmd[0] == 'c' ? "" : "--data", in}, o = {"-o", out};
+    if (pty_outputs_check(&i, in ? 1 : 0, &o, 1, err, sizeof err)) DIE_USER("lvit ptycho %s: %s", cmd, err);
+}
+
 static void initial_probe(float complex *probe, const PtyData *d, const PtyJobOptions *o) {
     const int n = d->n;
-    if (o->probe_init == PTY_PROBE_FILE) {
-        if (!d->probe)
-            DIE_USER("%s: no variables 'probe_real' / 'probe_imag' for --probe-init file (use --probe-init mean or pupil)",
-                     o->data);
+    if (o->probe_init == PTY_PROBE_FILE) { /* checked by pty_probe_usable */
         memcpy(probe, d->probe, sizeof(float complex) * n * n);
     } else if (o->probe_init == PTY_PROBE_MEAN) {
         pty_probe_from_mean(probe, d);
@@ -38,7 +53,7 @@ static void half_data(PtyData *h, const PtyData *d, int first) {
     const size_t nn = (size_t)d->n * d->n;
     *h = *d;
     h->N = (d->N - first + 1) / 2;
-    h->amp = xmalloc(sizeof(float) * nn * h->N);
+    h->amp = pty_alloc(sizeof(float) * nn * h->N, "a half of the frames");
     h->pos = xmalloc(sizeof(int) * 2 * h->N);
     h->frac = d->frac ? xmalloc(sizeof(float) * 2 * h->N) : NULL;
     h->probe = NULL, h->obj_true = NULL;
@@ -54,13 +69,19 @@ static void half_data(PtyData *h, const PtyData *d, int first) {
 }
 
 int pty_frc_job(const PtyJobOptions *o) {
-    char err[1024];
+    char err[4400];
+    if (others_leave("frc")) return 0;
     if (o->recon.iters < 1) DIE_USER("--iters %d: at least 1 iteration", o->recon.iters);
+    check_outputs("frc", o->data, o->out);
     PtyScan s;
     PtyData d, half[2];
-    if (pty_scan_load(&s, o->data, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_scan_load(&s, o->data, "reconstruct", err, sizeof err)) DIE_USER("%s", err);
     if (pty_data_from_scan(&d, &s, o->pad, o->data, err, sizeof err)) DIE_USER("%s", err);
     pty_scan_free(&s);
+    if (o->probe_init == PTY_PROBE_FILE && pty_probe_usable(d.probe, d.n, o->data, err, sizeof err)) {
+        pty_data_free(&d);
+        DIE_USER("%s", err);
+    }
     if (d.N < 4) DIE_USER("%s: %d frames: the Fourier ring correlation needs two halves of 2 or more", o->data, d.N);
     const size_t hw = (size_t)d.H * d.W, nn = (size_t)d.n * d.n;
     float complex *obj[2], *probe[2];
@@ -69,7 +90,7 @@ int pty_frc_job(const PtyJobOptions *o) {
     ro.progress = NULL;
     for (int k = 0; k < 2; k++) {
         half_data(&half[k], &d, k);
-        obj[k] = xmalloc(sizeof(float complex) * hw), probe[k] = xmalloc(sizeof(float complex) * nn);
+        obj[k] = pty_alloc(sizeof(float complex) * hw, "a half's object"), probe[k] = xmalloc(sizeof(float complex) * nn);
         for (size_t i = 0; i < hw; i++) obj[k][i] = 1.0f;
         initial_probe(probe[k], &half[k], o);
         double t0 = now_sec();
@@ -84,14 +105,14 @@ int pty_frc_job(const PtyJobOptions *o) {
     int S = pty_frc(frc, MAXRING, obj[0], obj[1], mask, d.H, d.W);
     if (!S) DIE_USER("%s: no object pixel is lit by the reconstructed probe", o->data);
     int R = S / 2 < MAXRING ? S / 2 : MAXRING, cut = 0, last = 0;
-    FILE *f = fopen(o->out, "w");
-    if (!f) DIE_USER("%s: cannot write", o->out);
+    PtyOut f;
+    if (pty_out_open(&f, o->out, err, sizeof err)) DIE_USER("%s", err);
     for (int r = 0; r <= R; r++) {
-        fprintf(f, "{\"ring\": %d, \"frequency\": %.6f, \"frc\": %.6f}\n", r, (double)r / S, frc[r]);
+        fprintf(f.f, "{\"ring\": %d, \"frequency\": %.6f, \"frc\": %.6f}\n", r, (double)r / S, frc[r]);
         if (!cut && r > 0 && frc[r] < 1.0 / 7) cut = r;
         if (frc[r] >= 1.0 / 7) last = r;
     }
-    fclose(f);
+    if (pty_out_commit(&f, err, sizeof err)) DIE_USER("%s", err);
     if (cut)
         /* both crossings: a Siemens star's FRC dips between its angular harmonics and comes back */
         printf("ptycho frc: %dx%d square; FRC first below 1/7 at ring %d of %d (a period of %.1f pixels), "
@@ -107,6 +128,8 @@ int pty_frc_job(const PtyJobOptions *o) {
 
 int pty_simulate_job(const PtySimOptions *o, const char *out) {
     char err[1024];
+    if (others_leave("simulate")) return 0;
+    check_outputs("simulate", NULL, out);
     PtyScan s;
     if (pty_simulate(&s, o, err, sizeof err)) DIE_USER("lvit ptycho simulate: %s", err);
     if (pty_scan_write(out, &s, err, sizeof err)) DIE_USER("%s", err);
@@ -120,6 +143,7 @@ int pty_simulate_job(const PtySimOptions *o, const char *out) {
 
 int pty_inspect_job(const char *path) {
     char err[1024];
+    if (others_leave("inspect")) return 0;
     if (pty_cxi_is(path)) {
         PtyCxi c;
         if (pty_cxi_read(&c, path, err, sizeof err)) DIE_USER("%s", err);
@@ -138,9 +162,11 @@ int pty_inspect_job(const char *path) {
 }
 
 int pty_convert_job(const char *in, const char *out) {
-    char err[1024];
+    char err[4400];
+    if (others_leave("convert")) return 0;
+    check_outputs("convert", in, out);
     PtyScan s;
-    if (pty_scan_load(&s, in, err, sizeof err)) DIE_USER("%s", err);
+    if (pty_scan_load(&s, in, "convert", err, sizeof err)) DIE_USER("%s", err);
     if (pty_scan_write(out, &s, err, sizeof err)) DIE_USER("%s", err);
     printf("%s: %d frames %dx%d in FFT order, positions in object pixels%s\nwrote %s\n", in, s.N, s.n, s.n,
            s.probe ? ", probe" : "", out);

@@ -53,6 +53,10 @@ typedef struct PtyReconOptions {
     int amp_in_place;    /* float: the engine overwrites d->amp with sqrt(amp^2 + eps) instead of copying */
     /* called after every iteration with the cost before that iteration's update; may be NULL */
     void (*progress)(void *ctx, int iter, double cost, double ms);
+    /* asked after every iteration (after progress); nonzero: the reconstruction ends there, obj and
+     * probe holding that iteration's update. One process only (a tile would leave the others
+     * waiting); may be NULL */
+    int (*stop)(void *ctx);
     void *ctx;
 } PtyReconOptions;
 

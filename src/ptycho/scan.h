@@ -8,6 +8,12 @@
 #include <stdint.h>
 #include "ptycho/ptycho.h"
 
+/* The largest object grid, in pixels (8192 x 8192): the reconstruction holds the object, its
+ * gradient and illumination and the cells' sums (several float copies, 512 MiB each at this size).
+ * A larger grid is almost always a wrong position (a translation in the wrong unit, one outlier)
+ * stretching the scanned area, and is refused naming that position. */
+#define PTY_MAX_OBJECT_PIXELS (1L << 26)
+
 typedef struct PtyScan {
     int N, n;                /* frames, frame side */
     int H, W;                /* object grid of the truth (0 when there is none; known even when obj was not read) */

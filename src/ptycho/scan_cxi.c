@@ -7,6 +7,7 @@
 #include <strings.h>
 #include "core/check.h"
 #include "ptycho/cxi.h"
+#include "ptycho/outfile.h"
 
 #define HC 1.98644586e-25   /* Planck constant times the speed of light, J m */
 
@@ -111,10 +112,10 @@ static int read_frames(PtyCxi *c, hid_t f, const char *path, char *err, size_t e
     }
     const int N = (int)dims[0], n = (int)dims[1];
     const size_t nn = (size_t)n * n;
-    lvit_alloc_what("the %d frames %dx%d of %s", N, n, n, path);
-    float *raw = xmalloc(sizeof(float) * nn * N);
-    c->scan.counts = xmalloc(sizeof(float) * nn * N);
-    lvit_alloc_what(NULL);
+    char what[4200];
+    snprintf(what, sizeof what, "the %d frames %dx%d of %s", N, n, n, path);
+    float *raw = pty_alloc(sizeof(float) * nn * N, what);
+    c->scan.counts = pty_alloc(sizeof(float) * nn * N, what);
     c->scan.N = N, c->scan.n = n;
     if (read_float(d, path, c->frames_ds, raw, err, errlen)) goto done;
     c->fmin = INFINITY, c->fmax = -INFINITY;
@@ -206,8 +207,8 @@ out:
 
 static int read_mask(PtyCxi *c, hid_t f, const char *path, char *err, size_t errlen) {
     static const char *const names[] = {"entry_1/instrument_1/detector_1/mask", "entry_1/data_1/mask", NULL};
-    char found[96];
-    hid_t d = open_first(f, names, found, sizeof found, path, "mask", err, errlen);
+    char *found = c->mask_ds;
+    hid_t d = open_first(f, names, found, sizeof c->mask_ds, path, "mask", err, errlen);
     if (d < 0) return err[0] = 0, 0;
     hsize_t dims[4];
     const int n = c->scan.n;
@@ -240,11 +241,12 @@ out:
     return rc;
 }
 
+static const char *const probe_names[] = {"entry_1/instrument_1/source_1/illumination", "entry_1/data_1/probe",
+                                          "entry_1/instrument_1/source_1/probe", NULL};
+
 /* an optional complex n x n probe (a compound of two floats, as h5py writes complex numbers) */
 static int read_probe(PtyCxi *c, hid_t f, const char *path, char *err, size_t errlen) {
-    static const char *const names[] = {"entry_1/instrument_1/source_1/illumination", "entry_1/data_1/probe",
-                                        "entry_1/instrument_1/source_1/probe", NULL};
-    hid_t d = open_first(f, names, c->probe_ds, sizeof c->probe_ds, path, "probe", err, errlen);
+    hid_t d = open_first(f, probe_names, c->probe_ds, sizeof c->probe_ds, path, "probe", err, errlen);
     if (d < 0) return err[0] = 0, c->probe_ds[0] = 0, 0;
     const int n = c->scan.n;
     hid_t t = H5Dget_type(d), sp = H5Dget_space(d), mt = -1;
@@ -347,6 +349,10 @@ void pty_cxi_free(PtyCxi *c) {
 }
 
 int pty_cxi_far_field(const PtyCxi *c, char *why, size_t len) {
+    if (c->scan.N < 2) {
+        snprintf(why, len, "it holds %d frame: a ptychography scan needs 2 or more overlapping frames", c->scan.N);
+        return -1;
+    }
     const double half = c->wavelength * c->distance / (2 * fmax(c->pixel[0], c->pixel[1]));
     if (c->step < half) return 1;
     snprintf(why, len, "the median step between neighbouring positions, %.3g m, is not below lambda z / (2 p) = %.3g m, "
@@ -366,30 +372,59 @@ void pty_cxi_summary(FILE *f, const PtyCxi *c, const char *path) {
             c->distance, c->pixel[0], c->pixel[1], c->energy, c->wavelength);
     fprintf(f, "  far field   object pixel lambda z / (n p) = %.4g x %.4g m; detector Fresnel number (n p)^2 / "
             "(lambda z) = %.4g\n", c->dx[0], c->dx[1], a * a / (c->wavelength * c->distance));
-    fprintf(f, "  positions   '%s': x %.6g .. %.6g m, y %.6g .. %.6g m, z %.6g .. %.6g m; median step %.4g m\n",
-            c->trans_ds, c->tmin[0], c->tmax[0], c->tmin[1], c->tmax[1], c->tmin[2], c->tmax[2], c->step);
+    char step[64] = "none (one frame)";
+    if (s->N > 1) snprintf(step, sizeof step, "%.4g m", c->step);
+    fprintf(f, "  positions   '%s': x %.6g .. %.6g m, y %.6g .. %.6g m, z %.6g .. %.6g m; median step %s\n",
+            c->trans_ds, c->tmin[0], c->tmax[0], c->tmin[1], c->tmax[1], c->tmin[2], c->tmax[2], step);
     fprintf(f, "  mask        %s, %ld bad pixels\n", c->mask ? "present" : "absent", c->masked);
     fprintf(f, "  probe       %s\n", c->probe_ds[0] ? c->probe_ds : "none stored");
     char why[512];
-    if (pty_cxi_far_field(c, why, sizeof why))
+    const int ff = pty_cxi_far_field(c, why, sizeof why);
+    if (ff > 0)
         fprintf(f, "  model       far field (median step %.3g m < lambda z / (2 p) = %.3g m): reconstructable\n", c->step,
                 c->wavelength * c->distance / (2 * p));
     else
-        fprintf(f, "  model       not far field: %s\n", why);
+        fprintf(f, "  model       %s: %s\n", ff < 0 ? "not a scan" : "not far field", why);
 }
 
-int pty_scan_load(PtyScan *s, const char *path, char *err, size_t errlen) {
+int pty_scan_load(PtyScan *s, const char *path, const char *verb, char *err, size_t errlen) {
     if (!pty_cxi_is(path)) return pty_scan_read(s, path, err, errlen);
     PtyCxi c;
     if (pty_cxi_read(&c, path, err, errlen)) return memset(s, 0, sizeof *s), -1;
     char why[512];
-    if (!pty_cxi_far_field(&c, why, sizeof why)) {
-        snprintf(err, errlen, "%s: cannot reconstruct: %s (lvit ptycho inspect %s shows the geometry)", path, why, path);
-        pty_cxi_free(&c);
-        return memset(s, 0, sizeof *s), -1;
+    const long nn = (long)c.scan.n * c.scan.n;
+    if (pty_cxi_far_field(&c, why, sizeof why) <= 0)
+        snprintf(err, errlen, "%s: cannot %s: %s (lvit ptycho inspect %s shows the geometry)", path, verb, why, path);
+    else if (c.masked == nn) /* every count zeroed: nothing left to fit */
+        snprintf(err, errlen, "%s: cannot %s: dataset '%s' masks all %ld detector pixels (%d x %d), so no count is "
+                 "left", path, verb, c.mask_ds, nn, c.scan.n, c.scan.n);
+    else {
+        if (c.masked) fprintf(stderr, "warning: %s: %ld masked detector pixels are set to zero counts\n", path, c.masked);
+        *s = c.scan;
+        free(c.mask);
+        return 0;
     }
-    if (c.masked) fprintf(stderr, "warning: %s: %ld masked detector pixels are set to zero counts\n", path, c.masked);
-    *s = c.scan;
-    free(c.mask);
-    return 0;
+    pty_cxi_free(&c);
+    return memset(s, 0, sizeof *s), -1;
+}
+
+int pty_probe_usable(const float complex *probe, int n, const char *path, char *err, size_t errlen) {
+    const int cxi = pty_cxi_is(path);
+    if (!probe) {
+        int o = snprintf(err, errlen, "%s: no probe stored for --probe-init file (the default): looked for ", path);
+        if (cxi)
+            for (int i = 0; probe_names[i] && o > 0 && (size_t)o < errlen; i++)
+                o += snprintf(err + o, errlen - o, "%s'%s'", i ? (probe_names[i + 1] ? ", " : " and ") : "", probe_names[i]);
+        else if (o > 0 && (size_t)o < errlen)
+            o += snprintf(err + o, errlen - o, "the variables 'probe_real' and 'probe_imag'");
+        if (o > 0 && (size_t)o < errlen)
+            snprintf(err + o, errlen - o, "; start from a guess instead: --probe-init pupil (with --pupil-radius and "
+                     "--defocus) or --probe-init mean");
+        return -1;
+    }
+    for (size_t k = 0; k < (size_t)n * n; k++)
+        if (probe[k] != 0) return 0;
+    snprintf(err, errlen, "%s: the stored probe (%s) is 0 at every pixel: it lights nothing; start from a guess instead: "
+             "--probe-init pupil or --probe-init mean", path, cxi ? "a CXI probe dataset" : "'probe_real' / 'probe_imag'");
+    return -1;
 }

@@ -1,10 +1,12 @@
 /* Scans and reconstructions as netCDF (libnetcdf). Every error names the file and the variable. */
+#include <errno.h>
 #include <netcdf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "core/check.h"
+#include "ptycho/outfile.h"
 #include "ptycho/scan.h"
 
 /* the first of the names the file has, or -1 */
@@ -47,10 +49,17 @@ static int read_complex(int nc, const char *path, const char *base, size_t a, si
                  in, li[0], li[1], a, b);
         return -1;
     }
+    if ((double)lr[0] * lr[1] > PTY_MAX_OBJECT_PIXELS) {
+        snprintf(err, errlen, "%s: '%s' is %zux%zu, above the limit of %ld pixels (8192 x 8192) for an object", path,
+                 rn, lr[0], lr[1], (long)PTY_MAX_OBJECT_PIXELS);
+        return -1;
+    }
     size_t m = lr[0] * lr[1];
     *got_a = lr[0], *got_b = lr[1];
     if (!out) return 0;
-    float *re = xmalloc(sizeof(float) * m), *im = xmalloc(sizeof(float) * m);
+    char what[4200];
+    snprintf(what, sizeof what, "'%s' / '%s' (%zux%zu) of %s", rn, in, lr[0], lr[1], path);
+    float *re = pty_alloc(sizeof(float) * m, what), *im = pty_alloc(sizeof(float) * m, what);
     int rc = nc_get_var_float(nc, vr, re);
     if (rc == NC_NOERR) rc = nc_get_var_float(nc, vi, im);
     if (rc != NC_NOERR) {
@@ -58,7 +67,7 @@ static int read_complex(int nc, const char *path, const char *base, size_t a, si
         free(re), free(im);
         return -1;
     }
-    *out = xmalloc(sizeof(float complex) * m);
+    *out = pty_alloc(sizeof(float complex) * m, what);
     for (size_t i = 0; i < m; i++) (*out)[i] = re[i] + I * im[i];
     free(re), free(im);
     *got_a = lr[0], *got_b = lr[1];
@@ -96,7 +105,9 @@ static int scan_read(PtyScan *s, const char *path, int frames, int truth, char *
         goto fail;
     }
     s->N = (int)fl[0], s->n = (int)fl[1];
-    if (frames) s->counts = xmalloc(sizeof(float) * fl[0] * fl[1] * fl[2]);
+    char what[4200];
+    snprintf(what, sizeof what, "the %zu frames %zux%zu of %s", fl[0], fl[1], fl[2], path);
+    if (frames) s->counts = pty_alloc(sizeof(float) * fl[0] * fl[1] * fl[2], what);
     s->pos = xmalloc(sizeof(float) * 2 * fl[0]);
     if ((frames && (rc = nc_get_var_float(nc, vf, s->counts)) != NC_NOERR) ||
         (rc = nc_get_var_float(nc, vp, s->pos)) != NC_NOERR) {
@@ -167,6 +178,15 @@ static void nc_err(char *err, size_t errlen, const char *path, int rc, const cha
 /* a failing call leaves its message in err and jumps to the writer's cleanup */
 #define NC(call) do { int rc_ = (call); if (rc_ != NC_NOERR) { nc_err(err, errlen, path, rc_, #call); goto fail; } } while (0)
 
+/* the closed temporary synced to disk and renamed to path: path is absent or complete */
+static int finish(const char *tmp, const char *path, char *err, size_t errlen) {
+    int e = pty_fsync_path(tmp);
+    if (!e && rename(tmp, path)) e = errno;
+    if (!e) return 0;
+    snprintf(err, errlen, "%s: cannot write (from %s): %s", path, tmp, strerror(e));
+    return -1;
+}
+
 /* name_real and name_imag over dims */
 static int def_complex(int nc, const char *base, const int *dims, int *vr, int *vi) {
     char rn[64], in[64];
@@ -177,7 +197,7 @@ static int def_complex(int nc, const char *base, const int *dims, int *vr, int *
 }
 
 static int put_complex(int nc, int vr, int vi, const float complex *z, size_t m) {
-    float *b = xmalloc(sizeof(float) * m);
+    float *b = pty_alloc(sizeof(float) * m, "a copy of the result to write");
     for (size_t i = 0; i < m; i++) b[i] = crealf(z[i]);
     int rc = nc_put_var_float(nc, vr, b);
     for (size_t i = 0; i < m && rc == NC_NOERR; i++) b[i] = cimagf(z[i]);
@@ -228,10 +248,7 @@ int pty_scan_write(const char *path, const PtyScan *s, char *err, size_t errlen)
     if (s->obj) NC(put_complex(nc, vor, voi, s->obj, (size_t)s->H * s->W));
     NC(nc_close(nc));
     nc = -1;
-    if (rename(tmp, path)) {
-        snprintf(err, errlen, "%s: cannot write (rename from %s failed)", path, tmp);
-        goto fail;
-    }
+    if (finish(tmp, path, err, errlen)) goto fail;
     return 0;
 fail:
     if (nc >= 0) nc_close(nc);
@@ -272,10 +289,7 @@ int pty_result_write(const char *path, const float complex *obj, const float com
     NC(nc_put_var_float(nc, vp, pos));
     NC(nc_close(nc));
     nc = -1;
-    if (rename(tmp, path)) {
-        snprintf(err, errlen, "%s: cannot write (rename from %s failed)", path, tmp);
-        goto fail;
-    }
+    if (finish(tmp, path, err, errlen)) goto fail;
     free(pos);
     return 0;
 fail:

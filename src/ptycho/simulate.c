@@ -6,6 +6,7 @@
 #include <string.h>
 #include "core/check.h"
 #include "core/rng.h"
+#include "ptycho/outfile.h"
 #include "ptycho/scan.h"
 
 void pty_scan_free(PtyScan *s) {
@@ -83,7 +84,7 @@ int pty_simulate(PtyScan *s, const PtySimOptions *o, char *err, size_t errlen) {
     const int n = o->n, side = o->side;
     const size_t nn = (size_t)n * n;
     s->N = o->N, s->n = n, s->H = s->W = side;
-    s->counts = xmalloc(sizeof(float) * nn * o->N);
+    s->counts = pty_alloc(sizeof(float) * nn * o->N, "the simulated frames");
     s->pos = xmalloc(sizeof(float) * 2 * o->N);
     s->probe = xmalloc(sizeof(float complex) * nn);
     s->obj = xmalloc(sizeof(float complex) * (size_t)side * side);
@@ -139,6 +140,29 @@ int pty_amp_from_counts(float *amp, const float *counts, const int *idx, int m, 
     return 0;
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* the frame farthest (in rows or columns) from the median position: the one that stretches the object */
+static int outlier(const PtyScan *s) {
+    float *v = xmalloc(sizeof(float) * s->N), med[2];
+    for (int a = 0; a < 2; a++) {
+        for (int j = 0; j < s->N; j++) v[j] = s->pos[2 * j + a];
+        qsort(v, (size_t)s->N, sizeof(float), cmp_float);
+        med[a] = v[s->N / 2];
+    }
+    free(v);
+    int best = 0;
+    double far = -1;
+    for (int j = 0; j < s->N; j++) {
+        double dy = fabs((double)s->pos[2 * j] - med[0]), dx = fabs((double)s->pos[2 * j + 1] - med[1]);
+        if (fmax(dy, dx) > far) far = fmax(dy, dx), best = j;
+    }
+    return best;
+}
+
 int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     const int n = s->n;
@@ -159,15 +183,28 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
     if (s->H > 0) { /* the truth's grid (its values may not have been read: pty_scan_read_meta) */
         d->H = s->H, d->W = s->W;
     } else {
-        for (int a = 0; a < 2; a++) d->shift[a] = pad - floor(mn[a] + 0.5);
-        d->H = (int)(floor(mx[0] + 0.5) + d->shift[0]) + n + pad;
-        d->W = (int)(floor(mx[1] + 0.5) + d->shift[1]) + n + pad;
+        /* in double: a wild position (1e20, or a CXI translation of a metre) must not wrap an int */
+        double ext[2];
+        for (int a = 0; a < 2; a++) {
+            d->shift[a] = pad - floor(mn[a] + 0.5);
+            ext[a] = floor(mx[a] + 0.5) + d->shift[a] + n + pad;
+        }
+        if (ext[0] * ext[1] > PTY_MAX_OBJECT_PIXELS) {
+            int j = outlier(s);
+            snprintf(err, errlen, "%s: positions: the scan spans rows %g .. %g and columns %g .. %g (object pixels), an "
+                     "object of %.10g x %.10g pixels with --pad %d, above the limit of %ld pixels (8192 x 8192; the "
+                     "reconstruction holds several float copies of it); frame %d at (%g, %g) lies farthest from the "
+                     "other positions: is it wrong?", what, mn[0] + 0.0, mx[0] + 0.0, mn[1] + 0.0, mx[1] + 0.0, ext[0], ext[1],
+                     pad, (long)PTY_MAX_OBJECT_PIXELS, j, s->pos[2 * j] + 0.0, s->pos[2 * j + 1] + 0.0);
+            return -1;
+        }
+        d->H = (int)ext[0], d->W = (int)ext[1];
     }
     d->pos = xmalloc(sizeof(int) * 2 * s->N);
     d->frac = xmalloc(sizeof(float) * 2 * s->N);
     for (int j = 0; j < s->N; j++)
         for (int a = 0; a < 2; a++) {
-            int p = (int)floor(s->pos[2 * j + a] + d->shift[a] + 0.5);
+            double p = floor(s->pos[2 * j + a] + d->shift[a] + 0.5); /* compared before it becomes an int */
             int lim = (a ? d->W : d->H) - n;
             if (p < 0 || p > lim) {
                 snprintf(err, errlen, "%s: positions: position %d (%g, %g) puts the %dx%d window outside the %dx%d object "
@@ -176,11 +213,11 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
                 pty_data_free(d);
                 return -1;
             }
-            d->pos[2 * j + a] = p;
+            d->pos[2 * j + a] = (int)p;
             d->frac[2 * j + a] = (float)(s->pos[2 * j + a] + d->shift[a] - p);
         }
     if (s->counts) {
-        d->amp = xmalloc(sizeof(float) * nn * s->N);
+        d->amp = pty_alloc(sizeof(float) * nn * s->N, "the frames' amplitudes");
         for (size_t i = 0; i < nn * s->N; i++) d->amp[i] = sqrtf(s->counts[i]);
     }
     if (s->probe) {
@@ -195,7 +232,7 @@ int pty_data_from_scan(PtyData *d, const PtyScan *s, int pad, const char *what, 
         memcpy(d->probe, s->probe, sizeof(float complex) * nn);
     }
     if (s->obj) {
-        d->obj_true = xmalloc(sizeof(float complex) * (size_t)d->H * d->W);
+        d->obj_true = pty_alloc(sizeof(float complex) * (size_t)d->H * d->W, "the true object");
         memcpy(d->obj_true, s->obj, sizeof(float complex) * (size_t)d->H * d->W);
     }
     return 0;
