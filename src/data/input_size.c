@@ -1,12 +1,11 @@
 #include "data/input_size.h"
-#include <dirent.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "core/json.h"
+#include "data/zarr_check.h"
 
 /* A big-endian cursor over the header (netCDF-3 stores everything big-endian). */
 typedef struct Rd {
@@ -211,74 +210,6 @@ cut:
     return -1;
 }
 
-/* Zarr v2: an uncompressed, unfiltered chunk holds exactly prod(chunks) values (edge chunks are
- * padded), so a chunk file of another size is damaged; libnetcdf reads a short one without a
- * word. Chunk files are walked under the array's folder (nested with dimension_separator "/"). */
-static int check_chunks(const char *dir, const char *array, uint64_t want, char *msg, size_t n, int depth) {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char p[4096];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (stat(p, &st)) continue;
-        if (S_ISDIR(st.st_mode) && depth < 32) rc = check_chunks(p, array, want, msg, n, depth + 1);
-        else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size != want) {
-            snprintf(msg, n, "%s: chunk %s has %" PRIu64 " bytes; an uncompressed chunk of this array has %" PRIu64
-                     " (truncated or damaged)", array, p, (uint64_t)st.st_size, want);
-            rc = -1;
-        }
-    }
-    closedir(d);
-    return rc;
-}
-
-static int check_zarr_array(const char *dir, const char *name, char *msg, size_t n) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/.zarray", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f) return 0;
-    char buf[65536];
-    size_t len = fread(buf, 1, sizeof buf, f);
-    fclose(f);
-    char jerr[128];
-    JsonValue *z = json_parse(buf, len, sizeof buf, ".zarray", jerr, sizeof jerr);
-    const char *dt = json_as_string(json_get(z, "dtype"));
-    const JsonValue *ch = json_get(z, "chunks"), *comp = json_get(z, "compressor"), *filt = json_get(z, "filters");
-    int rc = 0;
-    /* only plain numeric chunks have a known size ("<f4", "|u1", ...); others are for libnetcdf to judge */
-    if (z && dt && strlen(dt) >= 3 && strchr("fiub", dt[1]) && (!comp || comp->type == JSON_NULL) &&
-        (!filt || filt->type == JSON_NULL) && json_len(ch) > 0) {
-        uint64_t want = (uint64_t)atoi(dt + 2);
-        for (size_t i = 0; i < json_len(ch); i++) {
-            int64_t c;
-            if (json_as_int64(json_at(ch, i), 1, INT64_C(1) << 40, &c) || !mul_ok(want, (uint64_t)c, &want)) want = 0;
-        }
-        if (want) rc = check_chunks(dir, name, want, msg, n, 0);
-    }
-    json_free(z);
-    return rc;
-}
-
-static int check_zarr(const char *root, char *msg, size_t n) {
-    if (check_zarr_array(root, "the array", msg, n)) return -1;
-    DIR *d = opendir(root);
-    if (!d) return 0;
-    struct dirent *e;
-    int rc = 0;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", root, e->d_name);
-        rc = check_zarr_array(p, e->d_name, msg, n);
-    }
-    closedir(d);
-    return rc;
-}
-
 /* GRIB: every message states its total length (GRIB1: 3 bytes at offset 4; GRIB2: 8 bytes at
  * offset 8); ecCodes allocates that much before reading, so a header claiming gigabytes in a
  * small file costs gigabytes. Messages are followed while the next one starts right after. */
@@ -307,7 +238,7 @@ static int check_grib(FILE *f, uint64_t at, uint64_t size, char *msg, size_t n) 
 
 int input_size_check(const char *path, char *msg, size_t n) {
     struct stat st;
-    if (!stat(path, &st) && S_ISDIR(st.st_mode)) return check_zarr(path, msg, n);
+    if (!stat(path, &st) && S_ISDIR(st.st_mode)) return zarr_check(path, msg, n);
     if (stat(path, &st) || !S_ISREG(st.st_mode)) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;

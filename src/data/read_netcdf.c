@@ -414,6 +414,9 @@ static int is_dir(const char *p) {
 static int open_any(Ctx *c) {
     int rc;
     if (strncmp(c->path, "file://", 7) == 0) {
+        char dir[PATH_MAX], why[4600];
+        snprintf(dir, sizeof dir, "%.*s", (int)strcspn(c->path + 7, "#"), c->path + 7);
+        if (is_dir(dir) && input_size_check(dir, why, sizeof why)) return fail(c, NULL, "%s", why);
         if ((rc = nc_open(c->path, NC_NOWRITE, &c->ncid)) != NC_NOERR)
             return fail(c, NULL, "cannot open as Zarr URL: %s", nc_strerror(rc));
         return 0;
