@@ -298,6 +298,33 @@ static void test_mat_versions(void **state) {
     }
 }
 
+/* A value beyond +-1e30 in a .mat cube is a fill value the file does not declare: refused with the
+ * file, band and pixel, unless --nodata names it (GeoTIFF and ENVI: tests/cli_convert_checks.sh). */
+static void test_mat_huge_value(void **state) {
+    (void)state;
+    char p[512];
+    tu_path(p, sizeof p, "huge.mat");
+    float cube[24];
+    for (int k = 0; k < 24; k++) cube[k] = (float)k;
+    cube[1 + 3 * (2 + 4 * 1)] = 3e38f; /* row 1, column 2, band 2 (MATLAB is column-major) */
+    mat_t *m = Mat_CreateVer(p, NULL, MAT_FT_MAT5);
+    assert_non_null(m);
+    size_t d3[3] = {3, 4, 2};
+    matvar_t *v = Mat_VarCreate("cube", MAT_C_SINGLE, MAT_T_SINGLE, 3, d3, cube, 0);
+    assert_int_equal(Mat_VarWrite(m, v, MAT_COMPRESSION_NONE), 0);
+    Mat_VarFree(v);
+    Mat_Close(m);
+    const char *in[1] = {p};
+    ImageOptions o = defaults();
+    expect_fail(1, in, &o, "huge.safetensors", "huge.mat: band 2 (", "holds 3e+38 at pixel (row 1, column 2)");
+    o.nodata = 3e38;
+    o.nodata_set = 1;
+    char out[512], err[2048];
+    ConvertOptions g = {0};
+    tu_path(out, sizeof out, "huge_nodata.safetensors");
+    if (convert_any(out, 1, in, &g, &o, NULL, err, sizeof err)) fail_msg("with --nodata 3e38: %s", err);
+}
+
 /* dataset_open refuses labels the tasks would index out of range (a file not written by lvit convert) */
 static void test_open_bad_labels(void **state) {
     (void)state;
@@ -331,6 +358,7 @@ int main(void) {
         cmocka_unit_test(test_class_folders_png),
         cmocka_unit_test(test_mat_versions),
         cmocka_unit_test(test_open_bad_labels),
+        cmocka_unit_test(test_mat_huge_value),
     };
     return cmocka_run_group_tests(tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

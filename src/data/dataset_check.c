@@ -23,10 +23,15 @@ int dataset_check_cells(const Dataset *ds, const char *path, char *err, size_t e
             nvalid[v] += n;
             for (size_t c = 0; bad && c < plane; c++)
                 if (ok[c] && !(fabsf(x[c]) <= 1e30f)) {
-                    snprintf(err, errlen, "%s: variable '%s' holds %g at time %d, row %zu column %zu (lat %g, lon %g), a "
-                             "cell marked valid; expected a finite value within +-1e30 (or the cell marked invalid)",
-                             path, ds->names[v], (double)x[c], t, c / (size_t)ds->W, c % (size_t)ds->W,
-                             ds->lat[c / (size_t)ds->W], ds->lon[c % (size_t)ds->W]);
+                    if (ds->kind == DATASET_IMAGE) /* images have no coordinates: the image and pixel */
+                        snprintf(err, errlen, "%s: band '%s' holds %g in image %d at pixel (row %zu, column %zu), a "
+                                 "cell marked valid; expected a finite value within +-1e30 (or the cell marked invalid)",
+                                 path, ds->names[v], (double)x[c], t, c / (size_t)ds->W, c % (size_t)ds->W);
+                    else
+                        snprintf(err, errlen, "%s: variable '%s' holds %g at time %d, row %zu column %zu (lat %g, lon "
+                                 "%g), a cell marked valid; expected a finite value within +-1e30 (or the cell marked "
+                                 "invalid)", path, ds->names[v], (double)x[c], t, c / (size_t)ds->W, c % (size_t)ds->W,
+                                 ds->lat[c / (size_t)ds->W], ds->lon[c % (size_t)ds->W]);
                     rc = -1;
                     break;
                 }

@@ -161,7 +161,7 @@ int dataset_open(Dataset *ds, const char *path, char *err, size_t errlen) {
                      meta ? "kind is not \"image\" (a newer lvit's dataset?)" : jerr0);
             goto fail;
         }
-        if (open_image(ds, f, meta, err, errlen)) goto fail;
+        if (open_image(ds, f, meta, err, errlen) || dataset_check_cells(ds, path, err, errlen)) goto fail;
         ds->img.meta = mj;
         snprintf(ds->source, sizeof ds->source, "%s", path);
         ds->owned = f;

@@ -241,8 +241,30 @@ static char *metadata(const ImageSet *s, const uint8_t *split, const ImageOption
     return m.s;
 }
 
+/* A value beyond +-1e30 in a pixel not marked nodata is a fill value the file does not declare
+ * (3e38, 9.999e20): its statistics and training losses would be inf or NaN. The same bound as
+ * grids (data/series_check.c) and dataset_open (data/dataset_check.c). */
+static int check_values(const ImageSet *s, char *err, size_t errlen) {
+    const size_t plane = (size_t)s->H * s->W;
+    for (int i = 0; i < s->N; i++)
+        for (int v = 0; v < s->V; v++) {
+            const float *x = s->data + ((size_t)i * s->V + v) * plane;
+            const uint8_t *ok = s->valid + ((size_t)i * s->V + v) * plane;
+            for (size_t k = 0; k < plane; k++)
+                if (ok[k] && !(fabsf(x[k]) <= 1e30f)) {
+                    snprintf(err, errlen, "%s: band %d (%s) holds %g at pixel (row %zu, column %zu), which is not marked "
+                             "nodata; expected a finite value within +-1e30 (if it means \"no data\", give --nodata %.9g)",
+                             s->images[i].source, s->bands[v].number, s->bands[v].name, (double)x[k], k / (size_t)s->W,
+                             k % (size_t)s->W, (double)x[k]);
+                    return -1;
+                }
+        }
+    return 0;
+}
+
 int image_set_write(ImageSet *s, const char *out, int ninputs, const char *const *inputs, const ImageOptions *o,
                     char *err, size_t errlen) {
+    if (check_values(s, err, errlen)) return -1;
     const int N = s->N, V = s->V, H = s->H, W = s->W;
     const size_t plane = (size_t)H * W;
     uint8_t *split = xmalloc((size_t)N);

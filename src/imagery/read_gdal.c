@@ -1,11 +1,15 @@
 /* GeoTIFF and every raster GDAL reads: all bands as float32, the nodata value of each band as a
  * mask, the geotransform and the CRS (WKT) kept as metadata; and single-band label rasters. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <gdal.h>
 #include <cpl_error.h>
+#include <cpl_string.h>
 #include "core/check.h"
 #include "imagery/gdal_util.h"
 #include "imagery/imagery.h"
@@ -19,6 +23,35 @@ void gdal_start(void) {
     CPLErrorReset();
 }
 
+/* GDAL reads the missing part of a cut ENVI raster as zeros without a word (GeoTIFF and .mat
+ * files fail by themselves): the header's bands x lines x samples values after its offset must
+ * be in the data file. */
+static int envi_size_ok(GDALDatasetH d, const char *path, char *err, size_t errlen) {
+    GDALDriverH drv = GDALGetDatasetDriver(d);
+    char **files = GDALGetFileList(d);
+    if (!drv || strcmp(GDALGetDriverShortName(drv), "ENVI") || !files || !files[0] || GDALGetRasterCount(d) < 1) {
+        CSLDestroy(files);
+        return 1;
+    }
+    const char *off = GDALGetMetadataItem(d, "header_offset", "ENVI");
+    GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(d, 1));
+    uint64_t want = (uint64_t)GDALGetRasterCount(d) * (uint64_t)GDALGetRasterYSize(d) *
+                    (uint64_t)GDALGetRasterXSize(d) * (uint64_t)GDALGetDataTypeSizeBytes(t);
+    uint64_t start = off ? strtoull(off, NULL, 10) : 0;
+    struct stat st;
+    int ok = stat(files[0], &st) != 0 || (uint64_t)st.st_size >= start + want;
+    const char *hdr = "";
+    for (int k = 1; files[k]; k++)
+        if (strlen(files[k]) > 4 && !strcasecmp(files[k] + strlen(files[k]) - 4, ".hdr")) hdr = image_base_name(files[k]);
+    if (!ok)
+        snprintf(err, errlen, "%s: truncated: its ENVI header %s describes %d bands of %dx%d %s values (%" PRIu64 " bytes "
+                 "from byte %" PRIu64 "), but %s has %" PRIu64 " bytes", path, hdr, GDALGetRasterCount(d),
+                 GDALGetRasterYSize(d), GDALGetRasterXSize(d), GDALGetDataTypeName(t), want, start,
+                 image_base_name(files[0]), (uint64_t)st.st_size);
+    CSLDestroy(files);
+    return ok;
+}
+
 GDALDatasetH gdal_open(const char *path, char *err, size_t errlen) {
     gdal_start();
     GDALDatasetH d = GDALOpen(path, GA_ReadOnly);
@@ -26,6 +59,9 @@ GDALDatasetH gdal_open(const char *path, char *err, size_t errlen) {
         const char *m = CPLGetLastErrorMsg();
         snprintf(err, errlen, "%s: not a file lvit reads (netCDF, Zarr, GRIB, MATLAB, or a raster GDAL opens)%s%s", path,
                  m && *m ? ": " : "", m ? m : "");
+    } else if (!envi_size_ok(d, path, err, errlen)) {
+        GDALClose(d);
+        d = NULL;
     }
     return d;
 }

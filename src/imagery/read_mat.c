@@ -141,12 +141,14 @@ int read_mat_image(ImageSet *s, const char *path, const ImageOptions *o, char *e
     if (i < 0) goto done;
     float *dst = image_set_data(s, i);
     uint8_t *ok = image_set_valid(s, i);
+    const int single = v->class_type == MAT_C_SINGLE;
     for (int b = 0; b < V; b++)
         for (int r = 0; r < H; r++)
             for (int c = 0; c < W; c++) {
                 double x = elem(v, (size_t)r + (size_t)H * ((size_t)c + (size_t)W * b));
                 size_t at = ((size_t)b * H + r) * W + c;
-                int good = isfinite(x) && !(o->nodata_set && x == o->nodata);
+                /* a single cube matches --nodata in single precision, as GDAL rasters do */
+                int good = isfinite(x) && !(o->nodata_set && (x == o->nodata || (single && (float)x == (float)o->nodata)));
                 ok[at] = (uint8_t)good;
                 dst[at] = good ? (float)x : 0.0f;
             }
