@@ -376,6 +376,61 @@ static int write_dataset(const char *path, const Assembled *a, const ConvertOpti
     return rc;
 }
 
+/* A value given twice in --vars or --levels would be looked for twice and reported missing the
+ * second time ("not found (selected: t)"); refused before anything is read. */
+static int check_repeats(const ConvertOptions *o, char *err, size_t errlen) {
+    const ReadFilter *f = &o->filter;
+    for (int i = 0; i < f->nvars; i++)
+        for (int j = 0; j < i; j++)
+            if (!strcmp(f->vars[i], f->vars[j])) ERR("--vars lists '%s' twice", f->vars[i]);
+    for (int i = 0; i < f->nlevels; i++)
+        for (int j = 0; j < i; j++)
+            if (f->levels[i] == f->levels[j]) ERR("--levels lists %g hPa twice", f->levels[i]);
+    return 0;
+fail:
+    return -1;
+}
+
+/* Every --rename entry must name a variable that was read (from FILE when given), else a typo
+ * would leave the name unchanged without a word. */
+static int check_renames(const SeriesList *l, int ninputs, const char *const *inputs, const ConvertOptions *o,
+                         char *err, size_t errlen) {
+    for (int r = 0; r < o->nrename; r++) {
+        const char *e = o->rename[r], *eq = strchr(e, '='), *colon = strchr(e, ':'), *var = e;
+        size_t fl = 0;
+        if (colon && colon < eq) {
+            fl = (size_t)(colon - e), var = colon + 1;
+            int known = 0;
+            for (int i = 0; i < ninputs && !known; i++)
+                known = strlen(base_name(inputs[i])) == fl && !strncmp(base_name(inputs[i]), e, fl);
+            if (!known) {
+                char names[512] = "";
+                for (int i = 0, k = 0; i < ninputs && k < 400; i++)
+                    k += snprintf(names + k, sizeof names - (size_t)k, "%s%s", i ? ", " : "", base_name(inputs[i]));
+                ERR("--rename %s: no input is named %.*s (the inputs: %s)", e, (int)fl, e, names);
+            }
+        }
+        const size_t vl = (size_t)(eq - var);
+        char names[1024] = "";
+        int k = 0, found = 0;
+        for (int i = 0; i < l->n && !found; i++) {
+            const VarSeries *s = &l->s[i];
+            if (fl && (strlen(base_name(s->source)) != fl || strncmp(base_name(s->source), e, fl))) continue;
+            found = strlen(s->name) == vl && !strncmp(s->name, var, vl);
+            int seen = 0; /* split files repeat a name */
+            for (int j = 0; j < i && !seen; j++) seen = !strcmp(l->s[j].name, s->name);
+            if (k < 900 && !seen) k += snprintf(names + k, sizeof names - (size_t)k, "%s%s", k ? ", " : "", s->name);
+        }
+        if (!found && fl)
+            ERR("--rename %s: %.*s has no variable '%.*s' (its variables: %s)", e, (int)fl, e, (int)vl, var,
+                k ? names : "none read");
+        if (!found) ERR("--rename %s: no input has a variable '%.*s' (the variables read: %s)", e, (int)vl, var, names);
+    }
+    return 0;
+fail:
+    return -1;
+}
+
 int convert_files(const char *out_path, int ninputs, const char *const *inputs, const ConvertOptions *o, char *err,
                   size_t errlen) {
     SeriesList l = {0};
@@ -385,6 +440,7 @@ int convert_files(const char *out_path, int ninputs, const char *const *inputs, 
     if (!(o->train_frac > 0) || o->val_frac < 0 || o->train_frac + o->val_frac >= 1.0)
         ERR("--split %g,%g: the training and validation fractions must be positive and sum to less than 1",
             o->train_frac, o->val_frac);
+    if (check_repeats(o, err, errlen)) goto fail;
     ReadFilter f = o->filter;
     f.lenient = ninputs > 1;
     for (int i = 0; i < ninputs; i++) {
@@ -404,6 +460,7 @@ int convert_files(const char *out_path, int ninputs, const char *const *inputs, 
         for (int i = 0; i < l.n && !found; i++) found = fabs(l.s[i].level - o->filter.levels[k]) < 1e-6;
         if (!found) ERR("--levels: level %g hPa is in none of the inputs", o->filter.levels[k]);
     }
+    if (check_renames(&l, ninputs, inputs, o, err, errlen)) goto fail;
     if (assemble(&l, o, &a, err, errlen)) goto fail;
     rc = write_dataset(out_path, &a, o, ninputs, inputs, err, errlen);
 fail:
