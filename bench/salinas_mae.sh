@@ -28,7 +28,7 @@ mkdir -p "$OUT"
 DATA=$OUT/salinasA.lvd
 [ -f "$DATA" ] || "$LVIT" convert -o "$DATA" "$D/SalinasA.mat" --labels "$D/SalinasA_gt.mat" --drop-bands 108-112,154-167,224
 grep -m1 "model name" /proc/cpuinfo | sed 's/^/# /' > "$OUT/machine.txt"
-nproc | sed 's/^/# cores: /' >> "$OUT/machine.txt"
+nproc --all | sed 's/^/# cores: /' >> "$OUT/machine.txt"
 
 # one pretraining per tokenizer (the default seed): the fine-tuning seeds vary the labelled pixels and the head
 modes=${MODES:-"default agg dchag"}
