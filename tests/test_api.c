@@ -2,6 +2,7 @@
  * description (src/io/run_meta.c), forecasts equal to `lvit predict`'s, masks, old checkpoints,
  * and failures that come back as codes and messages instead of ending the process. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -128,6 +129,30 @@ static void test_forecast_equals_predict(void **state) {
     assert_true(memcmp(y, y2, sizeof(float) * V * H * W) != 0);
     lvit_close(m);
     free(ref), free(y), free(y2);
+}
+
+/* More threads than OpenMP's default, given at lvit_open or raised by the host after it: the calls
+ * run within the workspaces sized at open (they overran them before) and give the same forecast. */
+static void test_threads(void **state) {
+    (void)state;
+    const int omp0 = omp_get_max_threads(), many = 4 * omp0 + 3;
+    const float *x = g_ds.data + (size_t)T0 * V * H * W;
+    float *y1 = tu_falloc((int64_t)V * H * W), *y2 = tu_falloc((int64_t)V * H * W);
+    LvitOptions o = {.threads = many, .device = "cpu"};
+    lvit_model *m = NULL;
+    assert_int_equal(lvit_open(g_ckpt, &o, &m), LVIT_OK);
+    assert_int_equal(lvit_forecast(m, x, NULL, 6.0f, y1), LVIT_OK);
+    assert_int_equal(omp_get_max_threads(), omp0); /* the host's count restored */
+    lvit_close(m);
+    omp_set_num_threads(1);
+    m = open_ok(g_ckpt);
+    omp_set_num_threads(many);
+    assert_int_equal(lvit_forecast(m, x, NULL, 6.0f, y2), LVIT_OK);
+    assert_int_equal(omp_get_max_threads(), many);
+    omp_set_num_threads(omp0);
+    TU_ASSERT_CLOSE_FF(y2, y1, (int64_t)V * H * W, 1e-6);
+    lvit_close(m);
+    free(y1), free(y2);
 }
 
 /* Masked cells: NaN in the output, the input value there ignored (even NaN), others finite. */
@@ -372,6 +397,7 @@ int main(void) {
         cmocka_unit_test(test_mask),       cmocka_unit_test(test_errors),
         cmocka_unit_test(test_old_format), cmocka_unit_test(test_run_meta),
         cmocka_unit_test(test_catch),      cmocka_unit_test(test_downscale),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -40,6 +40,6 @@ void api_threads_enter(ApiThreads *t, int threads) {
 
 void api_threads_leave(const ApiThreads *t) {
     if (!t->set) return;
+    openblas_set_num_threads(t->blas); /* (OpenBLAS's OpenMP build sets OpenMP's count too: it goes first) */
     omp_set_num_threads(t->omp);
-    openblas_set_num_threads(t->blas);
 }

@@ -1,6 +1,7 @@
 /* lvit_forecast: one state in physical units to the state lead hours later, with the numbers of
  * `lvit predict` (src/tasks/forecast_predict.c): the same float32 normalisation, padding, lead input
  * and de-normalisation, so a forecast through the library equals the command's. */
+#include <omp.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +33,8 @@ lvit_status api_normalise_input(lvit_model *m, const float *x, const unsigned ch
 
 void api_run_model(lvit_model *m, float lead) {
     const VitConfig *c = &m->cfg;
-    ApiThreads th;
-    api_threads_enter(&th, m->threads);
+    ApiThreads th; /* a host that raised OpenMP's threads after lvit_open gets those sized for */
+    api_threads_enter(&th, m->threads > 0 ? m->threads : omp_get_max_threads() > m->ws_threads ? m->ws_threads : 0);
     const Kernels *k = m->vit.k;
     const int s = vit_scale(c);
     const int64_t img = (int64_t)c->V * c->H * c->W, oimg = (int64_t)c->Vo * s * c->H * s * c->W;

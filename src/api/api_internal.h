@@ -19,6 +19,7 @@ struct lvit_model {
     double *lat, *lon;      /* [H], [W] or NULL */
     char (*units)[32];      /* [V] "" unknown */
     int threads;            /* 0: OpenMP's default */
+    int ws_threads;         /* the threads the workspaces were sized for at lvit_open: no call runs more */
     float *dev;             /* backend: x [V,Hp,Wp], prediction [Vo,s Hp,s Wp], lead [1] */
     float *xin, *pred;      /* host: normalised padded input [V,Hp,Wp], model output [Vo, s Hp, s Wp] */
     Anchor anchor;          /* a forecast's anchor (nlead 0: none), data/anchor.h */

@@ -1,4 +1,5 @@
 /* lvit_open, lvit_close and the metadata queries of the public API (include/lvit.h). */
+#include <omp.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -132,7 +133,12 @@ static lvit_status open_impl(const char *path, const LvitOptions *opts, lvit_mod
     st = vit_classify(&m->cfg) || vit_segment(&m->cfg) ? fill_image_task(m, desc) : fill_grid(m);
     free(desc);
     if (st != LVIT_OK) goto fail;
+    /* the attention workspace has one slice per thread: sized for the threads the calls will run */
+    m->ws_threads = m->threads > 0 ? m->threads : omp_get_max_threads();
+    ApiThreads th;
+    api_threads_enter(&th, m->ws_threads);
     vit_init(&m->vit, &m->cfg, NULL, 1, kernels_cpu());
+    api_threads_leave(&th);
     m->loaded = 1;
     if (ckpt_load_params(&m->vit, path, err, sizeof err)) {
         st = api_fail(LVIT_E_FORMAT, "%s", err);
