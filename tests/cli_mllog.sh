@@ -66,6 +66,10 @@ expect 0 "--target-val-loss 100: stops at the first validation" "$LVIT" train --
 has "reached --target-val-loss 100; stopping"
 check_log "$tmp/b.log" "$tmp/b" success 4 && ok "log: success at step 4" || bad "log of the target run"
 [ "$(wc -l < "$tmp/b/metrics.jsonl")" -eq 4 ] && ok "4 steps in metrics.jsonl" || bad "metrics.jsonl of the target run"
+expect 2 "--target-val-loss 0 refused (it was ignored)" "$LVIT" train --run "$tmp/z" "${small[@]}" --steps 2 --val-every 1 \
+  --target-val-loss 0;  has "--target-val-loss 0 is out of range"
+expect 0 "--mllog without validation: a warning" "$LVIT" train --run "$tmp/nv" "${small[@]}" --steps 2 --val-every 0 \
+  --mllog "$tmp/nv.log";  has "no eval_start/eval_stop events"
 expect 0 "--target-val-loss 1e-9: never reached" "$LVIT" train --run "$tmp/c" "${small[@]}" --steps 8 --val-every 4 \
   --target-val-loss 1e-9 --mllog "$tmp/c.log"
 check_log "$tmp/c.log" "$tmp/c" aborted 8 && ok "log: aborted after all 8 steps" || bad "log of the missed target"

@@ -50,7 +50,10 @@ expect 0 "machine file" "$LVIT" plan "${M[@]}" --machine "$tmp/m.txt" --nodes 2 
 has "machine h100-node: 2 nodes x 4 ranks = 8; per rank 40.0 GiB"
 printf 'ranks_per_node=4\nmem_gib=lots\n' >"$tmp/bad.txt"
 expect 2 "machine file with a bad value" "$LVIT" plan --machine "$tmp/bad.txt"
-has "bad.txt line 2: mem_gib expects a number, got 'lots'"
+has "bad.txt line 2: mem_gib expects a finite number, got 'lots'"
+printf 'preset=cpu\npeak_tflops = nan\n' >"$tmp/nan.txt"
+expect 2 "machine file with NaN" "$LVIT" plan "${M[@]}" --machine "$tmp/nan.txt" --cpu-peak-gflops 50
+has "nan.txt line 2: peak_tflops expects a finite number, got 'nan'"
 printf 'preset=cpu\nbandwidth=3\n' >"$tmp/bad2.txt"
 expect 2 "machine file with an unknown key" "$LVIT" plan --machine "$tmp/bad2.txt" --cpu-peak-gflops 10
 has "bad2.txt line 2: unknown key 'bandwidth'"

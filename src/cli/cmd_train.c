@@ -44,7 +44,7 @@ int cmd_train(int argc, char **argv) {
         {"init", ARG_STR, &o.init, "start from the weights of this checkpoint: every tensor it holds with this model's shape (a pretrained encoder under a new head: the head, and tensors it lacks, keep their initialization)", NULL, 0, 0, 0},
         {"freeze-encoder", ARG_FLAG, &o.opt.freeze_encoder, "train only the head (head.*) on the encoder that --init loads, which stays exactly as loaded (with --decoder-depth 0: a linear probe)", NULL, 0, 0, 0},
         {"mllog", ARG_STR, &o.mllog, "write an MLPerf-HPC-style event log (:::MLLOG lines, docs/mllog.md) to FILE", NULL, 0, 0, 0},
-        {"target-val-loss", ARG_FLOAT, &o.target_val_loss, "stop at the first validation loss at or below this (time to train; needs --val-every)", NULL, 0, 1e30, 0},
+        {"target-val-loss", ARG_FLOAT, &o.target_val_loss, "stop at the first validation loss at or below this (> 0; time to train; needs --val-every)", NULL, 1e-30, 1e30, 0},
         {"seed", ARG_I64, &o.seed, "seed of initialization and data order", NULL, 0, 9e18, 0},
         {"threads", ARG_INT, &o.threads, "CPU threads (0 = all cores)", NULL, 0, 4096, 0},
         {"log-every", ARG_INT, &o.log_every, "print a progress line every N steps", NULL, 1, 1 << 30, 0},

@@ -1,4 +1,5 @@
 /* Machine descriptions for lvit plan (plan/plan.h): the presets and the key=value file. */
+#include <math.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -145,8 +146,8 @@ int plan_machine_load(const char *path, double cpu_peak, PlanMachine *m, char *e
         }
         errno = 0;
         double x = strtod(val, &end);
-        if (errno || end == val || *end) {
-            snprintf(err, errlen, "%s line %d: %s expects a number, got '%s'", path, ln, key, val);
+        if (errno || end == val || *end || !isfinite(x)) { /* (strtod reads "nan" and "inf") */
+            snprintf(err, errlen, "%s line %d: %s expects a finite number, got '%s'", path, ln, key, val);
             rc = -1;
             break;
         }

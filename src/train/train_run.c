@@ -220,6 +220,10 @@ int train_run(const TrainOptions *o) {
     if (o->target_val_loss > 0 && (!have_val || !val_every))
         parallel_refuse(&par, "lvit train: --target-val-loss is checked at each validation: give --val-every N%s",
                         have_val ? "" : " and data with a validation period");
+    if (o->mllog && io && (!have_val || !val_every))
+        log_warn("--mllog: this run measures no validation loss (%s), so %s has no eval_start/eval_stop events and "
+                 "the MLPerf compliance checker will fail it (docs/mllog.md)",
+                 have_val ? "--val-every 0" : "no validation samples", o->mllog);
     Vit *m = &t.model;
     if (ema > 0) trainer_enable_ema(&t, ema);
     /* the best weights mirror what this rank holds (under ZeRO-3: the replicated ones, its block shards) */
