@@ -17,6 +17,10 @@ module lvit
     type(c_ptr) :: ptr = c_null_ptr
   end type lvit_model
 
+  ! The last shape refused by this module ('' none): sizes are checked by the C library, shapes
+  ! (a transposed x(H, W, V) has the right size) only here. One per process, not per thread.
+  character(:), allocatable, save :: shape_error
+
   type, bind(c) :: c_options
     integer(c_int) :: threads
     type(c_ptr) :: device
@@ -150,6 +154,12 @@ module lvit
       integer(c_size_t), value :: nx, nmask, ny
       integer(c_int) :: st
     end function c_segment
+    function c_output_grid(m, h, w) bind(c, name='lvit_output_grid') result(st)
+      import :: c_ptr, c_int
+      type(c_ptr), value :: m
+      integer(c_int), intent(out) :: h, w
+      integer(c_int) :: st
+    end function c_output_grid
     function c_scale(m) bind(c, name='lvit_scale') result(n)
       import :: c_ptr, c_int
       type(c_ptr), value :: m
@@ -191,6 +201,7 @@ contains
     o%threads = 0
     if (present(threads)) o%threads = int(threads, c_int)
     o%device = c_null_ptr
+    shape_error = ''
     st = int(c_open(trim(path) // c_null_char, o, model%ptr))
   end function lvit_open
 
@@ -200,11 +211,59 @@ contains
     model%ptr = c_null_ptr
   end subroutine lvit_close
 
-  ! The message of this thread's last failure.
+  ! The message of this thread's last failure (a shape this module refused first).
   function lvit_last_error() result(msg)
     character(:), allocatable :: msg
+    if (allocated(shape_error)) then
+      if (len(shape_error) > 0) then
+        msg = shape_error
+        return
+      end if
+    end if
     msg = from_c(c_last_error())
   end function lvit_last_error
+
+  ! (i, j, k) as text
+  function shape_text(s) result(t)
+    integer, intent(in) :: s(:)
+    character(:), allocatable :: t
+    character(16) :: b
+    integer :: i
+    t = '('
+    do i = 1, size(s)
+      write (b, '(I0)') s(i)
+      t = t // trim(b)
+      if (i < size(s)) t = t // ', '
+    end do
+    t = t // ')'
+  end function shape_text
+
+  ! .true. (and shape_error set) when array NAME of function FN has GOT's size but not the shape WANT,
+  ! e.g. x(H, W, V) for x(W, H, V); other sizes are left to the C library's message.
+  logical function bad_shape(fn, name, got, want, what)
+    character(*), intent(in) :: fn, name, what
+    integer, intent(in) :: got(:), want(:)
+    bad_shape = product(got) == product(want) .and. any(got /= want)
+    if (bad_shape) shape_error = fn // ': ' // name // ' has the shape ' // shape_text(got) // '; expected ' // &
+                                 what // ' = ' // shape_text(want)
+  end function bad_shape
+
+  ! The input grid (h, w), the output grid (ho, wo), V and Vo of a model, for the shape checks.
+  subroutine dims(model, h, w, ho, wo, v, vo)
+    type(lvit_model), intent(in) :: model
+    integer, intent(out) :: h, w, ho, wo, v, vo
+    integer(c_int) :: a, b
+    h = 0; w = 0; ho = 0; wo = 0
+    shape_error = ''
+    if (c_grid(model%ptr, a, b) == LVIT_OK) then
+      h = int(a); w = int(b)
+    end if
+    if (c_output_grid(model%ptr, a, b) == LVIT_OK) then
+      ho = int(a); wo = int(b)
+    end if
+    v = lvit_num_inputs(model)
+    vo = lvit_num_outputs(model)
+  end subroutine dims
 
   function lvit_task(model) result(s)
     type(lvit_model), intent(in) :: model
@@ -317,6 +376,14 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
+    integer :: h, w, ho, wo, v, vo
+    call dims(model, h, w, ho, wo, v, vo)
+    st = LVIT_E_ARG
+    if (bad_shape('lvit_forecast', 'x', shape(x), [w, h, v], '(W, H, V)')) return
+    if (bad_shape('lvit_forecast', 'y', shape(y), [wo, ho, vo], '(W, H, Vo)')) return
+    if (present(mask)) then
+      if (bad_shape('lvit_forecast', 'mask', shape(mask), [w, h, v], '(W, H, V)')) return
+    end if
     call mask_arg(pm, nm, mask)
     st = int(c_forecast(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, real(lead_hours, c_float), &
                         c_loc(y), size(y, kind=c_size_t)))
@@ -337,6 +404,11 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
+    integer :: h, w, ho, wo, v, vo
+    call dims(model, h, w, ho, wo, v, vo)
+    st = LVIT_E_ARG
+    if (bad_shape('lvit_downscale', 'coarse', shape(coarse), [w, h, v], '(w, h, V)')) return
+    if (bad_shape('lvit_downscale', 'fine', shape(fine), [wo, ho, vo], '(s w, s h, Vo)')) return
     call mask_arg(pm, nm, mask)
     st = int(c_downscale(model%ptr, c_loc(coarse), size(coarse, kind=c_size_t), pm, nm, c_loc(fine), &
                          size(fine, kind=c_size_t)))
@@ -365,6 +437,13 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
+    integer :: h, w, ho, wo, v, vo
+    call dims(model, h, w, ho, wo, v, vo)
+    st = LVIT_E_ARG
+    if (bad_shape('lvit_classify', 'x', shape(x), [w, h, v], '(W, H, V)')) return
+    if (present(mask)) then
+      if (bad_shape('lvit_classify', 'mask', shape(mask), [w, h, v], '(W, H, V)')) return
+    end if
     call mask_arg(pm, nm, mask)
     st = int(c_classify(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
   end function lvit_classify
@@ -377,6 +456,14 @@ contains
     integer(c_signed_char), intent(in), target, contiguous, optional :: mask(:, :, :)
     type(c_ptr) :: pm
     integer(c_size_t) :: nm
+    integer :: h, w, ho, wo, v, vo
+    call dims(model, h, w, ho, wo, v, vo)
+    st = LVIT_E_ARG
+    if (bad_shape('lvit_segment', 'x', shape(x), [w, h, v], '(W, H, V)')) return
+    if (bad_shape('lvit_segment', 'logits', shape(logits), [w, h, lvit_num_classes(model)], '(W, H, K)')) return
+    if (present(mask)) then
+      if (bad_shape('lvit_segment', 'mask', shape(mask), [w, h, v], '(W, H, V)')) return
+    end if
     call mask_arg(pm, nm, mask)
     st = int(c_segment(model%ptr, c_loc(x), size(x, kind=c_size_t), pm, nm, c_loc(logits), size(logits, kind=c_size_t)))
   end function lvit_segment

@@ -1,6 +1,6 @@
 ! The Fortran module (bindings/fortran/lvit.f90) against the installed library: metadata, a
 ! forecast compared with lvit predict's (same numbers to 1e-5 relative), and an error that
-! comes back as a status and a message. Built and run by tests/cli_install.sh:
+! comes back as a status and a message (a wrong size, a wrong shape). Built and run by tests/cli_install.sh:
 !   forecast_test CHECKPOINT IN.raw LEAD_HOURS EXPECTED.raw
 program forecast_test
   use, intrinsic :: iso_c_binding
@@ -8,7 +8,7 @@ program forecast_test
   implicit none
   type(lvit_model) :: m, bad
   character(4096) :: ckpt, fin, fexp, arg
-  real(c_float), allocatable :: x(:, :, :), y(:, :, :), ref(:, :, :), small(:, :, :)
+  real(c_float), allocatable :: x(:, :, :), y(:, :, :), ref(:, :, :), small(:, :, :), xt(:, :, :)
   real(c_double), allocatable :: lat(:)
   real :: lead
   integer :: st, h, w, nv, v, u
@@ -57,6 +57,14 @@ program forecast_test
   st = lvit_forecast(m, small, lead, y)
   if (st /= LVIT_E_ARG .or. index(lvit_last_error(), 'x has') == 0) then
     print *, 'a wrongly sized array gave status ', st, ': ', lvit_last_error()
+    stop 1
+  end if
+  ! the right size in the wrong shape: x(H, W, V) instead of x(W, H, V) (the grid is 15x30)
+  allocate(xt(h, w, nv))
+  xt = 0
+  st = lvit_forecast(m, xt, lead, y)
+  if (st /= LVIT_E_ARG .or. index(lvit_last_error(), 'expected (W, H, V)') == 0) then
+    print *, 'a transposed array gave status ', st, ': ', lvit_last_error()
     stop 1
   end if
   st = lvit_open('/nonexistent/model.safetensors', bad)
