@@ -381,7 +381,13 @@ static void test_downscale(void **state) {
     lvit_close(api);
     api = open_ok(g_ckpt);
     assert_int_equal(lvit_downscale(api, x, NULL, fine), LVIT_E_ARG);
-    TU_ASSERT_CONTAINS(lvit_last_error(), "forecasting model");
+    TU_ASSERT_CONTAINS(lvit_last_error(), "a model of task \"forecast\"");
+    /* the sized call names the task too, not the sizes of another task's arrays */
+    assert_int_equal(lvit_downscale_sized(api, x, 1, NULL, 0, fine, 1), LVIT_E_ARG);
+    TU_ASSERT_CONTAINS(lvit_last_error(), "a model of task \"forecast\"");
+    /* a NULL mask goes with 0 values */
+    assert_int_equal(lvit_forecast_sized(api, x, (size_t)V * H * W, NULL, 5, 6.0f, fine, (size_t)V * H * W), LVIT_E_ARG);
+    TU_ASSERT_CONTAINS(lvit_last_error(), "mask is NULL but nmask is 5");
     lvit_close(api);
     free(mask), free(x), free(ref), free(fine), free(dev), free(pred);
     host_batch_free(&hb);

@@ -18,12 +18,15 @@ static int fine_grid_global(const lvit_model *m) {
     return s * m->W == r->W && fabs(dlon * r->W - 360.0) < 1e-3 * dlon;
 }
 
+static lvit_status wrong_task(const lvit_model *m) {
+    return api_fail(LVIT_E_ARG, "lvit_downscale: %s is a model of task \"%s\"; lvit_downscale runs downscaling "
+                    "(\"downscale\") models", m->path, lvit_task(m));
+}
+
 static lvit_status downscale_impl(lvit_model *m, const float *coarse, const unsigned char *mask, float *fine) {
     if (!m || !coarse || !fine) return api_fail(LVIT_E_ARG, "lvit_downscale: model, coarse and fine must not be NULL");
     const VitConfig *c = &m->cfg;
-    if (!vit_reslim(c))
-        return api_fail(LVIT_E_ARG, "lvit_downscale: %s is a forecasting model (task \"forecast\"): use lvit_forecast",
-                        m->path);
+    if (!vit_reslim(c)) return wrong_task(m);
     if (c->ds_base && !m->meta.lon)
         return api_fail(LVIT_E_FORMAT, "lvit_downscale: %s adds a bicubic interpolation (base \"bicubic\") whose "
                         "wrapping depends on the fine grid's longitudes, which the checkpoint does not record (format "
@@ -69,6 +72,7 @@ lvit_status lvit_downscale_sized(lvit_model *m, const float *coarse, size_t ncoa
                                  size_t nmask, float *fine, size_t nfine) {
     api_clear_error();
     if (!m) return api_fail(LVIT_E_ARG, "lvit_downscale: model must not be NULL");
+    if (!vit_reslim(&m->cfg)) return wrong_task(m); /* (before the sizes, which would be another task's) */
     const int s = vit_scale(&m->cfg);
     const size_t nin = (size_t)m->cfg.V * m->H * m->W, nout = (size_t)m->cfg.Vo * s * m->H * s * m->W;
     if (ncoarse != nin || (mask && nmask != nin))

@@ -92,6 +92,8 @@ lvit_status lvit_forecast_sized(lvit_model *m, const float *x, size_t nx, const 
     if (nx != nin)
         return api_fail(LVIT_E_ARG, "lvit_forecast: x has %zu values; %s takes %d variables x %d x %d = %zu", nx,
                         m->path, m->cfg.V, m->H, m->W, nin);
+    if (!mask && nmask != 0)
+        return api_fail(LVIT_E_ARG, "lvit_forecast: mask is NULL but nmask is %zu (NULL goes with 0)", nmask);
     if (mask && nmask != nin)
         return api_fail(LVIT_E_ARG, "lvit_forecast: mask has %zu values; %s takes %d variables x %d x %d = %zu", nmask,
                         m->path, m->cfg.V, m->H, m->W, nin);
