@@ -6,7 +6,9 @@
  *                      neighbours, one token per pixel: the spectrum carries the class, and wider
  *                      windows mostly add neighbours of other classes (Salinas-A, 10 labelled px
  *                      per class, 5 seeds, from scratch: 80.7% OA at window 8, patch 2, 88.9% at
- *                      window 3, patch 1). Fewer bands: window 9, patch 3 (3x3 tokens), where the
+ *                      window 3, patch 1; with band groups and mirrored edges window 9, patch 3 is
+ *                      level fine-tuned and within the seeds' spread from scratch: docs/
+ *                      classification.md, bench/pixel_window_study.sh). Fewer bands: window 9, patch 3 (3x3 tokens), where the
  *                      neighbourhood carries the class (Landsat 7 tutorial scene, 3 seeds: 59.0%
  *                      against 52.4% at window 3, patch 1). The window is rounded up to whole
  *                      patch rows on every --sp rank;
